@@ -1,0 +1,20 @@
+// Entry points of the CLI subcommands. Each takes the words after the subcommand name and
+// returns the process exit code. main.cpp dispatches on the first word.
+#pragma once
+
+#include <span>
+#include <string>
+
+namespace matchlock::cli {
+
+using Args = std::span<const std::string>;
+
+int cmd_run(Args args);
+int cmd_rpc(Args args);
+int cmd_image(Args args);  // image import | ls | rm
+int cmd_version(Args args);
+
+// Prints "matchlock: <message>" on stderr; returns the exit code to use for usage errors.
+int fail(const std::string& message, int exit_code = 2);
+
+}  // namespace matchlock::cli

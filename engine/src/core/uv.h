@@ -1,0 +1,80 @@
+// RAII around libuv handles and writes (the libuv habit from STYLE.md): a handle's memory is
+// freed only in its close callback, and write completions reach their owner through a weak
+// reference, so a callback never runs on a destroyed object.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace matchlock::uv {
+
+// Owns one libuv handle of type H (uv_pipe_t, uv_timer_t, uv_poll_t, ...).
+template <typename H>
+class Handle {
+ public:
+  Handle() : h_(std::make_unique<H>()) {}
+  ~Handle() { close(); }
+  Handle(Handle&&) noexcept = default;
+  Handle& operator=(Handle&& o) noexcept {
+    close();
+    h_ = std::move(o.h_);
+    initialized_ = o.initialized_;
+    return *this;
+  }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+
+  H* get() { return h_.get(); }
+  uv_handle_t* handle() { return reinterpret_cast<uv_handle_t*>(h_.get()); }
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(h_.get()); }
+  // Call after a successful uv_*_init so close() knows libuv tracks the handle.
+  void mark_initialized() { initialized_ = true; }
+  bool initialized() const { return h_ && initialized_; }
+
+  // Closes the handle; its memory is released in the close callback.
+  void close() {
+    if (!h_) return;
+    if (!initialized_) {
+      h_.reset();
+      return;
+    }
+    initialized_ = false;
+    uv_handle_t* raw = reinterpret_cast<uv_handle_t*>(h_.release());
+    raw->data = nullptr;
+    if (uv_is_closing(raw)) return;  // already closing; libuv calls the earlier close cb
+    uv_close(raw, [](uv_handle_t* p) { delete reinterpret_cast<H*>(p); });
+  }
+
+ private:
+  std::unique_ptr<H> h_;
+  bool initialized_ = false;
+};
+
+// Writes `data` to `stream`; the bytes live until libuv is done with them. `done` receives the
+// libuv status (0 on success, UV_ECANCELED if the stream closed first).
+void write(uv_stream_t* stream, std::string data, std::function<void(int status)> done = {});
+
+// A one-shot timer owned by its caller.
+class Timer {
+ public:
+  explicit Timer(uv_loop_t* loop);
+  void start(uint64_t timeout_ms, std::function<void()> fn);
+  void stop();
+
+ private:
+  Handle<uv_timer_t> h_;
+  std::function<void()> fn_;
+};
+
+std::string error_text(int uv_status);
+
+// Runs `work` on the libuv thread pool, then `after` on the loop thread.
+void queue_work(uv_loop_t* loop, std::function<void()> work, std::function<void()> after);
+
+// Runs `fn` on a later turn of the loop (e.g. to destroy an object outside its own callback).
+void defer(uv_loop_t* loop, std::function<void()> fn);
+
+}  // namespace matchlock::uv

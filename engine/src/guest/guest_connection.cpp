@@ -1,0 +1,364 @@
+#include "guest/guest_connection.h"
+
+#include <sys/time.h>
+
+#include <chrono>
+#include "core/log.h"
+
+#include "core/json.h"
+
+namespace matchlock::guest {
+
+using channel::FrameType;
+using channel::StreamFd;
+
+namespace {
+constexpr size_t kReadChunk = 64 * 1024;
+
+int64_t now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+// ---- ExecHandle ----------------------------------------------------------------------------
+
+void ExecHandle::write_stdin(std::string bytes) {
+  if (finished_ || stdin_eof_pending_ || bytes.empty()) return;
+  stdin_queued_bytes_ += bytes.size();
+  stdin_queue_.push_back(std::move(bytes));
+  if (auto c = conn_.lock()) c->pump_stdin(*this);
+}
+
+void ExecHandle::close_stdin() {
+  if (finished_ || stdin_eof_pending_) return;
+  stdin_eof_pending_ = true;
+  if (auto c = conn_.lock()) c->pump_stdin(*this);
+}
+
+void ExecHandle::resize(uint16_t rows, uint16_t cols) {
+  if (finished_ || !tty_) return;
+  if (auto c = conn_.lock()) c->send(FrameType::kResize, stream_, channel::resize_payload(rows, cols));
+}
+
+void ExecHandle::signal(int signo) {
+  if (finished_ || signo <= 0 || signo > 64) return;
+  if (auto c = conn_.lock()) {
+    c->send(FrameType::kSignal, stream_, std::string(1, static_cast<char>(signo)));
+  }
+}
+
+void ExecHandle::cancel(uint32_t grace_ms) {
+  if (finished_) return;
+  if (auto c = conn_.lock()) c->send(FrameType::kCancel, stream_, channel::u32_payload(grace_ms));
+}
+
+size_t ExecHandle::stdin_backlog() const { return stdin_queued_bytes_; }
+
+// ---- GuestConnection -----------------------------------------------------------------------
+
+std::shared_ptr<GuestConnection> GuestConnection::create(uv_loop_t* loop, UniqueFd socket,
+                                                         std::function<void(const Error&)> on_lost) {
+  std::shared_ptr<GuestConnection> c(new GuestConnection());
+  c->start(loop, std::move(socket), std::move(on_lost));
+  return c;
+}
+
+void GuestConnection::start(uv_loop_t* loop, UniqueFd socket,
+                            std::function<void(const Error&)> on_lost) {
+  on_lost_ = std::move(on_lost);
+  read_buf_ = std::make_unique<char[]>(kReadChunk);
+  uv_pipe_init(loop, pipe_.get(), 0);
+  pipe_.mark_initialized();
+  pipe_.get()->data = this;
+  uv_pipe_open(pipe_.get(), socket.release());
+  uv_read_start(
+      pipe_.stream(),
+      [](uv_handle_t* h, size_t, uv_buf_t* b) {
+        auto* self = static_cast<GuestConnection*>(h->data);
+        *b = self ? uv_buf_init(self->read_buf_.get(), kReadChunk) : uv_buf_init(nullptr, 0);
+      },
+      [](uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
+        if (auto* self = static_cast<GuestConnection*>(s->data)) self->on_read(n, b);
+      });
+}
+
+GuestConnection::~GuestConnection() { pipe_.close(); }
+
+void GuestConnection::on_read(ssize_t n, const uv_buf_t* buf) {
+  if (n == 0) return;
+  if (n < 0) {
+    fail(Error(ErrorCode::kGuest, n == UV_EOF ? "guest channel closed"
+                                              : "guest channel: " + uv::error_text(static_cast<int>(n))));
+    return;
+  }
+  auto self = shared_from_this();  // frame handlers may drop the last outside reference
+  decoder_.feed(std::string_view(buf->base, static_cast<size_t>(n)));
+  while (!closed_) {
+    auto f = decoder_.next();
+    if (!f) break;
+    on_frame(*f);
+  }
+  if (decoder_.failed() && !closed_) {
+    fail(Error(ErrorCode::kProtocol, "guest sent a malformed frame: " + decoder_.error()));
+  }
+}
+
+void GuestConnection::on_frame(channel::Frame& f) {
+  if (f.stream == channel::kControlStream) return on_control_frame(f);
+  auto it = execs_.find(f.stream);
+  if (it == execs_.end()) return;  // a stream we already finished: late frames are harmless
+  auto h = it->second;
+  on_exec_frame(f, h);
+}
+
+void GuestConnection::on_control_frame(channel::Frame& f) {
+  switch (f.type) {
+    case FrameType::kHello: {
+      rapidjson::Document d;
+      d.Parse(f.payload.c_str(), f.payload.size());
+      if (d.HasParseError() || !d.IsObject()) {
+        return fail(Error(ErrorCode::kProtocol, "guest HELLO is not a JSON object"));
+      }
+      int64_t version = json::get_int(d, "version", -1);
+      if (version != channel::kProtocolVersion) {
+        return fail(Error(ErrorCode::kGuest,
+                          "guest agent speaks protocol version " + std::to_string(version) +
+                              ", the engine speaks " + std::to_string(channel::kProtocolVersion)));
+      }
+      agent_ = json::get_string(d, "agent").substr(0, 200);
+      hello_seen_ = true;
+      send(FrameType::kHello, 0, "{\"version\":" + std::to_string(channel::kProtocolVersion) + "}");
+      // A second HELLO means the guest reopened its port: it gets its configuration again.
+      if (config_) send_config();
+      return;
+    }
+    case FrameType::kReady: {
+      if (ready_) return;
+      ready_ = true;
+      if (auto cb = std::move(on_ready_)) cb(Status());
+      return;
+    }
+    case FrameType::kError: {
+      rapidjson::Document d;
+      d.Parse(f.payload.c_str(), f.payload.size());
+      std::string msg = d.IsObject() ? json::get_string(d, "message") : "";
+      Error e(ErrorCode::kGuest, "guest setup failed: " + msg.substr(0, 500));
+      if (!ready_) {
+        if (auto cb = std::move(on_ready_)) cb(e);
+      }
+      return;
+    }
+    case FrameType::kPong: {
+      if (pongs_.empty()) return;
+      auto cb = std::move(pongs_.front());
+      pongs_.pop_front();
+      if (cb) cb();
+      return;
+    }
+    default:
+      return fail(Error(ErrorCode::kProtocol, std::string("unexpected ") +
+                                                  channel::frame_type_name(f.type) +
+                                                  " frame on the control stream"));
+  }
+}
+
+void GuestConnection::on_exec_frame(channel::Frame& f, const std::shared_ptr<ExecHandle>& h) {
+  switch (f.type) {
+    case FrameType::kExecStarted: {
+      rapidjson::Document d;
+      d.Parse(f.payload.c_str(), f.payload.size());
+      int pid = d.IsObject() ? static_cast<int>(json::get_int(d, "pid")) : 0;
+      if (h->events_.on_started) h->events_.on_started(pid);
+      return;
+    }
+    case FrameType::kData: {
+      auto data = channel::parse_data(f.payload);
+      if (!data || data->fd == StreamFd::kStdin) {
+        return fail(Error(ErrorCode::kProtocol, "guest sent a malformed DATA frame"));
+      }
+      int fd = data->fd;
+      h->out_received_[fd] += data->bytes.size();
+      if (h->out_received_[fd] > h->out_granted_[fd] || h->out_eof_[fd]) {
+        return fail(Error(ErrorCode::kProtocol, "guest sent output beyond its credit"));
+      }
+      uint32_t n = static_cast<uint32_t>(data->bytes.size());
+      std::weak_ptr<GuestConnection> weak = shared_from_this();
+      std::weak_ptr<ExecHandle> wh = h;
+      auto consumed = [weak, wh, fd, n] {
+        auto c = weak.lock();
+        auto hh = wh.lock();
+        if (!c || !hh || hh->finished_) return;
+        hh->out_granted_[fd] += n;
+        c->send(FrameType::kCredit, hh->stream_, channel::credit_payload(StreamFd(fd), n));
+      };
+      if (h->events_.on_output) {
+        h->events_.on_output(data->fd, data->bytes, std::move(consumed));
+      } else {
+        consumed();
+      }
+      return;
+    }
+    case FrameType::kEof: {
+      auto fd = channel::parse_fd(f.payload);
+      if (!fd || *fd == StreamFd::kStdin) {
+        return fail(Error(ErrorCode::kProtocol, "guest sent a malformed EOF frame"));
+      }
+      if (h->out_eof_[*fd]) return;
+      h->out_eof_[*fd] = true;
+      if (h->events_.on_eof) h->events_.on_eof(*fd);
+      return;
+    }
+    case FrameType::kCredit: {
+      auto c = channel::parse_credit(f.payload);
+      if (!c || c->fd != StreamFd::kStdin) {
+        return fail(Error(ErrorCode::kProtocol, "guest sent a malformed CREDIT frame"));
+      }
+      // Saturate: a hostile guest cannot make us overflow, only let us send what we have.
+      uint64_t credit = uint64_t{h->stdin_credit_} + c->bytes;
+      h->stdin_credit_ = credit > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(credit);
+      pump_stdin(*h);
+      return;
+    }
+    case FrameType::kExit: {
+      auto code = channel::parse_i32(f.payload);
+      if (!code) return fail(Error(ErrorCode::kProtocol, "guest sent a malformed EXIT frame"));
+      auto events = h->events_;
+      finish_exec(f.stream);
+      if (events.on_exit) events.on_exit(*code);
+      return;
+    }
+    case FrameType::kError: {
+      rapidjson::Document d;
+      d.Parse(f.payload.c_str(), f.payload.size());
+      std::string msg = d.IsObject() ? json::get_string(d, "message") : "exec failed";
+      int code = d.IsObject() ? static_cast<int>(json::get_int(d, "exit_code", 126)) : 126;
+      auto events = h->events_;
+      finish_exec(f.stream);
+      if (events.on_error) events.on_error(Error(ErrorCode::kGuest, msg.substr(0, 1000)), code);
+      return;
+    }
+    default:
+      return fail(Error(ErrorCode::kProtocol, std::string("unexpected ") +
+                                                  channel::frame_type_name(f.type) +
+                                                  " frame on an exec stream"));
+  }
+}
+
+void GuestConnection::handshake(GuestConfig config, std::function<void(Status)> on_ready) {
+  config_ = std::move(config);
+  on_ready_ = std::move(on_ready);
+  if (hello_seen_) send_config();
+}
+
+void GuestConnection::send_config() {
+  rapidjson::Document d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  d.AddMember("hostname", json::str(config_->hostname, a), a);
+  d.AddMember("hosts", json::str(config_->hosts_file, a), a);
+  if (config_->resolv_conf) d.AddMember("resolv_conf", json::str(*config_->resolv_conf, a), a);
+  d.AddMember("time_unix_ms", now_unix_ms(), a);
+  send(FrameType::kConfig, 0, json::to_string(d));
+}
+
+std::shared_ptr<ExecHandle> GuestConnection::open_exec(const ExecRequest& r, ExecEvents events) {
+  auto h = std::make_shared<ExecHandle>();
+  h->conn_ = weak_from_this();
+  h->stream_ = next_stream_;
+  next_stream_ += 2;
+  h->tty_ = r.tty;
+  h->events_ = std::move(events);
+  if (r.tty) h->out_eof_[StreamFd::kStderr] = true;  // a pty has one merged output
+  if (closed_) {
+    h->finished_ = true;
+    if (h->events_.on_error) h->events_.on_error(Error(ErrorCode::kGuest, "guest channel is closed"), -1);
+    return h;
+  }
+  execs_[h->stream_] = h;
+
+  rapidjson::Document d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  d.AddMember("argv", json::str_array(r.argv, a), a);
+  d.AddMember("env", json::str_array(r.env, a), a);
+  d.AddMember("cwd", json::str(r.cwd, a), a);
+  d.AddMember("user", json::str(r.user, a), a);
+  d.AddMember("tty", r.tty, a);
+  d.AddMember("rows", r.rows, a);
+  d.AddMember("cols", r.cols, a);
+  d.AddMember("stdin", r.stdin_open, a);
+  d.AddMember("privileged", r.privileged, a);
+  send(FrameType::kExecOpen, h->stream_, json::to_string(d));
+  if (!r.stdin_open) h->stdin_eof_pending_ = h->stdin_eof_sent_ = true;
+  return h;
+}
+
+void GuestConnection::pump_stdin(ExecHandle& h) {
+  if (closed_ || h.finished_) return;
+  bool sent_any = false;
+  while (!h.stdin_queue_.empty() && h.stdin_credit_ > 0) {
+    std::string& front = h.stdin_queue_.front();
+    size_t n = std::min<size_t>({front.size(), h.stdin_credit_, channel::kMaxDataChunk});
+    send(FrameType::kData, h.stream_,
+         channel::data_payload(StreamFd::kStdin, std::string_view(front).substr(0, n)));
+    h.stdin_credit_ -= static_cast<uint32_t>(n);
+    h.stdin_queued_bytes_ -= n;
+    sent_any = true;
+    if (n == front.size()) {
+      h.stdin_queue_.pop_front();
+    } else {
+      front.erase(0, n);
+    }
+  }
+  if (h.stdin_queue_.empty() && h.stdin_eof_pending_ && !h.stdin_eof_sent_) {
+    h.stdin_eof_sent_ = true;
+    send(FrameType::kEof, h.stream_, channel::fd_payload(StreamFd::kStdin));
+  }
+  if (sent_any && h.stdin_queue_.empty() && h.on_stdin_drained_) h.on_stdin_drained_();
+}
+
+void GuestConnection::shutdown(uint32_t grace_ms) {
+  send(FrameType::kShutdown, 0, channel::u32_payload(grace_ms));
+}
+
+void GuestConnection::ping(std::string payload, std::function<void()> on_pong) {
+  pongs_.push_back(std::move(on_pong));
+  send(FrameType::kPing, 0, payload);
+}
+
+void GuestConnection::send(FrameType type, uint32_t stream, std::string_view payload) {
+  if (closed_) return;
+  uv::write(pipe_.stream(), channel::encode_frame(type, stream, payload));
+}
+
+void GuestConnection::finish_exec(uint32_t stream) {
+  auto it = execs_.find(stream);
+  if (it == execs_.end()) return;
+  it->second->finished_ = true;
+  execs_.erase(it);
+}
+
+void GuestConnection::close(const Error& reason) {
+  if (closed_) return;
+  closed_ = true;
+  uv_read_stop(pipe_.stream());
+  pipe_.close();
+  auto execs = std::move(execs_);
+  for (auto& [id, h] : execs) {
+    h->finished_ = true;
+    if (h->events_.on_error) h->events_.on_error(reason, -1);
+  }
+  if (!ready_) {
+    if (auto cb = std::move(on_ready_)) cb(reason);
+  }
+}
+
+void GuestConnection::fail(const Error& e) {
+  if (closed_) return;
+  log::warn(e.message);
+  auto on_lost = std::move(on_lost_);
+  close(e);
+  if (on_lost) on_lost(e);
+}
+
+}  // namespace matchlock::guest

@@ -1,0 +1,140 @@
+// Host side of the guest channel (protocol in guest/channel/protocol.h): the boot handshake and
+// multiplexed exec streams with credit-based flow control.
+//
+// THREAT MODEL: everything read from the socket comes from the guest and is hostile. Frames are
+// bounded by FrameDecoder; a guest that sends more output than it was granted credit for, or a
+// malformed frame, gets its channel closed (logged), never a crash or unbounded buffering.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "core/unique_fd.h"
+#include "core/uv.h"
+#include "guest/channel/frame_codec.h"
+
+namespace matchlock::guest {
+
+// Per-sandbox settings applied by the guest after HELLO (the CONFIG frame).
+struct GuestConfig {
+  std::string hostname;
+  std::string hosts_file;                  // full /etc/hosts text
+  std::optional<std::string> resolv_conf;  // full /etc/resolv.conf text; absent = leave as is
+};
+
+struct ExecRequest {
+  std::vector<std::string> argv;
+  std::vector<std::string> env;  // "K=V"; exactly the process environment
+  std::string cwd;
+  std::string user;              // "" = root
+  bool tty = false;
+  uint16_t rows = 24, cols = 80;
+  bool stdin_open = false;       // false: the process reads /dev/null
+  bool privileged = false;
+};
+
+struct ExecEvents {
+  std::function<void(int pid)> on_started;
+  // `consumed` must be called once the bytes have been passed on; it returns credit to the guest,
+  // so a slow consumer slows the guest process down instead of growing host buffers.
+  std::function<void(channel::StreamFd fd, std::string_view bytes, std::function<void()> consumed)>
+      on_output;
+  std::function<void(channel::StreamFd fd)> on_eof;
+  std::function<void(int exit_code)> on_exit;
+  // The process could not start (exit_code is what a shell would report, e.g. 127), or the
+  // channel was lost (exit_code -1). Exactly one of on_exit / on_error is called.
+  std::function<void(const Error& error, int exit_code)> on_error;
+};
+
+class GuestConnection;
+
+// The caller's handle on one running exec. Methods are no-ops once the exec has finished.
+class ExecHandle {
+ public:
+  void write_stdin(std::string bytes);
+  void close_stdin();
+  void resize(uint16_t rows, uint16_t cols);
+  void signal(int signo);
+  void cancel(uint32_t grace_ms);
+  // Bytes accepted by write_stdin but not yet sent to the guest (waiting for credit).
+  size_t stdin_backlog() const;
+  void set_on_stdin_drained(std::function<void()> fn) { on_stdin_drained_ = std::move(fn); }
+  bool finished() const { return finished_; }
+  uint32_t stream_id() const { return stream_; }
+
+ private:
+  friend class GuestConnection;
+  std::weak_ptr<GuestConnection> conn_;
+  uint32_t stream_ = 0;
+  bool tty_ = false;
+  bool finished_ = false;
+  bool stdin_eof_pending_ = false;
+  bool stdin_eof_sent_ = false;
+  uint32_t stdin_credit_ = channel::kInitialCredit;
+  std::deque<std::string> stdin_queue_;
+  size_t stdin_queued_bytes_ = 0;
+  uint64_t out_granted_[3] = {0, channel::kInitialCredit, channel::kInitialCredit};
+  uint64_t out_received_[3] = {0, 0, 0};
+  bool out_eof_[3] = {true, false, false};
+  ExecEvents events_;
+  std::function<void()> on_stdin_drained_;
+};
+
+class GuestConnection : public std::enable_shared_from_this<GuestConnection> {
+ public:
+  // `on_lost` fires once if the channel fails (guest closed it, or sent garbage).
+  static std::shared_ptr<GuestConnection> create(uv_loop_t* loop, UniqueFd socket,
+                                                 std::function<void(const Error&)> on_lost);
+  ~GuestConnection();
+
+  // Waits for the guest's HELLO, sends HELLO + CONFIG, and reports READY (or the guest's error).
+  void handshake(GuestConfig config, std::function<void(Status)> on_ready);
+  std::shared_ptr<ExecHandle> open_exec(const ExecRequest& request, ExecEvents events);
+  // Asks the guest to stop its processes, sync and power off.
+  void shutdown(uint32_t grace_ms);
+  void ping(std::string payload, std::function<void()> on_pong);
+  // Closes the channel; running execs fail with `reason`.
+  void close(const Error& reason);
+
+  bool ready() const { return ready_; }
+  const std::string& agent_version() const { return agent_; }
+
+ private:
+  friend class ExecHandle;
+  GuestConnection() = default;
+  void start(uv_loop_t* loop, UniqueFd socket, std::function<void(const Error&)> on_lost);
+  void on_read(ssize_t n, const uv_buf_t* buf);
+  void on_frame(channel::Frame& f);
+  void on_control_frame(channel::Frame& f);
+  void on_exec_frame(channel::Frame& f, const std::shared_ptr<ExecHandle>& h);
+  void send(channel::FrameType type, uint32_t stream, std::string_view payload);
+  void send_config();
+  void pump_stdin(ExecHandle& h);
+  void finish_exec(uint32_t stream);
+  void fail(const Error& e);
+
+  uv::Handle<uv_pipe_t> pipe_;
+  channel::FrameDecoder decoder_;
+  std::function<void(const Error&)> on_lost_;
+  std::function<void(Status)> on_ready_;
+  std::optional<GuestConfig> config_;
+  bool hello_seen_ = false;
+  bool ready_ = false;
+  bool closed_ = false;
+  std::string agent_;
+  uint32_t next_stream_ = 1;
+  std::map<uint32_t, std::shared_ptr<ExecHandle>> execs_;
+  std::deque<std::function<void()>> pongs_;
+  std::unique_ptr<char[]> read_buf_;
+};
+
+}  // namespace matchlock::guest

@@ -1,0 +1,57 @@
+// The local image store: imported (and later pulled) images, their configs, and the read-only
+// base disks that guests boot from. Blocking API: callers run it off the event loop (the libuv
+// thread pool) or from a short-lived CLI command. One ImageStore per thread.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+
+namespace matchlock::image {
+
+// The parts of an OCI image config the sandbox needs (config.config in the OCI spec).
+struct ImageConfig {
+  std::string user;
+  std::string working_dir;
+  std::vector<std::string> entrypoint;
+  std::vector<std::string> cmd;
+  std::vector<std::string> env;  // "KEY=VALUE", in image order
+};
+
+struct ImageRecord {
+  std::string name;      // normalised reference, e.g. "matchlock/busybox:latest"
+  std::string digest;    // manifest digest, "sha256:<hex>"
+  std::string source;    // "import" or "pull"
+  int64_t size = 0;      // sum of compressed layer sizes, bytes
+  int64_t created_unix = 0;
+  ImageConfig config;
+};
+
+class ImageStore {
+ public:
+  virtual ~ImageStore() = default;
+
+  // Opens (creating if needed) the store under `images_dir` ($MATCHLOCK_HOME/images).
+  static Result<std::unique_ptr<ImageStore>> open(const std::filesystem::path& images_dir);
+
+  // Imports a `docker save` archive (classic or Docker 25+) or an OCI archive and tags it `name`.
+  virtual Result<ImageRecord> import_archive(const std::string& name,
+                                             const std::filesystem::path& archive) = 0;
+  // Looks up a local image by reference (normalised like docker). kNotFound if absent.
+  virtual Result<ImageRecord> find(const std::string& reference) = 0;
+  // The read-only ext4 base disk for this image, built once per image digest and reused.
+  virtual Result<std::filesystem::path> base_disk(const ImageRecord& image) = 0;
+  virtual Result<std::vector<ImageRecord>> list() = 0;
+  // Removes the tag; blobs and base disks no other image uses are deleted too.
+  virtual Status remove(const std::string& reference) = 0;
+};
+
+// Docker-style normalisation: "busybox" -> "busybox:latest"; keeps "host:port/repo:tag" and
+// "@sha256:..." digests. Error on an empty or malformed reference.
+Result<std::string> normalize_reference(const std::string& reference);
+
+}  // namespace matchlock::image

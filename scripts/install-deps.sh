@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs every Debian package matchlock needs to build, boot guests and run its tests,
+# and fetches lwIP's source (for the network stack) into third_party/. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  # build
+  build-essential cmake ninja-build pkg-config clang-format
+  # engine libraries
+  libuv1-dev libssl-dev rapidjson-dev catch2 node-llhttp libcurl4-openssl-dev
+  libarchive-dev libsqlite3-dev
+  # guest bundle and images
+  qemu-system-x86 qemu-utils e2fsprogs busybox-static cpio xz-utils zstd python3
+  # source packages (lwIP)
+  dpkg-dev
+)
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# lwIP's source comes from Debian's source package; enable deb-src if it is missing.
+if [ ! -f third_party/lwip/.fetched ]; then
+  if ! apt-cache showsrc lwip >/dev/null 2>&1 || [ -z "$(apt-cache showsrc lwip 2>/dev/null)" ]; then
+    src=/etc/apt/sources.list.d/matchlock-deb-src.sources
+    if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+      sed -e 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources | as_root tee "$src" >/dev/null
+    else
+      grep -E '^deb ' /etc/apt/sources.list | sed 's/^deb /deb-src /' | as_root tee /etc/apt/sources.list.d/matchlock-deb-src.list >/dev/null
+    fi
+    as_root apt-get update -qq
+  fi
+  rm -rf third_party/lwip.tmp && mkdir -p third_party/lwip.tmp
+  (cd third_party/lwip.tmp && apt-get source -qq --download-only lwip && dpkg-source -x --skip-patches ./*.dsc src >/dev/null)
+  rm -rf third_party/lwip && mv third_party/lwip.tmp/src third_party/lwip && rm -rf third_party/lwip.tmp
+  touch third_party/lwip/.fetched
+fi
+echo "install-deps: ok"
