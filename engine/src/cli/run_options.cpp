@@ -1,0 +1,151 @@
+#include "cli/run_options.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "core/value_parsers.h"
+
+namespace matchlock::cli {
+namespace {
+
+// The guest cannot hold more than the host has; 64 GiB caps typos like --memory 5120G.
+constexpr uint64_t kMinMemoryMib = 64;
+constexpr uint64_t kMaxMemoryMib = 64 * 1024;
+constexpr uint64_t kMinDiskMib = 64;
+constexpr uint64_t kMaxDiskMib = 1024 * 1024;
+
+Result<std::string> read_file(const std::string& path, const std::string& flag) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return invalid_argument(flag + " " + path + ": cannot read the file");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+ArgParser run_arg_parser() {
+  ArgParser p("matchlock run [flags] [--] [COMMAND [ARG...]]",
+              "Boot a sandbox from an image and run a command in it. The exit code is the "
+              "command's.");
+  p.add_value("image", 0, "REF", "image to boot (required), e.g. matchlock/busybox:latest")
+      .add_bool("interactive", 'i', "keep stdin open and stream it to the command")
+      .add_bool("tty", 't', "allocate a terminal for the command")
+      .add_repeated("env", 'e', "KEY=VALUE", "set an environment variable (KEY alone: from the host)")
+      .add_repeated("env-file", 0, "FILE", "read KEY=VALUE lines from a file")
+      .add_value("workdir", 'w', "DIR", "working directory (default: image WORKDIR, else /workspace if present, else /)")
+      .add_value("user", 'u', "USER", "user: name, uid, uid:gid or name:group (default: image USER)")
+      .add_value("entrypoint", 0, "CMD", "override the image ENTRYPOINT (\"\" clears it)")
+      .add_value("hostname", 0, "NAME", "guest hostname", "the sandbox id")
+      .add_value("cpus", 0, "N", "virtual CPUs (fractions round up)", "1")
+      .add_value("memory", 0, "SIZE", "guest memory in MiB (or 1G, 512M)", "512")
+      .add_value("disk-size", 0, "SIZE", "size of the writable disk in MiB (or 10G)", "5120")
+      .add_value("timeout", 0, "DURATION", "stop the sandbox after this long (0 = never)", "0")
+      .add_value("graceful-shutdown", 0, "DURATION",
+                 "let the guest shut down cleanly for this long before a hard stop", "0")
+      .add_bool("privileged", 0, "skip the seccomp filter, capability drop and no_new_privs")
+      .add_bool("rm", 0, "remove the sandbox when the command exits", true)
+      .add_bool("no-network", 0, "no network interface at all")
+      .add_repeated("dns-servers", 0, "IP", "DNS servers written to the guest's resolv.conf");
+  return p;
+}
+
+Result<RunOptions> parse_run_options(Args args, bool stdin_is_tty) {
+  auto parsed = run_arg_parser().parse(args);
+  if (!parsed.ok()) return parsed.error();
+  const ParsedArgs& a = parsed.value();
+  RunOptions o;
+  o.command = a.positionals;
+
+  auto image = a.value("image");
+  if (!image || image->empty()) return invalid_argument("--image is required");
+  o.sandbox.image = *image;
+
+  o.interactive = a.flag("interactive");
+  o.tty = a.flag("tty");
+  if (o.interactive && o.tty && !stdin_is_tty) {
+    return invalid_argument("-it needs stdin to be a terminal (use -i alone for pipes)");
+  }
+  o.remove = a.flag("rm");
+  o.sandbox.keep_after_close = !o.remove;
+  o.sandbox.privileged = a.flag("privileged");
+  o.sandbox.no_network = a.flag("no-network");
+
+  int host_cpus = static_cast<int>(std::thread::hardware_concurrency());
+  if (host_cpus <= 0) host_cpus = 1;
+  if (auto v = a.value("cpus")) {
+    auto c = parse_cpus(*v, "--cpus", host_cpus);
+    if (!c.ok()) return c.error();
+    o.sandbox.cpus = *c;
+  }
+  if (auto v = a.value("memory")) {
+    auto m = parse_size_mib(*v, "--memory", kMinMemoryMib, kMaxMemoryMib);
+    if (!m.ok()) return m.error();
+    o.sandbox.memory_mib = *m;
+  }
+  if (auto v = a.value("disk-size")) {
+    auto d = parse_size_mib(*v, "--disk-size", kMinDiskMib, kMaxDiskMib);
+    if (!d.ok()) return d.error();
+    o.sandbox.disk_size_mib = *d;
+  }
+  if (auto v = a.value("timeout")) {
+    auto t = parse_duration_seconds(*v, "--timeout");
+    if (!t.ok()) return t.error();
+    o.timeout_seconds = *t;
+  }
+  if (auto v = a.value("graceful-shutdown")) {
+    auto t = parse_duration_seconds(*v, "--graceful-shutdown");
+    if (!t.ok()) return t.error();
+    o.graceful_shutdown_ms = *t * 1000;
+  }
+
+  // Environment: files first, then -e flags, later ones winning (docker's precedence).
+  std::vector<EnvVar> env;
+  for (const auto& file : a.values("env-file")) {
+    auto text = read_file(file, "--env-file");
+    if (!text.ok()) return text.error();
+    auto vars = parse_env_file(*text, file, host_env_lookup);
+    if (!vars.ok()) return vars.error();
+    for (auto& v : *vars) upsert_env(env, std::move(v));
+  }
+  for (const auto& e : a.values("env")) {
+    auto v = parse_env_assignment(e, host_env_lookup);
+    if (!v.ok()) return v.error().with_context("-e");
+    upsert_env(env, std::move(*v));
+  }
+  for (auto& [k, v] : env) o.sandbox.env.push_back(k + "=" + v);
+
+  if (auto w = a.value("workdir")) {
+    MATCHLOCK_TRY(validate_absolute_guest_path(*w, "--workdir"));
+    o.sandbox.workdir = *w;
+  }
+  if (auto u = a.value("user")) {
+    MATCHLOCK_TRY(validate_user_spec(*u));
+    o.sandbox.user = *u;
+  }
+  if (auto h = a.value("hostname")) {
+    auto st = validate_hostname(*h);
+    if (!st.ok()) return st.error().with_context("--hostname");
+    o.sandbox.hostname = *h;
+  }
+  if (a.is_set("entrypoint")) {
+    std::string ep = a.value("entrypoint").value_or("");
+    o.sandbox.entrypoint = ep.empty() ? std::vector<std::string>{} : std::vector<std::string>{ep};
+  }
+  auto dns = a.values("dns-servers");
+  if (!dns.empty()) {
+    o.sandbox.dns_servers.clear();
+    for (const auto& d : dns) {
+      std::stringstream ss(d);
+      for (std::string one; std::getline(ss, one, ',');) {
+        if (!one.empty()) o.sandbox.dns_servers.push_back(one);
+      }
+    }
+  }
+  return o;
+}
+
+}  // namespace matchlock::cli

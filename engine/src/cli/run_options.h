@@ -1,0 +1,29 @@
+// `matchlock run`: its flags, and their validation into SandboxOptions before anything is
+// created (bad input must leave no process, directory or state row behind).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cli/arg_parser.h"
+#include "cli/commands.h"
+#include "core/result.h"
+#include "sandbox/sandbox_options.h"
+
+namespace matchlock::cli {
+
+struct RunOptions {
+  sandbox::SandboxOptions sandbox;
+  std::vector<std::string> command;  // words after the flags (may be empty: image CMD)
+  bool interactive = false;          // -i
+  bool tty = false;                  // -t
+  bool remove = true;                // --rm
+  uint64_t timeout_seconds = 0;      // 0 = none
+  uint64_t graceful_shutdown_ms = 0;
+};
+
+ArgParser run_arg_parser();
+// Parses and validates every flag; the error names the flag.
+Result<RunOptions> parse_run_options(Args args, bool stdin_is_tty);
+
+}  // namespace matchlock::cli

@@ -1,0 +1,107 @@
+#include "vm/qemu_command.h"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+namespace matchlock::vm {
+namespace {
+
+// Boot options measured in shared/design/notes-boot.md: each one shortens a TCG boot or
+// removes a hang; `quiet` keeps the console log small.
+const char* const kBaseKernelArgs[] = {
+    "console=ttyS0",  "panic=-1",       "reboot=t",          "rdinit=/init",
+    "tsc=reliable",   "mitigations=off", "no_timer_check",   "pci=off",
+    "nokaslr",        "i8042.noaux",     "i8042.nokbd",      "cryptomgr.notests",
+    "random.trust_cpu=on", "quiet",      "loglevel=1",
+};
+
+std::string join(const std::vector<std::string>& v, char sep) {
+  std::string out;
+  for (const auto& s : v) {
+    if (!out.empty()) out.push_back(sep);
+    out += s;
+  }
+  return out;
+}
+
+void add_common_machine_args(std::vector<std::string>& a, const std::string& binary, Accel accel) {
+  a = {binary,
+       "-M", "microvm,x-option-roms=off",
+       "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+       "-accel", accel_name(accel),
+       "-cpu", accel == Accel::kKvm ? "host" : "max"};
+}
+
+}  // namespace
+
+const char* accel_name(Accel a) { return a == Accel::kKvm ? "kvm" : "tcg"; }
+
+std::string kernel_cmdline(const VmSpec& spec) {
+  std::vector<std::string> args(std::begin(kBaseKernelArgs), std::end(kBaseKernelArgs));
+  // Under TCG a third of boots hang calibrating the TSC unless told its frequency.
+  if (spec.accel == Accel::kTcg && spec.host_tsc_khz > 0) {
+    args.push_back("tsc_early_khz=" + std::to_string(spec.host_tsc_khz));
+  }
+  for (const auto& e : spec.extra_kernel_args) args.push_back(e);
+  return join(args, ' ');
+}
+
+std::vector<std::string> qemu_argv(const VmSpec& spec) {
+  std::vector<std::string> a;
+  add_common_machine_args(a, spec.qemu_binary, spec.accel);
+  a.insert(a.end(), {
+      "-smp", std::to_string(spec.vcpus),
+      "-m", std::to_string(spec.memory_mib) + "M",
+      "-kernel", spec.kernel.string(),
+      "-initrd", spec.initrd.string(),
+      "-append", kernel_cmdline(spec),
+      "-chardev", "file,id=console,path=" + spec.console_log.string(),
+      "-serial", "chardev:console",
+      "-drive", "file=" + spec.base_disk.string() + ",if=none,id=base,format=raw,readonly=on",
+      "-device", "virtio-blk-device,drive=base,serial=base",
+      "-drive", "file=" + spec.upper_disk.string() +
+                    ",if=none,id=upper,format=raw,cache=unsafe,discard=unmap",
+      "-device", "virtio-blk-device,drive=upper,serial=upper",
+      "-device", "virtio-serial-device,max_ports=4",
+      "-chardev", "socket,id=ctl,fd=" + std::to_string(kControlFd),
+      "-device", "virtserialport,chardev=ctl,name=matchlock.ctl",
+      "-chardev", "socket,id=qmp,fd=" + std::to_string(kQmpFd),
+      "-mon", "chardev=qmp,mode=control",
+      "-device", "virtio-rng-device",
+  });
+  if (spec.network) {
+    a.insert(a.end(), {"-netdev", "stream,id=net0,addr.type=fd,addr.str=" + std::to_string(kNetFd),
+                       "-device", "virtio-net-device,netdev=net0,mac=" + spec.mac});
+  }
+  return a;
+}
+
+std::vector<std::string> probe_argv(const std::string& qemu_binary, Accel accel,
+                                    const std::filesystem::path& kernel,
+                                    const std::filesystem::path& initrd, uint32_t host_tsc_khz) {
+  VmSpec spec;
+  spec.accel = accel;
+  spec.host_tsc_khz = host_tsc_khz;
+  spec.extra_kernel_args = {"matchlock.probe=1"};
+  std::vector<std::string> a;
+  add_common_machine_args(a, qemu_binary, accel);
+  a.insert(a.end(), {"-smp", "1", "-m", "256M", "-kernel", kernel.string(), "-initrd",
+                     initrd.string(), "-append", kernel_cmdline(spec), "-serial", "stdio"});
+  return a;
+}
+
+uint32_t host_tsc_khz() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("cpu MHz", 0) != 0) continue;
+    auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    double mhz = std::strtod(line.c_str() + colon + 1, nullptr);
+    if (mhz > 0 && std::isfinite(mhz)) return static_cast<uint32_t>(std::llround(mhz * 1000.0));
+  }
+  return 0;
+}
+
+}  // namespace matchlock::vm

@@ -1,0 +1,120 @@
+#include "vm/qmp_client.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace matchlock::vm {
+namespace {
+
+// QMP messages are small; a larger line means something is wrong with the peer.
+constexpr size_t kMaxQmpLine = 1 << 20;
+
+std::string to_json(const rapidjson::Value& v) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  v.Accept(w);
+  return sb.GetString();
+}
+
+}  // namespace
+
+QmpClient::QmpClient(uv_loop_t* loop, UniqueFd socket, std::function<void(Status)> on_ready)
+    : on_ready_(std::move(on_ready)) {
+  uv_pipe_init(loop, pipe_.get(), 0);
+  pipe_.mark_initialized();
+  pipe_.get()->data = this;
+  if (uv_pipe_open(pipe_.get(), socket.release()) != 0) {
+    fail_all(Error(ErrorCode::kVm, "QMP: cannot open socket"));
+    return;
+  }
+  uv_read_start(
+      pipe_.stream(),
+      [](uv_handle_t*, size_t suggested, uv_buf_t* buf) {
+        static thread_local char scratch[16384];
+        *buf = uv_buf_init(scratch, sizeof scratch);
+      },
+      [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+        if (auto* self = static_cast<QmpClient*>(s->data)) self->on_read(n, buf);
+      });
+}
+
+QmpClient::~QmpClient() {
+  *alive_ = false;
+  pipe_.close();
+}
+
+void QmpClient::on_read(ssize_t n, const uv_buf_t* buf) {
+  if (n < 0) {
+    uv_read_stop(pipe_.stream());
+    fail_all(Error(ErrorCode::kVm, "QMP connection closed"));
+    return;
+  }
+  inbuf_.append(buf->base, static_cast<size_t>(n));
+  size_t pos;
+  while ((pos = inbuf_.find('\n')) != std::string::npos) {
+    std::string line = inbuf_.substr(0, pos);
+    inbuf_.erase(0, pos + 1);
+    on_message(line);
+  }
+  if (inbuf_.size() > kMaxQmpLine) {
+    uv_read_stop(pipe_.stream());
+    fail_all(Error(ErrorCode::kProtocol, "QMP line too long"));
+  }
+}
+
+void QmpClient::on_message(const std::string& line) {
+  rapidjson::Document d;
+  d.Parse(line.c_str(), line.size());
+  if (d.HasParseError() || !d.IsObject()) return;
+  if (!greeted_) {
+    if (!d.HasMember("QMP")) return;
+    greeted_ = true;
+    pending_.push_back([this](Result<std::string> r) {
+      ready_ = r.ok();
+      auto cb = std::move(on_ready_);
+      if (cb) cb(r.ok() ? Status() : Status(r.error()));
+    });
+    uv::write(pipe_.stream(), "{\"execute\":\"qmp_capabilities\"}\n");
+    return;
+  }
+  if (d.HasMember("event")) return;  // asynchronous events are not needed yet
+  if (pending_.empty()) return;
+  auto cb = std::move(pending_.front());
+  pending_.pop_front();
+  if (d.HasMember("return")) {
+    cb(to_json(d["return"]));
+  } else if (d.HasMember("error") && d["error"].IsObject() && d["error"].HasMember("desc") &&
+             d["error"]["desc"].IsString()) {
+    cb(Error(ErrorCode::kVm, std::string("QMP: ") + d["error"]["desc"].GetString()));
+  } else {
+    cb(Error(ErrorCode::kProtocol, "QMP: unexpected reply"));
+  }
+}
+
+void QmpClient::execute(const std::string& command,
+                        std::function<void(Result<std::string>)> done) {
+  if (!pipe_.initialized()) {
+    done(Error(ErrorCode::kVm, "QMP connection closed"));
+    return;
+  }
+  pending_.push_back(std::move(done));
+  uv::write(pipe_.stream(), "{\"execute\":\"" + command + "\"}\n");
+}
+
+void QmpClient::fail_all(const Error& e) {
+  std::weak_ptr<bool> alive = alive_;
+  if (on_ready_) {
+    auto cb = std::move(on_ready_);
+    cb(e);
+    if (alive.expired()) return;
+  }
+  while (!pending_.empty()) {
+    auto cb = std::move(pending_.front());
+    pending_.pop_front();
+    cb(e);
+    if (alive.expired()) return;
+  }
+}
+
+}  // namespace matchlock::vm

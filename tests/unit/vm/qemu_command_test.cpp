@@ -1,0 +1,76 @@
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+
+#include "vm/qemu_command.h"
+
+using namespace matchlock::vm;
+
+namespace {
+bool has_pair(const std::vector<std::string>& argv, const std::string& flag,
+              const std::string& value) {
+  for (size_t i = 0; i + 1 < argv.size(); ++i) {
+    if (argv[i] == flag && argv[i + 1] == value) return true;
+  }
+  return false;
+}
+VmSpec sample() {
+  VmSpec s;
+  s.kernel = "/b/vmlinux";
+  s.initrd = "/b/initramfs.cpio";
+  s.base_disk = "/img/base.ext4";
+  s.upper_disk = "/vm/upper.ext4";
+  s.console_log = "/vm/console.log";
+  s.vcpus = 2;
+  s.memory_mib = 768;
+  return s;
+}
+}  // namespace
+
+TEST_CASE("tcg boots get tsc_early_khz, kvm boots do not", "[vm]") {
+  auto s = sample();
+  s.host_tsc_khz = 2596144;
+  s.accel = Accel::kTcg;
+  CHECK(kernel_cmdline(s).find("tsc_early_khz=2596144") != std::string::npos);
+  s.accel = Accel::kKvm;
+  CHECK(kernel_cmdline(s).find("tsc_early_khz") == std::string::npos);
+}
+
+TEST_CASE("qemu argv uses microvm, serial-identified disks and the fd-passed channel", "[vm]") {
+  auto argv = qemu_argv(sample());
+  CHECK(has_pair(argv, "-M", "microvm,x-option-roms=off"));
+  CHECK(has_pair(argv, "-smp", "2"));
+  CHECK(has_pair(argv, "-m", "768M"));
+  CHECK(has_pair(argv, "-accel", "tcg"));
+  CHECK(has_pair(argv, "-device", "virtio-blk-device,drive=base,serial=base"));
+  CHECK(has_pair(argv, "-device", "virtio-blk-device,drive=upper,serial=upper"));
+  CHECK(has_pair(argv, "-chardev", "socket,id=ctl,fd=4"));
+  CHECK(has_pair(argv, "-device", "virtserialport,chardev=ctl,name=matchlock.ctl"));
+  CHECK(has_pair(argv, "-mon", "chardev=qmp,mode=control"));
+  CHECK(std::find(argv.begin(), argv.end(), "-nodefaults") != argv.end());
+  bool readonly_base = false;
+  for (const auto& a : argv) {
+    if (a.find("id=base") != std::string::npos && a.find("readonly=on") != std::string::npos) {
+      readonly_base = true;
+    }
+  }
+  CHECK(readonly_base);
+}
+
+TEST_CASE("no network means no NIC in the argv", "[vm]") {
+  auto s = sample();
+  auto argv = qemu_argv(s);
+  CHECK(std::none_of(argv.begin(), argv.end(),
+                     [](const std::string& a) { return a.find("netdev") != std::string::npos; }));
+  s.network = true;
+  argv = qemu_argv(s);
+  CHECK(has_pair(argv, "-netdev", "stream,id=net0,addr.type=fd,addr.str=3"));
+}
+
+TEST_CASE("probe argv asks init to power off at once", "[vm]") {
+  auto argv = probe_argv("qemu-system-x86_64", Accel::kKvm, "/k", "/i", 0);
+  CHECK(has_pair(argv, "-accel", "kvm"));
+  bool probe_flag = false;
+  for (const auto& a : argv) probe_flag |= a.find("matchlock.probe=1") != std::string::npos;
+  CHECK(probe_flag);
+}
