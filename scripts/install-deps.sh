@@ -12,6 +12,8 @@ PACKAGES=(
   libarchive-dev libsqlite3-dev
   # guest bundle and images
   qemu-system-x86 qemu-utils e2fsprogs busybox-static cpio xz-utils zstd python3
+  # tests
+  python3-pytest
   # source packages (lwIP)
   dpkg-dev
 )

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Fetch Debian's cloud kernel without installing it on the host, and produce:
+#   OUTDIR/vmlinux         uncompressed ELF kernel (booted by QEMU through PVH)
+#   OUTDIR/modules/*.ko    the guest's modules and their dependencies, uncompressed
+#   OUTDIR/modules/order   bare file names in load order (dependencies first)
+#   OUTDIR/kernel-version  the kernel release (uname -r of the guest)
+# The .deb is cached in OUTDIR/cache. Idempotent: nothing is redone when OUTDIR already
+# holds the result for the package version apt currently resolves.
+#
+# usage: fetch-kernel.sh OUTDIR
+# env:   MATCHLOCK_KERNEL_META  meta package to resolve (default linux-image-cloud-amd64)
+set -euo pipefail
+
+die() { echo "fetch-kernel: error: $*" >&2; exit 1; }
+[ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
+
+here="$(cd "$(dirname "$0")" && pwd)"
+mkdir -p "$1"
+out="$(cd "$1" && pwd)"
+meta="${MATCHLOCK_KERNEL_META:-linux-image-cloud-amd64}"
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
+
+# Modules the guest loads (init loads them in modules/order with finit_module).
+MODULES=(virtio_mmio virtio_blk virtio_console virtio_net virtio_rng fuse overlay ext4)
+
+for t in apt-cache apt-get dpkg-deb; do
+  command -v "$t" >/dev/null || die "$t not found (this script needs Debian's apt tools)"
+done
+
+# 1. Resolve the versioned image package the meta package depends on.
+pkg="$(apt-cache depends "$meta" 2>/dev/null | awk '/^ *Depends: linux-image-/ && !p {print $2; p=1}')"
+[ -n "$pkg" ] || die "cannot resolve '$meta' with apt-cache depends (run 'apt-get update'?)"
+ver="$(apt-cache policy "$pkg" | awk '/Candidate:/ && !p {print $2; p=1}')"
+[ -n "$ver" ] && [ "$ver" != "(none)" ] || die "no installable candidate for $pkg"
+stamp="$pkg=$ver"
+
+if [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$stamp" ] \
+   && [ -s "$out/vmlinux" ] && [ -s "$out/modules/order" ] && [ -s "$out/kernel-version" ]; then
+  echo "fetch-kernel: $pkg $ver already prepared in $out"
+  exit 0
+fi
+
+# 2. Download the .deb into the cache (apt-get download verifies it against the archive).
+cache="$out/cache"
+mkdir -p "$cache"
+deb="$(ls "$cache"/"${pkg}"_*.deb 2>/dev/null | grep -F "_${ver//:/%3a}_" | head -n1 || true)"
+if [ -z "$deb" ]; then
+  echo "fetch-kernel: downloading $pkg $ver"
+  rm -f "$cache"/*.deb
+  # As root, apt drops privileges to _apt, which may not write here: download as root.
+  (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$pkg=$ver" >/dev/null) \
+    || die "apt-get download $pkg=$ver failed"
+  deb="$(ls "$cache"/"${pkg}"_*.deb 2>/dev/null | head -n1 || true)"
+  [ -n "$deb" ] || die "apt-get download produced no .deb for $pkg"
+fi
+
+# 3. Unpack (not install) it.
+x="$out/.extract.tmp"
+rm -rf "$x"; mkdir -p "$x"
+echo "fetch-kernel: unpacking $(basename "$deb")"
+dpkg-deb -x "$deb" "$x"
+kver="$(ls "$x/lib/modules" 2>/dev/null | head -n1)"
+[ -n "$kver" ] || die "$deb has no lib/modules/<version>"
+bz="$x/boot/vmlinuz-$kver"
+[ -f "$bz" ] || die "$deb has no boot/vmlinuz-$kver"
+moddir="$x/lib/modules/$kver"
+# Debian's package has no modules.dep (depmod runs at install time); select_modules.py then
+# reads each module's .modinfo depends= instead, so kmod is not needed on the host.
+
+# 4. vmlinux (ELF with the PVH note) and the module set.
+"$PY" "$here/extract_vmlinux.py" "$bz" "$out/vmlinux.new"
+"$PY" "$here/select_modules.py" "$moddir" "$out/modules.new" "${MODULES[@]}"
+
+rm -rf "$out/modules"
+mv "$out/modules.new" "$out/modules"
+mv "$out/vmlinux.new" "$out/vmlinux"
+echo "$kver" > "$out/kernel-version"
+echo "$stamp" > "$out/.stamp"
+rm -rf "$x"
+echo "fetch-kernel: ok: $kver ($(wc -l < "$out/modules/order") modules)"

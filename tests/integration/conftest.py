@@ -1,0 +1,89 @@
+"""Integration tests: the real matchlock binary booting real VMs (TCG where KVM cannot run).
+
+Every test runs the CLI as a user would. One MATCHLOCK_HOME serves the whole session, with the
+default image imported once; tests that only read share booted sandboxes through rpc.
+"""
+import os
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+
+import pytest
+
+import oci_archive
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("MATCHLOCK_BIN", os.path.join(ROOT, "build/release/matchlock"))
+ARCHIVE = os.environ.get("MATCHLOCK_TEST_IMAGE_ARCHIVE",
+                         os.path.join(ROOT, "build/release/images/matchlock-busybox.tar"))
+IMAGE = "matchlock/busybox:latest"
+AGENT_IMAGE = "matchlock-test/agent:latest"
+# A generous bound so a wedged VM fails the test instead of hanging CI.
+RUN_TIMEOUT = 180
+
+
+class Matchlock:
+    def __init__(self, home):
+        self.home = home
+        self.env = dict(os.environ, MATCHLOCK_HOME=home)
+
+    def run(self, *args, input=None, env=None, timeout=RUN_TIMEOUT, check=False):
+        e = dict(self.env)
+        if env:
+            e.update(env)
+        return subprocess.run([BIN, *args], input=input, env=e, capture_output=True,
+                              timeout=timeout, check=check)
+
+    def popen(self, *args, **kw):
+        return subprocess.Popen([BIN, *args], env=self.env, **kw)
+
+    # What a finished sandbox must not leave behind.
+    def sandbox_dirs(self):
+        vms = os.path.join(self.home, "vms")
+        return sorted(os.listdir(vms)) if os.path.isdir(vms) else []
+
+    def state_rows(self):
+        db = os.path.join(self.home, "state.db")
+        if not os.path.exists(db):
+            return []
+        con = sqlite3.connect(db)
+        try:
+            return con.execute("SELECT id, status FROM sandboxes").fetchall()
+        finally:
+            con.close()
+
+    def qemu_processes(self):
+        out = subprocess.run(["pgrep", "-af", "qemu-system"], capture_output=True, text=True)
+        return [l for l in out.stdout.splitlines() if self.home in l]
+
+    def assert_nothing_left(self):
+        assert self.sandbox_dirs() == []
+        assert self.state_rows() == []
+        assert self.qemu_processes() == []
+
+
+@pytest.fixture(scope="session")
+def ml():
+    assert os.path.exists(BIN), f"{BIN} is not built (run scripts/build.sh)"
+    assert os.path.exists(ARCHIVE), f"{ARCHIVE} is missing (run scripts/build.sh)"
+    home = tempfile.mkdtemp(prefix="matchlock-test-")
+    m = Matchlock(home)
+    with open(ARCHIVE, "rb") as f:
+        r = m.run("image", "import", IMAGE, input=f.read())
+    assert r.returncode == 0, r.stderr
+    agent = os.path.join(home, "agent-image.tar")
+    oci_archive.derive_image(ARCHIVE, agent, {
+        "User": "agent", "WorkingDir": "/home/agent",
+        "Entrypoint": ["/bin/sh", "-c"], "Cmd": ["id; pwd"],
+        "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "IMAGE_VAR=from-image", "HOME=/home/agent"],
+    })
+    with open(agent, "rb") as f:
+        r = m.run("image", "import", AGENT_IMAGE, input=f.read())
+    assert r.returncode == 0, r.stderr
+    yield m
+    leftover = m.qemu_processes()
+    subprocess.run(["pkill", "-9", "-f", home], capture_output=True)
+    shutil.rmtree(home, ignore_errors=True)
+    assert leftover == [], f"QEMU processes outlived the tests: {leftover}"
