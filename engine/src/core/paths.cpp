@@ -27,10 +27,11 @@ Status ensure_private_dir(const std::filesystem::path& dir, int mode) {
   std::error_code ec;
   std::filesystem::create_directories(dir.parent_path(), ec);
   if (ec) return io_error("create " + dir.parent_path().string() + ": " + ec.message());
-  if (::mkdir(dir.c_str(), static_cast<mode_t>(mode)) != 0 && errno != EEXIST) {
+  if (::mkdir(dir.c_str(), static_cast<mode_t>(mode)) != 0) {
+    if (errno == EEXIST) return {};  // an existing directory keeps the mode its owner chose
     return io_error("create " + dir.string() + ": " + std::strerror(errno));
   }
-  ::chmod(dir.c_str(), static_cast<mode_t>(mode));
+  ::chmod(dir.c_str(), static_cast<mode_t>(mode));  // mkdir's mode is filtered by the umask
   return {};
 }
 
