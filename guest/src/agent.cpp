@@ -1,0 +1,290 @@
+#include "agent.h"
+
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <cerrno>
+#include <csignal>
+#include <string>
+#include <vector>
+
+#include "agent_messages.h"
+#include "config_apply.h"
+#include "exec_request.h"
+#include "log.h"
+#include "process_spawn.h"
+#include "shutdown.h"
+
+namespace matchlock::guest_agent {
+
+using channel::Frame;
+using channel::FrameType;
+
+namespace {
+
+constexpr long kReconnectCheckNs = 20'000'000;  // 20 ms: fast resync, negligible idle cost
+// Above this much unsent output, running processes are not read until the port drains.
+constexpr size_t kOutgoingHighWater = 4 << 20;
+
+int64_t boot_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+void arm_periodic(int timer_fd, long interval_ns) {
+  itimerspec spec{};
+  spec.it_value.tv_nsec = interval_ns;
+  spec.it_interval.tv_nsec = interval_ns;
+  ::timerfd_settime(timer_fd, 0, &spec, nullptr);
+}
+
+void disarm(int timer_fd) {
+  itimerspec spec{};
+  ::timerfd_settime(timer_fd, 0, &spec, nullptr);
+}
+
+}  // namespace
+
+Agent::Agent(Channel channel) : channel_(std::move(channel)) {
+  sigset_t child_signal;
+  sigemptyset(&child_signal);
+  sigaddset(&child_signal, SIGCHLD);
+  ::sigprocmask(SIG_BLOCK, &child_signal, nullptr);
+  child_signals_.reset(::signalfd(-1, &child_signal, SFD_NONBLOCK | SFD_CLOEXEC));
+  if (!child_signals_) fatal("signalfd: " + std::to_string(errno));
+  // Broken pipes show up as EPIPE on the write instead.
+  ::signal(SIGPIPE, SIG_IGN);
+  reconnect_timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+  if (!reconnect_timer_) fatal("timerfd_create: " + std::to_string(errno));
+}
+
+void Agent::run() {
+  enum class Kind { kPort, kChildSignals, kReconnectTimer, kSession };
+  struct Target {
+    Kind kind;
+    uint32_t stream = 0;
+    ExecSession::Slot slot = ExecSession::Slot::kStdout;
+  };
+  std::vector<pollfd> fds;
+  std::vector<Target> targets;
+  std::vector<ExecSession::PollRequest> requests;
+
+  on_connected();
+  while (true) {
+    fds.clear();
+    targets.clear();
+    if (channel_.connected()) {
+      fds.push_back({channel_.fd(), channel_.poll_events(), 0});
+      targets.push_back({Kind::kPort});
+    } else {
+      fds.push_back({reconnect_timer_.get(), POLLIN, 0});
+      targets.push_back({Kind::kReconnectTimer});
+    }
+    fds.push_back({child_signals_.get(), POLLIN, 0});
+    targets.push_back({Kind::kChildSignals});
+    const bool port_has_room = channel_.queued_bytes() < kOutgoingHighWater;
+    for (const auto& [stream, session] : sessions_) {
+      requests.clear();
+      session->collect_poll_requests(requests);
+      for (const auto& request : requests) {
+        bool is_output = request.slot == ExecSession::Slot::kStdout ||
+                         request.slot == ExecSession::Slot::kStderr;
+        if (is_output && !port_has_room) continue;
+        fds.push_back({request.fd, request.events, 0});
+        targets.push_back({Kind::kSession, stream, request.slot});
+      }
+    }
+
+    if (::poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno != EINTR) log_errno("poll");
+      continue;
+    }
+
+    for (size_t i = 0; i < fds.size(); ++i) {
+      const short revents = fds[i].revents;
+      if (revents == 0) continue;
+      const Target& target = targets[i];
+      switch (target.kind) {
+        case Kind::kPort: {
+          bool still_connected = channel_.on_ready(revents);
+          while (auto frame = channel_.next_frame()) on_frame(*frame);
+          if (!still_connected) on_disconnected();
+          break;
+        }
+        case Kind::kReconnectTimer: {
+          uint64_t ticks;
+          ssize_t ignored = ::read(reconnect_timer_.get(), &ticks, sizeof ticks);
+          (void)ignored;
+          if (channel_.check_reconnected()) {
+            disarm(reconnect_timer_.get());
+            on_connected();
+          }
+          break;
+        }
+        case Kind::kChildSignals: {
+          signalfd_siginfo info;
+          while (::read(child_signals_.get(), &info, sizeof info) == sizeof info) {
+          }
+          reap_children();
+          break;
+        }
+        case Kind::kSession: {
+          auto it = sessions_.find(target.stream);
+          if (it != sessions_.end()) it->second->on_poll_ready(target.slot, revents);
+          break;
+        }
+      }
+    }
+    std::erase_if(sessions_, [](const auto& entry) { return entry.second->finished(); });
+  }
+}
+
+void Agent::on_connected() {
+  handshake_ = Handshake::kAwaitHello;
+  channel_.send(FrameType::kHello, channel::kControlStream, hello_message(boot_ms()));
+}
+
+void Agent::on_disconnected() {
+  // Processes keep running; a reconnecting host resyncs from our next HELLO.
+  log_line("host disconnected; waiting for it to come back");
+  channel_.mark_disconnected();
+  arm_periodic(reconnect_timer_.get(), kReconnectCheckNs);
+}
+
+void Agent::on_frame(const Frame& frame) {
+  if (frame.stream == channel::kControlStream) {
+    on_control_frame(frame);
+    return;
+  }
+  if (frame.type == FrameType::kExecOpen) {
+    on_exec_open(frame);
+    return;
+  }
+  // Frames for finished or unknown streams are normal (e.g. CREDIT racing EXIT): ignore them.
+  auto it = sessions_.find(frame.stream);
+  if (it != sessions_.end()) on_session_frame(*it->second, frame);
+}
+
+void Agent::on_control_frame(const Frame& frame) {
+  switch (frame.type) {
+    case FrameType::kHello: {
+      auto version = parse_host_hello_version(frame.payload);
+      if (!version || *version != channel::kProtocolVersion) {
+        std::string seen = version ? std::to_string(*version) : "missing";
+        channel_.send(FrameType::kError, channel::kControlStream,
+                      error_message("unsupported protocol version " + seen + ", agent speaks " +
+                                    std::to_string(channel::kProtocolVersion)));
+        return;
+      }
+      handshake_ = Handshake::kAwaitConfig;
+      return;
+    }
+    case FrameType::kConfig: {
+      if (handshake_ == Handshake::kAwaitHello) {
+        log_line("CONFIG before HELLO ignored");
+        return;
+      }
+      Status applied = apply_config(frame.payload);
+      if (!applied.ok()) {
+        log_line("config: " + applied.error().message);
+        channel_.send(FrameType::kError, channel::kControlStream,
+                      error_message(applied.error().message));
+        return;
+      }
+      handshake_ = Handshake::kReady;
+      channel_.send(FrameType::kReady, channel::kControlStream, "{}");
+      return;
+    }
+    case FrameType::kPing:
+      channel_.send(FrameType::kPong, channel::kControlStream, frame.payload);
+      return;
+    case FrameType::kShutdown: {
+      auto grace_ms = channel::parse_u32(frame.payload);
+      graceful_shutdown(grace_ms.value_or(0));
+    }
+    default:
+      log_line(std::string("unexpected ") + channel::frame_type_name(frame.type) +
+               " on the control stream ignored");
+      return;
+  }
+}
+
+void Agent::on_exec_open(const Frame& frame) {
+  if (sessions_.count(frame.stream) != 0) {
+    log_line("EXEC_OPEN on busy stream " + std::to_string(frame.stream) + " ignored");
+    return;
+  }
+  auto request = parse_exec_request(frame.payload);
+  if (!request.ok()) {
+    channel_.send(FrameType::kError, frame.stream, error_message(request.error().message, 126));
+    return;
+  }
+  auto spawned = spawn_process(*request);
+  if (auto* failure = std::get_if<SpawnFailure>(&spawned)) {
+    channel_.send(FrameType::kError, frame.stream,
+                  error_message(failure->message, failure->exit_code));
+    return;
+  }
+  auto& process = std::get<SpawnedProcess>(spawned);
+  pid_t pid = process.pid;
+  channel_.send(FrameType::kExecStarted, frame.stream, exec_started_message(pid));
+  sessions_.emplace(frame.stream,
+                    std::make_unique<ExecSession>(frame.stream, std::move(process), channel_));
+}
+
+void Agent::on_session_frame(ExecSession& session, const Frame& frame) {
+  switch (frame.type) {
+    case FrameType::kData: {
+      auto data = channel::parse_data(frame.payload);
+      if (data && data->fd == channel::kStdin) session.on_stdin_data(data->bytes);
+      return;
+    }
+    case FrameType::kEof: {
+      auto fd = channel::parse_fd(frame.payload);
+      if (fd && *fd == channel::kStdin) session.on_stdin_eof();
+      return;
+    }
+    case FrameType::kCredit: {
+      auto credit = channel::parse_credit(frame.payload);
+      if (credit) session.on_credit(credit->fd, credit->bytes);
+      return;
+    }
+    case FrameType::kResize: {
+      auto size = channel::parse_resize(frame.payload);
+      if (size) session.on_resize(size->rows, size->cols);
+      return;
+    }
+    case FrameType::kSignal:
+      if (frame.payload.size() == 1) session.on_signal(static_cast<uint8_t>(frame.payload[0]));
+      return;
+    case FrameType::kCancel: {
+      auto grace_ms = channel::parse_u32(frame.payload);
+      if (grace_ms) session.on_cancel(*grace_ms);
+      return;
+    }
+    default:
+      log_line(std::string("unexpected ") + channel::frame_type_name(frame.type) + " on stream " +
+               std::to_string(frame.stream) + " ignored");
+      return;
+  }
+}
+
+void Agent::reap_children() {
+  // As PID 1 every orphan in the guest ends up here; only our sessions' pids matter.
+  int status = 0;
+  pid_t pid;
+  while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+    for (auto& [stream, session] : sessions_) {
+      if (session->pid() == pid) {
+        session->on_reaped(status);
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace matchlock::guest_agent

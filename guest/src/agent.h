@@ -1,0 +1,38 @@
+// The agent: one poll() loop serving the host over the channel, multiplexing exec sessions,
+// and, as PID 1, reaping every child in the guest.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+
+#include "channel.h"
+#include "core/unique_fd.h"
+#include "exec_session.h"
+
+namespace matchlock::guest_agent {
+
+class Agent {
+ public:
+  explicit Agent(Channel channel);
+  [[noreturn]] void run();
+
+ private:
+  enum class Handshake { kAwaitHello, kAwaitConfig, kReady };
+
+  void on_connected();
+  void on_disconnected();
+  void on_frame(const channel::Frame& frame);
+  void on_control_frame(const channel::Frame& frame);
+  void on_exec_open(const channel::Frame& frame);
+  void on_session_frame(ExecSession& session, const channel::Frame& frame);
+  void reap_children();
+
+  Channel channel_;
+  UniqueFd child_signals_;    // signalfd for SIGCHLD
+  UniqueFd reconnect_timer_;  // ticks only while no host is connected
+  Handshake handshake_ = Handshake::kAwaitHello;
+  std::map<uint32_t, std::unique_ptr<ExecSession>> sessions_;
+};
+
+}  // namespace matchlock::guest_agent

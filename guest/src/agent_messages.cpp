@@ -1,0 +1,58 @@
+#include "agent_messages.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "guest/channel/protocol.h"
+
+namespace matchlock::guest_agent {
+
+std::string hello_message(int64_t boot_ms) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.StartObject();
+  writer.Key("version");
+  writer.Uint(channel::kProtocolVersion);
+  writer.Key("agent");
+  writer.String("matchlock-guest " MATCHLOCK_VERSION);
+  writer.Key("boot_ms");
+  writer.Int64(boot_ms);
+  writer.EndObject();
+  return buffer.GetString();
+}
+
+std::string error_message(std::string_view message, std::optional<int> exit_code) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.StartObject();
+  writer.Key("message");
+  writer.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  if (exit_code) {
+    writer.Key("exit_code");
+    writer.Int(*exit_code);
+  }
+  writer.EndObject();
+  return buffer.GetString();
+}
+
+std::string exec_started_message(pid_t pid) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.StartObject();
+  writer.Key("pid");
+  writer.Int(pid);
+  writer.EndObject();
+  return buffer.GetString();
+}
+
+std::optional<int64_t> parse_host_hello_version(std::string_view payload) {
+  rapidjson::Document doc;
+  doc.Parse(payload.data(), payload.size());
+  if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
+  auto it = doc.FindMember("version");
+  if (it == doc.MemberEnd() || !it->value.IsInt64()) return std::nullopt;
+  return it->value.GetInt64();
+}
+
+}  // namespace matchlock::guest_agent

@@ -1,0 +1,20 @@
+// JSON bodies of the frames the agent sends (see guest/channel/protocol.h).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace matchlock::guest_agent {
+
+std::string hello_message(int64_t boot_ms);
+std::string error_message(std::string_view message, std::optional<int> exit_code = std::nullopt);
+std::string exec_started_message(pid_t pid);
+
+// The "version" of a host HELLO, or nullopt when the payload is not such an object.
+std::optional<int64_t> parse_host_hello_version(std::string_view payload);
+
+}  // namespace matchlock::guest_agent

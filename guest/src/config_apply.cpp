@@ -1,0 +1,83 @@
+#include "config_apply.h"
+
+#include <rapidjson/document.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "fs_util.h"
+#include "log.h"
+
+namespace matchlock::guest_agent {
+namespace {
+
+Status apply_hostname(const std::string& hostname) {
+  if (::sethostname(hostname.data(), hostname.size()) != 0) {
+    return io_error("sethostname: " + std::string(std::strerror(errno)));
+  }
+  if (!write_file("/etc/hostname", hostname + "\n")) {
+    return io_error("write /etc/hostname: " + std::string(std::strerror(errno)));
+  }
+  return {};
+}
+
+Status apply_clock(int64_t unix_ms) {
+  timeval tv{};
+  tv.tv_sec = unix_ms / 1000;
+  tv.tv_usec = (unix_ms % 1000) * 1000;
+  if (::settimeofday(&tv, nullptr) != 0) {
+    return io_error("settimeofday: " + std::string(std::strerror(errno)));
+  }
+  return {};
+}
+
+// Seam for the network issue: eth0 address, route and MTU come from CONFIG.network.
+Status apply_network(const rapidjson::Value& network) {
+  (void)network;
+  return {};
+}
+
+Status write_etc(const char* path, const rapidjson::Value& text) {
+  if (!text.IsString())
+    return invalid_argument(std::string("config: ") + path + " is not a string");
+  if (!write_file(path, text.GetString())) {
+    return io_error(std::string("write ") + path + ": " + std::strerror(errno));
+  }
+  return {};
+}
+
+}  // namespace
+
+Status apply_config(std::string_view payload) {
+  rapidjson::Document config;
+  config.Parse(payload.data(), payload.size());
+  if (config.HasParseError() || !config.IsObject())
+    return invalid_argument("config: not a JSON object");
+  make_dirs("/etc");  // minimal images may have no /etc at all
+
+  if (auto it = config.FindMember("hostname"); it != config.MemberEnd()) {
+    if (!it->value.IsString()) return invalid_argument("config: hostname is not a string");
+    MATCHLOCK_TRY(apply_hostname(it->value.GetString()));
+  }
+  if (auto it = config.FindMember("hosts"); it != config.MemberEnd()) {
+    MATCHLOCK_TRY(write_etc("/etc/hosts", it->value));
+  }
+  if (auto it = config.FindMember("resolv_conf"); it != config.MemberEnd() && !it->value.IsNull()) {
+    // Images often ship resolv.conf as a symlink into /run; replace the link, not its target.
+    ::unlink("/etc/resolv.conf");
+    MATCHLOCK_TRY(write_etc("/etc/resolv.conf", it->value));
+  }
+  if (auto it = config.FindMember("time_unix_ms"); it != config.MemberEnd()) {
+    if (!it->value.IsInt64()) return invalid_argument("config: time_unix_ms is not an integer");
+    MATCHLOCK_TRY(apply_clock(it->value.GetInt64()));
+  }
+  if (auto it = config.FindMember("network"); it != config.MemberEnd() && !it->value.IsNull()) {
+    MATCHLOCK_TRY(apply_network(it->value));
+  }
+  return {};
+}
+
+}  // namespace matchlock::guest_agent

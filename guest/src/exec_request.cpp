@@ -1,0 +1,75 @@
+#include "exec_request.h"
+
+#include <rapidjson/document.h>
+
+namespace matchlock::guest_agent {
+namespace {
+
+// NUL bytes would silently truncate strings handed to the kernel.
+bool is_c_string(const rapidjson::Value& value) {
+  return value.IsString() &&
+         std::string_view(value.GetString(), value.GetStringLength()).find('\0') ==
+             std::string_view::npos;
+}
+
+Status read_string_array(const rapidjson::Value& object, const char* field,
+                         std::vector<std::string>& out) {
+  auto it = object.FindMember(field);
+  if (it == object.MemberEnd() || it->value.IsNull()) return {};
+  if (!it->value.IsArray()) return invalid_argument(std::string(field) + " is not an array");
+  for (const auto& item : it->value.GetArray()) {
+    if (!is_c_string(item)) return invalid_argument(std::string(field) + " has a non-string item");
+    out.emplace_back(item.GetString(), item.GetStringLength());
+  }
+  return {};
+}
+
+Status read_string(const rapidjson::Value& object, const char* field, std::string& out) {
+  auto it = object.FindMember(field);
+  if (it == object.MemberEnd() || it->value.IsNull()) return {};
+  if (!is_c_string(it->value)) return invalid_argument(std::string(field) + " is not a string");
+  out.assign(it->value.GetString(), it->value.GetStringLength());
+  return {};
+}
+
+Status read_bool(const rapidjson::Value& object, const char* field, bool& out) {
+  auto it = object.FindMember(field);
+  if (it == object.MemberEnd() || it->value.IsNull()) return {};
+  if (!it->value.IsBool()) return invalid_argument(std::string(field) + " is not a boolean");
+  out = it->value.GetBool();
+  return {};
+}
+
+Status read_u16(const rapidjson::Value& object, const char* field, uint16_t& out) {
+  auto it = object.FindMember(field);
+  if (it == object.MemberEnd() || it->value.IsNull()) return {};
+  if (!it->value.IsUint() || it->value.GetUint() > 0xffff) {
+    return invalid_argument(std::string(field) + " is not a 16-bit unsigned integer");
+  }
+  out = static_cast<uint16_t>(it->value.GetUint());
+  return {};
+}
+
+}  // namespace
+
+Result<ExecRequest> parse_exec_request(std::string_view payload) {
+  rapidjson::Document doc;
+  doc.Parse(payload.data(), payload.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    return invalid_argument("invalid exec request: not a JSON object");
+  }
+  ExecRequest request;
+  for (Status field_status :
+       {read_string_array(doc, "argv", request.argv), read_string_array(doc, "env", request.env),
+        read_string(doc, "cwd", request.cwd), read_string(doc, "user", request.user),
+        read_bool(doc, "tty", request.tty), read_u16(doc, "rows", request.rows),
+        read_u16(doc, "cols", request.cols), read_bool(doc, "stdin", request.stdin_open),
+        read_bool(doc, "privileged", request.privileged)}) {
+    if (!field_status.ok()) return field_status.error().with_context("invalid exec request");
+  }
+  if (request.argv.empty()) return invalid_argument("invalid exec request: argv is empty");
+  if (request.cwd.empty()) request.cwd = "/";
+  return request;
+}
+
+}  // namespace matchlock::guest_agent

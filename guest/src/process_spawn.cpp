@@ -1,0 +1,304 @@
+#include "process_spawn.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <optional>
+
+#include "fs_util.h"
+#include "init_mounts.h"
+#include "pty.h"
+#include "sandbox_policy.h"
+#include "user_lookup.h"
+
+namespace matchlock::guest_agent {
+namespace {
+
+// The step of child setup that failed, reported with its errno through the error pipe.
+enum class ChildStep : int {
+  kStdio,
+  kSession,
+  kCapabilities,
+  kSetgroups,
+  kSetgid,
+  kSetuid,
+  kChdir,
+  kSeccomp,
+  kExec,
+};
+
+struct ChildFailure {
+  ChildStep step;
+  int error;
+};
+
+// Everything the child needs, prepared before fork so the child only makes syscalls.
+struct ChildPlan {
+  const ExecRequest* request = nullptr;
+  ResolvedUser user;
+  std::vector<std::string> env;
+  std::vector<std::string> candidates;  // paths to try for argv[0], in PATH order
+  int stdin_fd = -1;                    // -1: /dev/null
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+  int tty_slave = -1;
+};
+
+std::string lowercase(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+std::string error_text(int error) {
+  return lowercase(std::strerror(error));
+}
+
+std::optional<std::string> find_env(const std::vector<std::string>& env, std::string_view key) {
+  for (const auto& entry : env) {
+    if (entry.size() > key.size() && entry.compare(0, key.size(), key) == 0 &&
+        entry[key.size()] == '=') {
+      return entry.substr(key.size() + 1);
+    }
+  }
+  return std::nullopt;
+}
+
+// execvpe semantics with the PATH of the request's environment, not the agent's.
+std::vector<std::string> exec_candidates(const std::string& program,
+                                         const std::vector<std::string>& env) {
+  if (program.empty()) return {};
+  if (program.find('/') != std::string::npos) return {program};
+  std::string path = find_env(env, "PATH").value_or(kDefaultPath);
+  std::vector<std::string> candidates;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    std::string dir = path.substr(start, end - start);
+    candidates.push_back((dir.empty() ? "." : dir) + "/" + program);
+    start = end + 1;
+  }
+  return candidates;
+}
+
+std::vector<char*> c_strings(const std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (const auto& s : strings) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+[[noreturn]] void fail_child(int error_pipe, ChildStep step, int error) {
+  ChildFailure failure{step, error};
+  ssize_t ignored = ::write(error_pipe, &failure, sizeof failure);
+  (void)ignored;
+  ::_exit(step == ChildStep::kExec && error == ENOENT ? 127 : 126);
+}
+
+bool move_fd(int from, int to) {
+  if (from == to) return ::fcntl(to, F_SETFD, 0) == 0;  // dup2 would keep close-on-exec
+  return ::dup2(from, to) == to;
+}
+
+// Tries each candidate like execvpe: keep searching past missing files and permission errors,
+// run scripts without a #! line with /bin/sh, stop on any other error.
+int exec_first_candidate(const ChildPlan& plan, char* const* argv, char* const* envp) {
+  bool saw_eacces = false;
+  int last_error = ENOENT;
+  for (const auto& candidate : plan.candidates) {
+    ::execve(candidate.c_str(), argv, envp);
+    last_error = errno;
+    if (errno == ENOEXEC) {
+      std::vector<char*> shell_argv{const_cast<char*>("/bin/sh"),
+                                    const_cast<char*>(candidate.c_str())};
+      for (char* const* arg = argv + 1; *arg != nullptr; ++arg) shell_argv.push_back(*arg);
+      shell_argv.push_back(nullptr);
+      ::execve("/bin/sh", shell_argv.data(), envp);
+      return ENOEXEC;
+    }
+    if (errno == EACCES) {
+      saw_eacces = true;
+      continue;
+    }
+    if (errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG || errno == ELOOP) continue;
+    return errno;
+  }
+  return saw_eacces ? EACCES : last_error;
+}
+
+[[noreturn]] void run_child(const ChildPlan& plan, int error_pipe) {
+  // The agent blocks SIGCHLD (for its signalfd) and ignores SIGPIPE; the program gets defaults.
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  for (int signo = 1; signo < NSIG; ++signo) ::signal(signo, SIG_DFL);
+
+  const ExecRequest& request = *plan.request;
+  if (plan.tty_slave >= 0) {
+    if (::setsid() < 0 || ::ioctl(plan.tty_slave, TIOCSCTTY, 0) != 0) {
+      fail_child(error_pipe, ChildStep::kSession, errno);
+    }
+    for (int fd = 0; fd <= 2; ++fd) {
+      if (!move_fd(plan.tty_slave, fd)) fail_child(error_pipe, ChildStep::kStdio, errno);
+    }
+  } else {
+    // Its own process group, so SIGNAL and CANCEL reach everything it starts.
+    if (::setpgid(0, 0) != 0) fail_child(error_pipe, ChildStep::kSession, errno);
+    int stdin_fd = plan.stdin_fd;
+    if (stdin_fd < 0) stdin_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (stdin_fd < 0 || !move_fd(stdin_fd, 0) || !move_fd(plan.stdout_fd, 1) ||
+        !move_fd(plan.stderr_fd, 2)) {
+      fail_child(error_pipe, ChildStep::kStdio, errno);
+    }
+  }
+
+  if (!request.privileged) {
+    if (int error = drop_dangerous_capabilities()) {
+      fail_child(error_pipe, ChildStep::kCapabilities, error);
+    }
+  }
+  std::vector<gid_t> groups(plan.user.groups.begin(), plan.user.groups.end());
+  if (::setgroups(groups.size(), groups.data()) != 0) {
+    fail_child(error_pipe, ChildStep::kSetgroups, errno);
+  }
+  if (::setgid(plan.user.gid) != 0) fail_child(error_pipe, ChildStep::kSetgid, errno);
+  if (::setuid(plan.user.uid) != 0) fail_child(error_pipe, ChildStep::kSetuid, errno);
+  if (::chdir(request.cwd.c_str()) != 0) fail_child(error_pipe, ChildStep::kChdir, errno);
+  if (!request.privileged) {
+    if (int error = restrict_syscalls()) fail_child(error_pipe, ChildStep::kSeccomp, error);
+  }
+
+  auto argv = c_strings(request.argv);
+  auto envp = c_strings(plan.env);
+  fail_child(error_pipe, ChildStep::kExec, exec_first_candidate(plan, argv.data(), envp.data()));
+}
+
+SpawnFailure describe_failure(const ExecRequest& request, const ResolvedUser& user,
+                              ChildFailure failure) {
+  const std::string reason = error_text(failure.error);
+  switch (failure.step) {
+    case ChildStep::kExec:
+      return {"exec \"" + request.argv[0] + "\": " + reason, failure.error == ENOENT ? 127 : 126};
+    case ChildStep::kChdir:
+      if (failure.error == ENOENT) {
+        return {"working directory \"" + request.cwd + "\" does not exist", 126};
+      }
+      return {"working directory \"" + request.cwd + "\": " + reason, 126};
+    case ChildStep::kSetgroups:
+      return {"setgroups: " + reason, 126};
+    case ChildStep::kSetgid:
+      return {"setgid " + std::to_string(user.gid) + ": " + reason, 126};
+    case ChildStep::kSetuid:
+      return {"setuid " + std::to_string(user.uid) + ": " + reason, 126};
+    case ChildStep::kCapabilities:
+      return {"drop capabilities: " + reason, 126};
+    case ChildStep::kSeccomp:
+      return {"install seccomp filter: " + reason, 126};
+    case ChildStep::kSession:
+      return {"set up session: " + reason, 126};
+    case ChildStep::kStdio:
+      return {"set up stdio: " + reason, 126};
+  }
+  return {"start process: " + reason, 126};
+}
+
+bool set_nonblocking(int fd) {
+  int flags = ::fcntl(fd, F_GETFL);
+  return flags >= 0 && ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
+}
+
+struct Pipe {
+  UniqueFd read_end;
+  UniqueFd write_end;
+};
+
+std::optional<Pipe> make_pipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return std::nullopt;
+  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+}  // namespace
+
+std::variant<SpawnedProcess, SpawnFailure> spawn_process(const ExecRequest& request) {
+  auto passwd = read_file("/etc/passwd").value_or("");
+  auto group = read_file("/etc/group").value_or("");
+  auto user = resolve_user(request.user, passwd, group);
+  if (!user.ok()) return SpawnFailure{user.error().message, 126};
+
+  ChildPlan plan;
+  plan.request = &request;
+  plan.user = *user;
+  plan.env = request.env;
+  if (!find_env(plan.env, "HOME")) plan.env.push_back("HOME=" + plan.user.home);
+  plan.candidates = exec_candidates(request.argv[0], request.env);
+
+  SpawnedProcess process;
+  process.tty = request.tty;
+  std::optional<PtyPair> pty;
+  std::optional<Pipe> stdin_pipe, stdout_pipe, stderr_pipe;
+  if (request.tty) {
+    auto opened = open_pty(request.rows, request.cols);
+    if (!opened.ok()) return SpawnFailure{opened.error().message, 126};
+    pty = std::move(*opened);
+    plan.tty_slave = pty->slave.get();
+  } else {
+    if (request.stdin_open && !(stdin_pipe = make_pipe())) {
+      return SpawnFailure{"pipe: " + error_text(errno), 126};
+    }
+    if (!(stdout_pipe = make_pipe()) || !(stderr_pipe = make_pipe())) {
+      return SpawnFailure{"pipe: " + error_text(errno), 126};
+    }
+    if (stdin_pipe) plan.stdin_fd = stdin_pipe->read_end.get();
+    plan.stdout_fd = stdout_pipe->write_end.get();
+    plan.stderr_fd = stderr_pipe->write_end.get();
+  }
+
+  auto error_pipe = make_pipe();
+  if (!error_pipe) return SpawnFailure{"pipe: " + error_text(errno), 126};
+
+  pid_t pid = ::fork();
+  if (pid < 0) return SpawnFailure{"fork: " + error_text(errno), 126};
+  if (pid == 0) run_child(plan, error_pipe->write_end.get());
+
+  // Also from the parent, so a SIGNAL arriving right away already finds the group.
+  if (!request.tty) ::setpgid(pid, pid);
+  error_pipe->write_end.reset();
+  ChildFailure failure{};
+  ssize_t n;
+  do {
+    n = ::read(error_pipe->read_end.get(), &failure, sizeof failure);
+  } while (n < 0 && errno == EINTR);
+  if (n == sizeof failure) {
+    // The child exits right after reporting; reap it here so it never looks like a session.
+    ::waitpid(pid, nullptr, 0);
+    return describe_failure(request, plan.user, failure);
+  }
+
+  process.pid = pid;
+  if (pty) {
+    // The agent writes stdin through its own descriptor of the master, so closing stdin never
+    // closes the output side.
+    process.stdin_writer.reset(::fcntl(pty->master.get(), F_DUPFD_CLOEXEC, 3));
+    process.stdout_reader = std::move(pty->master);
+  } else {
+    if (stdin_pipe) process.stdin_writer = std::move(stdin_pipe->write_end);
+    process.stdout_reader = std::move(stdout_pipe->read_end);
+    process.stderr_reader = std::move(stderr_pipe->read_end);
+  }
+  for (const UniqueFd* fd :
+       {&process.stdin_writer, &process.stdout_reader, &process.stderr_reader}) {
+    if (*fd) set_nonblocking(fd->get());
+  }
+  return process;
+}
+
+}  // namespace matchlock::guest_agent

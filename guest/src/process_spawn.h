@@ -1,0 +1,33 @@
+// Starts the process of an exec session: user switch, cwd, sandbox policy, PATH search, exec.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <variant>
+
+#include "core/unique_fd.h"
+#include "exec_request.h"
+
+namespace matchlock::guest_agent {
+
+struct SpawnedProcess {
+  pid_t pid = -1;
+  bool tty = false;
+  UniqueFd stdin_writer;   // invalid when the request has no stdin
+  UniqueFd stdout_reader;  // with a tty: the pty master
+  UniqueFd stderr_reader;  // invalid with a tty
+};
+
+// Why the process never ran, in the wording the host shows the user, and the exit code a shell
+// would report (127 command not found, 126 otherwise).
+struct SpawnFailure {
+  std::string message;
+  int exit_code = 126;
+};
+
+// All agent-side fds are non-blocking and close-on-exec. A failed exec is detected through a
+// close-on-exec pipe, so on success the process is known to be running the target program.
+std::variant<SpawnedProcess, SpawnFailure> spawn_process(const ExecRequest& request);
+
+}  // namespace matchlock::guest_agent
