@@ -14,37 +14,18 @@ archive="$build/images/matchlock-busybox.tar"
 
 step() { echo "setup: $*"; }
 die() { echo "setup: error: $*" >&2; exit 1; }
-quiet() {  # run a command, show its output only if it fails
-  local log; log="$(mktemp)"
-  if ! "$@" >"$log" 2>&1; then cat "$log" >&2; rm -f "$log"; die "failed: $*"; fi
-  rm -f "$log"
-}
 
-step "[1/6] system packages (scripts/install-deps.sh)"
-bash scripts/install-deps.sh
-
-step "[2/6] configure and build ($build; the first build takes a few minutes)"
-quiet cmake --preset release
-quiet cmake --build --preset release
+step "[1/3] dependencies, build, guest bundle, default image (scripts/build.sh; the first build takes a few minutes)"
+bash scripts/build.sh "$build"
 [ -x "$ml" ] || die "$ml was not built"
 
-step "[3/6] guest bundle ($build/bundle)"
-bash scripts/build-bundle.sh "$build"
-
-step "[4/6] default image archive ($archive)"
-if [ -s "$archive" ]; then
-  echo "setup: $archive exists, keeping it"
-else
-  bash images/busybox/build-image.sh "$archive"
-fi
-
-step "[5/6] import $image"
+step "[2/3] import $image"
 if "$ml" image ls 2>/dev/null | grep -Eq '(^|[[:space:]/])matchlock/busybox(:latest|[[:space:]]+latest)([[:space:]]|$)'; then
   echo "setup: $image already imported, skipping"
 else
   "$ml" image import "$image" < "$archive"
 fi
 
-step "[6/6] first sandbox"
+step "[3/3] first sandbox"
 "$ml" run --image "$image" -- echo 'hello from matchlock'
 step "done. Try: $ml run --image $image -- sh -c 'uname -a; id'"

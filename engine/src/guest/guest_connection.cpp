@@ -3,7 +3,6 @@
 #include <sys/time.h>
 
 #include <chrono>
-#include "core/log.h"
 
 #include "core/json.h"
 
@@ -355,7 +354,6 @@ void GuestConnection::close(const Error& reason) {
 
 void GuestConnection::fail(const Error& e) {
   if (closed_) return;
-  log::warn(e.message);
   auto on_lost = std::move(on_lost_);
   close(e);
   if (on_lost) on_lost(e);

@@ -68,6 +68,11 @@ std::string tail_lines(const std::filesystem::path& file, size_t max_lines) {
   return out;
 }
 
+// State writes after the row exists are bookkeeping: a failure is reported, not fatal.
+void warn_if_failed(const Status& st) {
+  if (!st.ok()) log::warn(st.error().message);
+}
+
 }  // namespace
 
 // Everything the boot sequence needs between its asynchronous steps.
@@ -103,8 +108,8 @@ struct Sandbox::Boot {
     if (finished || !guest_ready || !qmp_ready) return;
     finished = true;
     timeout->stop();
-    sb->state_->set_status(sb->id_, "running");
-    sb->state_->append_lifecycle(sb->id_, "running", "");
+    warn_if_failed(sb->state_->set_status(sb->id_, "running"));
+    warn_if_failed(sb->state_->append_lifecycle(sb->id_, "running", ""));
     auto cb = std::move(done);
     auto ready = std::move(sb);  // from here callbacks reach the sandbox only through weak refs
     cb(std::move(ready));
@@ -166,7 +171,7 @@ void Sandbox::create(uv_loop_t* loop, SandboxOptions options, CreateCallback don
           return boot->fail(ins.error());
         }
         boot->row_created = true;
-        s.state_->append_lifecycle(s.id_, "creating", s.image_.digest);
+        warn_if_failed(s.state_->append_lifecycle(s.id_, "creating", s.image_.digest));
 
         auto upper = std::make_shared<Status>();
         auto path = s.dir_ / "upper.ext4";
@@ -223,7 +228,7 @@ void Sandbox::create(uv_loop_t* loop, SandboxOptions options, CreateCallback don
                     });
                 if (!proc.ok()) return boot->fail(proc.error().with_context("start QEMU"));
                 s.qemu_ = std::move(proc.value());
-                s.state_->set_qemu_pid(s.id_, s.qemu_->pid());
+                warn_if_failed(s.state_->set_qemu_pid(s.id_, s.qemu_->pid()));
                 ctl_theirs.reset();
                 qmp_theirs.reset();
 
@@ -232,7 +237,9 @@ void Sandbox::create(uv_loop_t* loop, SandboxOptions options, CreateCallback don
                       auto sb = weak.lock();
                       if (!sb) return;
                       if (!boot->finished) return boot->fail(e);
-                      if (!sb->closing_ && sb->on_terminated_) sb->on_terminated_(e);
+                      if (sb->closing_) return;  // QEMU going away closes the channel too
+                      log::warn("sandbox " + sb->id_ + ": " + e.message);
+                      if (sb->on_terminated_) sb->on_terminated_(e);
                     });
                 guest::GuestConfig cfg;
                 cfg.hostname = s.options_.hostname;
@@ -295,7 +302,7 @@ void Sandbox::close(uint64_t graceful_ms, std::function<void(Status)> done) {
   if (done) close_waiters_.push_back(std::move(done));
   if (closing_) return;
   closing_ = true;
-  if (state_) state_->append_lifecycle(id_, "stopping", "");
+  if (state_) warn_if_failed(state_->append_lifecycle(id_, "stopping", ""));
   if (!qemu_ || !qemu_->running()) return finish_close(Status());
 
   close_timer_ = std::make_unique<uv::Timer>(loop_);
@@ -320,7 +327,7 @@ void Sandbox::close(uint64_t graceful_ms, std::function<void(Status)> done) {
 void Sandbox::on_vm_exit(const vm::ExitInfo& info) {
   vm_exited_ = true;
   if (closing_) return finish_close(Status());
-  if (state_) state_->set_status(id_, "crashed");
+  if (state_) warn_if_failed(state_->set_status(id_, "crashed"));
   if (guest_) guest_->close(Error(ErrorCode::kVm, "the VM " + info.describe()));
   if (on_terminated_) on_terminated_(Error(ErrorCode::kVm, "the VM " + info.describe()));
 }
@@ -343,14 +350,14 @@ void Sandbox::remove_files_and_state() {
     // Keep the record and console log for inspection; the disk goes (it is the bulk).
     std::filesystem::remove(dir_ / "upper.ext4", ec);
     if (state_) {
-      state_->set_status(id_, "stopped");
-      state_->append_lifecycle(id_, "stopped", "");
+      warn_if_failed(state_->set_status(id_, "stopped"));
+      warn_if_failed(state_->append_lifecycle(id_, "stopped", ""));
     }
     return;
   }
   std::filesystem::remove_all(dir_, ec);
   if (ec) log::warn("remove " + dir_.string() + ": " + ec.message());
-  if (state_) state_->remove_sandbox(id_);
+  if (state_) warn_if_failed(state_->remove_sandbox(id_));
 }
 
 std::string Sandbox::console_tail(size_t max_lines) const {
