@@ -128,6 +128,7 @@ Result<ResolvedUser> resolve_user(std::string_view spec, std::string_view passwd
                                              ": no matching entries in group file");
     }
   } else if (!user_name.empty()) {
+    add_unique(user.groups, user.gid);  // primary group first, as `id` lists it
     for (const GroupEntry& group : groups) {
       if (std::find(group.members.begin(), group.members.end(), user_name) != group.members.end()) {
         add_unique(user.groups, group.gid);

@@ -50,7 +50,7 @@ TEST_CASE("user name resolves uid, primary gid, home and supplementary groups") 
   CHECK(user->uid == 1000);
   CHECK(user->gid == 1000);
   CHECK(user->home == "/home/alice");
-  CHECK(user->groups == Groups{10, 29, 1000});
+  CHECK(user->groups == Groups{1000, 10, 29});
 }
 
 TEST_CASE("numeric uid with a passwd entry uses that entry") {
@@ -59,7 +59,7 @@ TEST_CASE("numeric uid with a passwd entry uses that entry") {
   CHECK(user->uid == 1000);
   CHECK(user->gid == 1000);
   CHECK(user->home == "/home/alice");
-  CHECK(user->groups == Groups{10, 29, 1000});
+  CHECK(user->groups == Groups{1000, 10, 29});
 }
 
 TEST_CASE("numeric uid without passwd entry gets gid 0") {

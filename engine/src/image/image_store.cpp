@@ -1,0 +1,292 @@
+// The local image store: wires the content store, the archive reader, images.db and the
+// base-disk builder together, and owns the locking and cleanup rules.
+#include "image/image_store.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <set>
+
+#include "core/log.h"
+#include "core/paths.h"
+#include "image/archive_reader.h"
+#include "image/content_store.h"
+#include "image/digest.h"
+#include "image/ext4_builder.h"
+#include "image/image_config.h"
+#include "image/image_db.h"
+#include "image/layer_flattener.h"
+#include "image/reference.h"
+#include "image/store_lock.h"
+
+namespace matchlock::image {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Removes a directory tree when it goes out of scope (staging dirs).
+struct TreeGuard {
+  fs::path path;
+  ~TreeGuard() {
+    if (path.empty()) return;
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+struct FileGuard {
+  fs::path path;
+  ~FileGuard() {
+    if (!path.empty()) ::unlink(path.c_str());
+  }
+};
+
+class LocalImageStore final : public ImageStore {
+ public:
+  LocalImageStore(fs::path root, ContentStore blobs, ImageDb db, StoreLock lock)
+      : root_(std::move(root)),
+        blobs_(std::move(blobs)),
+        db_(std::move(db)),
+        lock_(std::move(lock)) {}
+
+  Result<ImageRecord> import_archive(const std::string& name, const fs::path& archive) override;
+  Result<ImageRecord> find(const std::string& reference) override;
+  Result<fs::path> base_disk(const ImageRecord& image) override;
+  Result<std::vector<ImageRecord>> list() override;
+  Status remove(const std::string& reference) override;
+
+ private:
+  fs::path tmp_dir() const { return root_ / "tmp"; }
+  fs::path disk_path(const std::string& digest) const {
+    return root_ / "disks" / (digest_hex(digest) + ".ext4");
+  }
+  Result<ImageRecord> to_record(const StoredImage& s);
+  // Deletes blobs and disks no tag references, and temp files of dead operations. Takes the
+  // store lock exclusively, so call it with no lock held.
+  Status collect_garbage();
+
+  fs::path root_;
+  ContentStore blobs_;
+  ImageDb db_;
+  StoreLock lock_;
+};
+
+Result<ImageRecord> LocalImageStore::to_record(const StoredImage& s) {
+  ImageRecord r;
+  r.name = s.name;
+  r.digest = s.manifest_digest;
+  r.source = s.source;
+  r.size = s.size;
+  r.created_unix = s.created_unix;
+  auto json = blobs_.read_verified(s.config_digest, kMaxJsonBytes);
+  if (!json) return json.error().with_context(s.name + ": config");
+  auto cfg = parse_image_config(*json);
+  if (!cfg) return cfg.error().with_context(s.name);
+  r.config = std::move(*cfg);
+  return r;
+}
+
+Result<ImageRecord> LocalImageStore::import_archive(const std::string& name,
+                                                    const fs::path& archive) {
+  auto parsed = parse_reference(name);
+  if (!parsed) return parsed.error();
+  if (!parsed->digest.empty()) {
+    return invalid_argument("import " + name + ": the name must be a tag, not a digest");
+  }
+  const std::string tag = parsed->to_string();
+  std::vector<BlobInfo> written;
+  Result<StoredImage> stored = [&]() -> Result<StoredImage> {
+    auto held = lock_.shared();
+    if (!held) return held.error();
+    auto img = read_image_archive(archive, blobs_, tag, written);
+    if (!img) return img.error();
+    // Parse the config now: an image we cannot run is not worth a row.
+    if (auto cfg = parse_image_config(img->config_json); !cfg) return cfg.error();
+    StoredImage s;
+    s.name = tag;
+    s.manifest_digest = img->manifest_digest;
+    s.config_digest = img->config.digest;
+    s.config_size = img->config.size;
+    s.layers = img->layers;
+    for (const auto& l : img->layers) s.size += l.size;
+    s.created_unix = static_cast<int64_t>(std::time(nullptr));
+    s.source = "import";
+    MATCHLOCK_TRY(db_.put(s));
+    return s;
+  }();
+  if (!stored) {
+    // Blobs this import put may now be referenced by nothing: collect them (best effort).
+    if (!written.empty()) (void)collect_garbage();
+    return stored.error().with_context(tag);
+  }
+  // A re-tag may have orphaned the previous image's blobs and disk.
+  (void)collect_garbage();
+  auto rec = to_record(*stored);
+  if (!rec) return rec.error();
+  return rec;
+}
+
+Result<ImageRecord> LocalImageStore::find(const std::string& reference) {
+  auto parsed = parse_reference(reference);
+  if (!parsed) return parsed.error();
+  if (parsed->digest.empty()) {
+    auto s = db_.get(parsed->to_string());
+    if (!s) return s.error();
+    if (!s->has_value()) return not_found("no such image: " + reference);
+    return to_record(**s);
+  }
+  // "repo@sha256:..." matches any local tag of that repository with that manifest.
+  auto all = db_.list();
+  if (!all) return all.error();
+  ParsedReference repo = *parsed;
+  repo.tag.clear();
+  repo.digest.clear();
+  const std::string prefix = repo.to_string() + ":";
+  for (const auto& s : *all) {
+    if (s.manifest_digest == parsed->digest && s.name.starts_with(prefix)) return to_record(s);
+  }
+  return not_found("no such image: " + reference);
+}
+
+Result<std::vector<ImageRecord>> LocalImageStore::list() {
+  auto all = db_.list();
+  if (!all) return all.error();
+  std::vector<ImageRecord> out;
+  for (const auto& s : *all) {
+    auto r = to_record(s);
+    if (!r) return r.error();
+    out.push_back(std::move(*r));
+  }
+  return out;
+}
+
+Result<fs::path> LocalImageStore::base_disk(const ImageRecord& image) {
+  if (!is_sha256_digest(image.digest)) {
+    return invalid_argument(image.name + ": malformed image digest \"" + image.digest + "\"");
+  }
+  const fs::path disk = disk_path(image.digest);
+  struct stat st {};
+  if (::stat(disk.c_str(), &st) == 0 && S_ISREG(st.st_mode)) return disk;  // built before
+
+  auto fail = [&](const Error& e) { return e.with_context(image.name + ": base disk"); };
+  auto held = lock_.shared();
+  if (!held) return fail(held.error());
+  auto layers = db_.layers(image.digest);
+  if (!layers) return fail(layers.error());
+  if (layers->empty()) return fail(not_found("image " + image.digest + " is not in the store"));
+  for (const auto& l : *layers) {
+    if (auto st2 = blobs_.verify(l.digest, l.size); !st2) return fail(st2.error());
+  }
+
+  std::string tmpl = (tmp_dir() / "staging-XXXXXX").string();
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  if (!::mkdtemp(buf.data()))
+    return fail(io_error(std::string("mkdtemp: ") + std::strerror(errno)));
+  TreeGuard staging{buf.data()};
+
+  auto flat = LayerFlattener::create(staging.path);
+  if (!flat) return fail(flat.error());
+  for (size_t i = 0; i < layers->size(); ++i) {
+    if (auto s = flat->apply_layer(blobs_.path((*layers)[i].digest)); !s) {
+      return fail(s.error().with_context("layer " + std::to_string(i + 1)));
+    }
+  }
+  if (auto s = flat->finish(); !s) return fail(s.error());
+  if (flat->stats().skipped_special > 0) {
+    log::warn("image " + image.name + ": skipped " + std::to_string(flat->stats().skipped_special) +
+              " device nodes, fifos or sockets (not representable without root)");
+  }
+  auto plan = plan_ext4(flat->staging(), flat->metadata());
+  if (!plan) return fail(plan.error());
+
+  auto tmp = make_temp_file(disk.parent_path(), ".tmp-" + digest_hex(image.digest) + "-");
+  if (!tmp) return fail(tmp.error());
+  FileGuard tmp_disk{tmp->second};
+  tmp->first.reset();
+  if (auto s = build_ext4(flat->staging(), *plan, tmp_disk.path, tmp_dir()); !s)
+    return fail(s.error());
+
+  UniqueFd fd(::open(tmp_disk.path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd || ::fchmod(fd.get(), 0444) != 0 || ::fsync(fd.get()) != 0) {
+    return fail(io_error("fsync " + tmp_disk.path.string() + ": " + std::strerror(errno)));
+  }
+  if (::rename(tmp_disk.path.c_str(), disk.c_str()) != 0) {
+    return fail(io_error("rename to " + disk.string() + ": " + std::strerror(errno)));
+  }
+  tmp_disk.path.clear();
+  if (auto s = fsync_dir(disk.parent_path()); !s) return fail(s.error());
+  return disk;
+}
+
+Status LocalImageStore::remove(const std::string& reference) {
+  auto parsed = parse_reference(reference);
+  if (!parsed) return parsed.error();
+  std::string name = parsed->to_string();
+  if (!parsed->digest.empty()) {
+    auto rec = find(reference);
+    if (!rec) return rec.error();
+    name = rec->name;
+  }
+  {
+    auto held = lock_.exclusive();
+    if (!held) return held.error();
+    auto removed = db_.remove(name);
+    if (!removed) return removed.error().with_context(name);
+    if (!*removed) return not_found("no such image: " + reference);
+  }
+  return collect_garbage();
+}
+
+Status LocalImageStore::collect_garbage() {
+  auto held = lock_.exclusive();
+  if (!held) return held.error();
+  auto blobs = db_.referenced_blobs();
+  if (!blobs) return blobs.error();
+  auto manifests = db_.referenced_manifests();
+  if (!manifests) return manifests.error();
+  std::error_code ec;
+  for (const auto& de : fs::directory_iterator(root_ / "blobs" / "sha256", ec)) {
+    std::string digest = std::string(kSha256Prefix) + de.path().filename().string();
+    if (!blobs->count(digest)) ::unlink(de.path().c_str());
+  }
+  for (const auto& de : fs::directory_iterator(root_ / "disks", ec)) {
+    std::string file = de.path().filename().string();
+    bool keep = false;
+    if (file.size() == 64 + 5 && file.ends_with(".ext4")) {
+      keep = manifests->count(std::string(kSha256Prefix) + file.substr(0, 64)) > 0;
+    }
+    if (!keep) ::unlink(de.path().c_str());  // unreferenced disks and dead .tmp-* builds
+  }
+  // Temp files of imports/builds that died; "stdin-*" spools belong to running CLI commands.
+  for (const auto& de : fs::directory_iterator(tmp_dir(), ec)) {
+    std::string file = de.path().filename().string();
+    if (file.starts_with("blob-") || file.starts_with("debugfs-")) ::unlink(de.path().c_str());
+    if (file.starts_with("staging-")) fs::remove_all(de.path(), ec);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ImageStore>> ImageStore::open(const fs::path& images_dir) {
+  MATCHLOCK_TRY(ensure_private_dir(images_dir, 0700));
+  MATCHLOCK_TRY(ensure_private_dir(images_dir / "blobs", 0755));
+  MATCHLOCK_TRY(ensure_private_dir(images_dir / "disks", 0755));
+  ContentStore blobs(images_dir / "blobs", images_dir / "tmp");
+  MATCHLOCK_TRY(blobs.init());
+  auto lock = StoreLock::open(images_dir / ".lock");
+  if (!lock) return lock.error();
+  auto db = ImageDb::open(images_dir / "images.db");
+  if (!db) return db.error();
+  return std::unique_ptr<ImageStore>(std::make_unique<LocalImageStore>(
+      images_dir, std::move(blobs), std::move(*db), std::move(*lock)));
+}
+
+}  // namespace matchlock::image

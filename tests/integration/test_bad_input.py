@@ -1,0 +1,47 @@
+"""Bad input: a one-line error naming the flag, a non-zero exit, and nothing left behind."""
+import pytest
+
+from conftest import IMAGE
+
+CASES = [
+    (["run", "true"], "--image"),
+    (["run", "--image", "no-such/image:latest", "true"], "no-such/image"),
+    (["run", "--image", IMAGE, "--cpus", "abc", "true"], "--cpus"),
+    (["run", "--image", IMAGE, "--cpus", "0", "true"], "--cpus"),
+    (["run", "--image", IMAGE, "--cpus", "999", "true"], "--cpus"),
+    (["run", "--image", IMAGE, "--memory", "lots", "true"], "--memory"),
+    (["run", "--image", IMAGE, "--memory", "0", "true"], "--memory"),
+    (["run", "--image", IMAGE, "--disk-size", "-5", "true"], "--disk-size"),
+    (["run", "--image", IMAGE, "--timeout", "soon", "true"], "--timeout"),
+    (["run", "--image", IMAGE, "--env-file", "/nonexistent/x.env", "true"], "--env-file"),
+    (["run", "--image", IMAGE, "-e", "MATCHLOCK_SURELY_UNSET_VAR", "true"],
+     "MATCHLOCK_SURELY_UNSET_VAR"),
+    (["run", "--image", IMAGE, "-u", "a:b:c", "true"], "--user"),
+    (["run", "--image", IMAGE, "--hostname", "bad_host!", "true"], "--hostname"),
+    (["run", "--image", IMAGE, "--no-such-flag", "true"], "--no-such-flag"),
+]
+
+
+@pytest.mark.parametrize("args,named", CASES, ids=[" ".join(c[0][1:4]) for c in CASES])
+def test_bad_input_is_refused_cleanly(ml, args, named):
+    r = ml.run(*args)
+    assert r.returncode != 0
+    err = r.stderr.decode()
+    assert err.count("\n") == 1, err
+    assert err.startswith("matchlock: ")
+    assert named in err
+    ml.assert_nothing_left()
+
+
+def test_every_command_has_help(ml):
+    for cmd in (["run"], ["rpc"], ["image"], ["image", "import"], ["image", "ls"],
+                ["image", "rm"], ["version"]):
+        r = ml.run(*cmd, "--help")
+        assert r.returncode == 0, (cmd, r.stderr)
+        assert b"matchlock" in r.stdout
+
+
+def test_version(ml):
+    r = ml.run("version")
+    assert r.returncode == 0
+    assert r.stdout.startswith(b"matchlock ")
