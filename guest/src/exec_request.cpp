@@ -1,5 +1,7 @@
 #include "exec_request.h"
 
+#include <sys/stat.h>
+
 #include <rapidjson/document.h>
 
 namespace matchlock::guest_agent {
@@ -68,7 +70,11 @@ Result<ExecRequest> parse_exec_request(std::string_view payload) {
     if (!field_status.ok()) return field_status.error().with_context("invalid exec request");
   }
   if (request.argv.empty()) return invalid_argument("invalid exec request: argv is empty");
-  if (request.cwd.empty()) request.cwd = "/";
+  // No cwd from the host (no -w, no image WORKDIR): /workspace when the image has one, else /.
+  if (request.cwd.empty()) {
+    struct stat st {};
+    request.cwd = ::stat("/workspace", &st) == 0 && S_ISDIR(st.st_mode) ? "/workspace" : "/";
+  }
   return request;
 }
 

@@ -19,6 +19,7 @@ CASES = [
     (["run", "--image", IMAGE, "-u", "a:b:c", "true"], "--user"),
     (["run", "--image", IMAGE, "--hostname", "bad_host!", "true"], "--hostname"),
     (["run", "--image", IMAGE, "--no-such-flag", "true"], "--no-such-flag"),
+    (["run", "--image", IMAGE, "--dns-servers", "not-an-ip", "true"], "--dns-servers"),
 ]
 
 

@@ -187,3 +187,16 @@ def test_large_output_streams_completely(ml):
     r = run(ml, "sh", "-c", "seq 1 200000")
     assert r.returncode == 0
     assert r.stdout == b"".join(b"%d\n" % i for i in range(1, 200001))
+
+
+def test_workdir_defaults_to_workspace_when_the_image_has_one(ml, tmp_path):
+    from conftest import ARCHIVE
+    import oci_archive
+    archive = tmp_path / "ws.tar"
+    oci_archive.derive_image(ARCHIVE, archive, {}, extra_layers=[
+        oci_archive.layer_tar({"workspace/marker": (b"x", 0o644, 0, 0)})])
+    with open(archive, "rb") as f:
+        assert ml.run("image", "import", "matchlock-test/workspace:latest",
+                      input=f.read()).returncode == 0
+    r = ml.run("run", "--image", "matchlock-test/workspace:latest", "pwd")
+    assert r.stdout == b"/workspace\n"

@@ -1,5 +1,6 @@
 #include "cli/run_options.h"
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -141,7 +142,12 @@ Result<RunOptions> parse_run_options(Args args, bool stdin_is_tty) {
     for (const auto& d : dns) {
       std::stringstream ss(d);
       for (std::string one; std::getline(ss, one, ',');) {
-        if (!one.empty()) o.sandbox.dns_servers.push_back(one);
+        if (one.empty()) continue;
+        unsigned char addr[16];
+        if (inet_pton(AF_INET, one.c_str(), addr) != 1 && inet_pton(AF_INET6, one.c_str(), addr) != 1) {
+          return invalid_argument("invalid --dns-servers \"" + one + "\": expected an IP address");
+        }
+        o.sandbox.dns_servers.push_back(one);
       }
     }
   }

@@ -68,7 +68,7 @@ class KvmProbe : public std::enable_shared_from_this<KvmProbe> {
       return finish(Accel::kTcg, "kvm probe: socketpair failed");
     }
     UniqueFd ours(sv[0]), theirs(sv[1]);
-    auto argv = probe_argv(in_.qemu_binary, Accel::kKvm, in_.kernel, in_.initrd, 0);
+    auto argv = probe_argv(in_.qemu_binary, Accel::kKvm, in_.kvm_cpu, in_.kernel, in_.initrd, 0);
     auto proc = QemuProcess::spawn(loop_, argv, {{1, theirs.get()}, {2, theirs.get()}}, {},
                                    [this](ExitInfo) { on_exit(); });
     if (!proc.ok()) return finish(Accel::kTcg, "kvm probe: " + proc.error().message);
@@ -151,7 +151,12 @@ void choose_accelerator(uv_loop_t* loop, const ProbeInputs& inputs,
   kvm.reset();
   Accel cached;
   if (read_cache(inputs, cached)) return done({cached, "cached verdict"});
-  auto probe = std::make_shared<KvmProbe>(loop, inputs, std::move(done));
+  ProbeInputs in = inputs;
+  if (const char* cpu = std::getenv("MATCHLOCK_KVM_PROBE_CPU"); cpu && *cpu) in.kvm_cpu = cpu;
+  if (const char* t = std::getenv("MATCHLOCK_KVM_PROBE_TIMEOUT_MS"); t && *t) {
+    if (uint64_t ms = std::strtoull(t, nullptr, 10); ms > 0) in.timeout_ms = ms;
+  }
+  auto probe = std::make_shared<KvmProbe>(loop, in, std::move(done));
   probe->start(probe);
 }
 

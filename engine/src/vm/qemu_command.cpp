@@ -78,7 +78,7 @@ std::vector<std::string> qemu_argv(const VmSpec& spec) {
 }
 
 std::vector<std::string> probe_argv(const std::string& qemu_binary, Accel accel,
-                                    const std::filesystem::path& kernel,
+                                    const std::string& cpu, const std::filesystem::path& kernel,
                                     const std::filesystem::path& initrd, uint32_t host_tsc_khz) {
   VmSpec spec;
   spec.accel = accel;
@@ -86,6 +86,7 @@ std::vector<std::string> probe_argv(const std::string& qemu_binary, Accel accel,
   spec.extra_kernel_args = {"matchlock.probe=1"};
   std::vector<std::string> a;
   add_common_machine_args(a, qemu_binary, accel);
+  a.back() = cpu;
   a.insert(a.end(), {"-smp", "1", "-m", "256M", "-kernel", kernel.string(), "-initrd",
                      initrd.string(), "-append", kernel_cmdline(spec), "-serial", "stdio"});
   return a;

@@ -37,8 +37,9 @@ std::string kernel_cmdline(const VmSpec& spec);
 std::vector<std::string> qemu_argv(const VmSpec& spec);
 
 // The kernel command line for the accelerator probe: boots to init, which powers off at once.
+// `cpu` is the -cpu model ("host" normally).
 std::vector<std::string> probe_argv(const std::string& qemu_binary, Accel accel,
-                                    const std::filesystem::path& kernel,
+                                    const std::string& cpu, const std::filesystem::path& kernel,
                                     const std::filesystem::path& initrd, uint32_t host_tsc_khz);
 
 // The host's TSC frequency in kHz from /proc/cpuinfo ("cpu MHz"), 0 if unknown.

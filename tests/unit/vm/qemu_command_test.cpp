@@ -68,8 +68,9 @@ TEST_CASE("no network means no NIC in the argv", "[vm]") {
 }
 
 TEST_CASE("probe argv asks init to power off at once", "[vm]") {
-  auto argv = probe_argv("qemu-system-x86_64", Accel::kKvm, "/k", "/i", 0);
+  auto argv = probe_argv("qemu-system-x86_64", Accel::kKvm, "host", "/k", "/i", 0);
   CHECK(has_pair(argv, "-accel", "kvm"));
+  CHECK(has_pair(argv, "-cpu", "host"));
   bool probe_flag = false;
   for (const auto& a : argv) probe_flag |= a.find("matchlock.probe=1") != std::string::npos;
   CHECK(probe_flag);
