@@ -1,0 +1,136 @@
+"""A minimal JSON-RPC client for `matchlock rpc`, speaking as the SDKs do, that schema-checks
+every line in both directions against rpc-schema/schema.json."""
+import base64
+import json
+import os
+import queue
+import subprocess
+import threading
+
+import jsonschema
+
+from conftest import BIN, ROOT
+
+SCHEMA = json.load(open(os.path.join(ROOT, "rpc-schema", "schema.json")))
+DEFAULT_TIMEOUT = 180
+
+
+def _validator(subschema):
+    # Resolve "#/$defs/..." against the whole document.
+    return jsonschema.Draft202012Validator(
+        subschema, resolver=jsonschema.RefResolver.from_schema(SCHEMA))
+
+
+def check_outgoing(msg):
+    method = msg["method"]
+    if method in SCHEMA["methods"]:
+        _validator(SCHEMA["methods"][method]["params"]).validate(msg.get("params", {}))
+    elif method in SCHEMA["client_notifications"]:
+        _validator(SCHEMA["client_notifications"][method]).validate(msg["params"])
+
+
+def check_incoming(msg, method_of_id):
+    if "method" in msg:
+        _validator(SCHEMA["envelopes"]["notification"]).validate(msg)
+        _validator(SCHEMA["server_notifications"][msg["method"]]).validate(msg["params"])
+        return
+    _validator(SCHEMA["envelopes"]["response"]).validate(msg)
+    if "result" in msg:
+        method = method_of_id.get(msg["id"])
+        if method in SCHEMA["methods"]:
+            _validator(SCHEMA["methods"][method]["result"]).validate(msg["result"])
+
+
+class RpcError(Exception):
+    def __init__(self, code, message):
+        super().__init__(f"[{code}] {message}")
+        self.code, self.message = code, message
+
+
+class Rpc:
+    def __init__(self, env):
+        self.proc = subprocess.Popen([BIN, "rpc"], env=env, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.next_id = 1
+        self.lock = threading.Lock()
+        self.waiters = {}          # id -> Queue receiving notifications then the response
+        self.method_of_id = {}
+        self.orphans = queue.Queue()  # messages without a known id
+        self.schema_errors = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            msg = json.loads(line)
+            try:
+                check_incoming(msg, self.method_of_id)
+            except jsonschema.ValidationError as e:
+                self.schema_errors.append((msg, e.message))
+            target = msg.get("params", {}).get("id") if "method" in msg else msg.get("id")
+            with self.lock:
+                q = self.waiters.get(target)
+            (q if q is not None else self.orphans).put(msg)
+        with self.lock:
+            for q in self.waiters.values():
+                q.put(None)
+
+    def send(self, method, params=None, with_id=True):
+        msg = {"jsonrpc": "2.0", "method": method}
+        if params is not None:
+            msg["params"] = params
+        rid = None
+        if with_id:
+            with self.lock:
+                rid = self.next_id
+                self.next_id += 1
+                self.waiters[rid] = queue.Queue()
+                self.method_of_id[rid] = method
+            msg["id"] = rid
+        check_outgoing(msg)
+        self.proc.stdin.write((json.dumps(msg) + "\n").encode())
+        self.proc.stdin.flush()
+        return rid
+
+    def send_raw(self, line):
+        self.proc.stdin.write(line)
+        self.proc.stdin.flush()
+
+    def wait(self, rid, timeout=DEFAULT_TIMEOUT):
+        """Returns (notifications, response) for request rid."""
+        notes = []
+        while True:
+            msg = self.waiters[rid].get(timeout=timeout)
+            if msg is None:
+                raise EOFError("matchlock rpc exited")
+            if "method" in msg:
+                notes.append(msg)
+                continue
+            return notes, msg
+
+    def call(self, method, params=None, timeout=DEFAULT_TIMEOUT):
+        _, resp = self.wait(self.send(method, params), timeout)
+        if "error" in resp:
+            raise RpcError(resp["error"]["code"], resp["error"]["message"])
+        return resp["result"]
+
+    def exec(self, command, **params):
+        r = self.call("exec", dict(params, command=command))
+        return r["exit_code"], base64.b64decode(r["stdout"]), base64.b64decode(r["stderr"])
+
+    def close(self, timeout_seconds=2):
+        try:
+            result = self.call("close", {"timeout_seconds": timeout_seconds})
+        finally:
+            self.proc.stdin.close()
+        code = self.proc.wait(timeout=60)
+        return result, code
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def b64(data):
+    return base64.b64encode(data).decode()

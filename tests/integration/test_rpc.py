@@ -1,0 +1,194 @@
+"""`matchlock rpc` through its real stdio, the way the Python/TS/Go SDKs drive it."""
+import base64
+import re
+
+import pytest
+
+from conftest import IMAGE
+from rpc_client import Rpc, RpcError, b64
+
+
+@pytest.fixture(scope="module")
+def sandbox(ml):
+    """One booted sandbox shared by the cases that do not change it."""
+    rpc = Rpc(ml.env)
+    result = rpc.call("create", {"image": IMAGE, "resources": {"cpus": 1, "memory_mb": 512}})
+    rpc.vm_id = result["id"]
+    yield rpc
+    try:
+        assert rpc.close() == ({}, 0)
+    finally:
+        rpc.kill()
+    assert rpc.schema_errors == []
+    ml.assert_nothing_left()
+
+
+def test_create_returns_a_sandbox_id_recorded_in_state(ml, sandbox):
+    assert re.fullmatch(r"vm-[0-9a-f]{8}", sandbox.vm_id)
+    assert (sandbox.vm_id, "running") in ml.state_rows()
+
+
+def test_exec_buffers_output_and_reports_exit_code(sandbox):
+    code, out, err = sandbox.exec("echo hi; echo oops >&2; exit 7")
+    assert (code, out, err) == (7, b"hi\n", b"oops\n")
+
+
+def test_exec_working_dir_and_user(sandbox):
+    assert sandbox.exec("pwd", working_dir="/tmp")[1] == b"/tmp\n"
+    assert sandbox.exec("id -u", user="agent")[1] == b"1000\n"
+
+
+def test_default_working_dir_is_root(sandbox):
+    assert sandbox.exec("pwd")[1] == b"/\n"
+
+
+def test_exec_stream_emits_notifications_before_the_result(sandbox):
+    rid = sandbox.send("exec_stream", {"command": "seq 1 1000; echo err >&2"})
+    notes, resp = sandbox.wait(rid)
+    assert resp["result"]["exit_code"] == 0
+    out = b"".join(base64.b64decode(n["params"]["data"]) for n in notes
+                   if n["method"] == "exec_stream.stdout")
+    err = b"".join(base64.b64decode(n["params"]["data"]) for n in notes
+                   if n["method"] == "exec_stream.stderr")
+    assert out == b"".join(b"%d\n" % i for i in range(1, 1001))
+    assert err == b"err\n"
+
+
+def test_exec_pipe_streams_stdin_and_forwards_eof(sandbox):
+    rid = sandbox.send("exec_pipe", {"command": "cat; echo end"})
+    ready = sandbox.waiters[rid].get(timeout=60)
+    assert ready["method"] == "exec_pipe.ready"
+    payload = bytes(range(256)) * 512
+    for i in range(0, len(payload), 4096):
+        # Python and TS SDKs put a top-level id on input messages yet expect no reply.
+        sandbox.send("exec_pipe.stdin", {"id": rid, "data": b64(payload[i:i + 4096])})
+    sandbox.send("exec_pipe.stdin_eof", {"id": rid})
+    notes, resp = sandbox.wait(rid)
+    assert resp["result"]["exit_code"] == 0
+    out = b"".join(base64.b64decode(n["params"]["data"]) for n in notes)
+    assert out == payload + b"end\n"
+
+
+def test_input_messages_are_never_answered(sandbox):
+    stdin_id = sandbox.send("exec_pipe.stdin", {"id": 999999, "data": b64(b"x")})
+    # A later request is answered; the input message's id never is.
+    assert sandbox.exec("true")[0] == 0
+    assert sandbox.waiters[stdin_id].empty()
+
+
+def test_exec_tty_has_a_terminal_and_follows_resize(sandbox):
+    rid = sandbox.send("exec_tty", {"command": "stty size; read x; stty size", "rows": 40,
+                                    "cols": 120})
+    ready = sandbox.waiters[rid].get(timeout=60)
+    assert ready["method"] == "exec_tty.ready"
+    out = b""
+    while b"40 120" not in out:
+        n = sandbox.waiters[rid].get(timeout=60)
+        out += base64.b64decode(n["params"]["data"])
+    sandbox.send("exec_tty.resize", {"id": rid, "rows": 50, "cols": 140}, with_id=False)
+    sandbox.send("exec_tty.stdin", {"id": rid, "data": b64(b"go\r")})
+    notes, resp = sandbox.wait(rid)
+    out += b"".join(base64.b64decode(n["params"]["data"]) for n in notes)
+    assert resp["result"]["exit_code"] == 0
+    assert b"50 140" in out
+    assert all(n["method"] == "exec_tty.stdout" for n in notes)
+
+
+def test_concurrent_execs_are_in_flight_together(sandbox):
+    # The reader blocks on a fifo that only the second exec writes: it can only finish if
+    # both were running at the same time.
+    sandbox.exec("rm -f /tmp/f && mkfifo /tmp/f")
+    reader = sandbox.send("exec", {"command": "cat /tmp/f"})
+    writer = sandbox.send("exec", {"command": "echo through-the-fifo > /tmp/f"})
+    _, wresp = sandbox.wait(writer)
+    _, rresp = sandbox.wait(reader)
+    assert wresp["result"]["exit_code"] == 0
+    assert base64.b64decode(rresp["result"]["stdout"]) == b"through-the-fifo\n"
+
+
+def test_cancel_stops_the_guest_process(sandbox):
+    rid = sandbox.send("exec", {"command": "echo $$ > /tmp/cancel.pid; exec sleep 600"})
+    # Wait until the process exists (observed in the guest, not by time).
+    while sandbox.exec("test -s /tmp/cancel.pid")[0] != 0:
+        pass
+    assert sandbox.call("cancel", {"id": rid}) == {"cancelled": True}
+    _, resp = sandbox.wait(rid)
+    assert resp["error"]["code"] == -32003
+    code, _, _ = sandbox.exec("kill -0 $(cat /tmp/cancel.pid)")
+    assert code != 0  # the process is gone
+    assert sandbox.call("cancel", {"id": rid}) == {"cancelled": False}
+
+
+def test_unknown_method_and_parse_errors(sandbox):
+    with pytest.raises(RpcError) as e:
+        sandbox.call("no_such_method")
+    assert e.value.code == -32601
+    sandbox.send_raw(b'{"jsonrpc":"2.0","method":"exec","id":"not-a-number"}\n')
+    msg = sandbox.orphans.get(timeout=60)
+    assert msg["error"]["code"] == -32700 and "id" not in msg
+    sandbox.send_raw(b"this is not json\n")
+    msg = sandbox.orphans.get(timeout=60)
+    assert msg["error"]["code"] == -32700
+
+
+def test_second_create_is_refused(sandbox):
+    with pytest.raises(RpcError) as e:
+        sandbox.call("create", {"image": IMAGE})
+    assert e.value.code == -32000
+
+
+def test_methods_before_create_say_vm_not_created(ml):
+    rpc = Rpc(ml.env)
+    try:
+        with pytest.raises(RpcError) as e:
+            rpc.call("exec", {"command": "true"})
+        assert (e.value.code, e.value.message) == (-32000, "VM not created")
+        assert rpc.close() == ({}, 0)
+    finally:
+        rpc.kill()
+
+
+@pytest.mark.parametrize("params,field", [
+    ({}, "image"),
+    ({"image": IMAGE, "id": "vm-12345678"}, "id"),
+    ({"image": IMAGE, "resources": {"cpus": -1}}, "resources.cpus"),
+    ({"image": IMAGE, "resources": {"memory_mb": "lots"}}, "resources.memory_mb"),
+    ({"image": "no-such/image:1"}, "no-such/image"),
+])
+def test_bad_create_params_are_refused_and_leave_nothing(ml, params, field):
+    rpc = Rpc(ml.env)
+    try:
+        rid = rpc.send("create", params)
+        _, resp = rpc.wait(rid)
+        assert resp["error"]["code"] in (-32602, -32000)
+        assert field in resp["error"]["message"]
+        ml.assert_nothing_left()
+    finally:
+        rpc.kill()
+
+
+def test_stdin_eof_without_close_tears_everything_down(ml):
+    rpc = Rpc(ml.env)
+    try:
+        rpc.call("create", {"image": IMAGE})
+        rid = rpc.send("exec", {"command": "sleep 600"})
+        rpc.proc.stdin.close()
+        _, resp = rpc.wait(rid)
+        assert resp["error"]["code"] == -32003
+        assert rpc.proc.wait(timeout=60) == 0
+        ml.assert_nothing_left()
+    finally:
+        rpc.kill()
+
+
+def test_launch_entrypoint_failure_fails_create(ml):
+    rpc = Rpc(ml.env)
+    try:
+        rid = rpc.send("create", {"image": IMAGE, "launch_entrypoint": True,
+                                  "image_config": {"entrypoint": ["sh", "-c"], "cmd": ["exit 3"]}})
+        _, resp = rpc.wait(rid)
+        assert resp["error"]["code"] == -32000
+        assert "start image entrypoint" in resp["error"]["message"]
+        ml.assert_nothing_left()
+    finally:
+        rpc.kill()
