@@ -1,21 +1,59 @@
 #include "modules.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <set>
 #include <sstream>
+#include <vector>
 
 #include "core/unique_fd.h"
 #include "fs_util.h"
 #include "log.h"
 
 namespace matchlock::guest_agent {
+namespace {
 
-void load_kernel_modules(const std::string& dir) {
+// Virtio device ids (virtio spec §5) of the devices the engine may attach.
+constexpr int kVirtioNet = 1;
+constexpr int kVirtioBlock = 2;
+constexpr int kVirtioConsole = 3;
+constexpr int kVirtioRng = 4;
+
+enum class When { kBus, kAlways, kDevice, kOnDemand };
+struct ModulePolicy {
+  const char* file;
+  When when;
+  int device = 0;
+};
+
+// Loading a module costs tens of milliseconds under TCG, so each one must earn its place.
+// Modules not listed here are loaded (a kernel upgrade may add a dependency we do not know).
+const ModulePolicy kPolicies[] = {
+    {"virtio_ring.ko", When::kBus},        {"virtio.ko", When::kBus},
+    {"virtio_mmio.ko", When::kBus},        {"virtio_blk.ko", When::kDevice, kVirtioBlock},
+    {"virtio_console.ko", When::kDevice, kVirtioConsole},
+    {"failover.ko", When::kDevice, kVirtioNet},
+    {"net_failover.ko", When::kDevice, kVirtioNet},
+    {"virtio_net.ko", When::kDevice, kVirtioNet},
+    {"virtio-rng.ko", When::kDevice, kVirtioRng},
+    {"overlay.ko", When::kAlways},         {"fuse.ko", When::kOnDemand},
+};
+
+const ModulePolicy* policy_for(const std::string& file) {
+  for (const auto& p : kPolicies) {
+    if (file == p.file) return &p;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> read_order(const std::string& dir) {
+  std::vector<std::string> names;
   auto order = read_file(dir + "/order", 1 << 20);
-  if (!order) return;
+  if (!order) return names;
   std::istringstream lines(*order);
   std::string name;
   while (std::getline(lines, name)) {
@@ -26,15 +64,55 @@ void load_kernel_modules(const std::string& dir) {
       log_line("module " + name + ": not a file name, skipped");
       continue;
     }
-    std::string path = dir + "/" + name;
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) {
-      log_errno("open module " + path);
-      continue;
-    }
-    // glibc has no finit_module wrapper.
-    if (::syscall(SYS_finit_module, fd.get(), "", 0) != 0 && errno != EEXIST) {
-      log_errno("load module " + name);
+    names.push_back(name);
+  }
+  return names;
+}
+
+// Device ids on the virtio bus; probing is synchronous when virtio_mmio registers.
+std::set<int> attached_virtio_devices() {
+  std::set<int> ids;
+  const char* bus = "/sys/bus/virtio/devices";
+  DIR* d = ::opendir(bus);
+  if (!d) return ids;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    auto text = read_file(std::string(bus) + "/" + e->d_name + "/device", 64);
+    if (text) ids.insert(static_cast<int>(std::strtol(text->c_str(), nullptr, 0)));
+  }
+  ::closedir(d);
+  return ids;
+}
+
+}  // namespace
+
+bool load_kernel_module(const std::string& file_name, const std::string& dir) {
+  std::string path = dir + "/" + file_name;
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    log_errno("open module " + path);
+    return false;
+  }
+  // glibc has no finit_module wrapper.
+  if (::syscall(SYS_finit_module, fd.get(), "", 0) != 0 && errno != EEXIST) {
+    log_errno("load module " + file_name);
+    return false;
+  }
+  return true;
+}
+
+void load_kernel_modules(const std::string& dir) {
+  auto names = read_order(dir);
+  for (const auto& name : names) {
+    const auto* p = policy_for(name);
+    if (p && p->when == When::kBus) load_kernel_module(name, dir);
+  }
+  std::set<int> devices = attached_virtio_devices();
+  for (const auto& name : names) {
+    const auto* p = policy_for(name);
+    if (!p || p->when == When::kAlways ||
+        (p->when == When::kDevice && devices.count(p->device))) {
+      load_kernel_module(name, dir);
     }
   }
 }
