@@ -259,7 +259,10 @@ void Sandbox::create(uv_loop_t* loop, SandboxOptions options, CreateCallback don
                 uint64_t limit = env_ms("MATCHLOCK_BOOT_TIMEOUT_MS",
                                         accel.accel == vm::Accel::kTcg ? 120000 : 30000);
                 boot->timeout = std::make_unique<uv::Timer>(s.loop_);
-                boot->timeout->start(limit, [boot, limit] {
+                std::weak_ptr<Boot> weak_boot = boot;  // the timer lives in Boot: no cycle
+                boot->timeout->start(limit, [weak_boot, limit] {
+                  auto boot = weak_boot.lock();
+                  if (!boot) return;
                   boot->fail(Error(ErrorCode::kTimeout, "the guest agent did not answer within " +
                                                             std::to_string(limit / 1000) + " s"));
                 });

@@ -1,0 +1,274 @@
+#include "rpc/create_params.h"
+
+#include <arpa/inet.h>
+#include <uv.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "core/value_parsers.h"
+
+namespace matchlock::rpc {
+namespace {
+
+using rapidjson::Value;
+
+// Same limits as the `run` flags; the original engine accepted anything.
+constexpr int64_t kMinMemoryMib = 64;
+constexpr int64_t kMaxMemoryMib = 64 * 1024;
+constexpr int64_t kMinDiskMib = 64;
+constexpr int64_t kMaxDiskMib = 1024 * 1024;
+
+Error invalid(const std::string& field, const std::string& why) {
+  return invalid_argument("invalid " + field + ": " + why);
+}
+
+std::string as_string(const Value& v) {
+  return std::string(v.GetString(), v.GetStringLength());
+}
+
+const Value* member(const Value& obj, const char* name) {
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd() || it->value.IsNull()) return nullptr;
+  return &it->value;
+}
+
+Result<bool> get_bool(const Value& obj, const char* name, const std::string& field) {
+  const Value* v = member(obj, name);
+  if (!v) return false;
+  if (!v->IsBool()) return invalid(field, "must be a boolean");
+  return v->GetBool();
+}
+
+Result<std::string> get_string(const Value& obj, const char* name, const std::string& field) {
+  const Value* v = member(obj, name);
+  if (!v) return std::string();
+  if (!v->IsString()) return invalid(field, "must be a string");
+  return as_string(*v);
+}
+
+// 0 or absent: keep the default (the SDKs send 0 for "unset").
+Result<int64_t> get_size(const Value& obj, const char* name, const std::string& field, int64_t min,
+                         int64_t max) {
+  const Value* v = member(obj, name);
+  if (!v) return int64_t{0};
+  if (!v->IsInt64()) return invalid(field, "must be an integer");
+  int64_t n = v->GetInt64();
+  if (n == 0) return n;
+  if (n < min || n > max) {
+    return invalid(field, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+  }
+  return n;
+}
+
+Result<std::optional<std::vector<std::string>>> get_string_array(const Value& obj, const char* name,
+                                                                 const std::string& field) {
+  const Value* v = member(obj, name);
+  if (!v) return std::optional<std::vector<std::string>>();
+  if (!v->IsArray()) return invalid(field, "must be an array of strings");
+  std::vector<std::string> out;
+  for (const auto& e : v->GetArray()) {
+    if (!e.IsString()) return invalid(field, "must be an array of strings");
+    std::string s = as_string(e);
+    if (s.find('\0') != std::string::npos) return invalid(field, "must not contain NUL bytes");
+    out.push_back(std::move(s));
+  }
+  return std::optional<std::vector<std::string>>(std::move(out));
+}
+
+// An env map {"K":"V"} → "K=V" entries appended to `out`.
+Status append_env_map(const Value& obj, const char* name, const std::string& field,
+                      std::vector<std::string>& out) {
+  const Value* v = member(obj, name);
+  if (!v) return {};
+  if (!v->IsObject()) return invalid(field, "must be an object of strings");
+  for (const auto& m : v->GetObject()) {
+    std::string key = as_string(m.name);
+    if (key.empty() || key.find('=') != std::string::npos || key.find('\0') != std::string::npos) {
+      return invalid(field, "bad variable name \"" + key + "\"");
+    }
+    if (!m.value.IsString()) return invalid(field + "." + key, "must be a string");
+    std::string val = as_string(m.value);
+    if (val.find('\0') != std::string::npos) {
+      return invalid(field + "." + key, "must not contain NUL bytes");
+    }
+    out.push_back(key + "=" + val);
+  }
+  return {};
+}
+
+// The shared validators name the CLI flag; rpc errors name the config field instead.
+Error rename_field(const Error& e, const std::string& flag, const std::string& field) {
+  std::string m = e.message;
+  if (auto pos = m.find(flag); pos != std::string::npos) m.replace(pos, flag.size(), field);
+  return invalid_argument(m);
+}
+
+bool valid_ip(const std::string& s) {
+  unsigned char buf[sizeof(in6_addr)];
+  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
+bool non_empty(const Value* v) {
+  if (!v) return false;
+  if (v->IsArray()) return !v->Empty();
+  if (v->IsObject()) return v->MemberCount() > 0;
+  if (v->IsBool()) return v->GetBool();
+  if (v->IsString()) return v->GetStringLength() > 0;
+  return true;
+}
+
+Status parse_resources(const Value& params, sandbox::SandboxOptions& o) {
+  const Value* r = member(params, "resources");
+  if (!r) return {};
+  if (!r->IsObject()) return invalid("resources", "must be an object");
+  if (const Value* c = member(*r, "cpus")) {
+    if (!c->IsNumber()) return invalid("resources.cpus", "must be a number");
+    double cpus = c->GetDouble();
+    if (!std::isfinite(cpus) || cpus < 0)
+      return invalid("resources.cpus", "must be greater than 0");
+    // vCPUs = ceil(cpus); more than the host has only slows the guest down (as for --cpus).
+    double host = static_cast<double>(uv_available_parallelism());
+    if (std::ceil(cpus) > host) {
+      return invalid("resources.cpus", "exceeds the " + std::to_string(int(host)) + " host CPUs");
+    }
+    if (cpus > 0) o.cpus = cpus;
+  }
+  auto mem = get_size(*r, "memory_mb", "resources.memory_mb", kMinMemoryMib, kMaxMemoryMib);
+  if (!mem.ok()) return mem.error();
+  if (*mem > 0) o.memory_mib = static_cast<uint64_t>(*mem);
+  auto disk = get_size(*r, "disk_size_mb", "resources.disk_size_mb", kMinDiskMib, kMaxDiskMib);
+  if (!disk.ok()) return disk.error();
+  if (*disk > 0) o.disk_size_mib = static_cast<uint64_t>(*disk);
+  // Accepted for compatibility; like the original it is not enforced.
+  auto timeout = get_size(*r, "timeout_seconds", "resources.timeout_seconds", 0, INT32_MAX);
+  if (!timeout.ok()) return timeout.error();
+  return {};
+}
+
+Status parse_image_config(const Value& params, sandbox::SandboxOptions& o) {
+  const Value* ic = member(params, "image_config");
+  if (!ic) return {};
+  if (!ic->IsObject()) return invalid("image_config", "must be an object");
+  auto user = get_string(*ic, "user", "image_config.user");
+  if (!user.ok()) return user.error();
+  if (!user->empty()) {
+    if (auto st = validate_user_spec(*user); !st.ok()) {
+      return rename_field(st.error(), "--user", "image_config.user");
+    }
+    o.user = *user;
+  }
+  auto wd = get_string(*ic, "working_dir", "image_config.working_dir");
+  if (!wd.ok()) return wd.error();
+  if (!wd->empty()) {
+    MATCHLOCK_TRY(validate_absolute_guest_path(*wd, "image_config.working_dir"));
+    o.workdir = *wd;
+  }
+  auto ep = get_string_array(*ic, "entrypoint", "image_config.entrypoint");
+  if (!ep.ok()) return ep.error();
+  if (*ep) o.entrypoint = **ep;
+  auto cmd = get_string_array(*ic, "cmd", "image_config.cmd");
+  if (!cmd.ok()) return cmd.error();
+  if (*cmd) o.cmd = **cmd;
+  // Layered between the image ENV and create `env` (the original replaced the image ENV).
+  return append_env_map(*ic, "env", "image_config.env", o.env);
+}
+
+Status parse_network(const Value& params, sandbox::SandboxOptions& o) {
+  const Value* n = member(params, "network");
+  if (!n) return {};
+  if (!n->IsObject()) return invalid("network", "must be an object");
+  auto no_network = get_bool(*n, "no_network", "network.no_network");
+  if (!no_network.ok()) return no_network.error();
+  o.no_network = *no_network;
+  if (o.no_network) {
+    for (const char* f : {"allowed_hosts", "secrets", "intercept", "interception"}) {
+      if (non_empty(member(*n, f))) {
+        return invalid_argument(
+            std::string(
+                "invalid configuration: network.no_network cannot be combined with network.") +
+            f);
+      }
+    }
+  }
+  // Policy features that would silently weaken isolation if ignored: refuse until implemented.
+  for (const char* f : {"allowed_hosts", "secrets", "intercept", "interception", "add_hosts"}) {
+    if (non_empty(member(*n, f))) {
+      return invalid_argument(std::string("network.") + f + " is not supported yet");
+    }
+  }
+  auto hostname = get_string(*n, "hostname", "network.hostname");
+  if (!hostname.ok()) return hostname.error();
+  if (!hostname->empty()) {
+    if (auto st = validate_hostname(*hostname); !st.ok()) {
+      return rename_field(st.error(), "--hostname", "network.hostname");
+    }
+    o.hostname = *hostname;
+  }
+  auto dns = get_string_array(*n, "dns_servers", "network.dns_servers");
+  if (!dns.ok()) return dns.error();
+  if (*dns && !(*dns)->empty()) {
+    for (const auto& s : **dns) {
+      if (!valid_ip(s)) return invalid("network.dns_servers", "\"" + s + "\" is not an IP address");
+    }
+    o.dns_servers = **dns;
+  }
+  if (const Value* mtu = member(*n, "mtu")) {
+    if (!mtu->IsInt64() || mtu->GetInt64() < 0 || mtu->GetInt64() > 65520) {
+      return invalid("network.mtu", "must be an integer between 0 and 65520");
+    }
+  }
+  if (const Value* b = member(*n, "block_private_ips"); b && !b->IsBool()) {
+    return invalid("network.block_private_ips", "must be a boolean");
+  }
+  return {};
+}
+
+Status parse_vfs(const Value& params) {
+  const Value* v = member(params, "vfs");
+  if (!v) return {};
+  if (!v->IsObject()) return invalid("vfs", "must be an object");
+  if (non_empty(member(*v, "mounts")) || non_empty(member(*v, "workspace")) ||
+      non_empty(member(*v, "interception"))) {
+    return invalid_argument("vfs mounts are not supported yet");
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<CreateRequest> parse_create_params(const rapidjson::Value* params) {
+  static const Value kEmpty(rapidjson::kObjectType);
+  const Value& p = params ? *params : kEmpty;
+  if (!p.IsObject()) return invalid_argument("invalid params: must be an object");
+
+  CreateRequest req;
+  auto& o = req.options;
+  auto image = get_string(p, "image", "image");
+  if (!image.ok()) return image.error();
+  if (image->empty()) return invalid_argument("image is required (e.g., alpine:latest)");
+  o.image = *image;
+  if (const Value* id = member(p, "id"); id && !(id->IsString() && id->GetStringLength() == 0)) {
+    return invalid_argument("id is internal-only and cannot be set");
+  }
+
+  auto privileged = get_bool(p, "privileged", "privileged");
+  if (!privileged.ok()) return privileged.error();
+  o.privileged = *privileged;
+  auto launch = get_bool(p, "launch_entrypoint", "launch_entrypoint");
+  if (!launch.ok()) return launch.error();
+  req.launch_entrypoint = *launch;
+
+  MATCHLOCK_TRY(parse_resources(p, o));
+  MATCHLOCK_TRY(parse_image_config(p, o));
+  MATCHLOCK_TRY(append_env_map(p, "env", "env", o.env));
+  MATCHLOCK_TRY(parse_network(p, o));
+  MATCHLOCK_TRY(parse_vfs(p));
+  if (const Value* d = member(p, "extra_disks"); non_empty(d)) {
+    return invalid_argument("extra_disks is not supported yet");
+  }
+  return req;
+}
+
+}  // namespace matchlock::rpc

@@ -1,0 +1,184 @@
+#include "rpc/message.h"
+
+#include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "core/base64.h"
+
+namespace matchlock::rpc {
+namespace {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void write_string(Writer& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+void begin(Writer& w) {
+  w.StartObject();
+  w.Key("jsonrpc");
+  w.String("2.0");
+}
+
+std::string finish(Writer& w, rapidjson::StringBuffer& sb) {
+  w.EndObject();
+  std::string out(sb.GetString(), sb.GetSize());
+  out.push_back('\n');
+  return out;
+}
+
+// Length of a valid UTF-8 sequence starting at s[i], or 0 if invalid.
+size_t utf8_sequence_length(std::string_view s, size_t i) {
+  auto b = [&](size_t k) { return static_cast<uint8_t>(s[k]); };
+  uint8_t c = b(i);
+  if (c < 0x80) return 1;
+  size_t n;
+  uint32_t cp;
+  if ((c & 0xe0) == 0xc0) {
+    n = 2;
+    cp = c & 0x1f;
+  } else if ((c & 0xf0) == 0xe0) {
+    n = 3;
+    cp = c & 0x0f;
+  } else if ((c & 0xf8) == 0xf0) {
+    n = 4;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((b(i + k) & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (b(i + k) & 0x3f);
+  }
+  // Reject overlong forms, surrogates and values beyond Unicode.
+  static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return n;
+}
+
+}  // namespace
+
+std::optional<Request> parse_request(std::string_view line) {
+  auto doc = std::make_shared<rapidjson::Document>();
+  doc->Parse(line.data(), line.size());
+  if (doc->HasParseError() || !doc->IsObject()) return std::nullopt;
+
+  Request r;
+  if (auto it = doc->FindMember("method"); it != doc->MemberEnd()) {
+    if (it->value.IsString()) {
+      r.method.assign(it->value.GetString(), it->value.GetStringLength());
+    } else if (!it->value.IsNull()) {
+      return std::nullopt;
+    }
+  }
+  if (auto it = doc->FindMember("id"); it != doc->MemberEnd() && !it->value.IsNull()) {
+    // The SDKs' ids are unsigned integers; anything else is undecodable, as in the original.
+    if (!it->value.IsUint64()) return std::nullopt;
+    r.id = it->value.GetUint64();
+  }
+  if (auto it = doc->FindMember("jsonrpc"); it != doc->MemberEnd()) {
+    if (!it->value.IsString() && !it->value.IsNull()) return std::nullopt;
+  }
+  if (auto it = doc->FindMember("params"); it != doc->MemberEnd() && !it->value.IsNull()) {
+    r.params = &it->value;
+  }
+  r.doc = std::move(doc);
+  return r;
+}
+
+std::string result_line(std::optional<uint64_t> id, const rapidjson::Value& result) {
+  rapidjson::StringBuffer sb;
+  Writer w(sb);
+  begin(w);
+  w.Key("result");
+  if (result.IsObject()) {
+    result.Accept(w);
+  } else {  // results are always objects on the wire
+    w.StartObject();
+    w.EndObject();
+  }
+  if (id) {
+    w.Key("id");
+    w.Uint64(*id);
+  }
+  return finish(w, sb);
+}
+
+std::string error_line(std::optional<uint64_t> id, int code, std::string_view message) {
+  rapidjson::StringBuffer sb;
+  Writer w(sb);
+  begin(w);
+  w.Key("error");
+  w.StartObject();
+  w.Key("code");
+  w.Int(code);
+  w.Key("message");
+  write_string(w, sanitize_utf8(message));
+  w.EndObject();
+  if (id) {
+    w.Key("id");
+    w.Uint64(*id);
+  }
+  return finish(w, sb);
+}
+
+std::string notification_line(std::string_view method, const rapidjson::Value& params) {
+  rapidjson::StringBuffer sb;
+  Writer w(sb);
+  begin(w);
+  w.Key("method");
+  write_string(w, method);
+  w.Key("params");
+  params.Accept(w);
+  return finish(w, sb);
+}
+
+std::string data_notification_line(std::string_view method, uint64_t id, std::string_view bytes) {
+  rapidjson::StringBuffer sb;
+  Writer w(sb);
+  begin(w);
+  w.Key("method");
+  write_string(w, method);
+  w.Key("params");
+  w.StartObject();
+  w.Key("id");
+  w.Uint64(id);
+  w.Key("data");
+  write_string(w, base64::encode(bytes));
+  w.EndObject();
+  return finish(w, sb);
+}
+
+std::string id_notification_line(std::string_view method, uint64_t id) {
+  rapidjson::StringBuffer sb;
+  Writer w(sb);
+  begin(w);
+  w.Key("method");
+  write_string(w, method);
+  w.Key("params");
+  w.StartObject();
+  w.Key("id");
+  w.Uint64(id);
+  w.EndObject();
+  return finish(w, sb);
+}
+
+std::string sanitize_utf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    size_t n = utf8_sequence_length(text, i);
+    if (n == 0) {
+      out += "\xef\xbf\xbd";
+      ++i;
+    } else {
+      out.append(text.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
+
+}  // namespace matchlock::rpc

@@ -1,0 +1,56 @@
+// JSON-RPC 2.0 messages as the matchlock SDKs speak them: parsing one request line and
+// serializing responses and notifications (each a complete line ending in "\n").
+#pragma once
+
+#include <rapidjson/document.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace matchlock::rpc {
+
+// Error codes on the wire (rpc-protocol.md §8).
+inline constexpr int kParseError = -32700;
+inline constexpr int kInvalidRequest = -32600;
+inline constexpr int kMethodNotFound = -32601;
+inline constexpr int kInvalidParams = -32602;
+inline constexpr int kInternalError = -32603;
+inline constexpr int kVmFailed = -32000;
+inline constexpr int kExecFailed = -32001;
+inline constexpr int kFileFailed = -32002;
+inline constexpr int kCancelled = -32003;
+
+inline constexpr const char* kCancelledMessage = "context canceled";
+
+struct RpcError {
+  int code = kInternalError;
+  std::string message;
+};
+
+struct Request {
+  std::string method;
+  std::optional<uint64_t> id;  // absent for notifications
+  // The parsed line; `params` points into it (nullptr when absent or null).
+  std::shared_ptr<rapidjson::Document> doc;
+  const rapidjson::Value* params = nullptr;
+};
+
+// Parses one line. nullopt means "Parse error" (reply -32700 without id): invalid JSON, not an
+// object, a method that is not a string, or an id that is not an unsigned integer.
+std::optional<Request> parse_request(std::string_view line);
+
+std::string result_line(std::optional<uint64_t> id, const rapidjson::Value& result);
+std::string error_line(std::optional<uint64_t> id, int code, std::string_view message);
+std::string notification_line(std::string_view method, const rapidjson::Value& params);
+// The common request-scoped notification {"id":N,"data":<base64 of bytes>}.
+std::string data_notification_line(std::string_view method, uint64_t id, std::string_view bytes);
+// {"id":N} (ready notifications).
+std::string id_notification_line(std::string_view method, uint64_t id);
+
+// Replaces invalid UTF-8 sequences with U+FFFD so text from the guest cannot break the JSON.
+std::string sanitize_utf8(std::string_view text);
+
+}  // namespace matchlock::rpc

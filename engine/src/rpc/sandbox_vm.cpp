@@ -1,0 +1,54 @@
+#include "rpc/sandbox_vm.h"
+
+namespace matchlock::rpc {
+namespace {
+
+class SandboxExec : public ExecPort {
+ public:
+  explicit SandboxExec(std::shared_ptr<guest::ExecHandle> h) : h_(std::move(h)) {}
+  void write_stdin(std::string bytes) override { h_->write_stdin(std::move(bytes)); }
+  void close_stdin() override { h_->close_stdin(); }
+  void resize(uint16_t rows, uint16_t cols) override { h_->resize(rows, cols); }
+  void cancel(uint32_t grace_ms) override { h_->cancel(grace_ms); }
+  size_t stdin_backlog() const override { return h_->stdin_backlog(); }
+  void set_on_stdin_drained(std::function<void()> fn) override {
+    h_->set_on_stdin_drained(std::move(fn));
+  }
+
+ private:
+  std::shared_ptr<guest::ExecHandle> h_;
+};
+
+class SandboxVm : public VmPort {
+ public:
+  explicit SandboxVm(std::shared_ptr<sandbox::Sandbox> s) : s_(std::move(s)) {}
+  std::string id() const override { return s_->id(); }
+  std::vector<std::string> entrypoint_command() const override { return s_->compose_command({}); }
+  std::shared_ptr<ExecPort> exec(const sandbox::ExecSpec& spec, guest::ExecEvents events) override {
+    return std::make_shared<SandboxExec>(s_->exec(spec, std::move(events)));
+  }
+  void close(uint64_t graceful_ms, std::function<void(Status)> done) override {
+    s_->close(graceful_ms, std::move(done));
+  }
+  void set_on_terminated(std::function<void(const Error&)> fn) override {
+    s_->set_on_terminated(std::move(fn));
+  }
+
+ private:
+  std::shared_ptr<sandbox::Sandbox> s_;
+};
+
+}  // namespace
+
+VmFactory sandbox_vm_factory(uv_loop_t* loop) {
+  return [loop](sandbox::SandboxOptions options, VmCreateCallback done) {
+    sandbox::Sandbox::create(
+        loop, std::move(options),
+        [done = std::move(done)](Result<std::shared_ptr<sandbox::Sandbox>> r) {
+          if (!r.ok()) return done(r.error());
+          done(std::shared_ptr<VmPort>(std::make_shared<SandboxVm>(std::move(r.value()))));
+        });
+  };
+}
+
+}  // namespace matchlock::rpc

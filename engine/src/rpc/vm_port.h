@@ -1,0 +1,48 @@
+// What the rpc server needs from a sandbox, as a small interface: the real implementation wraps
+// sandbox::Sandbox (sandbox_vm.h); unit tests drive the server with a fake and no VM.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "guest/guest_connection.h"
+#include "sandbox/sandbox.h"
+#include "sandbox/sandbox_options.h"
+
+namespace matchlock::rpc {
+
+// One running process (mirrors guest::ExecHandle).
+class ExecPort {
+ public:
+  virtual ~ExecPort() = default;
+  virtual void write_stdin(std::string bytes) = 0;
+  virtual void close_stdin() = 0;
+  virtual void resize(uint16_t rows, uint16_t cols) = 0;
+  virtual void cancel(uint32_t grace_ms) = 0;
+  virtual size_t stdin_backlog() const = 0;
+  virtual void set_on_stdin_drained(std::function<void()> fn) = 0;
+};
+
+class VmPort {
+ public:
+  virtual ~VmPort() = default;
+  virtual std::string id() const = 0;
+  // The image's ENTRYPOINT + CMD after the create overrides (empty: nothing to launch).
+  virtual std::vector<std::string> entrypoint_command() const = 0;
+  // Events may fire before exec returns (a closed sandbox reports on_error immediately).
+  virtual std::shared_ptr<ExecPort> exec(const sandbox::ExecSpec& spec,
+                                         guest::ExecEvents events) = 0;
+  virtual void close(uint64_t graceful_ms, std::function<void(Status)> done) = 0;
+  virtual void set_on_terminated(std::function<void(const Error&)> fn) = 0;
+};
+
+using VmCreateCallback = std::function<void(Result<std::shared_ptr<VmPort>>)>;
+using VmFactory = std::function<void(sandbox::SandboxOptions, VmCreateCallback)>;
+
+}  // namespace matchlock::rpc

@@ -1,0 +1,116 @@
+#include <rapidjson/document.h>
+#include <catch2/catch.hpp>
+
+#include "rpc/create_params.h"
+
+using namespace matchlock;
+using namespace matchlock::rpc;
+
+namespace {
+Result<CreateRequest> parse(const char* json) {
+  rapidjson::Document d;
+  d.Parse(json);
+  REQUIRE_FALSE(d.HasParseError());
+  return parse_create_params(&d);
+}
+std::string error_of(const char* json) {
+  auto r = parse(json);
+  REQUIRE_FALSE(r.ok());
+  return r.error().message;
+}
+}  // namespace
+
+TEST_CASE("create_requires_an_image", "[rpc][create]") {
+  CHECK(parse_create_params(nullptr).error().message == "image is required (e.g., alpine:latest)");
+  CHECK(error_of(R"({"image":""})") == "image is required (e.g., alpine:latest)");
+}
+
+TEST_CASE("create_rejects_a_client_supplied_id", "[rpc][create]") {
+  CHECK(error_of(R"({"image":"alpine:latest","id":"vm-12345678"})") ==
+        "id is internal-only and cannot be set");
+}
+
+TEST_CASE("create_maps_sdk_params_onto_sandbox_options", "[rpc][create]") {
+  auto r = parse(R"({"image":"alpine:latest","privileged":true,"launch_entrypoint":true,
+      "resources":{"cpus":1,"memory_mb":256,"disk_size_mb":2048,"timeout_seconds":300},
+      "env":{"FOO":"bar"},
+      "image_config":{"user":"1000:1000","working_dir":"/app","entrypoint":[],"cmd":["app.py"],
+                      "env":{"K":"V"}},
+      "network":{"allowed_hosts":[],"block_private_ips":true,"hostname":"box",
+                 "dns_servers":["1.1.1.1","2606:4700::1111"]},
+      "some_future_field":{"x":1}})");
+  REQUIRE(r.ok());
+  const auto& o = r->options;
+  CHECK(r->launch_entrypoint);
+  CHECK(o.image == "alpine:latest");
+  CHECK(o.privileged);
+  CHECK(o.cpus == 1.0);
+  CHECK(o.memory_mib == 256);
+  CHECK(o.disk_size_mib == 2048);
+  CHECK(o.env == std::vector<std::string>{"K=V", "FOO=bar"});
+  CHECK(o.user == "1000:1000");
+  CHECK(o.workdir == "/app");
+  REQUIRE(o.entrypoint.has_value());
+  CHECK(o.entrypoint->empty());
+  CHECK(o.cmd == std::vector<std::string>{"app.py"});
+  CHECK(o.hostname == "box");
+  CHECK(o.dns_servers == std::vector<std::string>{"1.1.1.1", "2606:4700::1111"});
+}
+
+TEST_CASE("create_zero_resources_keep_the_defaults", "[rpc][create]") {
+  auto r = parse(R"({"image":"a","resources":{"cpus":0,"memory_mb":0,"disk_size_mb":0}})");
+  REQUIRE(r.ok());
+  sandbox::SandboxOptions defaults;
+  CHECK(r->options.cpus == defaults.cpus);
+  CHECK(r->options.memory_mib == defaults.memory_mib);
+  CHECK(r->options.disk_size_mib == defaults.disk_size_mib);
+  CHECK(r->options.dns_servers == defaults.dns_servers);
+}
+
+TEST_CASE("create_invalid_values_name_the_field", "[rpc][create]") {
+  CHECK(error_of(R"({"image":"a","resources":{"cpus":-1}})").rfind("invalid resources.cpus:", 0) ==
+        0);
+  CHECK(error_of(R"({"image":"a","resources":{"cpus":"2"}})").rfind("invalid resources.cpus:", 0) ==
+        0);
+  CHECK(error_of(R"({"image":"a","resources":{"cpus":100000}})")
+            .rfind("invalid resources.cpus:", 0) == 0);
+  CHECK(error_of(R"({"image":"a","resources":{"memory_mb":1}})")
+            .rfind("invalid resources.memory_mb:", 0) == 0);
+  CHECK(error_of(R"({"image":"a","resources":{"memory_mb":512.5}})")
+            .rfind("invalid resources.memory_mb:", 0) == 0);
+  CHECK(error_of(R"({"image":"a","resources":{"disk_size_mb":-5}})")
+            .rfind("invalid resources.disk_size_mb:", 0) == 0);
+  CHECK(error_of(R"({"image":"a","resources":{"timeout_seconds":-1}})")
+            .rfind("invalid resources.timeout_seconds:", 0) == 0);
+  CHECK(error_of(R"({"image":"a","env":{"A=B":"x"}})").rfind("invalid env:", 0) == 0);
+  CHECK(error_of(R"({"image":"a","env":{"A":1}})").rfind("invalid env.A:", 0) == 0);
+  CHECK(error_of(R"({"image":"a","privileged":"yes"})").rfind("invalid privileged:", 0) == 0);
+  CHECK(error_of(R"({"image":"a","image_config":{"user":"a b"}})").find("image_config.user") !=
+        std::string::npos);
+  CHECK(error_of(R"({"image":"a","image_config":{"working_dir":"rel"}})")
+            .find("image_config.working_dir") != std::string::npos);
+  CHECK(error_of(R"({"image":"a","image_config":{"cmd":"ls"}})")
+            .rfind("invalid image_config.cmd:", 0) == 0);
+  CHECK(error_of(R"({"image":"a","network":{"hostname":"bad_host"}})").find("network.hostname") !=
+        std::string::npos);
+  CHECK(error_of(R"({"image":"a","network":{"dns_servers":["dns.google"]}})")
+            .rfind("invalid network.dns_servers:", 0) == 0);
+}
+
+TEST_CASE("create_no_network_conflicts_are_invalid_configuration", "[rpc][create]") {
+  CHECK(error_of(R"({"image":"a","network":{"no_network":true,"allowed_hosts":["x.com"]}})") ==
+        "invalid configuration: network.no_network cannot be combined with network.allowed_hosts");
+  auto ok = parse(
+      R"({"image":"a","network":{"no_network":true,"hostname":"h","dns_servers":["1.1.1.1"]}})");
+  REQUIRE(ok.ok());
+  CHECK(ok->options.no_network);
+}
+
+TEST_CASE("create_refuses_policy_features_that_are_not_implemented", "[rpc][create]") {
+  CHECK(error_of(R"({"image":"a","network":{"allowed_hosts":["api.openai.com"]}})") ==
+        "network.allowed_hosts is not supported yet");
+  CHECK(error_of(R"({"image":"a","network":{"secrets":{"K":{"value":"v"}}}})") ==
+        "network.secrets is not supported yet");
+  CHECK(error_of(R"({"image":"a","vfs":{"workspace":"/workspace","mounts":{"/workspace":{}}}})") ==
+        "vfs mounts are not supported yet");
+}
