@@ -200,20 +200,25 @@ void Server::finish_create(std::optional<uint64_t> id, std::optional<RpcError> e
                 d.GetAllocator());
     reply(id, d);
   } else {
-    reply_error(id, error->code, error->message);
-    // A sandbox that failed to start its entrypoint is torn down, not kept half-working.
+    // A sandbox that failed to start its entrypoint is torn down, not kept half-working, and
+    // the error is answered only once it is gone: a client seeing it finds nothing left over.
     if (entrypoint_) entrypoint_->cancel(0);
     entrypoint_.reset();
     auto vm = std::move(vm_);
-    ++pending_vm_closes_;
-    std::weak_ptr<Server> weak = shared_from_this();
-    vm->close(0, [weak, vm](Status st) {
-      if (!st.ok()) log::warn("rpc: closing failed sandbox: " + st.error().message);
-      if (auto self = weak.lock()) {
-        --self->pending_vm_closes_;
-        self->maybe_finish();
-      }
-    });
+    if (!vm) {
+      reply_error(id, error->code, error->message);
+    } else {
+      ++pending_vm_closes_;
+      std::weak_ptr<Server> weak = shared_from_this();
+      vm->close(0, [weak, vm, id, error](Status st) {
+        if (!st.ok()) log::warn("rpc: closing failed sandbox: " + st.error().message);
+        if (auto self = weak.lock()) {
+          self->reply_error(id, error->code, error->message);
+          --self->pending_vm_closes_;
+          self->maybe_finish();
+        }
+      });
+    }
   }
   if (closing_) start_close();
   maybe_finish();
