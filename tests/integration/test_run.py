@@ -158,29 +158,46 @@ def test_timeout_stops_the_sandbox_and_says_so(ml):
     ml.assert_nothing_left()
 
 
-def test_graceful_shutdown_lets_the_guest_stop(ml):
-    r = run(ml, "--graceful-shutdown", "5", "echo", "bye")
-    assert r.returncode == 0
-    assert r.stdout == b"bye\n"
+def kept_sandbox(ml, r):
+    kept = re.search(rb"sandbox (vm-[0-9a-f]{8}) kept", r.stderr)
+    assert kept, r.stderr
+    return kept.group(1).decode()
+
+
+def forget_sandbox(ml, vm_id):
+    # By hand until `matchlock rm` exists.
+    import shutil
+    import sqlite3
+    shutil.rmtree(os.path.join(ml.home, "vms", vm_id))
+    con = sqlite3.connect(os.path.join(ml.home, "state.db"))
+    con.execute("DELETE FROM lifecycle WHERE sandbox_id = ?", (vm_id,))
+    con.execute("DELETE FROM sandboxes WHERE id = ?", (vm_id,))
+    con.commit()
+    con.close()
+
+
+def test_graceful_shutdown_asks_the_guest_to_stop(ml):
+    def console_after(*flags):
+        r = run(ml, "--rm=false", *flags, "echo", "bye")
+        assert (r.returncode, r.stdout) == (0, b"bye\n"), r.stderr
+        vm_id = kept_sandbox(ml, r)
+        with open(os.path.join(ml.home, "vms", vm_id, "console.log"), "rb") as f:
+            text = f.read()
+        forget_sandbox(ml, vm_id)
+        return text
+    assert b"shutdown requested" in console_after("--graceful-shutdown", "5")
+    assert b"shutdown requested" not in console_after()  # the default is a hard stop
     ml.assert_nothing_left()
 
 
 def test_rm_false_keeps_the_record(ml):
     r = run(ml, "--rm=false", "true")
     assert r.returncode == 0
-    kept = re.search(rb"sandbox (vm-[0-9a-f]{8}) kept", r.stderr)
-    assert kept, r.stderr
-    vm_id = kept.group(1).decode()
+    vm_id = kept_sandbox(ml, r)
     assert (vm_id, "stopped") in ml.state_rows()
     assert ml.qemu_processes() == []
-    # Clean up by hand until `matchlock rm` exists.
-    import shutil, sqlite3
-    shutil.rmtree(os.path.join(ml.home, "vms", vm_id))
-    con = sqlite3.connect(os.path.join(ml.home, "state.db"))
-    con.execute("DELETE FROM sandboxes WHERE id = ?", (vm_id,))
-    con.execute("DELETE FROM lifecycle WHERE sandbox_id = ?", (vm_id,))
-    con.commit()
-    con.close()
+    forget_sandbox(ml, vm_id)
+    ml.assert_nothing_left()
 
 
 def test_large_output_streams_completely(ml):
