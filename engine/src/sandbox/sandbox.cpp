@@ -9,6 +9,7 @@
 #include <random>
 #include <sstream>
 
+#include "core/json.h"
 #include "core/log.h"
 #include "core/paths.h"
 #include "core/unique_fd.h"
@@ -250,12 +251,26 @@ void Sandbox::create(uv_loop_t* loop, SandboxOptions options, CreateCallback don
                   boot->guest_ready = true;
                   boot->maybe_ready();
                 });
-                s.qmp_ = std::make_unique<vm::QmpClient>(s.loop_, std::move(qmp_ours),
-                                                         [boot](Status st) {
-                                                           if (!st.ok()) return boot->fail(st.error());
-                                                           boot->qmp_ready = true;
-                                                           boot->maybe_ready();
-                                                         });
+                s.qmp_ = std::make_unique<vm::QmpClient>(
+                    s.loop_, std::move(qmp_ours), [boot](Status st) {
+                      if (boot->finished) return;
+                      if (!st.ok()) return boot->fail(st.error());
+                      // QEMU must report the machine running, not paused or in prelaunch.
+                      boot->sb->qmp_->execute("query-status", [boot](Result<std::string> r) {
+                        if (boot->finished) return;
+                        if (!r.ok()) return boot->fail(r.error());
+                        rapidjson::Document d;
+                        d.Parse(r->c_str(), r->size());
+                        const auto* running = json::member(d, "running");
+                        if (!running || !running->IsBool() || !running->GetBool()) {
+                          return boot->fail(Error(ErrorCode::kVm,
+                                                  "QEMU reports the VM is not running: " +
+                                                      json::get_string(d, "status", "unknown")));
+                        }
+                        boot->qmp_ready = true;
+                        boot->maybe_ready();
+                      });
+                    });
                 uint64_t limit = env_ms("MATCHLOCK_BOOT_TIMEOUT_MS",
                                         accel.accel == vm::Accel::kTcg ? 120000 : 30000);
                 boot->timeout = std::make_unique<uv::Timer>(s.loop_);
