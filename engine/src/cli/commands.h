@@ -11,6 +11,7 @@ using Args = std::span<const std::string>;
 
 int cmd_run(Args args);
 int cmd_rpc(Args args);
+int cmd_pull(Args args);
 int cmd_image(Args args);  // image import | ls | rm
 int cmd_version(Args args);
 

@@ -26,6 +26,7 @@ struct Command {
 const Command kCommands[] = {
     {"run", cmd_run, "Boot a sandbox from an image and run a command in it"},
     {"rpc", cmd_rpc, "Serve JSON-RPC 2.0 on stdin/stdout (used by the SDKs)"},
+    {"pull", cmd_pull, "Pull an image from a registry"},
     {"image", cmd_image, "Manage local images (import, ls, rm)"},
     {"version", cmd_version, "Print the version"},
 };

@@ -9,7 +9,10 @@
 #include <optional>
 
 #include "cli/commands.h"
+#include "cli/pull_progress.h"
 #include "cli/run_options.h"
+#include "core/paths.h"
+#include "image/image_store.h"
 #include "cli/stdio.h"
 #include "core/log.h"
 #include "core/uv.h"
@@ -207,6 +210,18 @@ class RunSession {
   int exit_code_ = 0;
 };
 
+Status ensure_image(const RunOptions& opts) {
+  auto store = image::ImageStore::open(images_dir());
+  if (!store.ok()) return store.error();
+  if (!opts.pull) {
+    auto found = (*store)->find(opts.sandbox.image);
+    if (found.ok() || found.error().code != ErrorCode::kNotFound) return {};
+  }
+  auto pulled = pull_with_progress(**store, opts.sandbox.image, image::PullOptions{}, opts.quiet);
+  if (!pulled.ok()) return pulled.error();
+  return {};
+}
+
 }  // namespace
 
 int cmd_run(Args args) {
@@ -217,6 +232,9 @@ int cmd_run(Args args) {
   }
   auto opts = parse_run_options(args, ::isatty(0) == 1);
   if (!opts.ok()) return fail(opts.error().message);
+  // Pull here rather than inside Sandbox::create so the user sees progress; the sandbox then
+  // finds the image locally.
+  if (auto st = ensure_image(*opts); !st.ok()) return fail(st.error().message, kExitEngineError);
 
   uv_loop_t loop;
   uv_loop_init(&loop);

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/value_parsers.h"
+#include "image/image_store.h"
 
 namespace matchlock::cli {
 namespace {
@@ -50,7 +51,9 @@ ArgParser run_arg_parser() {
       .add_bool("privileged", 0, "skip the seccomp filter, capability drop and no_new_privs")
       .add_bool("rm", 0, "remove the sandbox when the command exits", true)
       .add_bool("no-network", 0, "no network interface at all")
-      .add_repeated("dns-servers", 0, "IP", "DNS servers written to the guest's resolv.conf");
+      .add_repeated("dns-servers", 0, "IP", "DNS servers written to the guest's resolv.conf")
+      .add_bool("pull", 0, "pull the image even if it is in the local store")
+      .add_bool("quiet", 'q', "no pull progress on stderr");
   return p;
 }
 
@@ -64,6 +67,9 @@ Result<RunOptions> parse_run_options(Args args, bool stdin_is_tty) {
   auto image = a.value("image");
   if (!image || image->empty()) return invalid_argument("--image is required");
   o.sandbox.image = *image;
+  if (auto n = image::normalize_reference(*image); !n.ok()) return n.error().with_context("--image");
+  o.pull = a.flag("pull");
+  o.quiet = a.flag("quiet");
 
   o.interactive = a.flag("interactive");
   o.tty = a.flag("tty");

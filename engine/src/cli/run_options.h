@@ -20,6 +20,8 @@ struct RunOptions {
   bool remove = true;                // --rm
   uint64_t timeout_seconds = 0;      // 0 = none
   uint64_t graceful_shutdown_ms = 0;
+  bool pull = false;   // --pull: fetch a fresh copy before booting
+  bool quiet = false;  // --quiet: no pull progress
 };
 
 ArgParser run_arg_parser();

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -23,6 +24,7 @@
 #include "image/image_db.h"
 #include "image/layer_flattener.h"
 #include "image/reference.h"
+#include "image/registry/pull.h"
 #include "image/store_lock.h"
 
 namespace matchlock::image {
@@ -59,6 +61,7 @@ class LocalImageStore final : public ImageStore {
   Result<ImageRecord> find(const std::string& reference) override;
   Result<fs::path> base_disk(const ImageRecord& image) override;
   Result<std::vector<ImageRecord>> list() override;
+  Result<PullReport> pull(const std::string& reference, const PullOptions& options) override;
   Status remove(const std::string& reference) override;
 
  private:
@@ -132,9 +135,51 @@ Result<ImageRecord> LocalImageStore::import_archive(const std::string& name,
   return rec;
 }
 
+Result<PullReport> LocalImageStore::pull(const std::string& reference,
+                                         const PullOptions& options) {
+  auto parsed = parse_reference(reference);
+  if (!parsed) return parsed.error().with_context("pull");
+  const std::string name = parsed->to_string();
+  PullReport report;
+  Result<StoredImage> stored = [&]() -> Result<StoredImage> {
+    // Shared: garbage collection (exclusive) must not delete blobs before the row exists.
+    auto held = lock_.shared();
+    if (!held) return held.error();
+    auto img = registry::pull_to_store(*parsed, blobs_, tmp_dir(), options);
+    if (!img) return img.error();
+    report.bytes_downloaded = img->bytes_downloaded;
+    report.blobs_downloaded = img->blobs_downloaded;
+    report.blobs_present = img->blobs_present;
+    if (auto cfg = parse_image_config(img->config_json); !cfg) return cfg.error();
+    StoredImage s;
+    s.name = name;
+    s.manifest_digest = img->manifest_digest;
+    s.config_digest = img->config.digest;
+    s.config_size = img->config.size;
+    s.layers = img->layers;
+    for (const auto& l : img->layers) s.size += l.size;
+    s.created_unix = static_cast<int64_t>(std::time(nullptr));
+    s.source = "pull";
+    MATCHLOCK_TRY(db_.put(s));
+    return s;
+  }();
+  // On failure this drops what the pull fetched; on success what a re-tag orphaned.
+  (void)collect_garbage();
+  if (!stored) return stored.error().with_context("pull " + name);
+  auto rec = to_record(*stored);
+  if (!rec) return rec.error().with_context("pull " + name);
+  report.image = std::move(*rec);
+  return report;
+}
+
 Result<ImageRecord> LocalImageStore::find(const std::string& reference) {
   auto parsed = parse_reference(reference);
   if (!parsed) return parsed.error();
+  if (!parsed->digest.empty()) {  // pulled by digest: stored under that exact name
+    auto s = db_.get(parsed->to_string());
+    if (!s) return s.error();
+    if (s->has_value()) return to_record(**s);
+  }
   if (parsed->digest.empty()) {
     auto s = db_.get(parsed->to_string());
     if (!s) return s.error();
@@ -274,6 +319,43 @@ Status LocalImageStore::collect_garbage() {
 }
 
 }  // namespace
+
+std::string host_architecture() {
+#if defined(__x86_64__)
+  return "amd64";
+#elif defined(__aarch64__)
+  return "arm64";
+#elif defined(__riscv) && __riscv_xlen == 64
+  return "riscv64";
+#else
+  return "unknown";
+#endif
+}
+
+Status parse_platform(const std::string& text, PullOptions& options) {
+  auto bad = [&] {
+    return invalid_argument("invalid platform \"" + text + "\": expected os/arch[/variant], e.g. linux/arm64");
+  };
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    size_t slash = text.find('/', start);
+    parts.push_back(text.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  if (parts.size() < 2 || parts.size() > 3) return bad();
+  for (const auto& p : parts) {
+    if (p.empty() || p.size() > 32) return bad();
+    for (char c : p) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') return bad();
+    }
+  }
+  options.os = parts[0];
+  options.architecture = parts[1];
+  options.variant = parts.size() == 3 ? parts[2] : "";
+  return {};
+}
 
 Result<std::unique_ptr<ImageStore>> ImageStore::open(const fs::path& images_dir) {
   MATCHLOCK_TRY(ensure_private_dir(images_dir, 0700));

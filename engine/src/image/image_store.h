@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +32,34 @@ struct ImageRecord {
   ImageConfig config;
 };
 
+// "amd64", "arm64", ... in OCI terms, for the machine matchlock was built for.
+std::string host_architecture();
+
+// Progress of a registry pull, per blob (config and layers), for the CLI's bars.
+struct PullProgress {
+  enum class Event { kResolved, kExists, kStart, kAdvance, kDone };
+  Event event = Event::kResolved;
+  std::string digest;  // blob digest; the manifest digest for kResolved
+  size_t index = 0;    // blob number, 0-based; `count` blobs in all
+  size_t count = 0;
+  int64_t done = 0;  // bytes so far
+  int64_t total = 0;
+};
+
+struct PullOptions {
+  std::string os = "linux";
+  std::string architecture = host_architecture();
+  std::string variant;                 // e.g. "v8"; empty matches any
+  std::function<void(const PullProgress&)> progress;  // called on the pulling thread
+};
+
+struct PullReport {
+  ImageRecord image;
+  int64_t bytes_downloaded = 0;  // blob bytes transferred (manifests not counted)
+  int blobs_downloaded = 0;
+  int blobs_present = 0;  // already in the content store: not transferred
+};
+
 class ImageStore {
  public:
   virtual ~ImageStore() = default;
@@ -46,6 +75,11 @@ class ImageStore {
   // The read-only ext4 base disk for this image, built once per image digest and reused.
   virtual Result<std::filesystem::path> base_disk(const ImageRecord& image) = 0;
   virtual Result<std::vector<ImageRecord>> list() = 0;
+  // Pulls from the image's registry (docker.io/library/ defaults; plain HTTP only for
+  // loopback and MATCHLOCK_INSECURE_REGISTRIES) into the store, tagging it as `reference` is
+  // normalised. Blobs already present are not transferred. Errors read "pull REF: cause" and
+  // leave no blob, disk or row of this pull behind.
+  virtual Result<PullReport> pull(const std::string& reference, const PullOptions& options) = 0;
   // Removes the tag; blobs and base disks no other image uses are deleted too.
   virtual Status remove(const std::string& reference) = 0;
 };
@@ -53,5 +87,8 @@ class ImageStore {
 // Docker-style normalisation: "busybox" -> "busybox:latest"; keeps "host:port/repo:tag" and
 // "@sha256:..." digests. Error on an empty or malformed reference.
 Result<std::string> normalize_reference(const std::string& reference);
+
+// "os/arch[/variant]" (e.g. linux/arm64/v8) into options; error on anything else.
+Status parse_platform(const std::string& text, PullOptions& options);
 
 }  // namespace matchlock::image

@@ -136,15 +136,25 @@ void Sandbox::create(uv_loop_t* loop, SandboxOptions options, CreateCallback don
   auto image_result = std::make_shared<Result<image::ImageRecord>>(Error());
   auto disk_result = std::make_shared<Result<std::filesystem::path>>(Error());
   std::string ref = sb->options_.image;
+  const bool pull_always = sb->options_.pull_always;
   uv::queue_work(
       loop,
-      [ref, image_result, disk_result] {
+      [ref, pull_always, image_result, disk_result] {
         auto store = image::ImageStore::open(images_dir());
         if (!store.ok()) {
           *image_result = store.error();
           return;
         }
-        *image_result = (*store)->find(ref);
+        if (!pull_always) *image_result = (*store)->find(ref);
+        // Pull on first use (docker's behaviour), or always when asked to.
+        if (pull_always || (!image_result->ok() && image_result->error().code == ErrorCode::kNotFound)) {
+          auto pulled = (*store)->pull(ref, image::PullOptions{});
+          if (pulled.ok()) {
+            *image_result = std::move(pulled->image);
+          } else {
+            *image_result = pulled.error();
+          }
+        }
         if (image_result->ok()) *disk_result = (*store)->base_disk(image_result->value());
       },
       [boot, image_result, disk_result] {

@@ -23,7 +23,8 @@ struct SandboxOptions {
   bool privileged = false;
   bool no_network = false;
   std::vector<std::string> dns_servers = {"8.8.8.8", "8.8.4.4"};
-  bool keep_after_close = false;            // --rm=false: keep the state row and directory
+  bool keep_after_close = false;
+  bool pull_always = false;                 // pull even if the image is in the store            // --rm=false: keep the state row and directory
 };
 
 }  // namespace matchlock::sandbox

@@ -1,0 +1,109 @@
+// QmpClient against a scripted QMP peer on a socketpair.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <optional>
+#include <string>
+
+#include "vm/qmp_client.h"
+
+using namespace matchlock;
+
+namespace {
+
+struct FakeQemu {
+  uv_loop_t loop{};
+  int fd = -1;
+  std::unique_ptr<vm::QmpClient> client;
+  std::optional<Status> ready;
+
+  FakeQemu() {
+    uv_loop_init(&loop);
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    fd = sv[1];
+    client = std::make_unique<vm::QmpClient>(&loop, UniqueFd(sv[0]),
+                                             [this](Status st) { ready = st; });
+  }
+  ~FakeQemu() {
+    client.reset();
+    ::close(fd);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    uv_loop_close(&loop);
+  }
+  void send(const std::string& s) { REQUIRE(::write(fd, s.data(), s.size()) == ssize_t(s.size())); }
+  std::string received() {
+    char buf[4096];
+    ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    return n > 0 ? std::string(buf, size_t(n)) : "";
+  }
+  template <typename F>
+  void run_until(F done) {
+    for (int i = 0; i < 1000 && !done(); ++i) uv_run(&loop, UV_RUN_NOWAIT);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("QMP negotiates capabilities after the greeting", "[qmp]") {
+  FakeQemu q;
+  q.send("{\"QMP\": {\"version\": {}, \"capabilities\": []}}\n");
+  std::string sent;
+  q.run_until([&] { return (sent += q.received()).find("qmp_capabilities") != std::string::npos; });
+  CHECK(sent == "{\"execute\":\"qmp_capabilities\"}\n");
+  CHECK_FALSE(q.ready);
+  q.send("{\"return\": {}}\n");
+  q.run_until([&] { return q.ready.has_value(); });
+  REQUIRE(q.ready);
+  CHECK(q.ready->ok());
+}
+
+TEST_CASE("QMP events interleaved with replies are skipped", "[qmp]") {
+  FakeQemu q;
+  // QEMU may put an event in the same read as the capabilities reply.
+  q.send("{\"QMP\": {}}\n");
+  q.run_until([&] { return !q.received().empty(); });
+  q.send("{\"event\": \"NETDEV_STREAM_CONNECTED\", \"data\": {}}\n{\"return\": {}}\n");
+  q.run_until([&] { return q.ready.has_value(); });
+  REQUIRE(q.ready);
+  std::optional<Result<std::string>> status;
+  q.client->execute("query-status", [&](Result<std::string> r) { status = std::move(r); });
+  q.send("{\"event\": \"RESUME\"}\n{\"return\": {\"status\": \"running\", \"running\": true}}\n");
+  q.run_until([&] { return status.has_value(); });
+  REQUIRE(status);
+  REQUIRE(status->ok());
+  CHECK(status->value() == "{\"status\":\"running\",\"running\":true}");
+}
+
+TEST_CASE("QMP errors and a closed socket reach every waiter", "[qmp]") {
+  FakeQemu q;
+  q.send("{\"QMP\": {}}\n");
+  q.run_until([&] { return !q.received().empty(); });
+  q.send("{\"return\": {}}\n");
+  q.run_until([&] { return q.ready.has_value(); });
+  std::optional<Result<std::string>> first, second;
+  q.client->execute("bogus", [&](Result<std::string> r) { first = std::move(r); });
+  q.client->execute("quit", [&](Result<std::string> r) { second = std::move(r); });
+  q.send("{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"no such command\"}}\n");
+  q.run_until([&] { return first.has_value(); });
+  REQUIRE(first);
+  CHECK_FALSE(first->ok());
+  CHECK(first->error().message == "QMP: no such command");
+  ::shutdown(q.fd, SHUT_RDWR);
+  q.run_until([&] { return second.has_value(); });
+  REQUIRE(second);
+  CHECK_FALSE(second->ok());
+}
+
+TEST_CASE("an endless QMP line is refused", "[qmp]") {
+  FakeQemu q;
+  std::string junk(64 * 1024, 'x');
+  for (int i = 0; i < 20 && !q.ready; ++i) {
+    ::send(q.fd, junk.data(), junk.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    uv_run(&q.loop, UV_RUN_NOWAIT);
+  }
+  q.run_until([&] { return q.ready.has_value(); });
+  REQUIRE(q.ready);
+  CHECK_FALSE(q.ready->ok());
+}
