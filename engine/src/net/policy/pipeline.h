@@ -1,0 +1,51 @@
+// The policy pipeline: gate (all must allow) -> route (first directive wins) -> request
+// transforms (chained) -> response transforms (chained). It owns the plugin chain and reports
+// each decision to the EventSink; it knows nothing about connections.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "net/policy/decision.h"
+#include "net/policy/event_sink.h"
+#include "net/policy/plugin.h"
+
+namespace matchlock::net::policy {
+
+struct GateVerdict {
+  bool allowed = false;
+  std::string plugin;  // who decided (the denier, or the last plugin that allowed)
+  std::string reason;
+};
+
+struct TransformVerdict {
+  bool allowed = true;
+  std::string plugin;  // set when denied
+  std::string reason;
+};
+
+class Pipeline {
+ public:
+  // `sink` may be null; it must outlive the pipeline.
+  explicit Pipeline(EventSink* sink = nullptr) : sink_(sink) {}
+
+  void add(std::unique_ptr<Plugin> plugin);
+  size_t size() const { return plugins_.size(); }
+
+  // Fails closed: if no plugin allows (all Continue), the request is denied.
+  GateVerdict evaluate_gate(const Request& request) const;
+  std::optional<RouteTo> evaluate_route(const Request& request) const;
+  TransformVerdict apply_request_transforms(Request& request) const;
+  TransformVerdict apply_response_transforms(const Request& request, Response& response) const;
+
+ private:
+  void report(const char* phase, std::string_view plugin, const Request& request, bool allowed,
+              const std::string& reason) const;
+
+  EventSink* sink_;
+  std::vector<std::unique_ptr<Plugin>> plugins_;
+};
+
+}  // namespace matchlock::net::policy

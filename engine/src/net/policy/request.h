@@ -1,0 +1,44 @@
+// What plugins see: a description of one connection or request, never a socket or pcb.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "net/policy/ip_address.h"
+
+namespace matchlock::net::policy {
+
+enum class Protocol {
+  kHttp,  // one HTTP/1.x request (each request on a keep-alive connection is its own Request)
+  kTls,   // a TLS connection, by its ClientHello (the MITM issue will turn these into kHttp)
+  kRaw,   // unclassified TCP
+  kDns,   // a DNS question; `host` is the queried name
+};
+
+struct HeaderField {
+  std::string name;
+  std::string value;
+};
+
+struct Request {
+  Protocol protocol = Protocol::kRaw;
+  // Normalized (lowercase, no port, no brackets, no trailing dot): SNI, Host, or DNS name.
+  // Empty when the connection named nothing (raw TCP, TLS without SNI, HTTP/1.0 without Host).
+  std::string host;
+  // The address the guest aimed at, when there is one (not for kDns).
+  std::optional<IpAddress> destination;
+  uint16_t port = 0;
+  // HTTP only.
+  std::string method;
+  std::string target;
+  std::vector<HeaderField> headers;
+};
+
+struct Response {
+  int status = 0;
+  std::vector<HeaderField> headers;
+};
+
+}  // namespace matchlock::net::policy
