@@ -10,6 +10,7 @@
 
 #include "fs_util.h"
 #include "log.h"
+#include "net_config.h"
 
 namespace matchlock::guest_agent {
 namespace {
@@ -34,10 +35,26 @@ Status apply_clock(int64_t unix_ms) {
   return {};
 }
 
-// Seam for the network issue: eth0 address, route and MTU come from CONFIG.network.
+// eth0 address, route and MTU come from CONFIG.network (absent: no NIC attached).
 Status apply_network(const rapidjson::Value& network) {
-  (void)network;
-  return {};
+  if (!network.IsObject()) return invalid_argument("config: network is not an object");
+  NetSettings n;
+  auto str = [&](const char* k, std::string* out) {
+    auto it = network.FindMember(k);
+    if (it == network.MemberEnd() || !it->value.IsString()) return false;
+    *out = it->value.GetString();
+    return true;
+  };
+  auto num = [&](const char* k, int* out) {
+    auto it = network.FindMember(k);
+    if (it == network.MemberEnd() || !it->value.IsInt()) return false;
+    *out = it->value.GetInt();
+    return true;
+  };
+  if (!str("address", &n.address) || !str("gateway", &n.gateway) || !num("prefix", &n.prefix) ||
+      !num("mtu", &n.mtu))
+    return invalid_argument("config: network needs address, prefix, gateway and mtu");
+  return configure_eth0(n);
 }
 
 Status write_etc(const char* path, const rapidjson::Value& text) {
@@ -74,6 +91,9 @@ Status apply_config(std::string_view payload) {
     if (!it->value.IsInt64()) return invalid_argument("config: time_unix_ms is not an integer");
     MATCHLOCK_TRY(apply_clock(it->value.GetInt64()));
   }
+  // lo is always up (localhost works without a NIC); IPv6 is off so nothing bypasses the gate.
+  if (auto st = bring_up_loopback(); !st.ok()) log_line(st.error().message);
+  (void)disable_ipv6();
   if (auto it = config.FindMember("network"); it != config.MemberEnd() && !it->value.IsNull()) {
     MATCHLOCK_TRY(apply_network(it->value));
   }

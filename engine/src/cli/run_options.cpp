@@ -9,6 +9,8 @@
 
 #include "core/value_parsers.h"
 #include "image/image_store.h"
+#include "net/policy/host_pattern.h"
+#include "net/policy/private_ranges.h"
 
 namespace matchlock::cli {
 namespace {
@@ -25,6 +27,57 @@ Result<std::string> read_file(const std::string& path, const std::string& flag) 
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+std::vector<std::string> split_commas(const std::vector<std::string>& values) {
+  std::vector<std::string> out;
+  for (const auto& v : values) {
+    std::stringstream ss(v);
+    for (std::string one; std::getline(ss, one, ',');)
+      if (!one.empty()) out.push_back(one);
+  }
+  return out;
+}
+
+bool is_ip(const std::string& s) {
+  unsigned char addr[16];
+  return inet_pton(AF_INET, s.c_str(), addr) == 1 || inet_pton(AF_INET6, s.c_str(), addr) == 1;
+}
+
+// --allow-host, --add-host, --mtu, --allow-private-host and their conflicts with --no-network.
+Status parse_network_flags(const ParsedArgs& a, sandbox::SandboxOptions& o) {
+  o.allowed_hosts = split_commas(a.values("allow-host"));
+  for (const auto& h : o.allowed_hosts) {
+    if (auto p = net::policy::HostPattern::parse(h); !p.ok())
+      return p.error().with_context("invalid --allow-host \"" + h + "\"");
+  }
+  for (const auto& ip : split_commas(a.values("allow-private-host"))) {
+    if (auto e = net::policy::PrivateRangePolicy::parse_exception(ip); !e.ok()) return e.error();
+    o.allow_private_hosts.push_back(ip);
+  }
+  for (const auto& m : a.values("add-host")) {
+    // host:ip; the IP may be IPv6, so split at the first colon.
+    auto colon = m.find(':');
+    std::string host = colon == std::string::npos ? "" : m.substr(0, colon);
+    std::string ip = colon == std::string::npos ? "" : m.substr(colon + 1);
+    bool host_ok = !host.empty() && host.find_first_of(" \t\n#") == std::string::npos;
+    if (!host_ok || !is_ip(ip)) return invalid_argument("invalid add-host mapping \"" + m + "\"");
+    o.add_hosts.emplace_back(host, ip);
+  }
+  if (auto v = a.value("mtu")) {
+    char* end = nullptr;
+    long n = std::strtol(v->c_str(), &end, 10);
+    if (v->empty() || *end != 0 || n < 576 || n > 65520)
+      return invalid_argument("invalid --mtu \"" + *v + "\": expected 576..65520");
+    o.mtu = static_cast<int>(n);
+  }
+  if (o.no_network) {
+    for (const char* flag : {"allow-host", "allow-private-host", "secret", "local-model-route"}) {
+      if (a.is_set(flag) || !a.values(flag).empty())
+        return invalid_argument(std::string("--no-network cannot be combined with --") + flag);
+    }
+  }
+  return {};
 }
 
 }  // namespace
@@ -52,6 +105,13 @@ ArgParser run_arg_parser() {
       .add_bool("rm", 0, "remove the sandbox when the command exits", true)
       .add_bool("no-network", 0, "no network interface at all")
       .add_repeated("dns-servers", 0, "IP", "DNS servers written to the guest's resolv.conf")
+      .add_repeated("allow-host", 0, "PATTERN",
+                    "allow only these hosts (*, *.example.com, api-*.example.com, name or IP; "
+                    "comma lists); turns on interception")
+      .add_repeated("add-host", 0, "HOST:IP", "add a line to the guest's /etc/hosts")
+      .add_value("mtu", 0, "N", "guest link MTU (up to 65520)", "1500")
+      .add_repeated("allow-private-host", 0, "IP",
+                    "let interception dial this private address (blocked by default)")
       .add_bool("pull", 0, "pull the image even if it is in the local store")
       .add_bool("quiet", 'q', "no pull progress on stderr");
   return p;
@@ -157,6 +217,7 @@ Result<RunOptions> parse_run_options(Args args, bool stdin_is_tty) {
       }
     }
   }
+  if (auto st = parse_network_flags(a, o.sandbox); !st.ok()) return st.error();
   return o;
 }
 

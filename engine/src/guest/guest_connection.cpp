@@ -258,6 +258,14 @@ void GuestConnection::send_config() {
   d.AddMember("hosts", json::str(config_->hosts_file, a), a);
   if (config_->resolv_conf) d.AddMember("resolv_conf", json::str(*config_->resolv_conf, a), a);
   d.AddMember("time_unix_ms", now_unix_ms(), a);
+  if (config_->network) {
+    rapidjson::Value n(rapidjson::kObjectType);
+    n.AddMember("address", json::str(config_->network->address, a), a);
+    n.AddMember("prefix", config_->network->prefix, a);
+    n.AddMember("gateway", json::str(config_->network->gateway, a), a);
+    n.AddMember("mtu", config_->network->mtu, a);
+    d.AddMember("network", n, a);
+  }
   send(FrameType::kConfig, 0, json::to_string(d));
 }
 

@@ -24,11 +24,20 @@
 
 namespace matchlock::guest {
 
+// eth0's static configuration (CONFIG "network"); absent when the sandbox has no NIC.
+struct GuestNetwork {
+  std::string address;  // IPv4
+  int prefix = 24;
+  std::string gateway;
+  int mtu = 1500;
+};
+
 // Per-sandbox settings applied by the guest after HELLO (the CONFIG frame).
 struct GuestConfig {
   std::string hostname;
   std::string hosts_file;                  // full /etc/hosts text
   std::optional<std::string> resolv_conf;  // full /etc/resolv.conf text; absent = leave as is
+  std::optional<GuestNetwork> network;
 };
 
 struct ExecRequest {

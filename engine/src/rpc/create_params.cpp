@@ -193,7 +193,7 @@ Status parse_network(const Value& params, sandbox::SandboxOptions& o) {
     }
   }
   // Policy features that would silently weaken isolation if ignored: refuse until implemented.
-  for (const char* f : {"allowed_hosts", "secrets", "intercept", "interception", "add_hosts"}) {
+  for (const char* f : {"secrets", "intercept", "interception"}) {
     if (non_empty(member(*n, f))) {
       return invalid_argument(std::string("network.") + f + " is not supported yet");
     }
@@ -215,12 +215,39 @@ Status parse_network(const Value& params, sandbox::SandboxOptions& o) {
     o.dns_servers = **dns;
   }
   if (const Value* mtu = member(*n, "mtu")) {
-    if (!mtu->IsInt64() || mtu->GetInt64() < 0 || mtu->GetInt64() > 65520) {
-      return invalid("network.mtu", "must be an integer between 0 and 65520");
+    if (!mtu->IsInt64() || mtu->GetInt64() < 0 || mtu->GetInt64() > 65520 ||
+        (mtu->GetInt64() > 0 && mtu->GetInt64() < 576)) {
+      return invalid("network.mtu", "must be 0 (default 1500) or an integer between 576 and 65520");
+    }
+    if (mtu->GetInt64() > 0) o.mtu = static_cast<int>(mtu->GetInt64());
+  }
+  // A network object replaces the defaults wholesale: blocking is on only when asked for.
+  o.block_private_ips = false;
+  if (const Value* b = member(*n, "block_private_ips")) {
+    if (!b->IsBool()) return invalid("network.block_private_ips", "must be a boolean");
+    o.block_private_ips = b->GetBool();
+  }
+  auto allowed = get_string_array(*n, "allowed_hosts", "network.allowed_hosts");
+  if (!allowed.ok()) return allowed.error();
+  if (*allowed) {
+    for (const auto& h : **allowed) {
+      if (h.empty() || h.find_first_of(" \t/") != std::string::npos)
+        return invalid("network.allowed_hosts", "\"" + h + "\" is not a host pattern");
+      o.allowed_hosts.push_back(h);
     }
   }
-  if (const Value* b = member(*n, "block_private_ips"); b && !b->IsBool()) {
-    return invalid("network.block_private_ips", "must be a boolean");
+  if (const Value* ah = member(*n, "add_hosts"); ah && !ah->IsNull()) {
+    if (!ah->IsArray()) return invalid("network.add_hosts", "must be an array");
+    for (const auto& e : ah->GetArray()) {
+      const Value* host = e.IsObject() ? member(e, "host") : nullptr;
+      const Value* ip = e.IsObject() ? member(e, "ip") : nullptr;
+      if (!host || !ip || !host->IsString() || !ip->IsString() ||
+          host->GetStringLength() == 0 ||
+          std::string(host->GetString()).find_first_of(" \t\n:#") != std::string::npos ||
+          !valid_ip(ip->GetString()))
+        return invalid("network.add_hosts", "invalid add-host mapping");
+      o.add_hosts.emplace_back(host->GetString(), ip->GetString());
+    }
   }
   return {};
 }

@@ -33,6 +33,7 @@ class SandboxVm : public VmPort {
   void set_on_terminated(std::function<void(const Error&)> fn) override {
     s_->set_on_terminated(std::move(fn));
   }
+  net::InterceptPolicy* network_policy() override { return s_->network_policy(); }
 
  private:
   std::shared_ptr<sandbox::Sandbox> s_;

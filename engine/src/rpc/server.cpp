@@ -17,9 +17,14 @@ using rapidjson::Value;
 // Methods of the original protocol this engine does not implement yet: answered with a clear
 // -32000 instead of "Method not found", so SDK users see what is missing.
 constexpr const char* kNotSupportedYet[] = {
-    "write_file",     "read_file",         "list_files", "port_forward",
-    "allow_list_add", "allow_list_delete", "log",        "log_stream",
+    "write_file", "read_file", "list_files", "port_forward", "log", "log_stream",
 };
+
+Value string_array(const std::vector<std::string>& items, rapidjson::Document::AllocatorType& a) {
+  Value arr(rapidjson::kArrayType);
+  for (const auto& s : items) arr.PushBack(Value(s.c_str(), rapidjson::SizeType(s.size()), a), a);
+  return arr;
+}
 
 Value empty_object() {
   return Value(rapidjson::kObjectType);
@@ -109,10 +114,49 @@ void Server::dispatch(const Request& req) {
   if (m == "exec_tty.stdin") return on_stdin(req, ExecMode::kTty, false);
   if (m == "exec_tty.stdin_eof") return on_stdin(req, ExecMode::kTty, true);
   if (m == "exec_tty.resize") return on_resize(req);
+  if (m == "allow_list_add") return on_allow_list(req, true);
+  if (m == "allow_list_delete") return on_allow_list(req, false);
   for (const char* name : kNotSupportedYet) {
     if (m == name) return reply_error(req.id, kVmFailed, m + " is not supported yet");
   }
   reply_error(req.id, kMethodNotFound, "Method not found");
+}
+
+// ---- allow-list (rpc-protocol.md §3.6) -------------------------------------------------------
+
+void Server::on_allow_list(const Request& req, bool add) {
+  if (!vm_ || creating_) return reply_error(req.id, kVmFailed, "VM not created");
+  const Value* hosts = param(req, "hosts");
+  std::vector<std::string> list;
+  if (hosts && !hosts->IsArray())
+    return reply_error(req.id, kInvalidParams, "invalid hosts: must be an array of strings");
+  if (hosts) {
+    for (const auto& h : hosts->GetArray()) {
+      if (!h.IsString())
+        return reply_error(req.id, kInvalidParams, "invalid hosts: must be an array of strings");
+      list.emplace_back(h.GetString(), h.GetStringLength());
+    }
+  }
+  if (list.empty()) return reply_error(req.id, kInvalidParams, "hosts is required");
+  net::InterceptPolicy* policy = vm_->network_policy();
+  if (!policy) {
+    return reply_error(
+        req.id, kVmFailed,
+        "allow-list updates unavailable: sandbox was started without network interception");
+  }
+  rapidjson::Document d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  if (add) {
+    auto r = policy->allow_list().add(list);
+    if (!r.ok()) return reply_error(req.id, kInvalidParams, r.error().message);
+    d.AddMember("added", string_array(r->added, a), a);
+    d.AddMember("allowed_hosts", string_array(r->allowed_hosts, a), a);
+  } else {
+    auto r = policy->allow_list().remove(list);
+    d.AddMember("removed", string_array(r.removed, a), a);
+    d.AddMember("allowed_hosts", string_array(r.allowed_hosts, a), a);
+  }
+  reply(req.id, d);
 }
 
 // ---- create ----------------------------------------------------------------------------------

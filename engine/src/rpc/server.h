@@ -62,6 +62,7 @@ class Server : public std::enable_shared_from_this<Server> {
   void on_exec(const Request& req, ExecMode mode);
   void on_stdin(const Request& req, ExecMode mode, bool eof);
   void on_resize(const Request& req);
+  void on_allow_list(const Request& req, bool add);
 
   std::shared_ptr<ExecCall> find_call(uint64_t id, std::optional<ExecMode> mode) const;
   void cancel_all_calls();

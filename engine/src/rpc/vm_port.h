@@ -40,6 +40,8 @@ class VmPort {
                                          guest::ExecEvents events) = 0;
   virtual void close(uint64_t graceful_ms, std::function<void(Status)> done) = 0;
   virtual void set_on_terminated(std::function<void(const Error&)> fn) = 0;
+  // The interception policy whose allow-list rpc may change; null in NAT or no-network mode.
+  virtual net::InterceptPolicy* network_policy() { return nullptr; }
 };
 
 using VmCreateCallback = std::function<void(Result<std::shared_ptr<VmPort>>)>;

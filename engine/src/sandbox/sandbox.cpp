@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 
@@ -14,6 +15,7 @@
 #include "core/paths.h"
 #include "core/unique_fd.h"
 #include "sandbox/exec_environment.h"
+#include "sandbox/network_policy.h"
 #include "vm/accel_probe.h"
 #include "vm/bundle.h"
 #include "vm/qemu_command.h"
@@ -37,10 +39,13 @@ uint64_t env_ms(const char* name, uint64_t fallback) {
   return (end && *end == 0 && n > 0) ? n : fallback;
 }
 
-std::string hosts_file(const std::string& hostname) {
-  return "127.0.0.1\tlocalhost localhost.localdomain " + hostname +
-         "\n::1\tlocalhost ip6-localhost ip6-loopback\nff02::1\tip6-allnodes\n"
-         "ff02::2\tip6-allrouters\n";
+std::string hosts_file(const std::string& hostname,
+                       const std::vector<std::pair<std::string, std::string>>& add_hosts) {
+  std::string out = "127.0.0.1\tlocalhost localhost.localdomain " + hostname +
+                    "\n::1\tlocalhost ip6-localhost ip6-loopback\nff02::1\tip6-allnodes\n"
+                    "ff02::2\tip6-allrouters\n";
+  for (const auto& [name, ip] : add_hosts) out += ip + "\t" + name + "\n";  // --add-host
+  return out;
 }
 
 std::string resolv_conf(const std::vector<std::string>& servers) {
@@ -99,6 +104,7 @@ struct Sandbox::Boot {
     sb->guest_.reset();
     sb->qmp_.reset();
     sb->qemu_.reset();  // SIGKILL + reap: no QEMU outlives a failed create
+    sb->net_.reset();
     if (row_created) sb->remove_files_and_state();
     auto cb = std::move(done);
     sb.reset();  // callbacks hold this Boot; dropping the sandbox here breaks the cycle
@@ -207,6 +213,13 @@ void Sandbox::create(uv_loop_t* loop, SandboxOptions options, CreateCallback don
                 }
                 UniqueFd ctl_ours(ctl[0]), ctl_theirs(ctl[1]), qmp_ours(qmp[0]),
                     qmp_theirs(qmp[1]);
+                // The guest NIC: QEMU's `-netdev stream` on one end, the engine's lwIP on the other.
+                UniqueFd net_theirs;
+                if (!s.options_.no_network) {
+                  auto net = s.start_network();
+                  if (!net.ok()) return boot->fail(net.error().with_context("network"));
+                  net_theirs = std::move(net.value());
+                }
 
                 vm::VmSpec spec;
                 spec.accel = accel.accel;
@@ -218,10 +231,14 @@ void Sandbox::create(uv_loop_t* loop, SandboxOptions options, CreateCallback don
                 spec.upper_disk = s.dir_ / "upper.ext4";
                 spec.console_log = s.dir_ / "console.log";
                 spec.host_tsc_khz = vm::host_tsc_khz();
+                spec.network = net_theirs.valid();
+                spec.mtu = s.options_.mtu;
+                std::map<int, int> inherit = {{vm::kControlFd, ctl_theirs.get()},
+                                              {vm::kQmpFd, qmp_theirs.get()}};
+                if (net_theirs.valid()) inherit[vm::kNetFd] = net_theirs.get();
                 std::weak_ptr<Sandbox> weak = boot->sb;
                 auto proc = vm::QemuProcess::spawn(
-                    s.loop_, vm::qemu_argv(spec),
-                    {{vm::kControlFd, ctl_theirs.get()}, {vm::kQmpFd, qmp_theirs.get()}},
+                    s.loop_, vm::qemu_argv(spec), inherit,
                     s.dir_ / "qemu.log", [weak, boot](vm::ExitInfo info) {
                       auto sb = weak.lock();
                       if (!sb) return;
@@ -242,6 +259,7 @@ void Sandbox::create(uv_loop_t* loop, SandboxOptions options, CreateCallback don
                 warn_if_failed(s.state_->set_qemu_pid(s.id_, s.qemu_->pid()));
                 ctl_theirs.reset();
                 qmp_theirs.reset();
+                net_theirs.reset();
 
                 s.guest_ = guest::GuestConnection::create(
                     s.loop_, std::move(ctl_ours), [weak, boot](const Error& e) {
@@ -254,8 +272,12 @@ void Sandbox::create(uv_loop_t* loop, SandboxOptions options, CreateCallback don
                     });
                 guest::GuestConfig cfg;
                 cfg.hostname = s.options_.hostname;
-                cfg.hosts_file = hosts_file(s.options_.hostname);
+                cfg.hosts_file = hosts_file(s.options_.hostname, s.options_.add_hosts);
                 cfg.resolv_conf = resolv_conf(s.options_.dns_servers);
+                if (s.net_) {
+                  auto a = net::guest_addressing(s.options_.mtu);
+                  cfg.network = guest::GuestNetwork{a.address, a.prefix, a.gateway, a.mtu};
+                }
                 s.guest_->handshake(cfg, [boot](Status st) {
                   if (!st.ok()) return boot->fail(st.error());
                   boot->guest_ready = true;
@@ -297,6 +319,29 @@ void Sandbox::create(uv_loop_t* loop, SandboxOptions options, CreateCallback don
 }
 
 Sandbox::~Sandbox() = default;
+
+Result<UniqueFd> Sandbox::start_network() {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    return io_error("socketpair failed");
+  UniqueFd ours(sv[0]), theirs(sv[1]);
+  net::NetworkConfig cfg;
+  cfg.mtu = options_.mtu;
+  cfg.dns_servers = options_.dns_servers;
+  auto policy = make_network_policy(options_);
+  if (!policy.ok()) return policy.error();
+  policy_ = policy.value();
+  cfg.policy = policy_;
+  std::weak_ptr<Sandbox> weak = weak_from_this();
+  auto net = net::NetworkStack::start(loop_, std::move(ours), std::move(cfg), [weak](const Error& e) {
+    auto sb = weak.lock();
+    if (!sb || sb->closing_) return;
+    log::warn("sandbox " + sb->id_ + ": network link closed: " + e.message);
+  });
+  if (!net.ok()) return net.error();
+  net_ = std::move(net.value());
+  return theirs;
+}
 
 std::vector<std::string> Sandbox::compose_command(const std::vector<std::string>& args) const {
   return compose_docker_command(image_.config, options_.entrypoint, options_.cmd, args);
@@ -367,6 +412,7 @@ void Sandbox::finish_close(Status st) {
   if (guest_) guest_->close(Error(ErrorCode::kCancelled, "sandbox closed"));
   qmp_.reset();
   qemu_.reset();
+  net_.reset();
   remove_files_and_state();
   auto waiters = std::move(close_waiters_);
   for (auto& w : waiters) w(st);

@@ -10,8 +10,11 @@
 #include <vector>
 
 #include "core/result.h"
+#include "core/unique_fd.h"
 #include "guest/guest_connection.h"
 #include "image/image_store.h"
+#include "net/intercept/intercept_policy.h"
+#include "net/network_stack.h"
 #include "sandbox/sandbox_options.h"
 #include "state/state_store.h"
 #include "vm/qemu_process.h"
@@ -55,6 +58,9 @@ class Sandbox : public std::enable_shared_from_this<Sandbox> {
   // Fires if the VM dies or the guest channel is lost while the sandbox is open.
   void set_on_terminated(std::function<void(const Error&)> fn) { on_terminated_ = std::move(fn); }
 
+  // Interception mode's policy (its allow-list is changed at runtime by rpc); else null.
+  net::InterceptPolicy* network_policy() const { return policy_.get(); }
+
   // Last lines of the guest console, for error messages.
   std::string console_tail(size_t max_lines = 20) const;
 
@@ -62,6 +68,8 @@ class Sandbox : public std::enable_shared_from_this<Sandbox> {
   struct Boot;
   explicit Sandbox(uv_loop_t* loop) : loop_(loop) {}
   void on_vm_exit(const vm::ExitInfo& info);
+  // Starts the network stack; returns the socketpair end QEMU inherits as its netdev.
+  Result<UniqueFd> start_network();
   void finish_close(Status st);
   void remove_files_and_state();
 
@@ -73,6 +81,8 @@ class Sandbox : public std::enable_shared_from_this<Sandbox> {
   std::unique_ptr<state::StateStore> state_;
   std::unique_ptr<vm::QemuProcess> qemu_;
   std::unique_ptr<vm::QmpClient> qmp_;
+  std::unique_ptr<net::NetworkStack> net_;  // null with --no-network
+  std::shared_ptr<net::InterceptPolicy> policy_;  // null unless interception mode
   std::shared_ptr<guest::GuestConnection> guest_;
   std::function<void(const Error&)> on_terminated_;
   std::vector<std::function<void(Status)>> close_waiters_;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace matchlock::sandbox {
@@ -23,8 +24,13 @@ struct SandboxOptions {
   bool privileged = false;
   bool no_network = false;
   std::vector<std::string> dns_servers = {"8.8.8.8", "8.8.4.4"};
-  bool keep_after_close = false;
-  bool pull_always = false;                 // pull even if the image is in the store            // --rm=false: keep the state row and directory
+  int mtu = 1500;                           // guest link MTU (576..65520)
+  std::vector<std::string> allowed_hosts;   // --allow-host patterns: non-empty = interception
+  std::vector<std::string> allow_private_hosts;  // IPs exempt from private-range blocking
+  std::vector<std::pair<std::string, std::string>> add_hosts;  // (name, ip) for /etc/hosts
+  bool block_private_ips = true;            // interception mode only
+  bool pull_always = false;                 // pull even if the image is in the store
+  bool keep_after_close = false;            // --rm=false: keep the state row and directory
 };
 
 }  // namespace matchlock::sandbox

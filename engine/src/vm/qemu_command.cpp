@@ -72,7 +72,8 @@ std::vector<std::string> qemu_argv(const VmSpec& spec) {
   });
   if (spec.network) {
     a.insert(a.end(), {"-netdev", "stream,id=net0,addr.type=fd,addr.str=" + std::to_string(kNetFd),
-                       "-device", "virtio-net-device,netdev=net0,mac=" + spec.mac});
+                       "-device", "virtio-net-device,netdev=net0,mac=" + spec.mac +
+                                      (spec.mtu > 0 ? ",host_mtu=" + std::to_string(spec.mtu) : "")});
   }
   return a;
 }

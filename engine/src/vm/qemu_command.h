@@ -29,6 +29,7 @@ struct VmSpec {
   std::filesystem::path console_log;
   bool network = false;              // attach virtio-net on kNetFd
   std::string mac = "52:54:00:12:34:56";
+  int mtu = 0;                       // > 0: advertised to the guest as host_mtu (VIRTIO_NET_F_MTU)
   uint32_t host_tsc_khz = 0;         // 0 = unknown (then no tsc_early_khz)
   std::vector<std::string> extra_kernel_args;
 };

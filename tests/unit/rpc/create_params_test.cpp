@@ -106,9 +106,26 @@ TEST_CASE("create_no_network_conflicts_are_invalid_configuration", "[rpc][create
   CHECK(ok->options.no_network);
 }
 
+TEST_CASE("create_network_fields_fill_the_options", "[rpc][create]") {
+  auto ok = parse(R"({"image":"a","network":{"allowed_hosts":["api.openai.com","*.x.com"],
+      "add_hosts":[{"host":"db.internal","ip":"10.0.0.10"}],"mtu":9000,"block_private_ips":true}})");
+  REQUIRE(ok.ok());
+  CHECK(ok->options.allowed_hosts == std::vector<std::string>{"api.openai.com", "*.x.com"});
+  REQUIRE(ok->options.add_hosts.size() == 1);
+  CHECK(ok->options.add_hosts[0].first == "db.internal");
+  CHECK(ok->options.mtu == 9000);
+  CHECK(ok->options.block_private_ips);
+  auto dflt = parse(R"({"image":"a","network":{"mtu":0}})");
+  REQUIRE(dflt.ok());
+  CHECK(dflt->options.mtu == 1500);
+  CHECK_FALSE(dflt->options.block_private_ips);  // a network object replaces the defaults
+  CHECK(error_of(R"({"image":"a","network":{"add_hosts":[{"host":"a b","ip":"1.2.3.4"}]}})") ==
+        "invalid network.add_hosts: invalid add-host mapping");
+  CHECK(error_of(R"({"image":"a","network":{"mtu":100}})").find("network.mtu") !=
+        std::string::npos);
+}
+
 TEST_CASE("create_refuses_policy_features_that_are_not_implemented", "[rpc][create]") {
-  CHECK(error_of(R"({"image":"a","network":{"allowed_hosts":["api.openai.com"]}})") ==
-        "network.allowed_hosts is not supported yet");
   CHECK(error_of(R"({"image":"a","network":{"secrets":{"K":{"value":"v"}}}})") ==
         "network.secrets is not supported yet");
   CHECK(error_of(R"({"image":"a","vfs":{"workspace":"/workspace","mounts":{"/workspace":{}}}})") ==

@@ -175,6 +175,20 @@ TEST_CASE("unimplemented_methods_say_not_supported_yet", "[rpc][server]") {
       R"({"jsonrpc":"2.0","error":{"code":-32000,"message":"write_file is not supported yet"},"id":4})");
 }
 
+TEST_CASE("allow_list_methods_need_an_intercepting_sandbox", "[rpc][server]") {
+  Harness h;
+  h.send(R"({"jsonrpc":"2.0","method":"allow_list_add","params":{"hosts":["a.com"]},"id":3})");
+  CHECK(h.last() ==
+        R"({"jsonrpc":"2.0","error":{"code":-32000,"message":"VM not created"},"id":3})");
+  h.create_vm();
+  h.send(R"({"jsonrpc":"2.0","method":"allow_list_add","params":{"hosts":[]},"id":4})");
+  CHECK(h.last() ==
+        R"({"jsonrpc":"2.0","error":{"code":-32602,"message":"hosts is required"},"id":4})");
+  h.send(R"({"jsonrpc":"2.0","method":"allow_list_delete","params":{"hosts":["a.com"]},"id":5})");
+  CHECK(h.last() ==
+        R"({"jsonrpc":"2.0","error":{"code":-32000,"message":"allow-list updates unavailable: sandbox was started without network interception"},"id":5})");
+}
+
 TEST_CASE("exec_before_create_is_vm_not_created", "[rpc][server]") {
   Harness h;
   h.send(R"({"jsonrpc":"2.0","method":"exec","params":{"command":"true"},"id":2})");

@@ -12,7 +12,8 @@
 //   guest -> host  HELLO   {"version":1,"agent":"matchlock-guest <ver>","boot_ms":N}
 //   host  -> guest HELLO   {"version":1}
 //   host  -> guest CONFIG  {"hostname":..,"hosts":"<file text>","resolv_conf":"<file text>"|absent,
-//                           "time_unix_ms":N,"network":{..}|absent}
+//                           "time_unix_ms":N,"network":{"address":"192.168.127.15","prefix":24,
+//                           "gateway":"192.168.127.2","mtu":1500}|absent}   (absent: no NIC)
 //   guest -> host  READY   {}                          (or ERROR {"message":..} on stream 0)
 // The guest sends HELLO again whenever it (re)opens the port, so a reconnecting host resyncs by
 // waiting for the next HELLO. Versions must match exactly; on mismatch the host fails the boot.

@@ -1,0 +1,61 @@
+// Interception mode's PolicyHook: the policy pipeline (host_filter first) decides connections
+// and HTTP requests; DNS for names no allow rule matches is answered with the sinkhole and
+// never sent upstream; upstream answers into blocked ranges are refused; the dial check is on
+// the exact address dialled.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "net/policy/allow_list.h"
+#include "net/policy/event_sink.h"
+#include "net/policy/pipeline.h"
+#include "net/policy/private_ranges.h"
+#include "net/policy_hook.h"
+
+namespace matchlock::net {
+
+struct InterceptOptions {
+  std::vector<std::string> allowed_hosts;
+  std::vector<std::string> allow_private_hosts;
+  bool block_private_ips = true;
+  std::vector<std::pair<std::string, std::string>> add_hosts;  // (name, ip): /etc/hosts lines
+};
+
+class InterceptPolicy : public PolicyHook {
+ public:
+  static Result<std::shared_ptr<InterceptPolicy>> create(const InterceptOptions& options);
+
+  DnsVerdict dns_query(const std::string& query) override;
+  std::optional<std::string> dns_reply(const std::string& forwarded, std::string reply) override;
+  GateDecision gate(const policy::Request& request) override;
+  bool may_dial(uint32_t ip, const std::string& host) override;
+
+  // For the rpc allow_list_add / allow_list_delete methods (loop thread).
+  policy::AllowList& allow_list() { return *allow_list_; }
+
+ private:
+  InterceptPolicy() = default;
+  struct LogSink : policy::EventSink {
+    void on_decision(const policy::PolicyEvent& e) override;
+  };
+
+  void bind(const std::string& name, uint32_t ip);
+
+  bool block_private_ips_ = true;
+  // Which addresses each name was given to the guest for (DNS answers, --add-host): a request
+  // naming `host` is only dialled to one of them. Bounded; the oldest names go first.
+  std::map<std::string, std::set<uint32_t>> bindings_;
+  std::deque<std::string> binding_order_;
+  std::shared_ptr<policy::AllowList> allow_list_;
+  std::shared_ptr<policy::PrivateRangePolicy> ranges_;
+  LogSink sink_;
+  std::unique_ptr<policy::Pipeline> pipeline_;
+};
+
+}  // namespace matchlock::net

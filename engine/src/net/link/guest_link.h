@@ -1,0 +1,52 @@
+// The engine's end of the guest NIC: a socketpair end shared with QEMU's `-netdev stream`.
+// Reads frames through FrameReader; batches outgoing frames into one write per loop pass
+// (QEMU reads up to 69,632 bytes at a time, so fewer syscalls is most of the throughput).
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/result.h"
+#include "core/unique_fd.h"
+#include "core/uv.h"
+#include "net/link/frame_reader.h"
+
+namespace matchlock::net {
+
+class GuestLink {
+ public:
+  struct Events {
+    std::function<void(const uint8_t* frame, size_t len)> on_frame;
+    std::function<void(const Error&)> on_closed;  // EOF, I/O error or a malformed frame
+  };
+
+  static Result<std::unique_ptr<GuestLink>> open(uv_loop_t* loop, UniqueFd fd, size_t max_frame,
+                                                 Events events);
+  ~GuestLink();
+
+  // Queues one frame for QEMU. Frames are dropped (as a full NIC queue would) when QEMU is
+  // not keeping up, so a stalled guest cannot grow the engine's memory without bound.
+  void send(const uint8_t* frame, size_t len);
+  bool closed() const { return closed_; }
+
+ private:
+  GuestLink(uv_loop_t* loop, size_t max_frame) : loop_(loop), reader_(max_frame) {}
+  void on_read(ssize_t nread, const uv_buf_t* buf);
+  void flush();
+  void fail(const Error& e);
+
+  uv_loop_t* loop_;
+  uv::Handle<uv_pipe_t> pipe_;
+  uv::Handle<uv_idle_t> flush_idle_;  // an active idle handle also makes the next poll non-blocking
+  FrameReader reader_;
+  Events events_;
+  std::string pending_;
+  std::string read_buf_;
+  bool closed_ = false;
+  std::shared_ptr<GuestLink*> alive_;  // weak token for write completions
+};
+
+}  // namespace matchlock::net

@@ -1,0 +1,113 @@
+#include "net/stack/lwip_stack.h"
+
+#include <chrono>
+#include <cstring>
+
+#include "lwip/etharp.h"
+#include "lwip/init.h"
+#include "lwip/netif.h"
+#include "lwip/pbuf.h"
+#include "lwip/timeouts.h"
+#include "net/stack/addresses.h"
+#include "netif/ethernet.h"
+
+extern "C" u32_t sys_now(void) {
+  using namespace std::chrono;
+  return static_cast<u32_t>(
+      duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count());
+}
+
+namespace matchlock::net {
+
+struct LwipGlue {
+  static err_t linkoutput(struct netif* nif, struct pbuf* p) {
+    auto* self = static_cast<LwipStack*>(nif->state);
+    if (!self || p->tot_len > self->out_cap_) return ERR_IF;
+    pbuf_copy_partial(p, self->out_buf_.get(), p->tot_len, 0);
+    if (self->output_) self->output_(self->out_buf_.get(), p->tot_len);
+    return ERR_OK;
+  }
+  static err_t init(struct netif* nif) {
+    nif->name[0] = 'm';
+    nif->name[1] = 'l';
+    nif->output = etharp_output;
+    nif->linkoutput = linkoutput;
+    nif->hwaddr_len = ETH_HWADDR_LEN;
+    std::memcpy(nif->hwaddr, kGatewayMac, ETH_HWADDR_LEN);
+    nif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET;
+    return ERR_OK;
+  }
+};
+
+namespace {
+bool g_lwip_initialized = false;
+bool g_stack_active = false;
+}  // namespace
+
+Result<std::unique_ptr<LwipStack>> LwipStack::create(uv_loop_t* loop, int mtu, OutputFn output) {
+  if (g_stack_active) return Error(ErrorCode::kUnsupported, "one network stack per process");
+  if (mtu < 576 || mtu > kMaxMtu) return invalid_argument("mtu out of range");
+  if (!g_lwip_initialized) {
+    lwip_init();
+    g_lwip_initialized = true;
+  }
+  std::unique_ptr<LwipStack> s(new LwipStack());
+  s->output_ = std::move(output);
+  s->out_cap_ = static_cast<size_t>(mtu) + 18;
+  s->out_buf_ = std::make_unique<uint8_t[]>(s->out_cap_);
+  s->netif_ = std::make_unique<struct netif>();
+  ip4_addr_t addr, mask, gw;
+  ip4_addr_set_u32(&addr, lwip_htonl(kGatewayIp));
+  // Netmask 0: every destination is on-link, so replies sent while the address is swapped go
+  // straight to the guest's MAC (a static ARP entry) instead of failing with "no route".
+  ip4_addr_set_zero(&mask);
+  ip4_addr_set_zero(&gw);
+  if (!netif_add(s->netif_.get(), &addr, &mask, &gw, s.get(), LwipGlue::init, ethernet_input))
+    return Error(ErrorCode::kInternal, "lwIP netif_add failed");
+  g_stack_active = true;
+  s->netif_->mtu = static_cast<u16_t>(mtu);
+  netif_set_default(s->netif_.get());
+  netif_set_up(s->netif_.get());
+  netif_set_link_up(s->netif_.get());
+  ip4_addr_t guest;
+  ip4_addr_set_u32(&guest, lwip_htonl(kGuestIp));
+  struct eth_addr guest_mac;
+  std::memcpy(guest_mac.addr, kGuestMac, 6);
+  etharp_add_static_entry(&guest, &guest_mac);
+
+  uv_timer_init(loop, s->timer_.get());
+  s->timer_.mark_initialized();
+  uv_timer_start(
+      s->timer_.get(), [](uv_timer_t*) { sys_check_timeouts(); }, 50, 50);
+  return s;
+}
+
+LwipStack::~LwipStack() {
+  timer_.close();
+  if (netif_) {
+    ip4_addr_t guest;
+    ip4_addr_set_u32(&guest, lwip_htonl(kGuestIp));
+    etharp_remove_static_entry(&guest);
+    netif_->state = nullptr;
+    netif_remove(netif_.get());
+    g_stack_active = false;
+  }
+}
+
+struct netif* LwipStack::netif() {
+  return netif_.get();
+}
+
+void LwipStack::input(const uint8_t* frame, size_t len, uint32_t deliver_as) {
+  if (len > 0xffff) return;
+  struct pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(len), PBUF_RAM);
+  if (!p) return;
+  std::memcpy(p->payload, frame, len);
+  // A plain field store, not netif_set_ipaddr(): that would abort pcbs bound to the old one.
+  ip4_addr_t saved = *netif_ip4_addr(netif_.get());
+  ip4_addr_set_u32(ip_2_ip4(&netif_->ip_addr), lwip_htonl(deliver_as));
+  if (netif_->input(p, netif_.get()) != ERR_OK) pbuf_free(p);
+  ip4_addr_copy(*ip_2_ip4(&netif_->ip_addr), saved);
+}
+
+}  // namespace matchlock::net

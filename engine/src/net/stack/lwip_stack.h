@@ -1,0 +1,40 @@
+// lwIP as the guest's whole outside world: one netif whose address is swapped to each
+// packet's destination around input, so lwIP accepts traffic to any address without patches
+// (recipe: shared/design/notes-network.md §2). lwIP keeps global state, so one stack may
+// exist per process (rpc and run both host one sandbox per process).
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "core/result.h"
+#include "core/uv.h"
+
+struct netif;
+
+namespace matchlock::net {
+
+class LwipStack {
+ public:
+  using OutputFn = std::function<void(const uint8_t* frame, size_t len)>;
+  static Result<std::unique_ptr<LwipStack>> create(uv_loop_t* loop, int mtu, OutputFn output);
+  ~LwipStack();
+
+  // Feeds one frame to lwIP as if the netif's address were `deliver_as` (host order).
+  void input(const uint8_t* frame, size_t len, uint32_t deliver_as);
+  struct netif* netif();
+
+ private:
+  LwipStack() = default;
+  OutputFn output_;
+  std::unique_ptr<struct netif> netif_;
+  uv::Handle<uv_timer_t> timer_;
+  std::unique_ptr<uint8_t[]> out_buf_;
+  size_t out_cap_ = 0;
+  friend struct LwipGlue;
+};
+
+}  // namespace matchlock::net

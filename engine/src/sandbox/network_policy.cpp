@@ -1,0 +1,21 @@
+#include "sandbox/network_policy.h"
+
+#include "net/intercept/intercept_policy.h"
+
+namespace matchlock::sandbox {
+
+bool wants_interception(const SandboxOptions& o) {
+  return !o.allowed_hosts.empty();
+}
+
+Result<std::shared_ptr<net::InterceptPolicy>> make_network_policy(const SandboxOptions& o) {
+  if (!wants_interception(o)) return std::shared_ptr<net::InterceptPolicy>();
+  net::InterceptOptions io;
+  io.allowed_hosts = o.allowed_hosts;
+  io.allow_private_hosts = o.allow_private_hosts;
+  io.block_private_ips = o.block_private_ips;
+  io.add_hosts = o.add_hosts;
+  return net::InterceptPolicy::create(io);
+}
+
+}  // namespace matchlock::sandbox
