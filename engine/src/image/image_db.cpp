@@ -1,5 +1,7 @@
 #include "image/image_db.h"
 
+#include <unistd.h>
+
 #include <array>
 
 namespace matchlock::image {
@@ -56,7 +58,7 @@ Status ImageDb::exec(const char* sql) {
   return {};
 }
 
-Result<ImageDb> ImageDb::open(const std::filesystem::path& file) {
+Result<ImageDb> ImageDb::open_once(const std::filesystem::path& file) {
   sqlite3* raw = nullptr;
   int rc =
       sqlite3_open_v2(file.c_str(), &raw,
@@ -71,6 +73,21 @@ Result<ImageDb> ImageDb::open(const std::filesystem::path& file) {
       out.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"));
   MATCHLOCK_TRY(out.migrate());
   return out;
+}
+
+Result<ImageDb> ImageDb::open(const std::filesystem::path& file) {
+  // SQLite skips the busy handler in a few first-open cases (switching a fresh file to WAL,
+  // WAL recovery) and answers "locked" at once when several processes open a new store
+  // together. Those errors are transient, so the whole open is retried.
+  constexpr int kAttempts = 50;
+  for (int attempt = 1;; ++attempt) {
+    auto db = open_once(file);
+    if (db.ok() || attempt == kAttempts ||
+        db.error().message.find("database is locked") == std::string::npos) {
+      return db;
+    }
+    ::usleep(static_cast<useconds_t>(2000 * attempt));
+  }
 }
 
 Status ImageDb::migrate() {

@@ -45,6 +45,7 @@ class ImageDb {
   Result<std::set<std::string>> referenced_manifests();
 
  private:
+  static Result<ImageDb> open_once(const std::filesystem::path& file);
   struct Close {
     void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
   };

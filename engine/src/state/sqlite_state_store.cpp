@@ -1,5 +1,6 @@
 // StateStore on SQLite: the schema lives in migrations.cpp, this file maps rows to queries.
 #include <fcntl.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -204,11 +205,10 @@ class SqliteStateStore final : public StateStore {
 
 }  // namespace
 
-Result<std::unique_ptr<StateStore>> StateStore::open(const std::filesystem::path& home) {
-  const std::filesystem::path path = home / "state.db";
-  const std::string op = "open " + path.string();
-  if (auto st = ensure_home(home); !st.ok()) return state_error(op, st.error());
-  if (auto st = ensure_db_file(path); !st.ok()) return state_error(op, st.error());
+namespace {
+
+Result<std::unique_ptr<StateStore>> open_once(const std::filesystem::path& path,
+                                              const std::string& op) {
   auto db = sqlite::open_db(path);
   if (!db.ok()) return state_error(op, db.error());
   if (auto st = configure(db->get()); !st.ok()) return state_error(op, st.error());
@@ -219,6 +219,29 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::filesystem::path
   if (!version.ok()) return state_error(op, version.error());
   return std::unique_ptr<StateStore>(
       std::make_unique<SqliteStateStore>(std::move(db).value(), *version));
+}
+
+bool is_lock_contention(const Error& e) {
+  return e.message.find("database is locked") != std::string::npos ||
+         e.message.find("database is busy") != std::string::npos;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<StateStore>> StateStore::open(const std::filesystem::path& home) {
+  const std::filesystem::path path = home / "state.db";
+  const std::string op = "open " + path.string();
+  if (auto st = ensure_home(home); !st.ok()) return state_error(op, st.error());
+  if (auto st = ensure_db_file(path); !st.ok()) return state_error(op, st.error());
+  // SQLite skips the busy handler in a few first-open cases (switching a fresh file to WAL,
+  // WAL recovery) and answers "locked" at once; several processes opening a new home at the
+  // same moment hit that. Those errors are transient, so the whole open is retried.
+  constexpr int kAttempts = 50;
+  for (int attempt = 1;; ++attempt) {
+    auto store = open_once(path, op);
+    if (store.ok() || attempt == kAttempts || !is_lock_contention(store.error())) return store;
+    ::usleep(static_cast<useconds_t>(2000 * attempt));
+  }
 }
 
 }  // namespace matchlock::state

@@ -45,7 +45,11 @@ class TarBuilder {
  public:
   explicit TarBuilder(Compression c = Compression::kNone) : a_(archive_write_new()) {
     archive_write_set_format_pax_restricted(a_.get());
-    if (c == Compression::kGzip) archive_write_add_filter_gzip(a_.get());
+    if (c == Compression::kGzip) {
+      archive_write_add_filter_gzip(a_.get());
+      // No wall-clock time in the gzip header: the same content must give the same digest.
+      archive_write_set_filter_option(a_.get(), "gzip", "timestamp", nullptr);
+    }
     if (c == Compression::kZstd) archive_write_add_filter_zstd(a_.get());
     archive_write_open(a_.get(), &out_, nullptr, &TarBuilder::on_write, nullptr);
   }
