@@ -215,7 +215,12 @@ void Sandbox::create(uv_loop_t* loop, SandboxOptions options, CreateCallback don
                     qmp_theirs(qmp[1]);
                 // The guest NIC: QEMU's `-netdev stream` on one end, the engine's lwIP on the other.
                 UniqueFd net_theirs;
-                if (!s.options_.no_network) {
+                // MATCHLOCK_UNSAFE_SLIRP_BASELINE=1: bench/net_throughput.py's baseline, the same
+                // guest on QEMU's -netdev user. Never for real use: nothing is filtered.
+                const char* slirp_env = std::getenv("MATCHLOCK_UNSAFE_SLIRP_BASELINE");
+                const bool slirp = !s.options_.no_network && slirp_env && std::string(slirp_env) == "1";
+                if (slirp) log::warn("MATCHLOCK_UNSAFE_SLIRP_BASELINE=1: unfiltered QEMU user network");
+                if (!s.options_.no_network && !slirp) {
                   auto net = s.start_network();
                   if (!net.ok()) return boot->fail(net.error().with_context("network"));
                   net_theirs = std::move(net.value());
@@ -232,6 +237,7 @@ void Sandbox::create(uv_loop_t* loop, SandboxOptions options, CreateCallback don
                 spec.console_log = s.dir_ / "console.log";
                 spec.host_tsc_khz = vm::host_tsc_khz();
                 spec.network = net_theirs.valid();
+                spec.slirp_baseline = slirp;
                 spec.mtu = s.options_.mtu;
                 std::map<int, int> inherit = {{vm::kControlFd, ctl_theirs.get()},
                                               {vm::kQmpFd, qmp_theirs.get()}};
@@ -277,6 +283,10 @@ void Sandbox::create(uv_loop_t* loop, SandboxOptions options, CreateCallback don
                 if (s.net_) {
                   auto a = net::guest_addressing(s.options_.mtu);
                   cfg.network = guest::GuestNetwork{a.address, a.prefix, a.gateway, a.mtu};
+                } else if (slirp) {
+                  // QEMU's fixed slirp addressing: guest .15, gateway .2, DNS .3 of 10.0.2.0/24.
+                  cfg.network = guest::GuestNetwork{"10.0.2.15", 24, "10.0.2.2", s.options_.mtu};
+                  cfg.resolv_conf = "nameserver 10.0.2.3\n";
                 }
                 s.guest_->handshake(cfg, [boot](Status st) {
                   if (!st.ok()) return boot->fail(st.error());

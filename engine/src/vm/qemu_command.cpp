@@ -70,7 +70,11 @@ std::vector<std::string> qemu_argv(const VmSpec& spec) {
       "-mon", "chardev=qmp,mode=control",
       "-device", "virtio-rng-device",
   });
-  if (spec.network) {
+  if (spec.slirp_baseline) {
+    a.insert(a.end(), {"-netdev", "user,id=net0",
+                       "-device", "virtio-net-device,netdev=net0,mac=" + spec.mac +
+                                      (spec.mtu > 0 ? ",host_mtu=" + std::to_string(spec.mtu) : "")});
+  } else if (spec.network) {
     a.insert(a.end(), {"-netdev", "stream,id=net0,addr.type=fd,addr.str=" + std::to_string(kNetFd),
                        "-device", "virtio-net-device,netdev=net0,mac=" + spec.mac +
                                       (spec.mtu > 0 ? ",host_mtu=" + std::to_string(spec.mtu) : "")});
