@@ -13,7 +13,7 @@ PACKAGES=(
   # guest bundle and images
   qemu-system-x86 qemu-utils e2fsprogs busybox-static cpio xz-utils zstd python3
   # tests
-  python3-pytest python3-jsonschema dnsmasq-base iproute2
+  python3-pytest python3-jsonschema dnsmasq-base iproute2 curl openssl
   # source packages (lwIP)
   dpkg-dev
 )

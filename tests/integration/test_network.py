@@ -2,8 +2,10 @@
 
 The lab is a network namespace joined to the host by a veth pair with addresses this module
 picks (10.77.N.0/24, only on this machine). Inside it run an HTTP server, dnsmasq with a query
-log, and a UDP responder (tftp-shaped, because busybox has no UDP netcat). A second HTTP server
-listens on the host's 127.0.0.1 to prove the guest can never reach the host's loopback.
+log, a UDP responder (tftp-shaped, because busybox has no UDP netcat) and, for the HTTPS tests,
+an HTTPS server with a throwaway test CA (the guest's TLS client is the host's curl, copied with
+its libraries into a derived image). A second HTTP server listens on the host's 127.0.0.1 to
+prove the guest can never reach the host's loopback.
 Everything is torn down by the fixture finalizer. Needs root (ip netns).
 """
 import os
@@ -103,6 +105,7 @@ def lab(tmp_path_factory):
                   f"--listen-address={LAB_IP}", "--log-queries", f"--log-facility={lab.dns_log}",
                   f"--address=/web.lab.test/{LAB_IP}", f"--address=/other.lab.test/{LAB_IP}",
                   f"--address=/secret-exfil.lab.test/{LAB_IP}",
+                  f"--address=/allowed.test/{LAB_IP}", f"--address=/blocked.test/{LAB_IP}",
                   "--pid-file=" + os.path.join(root, "dnsmasq.pid"))
         lab.start(sys.executable, "-c", UDP_RESPONDER, LAB_IP, "7777", lab.udp_log)
         # The host's loopback: the guest must never reach this.
@@ -416,3 +419,190 @@ def test_dns_over_tcp_follows_interception_policy(ml, lab):
                          *policy_flags("web.lab.test"))
     assert " 192 168 127 3" in " " + out, (out, err)
     assert not any("secret-exfil" in q for q in lab.dns_queries())
+
+
+# --- HTTPS from a real TLS client -----------------------------------------------------------------
+#
+# busybox wget has no TLS, so these tests derive an image holding the host's own curl and exactly
+# the shared libraries it loads (ldd), plus a throwaway test CA. The lab runs an HTTPS server with
+# a certificate from that CA for allowed.test, blocked.test and the lab address, and logs every
+# TCP connection it accepts, every SNI it is offered and every request it answers.
+
+HTTPS_PORT = 8443
+CURL_IMAGE = "matchlock-test/curl:latest"
+CA_IN_GUEST = "/etc/test-ca.pem"
+
+HTTPS_SERVER = r"""
+import http.server, ssl, sys
+ip, port, cert, key, log, root = sys.argv[1:7]
+logf = open(log, "a", buffering=1)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+
+def on_sni(sock, name, c):
+    logf.write("sni %s\n" % name)  # returns None: go on with the handshake
+ctx.sni_callback = on_sni
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def __init__(self, *a, **kw):
+        super().__init__(*a, directory=root, **kw)
+    def do_GET(self):
+        logf.write("request %s %s\n" % (self.headers.get("Host"), self.path))
+        super().do_GET()
+    def log_message(self, *a):
+        pass
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    def get_request(self):
+        conn, addr = self.socket.accept()
+        logf.write("connection\n")
+        return conn, addr
+    def finish_request(self, conn, addr):  # the handshake runs in the request's thread
+        try:
+            tls = ctx.wrap_socket(conn, server_side=True)
+        except (ssl.SSLError, OSError) as e:
+            logf.write("handshake-failed %s\n" % e)
+            return
+        try:
+            Handler(tls, addr, self)
+        finally:
+            tls.close()
+
+Server((ip, int(port)), Handler).serve_forever()
+"""
+
+
+def make_test_ca(d):
+    """A throwaway CA and a server certificate for the lab's TLS names, with the openssl CLI."""
+    def ossl(*args):
+        sh("openssl", *args)
+    ca_key, ca, key, csr, cert = (os.path.join(d, n) for n in
+                                  ("ca.key", "ca.pem", "srv.key", "srv.csr", "srv.pem"))
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    ossl("req", "-x509", *ec, "-keyout", ca_key, "-out", ca, "-days", "2",
+         "-subj", "/CN=matchlock throwaway test CA",
+         "-addext", "basicConstraints=critical,CA:TRUE",
+         "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    ossl("req", "-new", *ec, "-keyout", key, "-out", csr, "-subj", "/CN=allowed.test")
+    ext = os.path.join(d, "srv.ext")
+    with open(ext, "w") as f:
+        f.write(f"subjectAltName=DNS:allowed.test,DNS:blocked.test,IP:{LAB_IP}\n"
+                "basicConstraints=critical,CA:FALSE\n"
+                "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n")
+    ossl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+         "-out", cert, "-days", "2", "-extfile", ext)
+    return ca, cert, key
+
+
+def curl_layer(ca_pem):
+    """A layer with the host's curl, every library ldd lists for it (under the directory the
+    library really lives in, named by its soname) and the dynamic loader, plus the test CA."""
+    import tarfile
+    import io
+    curl = shutil.which("curl")
+    out = sh("ldd", curl).stdout
+    files = {"usr/bin/curl": curl}
+    for line in out.splitlines():
+        parts = line.split()
+        path = parts[2] if "=>" in parts and len(parts) > 2 else parts[0]
+        if not path.startswith("/"):
+            continue  # linux-vdso
+        if "ld-linux" in path:
+            files[path.lstrip("/")] = path  # the PT_INTERP path, as a regular file
+        real_dir = os.path.realpath(os.path.dirname(path))
+        files[os.path.join(real_dir, os.path.basename(path)).lstrip("/")] = path
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        dirs = set()
+        for name in files:
+            parent = os.path.dirname(name)
+            while parent:
+                dirs.add(parent)
+                parent = os.path.dirname(parent)
+        for dname in sorted(dirs):
+            info = tarfile.TarInfo(dname)
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, 1704067200
+            t.addfile(info)
+        entries = {n: (open(src, "rb").read(), 0o755) for n, src in files.items()}
+        entries[CA_IN_GUEST.lstrip("/")] = (open(ca_pem, "rb").read(), 0o644)
+        for name, (data, mode) in sorted(entries.items()):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), mode, 1704067200
+            t.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def tls_lab(ml, lab):
+    if not shutil.which("curl") or not shutil.which("openssl") or not shutil.which("ldd"):
+        pytest.skip("needs the host's curl, openssl and ldd (scripts/install-deps.sh)")
+    from conftest import ARCHIVE
+    import oci_archive
+    d = os.path.join(lab.root, "tls")
+    os.makedirs(d)
+    ca, cert, key = make_test_ca(d)
+    lab.https_log = os.path.join(d, "https.log")
+    open(lab.https_log, "w").close()
+    lab.start(sys.executable, "-c", HTTPS_SERVER, LAB_IP, str(HTTPS_PORT), cert, key,
+              lab.https_log, os.path.join(lab.root, "www"))
+    image = os.path.join(d, "curl-image.tar")
+    oci_archive.derive_image(ARCHIVE, image, {}, extra_layers=[curl_layer(ca)])
+    with open(image, "rb") as f:
+        r = ml.run("image", "import", CURL_IMAGE, input=f.read())
+    assert r.returncode == 0, r.stderr
+    wait_port(NETNS, LAB_IP, HTTPS_PORT)
+    return lab
+
+
+def https_log(lab):
+    with open(lab.https_log) as f:
+        return f.read().splitlines()
+
+
+def curl_script(*cases):
+    """cases: (marker, curl arguments). Prints marker=<curl exit status> after each."""
+    c = f"curl -sS --max-time 30 --cacert {CA_IN_GUEST}"
+    return "; ".join(f"{c} {args}; echo {marker}=$?" for marker, args in cases)
+
+
+def test_https_in_nat_by_ip_and_by_name(ml, tls_lab):
+    script = curl_script(("by_ip", f"https://{LAB_IP}:{HTTPS_PORT}/hello.txt"),
+                         ("by_name", f"https://blocked.test:{HTTPS_PORT}/hello.txt"))
+    r = ml.run("run", "--image", CURL_IMAGE, "--dns-servers", LAB_IP, "sh", "-c", script)
+    out, err = r.stdout.decode(), r.stderr.decode()
+    # No policy flag: every name is reachable, including the one the next test blocks.
+    assert out == "hello-from-lab\nby_ip=0\nhello-from-lab\nby_name=0\n", (out, err)
+    log = https_log(tls_lab)
+    assert "sni blocked.test" in log
+    assert "request blocked.test:8443 /hello.txt" in log
+
+
+def test_https_allowed_host_works_and_blocked_host_never_reaches_the_server(ml, tls_lab):
+    before = len(https_log(tls_lab))
+    script = curl_script(
+        ("allowed", f"https://allowed.test:{HTTPS_PORT}/hello.txt"),
+        # Through DNS: the engine answers a name that is not allowed with its sinkhole.
+        ("blocked_dns", f"https://blocked.test:{HTTPS_PORT}/blocked-dns"),
+        # Straight to the lab address (which --allow-private-host opens): the SNI decides.
+        ("blocked_sni", f"--resolve blocked.test:{HTTPS_PORT}:{LAB_IP} "
+                        f"https://blocked.test:{HTTPS_PORT}/blocked-sni"),
+        # An IP literal sends no SNI, and the address is not in the allow-list.
+        ("blocked_ip", f"https://{LAB_IP}:{HTTPS_PORT}/blocked-ip"),
+        # The allowed name again after the refusals: the sandbox's network is still fine.
+        ("allowed_again", f"https://allowed.test:{HTTPS_PORT}/hello.txt"))
+    r = ml.run("run", "--image", CURL_IMAGE, *policy_flags("allowed.test"), "sh", "-c", script)
+    out, err = r.stdout.decode(), r.stderr.decode()
+    lines = out.splitlines()
+    assert lines[:2] == ["hello-from-lab", "allowed=0"], (out, err)
+    assert lines[-2:] == ["hello-from-lab", "allowed_again=0"], (out, err)
+    # 35: the TCP connection opened (to the engine) and the TLS handshake was cut, by a reset.
+    assert lines[2:5] == ["blocked_dns=35", "blocked_sni=35", "blocked_ip=35"], (out, err)
+    assert err.count("Connection reset by peer") == 3, err
+    log = https_log(tls_lab)[before:]
+    # The server saw the two allowed connections and nothing else: the blocked ones were
+    # reset by the engine before it dialled anything.
+    assert log.count("connection") == 2, log
+    assert [l for l in log if l.startswith("sni ")] == ["sni allowed.test"] * 2, log
+    assert [l for l in log if l.startswith("request ")] == \
+        ["request allowed.test:8443 /hello.txt"] * 2, log
