@@ -28,6 +28,7 @@ std::string two_layer_oci_archive() {
                        .file("opt/hard-a", "h", 0644, 13, 14)
                        .hardlink("opt/hard-b", "opt/hard-a")
                        .fifo("opt/fifo")
+                       .file_with_xattr("opt/tagged", "t", "user.matchlock", "kept")
                        .finish();
   std::string l2 = TarBuilder().file("etc/.wh.removeme", "").file("etc/motd", "v2").finish();
   std::string d1 = sha256_digest(l1), d2 = sha256_digest(l2);
@@ -121,6 +122,7 @@ TEST_CASE("the base disk carries tar ownership, modes, symlinks and mtimes", "[i
   CHECK(dstat(*disk, "/etc/removeme").raw.empty());  // whited out in layer 2
   CHECK(debugfs_cmd(*disk, "cat /etc/motd") == "v2");
   CHECK(dstat(*disk, "/opt/fifo").raw.empty());
+  CHECK(debugfs_cmd(*disk, "ea_get /opt/tagged user.matchlock").find("kept") != std::string::npos);
   // Staging and temp files are gone.
   CHECK(fs::is_empty(tmp / "images" / "tmp"));
 }

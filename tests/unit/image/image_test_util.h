@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -68,6 +69,12 @@ class TarBuilder {
   TarBuilder& hardlink(const std::string& path, const std::string& target) {
     return add(path, AE_IFREG, 0644, 0, 0, 1700000000, nullptr, nullptr, &target);
   }
+  // A regular file carrying one extended attribute (written as a PAX xattr record).
+  TarBuilder& file_with_xattr(const std::string& path, const std::string& content,
+                              const std::string& xattr_name, const std::string& xattr_value) {
+    pending_xattr_ = {xattr_name, xattr_value};
+    return add(path, AE_IFREG, 0644, 0, 0, 1700000000, &content, nullptr, nullptr);
+  }
   TarBuilder& fifo(const std::string& path) {
     return add(path, AE_IFIFO, 0644, 0, 0, 1700000000, nullptr, nullptr, nullptr);
   }
@@ -99,6 +106,11 @@ class TarBuilder {
     if (symlink) archive_entry_set_symlink(e.get(), symlink->c_str());
     if (hardlink) archive_entry_set_hardlink(e.get(), hardlink->c_str());
     archive_entry_set_size(e.get(), content ? static_cast<la_int64_t>(content->size()) : 0);
+    if (pending_xattr_) {
+      archive_entry_xattr_add_entry(e.get(), pending_xattr_->first.c_str(),
+                                    pending_xattr_->second.data(), pending_xattr_->second.size());
+      pending_xattr_.reset();
+    }
     archive_write_header(a_.get(), e.get());
     if (content && !content->empty())
       archive_write_data(a_.get(), content->data(), content->size());
@@ -108,6 +120,7 @@ class TarBuilder {
     void operator()(archive* a) const { archive_write_free(a); }
   };
   std::string out_;
+  std::optional<std::pair<std::string, std::string>> pending_xattr_;
   std::unique_ptr<archive, Free> a_;
 };
 
