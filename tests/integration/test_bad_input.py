@@ -20,6 +20,11 @@ CASES = [
     (["run", "--image", IMAGE, "--hostname", "bad_host!", "true"], "--hostname"),
     (["run", "--image", IMAGE, "--no-such-flag", "true"], "--no-such-flag"),
     (["run", "--image", IMAGE, "--dns-servers", "not-an-ip", "true"], "--dns-servers"),
+    (["run", "--image", IMAGE, "--no-network", "--secret", "K=v@h", "true"],
+     "--no-network cannot be combined with --secret"),
+    (["run", "--image", IMAGE, "--no-network", "--local-model-route", "x", "true"],
+     "--no-network cannot be combined with --local-model-route"),
+    (["run", "--image", IMAGE, "--secret", "K=v@h", "true"], "--secret is not supported yet"),
 ]
 
 

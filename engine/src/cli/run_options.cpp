@@ -77,6 +77,12 @@ Status parse_network_flags(const ParsedArgs& a, sandbox::SandboxOptions& o) {
         return invalid_argument(std::string("--no-network cannot be combined with --") + flag);
     }
   }
+  // Registered so conflicts and typos get precise errors; the features land with later issues.
+  for (const char* flag : {"secret", "local-model-route"}) {
+    if (!a.values(flag).empty()) {
+      return invalid_argument(std::string("--") + flag + " is not supported yet");
+    }
+  }
   return {};
 }
 
@@ -110,6 +116,9 @@ ArgParser run_arg_parser() {
                     "comma lists); turns on interception")
       .add_repeated("add-host", 0, "HOST:IP", "add a line to the guest's /etc/hosts")
       .add_value("mtu", 0, "N", "guest link MTU (up to 65520)", "1500")
+      .add_repeated("secret", 0, "NAME=VALUE@HOSTS",
+                    "inject a secret into requests to HOSTS (not supported yet)")
+      .add_repeated("local-model-route", 0, "ROUTE", "route model API calls (not supported yet)")
       .add_repeated("allow-private-host", 0, "IP",
                     "let interception dial this private address (blocked by default)")
       .add_bool("pull", 0, "pull the image even if it is in the local store")
