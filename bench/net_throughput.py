@@ -37,7 +37,8 @@ SERVER = textwrap.dedent(f"""
             c.sendall(CHUNK)
         c.shutdown(socket.SHUT_WR)
         c.recv(1)
-        print("down", mib << 20, time.perf_counter() - t0, flush=True)
+        if mib:  # GET /0 is the connection-setup probe: nothing to report
+            print("down", mib << 20, time.perf_counter() - t0, flush=True)
         c.close()
     def up(c):
         n, t0 = 0, None
@@ -102,6 +103,24 @@ def one_run(binary, backend, direction, mib, mtu, server):
     return int(line[1]) / float(line[2]) / 1e6  # MB/s
 
 
+def setup_time_ms(binary, backend, connections):
+    """Mean time per sequential HTTP connection (connect, tiny GET, close), timed in the guest.
+    Each includes spawning busybox wget, the same for both backends."""
+    env = dict(os.environ)
+    env.pop("MATCHLOCK_UNSAFE_SLIRP_BASELINE", None)
+    if backend == "slirp":
+        env["MATCHLOCK_UNSAFE_SLIRP_BASELINE"] = "1"
+    script = (f"read t0 rest < /proc/uptime; i=0; while [ $i -lt {connections} ]; do "
+              f"wget -q -O /dev/null http://{LAB_IP}:{PORT}/0 || exit 1; i=$((i+1)); done; "
+              "read t1 rest < /proc/uptime; echo $t0 $t1")
+    r = benchlib.run([binary, "run", "--image", benchlib.IMAGE, "sh", "-c", script], 300, env=env,
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if r.returncode != 0:
+        benchlib.die(f"{backend} setup: exit {r.returncode}: {r.stderr.decode(errors='replace')}")
+    t0, t1 = map(float, r.stdout.split())
+    return (t1 - t0) * 1000 / connections
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
@@ -135,6 +154,11 @@ def main():
                       f"{med[('matchlock', 1500)]:7.1f} MB/s ({med[('matchlock', 1500)] / base:4.2f}x) | "
                       f"mtu 65520 {med[('matchlock', 65520)]:7.1f} MB/s "
                       f"({med[('matchlock', 65520)] / base:4.2f}x)   goal >= 1.5x")
+            conns = 50
+            setup = {b: statistics.median(setup_time_ms(binary, b, conns) for _ in range(args.runs))
+                     for b in ("matchlock", "slirp")}
+            print(f"  connection setup + tiny GET, {conns} sequential, per connection: "
+                  f"-netdev user {setup['slirp']:.1f} ms | matchlock {setup['matchlock']:.1f} ms")
     finally:
         benchlib.kill_group(server)
         teardown_lab()
