@@ -68,7 +68,7 @@ moddir="$x/lib/modules/$kver"
 # reads each module's .modinfo depends= instead, so kmod is not needed on the host.
 
 # 4. vmlinux (ELF with the PVH note) and the module set.
-"$PY" "$here/extract_vmlinux.py" "$bz" "$out/vmlinux.new"
+"$PY" "$here/extract_kernel_elf.py" "$bz" "$out/vmlinux.new"
 "$PY" "$here/select_modules.py" "$moddir" "$out/modules.new" "${MODULES[@]}"
 
 rm -rf "$out/modules"

@@ -10,6 +10,7 @@
 
 #include "cli/arg_parser.h"
 #include "cli/commands.h"
+#include "cli/human_units.h"
 #include "core/paths.h"
 #include "core/unique_fd.h"
 #include "image/content_store.h"
@@ -27,18 +28,6 @@ constexpr const char* kImageUsage =
     "  rm NAME...    Remove images\n\n"
     "Run 'matchlock image COMMAND --help' for more information.\n";
 
-std::string human_size(int64_t bytes) {
-  const char* units[] = {"B", "kB", "MB", "GB", "TB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1000 && u < 4) {
-    v /= 1000;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-  return buf;
-}
 
 std::string ago(int64_t unix_time) {
   int64_t d = static_cast<int64_t>(std::time(nullptr)) - unix_time;
@@ -128,7 +117,7 @@ int cmd_ls(Args args) {
   std::vector<std::vector<std::string>> rows = {{"NAME", "DIGEST", "SIZE", "CREATED", "SOURCE"}};
   for (const auto& r : *images) {
     std::string short_digest = r.digest.substr(r.digest.find(':') + 1, 12);
-    rows.push_back({r.name, short_digest, human_size(r.size), ago(r.created_unix), r.source});
+    rows.push_back({r.name, short_digest, human_bytes(r.size), ago(r.created_unix), r.source});
   }
   std::vector<size_t> width(rows[0].size(), 0);
   for (const auto& row : rows) {

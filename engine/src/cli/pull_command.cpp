@@ -3,6 +3,7 @@
 
 #include "cli/arg_parser.h"
 #include "cli/commands.h"
+#include "cli/human_units.h"
 #include "cli/pull_progress.h"
 #include "core/paths.h"
 #include "image/image_store.h"

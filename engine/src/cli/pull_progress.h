@@ -37,6 +37,4 @@ class PullProgressRenderer {
 Result<image::PullReport> pull_with_progress(image::ImageStore& store, const std::string& reference,
                                              image::PullOptions options, bool quiet);
 
-std::string human_bytes(int64_t bytes);
-
 }  // namespace matchlock::cli

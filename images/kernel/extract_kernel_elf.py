@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Extract the uncompressed ELF vmlinux from an x86 bzImage and check it can boot via PVH.
 
-usage: extract_vmlinux.py BZIMAGE OUT_VMLINUX
+usage: extract_kernel_elf.py BZIMAGE OUT_VMLINUX
 
 The bzImage's setup header says where the compressed payload is (payload_offset /
 payload_length, boot protocol >= 2.08). If the header is missing or unhelpful we scan for
@@ -212,7 +212,7 @@ def extract(img):
 
 def main(argv):
     if len(argv) != 3:
-        sys.stderr.write("usage: extract_vmlinux.py BZIMAGE OUT_VMLINUX\n")
+        sys.stderr.write("usage: extract_kernel_elf.py BZIMAGE OUT_VMLINUX\n")
         return 2
     src, dst = argv[1], argv[2]
     with open(src, "rb") as f:
@@ -228,7 +228,7 @@ def main(argv):
     with open(tmp, "wb") as f:
         f.write(elf)
     os.replace(tmp, dst)
-    sys.stderr.write("extract_vmlinux: %s payload -> %s (%d bytes, PVH note present)\n"
+    sys.stderr.write("extract_kernel_elf: %s payload -> %s (%d bytes, PVH note present)\n"
                      % (kind, dst, len(elf)))
     return 0
 
@@ -237,5 +237,5 @@ if __name__ == "__main__":
     try:
         sys.exit(main(sys.argv))
     except ExtractError as e:
-        sys.stderr.write("extract_vmlinux: error: %s\n" % e)
+        sys.stderr.write("extract_kernel_elf: error: %s\n" % e)
         sys.exit(1)
