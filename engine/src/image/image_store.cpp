@@ -70,6 +70,12 @@ class LocalImageStore final : public ImageStore {
     return root_ / "disks" / (digest_hex(digest) + ".ext4");
   }
   Result<ImageRecord> to_record(const StoredImage& s);
+  // Writes the row naming a fetched image, once its config parses: an image we cannot run is
+  // not worth a row. Import and pull share it.
+  Result<StoredImage> record_image(const std::string& name, const std::string& source,
+                                   const std::string& manifest_digest, const Descriptor& config,
+                                   const std::vector<Descriptor>& layers,
+                                   const std::string& config_json);
   // Deletes blobs and disks no tag references, and temp files of dead operations. Takes the
   // store lock exclusively, so call it with no lock held.
   Status collect_garbage();
@@ -95,6 +101,26 @@ Result<ImageRecord> LocalImageStore::to_record(const StoredImage& s) {
   return r;
 }
 
+Result<StoredImage> LocalImageStore::record_image(const std::string& name,
+                                                  const std::string& source,
+                                                  const std::string& manifest_digest,
+                                                  const Descriptor& config,
+                                                  const std::vector<Descriptor>& layers,
+                                                  const std::string& config_json) {
+  if (auto cfg = parse_image_config(config_json); !cfg) return cfg.error();
+  StoredImage s;
+  s.name = name;
+  s.manifest_digest = manifest_digest;
+  s.config_digest = config.digest;
+  s.config_size = config.size;
+  s.layers = layers;
+  for (const auto& l : layers) s.size += l.size;
+  s.created_unix = static_cast<int64_t>(std::time(nullptr));
+  s.source = source;
+  MATCHLOCK_TRY(db_.put(s));
+  return s;
+}
+
 Result<ImageRecord> LocalImageStore::import_archive(const std::string& name,
                                                     const fs::path& archive) {
   auto parsed = parse_reference(name);
@@ -109,19 +135,8 @@ Result<ImageRecord> LocalImageStore::import_archive(const std::string& name,
     if (!held) return held.error();
     auto img = read_image_archive(archive, blobs_, tag, written);
     if (!img) return img.error();
-    // Parse the config now: an image we cannot run is not worth a row.
-    if (auto cfg = parse_image_config(img->config_json); !cfg) return cfg.error();
-    StoredImage s;
-    s.name = tag;
-    s.manifest_digest = img->manifest_digest;
-    s.config_digest = img->config.digest;
-    s.config_size = img->config.size;
-    s.layers = img->layers;
-    for (const auto& l : img->layers) s.size += l.size;
-    s.created_unix = static_cast<int64_t>(std::time(nullptr));
-    s.source = "import";
-    MATCHLOCK_TRY(db_.put(s));
-    return s;
+    return record_image(tag, "import", img->manifest_digest, img->config, img->layers,
+                        img->config_json);
   }();
   if (!stored) {
     // Blobs this import put may now be referenced by nothing: collect them (best effort).
@@ -150,18 +165,8 @@ Result<PullReport> LocalImageStore::pull(const std::string& reference,
     report.bytes_downloaded = img->bytes_downloaded;
     report.blobs_downloaded = img->blobs_downloaded;
     report.blobs_present = img->blobs_present;
-    if (auto cfg = parse_image_config(img->config_json); !cfg) return cfg.error();
-    StoredImage s;
-    s.name = name;
-    s.manifest_digest = img->manifest_digest;
-    s.config_digest = img->config.digest;
-    s.config_size = img->config.size;
-    s.layers = img->layers;
-    for (const auto& l : img->layers) s.size += l.size;
-    s.created_unix = static_cast<int64_t>(std::time(nullptr));
-    s.source = "pull";
-    MATCHLOCK_TRY(db_.put(s));
-    return s;
+    return record_image(name, "pull", img->manifest_digest, img->config, img->layers,
+                        img->config_json);
   }();
   // On failure this drops what the pull fetched; on success what a re-tag orphaned.
   (void)collect_garbage();
