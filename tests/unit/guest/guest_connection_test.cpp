@@ -55,7 +55,7 @@ struct Harness {
   }
   void handshake() {
     bool ready = false;
-    conn->handshake({"h", "hosts", std::nullopt}, [&](Status st) { ready = st.ok(); });
+    conn->handshake({.hostname = "h", .hosts_file = "hosts"}, [&](Status st) { ready = st.ok(); });
     guest_sends(encode_frame(FrameType::kHello, 0, R"({"version":1,"agent":"test"})"));
     guest_sends(encode_frame(FrameType::kReady, 0, "{}"));
     run_until([&] { return ready; });
@@ -76,7 +76,7 @@ TEST_CASE("handshake completes on HELLO then READY", "[guest_connection]") {
 TEST_CASE("a HELLO with another protocol version fails the boot", "[guest_connection]") {
   Harness h;
   std::optional<Status> result;
-  h.conn->handshake({"h", "hosts", std::nullopt}, [&](Status st) { result = st; });
+  h.conn->handshake({.hostname = "h", .hosts_file = "hosts"}, [&](Status st) { result = st; });
   h.guest_sends(encode_frame(FrameType::kHello, 0, R"({"version":99})"));
   h.run_until([&] { return result.has_value(); });
   REQUIRE(result);
