@@ -13,6 +13,13 @@ using namespace matchlock::channel;
 
 namespace {
 
+guest::GuestConfig test_config() {
+  guest::GuestConfig c;
+  c.hostname = "h";
+  c.hosts_file = "hosts";
+  return c;
+}
+
 struct Harness {
   uv_loop_t loop{};
   int guest_fd = -1;
@@ -55,7 +62,7 @@ struct Harness {
   }
   void handshake() {
     bool ready = false;
-    conn->handshake({.hostname = "h", .hosts_file = "hosts"}, [&](Status st) { ready = st.ok(); });
+    conn->handshake(test_config(), [&](Status st) { ready = st.ok(); });
     guest_sends(encode_frame(FrameType::kHello, 0, R"({"version":1,"agent":"test"})"));
     guest_sends(encode_frame(FrameType::kReady, 0, "{}"));
     run_until([&] { return ready; });
@@ -76,7 +83,7 @@ TEST_CASE("handshake completes on HELLO then READY", "[guest_connection]") {
 TEST_CASE("a HELLO with another protocol version fails the boot", "[guest_connection]") {
   Harness h;
   std::optional<Status> result;
-  h.conn->handshake({.hostname = "h", .hosts_file = "hosts"}, [&](Status st) { result = st; });
+  h.conn->handshake(test_config(), [&](Status st) { result = st; });
   h.guest_sends(encode_frame(FrameType::kHello, 0, R"({"version":99})"));
   h.run_until([&] { return result.has_value(); });
   REQUIRE(result);
