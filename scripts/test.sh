@@ -12,6 +12,17 @@ bash scripts/build.sh "$build"
 echo "test: unit tests (ctest)"
 ctest --test-dir "$build" --output-on-failure
 
+# The same unit tests, and the rpc lifecycle through the real binary, under AddressSanitizer,
+# UndefinedBehaviorSanitizer and LeakSanitizer: parsers of guest and client input must not
+# misbehave on garbage, and teardown must free everything (a leak makes `matchlock rpc` exit 1).
+echo "test: unit tests and rpc lifecycle under ASan/UBSan (build/asan)"
+cmake --preset asan >/dev/null
+cmake --build --preset asan
+ctest --test-dir build/asan --output-on-failure
+MATCHLOCK_BIN="$PWD/build/asan/matchlock" MATCHLOCK_BUNDLE="$PWD/$build/bundle" \
+  MATCHLOCK_TEST_IMAGE_ARCHIVE="$PWD/$build/images/matchlock-busybox.tar" \
+  /usr/bin/python3 -m pytest -p no:cacheprovider -q tests/integration/test_rpc_lifecycle.py
+
 # The OCI fixture registries (127.0.0.1:5000-5003) for the pull tests. BusyBox images only:
 # the debian image costs ~60 s of debootstrap and only the pull bench needs it.
 fixtures_script=../shared/fixtures/oci-fixtures.sh
