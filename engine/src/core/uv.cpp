@@ -35,7 +35,7 @@ Timer::Timer(uv_loop_t* loop) {
   h_.get()->data = this;
 }
 
-void Timer::start(uint64_t timeout_ms, std::function<void()> fn) {
+void Timer::start(uint64_t timeout_ms, std::function<void()> fn, uint64_t repeat_ms) {
   fn_ = std::move(fn);
   h_.get()->data = this;
   uv_timer_start(
@@ -46,7 +46,7 @@ void Timer::start(uint64_t timeout_ms, std::function<void()> fn) {
         auto fn = self->fn_;  // fn may destroy the timer's owner
         if (fn) fn();
       },
-      timeout_ms, 0);
+      timeout_ms, repeat_ms);
 }
 
 void Timer::stop() {

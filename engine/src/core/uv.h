@@ -57,11 +57,12 @@ class Handle {
 // libuv status (0 on success, UV_ECANCELED if the stream closed first).
 void write(uv_stream_t* stream, std::string data, std::function<void(int status)> done = {});
 
-// A one-shot timer owned by its caller.
+// A timer owned by its caller: one-shot, or repeating every `repeat_ms` when that is non-zero.
+// Destroying the timer stops it; `fn` never runs afterwards.
 class Timer {
  public:
   explicit Timer(uv_loop_t* loop);
-  void start(uint64_t timeout_ms, std::function<void()> fn);
+  void start(uint64_t timeout_ms, std::function<void()> fn, uint64_t repeat_ms = 0);
   void stop();
 
  private:

@@ -135,7 +135,11 @@ std::string notification_line(std::string_view method, const rapidjson::Value& p
   return finish(w, sb);
 }
 
-std::string data_notification_line(std::string_view method, uint64_t id, std::string_view bytes) {
+namespace {
+
+// A request-scoped notification: params {"id": N} plus, for output, {"data": base64}.
+std::string request_notification_line(std::string_view method, uint64_t id,
+                                      const std::string_view* bytes) {
   rapidjson::StringBuffer sb;
   Writer w(sb);
   begin(w);
@@ -145,24 +149,22 @@ std::string data_notification_line(std::string_view method, uint64_t id, std::st
   w.StartObject();
   w.Key("id");
   w.Uint64(id);
-  w.Key("data");
-  write_string(w, base64::encode(bytes));
+  if (bytes) {
+    w.Key("data");
+    write_string(w, base64::encode(*bytes));
+  }
   w.EndObject();
   return finish(w, sb);
 }
 
+}  // namespace
+
+std::string data_notification_line(std::string_view method, uint64_t id, std::string_view bytes) {
+  return request_notification_line(method, id, &bytes);
+}
+
 std::string id_notification_line(std::string_view method, uint64_t id) {
-  rapidjson::StringBuffer sb;
-  Writer w(sb);
-  begin(w);
-  w.Key("method");
-  write_string(w, method);
-  w.Key("params");
-  w.StartObject();
-  w.Key("id");
-  w.Uint64(id);
-  w.EndObject();
-  return finish(w, sb);
+  return request_notification_line(method, id, nullptr);
 }
 
 std::string sanitize_utf8(std::string_view text) {

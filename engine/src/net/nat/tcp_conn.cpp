@@ -15,6 +15,14 @@ namespace {
 
 constexpr size_t kMaxHostRead = 256 * 1024;
 constexpr uint64_t kSniffTimeoutMs = 1000;
+
+// Copies a received pbuf chain into one string and frees it (lwIP hands us ownership).
+std::string take_pbuf(pbuf* p) {
+  std::string data(p->tot_len, '\0');
+  pbuf_copy_partial(p, data.data(), p->tot_len, 0);
+  pbuf_free(p);
+  return data;
+}
 // One buffer serves every connection: libuv calls alloc then read synchronously, and the
 // bytes are copied into lwIP (TCP_WRITE_FLAG_COPY) before the next read.
 char g_read_buf[kMaxHostRead];
@@ -385,9 +393,7 @@ int8_t TcpConn::on_guest_data(struct pbuf* p) {
   }
   if (dns_session_) {
     size_t len = p->tot_len;
-    std::string data(len, '\0');
-    pbuf_copy_partial(p, data.data(), static_cast<u16_t>(len), 0);
-    pbuf_free(p);
+    std::string data = take_pbuf(p);
     credit_guest(len);
     if (!dns_session_->feed(data)) {
       abort();
@@ -397,9 +403,7 @@ int8_t TcpConn::on_guest_data(struct pbuf* p) {
   }
   if (gate_) {
     size_t len = p->tot_len;
-    std::string data(len, '\0');
-    pbuf_copy_partial(p, data.data(), static_cast<u16_t>(len), 0);
-    pbuf_free(p);
+    std::string data = take_pbuf(p);
     if (!execute(gate_->feed(data), len)) {
       abort();
       return ERR_ABRT;  // aborted inside lwIP's recv callback

@@ -23,16 +23,9 @@ ip_addr_t lwip_addr(uint32_t host_order) {
 
 TcpRelay::TcpRelay(uv_loop_t* loop, LwipStack& stack, Planner planner, PolicyHook* policy,
                    DnsForwarder* dns)
-    : loop_(loop), stack_(stack), planner_(std::move(planner)), policy_(policy), dns_(dns) {
-  uv_timer_init(loop, sweep_timer_.get());
-  sweep_timer_.mark_initialized();
-  sweep_timer_.get()->data = this;
-  uv_timer_start(
-      sweep_timer_.get(),
-      [](uv_timer_t* t) {
-        if (auto* self = static_cast<TcpRelay*>(t->data)) self->sweep();
-      },
-      kSweepMs, kSweepMs);
+    : loop_(loop), stack_(stack), planner_(std::move(planner)), policy_(policy), dns_(dns),
+      sweep_timer_(loop) {
+  sweep_timer_.start(kSweepMs, [this] { sweep(); }, kSweepMs);
 }
 
 TcpRelay::~TcpRelay() {

@@ -75,7 +75,7 @@ class TcpRelay {
   DnsForwarder* dns_;
   std::map<uint64_t, std::shared_ptr<TcpConn>> conns_;
   std::map<uint16_t, struct tcp_pcb*> listeners_;  // closed in the destructor
-  uv::Handle<uv_timer_t> sweep_timer_;
+  uv::Timer sweep_timer_;
 };
 
 }  // namespace matchlock::net

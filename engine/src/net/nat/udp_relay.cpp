@@ -26,16 +26,8 @@ struct UdpRelay::Flow {
   std::string buf = std::string(65536, '\0');
 };
 
-UdpRelay::UdpRelay(uv_loop_t* loop, LwipStack& stack) : loop_(loop), stack_(stack) {
-  uv_timer_init(loop, sweep_timer_.get());
-  sweep_timer_.mark_initialized();
-  sweep_timer_.get()->data = this;
-  uv_timer_start(
-      sweep_timer_.get(),
-      [](uv_timer_t* t) {
-        if (auto* self = static_cast<UdpRelay*>(t->data)) self->sweep();
-      },
-      kSweepMs, kSweepMs);
+UdpRelay::UdpRelay(uv_loop_t* loop, LwipStack& stack) : loop_(loop), stack_(stack), sweep_timer_(loop) {
+  sweep_timer_.start(kSweepMs, [this] { sweep(); }, kSweepMs);
 }
 
 UdpRelay::~UdpRelay() {

@@ -40,7 +40,7 @@ class UdpRelay {
   LwipStack& stack_;
   std::map<uint16_t, struct udp_pcb*> ports_;
   std::map<uint64_t, std::unique_ptr<Flow>> flows_;
-  uv::Handle<uv_timer_t> sweep_timer_;
+  uv::Timer sweep_timer_;
 };
 
 }  // namespace matchlock::net
