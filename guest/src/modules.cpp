@@ -33,14 +33,17 @@ struct ModulePolicy {
 // Loading a module costs tens of milliseconds under TCG, so each one must earn its place.
 // Modules not listed here are loaded (a kernel upgrade may add a dependency we do not know).
 const ModulePolicy kPolicies[] = {
-    {"virtio_ring.ko", When::kBus},        {"virtio.ko", When::kBus},
-    {"virtio_mmio.ko", When::kBus},        {"virtio_blk.ko", When::kDevice, kVirtioBlock},
+    {"virtio_ring.ko", When::kBus},
+    {"virtio.ko", When::kBus},
+    {"virtio_mmio.ko", When::kBus},
+    {"virtio_blk.ko", When::kDevice, kVirtioBlock},
     {"virtio_console.ko", When::kDevice, kVirtioConsole},
     {"failover.ko", When::kDevice, kVirtioNet},
     {"net_failover.ko", When::kDevice, kVirtioNet},
     {"virtio_net.ko", When::kDevice, kVirtioNet},
     {"virtio-rng.ko", When::kDevice, kVirtioRng},
-    {"overlay.ko", When::kAlways},         {"fuse.ko", When::kOnDemand},
+    {"overlay.ko", When::kAlways},
+    {"fuse.ko", When::kOnDemand},
 };
 
 const ModulePolicy* policy_for(const std::string& file) {
@@ -110,8 +113,7 @@ void load_kernel_modules(const std::string& dir) {
   std::set<int> devices = attached_virtio_devices();
   for (const auto& name : names) {
     const auto* p = policy_for(name);
-    if (!p || p->when == When::kAlways ||
-        (p->when == When::kDevice && devices.count(p->device))) {
+    if (!p || p->when == When::kAlways || (p->when == When::kDevice && devices.count(p->device))) {
       load_kernel_module(name, dir);
     }
   }

@@ -28,7 +28,6 @@ constexpr const char* kImageUsage =
     "  rm NAME...    Remove images\n\n"
     "Run 'matchlock image COMMAND --help' for more information.\n";
 
-
 std::string ago(int64_t unix_time) {
   int64_t d = static_cast<int64_t>(std::time(nullptr)) - unix_time;
   if (d < 0) d = 0;

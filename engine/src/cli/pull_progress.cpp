@@ -14,7 +14,6 @@ std::string short_id(const std::string& digest) {
 
 }  // namespace
 
-
 std::string PullProgressRenderer::render(const Row& r) const {
   std::string line = r.id + ": " + r.state;
   if (r.state == "Downloading" && r.total > 0) {

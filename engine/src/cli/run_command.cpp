@@ -11,11 +11,11 @@
 #include "cli/commands.h"
 #include "cli/pull_progress.h"
 #include "cli/run_options.h"
-#include "core/paths.h"
-#include "image/image_store.h"
 #include "cli/stdio.h"
 #include "core/log.h"
+#include "core/paths.h"
 #include "core/uv.h"
+#include "image/image_store.h"
 #include "sandbox/sandbox.h"
 
 namespace matchlock::cli {
@@ -43,7 +43,11 @@ WindowSize terminal_size() {
 class RunSession {
  public:
   RunSession(uv_loop_t* loop, RunOptions opts)
-      : loop_(loop), opts_(std::move(opts)), out_(loop, 1), err_(loop, 2), in_(loop, 0),
+      : loop_(loop),
+        opts_(std::move(opts)),
+        out_(loop, 1),
+        err_(loop, 2),
+        in_(loop, 0),
         timeout_(loop) {}
 
   void start() {
@@ -115,7 +119,8 @@ class RunSession {
       spec.cols = ws.cols;
     }
     guest::ExecEvents ev;
-    ev.on_output = [this](channel::StreamFd fd, std::string_view bytes, std::function<void()> consumed) {
+    ev.on_output = [this](channel::StreamFd fd, std::string_view bytes,
+                          std::function<void()> consumed) {
       auto& sink = fd == channel::kStderr ? err_ : out_;
       sink.write(std::string(bytes), std::move(consumed));
     };

@@ -95,10 +95,13 @@ ArgParser run_arg_parser() {
   p.add_value("image", 0, "REF", "image to boot (required), e.g. matchlock/busybox:latest")
       .add_bool("interactive", 'i', "keep stdin open and stream it to the command")
       .add_bool("tty", 't', "allocate a terminal for the command")
-      .add_repeated("env", 'e', "KEY=VALUE", "set an environment variable (KEY alone: from the host)")
+      .add_repeated("env", 'e', "KEY=VALUE",
+                    "set an environment variable (KEY alone: from the host)")
       .add_repeated("env-file", 0, "FILE", "read KEY=VALUE lines from a file")
-      .add_value("workdir", 'w', "DIR", "working directory (default: image WORKDIR, else /workspace if present, else /)")
-      .add_value("user", 'u', "USER", "user: name, uid, uid:gid or name:group (default: image USER)")
+      .add_value("workdir", 'w', "DIR",
+                 "working directory (default: image WORKDIR, else /workspace if present, else /)")
+      .add_value("user", 'u', "USER",
+                 "user: name, uid, uid:gid or name:group (default: image USER)")
       .add_value("entrypoint", 0, "CMD", "override the image ENTRYPOINT (\"\" clears it)")
       .add_value("hostname", 0, "NAME", "guest hostname", "the sandbox id")
       .add_value("cpus", 0, "N", "virtual CPUs (fractions round up)", "1")
@@ -136,7 +139,8 @@ Result<RunOptions> parse_run_options(Args args, bool stdin_is_tty) {
   auto image = a.value("image");
   if (!image || image->empty()) return invalid_argument("--image is required");
   o.sandbox.image = *image;
-  if (auto n = image::normalize_reference(*image); !n.ok()) return n.error().with_context("--image");
+  if (auto n = image::normalize_reference(*image); !n.ok())
+    return n.error().with_context("--image");
   o.pull = a.flag("pull");
   o.quiet = a.flag("quiet");
 
@@ -219,7 +223,8 @@ Result<RunOptions> parse_run_options(Args args, bool stdin_is_tty) {
       for (std::string one; std::getline(ss, one, ',');) {
         if (one.empty()) continue;
         unsigned char addr[16];
-        if (inet_pton(AF_INET, one.c_str(), addr) != 1 && inet_pton(AF_INET6, one.c_str(), addr) != 1) {
+        if (inet_pton(AF_INET, one.c_str(), addr) != 1 &&
+            inet_pton(AF_INET6, one.c_str(), addr) != 1) {
           return invalid_argument("invalid --dns-servers \"" + one + "\": expected an IP address");
         }
         o.sandbox.dns_servers.push_back(one);

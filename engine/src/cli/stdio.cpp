@@ -23,7 +23,9 @@ OutputStream::OutputStream(uv_loop_t* loop, int fd) : fd_(fd), kind_(uv_guess_ha
   }
 }
 
-OutputStream::~OutputStream() { *alive_ = false; }
+OutputStream::~OutputStream() {
+  *alive_ = false;
+}
 
 void OutputStream::write(std::string bytes, std::function<void()> done) {
   if (!stream_) {
@@ -55,7 +57,8 @@ void OutputStream::flush(std::function<void()> fn) {
   flush_waiters_.push_back(std::move(fn));
 }
 
-InputStream::InputStream(uv_loop_t* loop, int fd) : loop_(loop), fd_(fd), kind_(uv_guess_handle(fd)) {
+InputStream::InputStream(uv_loop_t* loop, int fd)
+    : loop_(loop), fd_(fd), kind_(uv_guess_handle(fd)) {
   if (kind_ == UV_TTY) {
     if (uv_tty_init(loop, tty_.get(), fd, 1) == 0) {
       tty_.mark_initialized();

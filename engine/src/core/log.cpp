@@ -21,17 +21,23 @@ Level threshold() {
 
 const char* label(Level l) {
   switch (l) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warning";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warning";
+    case Level::kError:
+      return "error";
   }
   return "";
 }
 
 }  // namespace
 
-bool enabled(Level level) { return level >= threshold(); }
+bool enabled(Level level) {
+  return level >= threshold();
+}
 
 void write(Level level, const std::string& message) {
   if (!enabled(level)) return;

@@ -19,9 +19,13 @@ std::filesystem::path matchlock_home() {
   return std::filesystem::path(home ? home : "/tmp") / ".matchlock";
 }
 
-std::filesystem::path images_dir() { return matchlock_home() / "images"; }
+std::filesystem::path images_dir() {
+  return matchlock_home() / "images";
+}
 
-std::filesystem::path sandbox_dir(const std::string& id) { return matchlock_home() / "vms" / id; }
+std::filesystem::path sandbox_dir(const std::string& id) {
+  return matchlock_home() / "vms" / id;
+}
 
 Status ensure_private_dir(const std::filesystem::path& dir, int mode) {
   std::error_code ec;

@@ -11,13 +11,13 @@ namespace matchlock {
 // One error type for the whole engine: a stable machine code plus a one-line human message.
 // Modules pick codes from this list; messages name the flag, field or file that caused them.
 enum class ErrorCode {
-  kInvalidArgument,   // bad user input (flags, rpc params, config fields)
-  kNotFound,          // unknown image, sandbox, file
+  kInvalidArgument,  // bad user input (flags, rpc params, config fields)
+  kNotFound,         // unknown image, sandbox, file
   kAlreadyExists,
-  kIo,                // host filesystem or process failure
-  kGuest,             // the guest or its agent misbehaved or failed an operation
-  kVm,                // QEMU failed to start or died
-  kProtocol,          // malformed frame or message (from the guest or a client)
+  kIo,        // host filesystem or process failure
+  kGuest,     // the guest or its agent misbehaved or failed an operation
+  kVm,        // QEMU failed to start or died
+  kProtocol,  // malformed frame or message (from the guest or a client)
   kCancelled,
   kTimeout,
   kUnsupported,
@@ -40,7 +40,7 @@ struct Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : v_(std::move(error)) {}  // NOLINT
 
   bool ok() const { return std::holds_alternative<T>(v_); }
@@ -76,15 +76,21 @@ class [[nodiscard]] Result<void> {
 
 using Status = Result<void>;
 
-inline Error invalid_argument(std::string m) { return {ErrorCode::kInvalidArgument, std::move(m)}; }
-inline Error not_found(std::string m) { return {ErrorCode::kNotFound, std::move(m)}; }
-inline Error io_error(std::string m) { return {ErrorCode::kIo, std::move(m)}; }
+inline Error invalid_argument(std::string m) {
+  return {ErrorCode::kInvalidArgument, std::move(m)};
+}
+inline Error not_found(std::string m) {
+  return {ErrorCode::kNotFound, std::move(m)};
+}
+inline Error io_error(std::string m) {
+  return {ErrorCode::kIo, std::move(m)};
+}
 
 }  // namespace matchlock
 
 // Early return on error: MATCHLOCK_TRY(status_expr);
-#define MATCHLOCK_TRY(expr)                        \
-  do {                                             \
-    auto _st = (expr);                             \
-    if (!_st.ok()) return _st.error();             \
+#define MATCHLOCK_TRY(expr)            \
+  do {                                 \
+    auto _st = (expr);                 \
+    if (!_st.ok()) return _st.error(); \
   } while (0)

@@ -53,7 +53,9 @@ void Timer::stop() {
   if (h_.initialized()) uv_timer_stop(h_.get());
 }
 
-std::string error_text(int uv_status) { return uv_strerror(uv_status); }
+std::string error_text(int uv_status) {
+  return uv_strerror(uv_status);
+}
 
 namespace {
 struct Deferred {

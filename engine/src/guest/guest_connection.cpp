@@ -38,7 +38,8 @@ void ExecHandle::close_stdin() {
 
 void ExecHandle::resize(uint16_t rows, uint16_t cols) {
   if (finished_ || !tty_) return;
-  if (auto c = conn_.lock()) c->send(FrameType::kResize, stream_, channel::resize_payload(rows, cols));
+  if (auto c = conn_.lock())
+    c->send(FrameType::kResize, stream_, channel::resize_payload(rows, cols));
 }
 
 void ExecHandle::signal(int signo) {
@@ -53,12 +54,14 @@ void ExecHandle::cancel(uint32_t grace_ms) {
   if (auto c = conn_.lock()) c->send(FrameType::kCancel, stream_, channel::u32_payload(grace_ms));
 }
 
-size_t ExecHandle::stdin_backlog() const { return stdin_queued_bytes_; }
+size_t ExecHandle::stdin_backlog() const {
+  return stdin_queued_bytes_;
+}
 
 // ---- GuestConnection -----------------------------------------------------------------------
 
-std::shared_ptr<GuestConnection> GuestConnection::create(uv_loop_t* loop, UniqueFd socket,
-                                                         std::function<void(const Error&)> on_lost) {
+std::shared_ptr<GuestConnection> GuestConnection::create(
+    uv_loop_t* loop, UniqueFd socket, std::function<void(const Error&)> on_lost) {
   std::shared_ptr<GuestConnection> c(new GuestConnection());
   c->start(loop, std::move(socket), std::move(on_lost));
   return c;
@@ -83,13 +86,16 @@ void GuestConnection::start(uv_loop_t* loop, UniqueFd socket,
       });
 }
 
-GuestConnection::~GuestConnection() { pipe_.close(); }
+GuestConnection::~GuestConnection() {
+  pipe_.close();
+}
 
 void GuestConnection::on_read(ssize_t n, const uv_buf_t* buf) {
   if (n == 0) return;
   if (n < 0) {
-    fail(Error(ErrorCode::kGuest, n == UV_EOF ? "guest channel closed"
-                                              : "guest channel: " + uv::error_text(static_cast<int>(n))));
+    fail(Error(ErrorCode::kGuest, n == UV_EOF
+                                      ? "guest channel closed"
+                                      : "guest channel: " + uv::error_text(static_cast<int>(n))));
     return;
   }
   auto self = shared_from_this();  // frame handlers may drop the last outside reference
@@ -122,9 +128,9 @@ void GuestConnection::on_control_frame(channel::Frame& f) {
       }
       int64_t version = json::get_int(d, "version", -1);
       if (version != channel::kProtocolVersion) {
-        return fail(Error(ErrorCode::kGuest,
-                          "guest agent speaks protocol version " + std::to_string(version) +
-                              ", the engine speaks " + std::to_string(channel::kProtocolVersion)));
+        return fail(Error(ErrorCode::kGuest, "guest agent speaks protocol version " +
+                                                 std::to_string(version) + ", the engine speaks " +
+                                                 std::to_string(channel::kProtocolVersion)));
       }
       agent_ = json::get_string(d, "agent").substr(0, 200);
       hello_seen_ = true;
@@ -279,7 +285,8 @@ std::shared_ptr<ExecHandle> GuestConnection::open_exec(const ExecRequest& r, Exe
   if (r.tty) h->out_eof_[StreamFd::kStderr] = true;  // a pty has one merged output
   if (closed_) {
     h->finished_ = true;
-    if (h->events_.on_error) h->events_.on_error(Error(ErrorCode::kGuest, "guest channel is closed"), -1);
+    if (h->events_.on_error)
+      h->events_.on_error(Error(ErrorCode::kGuest, "guest channel is closed"), -1);
     return h;
   }
   execs_[h->stream_] = h;

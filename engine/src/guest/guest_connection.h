@@ -44,10 +44,10 @@ struct ExecRequest {
   std::vector<std::string> argv;
   std::vector<std::string> env;  // "K=V"; exactly the process environment
   std::string cwd;
-  std::string user;              // "" = root
+  std::string user;  // "" = root
   bool tty = false;
   uint16_t rows = 24, cols = 80;
-  bool stdin_open = false;       // false: the process reads /dev/null
+  bool stdin_open = false;  // false: the process reads /dev/null
   bool privileged = false;
 };
 

@@ -150,8 +150,7 @@ Result<ImageRecord> LocalImageStore::import_archive(const std::string& name,
   return rec;
 }
 
-Result<PullReport> LocalImageStore::pull(const std::string& reference,
-                                         const PullOptions& options) {
+Result<PullReport> LocalImageStore::pull(const std::string& reference, const PullOptions& options) {
   auto parsed = parse_reference(reference);
   if (!parsed) return parsed.error().with_context("pull");
   const std::string name = parsed->to_string();
@@ -339,13 +338,15 @@ std::string host_architecture() {
 
 Status parse_platform(const std::string& text, PullOptions& options) {
   auto bad = [&] {
-    return invalid_argument("invalid platform \"" + text + "\": expected os/arch[/variant], e.g. linux/arm64");
+    return invalid_argument("invalid platform \"" + text +
+                            "\": expected os/arch[/variant], e.g. linux/arm64");
   };
   std::vector<std::string> parts;
   size_t start = 0;
   while (true) {
     size_t slash = text.find('/', start);
-    parts.push_back(text.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    parts.push_back(
+        text.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
     if (slash == std::string::npos) break;
     start = slash + 1;
   }

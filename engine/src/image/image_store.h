@@ -24,10 +24,10 @@ struct ImageConfig {
 };
 
 struct ImageRecord {
-  std::string name;      // normalised reference, e.g. "matchlock/busybox:latest"
-  std::string digest;    // manifest digest, "sha256:<hex>"
-  std::string source;    // "import" or "pull"
-  int64_t size = 0;      // sum of compressed layer sizes, bytes
+  std::string name;    // normalised reference, e.g. "matchlock/busybox:latest"
+  std::string digest;  // manifest digest, "sha256:<hex>"
+  std::string source;  // "import" or "pull"
+  int64_t size = 0;    // sum of compressed layer sizes, bytes
   int64_t created_unix = 0;
   ImageConfig config;
 };
@@ -49,7 +49,7 @@ struct PullProgress {
 struct PullOptions {
   std::string os = "linux";
   std::string architecture = host_architecture();
-  std::string variant;                 // e.g. "v8"; empty matches any
+  std::string variant;                                // e.g. "v8"; empty matches any
   std::function<void(const PullProgress&)> progress;  // called on the pulling thread
 };
 

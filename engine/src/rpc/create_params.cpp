@@ -241,8 +241,7 @@ Status parse_network(const Value& params, sandbox::SandboxOptions& o) {
     for (const auto& e : ah->GetArray()) {
       const Value* host = e.IsObject() ? member(e, "host") : nullptr;
       const Value* ip = e.IsObject() ? member(e, "ip") : nullptr;
-      if (!host || !ip || !host->IsString() || !ip->IsString() ||
-          host->GetStringLength() == 0 ||
+      if (!host || !ip || !host->IsString() || !ip->IsString() || host->GetStringLength() == 0 ||
           std::string(host->GetString()).find_first_of(" \t\n:#") != std::string::npos ||
           !valid_ip(ip->GetString()))
         return invalid("network.add_hosts", "invalid add-host mapping");

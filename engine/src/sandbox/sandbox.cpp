@@ -153,7 +153,8 @@ void Sandbox::create(uv_loop_t* loop, SandboxOptions options, CreateCallback don
         }
         if (!pull_always) *image_result = (*store)->find(ref);
         // Pull on first use (docker's behaviour), or always when asked to.
-        if (pull_always || (!image_result->ok() && image_result->error().code == ErrorCode::kNotFound)) {
+        if (pull_always ||
+            (!image_result->ok() && image_result->error().code == ErrorCode::kNotFound)) {
           auto pulled = (*store)->pull(ref, image::PullOptions{});
           if (pulled.ok()) {
             *image_result = std::move(pulled->image);
@@ -211,15 +212,17 @@ void Sandbox::create(uv_loop_t* loop, SandboxOptions options, CreateCallback don
                     ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp) != 0) {
                   return boot->fail(io_error("socketpair failed"));
                 }
-                UniqueFd ctl_ours(ctl[0]), ctl_theirs(ctl[1]), qmp_ours(qmp[0]),
-                    qmp_theirs(qmp[1]);
-                // The guest NIC: QEMU's `-netdev stream` on one end, the engine's lwIP on the other.
+                UniqueFd ctl_ours(ctl[0]), ctl_theirs(ctl[1]), qmp_ours(qmp[0]), qmp_theirs(qmp[1]);
+                // The guest NIC: QEMU's `-netdev stream` on one end, the engine's lwIP on the
+                // other.
                 UniqueFd net_theirs;
                 // MATCHLOCK_UNSAFE_SLIRP_BASELINE=1: bench/net_throughput.py's baseline, the same
                 // guest on QEMU's -netdev user. Never for real use: nothing is filtered.
                 const char* slirp_env = std::getenv("MATCHLOCK_UNSAFE_SLIRP_BASELINE");
-                const bool slirp = !s.options_.no_network && slirp_env && std::string(slirp_env) == "1";
-                if (slirp) log::warn("MATCHLOCK_UNSAFE_SLIRP_BASELINE=1: unfiltered QEMU user network");
+                const bool slirp =
+                    !s.options_.no_network && slirp_env && std::string(slirp_env) == "1";
+                if (slirp)
+                  log::warn("MATCHLOCK_UNSAFE_SLIRP_BASELINE=1: unfiltered QEMU user network");
                 if (!s.options_.no_network && !slirp) {
                   auto net = s.start_network();
                   if (!net.ok()) return boot->fail(net.error().with_context("network"));
@@ -244,8 +247,8 @@ void Sandbox::create(uv_loop_t* loop, SandboxOptions options, CreateCallback don
                 if (net_theirs.valid()) inherit[vm::kNetFd] = net_theirs.get();
                 std::weak_ptr<Sandbox> weak = boot->sb;
                 auto proc = vm::QemuProcess::spawn(
-                    s.loop_, vm::qemu_argv(spec), inherit,
-                    s.dir_ / "qemu.log", [weak, boot](vm::ExitInfo info) {
+                    s.loop_, vm::qemu_argv(spec), inherit, s.dir_ / "qemu.log",
+                    [weak, boot](vm::ExitInfo info) {
                       auto sb = weak.lock();
                       if (!sb) return;
                       if (!boot->finished) {
@@ -305,9 +308,9 @@ void Sandbox::create(uv_loop_t* loop, SandboxOptions options, CreateCallback don
                         d.Parse(r->c_str(), r->size());
                         const auto* running = json::member(d, "running");
                         if (!running || !running->IsBool() || !running->GetBool()) {
-                          return boot->fail(Error(ErrorCode::kVm,
-                                                  "QEMU reports the VM is not running: " +
-                                                      json::get_string(d, "status", "unknown")));
+                          return boot->fail(
+                              Error(ErrorCode::kVm, "QEMU reports the VM is not running: " +
+                                                        json::get_string(d, "status", "unknown")));
                         }
                         boot->qmp_ready = true;
                         boot->maybe_ready();
@@ -343,11 +346,12 @@ Result<UniqueFd> Sandbox::start_network() {
   policy_ = policy.value();
   cfg.policy = policy_;
   std::weak_ptr<Sandbox> weak = weak_from_this();
-  auto net = net::NetworkStack::start(loop_, std::move(ours), std::move(cfg), [weak](const Error& e) {
-    auto sb = weak.lock();
-    if (!sb || sb->closing_) return;
-    log::warn("sandbox " + sb->id_ + ": network link closed: " + e.message);
-  });
+  auto net =
+      net::NetworkStack::start(loop_, std::move(ours), std::move(cfg), [weak](const Error& e) {
+        auto sb = weak.lock();
+        if (!sb || sb->closing_) return;
+        log::warn("sandbox " + sb->id_ + ": network link closed: " + e.message);
+      });
   if (!net.ok()) return net.error();
   net_ = std::move(net.value());
   return theirs;

@@ -25,7 +25,7 @@ namespace matchlock::sandbox {
 // One process to run. Unset fields take the sandbox's defaults (image config, -e, -w, -u).
 struct ExecSpec {
   std::vector<std::string> argv;
-  std::vector<std::string> extra_env;       // "K=V", highest precedence
+  std::vector<std::string> extra_env;  // "K=V", highest precedence
   std::optional<std::string> workdir;
   std::optional<std::string> user;
   bool tty = false;
@@ -81,7 +81,7 @@ class Sandbox : public std::enable_shared_from_this<Sandbox> {
   std::unique_ptr<state::StateStore> state_;
   std::unique_ptr<vm::QemuProcess> qemu_;
   std::unique_ptr<vm::QmpClient> qmp_;
-  std::unique_ptr<net::NetworkStack> net_;  // null with --no-network
+  std::unique_ptr<net::NetworkStack> net_;        // null with --no-network
   std::shared_ptr<net::InterceptPolicy> policy_;  // null unless interception mode
   std::shared_ptr<guest::GuestConnection> guest_;
   std::function<void(const Error&)> on_terminated_;

@@ -15,22 +15,22 @@ struct SandboxOptions {
   double cpus = 1.0;
   uint64_t memory_mib = 512;
   uint64_t disk_size_mib = 5120;
-  std::string hostname;                     // empty: the sandbox id
-  std::vector<std::string> env;             // "K=V", override the image's ENV
-  std::optional<std::string> user;          // overrides the image USER
-  std::optional<std::string> workdir;       // overrides the image WORKDIR
+  std::string hostname;                                // empty: the sandbox id
+  std::vector<std::string> env;                        // "K=V", override the image's ENV
+  std::optional<std::string> user;                     // overrides the image USER
+  std::optional<std::string> workdir;                  // overrides the image WORKDIR
   std::optional<std::vector<std::string>> entrypoint;  // overrides ENTRYPOINT ([] clears it)
   std::optional<std::vector<std::string>> cmd;         // overrides CMD
   bool privileged = false;
   bool no_network = false;
   std::vector<std::string> dns_servers = {"8.8.8.8", "8.8.4.4"};
-  int mtu = 1500;                           // guest link MTU (576..65520)
-  std::vector<std::string> allowed_hosts;   // --allow-host patterns: non-empty = interception
+  int mtu = 1500;                                // guest link MTU (576..65520)
+  std::vector<std::string> allowed_hosts;        // --allow-host patterns: non-empty = interception
   std::vector<std::string> allow_private_hosts;  // IPs exempt from private-range blocking
   std::vector<std::pair<std::string, std::string>> add_hosts;  // (name, ip) for /etc/hosts
-  bool block_private_ips = true;            // interception mode only
-  bool pull_always = false;                 // pull even if the image is in the store
-  bool keep_after_close = false;            // --rm=false: keep the state row and directory
+  bool block_private_ips = true;                               // interception mode only
+  bool pull_always = false;       // pull even if the image is in the store
+  bool keep_after_close = false;  // --rm=false: keep the state row and directory
 };
 
 }  // namespace matchlock::sandbox

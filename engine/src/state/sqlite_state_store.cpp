@@ -1,7 +1,7 @@
 // StateStore on SQLite: the schema lives in migrations.cpp, this file maps rows to queries.
 #include <fcntl.h>
-#include <unistd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>

@@ -36,9 +36,12 @@ bool read_cache(const ProbeInputs& in, Accel& out) {
   std::string verdict, key;
   if (!(f >> verdict) || !std::getline(f >> std::ws, key)) return false;
   if (key != cache_key(in)) return false;
-  if (verdict == "kvm") out = Accel::kKvm;
-  else if (verdict == "tcg") out = Accel::kTcg;
-  else return false;
+  if (verdict == "kvm")
+    out = Accel::kKvm;
+  else if (verdict == "tcg")
+    out = Accel::kTcg;
+  else
+    return false;
   return true;
 }
 
@@ -98,8 +101,8 @@ class KvmProbe : public std::enable_shared_from_this<KvmProbe> {
           }
         });
     timer_.start(in_.timeout_ms, [this] {
-      finish(Accel::kTcg, "kvm probe did not boot within " + std::to_string(in_.timeout_ms) +
-                              " ms; using tcg");
+      finish(Accel::kTcg,
+             "kvm probe did not boot within " + std::to_string(in_.timeout_ms) + " ms; using tcg");
     });
   }
 

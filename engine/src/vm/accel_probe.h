@@ -23,8 +23,8 @@ struct ProbeInputs {
   std::filesystem::path kernel;
   std::filesystem::path initrd;
   std::filesystem::path cache_file;  // $MATCHLOCK_HOME/cache/accel
-  std::string kvm_cpu = "host";  // MATCHLOCK_KVM_PROBE_CPU overrides (diagnosis, tests)
-  uint64_t timeout_ms = 6000;    // MATCHLOCK_KVM_PROBE_TIMEOUT_MS overrides
+  std::string kvm_cpu = "host";      // MATCHLOCK_KVM_PROBE_CPU overrides (diagnosis, tests)
+  uint64_t timeout_ms = 6000;        // MATCHLOCK_KVM_PROBE_TIMEOUT_MS overrides
 };
 
 // Calls `done` exactly once, on the loop. Never blocks longer than inputs.timeout_ms.

@@ -43,7 +43,8 @@ Status run_program(const std::vector<std::string>& argv) {
   for (auto& a : args) cargv.push_back(a.data());
   cargv.push_back(nullptr);
   int err_pipe[2];
-  if (::pipe2(err_pipe, O_CLOEXEC) != 0) return io_error(std::string("pipe: ") + std::strerror(errno));
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0)
+    return io_error(std::string("pipe: ") + std::strerror(errno));
   UniqueFd rd(err_pipe[0]), wr(err_pipe[1]);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);

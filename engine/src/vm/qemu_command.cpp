@@ -10,10 +10,11 @@ namespace {
 // Boot options measured in shared/design/notes-boot.md: each one shortens a TCG boot or
 // removes a hang; `quiet` keeps the console log small.
 const char* const kBaseKernelArgs[] = {
-    "console=ttyS0",  "panic=-1",       "reboot=t",          "rdinit=/init",
-    "tsc=reliable",   "mitigations=off", "no_timer_check",   "pci=off",
-    "nokaslr",        "i8042.noaux",     "i8042.nokbd",      "cryptomgr.notests",
-    "random.trust_cpu=on", "quiet",      "loglevel=1",
+    "console=ttyS0",       "panic=-1",     "reboot=t",
+    "rdinit=/init",        "tsc=reliable", "mitigations=off",
+    "no_timer_check",      "pci=off",      "nokaslr",
+    "i8042.noaux",         "i8042.nokbd",  "cryptomgr.notests",
+    "random.trust_cpu=on", "quiet",        "loglevel=1",
 };
 
 std::string join(const std::vector<std::string>& v, char sep) {
@@ -27,15 +28,23 @@ std::string join(const std::vector<std::string>& v, char sep) {
 
 void add_common_machine_args(std::vector<std::string>& a, const std::string& binary, Accel accel) {
   a = {binary,
-       "-M", "microvm,x-option-roms=off",
-       "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
-       "-accel", accel_name(accel),
-       "-cpu", accel == Accel::kKvm ? "host" : "max"};
+       "-M",
+       "microvm,x-option-roms=off",
+       "-nodefaults",
+       "-no-user-config",
+       "-nographic",
+       "-no-reboot",
+       "-accel",
+       accel_name(accel),
+       "-cpu",
+       accel == Accel::kKvm ? "host" : "max"};
 }
 
 }  // namespace
 
-const char* accel_name(Accel a) { return a == Accel::kKvm ? "kvm" : "tcg"; }
+const char* accel_name(Accel a) {
+  return a == Accel::kKvm ? "kvm" : "tcg";
+}
 
 std::string kernel_cmdline(const VmSpec& spec) {
   std::vector<std::string> args(std::begin(kBaseKernelArgs), std::end(kBaseKernelArgs));
@@ -50,34 +59,53 @@ std::string kernel_cmdline(const VmSpec& spec) {
 std::vector<std::string> qemu_argv(const VmSpec& spec) {
   std::vector<std::string> a;
   add_common_machine_args(a, spec.qemu_binary, spec.accel);
-  a.insert(a.end(), {
-      "-smp", std::to_string(spec.vcpus),
-      "-m", std::to_string(spec.memory_mib) + "M",
-      "-kernel", spec.kernel.string(),
-      "-initrd", spec.initrd.string(),
-      "-append", kernel_cmdline(spec),
-      "-chardev", "file,id=console,path=" + spec.console_log.string(),
-      "-serial", "chardev:console",
-      "-drive", "file=" + spec.base_disk.string() + ",if=none,id=base,format=raw,readonly=on",
-      "-device", "virtio-blk-device,drive=base,serial=base",
-      "-drive", "file=" + spec.upper_disk.string() +
-                    ",if=none,id=upper,format=raw,cache=unsafe,discard=unmap",
-      "-device", "virtio-blk-device,drive=upper,serial=upper",
-      "-device", "virtio-serial-device,max_ports=4",
-      "-chardev", "socket,id=ctl,fd=" + std::to_string(kControlFd),
-      "-device", "virtserialport,chardev=ctl,name=matchlock.ctl",
-      "-chardev", "socket,id=qmp,fd=" + std::to_string(kQmpFd),
-      "-mon", "chardev=qmp,mode=control",
-      "-device", "virtio-rng-device",
-  });
+  a.insert(a.end(),
+           {
+               "-smp",
+               std::to_string(spec.vcpus),
+               "-m",
+               std::to_string(spec.memory_mib) + "M",
+               "-kernel",
+               spec.kernel.string(),
+               "-initrd",
+               spec.initrd.string(),
+               "-append",
+               kernel_cmdline(spec),
+               "-chardev",
+               "file,id=console,path=" + spec.console_log.string(),
+               "-serial",
+               "chardev:console",
+               "-drive",
+               "file=" + spec.base_disk.string() + ",if=none,id=base,format=raw,readonly=on",
+               "-device",
+               "virtio-blk-device,drive=base,serial=base",
+               "-drive",
+               "file=" + spec.upper_disk.string() +
+                   ",if=none,id=upper,format=raw,cache=unsafe,discard=unmap",
+               "-device",
+               "virtio-blk-device,drive=upper,serial=upper",
+               "-device",
+               "virtio-serial-device,max_ports=4",
+               "-chardev",
+               "socket,id=ctl,fd=" + std::to_string(kControlFd),
+               "-device",
+               "virtserialport,chardev=ctl,name=matchlock.ctl",
+               "-chardev",
+               "socket,id=qmp,fd=" + std::to_string(kQmpFd),
+               "-mon",
+               "chardev=qmp,mode=control",
+               "-device",
+               "virtio-rng-device",
+           });
   if (spec.slirp_baseline) {
-    a.insert(a.end(), {"-netdev", "user,id=net0",
-                       "-device", "virtio-net-device,netdev=net0,mac=" + spec.mac +
-                                      (spec.mtu > 0 ? ",host_mtu=" + std::to_string(spec.mtu) : "")});
+    a.insert(a.end(), {"-netdev", "user,id=net0", "-device",
+                       "virtio-net-device,netdev=net0,mac=" + spec.mac +
+                           (spec.mtu > 0 ? ",host_mtu=" + std::to_string(spec.mtu) : "")});
   } else if (spec.network) {
     a.insert(a.end(), {"-netdev", "stream,id=net0,addr.type=fd,addr.str=" + std::to_string(kNetFd),
-                       "-device", "virtio-net-device,netdev=net0,mac=" + spec.mac +
-                                      (spec.mtu > 0 ? ",host_mtu=" + std::to_string(spec.mtu) : "")});
+                       "-device",
+                       "virtio-net-device,netdev=net0,mac=" + spec.mac +
+                           (spec.mtu > 0 ? ",host_mtu=" + std::to_string(spec.mtu) : "")});
   }
   return a;
 }

@@ -27,13 +27,13 @@ struct VmSpec {
   std::filesystem::path base_disk;   // read-only image rootfs, serial "base"
   std::filesystem::path upper_disk;  // writable per-sandbox disk, serial "upper"
   std::filesystem::path console_log;
-  bool network = false;              // attach virtio-net on kNetFd
+  bool network = false;  // attach virtio-net on kNetFd
   // Benchmark baseline only: QEMU's own user-mode network (slirp) instead of the engine's
   // sealed stack. It can reach the host's loopback and everything else, unfiltered.
   bool slirp_baseline = false;
   std::string mac = "52:54:00:12:34:56";
-  int mtu = 0;                       // > 0: advertised to the guest as host_mtu (VIRTIO_NET_F_MTU)
-  uint32_t host_tsc_khz = 0;         // 0 = unknown (then no tsc_early_khz)
+  int mtu = 0;                // > 0: advertised to the guest as host_mtu (VIRTIO_NET_F_MTU)
+  uint32_t host_tsc_khz = 0;  // 0 = unknown (then no tsc_early_khz)
   std::vector<std::string> extra_kernel_args;
 };
 

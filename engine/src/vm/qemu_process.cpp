@@ -13,7 +13,9 @@
 namespace matchlock::vm {
 namespace {
 
-int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+int pidfd_open(pid_t pid) {
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+}
 
 // Runs in the forked child: only async-signal-safe calls until execvp.
 [[noreturn]] void exec_child(pid_t parent, char* const* argv, const std::map<int, int>& inherit,
@@ -39,7 +41,8 @@ int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pi
     ::dup2(moved[count++], target);
   }
   int max_target = 2;
-  for (const auto& [target, source] : inherit) max_target = target > max_target ? target : max_target;
+  for (const auto& [target, source] : inherit)
+    max_target = target > max_target ? target : max_target;
   ::syscall(SYS_close_range, max_target + 1, ~0U, 0);
   ::execvp(argv[0], argv);
   _exit(127);

@@ -92,8 +92,7 @@ void QmpClient::on_message(const std::string& line) {
   }
 }
 
-void QmpClient::execute(const std::string& command,
-                        std::function<void(Result<std::string>)> done) {
+void QmpClient::execute(const std::string& command, std::function<void(Result<std::string>)> done) {
   if (!pipe_.initialized()) {
     done(Error(ErrorCode::kVm, "QMP connection closed"));
     return;

@@ -45,7 +45,8 @@ struct Harness {
   void guest_sends(const std::string& bytes) {
     size_t off = 0;
     while (off < bytes.size()) {
-      ssize_t n = ::send(guest_fd, bytes.data() + off, bytes.size() - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+      ssize_t n =
+          ::send(guest_fd, bytes.data() + off, bytes.size() - off, MSG_DONTWAIT | MSG_NOSIGNAL);
       if (n > 0) {
         off += static_cast<size_t>(n);
       } else if (errno == EAGAIN) {
@@ -121,9 +122,10 @@ TEST_CASE("an oversized frame header closes the channel without allocating", "[g
 }
 
 TEST_CASE("malformed frames on an exec stream close the channel", "[guest_connection]") {
-  for (auto bad : {encode_frame(FrameType::kExit, 1, "abc"), encode_frame(FrameType::kEof, 1, "\x07"),
-                   encode_frame(FrameType::kData, 1, ""), encode_frame(FrameType::kCredit, 1, "x"),
-                   encode_frame(FrameType::kExecOpen, 1, "{}")}) {
+  for (auto bad :
+       {encode_frame(FrameType::kExit, 1, "abc"), encode_frame(FrameType::kEof, 1, "\x07"),
+        encode_frame(FrameType::kData, 1, ""), encode_frame(FrameType::kCredit, 1, "x"),
+        encode_frame(FrameType::kExecOpen, 1, "{}")}) {
     Harness h;
     h.handshake();
     std::optional<Error> exec_error;

@@ -185,8 +185,9 @@ TEST_CASE("allow_list_methods_need_an_intercepting_sandbox", "[rpc][server]") {
   CHECK(h.last() ==
         R"({"jsonrpc":"2.0","error":{"code":-32602,"message":"hosts is required"},"id":4})");
   h.send(R"({"jsonrpc":"2.0","method":"allow_list_delete","params":{"hosts":["a.com"]},"id":5})");
-  CHECK(h.last() ==
-        R"({"jsonrpc":"2.0","error":{"code":-32000,"message":"allow-list updates unavailable: sandbox was started without network interception"},"id":5})");
+  CHECK(
+      h.last() ==
+      R"({"jsonrpc":"2.0","error":{"code":-32000,"message":"allow-list updates unavailable: sandbox was started without network interception"},"id":5})");
 }
 
 TEST_CASE("exec_before_create_is_vm_not_created", "[rpc][server]") {

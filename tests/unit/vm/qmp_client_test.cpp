@@ -23,8 +23,8 @@ struct FakeQemu {
     int sv[2];
     REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
     fd = sv[1];
-    client = std::make_unique<vm::QmpClient>(&loop, UniqueFd(sv[0]),
-                                             [this](Status st) { ready = st; });
+    client =
+        std::make_unique<vm::QmpClient>(&loop, UniqueFd(sv[0]), [this](Status st) { ready = st; });
   }
   ~FakeQemu() {
     client.reset();

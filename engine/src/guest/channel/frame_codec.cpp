@@ -16,7 +16,9 @@ uint32_t get_u32(const char* p) {
   return (uint32_t{u[0]} << 24) | (uint32_t{u[1]} << 16) | (uint32_t{u[2]} << 8) | uint32_t{u[3]};
 }
 
-bool valid_fd(uint8_t fd) { return fd <= kStderr; }
+bool valid_fd(uint8_t fd) {
+  return fd <= kStderr;
+}
 
 }  // namespace
 
@@ -45,22 +47,38 @@ bool is_known_frame_type(uint8_t type) {
 
 const char* frame_type_name(FrameType type) {
   switch (type) {
-    case FrameType::kHello: return "HELLO";
-    case FrameType::kConfig: return "CONFIG";
-    case FrameType::kReady: return "READY";
-    case FrameType::kError: return "ERROR";
-    case FrameType::kPing: return "PING";
-    case FrameType::kPong: return "PONG";
-    case FrameType::kShutdown: return "SHUTDOWN";
-    case FrameType::kExecOpen: return "EXEC_OPEN";
-    case FrameType::kExecStarted: return "EXEC_STARTED";
-    case FrameType::kData: return "DATA";
-    case FrameType::kEof: return "EOF";
-    case FrameType::kCredit: return "CREDIT";
-    case FrameType::kResize: return "RESIZE";
-    case FrameType::kSignal: return "SIGNAL";
-    case FrameType::kCancel: return "CANCEL";
-    case FrameType::kExit: return "EXIT";
+    case FrameType::kHello:
+      return "HELLO";
+    case FrameType::kConfig:
+      return "CONFIG";
+    case FrameType::kReady:
+      return "READY";
+    case FrameType::kError:
+      return "ERROR";
+    case FrameType::kPing:
+      return "PING";
+    case FrameType::kPong:
+      return "PONG";
+    case FrameType::kShutdown:
+      return "SHUTDOWN";
+    case FrameType::kExecOpen:
+      return "EXEC_OPEN";
+    case FrameType::kExecStarted:
+      return "EXEC_STARTED";
+    case FrameType::kData:
+      return "DATA";
+    case FrameType::kEof:
+      return "EOF";
+    case FrameType::kCredit:
+      return "CREDIT";
+    case FrameType::kResize:
+      return "RESIZE";
+    case FrameType::kSignal:
+      return "SIGNAL";
+    case FrameType::kCancel:
+      return "CANCEL";
+    case FrameType::kExit:
+      return "EXIT";
   }
   return "UNKNOWN";
 }
@@ -87,7 +105,9 @@ std::string data_payload(StreamFd fd, std::string_view bytes) {
   return p;
 }
 
-std::string fd_payload(StreamFd fd) { return std::string(1, static_cast<char>(fd)); }
+std::string fd_payload(StreamFd fd) {
+  return std::string(1, static_cast<char>(fd));
+}
 
 std::string credit_payload(StreamFd fd, uint32_t bytes) {
   std::string p(1, static_cast<char>(fd));
@@ -101,7 +121,9 @@ std::string u32_payload(uint32_t value) {
   return p;
 }
 
-std::string i32_payload(int32_t value) { return u32_payload(static_cast<uint32_t>(value)); }
+std::string i32_payload(int32_t value) {
+  return u32_payload(static_cast<uint32_t>(value));
+}
 
 std::string resize_payload(uint16_t rows, uint16_t cols) {
   return {static_cast<char>(rows >> 8), static_cast<char>(rows), static_cast<char>(cols >> 8),

@@ -25,10 +25,10 @@ std::string encode_frame(FrameType type, uint32_t stream, std::string_view paylo
 
 // Payload helpers for the binary frame bodies.
 std::string data_payload(StreamFd fd, std::string_view bytes);
-std::string fd_payload(StreamFd fd);                    // EOF
+std::string fd_payload(StreamFd fd);  // EOF
 std::string credit_payload(StreamFd fd, uint32_t bytes);
-std::string u32_payload(uint32_t value);                // CANCEL, SHUTDOWN
-std::string i32_payload(int32_t value);                 // EXIT
+std::string u32_payload(uint32_t value);  // CANCEL, SHUTDOWN
+std::string i32_payload(int32_t value);   // EXIT
 std::string resize_payload(uint16_t rows, uint16_t cols);
 
 // Parsers for those bodies: nullopt when the payload has the wrong size or an unknown fd.

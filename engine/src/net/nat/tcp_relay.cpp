@@ -23,9 +23,14 @@ ip_addr_t lwip_addr(uint32_t host_order) {
 
 TcpRelay::TcpRelay(uv_loop_t* loop, LwipStack& stack, Planner planner, PolicyHook* policy,
                    DnsForwarder* dns)
-    : loop_(loop), stack_(stack), planner_(std::move(planner)), policy_(policy), dns_(dns),
+    : loop_(loop),
+      stack_(stack),
+      planner_(std::move(planner)),
+      policy_(policy),
+      dns_(dns),
       sweep_timer_(loop) {
-  sweep_timer_.start(kSweepMs, [this] { sweep(); }, kSweepMs);
+  sweep_timer_.start(
+      kSweepMs, [this] { sweep(); }, kSweepMs);
 }
 
 TcpRelay::~TcpRelay() {

@@ -26,8 +26,10 @@ struct UdpRelay::Flow {
   std::string buf = std::string(65536, '\0');
 };
 
-UdpRelay::UdpRelay(uv_loop_t* loop, LwipStack& stack) : loop_(loop), stack_(stack), sweep_timer_(loop) {
-  sweep_timer_.start(kSweepMs, [this] { sweep(); }, kSweepMs);
+UdpRelay::UdpRelay(uv_loop_t* loop, LwipStack& stack)
+    : loop_(loop), stack_(stack), sweep_timer_(loop) {
+  sweep_timer_.start(
+      kSweepMs, [this] { sweep(); }, kSweepMs);
 }
 
 UdpRelay::~UdpRelay() {
