@@ -4,7 +4,7 @@ docker://... oci:DIR` from the same registry in the same run (median of N, ratio
 <= 1.0), plus the time to build the image's ext4 base disk (first boot's extra cost).
 
 Needs the fixture registries with the debian image:
-    OCI_FIXTURES_DEBIAN=1 bash ../shared/fixtures/oci-fixtures.sh build/oci-fixtures
+    OCI_FIXTURES_DEBIAN=1 bash tests/fixtures/oci-fixtures.sh build/oci-fixtures
 usage: bench/pull.py [--runs N] [--ref 127.0.0.1:5000/debian:bookworm]
 """
 import argparse

@@ -23,18 +23,14 @@ MATCHLOCK_BIN="$PWD/build/asan/matchlock" MATCHLOCK_BUNDLE="$PWD/$build/bundle" 
   MATCHLOCK_TEST_IMAGE_ARCHIVE="$PWD/$build/images/matchlock-busybox.tar" \
   /usr/bin/python3 -m pytest -p no:cacheprovider -q tests/integration/test_rpc_lifecycle.py
 
-# The OCI fixture registries (127.0.0.1:5000-5003) for the pull tests. BusyBox images only:
-# the debian image costs ~60 s of debootstrap and only the pull bench needs it.
-fixtures_script=../shared/fixtures/oci-fixtures.sh
+# The OCI fixture registries (127.0.0.1:5000-5003) for the pull tests, from the project's own
+# tests/fixtures/oci-fixtures.sh. BusyBox images only: the debian image costs ~60 s of
+# debootstrap and only the pull bench needs it.
 fixtures_dir="$PWD/build/oci-fixtures"
-if [ -f "$fixtures_script" ]; then
-  echo "test: starting the OCI fixture registries"
-  trap 'bash "$fixtures_script" "$fixtures_dir" stop >/dev/null 2>&1 || true' EXIT
-  OCI_FIXTURES_DEBIAN=${OCI_FIXTURES_DEBIAN:-0} bash "$fixtures_script" "$fixtures_dir" >/dev/null
-  export OCI_FIXTURES_DIR="$fixtures_dir"
-else
-  echo "test: $fixtures_script not found: the registry pull tests will be skipped" >&2
-fi
+echo "test: starting the OCI fixture registries (tests/fixtures/oci-fixtures.sh)"
+trap 'bash tests/fixtures/oci-fixtures.sh "$fixtures_dir" stop >/dev/null 2>&1 || true' EXIT
+OCI_FIXTURES_DEBIAN=${OCI_FIXTURES_DEBIAN:-0} bash tests/fixtures/oci-fixtures.sh "$fixtures_dir" >/dev/null
+export OCI_FIXTURES_DIR="$fixtures_dir" OCI_FIXTURES_REQUIRED=1
 
 echo "test: integration tests (pytest, real VMs)"
 export MATCHLOCK_BIN="$PWD/$build/matchlock"

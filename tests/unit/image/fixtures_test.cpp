@@ -1,4 +1,4 @@
-// Imports the real archives from the OCI fixtures (shared/fixtures/oci-fixtures.sh), if built.
+// Imports the real archives from the OCI fixtures (tests/fixtures/oci-fixtures.sh), if built.
 #include <catch2/catch.hpp>
 
 #include "image/image_store.h"
