@@ -4,16 +4,18 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/knobs.h"
+
 namespace matchlock::log {
 namespace {
 
 Level threshold() {
   static const Level level = [] {
-    const char* v = std::getenv("MATCHLOCK_LOG");
+    auto v = knobs::get(knobs::kLog);
     if (!v) return Level::kWarn;
-    if (!std::strcmp(v, "debug")) return Level::kDebug;
-    if (!std::strcmp(v, "info")) return Level::kInfo;
-    if (!std::strcmp(v, "error")) return Level::kError;
+    if (*v == "debug") return Level::kDebug;
+    if (*v == "info") return Level::kInfo;
+    if (*v == "error") return Level::kError;
     return Level::kWarn;
   }();
   return level;

@@ -8,10 +8,12 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/knobs.h"
+
 namespace matchlock {
 
 std::filesystem::path matchlock_home() {
-  if (const char* h = std::getenv("MATCHLOCK_HOME"); h && *h) return h;
+  if (auto h = knobs::get(knobs::kHome)) return *h;
   const char* home = std::getenv("HOME");
   if (!home || !*home) {
     if (const passwd* pw = getpwuid(getuid())) home = pw->pw_dir;

@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "core/knobs.h"
+
 namespace matchlock::image::registry {
 namespace {
 
@@ -20,9 +22,9 @@ std::string_view host_of(std::string_view registry) {
 
 std::vector<std::string> insecure_registries_from_env() {
   std::vector<std::string> out;
-  const char* env = std::getenv("MATCHLOCK_INSECURE_REGISTRIES");
+  auto env = knobs::get(knobs::kInsecureRegistries);
   if (!env) return out;
-  std::stringstream ss(env);
+  std::stringstream ss(*env);
   for (std::string item; std::getline(ss, item, ',');) {
     while (!item.empty() && item.front() == ' ') item.erase(item.begin());
     while (!item.empty() && item.back() == ' ') item.pop_back();
