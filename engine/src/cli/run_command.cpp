@@ -11,7 +11,7 @@
 #include "cli/commands.h"
 #include "cli/pull_progress.h"
 #include "cli/run_options.h"
-#include "cli/stdio.h"
+#include "core/fd_stream.h"
 #include "core/log.h"
 #include "core/paths.h"
 #include "core/uv.h"
@@ -62,9 +62,7 @@ class RunSession {
  private:
   void install_signal(int signo) {
     auto h = std::make_unique<uv::Handle<uv_signal_t>>();
-    uv_signal_init(loop_, h->get());
-    h->mark_initialized();
-    h->get()->data = this;
+    h->init(loop_, this, uv_signal_init);
     uv_signal_start(
         h->get(),
         [](uv_signal_t* s, int signo) {
@@ -122,7 +120,9 @@ class RunSession {
     ev.on_output = [this](channel::StreamFd fd, std::string_view bytes,
                           std::function<void()> consumed) {
       auto& sink = fd == channel::kStderr ? err_ : out_;
-      sink.write(std::string(bytes), std::move(consumed));
+      sink.write(std::string(bytes), [consumed = std::move(consumed)](int) {
+        if (consumed) consumed();
+      });
     };
     ev.on_exit = [this](int code) { finish(code); };
     ev.on_error = [this](const Error& e, int code) {
@@ -139,9 +139,9 @@ class RunSession {
     constexpr size_t kMaxBacklog = 1 << 20;
     exec_->set_on_stdin_drained([this] { in_.resume(); });
     in_.start(
-        [this](std::string bytes) {
+        [this](std::string_view bytes) {
           if (!exec_ || exec_->finished()) return;
-          exec_->write_stdin(std::move(bytes));
+          exec_->write_stdin(std::string(bytes));
           if (exec_->stdin_backlog() > kMaxBacklog) in_.pause();
         },
         [this] {
@@ -151,9 +151,7 @@ class RunSession {
 
   void watch_window_size() {
     winch_ = std::make_unique<uv::Handle<uv_signal_t>>();
-    uv_signal_init(loop_, winch_->get());
-    winch_->mark_initialized();
-    winch_->get()->data = this;
+    winch_->init(loop_, this, uv_signal_init);
     uv_signal_start(
         winch_->get(),
         [](uv_signal_t* s, int) {
@@ -203,8 +201,8 @@ class RunSession {
 
   uv_loop_t* loop_;
   RunOptions opts_;
-  OutputStream out_, err_;
-  InputStream in_;
+  FdWriter out_, err_;
+  FdReader in_;
   uv::Timer timeout_;
   std::shared_ptr<sandbox::Sandbox> sandbox_;
   std::shared_ptr<guest::ExecHandle> exec_;

@@ -30,9 +30,7 @@ void write(uv_stream_t* stream, std::string data, std::function<void(int)> done)
 }
 
 Timer::Timer(uv_loop_t* loop) {
-  uv_timer_init(loop, h_.get());
-  h_.mark_initialized();
-  h_.get()->data = this;
+  h_.init(loop, this, uv_timer_init);
 }
 
 void Timer::start(uint64_t timeout_ms, std::function<void()> fn, uint64_t repeat_ms) {

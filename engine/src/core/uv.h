@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 namespace matchlock::uv {
 
@@ -27,11 +28,25 @@ class Handle {
   Handle(const Handle&) = delete;
   Handle& operator=(const Handle&) = delete;
 
+  // Initialises the handle with libuv's init function for H (uv_pipe_init, uv_timer_init, ...),
+  // called as init_fn(loop, handle, args...), and points the handle's `data` at `owner` for its
+  // callbacks. Returns the libuv status; on failure the handle stays uninitialised (close() then
+  // only frees it). A handle initialised before is closed first: one handle, one owner.
+  template <typename... Params, typename... Args>
+  int init(uv_loop_t* loop, void* owner, int (*init_fn)(uv_loop_t*, H*, Params...),
+           Args&&... args) {
+    if (initialized()) close();
+    if (!h_) h_ = std::make_unique<H>();
+    int rc = init_fn(loop, h_.get(), std::forward<Args>(args)...);
+    if (rc != 0) return rc;
+    initialized_ = true;
+    h_->data = owner;
+    return 0;
+  }
+
   H* get() { return h_.get(); }
   uv_handle_t* handle() { return reinterpret_cast<uv_handle_t*>(h_.get()); }
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(h_.get()); }
-  // Call after a successful uv_*_init so close() knows libuv tracks the handle.
-  void mark_initialized() { initialized_ = true; }
   bool initialized() const { return h_ && initialized_; }
 
   // Closes the handle; its memory is released in the close callback.

@@ -71,9 +71,7 @@ void GuestConnection::start(uv_loop_t* loop, UniqueFd socket,
                             std::function<void(const Error&)> on_lost) {
   on_lost_ = std::move(on_lost);
   read_buf_ = std::make_unique<char[]>(kReadChunk);
-  uv_pipe_init(loop, pipe_.get(), 0);
-  pipe_.mark_initialized();
-  pipe_.get()->data = this;
+  pipe_.init(loop, this, uv_pipe_init, 0);
   uv_pipe_open(pipe_.get(), socket.release());
   uv_read_start(
       pipe_.stream(),

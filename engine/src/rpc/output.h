@@ -2,10 +2,7 @@
 // later control socket can reuse the same server.
 #pragma once
 
-#include <uv.h>
-
 #include <functional>
-#include <memory>
 #include <string>
 
 namespace matchlock::rpc {
@@ -20,9 +17,5 @@ class Output {
   // Runs `done` once every line queued so far has been written or has failed.
   virtual void flush(std::function<void()> done) = 0;
 };
-
-// Output on a file descriptor (stdout): a libuv stream for pipes, sockets and ttys; plain
-// blocking writes for regular files and anything libuv cannot watch.
-std::shared_ptr<Output> open_fd_output(uv_loop_t* loop, int fd);
 
 }  // namespace matchlock::rpc

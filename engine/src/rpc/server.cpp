@@ -1,6 +1,7 @@
 #include "rpc/server.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <utility>
 
@@ -59,6 +60,16 @@ std::optional<uint16_t> dimension_param(const Request& req, const char* name, ui
   return v->GetUint() == 0 ? fallback : static_cast<uint16_t>(v->GetUint());
 }
 
+template <typename State>
+void advance(State& current, State to, const char* machine) {
+  if (!can_move(current, to)) {
+    log::warn(std::string("rpc: bug: ") + machine + " state moved from " +
+              std::string(to_string(current)) + " to " + std::string(to_string(to)));
+    assert(false && "illegal rpc server state change");
+  }
+  current = to;
+}
+
 }  // namespace
 
 std::shared_ptr<Server> Server::create(uv_loop_t* loop, std::shared_ptr<Output> output,
@@ -72,28 +83,36 @@ Server::Server(uv_loop_t* loop, std::shared_ptr<Output> output, VmFactory vm_fac
       vm_factory_(std::move(vm_factory)),
       framer_([this](std::string_view line) { handle_line(line); },
               [this] {
-                if (!closing_) reply_error(std::nullopt, kParseError, "Parse error: line too long");
+                if (serving()) reply_error(std::nullopt, kParseError, "Parse error: line too long");
               }) {}
 
 Server::~Server() = default;
 
+void Server::move_to(SandboxState to) {
+  advance(sandbox_, to, "sandbox");
+}
+
+void Server::move_to(SessionState to) {
+  advance(session_, to, "session");
+}
+
 // ---- input -----------------------------------------------------------------------------------
 
 void Server::handle_input(std::string_view bytes) {
-  if (input_eof_) return;
+  if (input_ended_) return;
   framer_.feed(bytes);
 }
 
 void Server::handle_eof() {
-  if (input_eof_) return;
+  if (input_ended_) return;
   framer_.finish();
-  input_eof_ = true;
+  input_ended_ = true;
   begin_teardown();
   maybe_finish();
 }
 
 void Server::handle_line(std::string_view line) {
-  if (closing_) return;  // after close every line is ignored, never answered
+  if (!serving()) return;  // after close every line is ignored, never answered
   auto req = parse_request(line);
   if (!req) return reply_error(std::nullopt, kParseError, "Parse error");
   dispatch(*req);
@@ -125,7 +144,7 @@ void Server::dispatch(const Request& req) {
 // ---- allow-list (rpc-protocol.md §3.6) -------------------------------------------------------
 
 void Server::on_allow_list(const Request& req, bool add) {
-  if (!vm_ || creating_) return reply_error(req.id, kVmFailed, "VM not created");
+  if (sandbox_ != SandboxState::kReady) return reply_error(req.id, kVmFailed, "VM not created");
   const Value* hosts = param(req, "hosts");
   std::vector<std::string> list;
   if (hosts && !hosts->IsArray())
@@ -162,11 +181,13 @@ void Server::on_allow_list(const Request& req, bool add) {
 // ---- create ----------------------------------------------------------------------------------
 
 void Server::on_create(const Request& req) {
-  if (vm_ || creating_) return reply_error(req.id, kVmFailed, "sandbox already created");
+  if (sandbox_ != SandboxState::kNone) {
+    return reply_error(req.id, kVmFailed, "sandbox already created");
+  }
   auto parsed = parse_create_params(req.params);
   if (!parsed.ok()) return reply_error(req.id, kInvalidParams, parsed.error().message);
 
-  creating_ = true;
+  move_to(SandboxState::kCreating);
   std::weak_ptr<Server> weak = shared_from_this();
   auto id = req.id;
   bool launch = parsed->launch_entrypoint;
@@ -178,9 +199,9 @@ void Server::on_create(const Request& req) {
 void Server::on_create_result(std::optional<uint64_t> id, bool launch,
                               Result<std::shared_ptr<VmPort>> r) {
   if (!r.ok()) {
-    creating_ = false;
+    move_to(SandboxState::kNone);
     reply_error(id, kVmFailed, r.error().message);
-    if (closing_) start_close();
+    start_close();  // a close that waited for the create (no-op while serving)
     return maybe_finish();
   }
   vm_ = std::move(r.value());
@@ -188,11 +209,11 @@ void Server::on_create_result(std::optional<uint64_t> id, bool launch,
     // Running execs fail on their own (the guest channel closes); later ones fail to start.
     log::warn("rpc: sandbox terminated: " + e.message);
   });
-  if (shutting_down_) {
+  if (!serving() && !close_request_) {
     // The client went away while we were booting: nobody wants this VM.
     return finish_create(id, RpcError{kCancelled, kCancelledMessage});
   }
-  if (launch && !closing_) return launch_entrypoint(id);
+  if (launch && serving()) return launch_entrypoint(id);
   finish_create(id, std::nullopt);
 }
 
@@ -201,13 +222,14 @@ void Server::launch_entrypoint(std::optional<uint64_t> id) {
   spec.argv = vm_->entrypoint_command();
   if (spec.argv.empty()) return finish_create(id, std::nullopt);
 
-  entrypoint_settled_ = false;
+  // Settles once: the process failed, exited, or is still running after the window. The flag
+  // belongs to this launch, so a late event of an earlier entrypoint never settles a later one.
+  auto settled = std::make_shared<bool>(false);
   std::weak_ptr<Server> weak = shared_from_this();
-  // Settles once: the process failed, exited, or is still running after the window.
-  auto settle = [weak, id](std::optional<RpcError> error) {
+  auto settle = [weak, id, settled](std::optional<RpcError> error) {
     auto self = weak.lock();
-    if (!self || self->entrypoint_settled_) return;
-    self->entrypoint_settled_ = true;
+    if (!self || *settled) return;
+    *settled = true;
     if (self->entrypoint_timer_) self->entrypoint_timer_->stop();
     self->finish_create(id, std::move(error));
   };
@@ -232,11 +254,11 @@ void Server::launch_entrypoint(std::optional<uint64_t> id) {
   entrypoint_timer_->start(kEntrypointSettleMs, [settle] { settle(std::nullopt); });
   auto handle = vm_->exec(spec, std::move(ev));
   // A start failure may already have settled (and torn down) the create synchronously.
-  if (!entrypoint_settled_) entrypoint_ = std::move(handle);
+  if (!*settled) entrypoint_ = std::move(handle);
 }
 
 void Server::finish_create(std::optional<uint64_t> id, std::optional<RpcError> error) {
-  creating_ = false;
+  move_to(error ? SandboxState::kNone : SandboxState::kReady);
   if (!error) {
     rapidjson::Document d(rapidjson::kObjectType);
     std::string vm_id = vm_->id();
@@ -264,7 +286,7 @@ void Server::finish_create(std::optional<uint64_t> id, std::optional<RpcError> e
       });
     }
   }
-  if (closing_) start_close();
+  start_close();  // a close that waited for the create (no-op while serving)
   maybe_finish();
 }
 
@@ -279,47 +301,42 @@ void Server::on_close(const Request& req) {
     }
     timeout_seconds = t->GetDouble();
   }
-  closing_ = true;
-  close_requested_ = true;
-  close_id_ = req.id;
-  close_graceful_ms_ =
-      static_cast<uint64_t>(std::llround(std::min(timeout_seconds, 86400.0) * 1000));
+  move_to(SessionState::kDraining);
+  close_request_ = CloseRequest{
+      req.id, static_cast<uint64_t>(std::llround(std::min(timeout_seconds, 86400.0) * 1000))};
   cancel_all_calls();
-  if (!creating_) start_close();  // else finish_create continues the close
+  start_close();  // while creating, the end of the create starts it
 }
 
 void Server::begin_teardown() {
-  if (!closing_) {
-    closing_ = true;
-    shutting_down_ = true;
-    close_graceful_ms_ = 0;  // nobody is waiting for a graceful stop
-  }
+  if (serving()) move_to(SessionState::kDraining);  // without a close request: a hard stop
   cancel_all_calls();
-  if (!creating_) start_close();
+  start_close();  // while creating, the end of the create starts it
 }
 
 void Server::start_close() {
-  if (close_started_) return;
-  close_started_ = true;
+  // Only once, only after a close was accepted or the client left, and never mid-create.
+  if (serving() || !can_move(sandbox_, SandboxState::kClosing)) return;
+  move_to(SandboxState::kClosing);
   cancel_all_calls();
   if (entrypoint_) entrypoint_->cancel(kCancelGraceMs);
   std::weak_ptr<Server> weak = shared_from_this();
   auto on_closed = [weak](Status st) {
     auto self = weak.lock();
     if (!self) return;
-    self->vm_closed_ = true;
+    self->move_to(SandboxState::kClosed);
     self->entrypoint_.reset();
-    if (self->close_requested_) {
+    if (const auto& request = self->close_request_) {
       if (st.ok()) {
-        self->reply(self->close_id_, empty_object());
+        self->reply(request->id, empty_object());
       } else {
-        self->reply_error(self->close_id_, kVmFailed, st.error().message);
+        self->reply_error(request->id, kVmFailed, st.error().message);
       }
     }
     self->maybe_finish();
   };
   if (!vm_) return on_closed(Status());
-  vm_->close(close_graceful_ms_, on_closed);
+  vm_->close(close_request_ ? close_request_->graceful_ms : 0, on_closed);
 }
 
 void Server::on_output_failed() {
@@ -337,17 +354,17 @@ void Server::on_output_failed() {
 }
 
 void Server::maybe_finish() {
-  if (finishing_ || !(input_eof_ || output_failed_)) return;
-  if (creating_ || !vm_closed_ || pending_vm_closes_ > 0) return;
-  finishing_ = true;
+  if (session_ != SessionState::kDraining || !client_gone()) return;
+  if (sandbox_ != SandboxState::kClosed || pending_vm_closes_ > 0) return;
+  move_to(SessionState::kFlushing);
   // The VM is gone; a call whose process never reported back still gets its one reply.
   auto calls = calls_;
   for (auto& [serial, call] : calls) call->abandon();
   std::weak_ptr<Server> weak = shared_from_this();
   output_->flush([weak] {
     auto self = weak.lock();
-    if (!self || self->done_) return;
-    self->done_ = true;
+    if (!self || self->session_ != SessionState::kFlushing) return;
+    self->move_to(SessionState::kFinished);
     if (auto fn = std::move(self->on_done_)) fn();
   });
 }
@@ -385,7 +402,7 @@ void Server::on_exec(const Request& req, ExecMode mode) {
   if (!req.id && (mode == ExecMode::kPipe || mode == ExecMode::kTty)) {
     return reply_error(std::nullopt, kInvalidRequest, req.method + " requires request id");
   }
-  if (!vm_ || creating_) return reply_error(req.id, kVmFailed, "VM not created");
+  if (sandbox_ != SandboxState::kReady) return reply_error(req.id, kVmFailed, "VM not created");
   if (!req.params || !req.params->IsObject()) {
     return reply_error(req.id, kInvalidParams, "invalid params: command is required");
   }

@@ -17,6 +17,7 @@
 #include "rpc/line_framer.h"
 #include "rpc/message.h"
 #include "rpc/output.h"
+#include "rpc/server_state.h"
 #include "rpc/vm_port.h"
 
 namespace matchlock::rpc {
@@ -42,7 +43,7 @@ class Server : public std::enable_shared_from_this<Server> {
   void set_on_input_paused(std::function<void(bool)> fn) { on_input_paused_ = std::move(fn); }
   // Runs once when the server is finished: stdin ended, the VM is closed, output flushed.
   void set_on_done(std::function<void()> fn) { on_done_ = std::move(fn); }
-  bool done() const { return done_; }
+  bool done() const { return session_ == SessionState::kFinished; }
 
  private:
   friend class ExecCall;
@@ -71,6 +72,11 @@ class Server : public std::enable_shared_from_this<Server> {
   void maybe_finish();
   void begin_teardown();
   void on_output_failed();
+  // Every state change goes through these, which hold it to the rules of server_state.h.
+  void move_to(SandboxState to);
+  void move_to(SessionState to);
+  bool serving() const { return session_ == SessionState::kServing; }
+  bool client_gone() const { return input_ended_ || output_failed_; }
 
   void reply(std::optional<uint64_t> id, const rapidjson::Value& result);
   void reply_error(std::optional<uint64_t> id, int code, std::string_view message);
@@ -81,29 +87,29 @@ class Server : public std::enable_shared_from_this<Server> {
   VmFactory vm_factory_;
   LineFramer framer_;
 
-  std::shared_ptr<VmPort> vm_;
-  bool creating_ = false;  // boot (and the entrypoint window) in progress
+  SandboxState sandbox_ = SandboxState::kNone;
+  SessionState session_ = SessionState::kServing;
+
+  std::shared_ptr<VmPort> vm_;  // set from the end of boot until a failed create tears it down
   std::shared_ptr<ExecPort> entrypoint_;
   std::unique_ptr<uv::Timer> entrypoint_timer_;
-  bool entrypoint_settled_ = true;
 
   std::map<uint64_t, std::shared_ptr<ExecCall>> calls_;  // by internal serial
   uint64_t next_serial_ = 1;
 
-  // Teardown. `closing_`: a close was accepted or the client is gone; later lines are ignored.
-  bool closing_ = false;
-  std::optional<uint64_t> close_id_;
-  uint64_t close_graceful_ms_ = 0;
-  bool close_requested_ = false;
-  bool close_started_ = false;
+  // The client's `close`, answered once the sandbox is gone. Draining without one means the
+  // client went away: nobody waits for a graceful stop, and a VM still booting is unwanted.
+  struct CloseRequest {
+    std::optional<uint64_t> id;
+    uint64_t graceful_ms = 0;
+  };
+  std::optional<CloseRequest> close_request_;
   int pending_vm_closes_ = 0;  // VMs of failed creates being torn down
-  bool vm_closed_ = false;
-  bool input_eof_ = false;
-  bool shutting_down_ = false;  // stdin EOF / output failure without close
+
+  // Facts about the transport, not states: either one means the client is gone.
+  bool input_ended_ = false;
   bool output_failed_ = false;
-  bool input_paused_ = false;
-  bool finishing_ = false;
-  bool done_ = false;
+  bool input_paused_ = false;  // back-pressure currently applied to the input
 
   std::function<void(bool)> on_input_paused_;
   std::function<void()> on_done_;

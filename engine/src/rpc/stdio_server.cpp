@@ -1,28 +1,48 @@
 #include "rpc/stdio_server.h"
 
 #include <csignal>
+#include <memory>
 #include <vector>
 
+#include "core/fd_stream.h"
 #include "core/log.h"
 #include "core/uv.h"
-#include "rpc/input.h"
 #include "rpc/output.h"
 #include "rpc/server.h"
 
 namespace matchlock::rpc {
+namespace {
+
+// Protocol lines onto an fd (stdout).
+class FdOutput : public Output {
+ public:
+  FdOutput(uv_loop_t* loop, int fd) : writer_(loop, fd) {}
+
+  void write_line(std::string line, std::function<void(bool)> done) override {
+    writer_.write(std::move(line), [done = std::move(done)](int status) {
+      if (status != 0 && status != UV_ECANCELED) {
+        log::debug("rpc: stdout write failed: " + uv::error_text(status));
+      }
+      if (done) done(status == 0);
+    });
+  }
+  void flush(std::function<void()> done) override { writer_.flush(std::move(done)); }
+
+ private:
+  FdWriter writer_;
+};
+
+}  // namespace
 
 void serve_stdio(uv_loop_t* loop, VmFactory vm_factory) {
-  auto output = open_fd_output(loop, 1);
+  auto output = std::make_shared<FdOutput>(loop, 1);
   auto server = Server::create(loop, output, std::move(vm_factory));
-  auto input = open_fd_input(loop, 0);
+  FdReader input(loop, 0);
   std::weak_ptr<Server> ws = server;
-  std::weak_ptr<Input> wi = input;
 
-  server->set_on_input_paused([wi](bool paused) {
-    if (auto in = wi.lock()) paused ? in->pause() : in->resume();
-  });
-  server->set_on_done([loop, wi] {
-    if (auto in = wi.lock()) in->close();
+  server->set_on_input_paused([&input](bool paused) { paused ? input.pause() : input.resume(); });
+  server->set_on_done([loop, &input] {
+    input.close();
     uv_stop(loop);
   });
 
@@ -31,9 +51,7 @@ void serve_stdio(uv_loop_t* loop, VmFactory vm_factory) {
   std::vector<uv::Handle<uv_signal_t>> signals;
   for (int signo : {SIGTERM, SIGINT, SIGHUP}) {
     auto& h = signals.emplace_back();
-    uv_signal_init(loop, h.get());
-    h.mark_initialized();
-    h.get()->data = server.get();
+    h.init(loop, server.get(), uv_signal_init);
     uv_signal_start(
         h.get(),
         [](uv_signal_t* s, int signo) {
@@ -46,7 +64,7 @@ void serve_stdio(uv_loop_t* loop, VmFactory vm_factory) {
     uv_unref(h.handle());  // signals alone do not keep the loop running
   }
 
-  input->start(
+  input.start(
       [ws](std::string_view bytes) {
         if (auto s = ws.lock()) s->handle_input(bytes);
       },
@@ -58,8 +76,7 @@ void serve_stdio(uv_loop_t* loop, VmFactory vm_factory) {
   if (!server->done()) log::warn("rpc: event loop ended before the server finished");
 
   signals.clear();
-  input->close();
-  input.reset();
+  input.close();
   server.reset();
   output.reset();
   // Let close callbacks of the handles released above run.

@@ -77,9 +77,7 @@ class KvmProbe : public std::enable_shared_from_this<KvmProbe> {
     if (!proc.ok()) return finish(Accel::kTcg, "kvm probe: " + proc.error().message);
     proc_ = std::move(proc.value());
     theirs.reset();
-    uv_pipe_init(loop_, out_.get(), 0);
-    out_.mark_initialized();
-    out_.get()->data = this;
+    out_.init(loop_, this, uv_pipe_init, 0);
     uv_pipe_open(out_.get(), ours.release());
     uv_read_start(
         out_.stream(),

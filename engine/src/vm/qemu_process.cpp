@@ -92,9 +92,7 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::spawn(uv_loop_t* loop,
 QemuProcess::QemuProcess(uv_loop_t* loop, pid_t pid, UniqueFd pidfd,
                          std::function<void(ExitInfo)> on_exit)
     : pid_(pid), pidfd_(std::move(pidfd)), on_exit_(std::move(on_exit)) {
-  uv_poll_init(loop, poll_.get(), pidfd_.get());
-  poll_.mark_initialized();
-  poll_.get()->data = this;
+  poll_.init(loop, this, uv_poll_init, pidfd_.get());
   uv_poll_start(poll_.get(), UV_READABLE, [](uv_poll_t* p, int, int) {
     if (auto* self = static_cast<QemuProcess*>(p->data)) self->on_pidfd_readable();
   });

@@ -21,9 +21,7 @@ std::string to_json(const rapidjson::Value& v) {
 
 QmpClient::QmpClient(uv_loop_t* loop, UniqueFd socket, std::function<void(Status)> on_ready)
     : on_ready_(std::move(on_ready)) {
-  uv_pipe_init(loop, pipe_.get(), 0);
-  pipe_.mark_initialized();
-  pipe_.get()->data = this;
+  pipe_.init(loop, this, uv_pipe_init, 0);
   if (uv_pipe_open(pipe_.get(), socket.release()) != 0) {
     fail_all(Error(ErrorCode::kVm, "QMP: cannot open socket"));
     return;

@@ -41,9 +41,7 @@ void UpstreamResolver::resolve(std::string query, Done done) {
   q->query = std::move(query);
   q->done = std::move(done);
   q->reply_buf.resize(65536);
-  uv_timer_init(loop_, q->timer.get());
-  q->timer.mark_initialized();
-  q->timer.get()->data = q.get();
+  q->timer.init(loop_, q.get(), uv_timer_init);
   Query& ref = *q;
   inflight_[q->id] = std::move(q);
   attempt(ref);
@@ -53,9 +51,7 @@ void UpstreamResolver::attempt(Query& q) {
   if (q.server >= servers_.size() || q.query.size() < 12) return finish(q.id, std::nullopt);
   const Endpoint ep = servers_[q.server];
   q.sock = uv::Handle<uv_udp_t>();  // closes the previous server's socket
-  uv_udp_init(loop_, q.sock.get());
-  q.sock.mark_initialized();
-  q.sock.get()->data = &q;
+  q.sock.init(loop_, &q, uv_udp_init);
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_port = htons(ep.port);

@@ -16,16 +16,12 @@ Result<std::unique_ptr<GuestLink>> GuestLink::open(uv_loop_t* loop, UniqueFd fd,
   link->events_ = std::move(events);
   link->alive_ = std::make_shared<GuestLink*>(link.get());
   link->read_buf_.resize(kReadBufSize);
-  if (int rc = uv_pipe_init(loop, link->pipe_.get(), 0); rc != 0)
+  if (int rc = link->pipe_.init(loop, link.get(), uv_pipe_init, 0); rc != 0)
     return Error(ErrorCode::kIo, "net link: " + uv::error_text(rc));
-  link->pipe_.mark_initialized();
   if (int rc = uv_pipe_open(link->pipe_.get(), fd.get()); rc != 0)
     return Error(ErrorCode::kIo, "net link: " + uv::error_text(rc));
   fd.release();  // the pipe handle owns it now
-  uv_idle_init(loop, link->flush_idle_.get());
-  link->flush_idle_.mark_initialized();
-  link->flush_idle_.get()->data = link.get();
-  link->pipe_.get()->data = link.get();
+  link->flush_idle_.init(loop, link.get(), uv_idle_init);
   int rc = uv_read_start(
       link->pipe_.stream(),
       [](uv_handle_t* h, size_t, uv_buf_t* buf) {

@@ -89,9 +89,7 @@ void TcpConn::serve_dns(uv_loop_t* loop, DnsForwarder& dns) {
 
 void TcpConn::dial(const Endpoint& to) {
   connecting_ = true;
-  uv_tcp_init(loop_, up_.get());
-  up_.mark_initialized();
-  up_.get()->data = this;
+  up_.init(loop_, this, uv_tcp_init);
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_port = htons(to.port);
@@ -163,9 +161,7 @@ void TcpConn::attach(struct tcp_pcb* pcb) {
   tcp_nagle_disable(pcb);
   if (gate_) {
     // Server-speaks-first protocols send nothing: after a short wait they count as raw TCP.
-    uv_timer_init(loop_, sniff_timer_.get());
-    sniff_timer_.mark_initialized();
-    sniff_timer_.get()->data = this;
+    sniff_timer_.init(loop_, this, uv_timer_init);
     uv_timer_start(
         sniff_timer_.get(),
         [](uv_timer_t* t) {

@@ -73,9 +73,7 @@ void UdpRelay::on_datagram(struct udp_pcb* pcb, struct pbuf* p, uint32_t guest, 
     f->gport = gport;
     f->dst = dst;
     f->dport = dport;
-    uv_udp_init(loop_, f->sock.get());
-    f->sock.mark_initialized();
-    f->sock.get()->data = f.get();
+    f->sock.init(loop_, f.get(), uv_udp_init);
     sockaddr_in sa{};
     sa.sin_family = AF_INET;
     sa.sin_port = htons(dport);

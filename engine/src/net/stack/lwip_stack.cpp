@@ -75,8 +75,7 @@ Result<std::unique_ptr<LwipStack>> LwipStack::create(uv_loop_t* loop, int mtu, O
   std::memcpy(guest_mac.addr, kGuestMac, 6);
   etharp_add_static_entry(&guest, &guest_mac);
 
-  uv_timer_init(loop, s->timer_.get());
-  s->timer_.mark_initialized();
+  s->timer_.init(loop, nullptr, uv_timer_init);
   uv_timer_start(
       s->timer_.get(), [](uv_timer_t*) { sys_check_timeouts(); }, 50, 50);
   return s;
