@@ -140,9 +140,9 @@ bool VerifiedProcess::wait_exit(std::chrono::milliseconds timeout) const {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     // Rounded up: a wait must never end before `timeout` has passed.
-    const auto left = std::max(std::chrono::milliseconds(0),
-                               std::chrono::ceil<std::chrono::milliseconds>(
-                                   deadline - std::chrono::steady_clock::now()));
+    const auto left = std::max(
+        std::chrono::milliseconds(0),
+        std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
     if (pidfd_) {
       // A pidfd polls readable once the process has exited, reaped or not.
       pollfd p{pidfd_.get(), POLLIN, 0};
