@@ -136,13 +136,16 @@ class SqliteStateStore final : public StateStore {
     const std::string op = "set status of " + id;
     auto txn = sqlite::Transaction::begin(db_.get(), sqlite::Transaction::Mode::kImmediate);
     if (!txn.ok()) return state_error(op, txn.error());
-    auto current = prepare("SELECT status FROM sandboxes WHERE id = ?1");
-    if (!current.ok()) return state_error(op, current.error());
-    current->bind(1, id);
-    auto row = current->step();
-    if (!row.ok()) return state_error(op, row.error());
-    if (!*row) return not_found("state: " + op + ": no such sandbox");
-    const std::string status = current->column_text(0);
+    std::string status;
+    {  // read under the write lock, and finish the read before writing
+      auto current = prepare("SELECT status FROM sandboxes WHERE id = ?1");
+      if (!current.ok()) return state_error(op, current.error());
+      current->bind(1, id);
+      auto row = current->step();
+      if (!row.ok()) return state_error(op, row.error());
+      if (!*row) return not_found("state: " + op + ": no such sandbox");
+      status = current->column_text(0);
+    }
     if (std::find(expected.begin(), expected.end(), status) == expected.end()) return false;
     MATCHLOCK_TRY(set_status(id, new_status));
     MATCHLOCK_TRY(append_lifecycle(id, new_status, detail));

@@ -48,6 +48,12 @@ void make_socket(const fs::path& p) {
   REQUIRE(::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
 }
 
+// Points $MATCHLOCK_HOME at a directory for one test, whatever way the test ends.
+struct HomeOverride {
+  explicit HomeOverride(const fs::path& home) { ::setenv("MATCHLOCK_HOME", home.c_str(), 1); }
+  ~HomeOverride() { ::unsetenv("MATCHLOCK_HOME"); }
+};
+
 void age(const fs::path& p, std::chrono::seconds by) {
   fs::last_write_time(p, fs::file_time_type::clock::now() - by);
 }
@@ -89,7 +95,7 @@ TEST_CASE("orphan folders are the old ones without a row", "[cli][gc]") {
 
 TEST_CASE("remove_sandbox deletes folder and row, and refuses an active sandbox", "[cli][rm]") {
   TempDir tmp;
-  ::setenv("MATCHLOCK_HOME", tmp.path.c_str(), 1);
+  HomeOverride home(tmp.path);
   auto store = matchlock::state::StateStore::open(tmp.path);
   REQUIRE(store.ok());
   matchlock::state::SandboxRow row;
@@ -114,7 +120,6 @@ TEST_CASE("remove_sandbox deletes folder and row, and refuses an active sandbox"
   CHECK_FALSE(gone->has_value());
   // Removing again (row and folder already gone) is fine.
   CHECK(matchlock::cli::remove_sandbox(**store, row).ok());
-  ::unsetenv("MATCHLOCK_HOME");
 }
 
 TEST_CASE("QEMU version banners parse", "[cli][setup]") {
