@@ -1,5 +1,6 @@
 // Entry points of the CLI subcommands. Each takes the words after the subcommand name and
-// returns the process exit code. main.cpp dispatches on the first word.
+// returns the process exit code: 0 success, 1 runtime failure, 2 usage error (run passes the
+// guest command's code through). main.cpp dispatches on the first word.
 #pragma once
 
 #include <span>
@@ -13,6 +14,13 @@ int cmd_run(Args args);
 int cmd_rpc(Args args);
 int cmd_pull(Args args);
 int cmd_image(Args args);  // image import | ls | rm
+int cmd_list(Args args);   // list | ls
+int cmd_get(Args args);
+int cmd_inspect(Args args);
+int cmd_remove(Args args);
+int cmd_prune(Args args);
+int cmd_gc(Args args);
+int cmd_setup(Args args);  // setup linux
 int cmd_version(Args args);
 
 // Prints "matchlock: <message>" on stderr; returns the exit code to use for usage errors.

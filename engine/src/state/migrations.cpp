@@ -30,6 +30,13 @@ CREATE TABLE lifecycle (
 );
 CREATE INDEX lifecycle_by_sandbox ON lifecycle(sandbox_id, seq);
 )sql"},
+    {2, "owner and qemu start times",
+     // With the pids, these pin each recorded process down: a recycled pid has another start
+     // time. 0 = unknown (rows written before this migration).
+     R"sql(
+ALTER TABLE sandboxes ADD COLUMN owner_start_time INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sandboxes ADD COLUMN qemu_start_time INTEGER NOT NULL DEFAULT 0;
+)sql"},
 };
 
 constexpr const char* kCreateMigrationsTable =

@@ -3,10 +3,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 
+#include "core/process_identity.h"
 #include "core/unique_fd.h"
 #include "state/migrations.h"
 #include "state/sqlite_handle.h"
@@ -73,11 +75,22 @@ SandboxRow read_sandbox(const sqlite::Statement& stmt) {
   row.qemu_pid = stmt.column_int64(4);
   row.created_unix = stmt.column_int64(5);
   row.config_json = stmt.column_text(6);
+  row.owner_start_time = stmt.column_int64(7);
+  row.qemu_start_time = stmt.column_int64(8);
   return row;
 }
 
 constexpr const char* kSelectSandbox =
-    "SELECT id, status, image, owner_pid, qemu_pid, created_at, config_json FROM sandboxes";
+    "SELECT id, status, image, owner_pid, qemu_pid, created_at, config_json, owner_start_time, "
+    "qemu_start_time FROM sandboxes";
+
+// The start time to record for `pid`: the caller's if given, else the live process's, else 0
+// (unknown: such a pid is never trusted for signalling).
+int64_t start_time_to_record(int64_t pid, int64_t given) {
+  if (given != 0 || pid <= 0) return given;
+  auto stat = read_proc_stat(static_cast<pid_t>(pid));
+  return stat.ok() ? static_cast<int64_t>(stat->start_time) : 0;
+}
 
 class SqliteStateStore final : public StateStore {
  public:
@@ -85,8 +98,8 @@ class SqliteStateStore final : public StateStore {
 
   Status insert_sandbox(const SandboxRow& row) override {
     auto stmt = prepare(
-        "INSERT INTO sandboxes(id, status, image, owner_pid, qemu_pid, created_at, config_json) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+        "INSERT INTO sandboxes(id, status, image, owner_pid, qemu_pid, created_at, config_json, "
+        "owner_start_time, qemu_start_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
     if (!stmt.ok()) return state_error("insert sandbox " + row.id, stmt.error());
     stmt->bind(1, row.id)
         .bind(2, row.status)
@@ -95,16 +108,18 @@ class SqliteStateStore final : public StateStore {
         .bind(5, row.qemu_pid)
         .bind(6,
               row.created_unix != 0 ? row.created_unix : static_cast<int64_t>(std::time(nullptr)))
-        .bind(7, row.config_json);
+        .bind(7, row.config_json)
+        .bind(8, start_time_to_record(row.owner_pid, row.owner_start_time))
+        .bind(9, start_time_to_record(row.qemu_pid, row.qemu_start_time));
     auto st = stmt->run();
     if (!st.ok()) return state_error("insert sandbox " + row.id, st.error());
     return {};
   }
 
-  Status set_qemu_pid(const std::string& id, int64_t qemu_pid) override {
-    auto stmt = prepare("UPDATE sandboxes SET qemu_pid = ?2 WHERE id = ?1");
+  Status set_qemu_pid(const std::string& id, int64_t qemu_pid, int64_t qemu_start_time) override {
+    auto stmt = prepare("UPDATE sandboxes SET qemu_pid = ?2, qemu_start_time = ?3 WHERE id = ?1");
     if (!stmt.ok()) return state_error("set qemu pid of " + id, stmt.error());
-    stmt->bind(1, id).bind(2, qemu_pid);
+    stmt->bind(1, id).bind(2, qemu_pid).bind(3, start_time_to_record(qemu_pid, qemu_start_time));
     return run_on_existing(*stmt, "set qemu pid of " + id, id);
   }
 
@@ -113,6 +128,29 @@ class SqliteStateStore final : public StateStore {
     if (!stmt.ok()) return state_error("set status of " + id, stmt.error());
     stmt->bind(1, id).bind(2, status);
     return run_on_existing(*stmt, "set status of " + id, id);
+  }
+
+  Result<bool> transition_status(const std::string& id, const std::vector<std::string>& expected,
+                                 const std::string& new_status,
+                                 const std::string& detail) override {
+    const std::string op = "set status of " + id;
+    auto txn = sqlite::Transaction::begin(db_.get(), sqlite::Transaction::Mode::kImmediate);
+    if (!txn.ok()) return state_error(op, txn.error());
+    std::string status;
+    {  // read under the write lock, and finish the read before writing
+      auto current = prepare("SELECT status FROM sandboxes WHERE id = ?1");
+      if (!current.ok()) return state_error(op, current.error());
+      current->bind(1, id);
+      auto row = current->step();
+      if (!row.ok()) return state_error(op, row.error());
+      if (!*row) return not_found("state: " + op + ": no such sandbox");
+      status = current->column_text(0);
+    }
+    if (std::find(expected.begin(), expected.end(), status) == expected.end()) return false;
+    MATCHLOCK_TRY(set_status(id, new_status));
+    MATCHLOCK_TRY(append_lifecycle(id, new_status, detail));
+    if (auto st = txn->commit(); !st.ok()) return state_error(op, st.error());
+    return true;
   }
 
   Result<std::optional<SandboxRow>> get_sandbox(const std::string& id) override {

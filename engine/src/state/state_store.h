@@ -13,14 +13,28 @@
 
 namespace matchlock::state {
 
+// The values of SandboxRow::status. A row is "active" while its owner is expected to be alive.
+namespace status {
+inline constexpr const char* kCreating = "creating";
+inline constexpr const char* kRunning = "running";
+inline constexpr const char* kStopped = "stopped";
+inline constexpr const char* kCrashed = "crashed";
+}  // namespace status
+
 struct SandboxRow {
   std::string id;      // "vm-xxxxxxxx"
   std::string status;  // creating | running | stopped | crashed
   std::string image;
   int64_t owner_pid = 0;  // the process that owns the sandbox (run, rpc)
   int64_t qemu_pid = 0;   // recorded as soon as QEMU is spawned, so gc can reap it
+  // Start times (/proc/<pid>/stat field 22) pin the pids above to one process each, so a
+  // recycled pid is never mistaken for the owner or QEMU. 0 = unknown.
+  int64_t owner_start_time = 0;
+  int64_t qemu_start_time = 0;
   int64_t created_unix = 0;
   std::string config_json;  // redacted sandbox configuration
+
+  bool is_active() const { return status == status::kCreating || status == status::kRunning; }
 };
 
 struct LifecycleRow {
@@ -40,11 +54,21 @@ class StateStore {
   // if missing; state.db is kept 0600.
   static Result<std::unique_ptr<StateStore>> open(const std::filesystem::path& home);
 
-  // Duplicate id -> kAlreadyExists. created_unix 0 means "now".
+  // Duplicate id -> kAlreadyExists. created_unix 0 means "now". owner_start_time 0 with an
+  // owner_pid is read from /proc now, so callers need not know about start times.
   virtual Status insert_sandbox(const SandboxRow& row) = 0;
-  // Unknown id -> kNotFound (for both setters).
-  virtual Status set_qemu_pid(const std::string& id, int64_t qemu_pid) = 0;
+  // Unknown id -> kNotFound (for both setters). A qemu_start_time of 0 is read from /proc now
+  // (the caller has just spawned QEMU, so the pid is still its own).
+  virtual Status set_qemu_pid(const std::string& id, int64_t qemu_pid,
+                              int64_t qemu_start_time = 0) = 0;
   virtual Status set_status(const std::string& id, const std::string& status) = 0;
+  // Compare-and-set for reconciliation: moves the sandbox to `new_status` only if its status
+  // is still one of `expected`, and records `detail` in its history. Returns whether it moved
+  // (false if the owner changed the status meanwhile). Unknown id -> kNotFound.
+  virtual Result<bool> transition_status(const std::string& id,
+                                         const std::vector<std::string>& expected,
+                                         const std::string& new_status,
+                                         const std::string& detail) = 0;
   virtual Result<std::optional<SandboxRow>> get_sandbox(const std::string& id) = 0;
   virtual Result<std::vector<SandboxRow>> list_sandboxes() = 0;
   // Deletes the sandbox row and its lifecycle history in one transaction (nothing remains

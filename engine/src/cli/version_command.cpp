@@ -1,0 +1,41 @@
+// `matchlock version`: the version, the git commit it was configured from and the QEMU that
+// sandboxes would run.
+#include <cstdio>
+
+#include "cli/arg_parser.h"
+#include "cli/commands.h"
+#include "cli/host_checks.h"
+
+// Set by CMake at configure time for this file only (a changing define would otherwise
+// recompile the whole engine after every commit).
+#ifndef MATCHLOCK_GIT_COMMIT
+#define MATCHLOCK_GIT_COMMIT "unknown"
+#endif
+
+namespace matchlock::cli {
+
+int cmd_version(Args args) {
+  ArgParser parser("matchlock version",
+                   "Print the version of matchlock, its git commit and the QEMU it uses.");
+  auto p = parser.parse(args, false);
+  if (!p) return fail("version: " + p.error().message);
+  if (p->help) {
+    std::printf("%s", parser.help_text().c_str());
+    return 0;
+  }
+  if (!p->positionals.empty()) {
+    return fail("version: unexpected argument \"" + p->positionals[0] + "\"");
+  }
+  std::printf("matchlock %s\n", MATCHLOCK_VERSION);
+  std::printf("commit:   %s\n", MATCHLOCK_GIT_COMMIT);
+  const auto qemu = find_qemu();
+  if (!qemu) {
+    std::printf("qemu:     not found\n");
+  } else {
+    std::printf("qemu:     %s (%s)\n", qemu->path.c_str(),
+                qemu->version_line.empty() ? "version unknown" : qemu->version_line.c_str());
+  }
+  return 0;
+}
+
+}  // namespace matchlock::cli
