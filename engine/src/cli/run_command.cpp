@@ -116,7 +116,7 @@ class RunSession {
       spec.rows = ws.rows;
       spec.cols = ws.cols;
     }
-    guest::ExecEvents ev;
+    sandbox::ExecEvents ev;
     ev.on_output = [this](channel::StreamFd fd, std::string_view bytes,
                           std::function<void()> consumed) {
       auto& sink = fd == channel::kStderr ? err_ : out_;
@@ -205,7 +205,7 @@ class RunSession {
   FdReader in_;
   uv::Timer timeout_;
   std::shared_ptr<sandbox::Sandbox> sandbox_;
-  std::shared_ptr<guest::ExecHandle> exec_;
+  std::shared_ptr<sandbox::ExecHandle> exec_;
   std::vector<std::unique_ptr<uv::Handle<uv_signal_t>>> signals_;
   std::unique_ptr<uv::Handle<uv_signal_t>> winch_;
   bool signalled_ = false;

@@ -32,7 +32,7 @@ ExecCall::ExecCall(std::weak_ptr<Server> server, uint64_t serial, std::optional<
 
 void ExecCall::start(VmPort& vm, const sandbox::ExecSpec& spec) {
   std::weak_ptr<ExecCall> weak = shared_from_this();
-  guest::ExecEvents ev;
+  sandbox::ExecEvents ev;
   ev.on_output = [weak](channel::StreamFd fd, std::string_view bytes,
                         std::function<void()> consumed) {
     if (auto self = weak.lock()) {

@@ -5,7 +5,7 @@ namespace {
 
 class SandboxExec : public ExecPort {
  public:
-  explicit SandboxExec(std::shared_ptr<guest::ExecHandle> h) : h_(std::move(h)) {}
+  explicit SandboxExec(std::shared_ptr<sandbox::ExecHandle> h) : h_(std::move(h)) {}
   void write_stdin(std::string bytes) override { h_->write_stdin(std::move(bytes)); }
   void close_stdin() override { h_->close_stdin(); }
   void resize(uint16_t rows, uint16_t cols) override { h_->resize(rows, cols); }
@@ -16,7 +16,7 @@ class SandboxExec : public ExecPort {
   }
 
  private:
-  std::shared_ptr<guest::ExecHandle> h_;
+  std::shared_ptr<sandbox::ExecHandle> h_;
 };
 
 class SandboxVm : public VmPort {
@@ -24,7 +24,8 @@ class SandboxVm : public VmPort {
   explicit SandboxVm(std::shared_ptr<sandbox::Sandbox> s) : s_(std::move(s)) {}
   std::string id() const override { return s_->id(); }
   std::vector<std::string> entrypoint_command() const override { return s_->compose_command({}); }
-  std::shared_ptr<ExecPort> exec(const sandbox::ExecSpec& spec, guest::ExecEvents events) override {
+  std::shared_ptr<ExecPort> exec(const sandbox::ExecSpec& spec,
+                                 sandbox::ExecEvents events) override {
     return std::make_shared<SandboxExec>(s_->exec(spec, std::move(events)));
   }
   void close(uint64_t graceful_ms, std::function<void(Status)> done) override {

@@ -8,6 +8,7 @@
 #include "core/base64.h"
 #include "core/log.h"
 #include "core/value_parsers.h"
+#include "net/intercept/intercept_policy.h"
 #include "rpc/create_params.h"
 
 namespace matchlock::rpc {
@@ -233,7 +234,7 @@ void Server::launch_entrypoint(std::optional<uint64_t> id) {
     if (self->entrypoint_timer_) self->entrypoint_timer_->stop();
     self->finish_create(id, std::move(error));
   };
-  guest::ExecEvents ev;
+  sandbox::ExecEvents ev;
   // No VM log yet: the entrypoint's output is discarded (credit returned at once).
   ev.on_output = [](channel::StreamFd, std::string_view, std::function<void()> consumed) {
     consumed();

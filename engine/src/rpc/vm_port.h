@@ -11,13 +11,12 @@
 #include <vector>
 
 #include "core/result.h"
-#include "guest/guest_connection.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/sandbox_options.h"
 
 namespace matchlock::rpc {
 
-// One running process (mirrors guest::ExecHandle).
+// One running process (mirrors sandbox::ExecHandle).
 class ExecPort {
  public:
   virtual ~ExecPort() = default;
@@ -37,7 +36,7 @@ class VmPort {
   virtual std::vector<std::string> entrypoint_command() const = 0;
   // Events may fire before exec returns (a closed sandbox reports on_error immediately).
   virtual std::shared_ptr<ExecPort> exec(const sandbox::ExecSpec& spec,
-                                         guest::ExecEvents events) = 0;
+                                         sandbox::ExecEvents events) = 0;
   virtual void close(uint64_t graceful_ms, std::function<void(Status)> done) = 0;
   virtual void set_on_terminated(std::function<void(const Error&)> fn) = 0;
   // The interception policy whose allow-list rpc may change; null in NAT or no-network mode.

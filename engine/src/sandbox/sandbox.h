@@ -1,5 +1,8 @@
 // The one sandbox API under both the CLI and rpc: create a VM from an image, run processes in
 // it, close it. Everything runs on the owner's libuv loop; results arrive through callbacks.
+//
+// This header is deliberately narrow: what a sandbox owns (QEMU, QMP, the network stack, the
+// state store) is declared in sandbox_resources.h, private to sandbox/.
 #pragma once
 
 #include <uv.h>
@@ -10,46 +13,42 @@
 #include <vector>
 
 #include "core/result.h"
-#include "core/unique_fd.h"
-#include "guest/guest_connection.h"
-#include "image/image_store.h"
-#include "net/intercept/intercept_policy.h"
-#include "net/network_stack.h"
+#include "sandbox/exec.h"
+#include "sandbox/lifecycle.h"
 #include "sandbox/sandbox_options.h"
-#include "state/state_store.h"
-#include "vm/qemu_process.h"
-#include "vm/qmp_client.h"
+
+namespace matchlock::image {
+struct ImageConfig;
+}
+namespace matchlock::net {
+class InterceptPolicy;
+}
+namespace matchlock::vm {
+struct ExitInfo;
+}
 
 namespace matchlock::sandbox {
 
-// One process to run. Unset fields take the sandbox's defaults (image config, -e, -w, -u).
-struct ExecSpec {
-  std::vector<std::string> argv;
-  std::vector<std::string> extra_env;  // "K=V", highest precedence
-  std::optional<std::string> workdir;
-  std::optional<std::string> user;
-  bool tty = false;
-  uint16_t rows = 24, cols = 80;
-  bool stdin_open = false;
-};
+class Boot;
 
 class Sandbox : public std::enable_shared_from_this<Sandbox> {
  public:
   using CreateCallback = std::function<void(Result<std::shared_ptr<Sandbox>>)>;
 
-  // Boots a sandbox. The state row exists from the start (with owner and QEMU pids); on failure
-  // everything is removed again before `done` reports the error.
+  // Boots a sandbox (the steps are in boot.h). The state row exists from the start (with owner
+  // and QEMU pids); on failure everything is removed again before `done` reports the error.
   static void create(uv_loop_t* loop, SandboxOptions options, CreateCallback done);
   ~Sandbox();
 
   const std::string& id() const { return id_; }
-  const image::ImageConfig& image_config() const { return image_.config; }
+  const image::ImageConfig& image_config() const;
   const SandboxOptions& options() const { return options_; }
 
   // Docker's ENTRYPOINT/CMD composition with the sandbox's overrides and `args` (user words).
   std::vector<std::string> compose_command(const std::vector<std::string>& args) const;
 
-  std::shared_ptr<guest::ExecHandle> exec(const ExecSpec& spec, guest::ExecEvents events);
+  // Events may fire before exec returns (a closed sandbox reports on_error at once).
+  std::shared_ptr<ExecHandle> exec(const ExecSpec& spec, ExecEvents events);
 
   // Stops the VM (graceful: the guest powers off within `graceful_ms`, else a hard stop) and
   // removes its files and state row (unless keep_after_close). Safe to call more than once.
@@ -59,37 +58,33 @@ class Sandbox : public std::enable_shared_from_this<Sandbox> {
   void set_on_terminated(std::function<void(const Error&)> fn) { on_terminated_ = std::move(fn); }
 
   // Interception mode's policy (its allow-list is changed at runtime by rpc); else null.
-  net::InterceptPolicy* network_policy() const { return policy_.get(); }
+  net::InterceptPolicy* network_policy() const;
 
   // Last lines of the guest console, for error messages.
   std::string console_tail(size_t max_lines = 20) const;
 
  private:
-  struct Boot;
-  explicit Sandbox(uv_loop_t* loop) : loop_(loop) {}
+  friend class Boot;
+  struct Resources;
+
+  Sandbox(uv_loop_t* loop, std::string id, SandboxOptions options);
+  // The only place the lifecycle changes; false (and no change) if can_move() forbids it.
+  bool move_to(Lifecycle next);
   void on_vm_exit(const vm::ExitInfo& info);
-  // Starts the network stack; returns the socketpair end QEMU inherits as its netdev.
-  Result<UniqueFd> start_network();
+  // The guest channel or the network link failed; news only while the sandbox is open.
+  void on_guest_lost(const Error& e);
+  void on_network_lost(const Error& e);
+  void stop_vm(uint64_t graceful_ms);
   void finish_close(Status st);
   void remove_files_and_state();
 
   uv_loop_t* loop_;
   std::string id_;
   SandboxOptions options_;
-  image::ImageRecord image_;
-  std::filesystem::path dir_;
-  std::unique_ptr<state::StateStore> state_;
-  std::unique_ptr<vm::QemuProcess> qemu_;
-  std::unique_ptr<vm::QmpClient> qmp_;
-  std::unique_ptr<net::NetworkStack> net_;        // null with --no-network
-  std::shared_ptr<net::InterceptPolicy> policy_;  // null unless interception mode
-  std::shared_ptr<guest::GuestConnection> guest_;
+  Lifecycle lifecycle_ = Lifecycle::kBooting;
+  std::unique_ptr<Resources> res_;
   std::function<void(const Error&)> on_terminated_;
   std::vector<std::function<void(Status)>> close_waiters_;
-  std::unique_ptr<uv::Timer> close_timer_;
-  bool closing_ = false;
-  bool closed_ = false;
-  bool vm_exited_ = false;
 };
 
 }  // namespace matchlock::sandbox

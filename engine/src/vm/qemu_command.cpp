@@ -1,6 +1,7 @@
 #include "vm/qemu_command.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -123,6 +124,11 @@ std::vector<std::string> probe_argv(const std::string& qemu_binary, Accel accel,
   a.insert(a.end(), {"-smp", "1", "-m", "256M", "-kernel", kernel.string(), "-initrd",
                      initrd.string(), "-append", kernel_cmdline(spec), "-serial", "stdio"});
   return a;
+}
+
+bool slirp_baseline_requested() {
+  const char* v = std::getenv("MATCHLOCK_UNSAFE_SLIRP_BASELINE");
+  return v && std::string(v) == "1";
 }
 
 uint32_t host_tsc_khz() {

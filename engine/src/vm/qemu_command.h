@@ -1,4 +1,5 @@
-// Builds QEMU's command line for one sandbox. Pure: no I/O, so it is unit-tested directly.
+// Builds QEMU's command line for one sandbox. The builders are pure (no I/O), so they are
+// unit-tested directly; only the host readings at the end look at the environment.
 #pragma once
 
 #include <cstdint>
@@ -45,6 +46,19 @@ std::vector<std::string> qemu_argv(const VmSpec& spec);
 std::vector<std::string> probe_argv(const std::string& qemu_binary, Accel accel,
                                     const std::string& cpu, const std::filesystem::path& kernel,
                                     const std::filesystem::path& initrd, uint32_t host_tsc_khz);
+
+// MATCHLOCK_UNSAFE_SLIRP_BASELINE=1: bench/net_throughput.py's baseline, the same guest on
+// QEMU's -netdev user (VmSpec::slirp_baseline). Never for real use: nothing is filtered.
+bool slirp_baseline_requested();
+
+// The guest side of QEMU's user-mode network, fixed by QEMU: guest .15, gateway .2 and DNS .3
+// of 10.0.2.0/24.
+struct SlirpAddressing {
+  std::string address = "10.0.2.15";
+  int prefix = 24;
+  std::string gateway = "10.0.2.2";
+  std::string dns = "10.0.2.3";
+};
 
 // The host's TSC frequency in kHz from /proc/cpuinfo ("cpu MHz"), 0 if unknown.
 uint32_t host_tsc_khz();

@@ -4,6 +4,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "core/json.h"
+
 namespace matchlock::vm {
 namespace {
 
@@ -18,6 +20,17 @@ std::string to_json(const rapidjson::Value& v) {
 }
 
 }  // namespace
+
+VmStatus parse_query_status(std::string_view json) {
+  rapidjson::Document d;
+  d.Parse(json.data(), json.size());
+  VmStatus st;
+  if (d.HasParseError() || !d.IsObject()) return st;
+  const auto* running = json::member(d, "running");
+  st.running = running && running->IsBool() && running->GetBool();
+  st.status = json::get_string(d, "status", "unknown");
+  return st;
+}
 
 QmpClient::QmpClient(uv_loop_t* loop, UniqueFd socket, std::function<void(Status)> on_ready)
     : on_ready_(std::move(on_ready)) {
@@ -49,11 +62,14 @@ void QmpClient::on_read(ssize_t n, const uv_buf_t* buf) {
     return;
   }
   inbuf_.append(buf->base, static_cast<size_t>(n));
+  // A reply's callback may destroy this client (a failed boot tears the VM down).
+  std::weak_ptr<bool> alive = alive_;
   size_t pos;
   while ((pos = inbuf_.find('\n')) != std::string::npos) {
     std::string line = inbuf_.substr(0, pos);
     inbuf_.erase(0, pos + 1);
     on_message(line);
+    if (alive.expired()) return;
   }
   if (inbuf_.size() > kMaxQmpLine) {
     uv_read_stop(pipe_.stream());
@@ -97,6 +113,13 @@ void QmpClient::execute(const std::string& command, std::function<void(Result<st
   }
   pending_.push_back(std::move(done));
   uv::write(pipe_.stream(), "{\"execute\":\"" + command + "\"}\n");
+}
+
+void QmpClient::query_status(std::function<void(Result<VmStatus>)> done) {
+  execute("query-status", [done = std::move(done)](Result<std::string> r) {
+    if (!r.ok()) return done(r.error());
+    done(parse_query_status(r.value()));
+  });
 }
 
 void QmpClient::fail_all(const Error& e) {

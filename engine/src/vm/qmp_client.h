@@ -8,12 +8,24 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/result.h"
 #include "core/unique_fd.h"
 #include "core/uv.h"
 
 namespace matchlock::vm {
+
+// What `query-status` reports: whether the guest CPUs run, and QEMU's run state by name
+// ("running", "paused", "prelaunch", ...).
+struct VmStatus {
+  bool running = false;
+  std::string status = "unknown";
+};
+
+// Parses the "return" object of query-status. Anything missing or malformed reads as not
+// running, so a confused QEMU fails a boot rather than passing it.
+VmStatus parse_query_status(std::string_view json);
 
 class QmpClient {
  public:
@@ -23,6 +35,8 @@ class QmpClient {
 
   // Sends {"execute": command}; `done` receives the raw JSON of "return" or an error.
   void execute(const std::string& command, std::function<void(Result<std::string>)> done);
+  // query-status, parsed.
+  void query_status(std::function<void(Result<VmStatus>)> done);
   bool ready() const { return ready_; }
 
  private:

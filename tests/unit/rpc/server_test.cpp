@@ -58,7 +58,7 @@ struct FakeExec : ExecPort {
 
 struct Launched {
   sandbox::ExecSpec spec;
-  guest::ExecEvents events;
+  sandbox::ExecEvents events;
   std::shared_ptr<FakeExec> exec;
 };
 
@@ -73,7 +73,7 @@ struct FakeVm : VmPort {
 
   std::string id() const override { return "vm-0123abcd"; }
   std::vector<std::string> entrypoint_command() const override { return entrypoint; }
-  std::shared_ptr<ExecPort> exec(const sandbox::ExecSpec& spec, guest::ExecEvents ev) override {
+  std::shared_ptr<ExecPort> exec(const sandbox::ExecSpec& spec, sandbox::ExecEvents ev) override {
     execs.push_back({spec, std::move(ev), std::make_shared<FakeExec>()});
     if (on_exec) on_exec(execs.back());
     return execs.back().exec;

@@ -75,3 +75,17 @@ TEST_CASE("probe argv asks init to power off at once", "[vm]") {
   for (const auto& a : argv) probe_flag |= a.find("matchlock.probe=1") != std::string::npos;
   CHECK(probe_flag);
 }
+
+TEST_CASE("the slirp baseline puts the NIC on QEMU's user network", "[vm]") {
+  auto s = sample();
+  s.slirp_baseline = true;
+  s.mtu = 1500;
+  auto argv = qemu_argv(s);
+  CHECK(has_pair(argv, "-netdev", "user,id=net0"));
+  CHECK(has_pair(argv, "-device",
+                 "virtio-net-device,netdev=net0,mac=52:54:00:12:34:56,host_mtu=1500"));
+  SlirpAddressing a;
+  CHECK(a.address == "10.0.2.15");
+  CHECK(a.gateway == "10.0.2.2");
+  CHECK(a.dns == "10.0.2.3");
+}

@@ -107,3 +107,59 @@ TEST_CASE("an endless QMP line is refused", "[qmp]") {
   REQUIRE(q.ready);
   CHECK_FALSE(q.ready->ok());
 }
+
+TEST_CASE("query-status reports a running machine as running", "[qmp]") {
+  auto st =
+      vm::parse_query_status(R"({"running": true, "singlestep": false, "status": "running"})");
+  CHECK(st.running);
+  CHECK(st.status == "running");
+}
+
+TEST_CASE("query-status of a paused machine names its state", "[qmp]") {
+  auto st = vm::parse_query_status(R"({"running": false, "status": "prelaunch"})");
+  CHECK_FALSE(st.running);
+  CHECK(st.status == "prelaunch");
+}
+
+TEST_CASE("malformed query-status replies read as not running", "[qmp]") {
+  for (const char* reply : {"", "not json", "[]", R"({"status": "running"})",
+                            R"({"running": "yes", "status": "running"})"}) {
+    auto st = vm::parse_query_status(reply);
+    CHECK_FALSE(st.running);
+  }
+  CHECK(vm::parse_query_status("{}").status == "unknown");
+}
+
+TEST_CASE("QMP query_status parses the reply", "[qmp]") {
+  FakeQemu q;
+  q.send("{\"QMP\": {}}\n");
+  q.run_until([&] { return !q.received().empty(); });
+  q.send("{\"return\": {}}\n");
+  q.run_until([&] { return q.ready.has_value(); });
+  std::optional<Result<vm::VmStatus>> got;
+  q.client->query_status([&](Result<vm::VmStatus> r) { got = std::move(r); });
+  q.send("{\"return\": {\"running\": false, \"status\": \"paused\"}}\n");
+  q.run_until([&] { return got.has_value(); });
+  REQUIRE(got);
+  REQUIRE(got->ok());
+  CHECK_FALSE((*got)->running);
+  CHECK((*got)->status == "paused");
+}
+
+TEST_CASE("a reply callback may destroy the client mid-read", "[qmp]") {
+  FakeQemu q;
+  q.send("{\"QMP\": {}}\n");
+  q.run_until([&] { return !q.received().empty(); });
+  q.send("{\"return\": {}}\n");
+  q.run_until([&] { return q.ready.has_value(); });
+  bool answered = false;
+  q.client->execute("query-status", [&](Result<std::string>) {
+    answered = true;
+    q.client.reset();  // as a failed boot does
+  });
+  // The reply and a further line arrive in one read: nothing may touch the client after.
+  q.send("{\"return\": {}}\n{\"event\": \"STOP\"}\n");
+  q.run_until([&] { return answered; });
+  CHECK(answered);
+  CHECK_FALSE(q.client);
+}

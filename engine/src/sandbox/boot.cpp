@@ -1,0 +1,387 @@
+#include "sandbox/boot.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <ctime>
+#include <iterator>
+#include <random>
+#include <sstream>
+#include <utility>
+
+#include "core/log.h"
+#include "core/paths.h"
+#include "sandbox/file_tail.h"
+#include "sandbox/network_policy.h"
+#include "vm/qemu_command.h"
+#include "vm/vm_launcher.h"
+
+namespace matchlock::sandbox {
+
+// The boot order. Each step's context prefixes its errors.
+const Boot::Step Boot::kSteps[] = {
+    {"state", &Boot::open_state},
+    {"image", &Boot::resolve_image},
+    {"guest bundle", &Boot::locate_guest_bundle},
+    {"register sandbox", &Boot::register_sandbox},
+    {"upper disk", &Boot::create_upper_disk},
+    {"accelerator", &Boot::choose_accelerator},
+    {"network", &Boot::start_network},
+    {"start QEMU", &Boot::start_qemu},
+    {"connect", &Boot::connect_guest_and_qmp},
+};
+
+namespace {
+
+std::string new_sandbox_id() {
+  std::random_device rd;
+  std::ostringstream s;
+  s << "vm-" << std::hex;
+  for (int i = 0; i < 8; ++i) s << (rd() & 0xf);
+  return s.str();
+}
+
+uint64_t env_ms(const char* name, uint64_t fallback) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  char* end = nullptr;
+  unsigned long long n = std::strtoull(v, &end, 10);
+  return (end && *end == 0 && n > 0) ? n : fallback;
+}
+
+std::string hosts_file(const std::string& hostname,
+                       const std::vector<std::pair<std::string, std::string>>& add_hosts) {
+  std::string out = "127.0.0.1\tlocalhost localhost.localdomain " + hostname +
+                    "\n::1\tlocalhost ip6-localhost ip6-loopback\nff02::1\tip6-allnodes\n"
+                    "ff02::2\tip6-allrouters\n";
+  for (const auto& [name, ip] : add_hosts) out += ip + "\t" + name + "\n";  // --add-host
+  return out;
+}
+
+std::string resolv_conf(const std::vector<std::string>& servers) {
+  std::string out;
+  for (const auto& s : servers) out += "nameserver " + s + "\n";
+  return out;
+}
+
+// Calls `done` once: with the first error, or with success after `count` successes.
+std::function<void(Status)> all_of(int count, std::function<void(Status)> done) {
+  struct Pending {
+    int left;
+    std::function<void(Status)> done;
+  };
+  auto p = std::make_shared<Pending>(Pending{count, std::move(done)});
+  return [p](Status st) {
+    if (!p->done) return;
+    if (!st.ok() || --p->left == 0) std::exchange(p->done, nullptr)(std::move(st));
+  };
+}
+
+}  // namespace
+
+void Boot::start(uv_loop_t* loop, SandboxOptions options, Sandbox::CreateCallback done) {
+  auto sandbox = std::shared_ptr<Sandbox>(new Sandbox(loop, new_sandbox_id(), std::move(options)));
+  auto boot = std::shared_ptr<Boot>(new Boot(std::move(sandbox), std::move(done)));
+  boot->run_step(0);
+}
+
+Boot::Boot(std::shared_ptr<Sandbox> sandbox, Sandbox::CreateCallback done)
+    : sandbox_(std::move(sandbox)), done_(std::move(done)) {}
+
+void Boot::run_step(size_t index) {
+  if (index == std::size(kSteps)) return ready();
+  current_step_ = index;
+  (this->*kSteps[index].run)([self = shared_from_this(), index](Status st) {
+    if (self->finished()) return;  // a watchdog failed the boot meanwhile
+    if (!st.ok()) return self->fail(st.error().with_context(kSteps[index].context));
+    self->run_step(index + 1);
+  });
+}
+
+// ---- the steps ---------------------------------------------------------------------------------
+
+void Boot::open_state(StepDone done) {
+  auto state = state::StateStore::open(matchlock_home());
+  if (!state.ok()) return done(state.error());
+  res().state = std::move(state.value());
+  done(Status());
+}
+
+void Boot::resolve_image(StepDone done) {
+  // Image lookup and base-disk build may take seconds: off the loop. The work sees only its
+  // own copies and results, never this Boot.
+  struct Found {
+    Result<image::ImageRecord> image = Error();
+    Result<std::filesystem::path> base_disk = Error();
+  };
+  auto found = std::make_shared<Found>();
+  std::string ref = sandbox_->options_.image;
+  const bool pull_always = sandbox_->options_.pull_always;
+  uv::queue_work(
+      sandbox_->loop_,
+      [ref, pull_always, found] {
+        auto store = image::ImageStore::open(images_dir());
+        if (!store.ok()) {
+          found->image = store.error();
+          return;
+        }
+        if (!pull_always) found->image = (*store)->find(ref);
+        // Pull on first use (docker's behaviour), or always when asked to.
+        if (pull_always ||
+            (!found->image.ok() && found->image.error().code == ErrorCode::kNotFound)) {
+          auto pulled = (*store)->pull(ref, image::PullOptions{});
+          if (pulled.ok()) {
+            found->image = std::move(pulled->image);
+          } else {
+            found->image = pulled.error();
+          }
+        }
+        if (found->image.ok()) found->base_disk = (*store)->base_disk(found->image.value());
+      },
+      [self = shared_from_this(), found, done = std::move(done)] {
+        if (self->finished()) return;
+        if (!found->image.ok()) return done(found->image.error());
+        if (!found->base_disk.ok()) return done(found->base_disk.error());
+        self->res().image = found->image.value();
+        self->base_disk_ = found->base_disk.value();
+        done(Status());
+      });
+}
+
+void Boot::locate_guest_bundle(StepDone done) {
+  auto bundle = vm::locate_bundle();
+  if (!bundle.ok()) return done(bundle.error());
+  bundle_ = bundle.value();
+  done(Status());
+}
+
+// The sandbox's directory and state row: from here on, a failure has files and a row to remove.
+void Boot::register_sandbox(StepDone done) {
+  auto& r = res();
+  auto dir = ensure_private_dir(r.dir);
+  if (!dir.ok()) return done(dir.error());
+  state::SandboxRow row;
+  row.id = sandbox_->id_;
+  row.status = "creating";
+  row.image = r.image.name;
+  row.owner_pid = ::getpid();
+  row.created_unix = static_cast<int64_t>(::time(nullptr));
+  auto inserted = r.state->insert_sandbox(row);
+  if (!inserted.ok()) {
+    std::error_code ec;
+    std::filesystem::remove_all(r.dir, ec);
+    return done(inserted.error());
+  }
+  undo_.push_back([this] { sandbox_->remove_files_and_state(); });
+  warn_if_failed(r.state->append_lifecycle(sandbox_->id_, "creating", r.image.digest));
+  done(Status());
+}
+
+void Boot::create_upper_disk(StepDone done) {
+  auto created = std::make_shared<Status>();
+  auto path = res().dir / "upper.ext4";
+  uint64_t size = sandbox_->options_.disk_size_mib;
+  uv::queue_work(
+      sandbox_->loop_, [created, path, size] { *created = vm::create_upper_disk(path, size); },
+      [created, done = std::move(done)] { done(*created); });
+}
+
+void Boot::choose_accelerator(StepDone done) {
+  vm::ProbeInputs probe;
+  probe.kernel = bundle_.kernel;
+  probe.initrd = bundle_.initrd;
+  probe.cache_file = matchlock_home() / "cache" / "accel";
+  vm::choose_accelerator(
+      sandbox_->loop_, probe,
+      [self = shared_from_this(), done = std::move(done)](vm::AccelChoice c) {
+        log::debug("accelerator: " + std::string(vm::accel_name(c.accel)) + " (" + c.reason + ")");
+        self->accel_ = c;
+        done(Status());
+      });
+}
+
+// The guest NIC: QEMU's end of a socketpair as its netdev, the engine's lwIP stack on the other.
+void Boot::start_network(StepDone done) {
+  const auto& options = sandbox_->options_;
+  if (options.no_network) return done(Status());
+  if (vm::slirp_baseline_requested()) {
+    slirp_baseline_ = true;
+    log::warn("MATCHLOCK_UNSAFE_SLIRP_BASELINE=1: unfiltered QEMU user network");
+    return done(Status());
+  }
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    return done(io_error("socketpair failed"));
+  }
+  UniqueFd ours(sv[0]), theirs(sv[1]);
+  auto policy = make_network_policy(options);
+  if (!policy.ok()) return done(policy.error());
+  res().policy = policy.value();
+  net::NetworkConfig cfg;
+  cfg.mtu = options.mtu;
+  cfg.dns_servers = options.dns_servers;
+  cfg.policy = res().policy;
+  std::weak_ptr<Sandbox> weak = sandbox_;
+  auto net = net::NetworkStack::start(sandbox_->loop_, std::move(ours), std::move(cfg),
+                                      [weak](const Error& e) {
+                                        if (auto sb = weak.lock()) sb->on_network_lost(e);
+                                      });
+  if (!net.ok()) return done(net.error());
+  res().net = std::move(net.value());
+  undo_.push_back([this] { res().net.reset(); });
+  qemu_net_link_ = std::move(theirs);
+  done(Status());
+}
+
+void Boot::start_qemu(StepDone done) {
+  const auto& options = sandbox_->options_;
+  auto& r = res();
+  vm::VmSpec spec;
+  spec.accel = accel_.accel;
+  spec.kernel = bundle_.kernel;
+  spec.initrd = bundle_.initrd;
+  spec.vcpus = static_cast<int>(std::ceil(options.cpus));
+  spec.memory_mib = options.memory_mib;
+  spec.base_disk = base_disk_;
+  spec.upper_disk = r.dir / "upper.ext4";
+  spec.console_log = r.dir / "console.log";
+  spec.host_tsc_khz = vm::host_tsc_khz();
+  spec.slirp_baseline = slirp_baseline_;
+  spec.mtu = options.mtu;
+  std::weak_ptr<Sandbox> weak_sandbox = sandbox_;
+  std::weak_ptr<Boot> weak_boot = shared_from_this();
+  auto vm = vm::launch_vm(sandbox_->loop_, spec, std::move(qemu_net_link_), r.dir / "qemu.log",
+                          [weak_sandbox, weak_boot](vm::ExitInfo info) {
+                            auto sb = weak_sandbox.lock();
+                            if (!sb) return;
+                            auto boot = weak_boot.lock();
+                            if (boot && !boot->finished()) return boot->on_vm_exit(info);
+                            sb->on_vm_exit(info);
+                          });
+  if (!vm.ok()) return done(vm.error());
+  r.qemu = std::move(vm->process);
+  undo_.push_back([this] { res().qemu.reset(); });  // SIGKILL + reap: no QEMU outlives a failure
+  warn_if_failed(r.state->set_qemu_pid(sandbox_->id_, r.qemu->pid()));
+  control_socket_ = std::move(vm->control);
+  qmp_socket_ = std::move(vm->qmp);
+  done(Status());
+}
+
+// Ready when both the guest agent has taken its configuration and QEMU reports the machine
+// running (not paused or in prelaunch); the first failure of either fails the step.
+void Boot::connect_guest_and_qmp(StepDone done) {
+  arm_timeout();
+  auto both = all_of(2, std::move(done));
+  auto& r = res();
+  undo_.push_back([this] {
+    res().guest.reset();
+    res().qmp.reset();
+  });
+  std::weak_ptr<Sandbox> weak = sandbox_;
+  r.guest = guest::GuestConnection::create(sandbox_->loop_, std::move(control_socket_),
+                                           [weak, both](const Error& e) {
+                                             auto sb = weak.lock();
+                                             if (!sb) return;
+                                             if (sb->lifecycle_ == Lifecycle::kBooting) {
+                                               return both(e);
+                                             }
+                                             sb->on_guest_lost(e);
+                                           });
+  r.guest->handshake(guest_config(), both);
+  std::weak_ptr<Boot> weak_boot = shared_from_this();
+  r.qmp = std::make_unique<vm::QmpClient>(
+      sandbox_->loop_, std::move(qmp_socket_), [weak_boot, both](Status st) {
+        auto self = weak_boot.lock();
+        if (!self || self->finished()) return;
+        if (!st.ok()) return both(std::move(st));
+        self->res().qmp->query_status([both](Result<vm::VmStatus> status) {
+          if (!status.ok()) return both(status.error());
+          if (!status->running) {
+            return both(
+                Error(ErrorCode::kVm, "QEMU reports the VM is not running: " + status->status));
+          }
+          both(Status());
+        });
+      });
+}
+
+// ---- helpers of the steps ----------------------------------------------------------------------
+
+guest::GuestConfig Boot::guest_config() const {
+  const auto& options = sandbox_->options_;
+  guest::GuestConfig cfg;
+  cfg.hostname = options.hostname;
+  cfg.hosts_file = hosts_file(options.hostname, options.add_hosts);
+  cfg.resolv_conf = resolv_conf(options.dns_servers);
+  if (res().net) {
+    auto a = net::guest_addressing(options.mtu);
+    cfg.network = guest::GuestNetwork{a.address, a.prefix, a.gateway, a.mtu};
+  } else if (slirp_baseline_) {
+    vm::SlirpAddressing a;
+    cfg.network = guest::GuestNetwork{a.address, a.prefix, a.gateway, options.mtu};
+    cfg.resolv_conf = "nameserver " + a.dns + "\n";
+  }
+  return cfg;
+}
+
+// The watchdog over the wait for the guest, counted from QEMU's start.
+void Boot::arm_timeout() {
+  uint64_t limit =
+      env_ms("MATCHLOCK_BOOT_TIMEOUT_MS", accel_.accel == vm::Accel::kTcg ? 120000 : 30000);
+  timeout_ = std::make_unique<uv::Timer>(sandbox_->loop_);
+  std::weak_ptr<Boot> weak = shared_from_this();  // the timer lives in Boot: no cycle
+  timeout_->start(limit, [weak, limit] {
+    auto self = weak.lock();
+    if (!self) return;
+    self->fail_in_current_step(Error(ErrorCode::kTimeout, "the guest agent did not answer within " +
+                                                              std::to_string(limit / 1000) + " s"));
+  });
+}
+
+void Boot::on_vm_exit(const vm::ExitInfo& info) {
+  auto& r = res();
+  std::string qemu_log = tail_lines(r.dir / "qemu.log", 5);
+  std::string console = sandbox_->console_tail(15);
+  Error e(ErrorCode::kVm, "the VM " + info.describe() + " during boot");
+  if (!qemu_log.empty()) e.message += "\n--- qemu ---\n" + qemu_log;
+  if (!console.empty()) e.message += "--- guest console ---\n" + console;
+  r.qemu.reset();  // already gone: only the handle is left
+  fail_in_current_step(e);
+}
+
+void Boot::ready() {
+  timeout_->stop();
+  undo_.clear();
+  auto& r = res();
+  sandbox_->move_to(Lifecycle::kRunning);
+  warn_if_failed(r.state->set_status(sandbox_->id_, "running"));
+  warn_if_failed(r.state->append_lifecycle(sandbox_->id_, "running", ""));
+  auto done = std::exchange(done_, nullptr);
+  done(std::exchange(sandbox_, nullptr));  // callbacks now reach the sandbox through weak refs
+}
+
+void Boot::fail(Error e) {
+  if (finished()) return;
+  auto done = std::exchange(done_, nullptr);
+  if (timeout_) timeout_->stop();
+  auto& r = res();
+  if (r.qemu && r.qemu->running()) {
+    std::string console = sandbox_->console_tail(15);
+    if (!console.empty()) e.message += "\n--- guest console (last lines) ---\n" + console;
+  }
+  auto undo = std::move(undo_);
+  for (auto it = undo.rbegin(); it != undo.rend(); ++it) (*it)();
+  sandbox_->move_to(Lifecycle::kClosed);
+  // Callbacks hold this Boot; dropping the sandbox breaks the cycle and may end this Boot.
+  auto sandbox = std::exchange(sandbox_, nullptr);
+  sandbox.reset();
+  done(std::move(e));
+}
+
+void Boot::fail_in_current_step(const Error& e) {
+  fail(e.with_context(kSteps[current_step_].context));
+}
+
+}  // namespace matchlock::sandbox

@@ -1,0 +1,86 @@
+// Boots a sandbox as a list of named steps. The order is written once, in Boot::kSteps
+// (boot.cpp), read top to bottom:
+//
+//   open state → resolve image → guest bundle → register sandbox → upper disk → accelerator
+//   → network → start QEMU → connect guest and QMP → ready
+//
+// A step calls its `done` exactly once, at once or later on the loop; the next step starts only
+// then. A step's errors carry its name as context ("upper disk: <reason>"), and a failure undoes
+// what the finished steps acquired, newest first, before the create callback hears of it.
+// Private to sandbox/: callers use Sandbox::create.
+#pragma once
+
+#include <uv.h>
+
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "core/result.h"
+#include "core/unique_fd.h"
+#include "core/uv.h"
+#include "guest/guest_connection.h"
+#include "sandbox/sandbox.h"
+#include "sandbox/sandbox_resources.h"
+#include "vm/accel_probe.h"
+#include "vm/bundle.h"
+#include "vm/qemu_process.h"
+
+namespace matchlock::sandbox {
+
+class Boot : public std::enable_shared_from_this<Boot> {
+ public:
+  static void start(uv_loop_t* loop, SandboxOptions options, Sandbox::CreateCallback done);
+
+ private:
+  using StepDone = std::function<void(Status)>;
+  struct Step {
+    const char* context;               // prefixes the step's errors
+    void (Boot::*run)(StepDone done);  // acquires something; calls done exactly once
+  };
+  static const Step kSteps[];
+
+  Boot(std::shared_ptr<Sandbox> sandbox, Sandbox::CreateCallback done);
+  void run_step(size_t index);
+
+  // The steps, in boot order.
+  void open_state(StepDone done);
+  void resolve_image(StepDone done);
+  void locate_guest_bundle(StepDone done);
+  void register_sandbox(StepDone done);
+  void create_upper_disk(StepDone done);
+  void choose_accelerator(StepDone done);
+  void start_network(StepDone done);
+  void start_qemu(StepDone done);
+  void connect_guest_and_qmp(StepDone done);
+
+  guest::GuestConfig guest_config() const;
+  void arm_timeout();
+  void on_vm_exit(const vm::ExitInfo& info);
+  void ready();
+  void fail(Error e);
+  // Fails with the context of the step running now (the VM exit and timeout watchdogs).
+  void fail_in_current_step(const Error& e);
+  bool finished() const { return !done_; }  // done_ is handed out exactly once
+  Sandbox::Resources& res() const { return *sandbox_->res_; }
+
+  std::shared_ptr<Sandbox> sandbox_;  // until handed to done_ (or dropped on failure)
+  Sandbox::CreateCallback done_;
+  size_t current_step_ = 0;
+  // What the finished steps acquired, one entry each; run newest first on failure.
+  std::vector<std::function<void()>> undo_;
+
+  // Carried from one step to a later one.
+  vm::GuestBundle bundle_;
+  std::filesystem::path base_disk_;
+  vm::AccelChoice accel_;
+  bool slirp_baseline_ = false;  // MATCHLOCK_UNSAFE_SLIRP_BASELINE: QEMU's own network
+  UniqueFd qemu_net_link_;       // QEMU's end of the NIC link, until QEMU inherits it
+  UniqueFd control_socket_;      // host ends of the guest agent and QMP channels, until the
+  UniqueFd qmp_socket_;          // connect step takes them
+  std::unique_ptr<uv::Timer> timeout_;
+};
+
+}  // namespace matchlock::sandbox

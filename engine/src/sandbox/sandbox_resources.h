@@ -1,0 +1,39 @@
+// What a sandbox owns while it exists: its directory and state row, the QEMU process and its
+// channels, the network stack. Private to sandbox/ (Boot acquires them, Sandbox releases them),
+// so that sandbox.h does not pull vm/, net/, state/ and guest/ into its callers.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "core/log.h"
+#include "core/uv.h"
+#include "guest/guest_connection.h"
+#include "image/image_store.h"
+#include "net/intercept/intercept_policy.h"
+#include "net/network_stack.h"
+#include "sandbox/sandbox.h"
+#include "state/state_store.h"
+#include "vm/qemu_process.h"
+#include "vm/qmp_client.h"
+
+namespace matchlock::sandbox {
+
+struct Sandbox::Resources {
+  std::filesystem::path dir;  // $MATCHLOCK_HOME/sandboxes/<id>: disk, logs
+  std::unique_ptr<state::StateStore> state;
+  image::ImageRecord image;
+  std::unique_ptr<net::NetworkStack> net;        // null with --no-network
+  std::shared_ptr<net::InterceptPolicy> policy;  // null unless interception mode
+  std::unique_ptr<vm::QemuProcess> qemu;
+  std::unique_ptr<vm::QmpClient> qmp;
+  std::shared_ptr<guest::GuestConnection> guest;
+  std::unique_ptr<uv::Timer> close_timer;
+};
+
+// State writes after the row exists are bookkeeping: a failure is reported, not fatal.
+inline void warn_if_failed(const Status& st) {
+  if (!st.ok()) log::warn(st.error().message);
+}
+
+}  // namespace matchlock::sandbox

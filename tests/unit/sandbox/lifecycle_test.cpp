@@ -1,0 +1,56 @@
+#include <catch2/catch.hpp>
+
+#include "sandbox/lifecycle.h"
+
+using matchlock::sandbox::can_move;
+using matchlock::sandbox::is_shutting_down;
+using matchlock::sandbox::Lifecycle;
+
+namespace {
+constexpr Lifecycle kAll[] = {Lifecycle::kBooting, Lifecycle::kRunning, Lifecycle::kVmExited,
+                              Lifecycle::kClosing, Lifecycle::kClosed};
+}
+
+TEST_CASE("a booting sandbox either becomes running or, when boot fails, closed", "[sandbox]") {
+  CHECK(can_move(Lifecycle::kBooting, Lifecycle::kRunning));
+  CHECK(can_move(Lifecycle::kBooting, Lifecycle::kClosed));
+  CHECK_FALSE(can_move(Lifecycle::kBooting, Lifecycle::kClosing));
+  CHECK_FALSE(can_move(Lifecycle::kBooting, Lifecycle::kVmExited));
+}
+
+TEST_CASE("a running sandbox can be closed or lose its VM", "[sandbox]") {
+  CHECK(can_move(Lifecycle::kRunning, Lifecycle::kClosing));
+  CHECK(can_move(Lifecycle::kRunning, Lifecycle::kVmExited));
+  CHECK_FALSE(can_move(Lifecycle::kRunning, Lifecycle::kClosed));
+}
+
+TEST_CASE("a sandbox whose VM exited can still be closed, and nothing else", "[sandbox]") {
+  CHECK(can_move(Lifecycle::kVmExited, Lifecycle::kClosing));
+  CHECK_FALSE(can_move(Lifecycle::kVmExited, Lifecycle::kRunning));
+  CHECK_FALSE(can_move(Lifecycle::kVmExited, Lifecycle::kClosed));
+}
+
+TEST_CASE("a closing sandbox only ends closed, even if its VM exits meanwhile", "[sandbox]") {
+  CHECK(can_move(Lifecycle::kClosing, Lifecycle::kClosed));
+  CHECK_FALSE(can_move(Lifecycle::kClosing, Lifecycle::kVmExited));
+  CHECK_FALSE(can_move(Lifecycle::kClosing, Lifecycle::kRunning));
+}
+
+TEST_CASE("closed sandbox cannot start closing again", "[sandbox]") {
+  for (Lifecycle to : kAll) CHECK_FALSE(can_move(Lifecycle::kClosed, to));
+}
+
+TEST_CASE("no sandbox returns to booting or stays put through a move", "[sandbox]") {
+  for (Lifecycle from : kAll) {
+    CHECK_FALSE(can_move(from, Lifecycle::kBooting));
+    CHECK_FALSE(can_move(from, from));
+  }
+}
+
+TEST_CASE("only closing and closed sandboxes count as shutting down", "[sandbox]") {
+  CHECK_FALSE(is_shutting_down(Lifecycle::kBooting));
+  CHECK_FALSE(is_shutting_down(Lifecycle::kRunning));
+  CHECK_FALSE(is_shutting_down(Lifecycle::kVmExited));
+  CHECK(is_shutting_down(Lifecycle::kClosing));
+  CHECK(is_shutting_down(Lifecycle::kClosed));
+}
