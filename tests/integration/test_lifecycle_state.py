@@ -83,7 +83,8 @@ def start_rpc_sandbox(ml):
 
 
 def test_kept_sandbox_through_list_get_inspect_rm(ml):
-    r = ml.run("run", "--image", IMAGE, "--rm=false", "echo", "hi")
+    r = ml.run("run", "--image", IMAGE, "--rm=false", "-e", "SHOWN=yes", "--memory", "256",
+               "echo", "hi")
     assert r.returncode == 0, r.stderr
     vm_id = re.search(rb"sandbox (vm-[0-9a-f]{8}) kept", r.stderr).group(1).decode()
 
@@ -107,6 +108,10 @@ def test_kept_sandbox_through_list_get_inspect_rm(ml):
     assert info["owner"]["alive"] is False and info["qemu"]["alive"] is False
     for key in ("config", "resources", "network", "mounts", "ports"):
         assert key in info
+    # The recorded configuration: resources, non-secret env and the network policy.
+    assert info["resources"]["memory_mb"] == 256
+    assert info["config"]["env"] == {"SHOWN": "yes"}
+    assert info["network"]["mode"] == "nat"
 
     r = ml.run("rm", vm_id)
     assert (r.returncode, r.stdout.decode()) == (0, vm_id + "\n"), r.stderr

@@ -15,6 +15,7 @@
 #include "core/paths.h"
 #include "sandbox/file_tail.h"
 #include "sandbox/network_policy.h"
+#include "sandbox/options_record.h"
 #include "vm/qemu_command.h"
 #include "vm/vm_launcher.h"
 
@@ -168,6 +169,7 @@ void Boot::register_sandbox(StepDone done) {
   row.image = r.image.name;
   row.owner_pid = ::getpid();
   row.created_unix = static_cast<int64_t>(::time(nullptr));
+  row.config_json = options_record_json(sandbox_->options_);
   auto inserted = r.state->insert_sandbox(row);
   if (!inserted.ok()) {
     std::error_code ec;

@@ -1,0 +1,16 @@
+// The sandbox configuration as recorded in the state database (config_json), for `inspect`.
+// Only what is safe to show: secret values never enter SandboxOptions' recorded form — when
+// secrets exist they are recorded by name and hosts only.
+#pragma once
+
+#include <string>
+
+#include "sandbox/sandbox_options.h"
+
+namespace matchlock::sandbox {
+
+// {"image", "hostname", "resources": {cpus, memory_mb, disk_size_mb}, "env": {K: V}, "user",
+//  "working_dir", "entrypoint", "cmd", "privileged", "network": {mode, ...}}
+std::string options_record_json(const SandboxOptions& options);
+
+}  // namespace matchlock::sandbox
