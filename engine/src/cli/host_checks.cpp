@@ -1,36 +1,17 @@
 #include "cli/host_checks.h"
 
-#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <charconv>
 #include <cstdlib>
-#include <cstring>
-
-#include "core/unique_fd.h"
-#include "image/subprocess.h"
-
-extern char** environ;
+#include <vector>
 
 namespace matchlock::cli {
 namespace {
 
-constexpr const char* kQemuBinary = "qemu-system-x86_64";  // as vm/qemu_command.h runs it
 constexpr const char* kKvmDevice = "/dev/kvm";
-constexpr size_t kMaxOutput = 4096;  // a version banner; the rest is not read
-
-bool parse_int(std::string_view& s, int& out) {
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  if (ec != std::errc()) return false;
-  s.remove_prefix(static_cast<size_t>(ptr - s.data()));
-  return true;
-}
 
 bool user_in_group(const HostUser& user, gid_t group) {
   if (user.gid == group) return true;
@@ -48,68 +29,6 @@ bool user_in_group(const HostUser& user, gid_t group) {
 }
 
 }  // namespace
-
-std::optional<QemuVersion> parse_qemu_version(std::string_view line) {
-  constexpr std::string_view kMarker = "version ";
-  const size_t at = line.find(kMarker);
-  if (at == std::string_view::npos) return std::nullopt;
-  std::string_view s = line.substr(at + kMarker.size());
-  QemuVersion v;
-  if (!parse_int(s, v.major) || s.empty() || s[0] != '.') return std::nullopt;
-  s.remove_prefix(1);
-  if (!parse_int(s, v.minor)) return std::nullopt;
-  if (!s.empty() && s[0] == '.') {
-    s.remove_prefix(1);
-    if (!parse_int(s, v.micro)) return std::nullopt;
-  }
-  return v;
-}
-
-Result<std::string> first_output_line(const std::vector<std::string>& argv) {
-  if (argv.empty()) return invalid_argument("first_output_line: empty argv");
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return io_error(std::string("pipe: ") + std::strerror(errno));
-  UniqueFd rd(fds[0]), wr(fds[1]);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, wr.get(), 1);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  std::vector<char*> cargv;
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, argv[0].c_str(), &fa, nullptr, cargv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return io_error("run " + argv[0] + ": " + std::strerror(rc));
-  wr.reset();
-
-  std::string out;
-  char buf[512];
-  for (;;) {
-    const ssize_t n = ::read(rd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    if (out.size() < kMaxOutput) out.append(buf, static_cast<size_t>(n));
-  }
-  rd.reset();  // a chatty child gets EPIPE instead of blocking us in waitpid
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return out.substr(0, out.find('\n'));
-}
-
-std::optional<QemuInstall> find_qemu() {
-  auto path = image::find_program(kQemuBinary);
-  if (!path.ok()) return std::nullopt;
-  QemuInstall q;
-  q.path = *path;
-  if (auto line = first_output_line({q.path, "--version"}); line.ok()) {
-    q.version_line = *line;
-    q.version = parse_qemu_version(q.version_line);
-  }
-  return q;
-}
 
 HostUser invoking_user() {
   HostUser u;

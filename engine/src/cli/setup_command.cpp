@@ -14,9 +14,10 @@
 #include "cli/commands.h"
 #include "cli/host_checks.h"
 #include "core/paths.h"
+#include "core/subprocess.h"
 #include "image/image_store.h"
-#include "image/subprocess.h"
 #include "vm/bundle.h"
+#include "vm/qemu_install.h"
 
 namespace matchlock::cli {
 namespace {
@@ -52,29 +53,15 @@ struct Step {
   std::function<StepResult(const SetupContext&)> run;
 };
 
-// Runs a system tool for a fix; the error carries the tool's last stderr line.
-Status run_tool(const std::string& tool, std::vector<std::string> args) {
-  auto path = image::find_program(tool);
-  if (!path) return not_found(tool + " not found");
-  args.insert(args.begin(), *path);
-  auto r = image::run_process(args);
-  if (!r) return r.error();
-  if (r->exit_code == 0) return {};
-  std::string err = r->stderr_text;
-  while (!err.empty() && err.back() == '\n') err.pop_back();
-  err = err.substr(err.rfind('\n') + 1);
-  return io_error(tool + " exited with " + std::to_string(r->exit_code) + ": " + err);
-}
-
-std::string describe(const QemuInstall& q) {
+std::string describe(const vm::QemuInstall& q) {
   return q.path + " (" + (q.version_line.empty() ? "version unknown" : q.version_line) + ")";
 }
 
 StepResult check_qemu(const SetupContext& ctx) {
-  auto ok = [](const std::optional<QemuInstall>& q) {
+  auto ok = [](const std::optional<vm::QemuInstall>& q) {
     return q && q->version && q->version->at_least(kMinQemuMajor, kMinQemuMinor);
   };
-  auto qemu = find_qemu();
+  auto qemu = vm::find_qemu();
   if (ok(qemu)) return {Outcome::kOk, describe(*qemu)};
   const std::string found = qemu ? "found " + describe(*qemu) : "qemu-system-x86_64 not found";
   if (!ctx.root || ctx.dry_run) {
@@ -90,7 +77,7 @@ StepResult check_qemu(const SetupContext& ctx) {
   if (!st)
     return {Outcome::kBroken,
             found + "; apt-get install qemu-system-x86 failed: " + st.error().message};
-  qemu = find_qemu();
+  qemu = vm::find_qemu();
   if (ok(qemu)) return {Outcome::kFixed, "installed " + describe(*qemu)};
   return {Outcome::kBroken, "installed qemu-system-x86 but " +
                                 (qemu ? describe(*qemu) : std::string("it is not on $PATH")) +

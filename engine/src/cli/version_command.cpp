@@ -4,7 +4,7 @@
 
 #include "cli/arg_parser.h"
 #include "cli/commands.h"
-#include "cli/host_checks.h"
+#include "vm/qemu_install.h"
 
 // Set by CMake at configure time for this file only (a changing define would otherwise
 // recompile the whole engine after every commit).
@@ -28,7 +28,7 @@ int cmd_version(Args args) {
   }
   std::printf("matchlock %s\n", MATCHLOCK_VERSION);
   std::printf("commit:   %s\n", MATCHLOCK_GIT_COMMIT);
-  const auto qemu = find_qemu();
+  const auto qemu = vm::find_qemu();
   if (!qemu) {
     std::printf("qemu:     not found\n");
   } else {

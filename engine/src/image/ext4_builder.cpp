@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "image/content_store.h"
-#include "image/subprocess.h"
+#include "core/subprocess.h"
 
 namespace matchlock::image {
 namespace {
@@ -112,9 +112,9 @@ Result<Ext4Plan> plan_ext4(const std::filesystem::path& staging,
 Status build_ext4(const std::filesystem::path& staging, const Ext4Plan& plan,
                   const std::filesystem::path& out, const std::filesystem::path& scratch_dir) {
   auto mkfs = find_program("mkfs.ext4");
-  if (!mkfs) return mkfs.error();
+  if (!mkfs) return not_found(mkfs.error().message + " (install e2fsprogs)");
   auto debugfs = find_program("debugfs");
-  if (!debugfs) return debugfs.error();
+  if (!debugfs) return not_found(debugfs.error().message + " (install e2fsprogs)");
 
   std::vector<std::string> argv = {*mkfs,
                                    "-q",
@@ -140,7 +140,7 @@ Status build_ext4(const std::filesystem::path& staging, const Ext4Plan& plan,
   auto r = run_process(argv);
   if (!r) return r.error();
   if (r->exit_code != 0) {
-    std::string msg = r->stderr_text.substr(0, r->stderr_text.find('\n'));
+    std::string msg = r->output.substr(0, r->output.find('\n'));
     return io_error("mkfs.ext4 failed (exit " + std::to_string(r->exit_code) + "): " + msg);
   }
   if (plan.debugfs_script.empty()) return {};
@@ -164,7 +164,7 @@ Status build_ext4(const std::filesystem::path& staging, const Ext4Plan& plan,
   r = run_process({*debugfs, "-w", "-f", script_path.string(), out.string()});
   if (!r) return r.error();
   // debugfs exits 0 even when a command fails; its complaints go to stderr.
-  std::istringstream err(r->stderr_text);
+  std::istringstream err(r->output);
   for (std::string line; std::getline(err, line);) {
     if (line.empty() || line.starts_with("debugfs ")) continue;  // version banner
     return io_error("debugfs: " + line);

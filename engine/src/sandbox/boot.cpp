@@ -11,6 +11,7 @@
 #include <sstream>
 #include <utility>
 
+#include "core/knobs.h"
 #include "core/log.h"
 #include "core/paths.h"
 #include "sandbox/file_tail.h"
@@ -42,14 +43,6 @@ std::string new_sandbox_id() {
   s << "vm-" << std::hex;
   for (int i = 0; i < 8; ++i) s << (rd() & 0xf);
   return s.str();
-}
-
-uint64_t env_ms(const char* name, uint64_t fallback) {
-  const char* v = std::getenv(name);
-  if (!v || !*v) return fallback;
-  char* end = nullptr;
-  unsigned long long n = std::strtoull(v, &end, 10);
-  return (end && *end == 0 && n > 0) ? n : fallback;
 }
 
 std::string hosts_file(const std::string& hostname,
@@ -330,8 +323,8 @@ guest::GuestConfig Boot::guest_config() const {
 
 // The watchdog over the wait for the guest, counted from QEMU's start.
 void Boot::arm_timeout() {
-  uint64_t limit =
-      env_ms("MATCHLOCK_BOOT_TIMEOUT_MS", accel_.accel == vm::Accel::kTcg ? 120000 : 30000);
+  uint64_t limit = knobs::milliseconds(knobs::kBootTimeoutMs)
+                       .value_or(accel_.accel == vm::Accel::kTcg ? 120000 : 30000);
   timeout_ = std::make_unique<uv::Timer>(sandbox_->loop_);
   std::weak_ptr<Boot> weak = shared_from_this();  // the timer lives in Boot: no cycle
   timeout_->start(limit, [weak, limit] {

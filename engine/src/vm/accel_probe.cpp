@@ -11,6 +11,7 @@
 #include <memory>
 #include <sstream>
 
+#include "core/knobs.h"
 #include "core/unique_fd.h"
 #include "core/uv.h"
 #include "vm/qemu_process.h"
@@ -142,8 +143,8 @@ class KvmProbe : public std::enable_shared_from_this<KvmProbe> {
 
 void choose_accelerator(uv_loop_t* loop, const ProbeInputs& inputs,
                         std::function<void(AccelChoice)> done) {
-  if (const char* forced = std::getenv("MATCHLOCK_ACCEL")) {
-    std::string f = forced;
+  if (auto forced = knobs::get(knobs::kAccel)) {
+    const std::string& f = *forced;
     if (f == "tcg") return done({Accel::kTcg, "MATCHLOCK_ACCEL=tcg"});
     if (f == "kvm") return done({Accel::kKvm, "MATCHLOCK_ACCEL=kvm"});
   }
@@ -153,10 +154,8 @@ void choose_accelerator(uv_loop_t* loop, const ProbeInputs& inputs,
   Accel cached;
   if (read_cache(inputs, cached)) return done({cached, "cached verdict"});
   ProbeInputs in = inputs;
-  if (const char* cpu = std::getenv("MATCHLOCK_KVM_PROBE_CPU"); cpu && *cpu) in.kvm_cpu = cpu;
-  if (const char* t = std::getenv("MATCHLOCK_KVM_PROBE_TIMEOUT_MS"); t && *t) {
-    if (uint64_t ms = std::strtoull(t, nullptr, 10); ms > 0) in.timeout_ms = ms;
-  }
+  if (auto cpu = knobs::get(knobs::kKvmProbeCpu)) in.kvm_cpu = *cpu;
+  if (auto ms = knobs::milliseconds(knobs::kKvmProbeTimeoutMs)) in.timeout_ms = *ms;
   auto probe = std::make_shared<KvmProbe>(loop, in, std::move(done));
   probe->start(probe);
 }

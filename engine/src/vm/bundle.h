@@ -20,8 +20,4 @@ Result<GuestBundle> locate_bundle();
 // Creates a sparse ext4 file of `size_mib` for the guest's writable layer (blocking; ~10 ms).
 Status create_upper_disk(const std::filesystem::path& path, uint64_t size_mib);
 
-// Runs a program to completion without a shell; returns its exit status or an error that
-// includes the last line it printed on stderr.
-Status run_program(const std::vector<std::string>& argv);
-
 }  // namespace matchlock::vm

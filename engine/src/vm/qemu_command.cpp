@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/knobs.h"
+
 namespace matchlock::vm {
 namespace {
 
@@ -127,8 +129,7 @@ std::vector<std::string> probe_argv(const std::string& qemu_binary, Accel accel,
 }
 
 bool slirp_baseline_requested() {
-  const char* v = std::getenv("MATCHLOCK_UNSAFE_SLIRP_BASELINE");
-  return v && std::string(v) == "1";
+  return knobs::get(knobs::kUnsafeSlirpBaseline) == "1";
 }
 
 uint32_t host_tsc_khz() {

@@ -18,8 +18,11 @@ inline constexpr int kNetFd = 3;
 inline constexpr int kControlFd = 4;
 inline constexpr int kQmpFd = 5;
 
+// The QEMU program sandboxes run, looked up on $PATH.
+inline constexpr const char* kQemuBinary = "qemu-system-x86_64";
+
 struct VmSpec {
-  std::string qemu_binary = "qemu-system-x86_64";
+  std::string qemu_binary = kQemuBinary;
   Accel accel = Accel::kTcg;
   std::filesystem::path kernel;
   std::filesystem::path initrd;

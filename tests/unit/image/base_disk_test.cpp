@@ -76,7 +76,7 @@ Stat dstat(const fs::path& img, const std::string& path) {
 }
 
 bool have_e2fsprogs() {
-  return find_program("mkfs.ext4").ok() && find_program("debugfs").ok();
+  return matchlock::find_program("mkfs.ext4").ok() && matchlock::find_program("debugfs").ok();
 }
 
 }  // namespace

@@ -16,7 +16,7 @@
 
 #include "image/archive_util.h"
 #include "image/digest.h"
-#include "image/subprocess.h"
+#include "core/subprocess.h"
 
 namespace matchlock::image::testing {
 

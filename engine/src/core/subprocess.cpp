@@ -1,4 +1,4 @@
-#include "image/subprocess.h"
+#include "core/subprocess.h"
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -13,10 +13,10 @@
 
 extern char** environ;
 
-namespace matchlock::image {
+namespace matchlock {
 namespace {
 
-constexpr size_t kMaxStderr = 64 * 1024;
+constexpr size_t kMaxOutput = 64 * 1024;
 
 struct SpawnActions {
   posix_spawn_file_actions_t fa;
@@ -42,10 +42,10 @@ Result<std::string> find_program(const std::string& name) {
     }
     i = j + 1;
   }
-  return not_found(name + " not found (install e2fsprogs)");
+  return not_found(name + " not found on $PATH, /usr/sbin or /sbin");
 }
 
-Result<ProcessResult> run_process(const std::vector<std::string>& argv) {
+Result<ProcessResult> run_process(const std::vector<std::string>& argv, CaptureStream capture) {
   if (argv.empty()) return invalid_argument("run_process: empty argv");
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0)
@@ -54,8 +54,9 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv) {
 
   SpawnActions actions;
   posix_spawn_file_actions_addopen(&actions.fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions.fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions.fa, wr.get(), 2);
+  const int captured = capture == CaptureStream::kStdout ? 1 : 2;
+  posix_spawn_file_actions_addopen(&actions.fa, 3 - captured, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions.fa, wr.get(), captured);
 
   std::vector<char*> cargv;
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
@@ -71,8 +72,9 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv) {
     ssize_t n = ::read(rd.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
-    if (out.stderr_text.size() < kMaxStderr) out.stderr_text.append(buf, static_cast<size_t>(n));
+    if (out.output.size() < kMaxOutput) out.output.append(buf, static_cast<size_t>(n));
   }
+  rd.reset();  // a child still writing gets EPIPE instead of blocking our waitpid
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) return io_error("waitpid " + argv[0] + ": " + std::strerror(errno));
@@ -81,4 +83,22 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv) {
   return out;
 }
 
-}  // namespace matchlock::image
+Status run_tool(const std::string& tool, std::vector<std::string> args) {
+  auto path = find_program(tool);
+  if (!path) return path.error();
+  args.insert(args.begin(), *path);
+  auto r = run_process(args);
+  if (!r) return r.error();
+  if (r->exit_code == 0) return {};
+  std::string last = last_line(r->output);
+  return io_error(tool + " exited with " + std::to_string(r->exit_code) +
+                  (last.empty() ? "" : ": " + last));
+}
+
+std::string last_line(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  size_t nl = text.rfind('\n');
+  return std::string(nl == std::string_view::npos ? text : text.substr(nl + 1));
+}
+
+}  // namespace matchlock
