@@ -26,6 +26,10 @@ struct Command {
 const Command kCommands[] = {
     {"run", cmd_run, "Boot a sandbox from an image and run a command in it"},
     {"rpc", cmd_rpc, "Serve JSON-RPC 2.0 on stdin/stdout (used by the SDKs)"},
+    {"exec", cmd_exec, "Run a command in a running sandbox"},
+    {"kill", cmd_kill, "Stop running sandboxes"},
+    {"log", cmd_log, "Print a sandbox's console and engine logs"},
+    {"allow-list", cmd_allow_list, "Change a running sandbox's network allow-list"},
     {"pull", cmd_pull, "Pull an image from a registry"},
     {"image", cmd_image, "Manage local images (import, ls, rm)"},
     {"version", cmd_version, "Print the version"},
