@@ -33,6 +33,10 @@ Result<ExecOptions> parse_exec_options(Args args, bool stdin_is_tty) {
     if (parsed->positionals.empty()) return invalid_argument("a sandbox id is required");
     o.id = parsed->positionals.front();
     o.command.assign(parsed->positionals.begin() + 1, parsed->positionals.end());
+    // `exec -it ID -- CMD`: the parser stopped at ID, so the "--" is still among the words.
+    if (!parsed->saw_double_dash && !o.command.empty() && o.command.front() == "--") {
+      o.command.erase(o.command.begin());
+    }
   }
   const ParsedArgs& a = parsed.value();
   if (o.id.empty()) return invalid_argument("a sandbox id is required");
