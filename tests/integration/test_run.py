@@ -176,9 +176,27 @@ def forget_sandbox(ml, vm_id):
     con.close()
 
 
+def run_kept_then_interrupt(ml, *args):
+    """`run --rm=false ARGS`: the sandbox stays after the command until Ctrl-C (SIGINT) stops
+    it. Waits for the "kept running" notice, interrupts, and returns what run returned."""
+    import signal
+    import subprocess
+    from conftest import RUN_TIMEOUT
+    p = ml.popen("run", "--image", IMAGE, "--rm=false", *args,
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    err = b""
+    while b"kept running" not in err:
+        chunk = p.stderr.read1(4096)
+        assert chunk, err
+        err += chunk
+    p.send_signal(signal.SIGINT)
+    out, rest = p.communicate(timeout=RUN_TIMEOUT)
+    return subprocess.CompletedProcess(p.args, p.returncode, out, err + rest)
+
+
 def test_graceful_shutdown_asks_the_guest_to_stop(ml):
     def console_after(*flags):
-        r = run(ml, "--rm=false", *flags, "echo", "bye")
+        r = run_kept_then_interrupt(ml, *flags, "echo", "bye")
         assert (r.returncode, r.stdout) == (0, b"bye\n"), r.stderr
         vm_id = kept_sandbox(ml, r)
         with open(os.path.join(ml.home, "vms", vm_id, "console.log"), "rb") as f:
@@ -191,7 +209,7 @@ def test_graceful_shutdown_asks_the_guest_to_stop(ml):
 
 
 def test_rm_false_keeps_the_record(ml):
-    r = run(ml, "--rm=false", "true")
+    r = run_kept_then_interrupt(ml, "true")
     assert r.returncode == 0
     vm_id = kept_sandbox(ml, r)
     assert (vm_id, "stopped") in ml.state_rows()

@@ -95,6 +95,8 @@ ArgParser run_arg_parser() {
   p.add_value("image", 0, "REF", "image to boot (required), e.g. matchlock/busybox:latest")
       .add_bool("interactive", 'i', "keep stdin open and stream it to the command")
       .add_bool("tty", 't', "allocate a terminal for the command")
+      .add_bool("detach", 'd',
+                "run in the background: print the sandbox id and keep it until `matchlock kill`")
       .add_repeated("env", 'e', "KEY=VALUE",
                     "set an environment variable (KEY alone: from the host)")
       .add_repeated("env-file", 0, "FILE", "read KEY=VALUE lines from a file")
@@ -111,7 +113,10 @@ ArgParser run_arg_parser() {
       .add_value("graceful-shutdown", 0, "DURATION",
                  "let the guest shut down cleanly for this long before a hard stop", "0")
       .add_bool("privileged", 0, "skip the seccomp filter, capability drop and no_new_privs")
-      .add_bool("rm", 0, "remove the sandbox when the command exits", true)
+      .add_bool("rm", 0,
+                "remove the sandbox when it stops; --rm=false keeps it running after the "
+                "command (until `matchlock kill`) and keeps its record once stopped",
+                true)
       .add_bool("no-network", 0, "no network interface at all")
       .add_repeated("dns-servers", 0, "IP", "DNS servers written to the guest's resolv.conf")
       .add_repeated("allow-host", 0, "PATTERN",
@@ -148,6 +153,10 @@ Result<RunOptions> parse_run_options(Args args, bool stdin_is_tty) {
   o.tty = a.flag("tty");
   if (o.interactive && o.tty && !stdin_is_tty) {
     return invalid_argument("-it needs stdin to be a terminal (use -i alone for pipes)");
+  }
+  o.detach = a.flag("detach");
+  if (o.detach && (o.interactive || o.tty)) {
+    return invalid_argument("-d cannot be combined with -i or -t");
   }
   o.remove = a.flag("rm");
   o.sandbox.keep_after_close = !o.remove;

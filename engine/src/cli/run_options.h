@@ -18,10 +18,14 @@ struct RunOptions {
   bool interactive = false;          // -i
   bool tty = false;                  // -t
   bool remove = true;                // --rm
+  bool detach = false;               // -d: a detached owner keeps the sandbox until killed
   uint64_t timeout_seconds = 0;      // 0 = none
   uint64_t graceful_shutdown_ms = 0;
   bool pull = false;   // --pull: fetch a fresh copy before booting
   bool quiet = false;  // --quiet: no pull progress
+
+  // The sandbox outlives its command (served on its control socket until killed).
+  bool keep_running() const { return detach || !remove; }
 };
 
 ArgParser run_arg_parser();

@@ -5,7 +5,7 @@
 #include "core/base64.h"
 #include "core/log.h"
 #include "rpc/message.h"
-#include "rpc/server.h"
+#include "rpc/session.h"
 
 namespace matchlock::rpc {
 namespace {
@@ -26,7 +26,7 @@ const char* output_method(ExecMode mode, int fd) {
 
 }  // namespace
 
-ExecCall::ExecCall(std::weak_ptr<Server> server, uint64_t serial, std::optional<uint64_t> id,
+ExecCall::ExecCall(std::weak_ptr<Session> server, uint64_t serial, std::optional<uint64_t> id,
                    ExecMode mode)
     : server_(std::move(server)), serial_(serial), id_(id), mode_(mode), start_ns_(uv_hrtime()) {}
 
@@ -66,8 +66,8 @@ void ExecCall::abandon() {
 void ExecCall::write_stdin(std::string bytes) {
   if (finished_ || !handle_) return;
   handle_->write_stdin(std::move(bytes));
-  if (handle_->stdin_backlog() > Server::kMaxStdinBacklog) {
-    std::weak_ptr<Server> server = server_;
+  if (handle_->stdin_backlog() > Session::kMaxStdinBacklog) {
+    std::weak_ptr<Session> server = server_;
     handle_->set_on_stdin_drained([server] {
       if (auto s = server.lock()) s->update_input_pause();
     });

@@ -13,7 +13,7 @@
 
 namespace matchlock::rpc {
 
-class Server;
+class Session;
 
 enum class ExecMode { kBuffered, kStream, kPipe, kTty };
 
@@ -22,7 +22,7 @@ class ExecCall : public std::enable_shared_from_this<ExecCall> {
   // Buffered `exec` keeps at most this much of each of stdout and stderr.
   static constexpr size_t kMaxBufferedOutput = 64 * 1024 * 1024;
 
-  ExecCall(std::weak_ptr<Server> server, uint64_t serial, std::optional<uint64_t> id,
+  ExecCall(std::weak_ptr<Session> server, uint64_t serial, std::optional<uint64_t> id,
            ExecMode mode);
 
   // Starts the process. The call may already be finished when this returns.
@@ -51,7 +51,7 @@ class ExecCall : public std::enable_shared_from_this<ExecCall> {
   void finish(std::string line);
   int64_t duration_ms() const;
 
-  std::weak_ptr<Server> server_;
+  std::weak_ptr<Session> server_;
   uint64_t serial_;
   std::optional<uint64_t> id_;
   ExecMode mode_;

@@ -42,6 +42,10 @@ class SandboxVm : public VmPort {
 
 }  // namespace
 
+std::shared_ptr<VmPort> sandbox_vm(std::shared_ptr<sandbox::Sandbox> sandbox) {
+  return std::make_shared<SandboxVm>(std::move(sandbox));
+}
+
 VmFactory sandbox_vm_factory(uv_loop_t* loop) {
   return [loop](sandbox::SandboxOptions options, VmCreateCallback done) {
     sandbox::Sandbox::create(

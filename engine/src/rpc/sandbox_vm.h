@@ -8,5 +8,7 @@
 namespace matchlock::rpc {
 
 VmFactory sandbox_vm_factory(uv_loop_t* loop);
+// The VmPort of a sandbox booted elsewhere (`matchlock run` boots its own).
+std::shared_ptr<VmPort> sandbox_vm(std::shared_ptr<sandbox::Sandbox> sandbox);
 
 }  // namespace matchlock::rpc

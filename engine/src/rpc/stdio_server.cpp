@@ -7,6 +7,8 @@
 #include "core/fd_stream.h"
 #include "core/log.h"
 #include "core/uv.h"
+#include "rpc/control_server.h"
+#include "rpc/control_socket.h"
 #include "rpc/output.h"
 #include "rpc/server.h"
 
@@ -41,9 +43,24 @@ void serve_stdio(uv_loop_t* loop, VmFactory vm_factory) {
   std::weak_ptr<Server> ws = server;
 
   server->set_on_input_paused([&input](bool paused) { paused ? input.pause() : input.resume(); });
-  server->set_on_done([loop, &input] {
+  // Once the sandbox runs, other commands reach it on its control socket too.
+  std::shared_ptr<ControlServer> control;
+  auto host = server->host();
+  host->set_on_ready([loop, &control, weak_host = std::weak_ptr<SandboxHost>(host)] {
+    auto host = weak_host.lock();
+    if (!host) return;
+    auto started = ControlServer::start(loop, host, control_socket_path(host->id()));
+    if (!started.ok()) {
+      log::warn("rpc: no control socket: " + started.error().message);
+      return;
+    }
+    control = std::move(started.value());
+  });
+  server->set_on_done([loop, &input, &control] {
     input.close();
-    uv_stop(loop);
+    // Control clients still get the last lines they are owed (e.g. the reply to their close).
+    if (!control) return uv_stop(loop);
+    control->when_idle([loop] { uv_stop(loop); });
   });
 
   // A signal means the same as the client going away: cancel, close the VM, exit. The VM must
@@ -77,6 +94,7 @@ void serve_stdio(uv_loop_t* loop, VmFactory vm_factory) {
 
   signals.clear();
   input.close();
+  control.reset();
   server.reset();
   output.reset();
   // Let close callbacks of the handles released above run.

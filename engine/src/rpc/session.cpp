@@ -1,4 +1,4 @@
-#include "rpc/server.h"
+#include "rpc/session.h"
 
 #include <algorithm>
 #include <cassert>
@@ -10,6 +10,7 @@
 #include "core/value_parsers.h"
 #include "net/intercept/intercept_policy.h"
 #include "rpc/create_params.h"
+#include "rpc/exec_env_param.h"
 
 namespace matchlock::rpc {
 namespace {
@@ -61,50 +62,51 @@ std::optional<uint16_t> dimension_param(const Request& req, const char* name, ui
   return v->GetUint() == 0 ? fallback : static_cast<uint16_t>(v->GetUint());
 }
 
-template <typename State>
-void advance(State& current, State to, const char* machine) {
-  if (!can_move(current, to)) {
-    log::warn(std::string("rpc: bug: ") + machine + " state moved from " +
-              std::string(to_string(current)) + " to " + std::string(to_string(to)));
-    assert(false && "illegal rpc server state change");
-  }
-  current = to;
-}
-
 }  // namespace
 
-std::shared_ptr<Server> Server::create(uv_loop_t* loop, std::shared_ptr<Output> output,
-                                       VmFactory vm_factory) {
-  return std::shared_ptr<Server>(new Server(loop, std::move(output), std::move(vm_factory)));
+std::shared_ptr<Session> Session::create(uv_loop_t* loop, std::shared_ptr<Output> output,
+                                         VmFactory vm_factory) {
+  return open(loop, std::move(output), SandboxHost::create(loop, std::move(vm_factory)),
+              SessionRole::kOwner);
 }
 
-Server::Server(uv_loop_t* loop, std::shared_ptr<Output> output, VmFactory vm_factory)
+std::shared_ptr<Session> Session::open(uv_loop_t* loop, std::shared_ptr<Output> output,
+                                       std::shared_ptr<SandboxHost> host, SessionRole role) {
+  auto s = std::shared_ptr<Session>(new Session(loop, std::move(output), std::move(host), role));
+  s->host_->add_observer(s);
+  return s;
+}
+
+Session::Session(uv_loop_t* loop, std::shared_ptr<Output> output, std::shared_ptr<SandboxHost> host,
+                 SessionRole role)
     : loop_(loop),
       output_(std::move(output)),
-      vm_factory_(std::move(vm_factory)),
+      host_(std::move(host)),
+      role_(role),
       framer_([this](std::string_view line) { handle_line(line); },
               [this] {
                 if (serving()) reply_error(std::nullopt, kParseError, "Parse error: line too long");
               }) {}
 
-Server::~Server() = default;
+Session::~Session() = default;
 
-void Server::move_to(SandboxState to) {
-  advance(sandbox_, to, "sandbox");
-}
-
-void Server::move_to(SessionState to) {
-  advance(session_, to, "session");
+void Session::move_to(SessionState to) {
+  if (!can_move(session_, to)) {
+    log::warn("rpc: bug: session state moved from " + std::string(to_string(session_)) + " to " +
+              std::string(to_string(to)));
+    assert(false && "illegal rpc session state change");
+  }
+  session_ = to;
 }
 
 // ---- input -----------------------------------------------------------------------------------
 
-void Server::handle_input(std::string_view bytes) {
+void Session::handle_input(std::string_view bytes) {
   if (input_ended_) return;
   framer_.feed(bytes);
 }
 
-void Server::handle_eof() {
+void Session::handle_eof() {
   if (input_ended_) return;
   framer_.finish();
   input_ended_ = true;
@@ -112,14 +114,14 @@ void Server::handle_eof() {
   maybe_finish();
 }
 
-void Server::handle_line(std::string_view line) {
+void Session::handle_line(std::string_view line) {
   if (!serving()) return;  // after close every line is ignored, never answered
   auto req = parse_request(line);
   if (!req) return reply_error(std::nullopt, kParseError, "Parse error");
   dispatch(*req);
 }
 
-void Server::dispatch(const Request& req) {
+void Session::dispatch(const Request& req) {
   const std::string& m = req.method;
   if (m == "create") return on_create(req);
   if (m == "close") return on_close(req);
@@ -144,8 +146,8 @@ void Server::dispatch(const Request& req) {
 
 // ---- allow-list (rpc-protocol.md §3.6) -------------------------------------------------------
 
-void Server::on_allow_list(const Request& req, bool add) {
-  if (sandbox_ != SandboxState::kReady) return reply_error(req.id, kVmFailed, "VM not created");
+void Session::on_allow_list(const Request& req, bool add) {
+  if (!host_->ready()) return reply_error(req.id, kVmFailed, "VM not created");
   const Value* hosts = param(req, "hosts");
   std::vector<std::string> list;
   if (hosts && !hosts->IsArray())
@@ -158,7 +160,7 @@ void Server::on_allow_list(const Request& req, bool add) {
     }
   }
   if (list.empty()) return reply_error(req.id, kInvalidParams, "hosts is required");
-  net::InterceptPolicy* policy = vm_->network_policy();
+  net::InterceptPolicy* policy = host_->vm().network_policy();
   if (!policy) {
     return reply_error(
         req.id, kVmFailed,
@@ -181,119 +183,34 @@ void Server::on_allow_list(const Request& req, bool add) {
 
 // ---- create ----------------------------------------------------------------------------------
 
-void Server::on_create(const Request& req) {
-  if (sandbox_ != SandboxState::kNone) {
+void Session::on_create(const Request& req) {
+  if (!owner()) {
+    // A control-socket client reaches a sandbox that exists already; it never makes another.
+    return reply_error(req.id, kVmFailed, "sandbox " + host_->id() + " already exists");
+  }
+  if (host_->state() != SandboxState::kNone) {
     return reply_error(req.id, kVmFailed, "sandbox already created");
   }
   auto parsed = parse_create_params(req.params);
   if (!parsed.ok()) return reply_error(req.id, kInvalidParams, parsed.error().message);
 
-  move_to(SandboxState::kCreating);
-  std::weak_ptr<Server> weak = shared_from_this();
+  std::weak_ptr<Session> weak = shared_from_this();
   auto id = req.id;
-  bool launch = parsed->launch_entrypoint;
-  vm_factory_(std::move(parsed->options), [weak, id, launch](Result<std::shared_ptr<VmPort>> r) {
-    if (auto self = weak.lock()) self->on_create_result(id, launch, std::move(r));
-  });
-}
-
-void Server::on_create_result(std::optional<uint64_t> id, bool launch,
-                              Result<std::shared_ptr<VmPort>> r) {
-  if (!r.ok()) {
-    move_to(SandboxState::kNone);
-    reply_error(id, kVmFailed, r.error().message);
-    start_close();  // a close that waited for the create (no-op while serving)
-    return maybe_finish();
-  }
-  vm_ = std::move(r.value());
-  vm_->set_on_terminated([](const Error& e) {
-    // Running execs fail on their own (the guest channel closes); later ones fail to start.
-    log::warn("rpc: sandbox terminated: " + e.message);
-  });
-  if (!serving() && !close_request_) {
-    // The client went away while we were booting: nobody wants this VM.
-    return finish_create(id, RpcError{kCancelled, kCancelledMessage});
-  }
-  if (launch && serving()) return launch_entrypoint(id);
-  finish_create(id, std::nullopt);
-}
-
-void Server::launch_entrypoint(std::optional<uint64_t> id) {
-  sandbox::ExecSpec spec;
-  spec.argv = vm_->entrypoint_command();
-  if (spec.argv.empty()) return finish_create(id, std::nullopt);
-
-  // Settles once: the process failed, exited, or is still running after the window. The flag
-  // belongs to this launch, so a late event of an earlier entrypoint never settles a later one.
-  auto settled = std::make_shared<bool>(false);
-  std::weak_ptr<Server> weak = shared_from_this();
-  auto settle = [weak, id, settled](std::optional<RpcError> error) {
+  host_->create(std::move(parsed.value()), [weak, id](std::optional<RpcError> error) {
     auto self = weak.lock();
-    if (!self || *settled) return;
-    *settled = true;
-    if (self->entrypoint_timer_) self->entrypoint_timer_->stop();
-    self->finish_create(id, std::move(error));
-  };
-  sandbox::ExecEvents ev;
-  // No VM log yet: the entrypoint's output is discarded (credit returned at once).
-  ev.on_output = [](channel::StreamFd, std::string_view, std::function<void()> consumed) {
-    consumed();
-  };
-  ev.on_exit = [weak, settle](int code) {
-    if (auto self = weak.lock()) self->entrypoint_.reset();
-    if (code != 0) {
-      settle(RpcError{kVmFailed, "start image entrypoint: exit code " + std::to_string(code)});
-    } else {
-      settle(std::nullopt);
-    }
-  };
-  ev.on_error = [weak, settle](const Error& e, int) {
-    if (auto self = weak.lock()) self->entrypoint_.reset();
-    settle(RpcError{kVmFailed, "start image entrypoint: " + e.message});
-  };
-  entrypoint_timer_ = std::make_unique<uv::Timer>(loop_);
-  entrypoint_timer_->start(kEntrypointSettleMs, [settle] { settle(std::nullopt); });
-  auto handle = vm_->exec(spec, std::move(ev));
-  // A start failure may already have settled (and torn down) the create synchronously.
-  if (!*settled) entrypoint_ = std::move(handle);
-}
-
-void Server::finish_create(std::optional<uint64_t> id, std::optional<RpcError> error) {
-  move_to(error ? SandboxState::kNone : SandboxState::kReady);
-  if (!error) {
+    if (!self) return;
+    if (error) return self->reply_error(id, error->code, error->message);
     rapidjson::Document d(rapidjson::kObjectType);
-    std::string vm_id = vm_->id();
+    std::string vm_id = self->host_->id();
     d.AddMember("id", Value(vm_id.c_str(), rapidjson::SizeType(vm_id.size()), d.GetAllocator()),
                 d.GetAllocator());
-    reply(id, d);
-  } else {
-    // A sandbox that failed to start its entrypoint is torn down, not kept half-working, and
-    // the error is answered only once it is gone: a client seeing it finds nothing left over.
-    if (entrypoint_) entrypoint_->cancel(0);
-    entrypoint_.reset();
-    auto vm = std::move(vm_);
-    if (!vm) {
-      reply_error(id, error->code, error->message);
-    } else {
-      ++pending_vm_closes_;
-      std::weak_ptr<Server> weak = shared_from_this();
-      vm->close(0, [weak, vm, id, error](Status st) {
-        if (!st.ok()) log::warn("rpc: closing failed sandbox: " + st.error().message);
-        if (auto self = weak.lock()) {
-          self->reply_error(id, error->code, error->message);
-          --self->pending_vm_closes_;
-          self->maybe_finish();
-        }
-      });
-    }
-  }
-  start_close();  // a close that waited for the create (no-op while serving)
-  maybe_finish();
+    self->reply(id, d);
+  });
 }
 
 // ---- close / teardown ------------------------------------------------------------------------
 
-void Server::on_close(const Request& req) {
+void Session::on_close(const Request& req) {
   double timeout_seconds = 0;
   if (const Value* t = param(req, "timeout_seconds")) {
     if (!t->IsNumber() || !std::isfinite(t->GetDouble()) || t->GetDouble() < 0) {
@@ -303,49 +220,46 @@ void Server::on_close(const Request& req) {
     timeout_seconds = t->GetDouble();
   }
   move_to(SessionState::kDraining);
-  close_request_ = CloseRequest{
-      req.id, static_cast<uint64_t>(std::llround(std::min(timeout_seconds, 86400.0) * 1000))};
+  close_requested_ = true;
   cancel_all_calls();
-  start_close();  // while creating, the end of the create starts it
-}
-
-void Server::begin_teardown() {
-  if (serving()) move_to(SessionState::kDraining);  // without a close request: a hard stop
-  cancel_all_calls();
-  start_close();  // while creating, the end of the create starts it
-}
-
-void Server::start_close() {
-  // Only once, only after a close was accepted or the client left, and never mid-create.
-  if (serving() || !can_move(sandbox_, SandboxState::kClosing)) return;
-  move_to(SandboxState::kClosing);
-  cancel_all_calls();
-  if (entrypoint_) entrypoint_->cancel(kCancelGraceMs);
-  std::weak_ptr<Server> weak = shared_from_this();
-  auto on_closed = [weak](Status st) {
+  auto graceful_ms = static_cast<uint64_t>(std::llround(std::min(timeout_seconds, 86400.0) * 1000));
+  std::weak_ptr<Session> weak = shared_from_this();
+  auto id = req.id;
+  host_->close(graceful_ms, false, [weak, id](Status st) {
     auto self = weak.lock();
     if (!self) return;
-    self->move_to(SandboxState::kClosed);
-    self->entrypoint_.reset();
-    if (const auto& request = self->close_request_) {
-      if (st.ok()) {
-        self->reply(request->id, empty_object());
-      } else {
-        self->reply_error(request->id, kVmFailed, st.error().message);
-      }
+    if (st.ok()) {
+      self->reply(id, empty_object());
+    } else {
+      self->reply_error(id, kVmFailed, st.error().message);
     }
-    self->maybe_finish();
-  };
-  if (!vm_) return on_closed(Status());
-  vm_->close(close_request_ ? close_request_->graceful_ms : 0, on_closed);
+  });
 }
 
-void Server::on_output_failed() {
+void Session::begin_teardown() {
+  if (serving()) move_to(SessionState::kDraining);  // without a close request: a hard stop
+  cancel_all_calls();
+  // Only the owner's client going away stops the sandbox; a control client's only its calls.
+  if (owner()) host_->close(0, !close_requested_, {});
+}
+
+void Session::on_sandbox_closing() {
+  // Stopped by this or another client: no new requests, running calls end as cancelled.
+  if (serving()) move_to(SessionState::kDraining);
+  cancel_all_calls();
+}
+
+void Session::on_sandbox_closed() {
+  maybe_finish();
+}
+
+void Session::on_output_failed() {
   if (output_failed_) return;
   output_failed_ = true;
-  log::warn("rpc: cannot write to stdout; shutting down");
+  log::warn(owner() ? "rpc: cannot write to stdout; shutting down"
+                    : "rpc: control client stopped reading; dropping it");
   // Deferred: a failed write can be reported from deep inside an exec callback.
-  std::weak_ptr<Server> weak = shared_from_this();
+  std::weak_ptr<Session> weak = shared_from_this();
   uv::defer(loop_, [weak] {
     if (auto self = weak.lock()) {
       self->begin_teardown();
@@ -354,14 +268,21 @@ void Server::on_output_failed() {
   });
 }
 
-void Server::maybe_finish() {
-  if (session_ != SessionState::kDraining || !client_gone()) return;
-  if (sandbox_ != SandboxState::kClosed || pending_vm_closes_ > 0) return;
+void Session::maybe_finish() {
+  if (session_ != SessionState::kDraining) return;
+  const bool closed = host_->state() == SandboxState::kClosed;
+  if (owner()) {
+    // The owner waits for its sandbox to be gone; after its own close also for its client to
+    // leave (the protocol ends at stdin EOF), but not when another client stopped the sandbox.
+    if (!closed || (close_requested_ && !client_gone())) return;
+  } else if (!closed && !client_gone()) {
+    return;  // a control client still there keeps its session until the sandbox ends
+  }
   move_to(SessionState::kFlushing);
-  // The VM is gone; a call whose process never reported back still gets its one reply.
+  // A call whose process never reported back still gets its one reply.
   auto calls = calls_;
   for (auto& [serial, call] : calls) call->abandon();
-  std::weak_ptr<Server> weak = shared_from_this();
+  std::weak_ptr<Session> weak = shared_from_this();
   output_->flush([weak] {
     auto self = weak.lock();
     if (!self || self->session_ != SessionState::kFlushing) return;
@@ -372,7 +293,7 @@ void Server::maybe_finish() {
 
 // ---- cancel ----------------------------------------------------------------------------------
 
-void Server::on_cancel(const Request& req) {
+void Session::on_cancel(const Request& req) {
   uint64_t target = 0;
   if (const Value* t = param(req, "id")) {
     if (!t->IsUint64()) {
@@ -392,18 +313,18 @@ void Server::on_cancel(const Request& req) {
   reply(req.id, d);
 }
 
-void Server::cancel_all_calls() {
+void Session::cancel_all_calls() {
   auto calls = calls_;  // cancelling may finish calls and modify the map
   for (auto& [serial, call] : calls) call->cancel(kCancelGraceMs);
 }
 
 // ---- exec family -----------------------------------------------------------------------------
 
-void Server::on_exec(const Request& req, ExecMode mode) {
+void Session::on_exec(const Request& req, ExecMode mode) {
   if (!req.id && (mode == ExecMode::kPipe || mode == ExecMode::kTty)) {
     return reply_error(std::nullopt, kInvalidRequest, req.method + " requires request id");
   }
-  if (sandbox_ != SandboxState::kReady) return reply_error(req.id, kVmFailed, "VM not created");
+  if (!host_->ready()) return reply_error(req.id, kVmFailed, "VM not created");
   if (!req.params || !req.params->IsObject()) {
     return reply_error(req.id, kInvalidParams, "invalid params: command is required");
   }
@@ -430,6 +351,9 @@ void Server::on_exec(const Request& req, ExecMode mode) {
     }
     spec.user = *user;
   }
+  auto env = parse_exec_env(param(req, "env"));
+  if (!env.ok()) return reply_error(req.id, kInvalidParams, env.error().message);
+  spec.extra_env = std::move(env.value());
   if (mode == ExecMode::kTty) {
     auto rows = dimension_param(req, "rows", 24, err);
     if (!rows) return reply_error(req.id, err.code, err.message);
@@ -448,10 +372,10 @@ void Server::on_exec(const Request& req, ExecMode mode) {
   // ready precedes any output of the process.
   if (mode == ExecMode::kPipe) send(id_notification_line("exec_pipe.ready", *req.id));
   if (mode == ExecMode::kTty) send(id_notification_line("exec_tty.ready", *req.id));
-  call->start(*vm_, spec);
+  call->start(host_->vm(), spec);
 }
 
-void Server::on_stdin(const Request& req, ExecMode mode, bool eof) {
+void Session::on_stdin(const Request& req, ExecMode mode, bool eof) {
   const Value* target = param(req, "id");
   if (!target || !target->IsUint64()) return;
   auto call = find_call(target->GetUint64(), mode);
@@ -464,7 +388,7 @@ void Server::on_stdin(const Request& req, ExecMode mode, bool eof) {
   call->write_stdin(std::move(*bytes));
 }
 
-void Server::on_resize(const Request& req) {
+void Session::on_resize(const Request& req) {
   const Value* target = param(req, "id");
   const Value* rows = param(req, "rows");
   const Value* cols = param(req, "cols");
@@ -477,7 +401,7 @@ void Server::on_resize(const Request& req) {
   }
 }
 
-std::shared_ptr<ExecCall> Server::find_call(uint64_t id, std::optional<ExecMode> mode) const {
+std::shared_ptr<ExecCall> Session::find_call(uint64_t id, std::optional<ExecMode> mode) const {
   // Newest first: if a client reuses an id, the latest request wins.
   for (auto it = calls_.rbegin(); it != calls_.rend(); ++it) {
     const auto& call = it->second;
@@ -486,12 +410,12 @@ std::shared_ptr<ExecCall> Server::find_call(uint64_t id, std::optional<ExecMode>
   return nullptr;
 }
 
-void Server::remove_call(uint64_t serial) {
+void Session::remove_call(uint64_t serial) {
   calls_.erase(serial);
   update_input_pause();
 }
 
-void Server::update_input_pause() {
+void Session::update_input_pause() {
   bool pause = false;
   for (const auto& [serial, call] : calls_) {
     if (call->stdin_backlog() > kMaxStdinBacklog) pause = true;
@@ -503,20 +427,20 @@ void Server::update_input_pause() {
 
 // ---- output ----------------------------------------------------------------------------------
 
-void Server::reply(std::optional<uint64_t> id, const rapidjson::Value& result) {
+void Session::reply(std::optional<uint64_t> id, const rapidjson::Value& result) {
   send(result_line(id, result));
 }
 
-void Server::reply_error(std::optional<uint64_t> id, int code, std::string_view message) {
+void Session::reply_error(std::optional<uint64_t> id, int code, std::string_view message) {
   send(error_line(id, code, message));
 }
 
-void Server::send(std::string line, std::function<void()> written) {
+void Session::send(std::string line, std::function<void()> written) {
   if (output_failed_) {
     if (written) written();
     return;
   }
-  std::weak_ptr<Server> weak = shared_from_this();
+  std::weak_ptr<Session> weak = shared_from_this();
   output_->write_line(std::move(line), [weak, written = std::move(written)](bool ok) {
     if (written) written();
     if (!ok) {
