@@ -83,10 +83,12 @@ def start_rpc_sandbox(ml):
 
 
 def test_kept_sandbox_through_list_get_inspect_rm(ml):
-    r = ml.run("run", "--image", IMAGE, "--rm=false", "-e", "SHOWN=yes", "--memory", "256",
-               "echo", "hi")
+    r = ml.run("run", "-d", "--image", IMAGE, "--rm=false", "-e", "SHOWN=yes", "--memory", "256")
     assert r.returncode == 0, r.stderr
-    vm_id = re.search(rb"sandbox (vm-[0-9a-f]{8}) kept", r.stderr).group(1).decode()
+    vm_id = r.stdout.decode().strip()
+    assert re.fullmatch(r"vm-[0-9a-f]{8}", vm_id), r.stdout
+    r = ml.run("kill", vm_id)  # stopped, and kept (--rm=false)
+    assert r.returncode == 0, r.stderr
 
     row = listed(ml)[vm_id]
     assert row[1:3] == ["stopped", IMAGE]
@@ -141,9 +143,11 @@ def test_killed_owner_reads_crashed_and_gc_prune_leave_nothing(ml):
         r = ml.run("gc")
         assert r.returncode == 0, r.stderr
         out = r.stdout.decode()
-        assert f"{vm_id}: removed upper.ext4" in out, out
+        # The dead owner's control socket and the upper disk are leftovers gc reaps.
+        assert f"{vm_id}: removed control.sock, upper.ext4" in out, out
         assert "Reconciled" in out
-        assert not os.path.exists(os.path.join(ml.home, "vms", vm_id, "upper.ext4"))
+        for leftover in ("upper.ext4", "control.sock"):
+            assert not os.path.exists(os.path.join(ml.home, "vms", vm_id, leftover))
 
         r = ml.run("prune")
         assert r.returncode == 0, r.stderr
@@ -229,11 +233,12 @@ def test_gc_removes_old_folders_without_a_row(ml):
     (["version", "extra"], 2, "extra"),
     (["setup"], 2, "setup linux"),
     (["setup", "windows"], 2, "windows"),
-    (["exec", "vm-1", "true"], 2, "exec is not available yet"),
-    (["kill", "vm-1"], 2, "kill is not available yet"),
+    # exec's own failures use 125 so they never pass for the command's exit status.
+    (["exec", "vm-nope0000", "true"], 125, "no such sandbox: vm-nope0000"),
+    (["kill", "vm-nope0000"], 1, "no such sandbox: vm-nope0000"),
     (["port-forward", "vm-1", "8080:80"], 2, "port-forward is not available yet"),
-    (["log", "vm-1"], 2, "log is not available yet"),
-    (["allow-list", "add", "vm-1", "x"], 2, "allow-list is not available yet"),
+    (["log", "vm-nope0000"], 1, "no such sandbox: vm-nope0000"),
+    (["allow-list", "add", "vm-nope0000", "x"], 1, "no such sandbox: vm-nope0000"),
     (["build", "."], 2, "build is not available yet"),
     (["frobnicate"], 2, "frobnicate"),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
@@ -251,7 +256,7 @@ def test_help_lists_every_command_and_each_has_help(ml):
                 "log", "allow-list"):
         assert re.search(rf"^  {re.escape(cmd)}[ ,]", text, re.M), cmd
     for cmd in (["list"], ["ls"], ["get"], ["inspect"], ["rm"], ["prune"], ["gc"], ["setup"],
-                ["version"]):
+                ["version"], ["exec"], ["kill"], ["log"], ["allow-list"]):
         r = ml.run(*cmd, "--help")
         assert r.returncode == 0, (cmd, r.stderr)
         assert r.stdout.startswith(b"Usage: matchlock ")
