@@ -4,8 +4,12 @@
 #include "lwip/ip_addr.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/tcp.h"
-#include "net/nat/tcp_conn.h"
+#include "net/dns/dns_tcp_endpoint.h"
+#include "net/intercept/intercept_endpoint.h"
+#include "net/nat/upstream_relay.h"
 #include "net/stack/addresses.h"
+#include "net/tcp/connection_request.h"
+#include "net/tcp/tcp_conn.h"
 
 namespace matchlock::net {
 namespace {
@@ -28,6 +32,7 @@ TcpRelay::TcpRelay(uv_loop_t* loop, LwipStack& stack, Planner planner, PolicyHoo
       planner_(std::move(planner)),
       policy_(policy),
       dns_(dns),
+      dialer_(loop),
       sweep_timer_(loop) {
   sweep_timer_.start(
       kSweepMs, [this] { sweep(); }, kSweepMs);
@@ -48,7 +53,7 @@ bool TcpRelay::on_syn(const PacketInfo& info, const uint8_t* frame, size_t len) 
   if (auto it = conns_.find(k); it != conns_.end()) {
     // A repeated SYN while upstream is still connecting is dropped (the guest retries);
     // otherwise lwIP answers it from the pcb it already has.
-    return it->second->state() == TcpConn::State::kConnecting;
+    return it->second->phase() == ConnPhase::kSynHeld;
   }
   // Every connection may hold a host socket: a cap keeps a hostile guest from exhausting them.
   constexpr size_t kMaxConnections = 8192;
@@ -65,19 +70,27 @@ bool TcpRelay::on_syn(const PacketInfo& info, const uint8_t* frame, size_t len) 
     send_rst(info);
     return true;
   }
-  auto conn = std::make_shared<TcpConn>(*this, k, info, frame, len, uv_now(loop_));
+  auto conn = std::make_shared<TcpConn>(*this, k, info, uv_now(loop_));
   conns_[k] = conn;
-  if (plan.kind == TcpPlan::Kind::kRelay) {
-    conn->connect(loop_, plan.to);
-    return true;
+  ConnectionRequest request(conn);
+  switch (plan.kind) {
+    case TcpPlan::Kind::kRelay:
+      // lwIP sees the SYN only when the dial succeeded (the request is accepted then).
+      conn->hold_syn(frame, len);
+      dialer_.dial(k, plan.to, std::move(request));
+      return true;
+    case TcpPlan::Kind::kLocalDns:
+      request.accept(std::make_unique<DnsTcpEndpoint>(*dns_));
+      return false;  // lwIP answers the SYN from the listener
+    default:
+      // Interception: the policy needs the first bytes, so the handshake completes now.
+      request.accept(std::make_unique<InterceptEndpoint>(
+          loop_, *policy_, Endpoint{info.dst, info.dport}, [loop = loop_](const Endpoint& dst) {
+            return std::make_unique<UpstreamRelay>(UpstreamSocket::dial(loop, dst),
+                                                   /*connected=*/false);
+          }));
+      return false;
   }
-  if (plan.kind == TcpPlan::Kind::kLocalDns) {
-    conn->serve_dns(loop_, *dns_);
-    return false;  // lwIP answers the SYN from the listener
-  }
-  // Interception: the policy needs the first bytes, so the handshake completes now.
-  conn->intercept(loop_, *policy_, Endpoint{info.dst, info.dport});
-  return false;
 }
 
 void TcpRelay::send_rst(const PacketInfo& info) {
@@ -114,7 +127,7 @@ int8_t TcpRelay::on_accept(void* arg, struct tcp_pcb* newpcb, int8_t err) {
   uint32_t dst = lwip_ntohl(ip_2_ip4(&newpcb->local_ip)->addr);
   uint64_t k = key(newpcb->remote_port, dst, newpcb->local_port);
   auto it = self->conns_.find(k);
-  if (it == self->conns_.end() || it->second->state() != TcpConn::State::kSynDelivered) {
+  if (it == self->conns_.end() || it->second->phase() != ConnPhase::kSynDelivered) {
     tcp_abort(newpcb);  // no held SYN behind it: not a connection we agreed to
     return ERR_ABRT;
   }
@@ -123,6 +136,7 @@ int8_t TcpRelay::on_accept(void* arg, struct tcp_pcb* newpcb, int8_t err) {
 }
 
 void TcpRelay::remove(uint64_t k) {
+  dialer_.cancel(k);
   auto it = conns_.find(k);
   if (it == conns_.end()) return;
   auto keep = std::move(it->second);  // destroyed when the caller's reference goes
@@ -134,7 +148,7 @@ void TcpRelay::sweep() {
   uint64_t now = uv_now(loop_);
   std::vector<std::shared_ptr<TcpConn>> stale;
   for (auto& [k, c] : conns_) {
-    if (c->state() != TcpConn::State::kEstablished && now - c->created_ms() > kHandshakeLimitMs)
+    if (c->phase() != ConnPhase::kEstablished && now - c->created_ms() > kHandshakeLimitMs)
       stale.push_back(c);
   }
   for (auto& c : stale) c->abort();

@@ -1,6 +1,7 @@
-// Relays guest TCP connections to host sockets. The guest's SYN is held until the upstream
-// connect succeeds, so a refused or denied port gives the guest an honest RST and its
-// connect() completes only once the far end exists (notes-network.md §2).
+// The front door for guest TCP connections: sees every SYN, asks the planner what the
+// connection is for, and completes a ConnectionRequest with the endpoint of that mode (NAT
+// relay once its dial succeeded, interception, DNS over TCP). Owns the connections, the lwIP
+// listeners their handshakes complete on, and the sweep of handshakes that never complete.
 #pragma once
 
 #include <uv.h>
@@ -13,17 +14,14 @@
 #include <string>
 
 #include "core/uv.h"
+#include "net/nat/nat_dialer.h"
+#include "net/stack/addresses.h"
 #include "net/stack/lwip_stack.h"
 #include "net/stack/packet_info.h"
 
 struct tcp_pcb;
 
 namespace matchlock::net {
-
-struct Endpoint {
-  uint32_t ip = 0;  // host order
-  uint16_t port = 0;
-};
 
 class TcpConn;
 class PolicyHook;
@@ -73,6 +71,7 @@ class TcpRelay {
   Planner planner_;
   PolicyHook* policy_;
   DnsForwarder* dns_;
+  NatDialer dialer_;
   std::map<uint64_t, std::shared_ptr<TcpConn>> conns_;
   std::map<uint16_t, struct tcp_pcb*> listeners_;  // closed in the destructor
   uv::Timer sweep_timer_;

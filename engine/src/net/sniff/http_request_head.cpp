@@ -119,6 +119,65 @@ std::optional<std::string> absolute_form_host(std::string_view target) {
   return policy::host_from_authority(rest.substr(0, end));
 }
 
+// What the header fields said that the checks after them need.
+struct FieldsSeen {
+  bool content_length = false, transfer_encoding = false, host = false;
+  std::string host_field;
+};
+
+// Reads the header fields (`fields` ends with CRLF) into `head`; the error if one is malformed.
+std::optional<std::string> parse_fields(std::string_view fields, HttpRequestHead& head,
+                                        FieldsSeen& seen) {
+  while (!fields.empty()) {
+    size_t eol = fields.find("\r\n");  // present: `fields` ends with CRLF
+    std::string_view line = fields.substr(0, eol);
+    fields.remove_prefix(eol + 2);
+    if (line.find_first_of("\r\n") != std::string_view::npos) return "bare CR or LF";
+    if (line.front() == ' ' || line.front() == '\t') return "obsolete line folding";
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) return "header without a name";
+    std::string_view name = line.substr(0, colon);
+    for (char c : name) {
+      if (!is_tchar(c)) return "invalid header name";
+    }
+    std::string_view value = trim_ows(line.substr(colon + 1));
+    for (char c : value) {
+      if (!is_field_value_char(c)) return "invalid header value";
+    }
+    if (head.headers.size() == kMaxHttpHeaderFields) return "too many header fields";
+    head.headers.push_back({std::string(name), std::string(value)});
+
+    if (iequals(name, "host")) {
+      if (seen.host) return "more than one Host header";
+      seen.host = true;
+      auto host = policy::host_from_authority(value);
+      if (!host) return "invalid Host header";
+      seen.host_field = std::move(*host);
+    } else if (iequals(name, "content-length")) {
+      if (seen.content_length) return "more than one Content-Length header";
+      seen.content_length = true;
+      if (value.empty() || value.size() > 16) return "invalid Content-Length";
+      uint64_t length = 0;
+      for (char c : value) {
+        if (c < '0' || c > '9') return "invalid Content-Length";
+        length = length * 10 + static_cast<uint64_t>(c - '0');
+      }
+      if (length > kMaxHttpContentLength) return "Content-Length too large";
+      head.content_length = length;
+    } else if (iequals(name, "transfer-encoding")) {
+      if (seen.transfer_encoding) return "more than one Transfer-Encoding header";
+      seen.transfer_encoding = true;
+      // Only "chunked" alone is accepted: any other coding list is a smuggling vector and no
+      // client we care about sends one on a request.
+      if (!iequals(value, "chunked")) return "unsupported Transfer-Encoding";
+    } else if (iequals(name, "upgrade")) {
+      head.upgrade = true;
+    }
+  }
+
+  return std::nullopt;
+}
+
 }  // namespace
 
 HttpHeadParseResult parse_http_request_head(std::string_view bytes) {
@@ -148,54 +207,11 @@ HttpHeadParseResult parse_http_request_head(std::string_view bytes) {
   head.head_size = head_end + 4;
 
   std::string_view fields = bytes.substr(line_end + 2, head_end + 2 - (line_end + 2));
-  bool saw_content_length = false, saw_transfer_encoding = false, saw_host = false;
-  std::string host_field;
-  while (!fields.empty()) {
-    size_t eol = fields.find("\r\n");  // present: `fields` ends with CRLF
-    std::string_view line = fields.substr(0, eol);
-    fields.remove_prefix(eol + 2);
-    if (line.find_first_of("\r\n") != std::string_view::npos) return malformed("bare CR or LF");
-    if (line.front() == ' ' || line.front() == '\t') return malformed("obsolete line folding");
-    size_t colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0) return malformed("header without a name");
-    std::string_view name = line.substr(0, colon);
-    for (char c : name) {
-      if (!is_tchar(c)) return malformed("invalid header name");
-    }
-    std::string_view value = trim_ows(line.substr(colon + 1));
-    for (char c : value) {
-      if (!is_field_value_char(c)) return malformed("invalid header value");
-    }
-    if (head.headers.size() == kMaxHttpHeaderFields) return malformed("too many header fields");
-    head.headers.push_back({std::string(name), std::string(value)});
-
-    if (iequals(name, "host")) {
-      if (saw_host) return malformed("more than one Host header");
-      saw_host = true;
-      auto host = policy::host_from_authority(value);
-      if (!host) return malformed("invalid Host header");
-      host_field = std::move(*host);
-    } else if (iequals(name, "content-length")) {
-      if (saw_content_length) return malformed("more than one Content-Length header");
-      saw_content_length = true;
-      if (value.empty() || value.size() > 16) return malformed("invalid Content-Length");
-      uint64_t length = 0;
-      for (char c : value) {
-        if (c < '0' || c > '9') return malformed("invalid Content-Length");
-        length = length * 10 + static_cast<uint64_t>(c - '0');
-      }
-      if (length > kMaxHttpContentLength) return malformed("Content-Length too large");
-      head.content_length = length;
-    } else if (iequals(name, "transfer-encoding")) {
-      if (saw_transfer_encoding) return malformed("more than one Transfer-Encoding header");
-      saw_transfer_encoding = true;
-      // Only "chunked" alone is accepted: any other coding list is a smuggling vector and no
-      // client we care about sends one on a request.
-      if (!iequals(value, "chunked")) return malformed("unsupported Transfer-Encoding");
-    } else if (iequals(name, "upgrade")) {
-      head.upgrade = true;
-    }
-  }
+  FieldsSeen seen;
+  if (auto error = parse_fields(fields, head, seen)) return malformed(std::move(*error));
+  bool saw_content_length = seen.content_length, saw_transfer_encoding = seen.transfer_encoding,
+       saw_host = seen.host;
+  std::string host_field = std::move(seen.host_field);
 
   if (saw_transfer_encoding && saw_content_length) {
     return malformed("both Content-Length and Transfer-Encoding");

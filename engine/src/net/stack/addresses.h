@@ -19,6 +19,12 @@ inline constexpr uint8_t kGuestMac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
 inline constexpr uint8_t kGatewayMac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x02};
 inline constexpr int kMaxMtu = 65520;  // lwIP pbuf lengths are u16: frame <= 65535
 
+// An IPv4 address and port (host order).
+struct Endpoint {
+  uint32_t ip = 0;
+  uint16_t port = 0;
+};
+
 std::string ipv4_text(uint32_t ip);
 // Parses dotted-quad IPv4 text; false if it is not one.
 bool parse_ipv4(const std::string& text, uint32_t* out);

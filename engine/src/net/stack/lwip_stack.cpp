@@ -75,14 +75,14 @@ Result<std::unique_ptr<LwipStack>> LwipStack::create(uv_loop_t* loop, int mtu, O
   std::memcpy(guest_mac.addr, kGuestMac, 6);
   etharp_add_static_entry(&guest, &guest_mac);
 
-  s->timer_.init(loop, nullptr, uv_timer_init);
-  uv_timer_start(
-      s->timer_.get(), [](uv_timer_t*) { sys_check_timeouts(); }, 50, 50);
+  s->timer_.emplace(loop);
+  s->timer_->start(
+      50, [] { sys_check_timeouts(); }, 50);
   return s;
 }
 
 LwipStack::~LwipStack() {
-  timer_.close();
+  timer_.reset();
   if (netif_) {
     ip4_addr_t guest;
     ip4_addr_set_u32(&guest, lwip_htonl(kGuestIp));

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "core/result.h"
 #include "core/uv.h"
@@ -31,7 +32,7 @@ class LwipStack {
   LwipStack() = default;
   OutputFn output_;
   std::unique_ptr<struct netif> netif_;
-  uv::Handle<uv_timer_t> timer_;
+  std::optional<uv::Timer> timer_;  // drives lwIP's own timeouts
   std::unique_ptr<uint8_t[]> out_buf_;
   size_t out_cap_ = 0;
   friend struct LwipGlue;
