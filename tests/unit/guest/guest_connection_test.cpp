@@ -64,7 +64,9 @@ struct Harness {
   void handshake() {
     bool ready = false;
     conn->handshake(test_config(), [&](Status st) { ready = st.ok(); });
-    guest_sends(encode_frame(FrameType::kHello, 0, R"({"version":1,"agent":"test"})"));
+    guest_sends(
+        encode_frame(FrameType::kHello, 0,
+                     "{\"version\":" + std::to_string(kProtocolVersion) + ",\"agent\":\"test\"}"));
     guest_sends(encode_frame(FrameType::kReady, 0, "{}"));
     run_until([&] { return ready; });
     REQUIRE(ready);
