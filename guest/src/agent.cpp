@@ -28,6 +28,8 @@ namespace {
 constexpr long kReconnectCheckNs = 20'000'000;  // 20 ms: fast resync, negligible idle cost
 // Above this much unsent output, running processes are not read until the port drains.
 constexpr size_t kOutgoingHighWater = 4 << 20;
+// Open port streams at once; each holds a socket, and exec sessions need fds too.
+constexpr size_t kMaxPortSessions = 512;
 
 int64_t boot_ms() {
   timespec ts{};
@@ -63,7 +65,7 @@ Agent::Agent(Channel channel) : channel_(std::move(channel)) {
 }
 
 void Agent::run() {
-  enum class Kind { kPort, kChildSignals, kReconnectTimer, kSession };
+  enum class Kind { kPort, kChildSignals, kReconnectTimer, kSession, kPortSession };
   struct Target {
     Kind kind;
     uint32_t stream = 0;
@@ -96,6 +98,12 @@ void Agent::run() {
         if (is_output && !port_has_room) continue;
         fds.push_back({request.fd, request.events, 0});
         targets.push_back({Kind::kSession, stream, request.slot});
+      }
+    }
+    for (const auto& [stream, port] : ports_) {
+      if (auto request = port->poll_request(port_has_room)) {
+        fds.push_back(*request);
+        targets.push_back({Kind::kPortSession, stream});
       }
     }
 
@@ -137,9 +145,15 @@ void Agent::run() {
           if (it != sessions_.end()) it->second->on_poll_ready(target.slot, revents);
           break;
         }
+        case Kind::kPortSession: {
+          auto it = ports_.find(target.stream);
+          if (it != ports_.end()) it->second->on_poll_ready(revents);
+          break;
+        }
       }
     }
     std::erase_if(sessions_, [](const auto& entry) { return entry.second->finished(); });
+    std::erase_if(ports_, [](const auto& entry) { return entry.second->finished(); });
   }
 }
 
@@ -152,6 +166,8 @@ void Agent::on_disconnected() {
   // Processes keep running; a reconnecting host resyncs from our next HELLO.
   log_line("host disconnected; waiting for it to come back");
   channel_.mark_disconnected();
+  // Unlike processes, connections mean nothing to a new host, which starts a fresh stream set.
+  ports_.clear();
   arm_periodic(reconnect_timer_.get(), kReconnectCheckNs);
 }
 
@@ -164,9 +180,16 @@ void Agent::on_frame(const Frame& frame) {
     on_exec_open(frame);
     return;
   }
+  if (frame.type == FrameType::kPortOpen) {
+    on_port_open(frame);
+    return;
+  }
   // Frames for finished or unknown streams are normal (e.g. CREDIT racing EXIT): ignore them.
-  auto it = sessions_.find(frame.stream);
-  if (it != sessions_.end()) on_session_frame(*it->second, frame);
+  if (auto it = sessions_.find(frame.stream); it != sessions_.end()) {
+    on_session_frame(*it->second, frame);
+  } else if (auto port = ports_.find(frame.stream); port != ports_.end()) {
+    port->second->on_frame(frame);
+  }
 }
 
 void Agent::on_control_frame(const Frame& frame) {
@@ -214,7 +237,7 @@ void Agent::on_control_frame(const Frame& frame) {
 }
 
 void Agent::on_exec_open(const Frame& frame) {
-  if (sessions_.count(frame.stream) != 0) {
+  if (sessions_.count(frame.stream) != 0 || ports_.count(frame.stream) != 0) {
     log_line("EXEC_OPEN on busy stream " + std::to_string(frame.stream) + " ignored");
     return;
   }
@@ -234,6 +257,21 @@ void Agent::on_exec_open(const Frame& frame) {
   channel_.send(FrameType::kExecStarted, frame.stream, exec_started_message(pid));
   sessions_.emplace(frame.stream,
                     std::make_unique<ExecSession>(frame.stream, std::move(process), channel_));
+}
+
+void Agent::on_port_open(const Frame& frame) {
+  if (sessions_.count(frame.stream) != 0 || ports_.count(frame.stream) != 0) {
+    log_line("PORT_OPEN on busy stream " + std::to_string(frame.stream) + " ignored");
+    return;
+  }
+  if (ports_.size() >= kMaxPortSessions) {
+    channel_.send(
+        FrameType::kError, frame.stream,
+        error_message("too many open port streams (" + std::to_string(kMaxPortSessions) + ")"));
+    return;
+  }
+  ports_.emplace(frame.stream,
+                 std::make_unique<PortSession>(frame.stream, frame.payload, channel_));
 }
 
 void Agent::on_session_frame(ExecSession& session, const Frame& frame) {

@@ -1,5 +1,5 @@
-// The agent: one poll() loop serving the host over the channel, multiplexing exec sessions,
-// and, as PID 1, reaping every child in the guest.
+// The agent: one poll() loop serving the host over the channel, multiplexing exec sessions and
+// port sessions, and, as PID 1, reaping every child in the guest.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +9,7 @@
 #include "channel.h"
 #include "core/unique_fd.h"
 #include "exec_session.h"
+#include "port_session.h"
 
 namespace matchlock::guest_agent {
 
@@ -26,6 +27,7 @@ class Agent {
   void on_control_frame(const channel::Frame& frame);
   void on_exec_open(const channel::Frame& frame);
   void on_session_frame(ExecSession& session, const channel::Frame& frame);
+  void on_port_open(const channel::Frame& frame);
   void reap_children();
 
   Channel channel_;
@@ -33,6 +35,7 @@ class Agent {
   UniqueFd reconnect_timer_;  // ticks only while no host is connected
   Handshake handshake_ = Handshake::kAwaitHello;
   std::map<uint32_t, std::unique_ptr<ExecSession>> sessions_;
+  std::map<uint32_t, std::unique_ptr<PortSession>> ports_;
 };
 
 }  // namespace matchlock::guest_agent

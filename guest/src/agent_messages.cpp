@@ -46,6 +46,16 @@ std::string exec_started_message(pid_t pid) {
   return buffer.GetString();
 }
 
+std::string port_closed_message(std::string_view error) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.StartObject();
+  writer.Key("error");
+  writer.String(error.data(), static_cast<rapidjson::SizeType>(error.size()));
+  writer.EndObject();
+  return buffer.GetString();
+}
+
 std::optional<int64_t> parse_host_hello_version(std::string_view payload) {
   rapidjson::Document doc;
   doc.Parse(payload.data(), payload.size());

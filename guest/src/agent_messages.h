@@ -13,6 +13,8 @@ namespace matchlock::guest_agent {
 std::string hello_message(int64_t boot_ms);
 std::string error_message(std::string_view message, std::optional<int> exit_code = std::nullopt);
 std::string exec_started_message(pid_t pid);
+// PORT_CLOSED after a failure: {"error":..}.
+std::string port_closed_message(std::string_view error);
 
 // The "version" of a host HELLO, or nullopt when the payload is not such an object.
 std::optional<int64_t> parse_host_hello_version(std::string_view payload);

@@ -27,6 +27,8 @@ class Channel : public FrameSink {
  public:
   // Finds the port by name under /sys/class/virtio-ports and opens it, retrying until timeout.
   static Result<Channel> open(const std::string& port_name, int timeout_ms);
+  // Wraps an already connected, non-blocking fd (tests drive the agent over a socketpair).
+  static Channel adopt(UniqueFd fd) { return Channel(std::move(fd)); }
 
   bool connected() const { return connected_; }
   int fd() const { return fd_.get(); }

@@ -24,38 +24,47 @@ int64_t now_unix_ms() {
 // ---- ExecHandle ----------------------------------------------------------------------------
 
 void ExecHandle::write_stdin(std::string bytes) {
-  if (finished_ || stdin_eof_pending_ || bytes.empty()) return;
-  stdin_queued_bytes_ += bytes.size();
-  stdin_queue_.push_back(std::move(bytes));
-  if (auto c = conn_.lock()) c->pump_stdin(*this);
+  queue_bytes(std::move(bytes));
 }
 
 void ExecHandle::close_stdin() {
-  if (finished_ || stdin_eof_pending_) return;
-  stdin_eof_pending_ = true;
-  if (auto c = conn_.lock()) c->pump_stdin(*this);
+  queue_eof();
 }
 
 void ExecHandle::resize(uint16_t rows, uint16_t cols) {
-  if (finished_ || !tty_) return;
+  if (finished() || !tty_) return;
   if (auto c = conn_.lock())
-    c->send(FrameType::kResize, stream_, channel::resize_payload(rows, cols));
+    c->send(FrameType::kResize, stream_id(), channel::resize_payload(rows, cols));
 }
 
 void ExecHandle::signal(int signo) {
-  if (finished_ || signo <= 0 || signo > 64) return;
+  if (finished() || signo <= 0 || signo > 64) return;
   if (auto c = conn_.lock()) {
-    c->send(FrameType::kSignal, stream_, std::string(1, static_cast<char>(signo)));
+    c->send(FrameType::kSignal, stream_id(), std::string(1, static_cast<char>(signo)));
   }
 }
 
 void ExecHandle::cancel(uint32_t grace_ms) {
-  if (finished_) return;
-  if (auto c = conn_.lock()) c->send(FrameType::kCancel, stream_, channel::u32_payload(grace_ms));
+  if (finished()) return;
+  if (auto c = conn_.lock())
+    c->send(FrameType::kCancel, stream_id(), channel::u32_payload(grace_ms));
 }
 
-size_t ExecHandle::stdin_backlog() const {
-  return stdin_queued_bytes_;
+void ExecHandle::deliver_bytes(StreamFd fd, std::string_view bytes,
+                               std::function<void()> consumed) {
+  if (events_.on_output) {
+    events_.on_output(fd, bytes, std::move(consumed));
+  } else {
+    consumed();
+  }
+}
+
+void ExecHandle::deliver_eof(StreamFd fd) {
+  if (events_.on_eof) events_.on_eof(fd);
+}
+
+void ExecHandle::deliver_lost(const Error& reason) {
+  if (events_.on_error) events_.on_error(reason, -1);
 }
 
 // ---- GuestConnection -----------------------------------------------------------------------
@@ -110,10 +119,22 @@ void GuestConnection::on_read(ssize_t n, const uv_buf_t* buf) {
 
 void GuestConnection::on_frame(channel::Frame& f) {
   if (f.stream == channel::kControlStream) return on_control_frame(f);
-  auto it = execs_.find(f.stream);
-  if (it == execs_.end()) return;  // a stream we already finished: late frames are harmless
-  auto h = it->second;
-  on_exec_frame(f, h);
+  auto it = streams_.find(f.stream);
+  if (it == streams_.end()) return;  // a stream we already finished: late frames are harmless
+  auto s = it->second;
+  switch (f.type) {
+    case FrameType::kData:
+    case FrameType::kEof:
+    case FrameType::kCredit:
+      return on_flow_frame(f, s);
+    default:
+      break;
+  }
+  if (s->kind_ == GuestStream::Kind::kExec) {
+    on_exec_frame(f, std::static_pointer_cast<ExecHandle>(s));
+  } else {
+    on_port_frame(f, std::static_pointer_cast<PortHandle>(s));
+  }
 }
 
 void GuestConnection::on_control_frame(channel::Frame& f) {
@@ -167,6 +188,59 @@ void GuestConnection::on_control_frame(channel::Frame& f) {
   }
 }
 
+void GuestConnection::on_flow_frame(channel::Frame& f, const std::shared_ptr<GuestStream>& s) {
+  switch (f.type) {
+    case FrameType::kData: {
+      auto data = channel::parse_data(f.payload);
+      if (!data || data->fd == StreamFd::kStdin) {
+        return fail(Error(ErrorCode::kProtocol, "guest sent a malformed DATA frame"));
+      }
+      if (!s->accepts_output()) {
+        return fail(Error(ErrorCode::kProtocol, "guest sent DATA before PORT_OPENED"));
+      }
+      StreamFd fd = data->fd;
+      if (!s->from_guest_[fd].accept(data->bytes.size())) {
+        return fail(Error(ErrorCode::kProtocol, "guest sent output beyond its credit"));
+      }
+      uint32_t n = static_cast<uint32_t>(data->bytes.size());
+      std::weak_ptr<GuestConnection> weak = shared_from_this();
+      std::weak_ptr<GuestStream> ws = s;
+      auto consumed = [weak, ws, fd, n] {
+        auto c = weak.lock();
+        auto ss = ws.lock();
+        if (!c || !ss || ss->finished_) return;
+        ss->from_guest_[fd].grant(n);
+        c->send(FrameType::kCredit, ss->stream_, channel::credit_payload(fd, n));
+      };
+      s->deliver_bytes(fd, data->bytes, std::move(consumed));
+      return;
+    }
+    case FrameType::kEof: {
+      auto fd = channel::parse_fd(f.payload);
+      if (!fd || *fd == StreamFd::kStdin) {
+        return fail(Error(ErrorCode::kProtocol, "guest sent a malformed EOF frame"));
+      }
+      if (!s->accepts_output()) {
+        return fail(Error(ErrorCode::kProtocol, "guest sent EOF before PORT_OPENED"));
+      }
+      if (!s->from_guest_[*fd].end()) return;
+      s->deliver_eof(*fd);
+      return;
+    }
+    case FrameType::kCredit: {
+      auto c = channel::parse_credit(f.payload);
+      if (!c || c->fd != StreamFd::kStdin) {
+        return fail(Error(ErrorCode::kProtocol, "guest sent a malformed CREDIT frame"));
+      }
+      s->to_guest_.add_credit(c->bytes);
+      pump(*s);
+      return;
+    }
+    default:
+      return;
+  }
+}
+
 void GuestConnection::on_exec_frame(channel::Frame& f, const std::shared_ptr<ExecHandle>& h) {
   switch (f.type) {
     case FrameType::kExecStarted: {
@@ -176,59 +250,11 @@ void GuestConnection::on_exec_frame(channel::Frame& f, const std::shared_ptr<Exe
       if (h->events_.on_started) h->events_.on_started(pid);
       return;
     }
-    case FrameType::kData: {
-      auto data = channel::parse_data(f.payload);
-      if (!data || data->fd == StreamFd::kStdin) {
-        return fail(Error(ErrorCode::kProtocol, "guest sent a malformed DATA frame"));
-      }
-      int fd = data->fd;
-      h->out_received_[fd] += data->bytes.size();
-      if (h->out_received_[fd] > h->out_granted_[fd] || h->out_eof_[fd]) {
-        return fail(Error(ErrorCode::kProtocol, "guest sent output beyond its credit"));
-      }
-      uint32_t n = static_cast<uint32_t>(data->bytes.size());
-      std::weak_ptr<GuestConnection> weak = shared_from_this();
-      std::weak_ptr<ExecHandle> wh = h;
-      auto consumed = [weak, wh, fd, n] {
-        auto c = weak.lock();
-        auto hh = wh.lock();
-        if (!c || !hh || hh->finished_) return;
-        hh->out_granted_[fd] += n;
-        c->send(FrameType::kCredit, hh->stream_, channel::credit_payload(StreamFd(fd), n));
-      };
-      if (h->events_.on_output) {
-        h->events_.on_output(data->fd, data->bytes, std::move(consumed));
-      } else {
-        consumed();
-      }
-      return;
-    }
-    case FrameType::kEof: {
-      auto fd = channel::parse_fd(f.payload);
-      if (!fd || *fd == StreamFd::kStdin) {
-        return fail(Error(ErrorCode::kProtocol, "guest sent a malformed EOF frame"));
-      }
-      if (h->out_eof_[*fd]) return;
-      h->out_eof_[*fd] = true;
-      if (h->events_.on_eof) h->events_.on_eof(*fd);
-      return;
-    }
-    case FrameType::kCredit: {
-      auto c = channel::parse_credit(f.payload);
-      if (!c || c->fd != StreamFd::kStdin) {
-        return fail(Error(ErrorCode::kProtocol, "guest sent a malformed CREDIT frame"));
-      }
-      // Saturate: a hostile guest cannot make us overflow, only let us send what we have.
-      uint64_t credit = uint64_t{h->stdin_credit_} + c->bytes;
-      h->stdin_credit_ = credit > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(credit);
-      pump_stdin(*h);
-      return;
-    }
     case FrameType::kExit: {
       auto code = channel::parse_i32(f.payload);
       if (!code) return fail(Error(ErrorCode::kProtocol, "guest sent a malformed EXIT frame"));
       auto events = h->events_;
-      finish_exec(f.stream);
+      finish_stream(f.stream);
       if (events.on_exit) events.on_exit(*code);
       return;
     }
@@ -238,7 +264,7 @@ void GuestConnection::on_exec_frame(channel::Frame& f, const std::shared_ptr<Exe
       std::string msg = d.IsObject() ? json::get_string(d, "message") : "exec failed";
       int code = d.IsObject() ? static_cast<int>(json::get_int(d, "exit_code", 126)) : 126;
       auto events = h->events_;
-      finish_exec(f.stream);
+      finish_stream(f.stream);
       if (events.on_error) events.on_error(Error(ErrorCode::kGuest, msg.substr(0, 1000)), code);
       return;
     }
@@ -273,21 +299,26 @@ void GuestConnection::send_config() {
   send(FrameType::kConfig, 0, json::to_string(d));
 }
 
+uint32_t GuestConnection::register_stream(const std::shared_ptr<GuestStream>& s) {
+  s->conn_ = weak_from_this();
+  s->stream_ = next_stream_;
+  next_stream_ += 2;
+  if (!closed_) streams_[s->stream_] = s;
+  return s->stream_;
+}
+
 std::shared_ptr<ExecHandle> GuestConnection::open_exec(const ExecRequest& r, ExecEvents events) {
   auto h = std::make_shared<ExecHandle>();
-  h->conn_ = weak_from_this();
-  h->stream_ = next_stream_;
-  next_stream_ += 2;
   h->tty_ = r.tty;
   h->events_ = std::move(events);
-  if (r.tty) h->out_eof_[StreamFd::kStderr] = true;  // a pty has one merged output
+  if (r.tty) h->from_guest_[StreamFd::kStderr] = IncomingFlow::unused();  // one merged output
+  register_stream(h);
   if (closed_) {
     h->finished_ = true;
     if (h->events_.on_error)
       h->events_.on_error(Error(ErrorCode::kGuest, "guest channel is closed"), -1);
     return h;
   }
-  execs_[h->stream_] = h;
 
   rapidjson::Document d(rapidjson::kObjectType);
   auto& a = d.GetAllocator();
@@ -301,32 +332,20 @@ std::shared_ptr<ExecHandle> GuestConnection::open_exec(const ExecRequest& r, Exe
   d.AddMember("stdin", r.stdin_open, a);
   d.AddMember("privileged", r.privileged, a);
   send(FrameType::kExecOpen, h->stream_, json::to_string(d));
-  if (!r.stdin_open) h->stdin_eof_pending_ = h->stdin_eof_sent_ = true;
+  if (!r.stdin_open) h->to_guest_.close_silently();
   return h;
 }
 
-void GuestConnection::pump_stdin(ExecHandle& h) {
-  if (closed_ || h.finished_) return;
+void GuestConnection::pump(GuestStream& s) {
+  if (closed_ || s.finished_) return;
   bool sent_any = false;
-  while (!h.stdin_queue_.empty() && h.stdin_credit_ > 0) {
-    std::string& front = h.stdin_queue_.front();
-    size_t n = std::min<size_t>({front.size(), h.stdin_credit_, channel::kMaxDataChunk});
-    send(FrameType::kData, h.stream_,
-         channel::data_payload(StreamFd::kStdin, std::string_view(front).substr(0, n)));
-    h.stdin_credit_ -= static_cast<uint32_t>(n);
-    h.stdin_queued_bytes_ -= n;
+  while (auto chunk = s.to_guest_.take_chunk()) {
+    send(FrameType::kData, s.stream_, channel::data_payload(StreamFd::kStdin, *chunk));
     sent_any = true;
-    if (n == front.size()) {
-      h.stdin_queue_.pop_front();
-    } else {
-      front.erase(0, n);
-    }
   }
-  if (h.stdin_queue_.empty() && h.stdin_eof_pending_ && !h.stdin_eof_sent_) {
-    h.stdin_eof_sent_ = true;
-    send(FrameType::kEof, h.stream_, channel::fd_payload(StreamFd::kStdin));
-  }
-  if (sent_any && h.stdin_queue_.empty() && h.on_stdin_drained_) h.on_stdin_drained_();
+  if (s.to_guest_.take_eof())
+    send(FrameType::kEof, s.stream_, channel::fd_payload(StreamFd::kStdin));
+  if (sent_any && s.to_guest_.backlog() == 0 && s.on_drained_) s.on_drained_();
 }
 
 void GuestConnection::shutdown(uint32_t grace_ms) {
@@ -343,11 +362,11 @@ void GuestConnection::send(FrameType type, uint32_t stream, std::string_view pay
   uv::write(pipe_.stream(), channel::encode_frame(type, stream, payload));
 }
 
-void GuestConnection::finish_exec(uint32_t stream) {
-  auto it = execs_.find(stream);
-  if (it == execs_.end()) return;
+void GuestConnection::finish_stream(uint32_t stream) {
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) return;
   it->second->finished_ = true;
-  execs_.erase(it);
+  streams_.erase(it);
 }
 
 void GuestConnection::close(const Error& reason) {
@@ -355,10 +374,10 @@ void GuestConnection::close(const Error& reason) {
   closed_ = true;
   uv_read_stop(pipe_.stream());
   pipe_.close();
-  auto execs = std::move(execs_);
-  for (auto& [id, h] : execs) {
-    h->finished_ = true;
-    if (h->events_.on_error) h->events_.on_error(reason, -1);
+  auto streams = std::move(streams_);
+  for (auto& [id, s] : streams) {
+    s->finished_ = true;
+    s->deliver_lost(reason);
   }
   if (!ready_) {
     if (auto cb = std::move(on_ready_)) cb(reason);

@@ -1,5 +1,5 @@
 // Host side of the guest channel (protocol in guest/channel/protocol.h): the boot handshake and
-// multiplexed exec streams with credit-based flow control.
+// multiplexed exec and port streams with credit-based flow control.
 //
 // THREAT MODEL: everything read from the socket comes from the guest and is hostile. Frames are
 // bounded by FrameDecoder; a guest that sends more output than it was granted credit for, or a
@@ -21,6 +21,8 @@
 #include "core/unique_fd.h"
 #include "core/uv.h"
 #include "guest/channel/frame_codec.h"
+#include "guest/guest_stream.h"
+#include "guest/port_stream.h"
 
 namespace matchlock::guest {
 
@@ -64,38 +66,29 @@ struct ExecEvents {
   std::function<void(const Error& error, int exit_code)> on_error;
 };
 
-class GuestConnection;
-
 // The caller's handle on one running exec. Methods are no-ops once the exec has finished.
-class ExecHandle {
+class ExecHandle : public GuestStream {
  public:
+  ExecHandle() : GuestStream(Kind::kExec) {}
+
   void write_stdin(std::string bytes);
   void close_stdin();
   void resize(uint16_t rows, uint16_t cols);
   void signal(int signo);
   void cancel(uint32_t grace_ms);
   // Bytes accepted by write_stdin but not yet sent to the guest (waiting for credit).
-  size_t stdin_backlog() const;
-  void set_on_stdin_drained(std::function<void()> fn) { on_stdin_drained_ = std::move(fn); }
-  bool finished() const { return finished_; }
-  uint32_t stream_id() const { return stream_; }
+  size_t stdin_backlog() const { return queued_bytes(); }
+  void set_on_stdin_drained(std::function<void()> fn) { on_drained_ = std::move(fn); }
 
  private:
   friend class GuestConnection;
-  std::weak_ptr<GuestConnection> conn_;
-  uint32_t stream_ = 0;
+  void deliver_bytes(channel::StreamFd fd, std::string_view bytes,
+                     std::function<void()> consumed) override;
+  void deliver_eof(channel::StreamFd fd) override;
+  void deliver_lost(const Error& reason) override;
+
   bool tty_ = false;
-  bool finished_ = false;
-  bool stdin_eof_pending_ = false;
-  bool stdin_eof_sent_ = false;
-  uint32_t stdin_credit_ = channel::kInitialCredit;
-  std::deque<std::string> stdin_queue_;
-  size_t stdin_queued_bytes_ = 0;
-  uint64_t out_granted_[3] = {0, channel::kInitialCredit, channel::kInitialCredit};
-  uint64_t out_received_[3] = {0, 0, 0};
-  bool out_eof_[3] = {true, false, false};
   ExecEvents events_;
-  std::function<void()> on_stdin_drained_;
 };
 
 class GuestConnection : public std::enable_shared_from_this<GuestConnection> {
@@ -108,27 +101,37 @@ class GuestConnection : public std::enable_shared_from_this<GuestConnection> {
   // Waits for the guest's HELLO, sends HELLO + CONFIG, and reports READY (or the guest's error).
   void handshake(GuestConfig config, std::function<void(Status)> on_ready);
   std::shared_ptr<ExecHandle> open_exec(const ExecRequest& request, ExecEvents events);
+  // Opens a TCP connection to `target` inside the guest, relayed by the agent. A closed channel
+  // or an invalid target is reported through events.on_closed before this returns.
+  std::shared_ptr<PortHandle> open_port(const PortTarget& target, PortEvents events);
   // Asks the guest to stop its processes, sync and power off.
   void shutdown(uint32_t grace_ms);
   void ping(std::string payload, std::function<void()> on_pong);
-  // Closes the channel; running execs fail with `reason`.
+  // Closes the channel; running execs and open port streams fail with `reason`.
   void close(const Error& reason);
 
   bool ready() const { return ready_; }
   const std::string& agent_version() const { return agent_; }
 
  private:
+  friend class GuestStream;
   friend class ExecHandle;
+  friend class PortHandle;
   GuestConnection() = default;
   void start(uv_loop_t* loop, UniqueFd socket, std::function<void(const Error&)> on_lost);
   void on_read(ssize_t n, const uv_buf_t* buf);
   void on_frame(channel::Frame& f);
   void on_control_frame(channel::Frame& f);
+  // DATA, EOF and CREDIT: the same rules on every kind of stream.
+  void on_flow_frame(channel::Frame& f, const std::shared_ptr<GuestStream>& s);
   void on_exec_frame(channel::Frame& f, const std::shared_ptr<ExecHandle>& h);
+  void on_port_frame(channel::Frame& f, const std::shared_ptr<PortHandle>& h);  // port_stream.cpp
   void send(channel::FrameType type, uint32_t stream, std::string_view payload);
   void send_config();
-  void pump_stdin(ExecHandle& h);
-  void finish_exec(uint32_t stream);
+  uint32_t register_stream(const std::shared_ptr<GuestStream>& s);
+  // Sends the host -> guest bytes (and EOF) that the stream's credit allows.
+  void pump(GuestStream& s);
+  void finish_stream(uint32_t stream);
   void fail(const Error& e);
 
   uv::Handle<uv_pipe_t> pipe_;
@@ -141,7 +144,7 @@ class GuestConnection : public std::enable_shared_from_this<GuestConnection> {
   bool closed_ = false;
   std::string agent_;
   uint32_t next_stream_ = 1;
-  std::map<uint32_t, std::shared_ptr<ExecHandle>> execs_;
+  std::map<uint32_t, std::shared_ptr<GuestStream>> streams_;
   std::deque<std::function<void()>> pongs_;
   std::unique_ptr<char[]> read_buf_;
 };

@@ -116,3 +116,28 @@ TEST_CASE("garbage bytes never crash the decoder", "[channel]") {
     CHECK(d.buffered() <= junk.size());
   }
 }
+
+TEST_CASE("port stream frames round-trip and have names", "[channel]") {
+  for (auto type : {FrameType::kPortOpen, FrameType::kPortOpened, FrameType::kPortClose,
+                    FrameType::kPortClosed}) {
+    CHECK(is_known_frame_type(static_cast<uint8_t>(type)));
+    CHECK(std::string(frame_type_name(type)).rfind("PORT_", 0) == 0);
+    FrameDecoder d;
+    d.feed(encode_frame(type, 9, R"({"port":8080})"));
+    auto f = d.next();
+    REQUIRE(f);
+    CHECK(f->type == type);
+    CHECK(f->stream == 9);
+    CHECK(f->payload == R"({"port":8080})");
+  }
+  CHECK_FALSE(is_known_frame_type(0x24));
+  CHECK_FALSE(is_known_frame_type(0x1f));
+}
+
+TEST_CASE("an oversized PORT_OPEN is rejected before its payload arrives", "[channel]") {
+  FrameDecoder d;
+  d.feed(header(static_cast<uint8_t>(FrameType::kPortOpen), 1, kMaxFramePayload + 1));
+  CHECK_FALSE(d.next());
+  CHECK(d.failed());
+  CHECK(d.buffered() == kFrameHeaderSize);
+}

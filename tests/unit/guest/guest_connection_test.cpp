@@ -1,80 +1,15 @@
 // The host side of the channel against a scripted, hostile "guest" on a socketpair.
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
-
 #include <catch2/catch.hpp>
 
-#include "guest/guest_connection.h"
+#include "guest/fake_guest.h"
 
 using namespace matchlock;
 using namespace matchlock::channel;
-
-namespace {
-
-guest::GuestConfig test_config() {
-  guest::GuestConfig c;
-  c.hostname = "h";
-  c.hosts_file = "hosts";
-  return c;
-}
-
-struct Harness {
-  uv_loop_t loop{};
-  int guest_fd = -1;
-  std::shared_ptr<guest::GuestConnection> conn;
-  std::optional<Error> lost;
-
-  Harness() {
-    uv_loop_init(&loop);
-    int sv[2];
-    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
-    guest_fd = sv[1];
-    conn = guest::GuestConnection::create(&loop, UniqueFd(sv[0]),
-                                          [this](const Error& e) { lost = e; });
-  }
-  ~Harness() {
-    conn.reset();
-    ::close(guest_fd);
-    uv_run(&loop, UV_RUN_NOWAIT);
-    uv_loop_close(&loop);
-  }
-  // Writes without blocking: when the socket is full, the host side gets to read (or to close
-  // the channel, which ends the write).
-  void guest_sends(const std::string& bytes) {
-    size_t off = 0;
-    while (off < bytes.size()) {
-      ssize_t n =
-          ::send(guest_fd, bytes.data() + off, bytes.size() - off, MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (n > 0) {
-        off += static_cast<size_t>(n);
-      } else if (errno == EAGAIN) {
-        uv_run(&loop, UV_RUN_NOWAIT);
-      } else {
-        return;  // the host closed the channel
-      }
-    }
-  }
-  // Runs the loop until `done` or nothing is left to do for a few iterations.
-  template <typename F>
-  void run_until(F done) {
-    for (int i = 0; i < 1000 && !done(); ++i) uv_run(&loop, UV_RUN_NOWAIT);
-  }
-  void handshake() {
-    bool ready = false;
-    conn->handshake(test_config(), [&](Status st) { ready = st.ok(); });
-    guest_sends(encode_frame(FrameType::kHello, 0, R"({"version":1,"agent":"test"})"));
-    guest_sends(encode_frame(FrameType::kReady, 0, "{}"));
-    run_until([&] { return ready; });
-    REQUIRE(ready);
-  }
-};
-
-}  // namespace
+using matchlock::testing::FakeGuest;
+using matchlock::testing::test_config;
 
 TEST_CASE("handshake completes on HELLO then READY", "[guest_connection]") {
-  Harness h;
+  FakeGuest h;
   h.handshake();
   CHECK(h.conn->ready());
   CHECK(h.conn->agent_version() == "test");
@@ -82,7 +17,7 @@ TEST_CASE("handshake completes on HELLO then READY", "[guest_connection]") {
 }
 
 TEST_CASE("a HELLO with another protocol version fails the boot", "[guest_connection]") {
-  Harness h;
+  FakeGuest h;
   std::optional<Status> result;
   h.conn->handshake(test_config(), [&](Status st) { result = st; });
   h.guest_sends(encode_frame(FrameType::kHello, 0, R"({"version":99})"));
@@ -93,7 +28,7 @@ TEST_CASE("a HELLO with another protocol version fails the boot", "[guest_connec
 }
 
 TEST_CASE("output beyond the granted credit closes the channel", "[guest_connection]") {
-  Harness h;
+  FakeGuest h;
   h.handshake();
   std::optional<int> error_code;
   guest::ExecEvents ev;
@@ -111,7 +46,7 @@ TEST_CASE("output beyond the granted credit closes the channel", "[guest_connect
 }
 
 TEST_CASE("an oversized frame header closes the channel without allocating", "[guest_connection]") {
-  Harness h;
+  FakeGuest h;
   h.handshake();
   std::string header = encode_frame(FrameType::kData, 1, "");
   header[5] = header[6] = header[7] = header[8] = '\xff';  // claims a 4 GiB payload
@@ -126,7 +61,7 @@ TEST_CASE("malformed frames on an exec stream close the channel", "[guest_connec
        {encode_frame(FrameType::kExit, 1, "abc"), encode_frame(FrameType::kEof, 1, "\x07"),
         encode_frame(FrameType::kData, 1, ""), encode_frame(FrameType::kCredit, 1, "x"),
         encode_frame(FrameType::kExecOpen, 1, "{}")}) {
-    Harness h;
+    FakeGuest h;
     h.handshake();
     std::optional<Error> exec_error;
     guest::ExecEvents ev;
@@ -141,7 +76,7 @@ TEST_CASE("malformed frames on an exec stream close the channel", "[guest_connec
 }
 
 TEST_CASE("frames for unknown streams are ignored", "[guest_connection]") {
-  Harness h;
+  FakeGuest h;
   h.handshake();
   h.guest_sends(encode_frame(FrameType::kExit, 41, i32_payload(0)));
   h.guest_sends(encode_frame(FrameType::kPong, 0, ""));
@@ -154,7 +89,7 @@ TEST_CASE("frames for unknown streams are ignored", "[guest_connection]") {
 }
 
 TEST_CASE("exit status and output reach the exec's events", "[guest_connection]") {
-  Harness h;
+  FakeGuest h;
   h.handshake();
   std::string out;
   std::optional<int> code;

@@ -40,6 +40,10 @@ bool is_known_frame_type(uint8_t type) {
     case FrameType::kSignal:
     case FrameType::kCancel:
     case FrameType::kExit:
+    case FrameType::kPortOpen:
+    case FrameType::kPortOpened:
+    case FrameType::kPortClose:
+    case FrameType::kPortClosed:
       return true;
   }
   return false;
@@ -79,6 +83,14 @@ const char* frame_type_name(FrameType type) {
       return "CANCEL";
     case FrameType::kExit:
       return "EXIT";
+    case FrameType::kPortOpen:
+      return "PORT_OPEN";
+    case FrameType::kPortOpened:
+      return "PORT_OPENED";
+    case FrameType::kPortClose:
+      return "PORT_CLOSE";
+    case FrameType::kPortClosed:
+      return "PORT_CLOSED";
   }
   return "UNKNOWN";
 }

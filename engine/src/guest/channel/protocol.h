@@ -6,11 +6,12 @@
 //
 // Frame: [type u8][stream u32 big-endian][len u32 big-endian][payload: len bytes]
 //
-// Stream 0 is the control stream. Exec streams use ids chosen by the host (odd numbers from 1).
+// Stream 0 is the control stream. Exec and port streams use ids chosen by the host (odd numbers
+// from 1, one sequence for both kinds, never reused in a session).
 //
 // Session:
-//   guest -> host  HELLO   {"version":1,"agent":"matchlock-guest <ver>","boot_ms":N}
-//   host  -> guest HELLO   {"version":1}
+//   guest -> host  HELLO   {"version":2,"agent":"matchlock-guest <ver>","boot_ms":N}
+//   host  -> guest HELLO   {"version":2}
 //   host  -> guest CONFIG  {"hostname":..,"hosts":"<file text>","resolv_conf":"<file text>"|absent,
 //                           "time_unix_ms":N,"network":{"address":"192.168.127.15","prefix":24,
 //                           "gateway":"192.168.127.2","mtu":1500}|absent}   (absent: no NIC)
@@ -33,6 +34,23 @@
 //   EXIT [code i32]            (guest->host) last frame of the stream, sent after EOF on 1 and 2.
 //                              code = exit status, or 128+signal for a signal death.
 //
+// Port stream N: one TCP connection from the host to a port inside the guest, carried by the
+// agent (not the NIC), so it works without a network too.
+//   host  -> guest PORT_OPEN {"port":N,"address":"127.0.0.1"}   address optional (default
+//                             127.0.0.1); only loopback (127.0.0.0/8, ::1) is accepted.
+//                             The host may send DATA/EOF right after it, within its credit.
+//   guest -> host  PORT_OPENED {}   connected   or   ERROR {"message":..} (stream over, e.g.
+//                                                    "connection refused")
+//   data:  DATA/EOF/CREDIT exactly as on exec streams, with fd 0 = host->guest bytes (the
+//          host's client to the guest's server) and fd 1 = guest->host bytes; fd 2 is unused.
+//          EOF 0: the client shut down its write side (the agent shuts down the socket's write
+//          side after the bytes before it). EOF 1: the server's side did the same.
+//          The guest sends no DATA or EOF before PORT_OPENED.
+//   PORT_CLOSED {} | {"error":".."}  (guest->host) last frame of the stream: after EOF both
+//                             ways ({}), or when the connection failed (reset, write error).
+//   PORT_CLOSE []              (host->guest) abort: the agent closes the socket, sends nothing
+//                              more on the stream, and the host forgets it at once.
+//
 // Control stream extras:
 //   PING/PONG  [opaque bytes, echoed]                 liveness and round-trip measurement
 //   SHUTDOWN   [grace_ms u32] (host->guest)            graceful stop: SIGTERM all, sync, unmount,
@@ -44,7 +62,8 @@
 
 namespace matchlock::channel {
 
-inline constexpr uint32_t kProtocolVersion = 1;
+// 2: port streams (PORT_OPEN, PORT_OPENED, PORT_CLOSE, PORT_CLOSED).
+inline constexpr uint32_t kProtocolVersion = 2;
 inline constexpr size_t kFrameHeaderSize = 9;
 // Largest payload either side accepts. DATA frames are produced in chunks of kMaxDataChunk.
 inline constexpr uint32_t kMaxFramePayload = 256 * 1024;
@@ -71,12 +90,19 @@ enum class FrameType : uint8_t {
   kSignal = 0x16,
   kCancel = 0x17,
   kExit = 0x18,
+
+  kPortOpen = 0x20,
+  kPortOpened = 0x21,
+  kPortClose = 0x22,
+  kPortClosed = 0x23,
 };
 
 // True for every value of FrameType; anything else from the peer is a protocol error.
 bool is_known_frame_type(uint8_t type);
 const char* frame_type_name(FrameType type);
 
+// The byte directions of a stream. Port streams use kStdin for host->guest bytes and kStdout
+// for guest->host bytes (named for exec streams, where they are the process's stdio).
 enum StreamFd : uint8_t { kStdin = 0, kStdout = 1, kStderr = 2 };
 
 }  // namespace matchlock::channel
