@@ -61,9 +61,7 @@ Status PortForwarder::listen(const PortForwardRule& rule) {
   auto listener = std::make_unique<Listener>();
   listener->owner = this;
   listener->guest_port = rule.guest_port;
-  if ((rc = uv_tcp_init(loop_, listener->tcp.get())) != 0) return failed(rc);
-  listener->tcp.mark_initialized();
-  listener->tcp.get()->data = listener.get();
+  if ((rc = listener->tcp.init(loop_, listener.get(), uv_tcp_init)) != 0) return failed(rc);
   rc = uv_tcp_bind(listener->tcp.get(), reinterpret_cast<const sockaddr*>(&addr),
                    v6 ? UV_TCP_IPV6ONLY : 0);
   if (rc != 0) return failed(rc);

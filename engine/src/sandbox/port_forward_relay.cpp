@@ -18,9 +18,7 @@ struct ShutdownRequest {
 }  // namespace
 
 PortForwardRelay::PortForwardRelay(uv_loop_t* loop) {
-  uv_tcp_init(loop, client_.get());
-  client_.mark_initialized();
-  client_.get()->data = this;
+  client_.init(loop, this, uv_tcp_init);
 }
 
 void PortForwardRelay::start(const GuestPortOpener& open, const guest::PortTarget& target,
