@@ -20,8 +20,8 @@
 
 namespace matchlock::guest_agent {
 
-using channel::Frame;
-using channel::FrameType;
+using guest_protocol::Frame;
+using guest_protocol::FrameType;
 
 namespace {
 
@@ -159,7 +159,7 @@ void Agent::run() {
 
 void Agent::on_connected() {
   handshake_ = Handshake::kAwaitHello;
-  channel_.send(FrameType::kHello, channel::kControlStream, hello_message(boot_ms()));
+  channel_.send(FrameType::kHello, guest_protocol::kControlStream, hello_message(boot_ms()));
 }
 
 void Agent::on_disconnected() {
@@ -172,7 +172,7 @@ void Agent::on_disconnected() {
 }
 
 void Agent::on_frame(const Frame& frame) {
-  if (frame.stream == channel::kControlStream) {
+  if (frame.stream == guest_protocol::kControlStream) {
     on_control_frame(frame);
     return;
   }
@@ -196,11 +196,11 @@ void Agent::on_control_frame(const Frame& frame) {
   switch (frame.type) {
     case FrameType::kHello: {
       auto version = parse_host_hello_version(frame.payload);
-      if (!version || *version != channel::kProtocolVersion) {
+      if (!version || *version != guest_protocol::kProtocolVersion) {
         std::string seen = version ? std::to_string(*version) : "missing";
-        channel_.send(FrameType::kError, channel::kControlStream,
+        channel_.send(FrameType::kError, guest_protocol::kControlStream,
                       error_message("unsupported protocol version " + seen + ", agent speaks " +
-                                    std::to_string(channel::kProtocolVersion)));
+                                    std::to_string(guest_protocol::kProtocolVersion)));
         return;
       }
       handshake_ = Handshake::kAwaitConfig;
@@ -214,23 +214,23 @@ void Agent::on_control_frame(const Frame& frame) {
       Status applied = apply_config(frame.payload);
       if (!applied.ok()) {
         log_line("config: " + applied.error().message);
-        channel_.send(FrameType::kError, channel::kControlStream,
+        channel_.send(FrameType::kError, guest_protocol::kControlStream,
                       error_message(applied.error().message));
         return;
       }
       handshake_ = Handshake::kReady;
-      channel_.send(FrameType::kReady, channel::kControlStream, "{}");
+      channel_.send(FrameType::kReady, guest_protocol::kControlStream, "{}");
       return;
     }
     case FrameType::kPing:
-      channel_.send(FrameType::kPong, channel::kControlStream, frame.payload);
+      channel_.send(FrameType::kPong, guest_protocol::kControlStream, frame.payload);
       return;
     case FrameType::kShutdown: {
-      auto grace_ms = channel::parse_u32(frame.payload);
+      auto grace_ms = guest_protocol::parse_u32(frame.payload);
       graceful_shutdown(grace_ms.value_or(0));
     }
     default:
-      log_line(std::string("unexpected ") + channel::frame_type_name(frame.type) +
+      log_line(std::string("unexpected ") + guest_protocol::frame_type_name(frame.type) +
                " on the control stream ignored");
       return;
   }
@@ -277,22 +277,22 @@ void Agent::on_port_open(const Frame& frame) {
 void Agent::on_session_frame(ExecSession& session, const Frame& frame) {
   switch (frame.type) {
     case FrameType::kData: {
-      auto data = channel::parse_data(frame.payload);
-      if (data && data->fd == channel::kStdin) session.on_stdin_data(data->bytes);
+      auto data = guest_protocol::parse_data(frame.payload);
+      if (data && data->fd == guest_protocol::kStdin) session.on_stdin_data(data->bytes);
       return;
     }
     case FrameType::kEof: {
-      auto fd = channel::parse_fd(frame.payload);
-      if (fd && *fd == channel::kStdin) session.on_stdin_eof();
+      auto fd = guest_protocol::parse_fd(frame.payload);
+      if (fd && *fd == guest_protocol::kStdin) session.on_stdin_eof();
       return;
     }
     case FrameType::kCredit: {
-      auto credit = channel::parse_credit(frame.payload);
+      auto credit = guest_protocol::parse_credit(frame.payload);
       if (credit) session.on_credit(credit->fd, credit->bytes);
       return;
     }
     case FrameType::kResize: {
-      auto size = channel::parse_resize(frame.payload);
+      auto size = guest_protocol::parse_resize(frame.payload);
       if (size) session.on_resize(size->rows, size->cols);
       return;
     }
@@ -300,12 +300,12 @@ void Agent::on_session_frame(ExecSession& session, const Frame& frame) {
       if (frame.payload.size() == 1) session.on_signal(static_cast<uint8_t>(frame.payload[0]));
       return;
     case FrameType::kCancel: {
-      auto grace_ms = channel::parse_u32(frame.payload);
+      auto grace_ms = guest_protocol::parse_u32(frame.payload);
       if (grace_ms) session.on_cancel(*grace_ms);
       return;
     }
     default:
-      log_line(std::string("unexpected ") + channel::frame_type_name(frame.type) + " on stream " +
+      log_line(std::string("unexpected ") + guest_protocol::frame_type_name(frame.type) + " on stream " +
                std::to_string(frame.stream) + " ignored");
       return;
   }

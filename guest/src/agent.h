@@ -23,11 +23,11 @@ class Agent {
 
   void on_connected();
   void on_disconnected();
-  void on_frame(const channel::Frame& frame);
-  void on_control_frame(const channel::Frame& frame);
-  void on_exec_open(const channel::Frame& frame);
-  void on_session_frame(ExecSession& session, const channel::Frame& frame);
-  void on_port_open(const channel::Frame& frame);
+  void on_frame(const guest_protocol::Frame& frame);
+  void on_control_frame(const guest_protocol::Frame& frame);
+  void on_exec_open(const guest_protocol::Frame& frame);
+  void on_session_frame(ExecSession& session, const guest_protocol::Frame& frame);
+  void on_port_open(const guest_protocol::Frame& frame);
   void reap_children();
 
   Channel channel_;

@@ -4,7 +4,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "guest/channel/protocol.h"
+#include "guest_protocol/protocol.h"
 
 namespace matchlock::guest_agent {
 
@@ -13,7 +13,7 @@ std::string hello_message(int64_t boot_ms) {
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
   writer.StartObject();
   writer.Key("version");
-  writer.Uint(channel::kProtocolVersion);
+  writer.Uint(guest_protocol::kProtocolVersion);
   writer.Key("agent");
   writer.String("matchlock-guest " MATCHLOCK_VERSION);
   writer.Key("boot_ms");

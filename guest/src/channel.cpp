@@ -51,9 +51,9 @@ short Channel::poll_events() const {
   return POLLIN | (queued_bytes() > 0 ? POLLOUT : 0);
 }
 
-void Channel::send(channel::FrameType type, uint32_t stream, std::string_view payload) {
+void Channel::send(guest_protocol::FrameType type, uint32_t stream, std::string_view payload) {
   if (!connected_) return;
-  channel::encode_frame(type, stream, payload, out_);
+  guest_protocol::encode_frame(type, stream, payload, out_);
   // Opportunistic write keeps latency low; the rest waits for POLLOUT.
   write_queued();
 }
@@ -67,7 +67,7 @@ bool Channel::on_ready(short revents) {
   return true;
 }
 
-std::optional<channel::Frame> Channel::next_frame() {
+std::optional<guest_protocol::Frame> Channel::next_frame() {
   if (input_broken_) return std::nullopt;
   auto frame = decoder_.next();
   if (!frame && decoder_.failed()) {
@@ -120,7 +120,7 @@ void Channel::mark_disconnected() {
   // Half-written frames and partial input belong to the old connection.
   out_.clear();
   out_pos_ = 0;
-  decoder_ = channel::FrameDecoder();
+  decoder_ = guest_protocol::FrameDecoder();
   input_broken_ = false;
 }
 

@@ -12,7 +12,7 @@
 
 #include "core/result.h"
 #include "core/unique_fd.h"
-#include "guest/channel/frame_codec.h"
+#include "guest_protocol/frame_codec.h"
 
 namespace matchlock::guest_agent {
 
@@ -20,7 +20,7 @@ namespace matchlock::guest_agent {
 class FrameSink {
  public:
   virtual ~FrameSink() = default;
-  virtual void send(channel::FrameType type, uint32_t stream, std::string_view payload) = 0;
+  virtual void send(guest_protocol::FrameType type, uint32_t stream, std::string_view payload) = 0;
 };
 
 class Channel : public FrameSink {
@@ -36,13 +36,13 @@ class Channel : public FrameSink {
   short poll_events() const;
 
   // Queues a frame; dropped while disconnected (a new host starts from a fresh HELLO).
-  void send(channel::FrameType type, uint32_t stream, std::string_view payload) override;
+  void send(guest_protocol::FrameType type, uint32_t stream, std::string_view payload) override;
   size_t queued_bytes() const { return out_.size() - out_pos_; }
 
   // Handles poll() results on the port. Returns false when the host went away.
   bool on_ready(short revents);
   // Next complete incoming frame, if any.
-  std::optional<channel::Frame> next_frame();
+  std::optional<guest_protocol::Frame> next_frame();
 
   // While disconnected: true once the host is back (the port is writable and not hung up).
   bool check_reconnected();
@@ -56,7 +56,7 @@ class Channel : public FrameSink {
   UniqueFd fd_;
   bool connected_ = true;
   bool input_broken_ = false;  // after a framing error: discard input until the host reconnects
-  channel::FrameDecoder decoder_;
+  guest_protocol::FrameDecoder decoder_;
   std::string out_;
   size_t out_pos_ = 0;
 };

@@ -14,12 +14,12 @@
 
 namespace matchlock::guest_agent {
 
-using channel::FrameType;
-using channel::StreamFd;
+using guest_protocol::FrameType;
+using guest_protocol::StreamFd;
 
 namespace {
 // Stdin bytes accepted beyond the credit we granted are a host bug; cap them anyway.
-constexpr size_t kMaxPendingStdin = 2 * channel::kInitialCredit;
+constexpr size_t kMaxPendingStdin = 2 * guest_protocol::kInitialCredit;
 // Ctrl-D: on a tty in canonical mode it ends input when typed at the start of a line. We send it
 // once on stdin EOF; the agent cannot close just the input side of a pty.
 constexpr char kTtyEndOfFile = 0x04;
@@ -28,9 +28,9 @@ constexpr char kTtyEndOfFile = 0x04;
 ExecSession::ExecSession(uint32_t stream, SpawnedProcess process, FrameSink& sink)
     : stream_(stream), pid_(process.pid), tty_(process.tty), sink_(sink) {
   outputs_[0].fd = std::move(process.stdout_reader);
-  outputs_[0].which = channel::kStdout;
+  outputs_[0].which = guest_protocol::kStdout;
   outputs_[1].fd = std::move(process.stderr_reader);
-  outputs_[1].which = channel::kStderr;
+  outputs_[1].which = guest_protocol::kStderr;
   // With a tty there is no stderr stream: its EOF goes out together with stdout's.
   if (tty_) outputs_[1].eof_sent = true;
   stdin_fd_ = std::move(process.stdin_writer);
@@ -74,7 +74,7 @@ void ExecSession::on_poll_ready(Slot slot, short revents) {
 // it has exited, drains until the pipe is empty: a background grandchild may hold the write end
 // open forever, so "empty after exit" counts as EOF.
 void ExecSession::pump_output(Output& output, bool until_empty) {
-  char buf[channel::kMaxDataChunk];
+  char buf[guest_protocol::kMaxDataChunk];
   while (output.fd && !output.eof_sent && output.credit > 0) {
     size_t want = std::min<uint64_t>(sizeof buf, output.credit);
     ssize_t n = ::read(output.fd.get(), buf, want);
@@ -82,7 +82,7 @@ void ExecSession::pump_output(Output& output, bool until_empty) {
       output.credit -= static_cast<uint64_t>(n);
       sink_.send(
           FrameType::kData, stream_,
-          channel::data_payload(output.which, std::string_view(buf, static_cast<size_t>(n))));
+          guest_protocol::data_payload(output.which, std::string_view(buf, static_cast<size_t>(n))));
       if (!until_empty) return;
       continue;
     }
@@ -96,9 +96,9 @@ void ExecSession::pump_output(Output& output, bool until_empty) {
 void ExecSession::send_output_eof(Output& output) {
   output.eof_sent = true;
   output.fd.reset();
-  sink_.send(FrameType::kEof, stream_, channel::fd_payload(output.which));
-  if (tty_ && output.which == channel::kStdout) {
-    sink_.send(FrameType::kEof, stream_, channel::fd_payload(channel::kStderr));
+  sink_.send(FrameType::kEof, stream_, guest_protocol::fd_payload(output.which));
+  if (tty_ && output.which == guest_protocol::kStdout) {
+    sink_.send(FrameType::kEof, stream_, guest_protocol::fd_payload(guest_protocol::kStderr));
   }
 }
 
@@ -108,7 +108,7 @@ void ExecSession::on_stdin_data(std::string_view bytes) {
     // Nobody will read these bytes; hand the credit back so the host never stalls on them.
     if (!bytes.empty()) {
       sink_.send(FrameType::kCredit, stream_,
-                 channel::credit_payload(channel::kStdin, static_cast<uint32_t>(bytes.size())));
+                 guest_protocol::credit_payload(guest_protocol::kStdin, static_cast<uint32_t>(bytes.size())));
     }
     return;
   }
@@ -139,7 +139,7 @@ void ExecSession::flush_stdin() {
   }
   if (written > 0) {
     sink_.send(FrameType::kCredit, stream_,
-               channel::credit_payload(channel::kStdin, static_cast<uint32_t>(written)));
+               guest_protocol::credit_payload(guest_protocol::kStdin, static_cast<uint32_t>(written)));
   }
   if (stdin_fd_ && stdin_pending_.empty() && stdin_eof_requested_) {
     if (tty_) {
@@ -213,7 +213,7 @@ void ExecSession::maybe_send_exit() {
   if (!outputs_[0].eof_sent || !outputs_[1].eof_sent) return;
   exit_sent_ = true;
   stdin_fd_.reset();
-  sink_.send(FrameType::kExit, stream_, channel::i32_payload(exit_code_));
+  sink_.send(FrameType::kExit, stream_, guest_protocol::i32_payload(exit_code_));
 }
 
 }  // namespace matchlock::guest_agent

@@ -41,7 +41,7 @@ class ExecSession {
   // Frames from the host.
   void on_stdin_data(std::string_view bytes);
   void on_stdin_eof();
-  void on_credit(channel::StreamFd fd, uint32_t bytes);
+  void on_credit(guest_protocol::StreamFd fd, uint32_t bytes);
   void on_resize(uint16_t rows, uint16_t cols);
   void on_signal(int signo);
   void on_cancel(uint32_t grace_ms);
@@ -52,8 +52,8 @@ class ExecSession {
  private:
   struct Output {
     UniqueFd fd;
-    channel::StreamFd which;
-    uint64_t credit = channel::kInitialCredit;
+    guest_protocol::StreamFd which;
+    uint64_t credit = guest_protocol::kInitialCredit;
     bool eof_sent = false;
   };
 

@@ -15,13 +15,13 @@
 
 namespace matchlock::guest_agent {
 
-using channel::FrameType;
+using guest_protocol::FrameType;
 
 namespace {
 
 // Bytes from the host beyond the credit we granted are a host bug; past this we give up on the
 // connection rather than buffer without bound.
-constexpr size_t kMaxPendingToSocket = 2 * channel::kInitialCredit;
+constexpr size_t kMaxPendingToSocket = 2 * guest_protocol::kInitialCredit;
 constexpr uint64_t kMaxCredit = uint64_t{1} << 40;
 
 // A PORT_OPEN body resolved to a socket address. Only loopback targets are accepted: a port
@@ -143,27 +143,27 @@ void PortSession::on_poll_ready(short revents) {
   }
 }
 
-void PortSession::on_frame(const channel::Frame& frame) {
+void PortSession::on_frame(const guest_protocol::Frame& frame) {
   if (state_ == State::kClosed) return;  // late frames after the end are normal
   switch (frame.type) {
     case FrameType::kData: {
-      auto data = channel::parse_data(frame.payload);
-      if (!data || data->fd != channel::kStdin || host_eof_) return;
+      auto data = guest_protocol::parse_data(frame.payload);
+      if (!data || data->fd != guest_protocol::kStdin || host_eof_) return;
       to_socket_.append(data->bytes);
       if (to_socket_.size() > kMaxPendingToSocket) return fail("host sent beyond its credit");
       if (state_ == State::kOpen) write_socket();
       return;
     }
     case FrameType::kEof: {
-      auto fd = channel::parse_fd(frame.payload);
-      if (!fd || *fd != channel::kStdin) return;
+      auto fd = guest_protocol::parse_fd(frame.payload);
+      if (!fd || *fd != guest_protocol::kStdin) return;
       host_eof_ = true;
       if (state_ == State::kOpen) write_socket();
       return;
     }
     case FrameType::kCredit: {
-      auto credit = channel::parse_credit(frame.payload);
-      if (!credit || credit->fd != channel::kStdout) return;
+      auto credit = guest_protocol::parse_credit(frame.payload);
+      if (!credit || credit->fd != guest_protocol::kStdout) return;
       credit_ = std::min(credit_ + credit->bytes, kMaxCredit);
       return;
     }
@@ -172,7 +172,7 @@ void PortSession::on_frame(const channel::Frame& frame) {
       close_socket();
       return;
     default:
-      log_line(std::string("unexpected ") + channel::frame_type_name(frame.type) +
+      log_line(std::string("unexpected ") + guest_protocol::frame_type_name(frame.type) +
                " on port stream " + std::to_string(stream_) + " ignored");
       return;
   }
@@ -191,7 +191,7 @@ void PortSession::refuse(const std::string& message) {
 
 // One chunk per wake-up, so one busy connection cannot starve the others.
 void PortSession::read_socket() {
-  char buf[channel::kMaxDataChunk];
+  char buf[guest_protocol::kMaxDataChunk];
   size_t want = static_cast<size_t>(std::min<uint64_t>(sizeof buf, credit_));
   ssize_t n;
   do {
@@ -201,13 +201,13 @@ void PortSession::read_socket() {
     credit_ -= static_cast<uint64_t>(n);
     sink_.send(
         FrameType::kData, stream_,
-        channel::data_payload(channel::kStdout, std::string_view(buf, static_cast<size_t>(n))));
+        guest_protocol::data_payload(guest_protocol::kStdout, std::string_view(buf, static_cast<size_t>(n))));
     return;
   }
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
   if (n < 0) return fail(errno_text(errno));
   socket_eof_sent_ = true;
-  sink_.send(FrameType::kEof, stream_, channel::fd_payload(channel::kStdout));
+  sink_.send(FrameType::kEof, stream_, guest_protocol::fd_payload(guest_protocol::kStdout));
   maybe_finish();
 }
 
@@ -227,7 +227,7 @@ void PortSession::write_socket() {
   if (written > 0) {
     to_socket_.erase(0, written);
     sink_.send(FrameType::kCredit, stream_,
-               channel::credit_payload(channel::kStdin, static_cast<uint32_t>(written)));
+               guest_protocol::credit_payload(guest_protocol::kStdin, static_cast<uint32_t>(written)));
   }
   if (to_socket_.empty() && host_eof_ && !socket_write_shut_) {
     socket_write_shut_ = true;

@@ -34,7 +34,7 @@ class PortSession {
   void on_poll_ready(short revents);
 
   // DATA, EOF, CREDIT and PORT_CLOSE from the host; anything else is logged and ignored.
-  void on_frame(const channel::Frame& frame);
+  void on_frame(const guest_protocol::Frame& frame);
 
  private:
   enum class State { kConnecting, kOpen, kClosed };
@@ -56,7 +56,7 @@ class PortSession {
   bool host_eof_ = false;  // EOF 0 received
   bool socket_write_shut_ = false;
   // guest -> host
-  uint64_t credit_ = channel::kInitialCredit;
+  uint64_t credit_ = guest_protocol::kInitialCredit;
   bool socket_eof_sent_ = false;  // EOF 1 sent
 };
 

@@ -13,9 +13,9 @@ namespace {
 const char* output_method(ExecMode mode, int fd) {
   switch (mode) {
     case ExecMode::kStream:
-      return fd == channel::kStderr ? "exec_stream.stderr" : "exec_stream.stdout";
+      return fd == guest_protocol::kStderr ? "exec_stream.stderr" : "exec_stream.stdout";
     case ExecMode::kPipe:
-      return fd == channel::kStderr ? "exec_pipe.stderr" : "exec_pipe.stdout";
+      return fd == guest_protocol::kStderr ? "exec_pipe.stderr" : "exec_pipe.stdout";
     case ExecMode::kTty:
       return "exec_tty.stdout";  // a pty has one merged output
     case ExecMode::kBuffered:
@@ -33,7 +33,7 @@ ExecCall::ExecCall(std::weak_ptr<Session> server, uint64_t serial, std::optional
 void ExecCall::start(VmPort& vm, const sandbox::ExecSpec& spec) {
   std::weak_ptr<ExecCall> weak = shared_from_this();
   sandbox::ExecEvents ev;
-  ev.on_output = [weak](channel::StreamFd fd, std::string_view bytes,
+  ev.on_output = [weak](guest_protocol::StreamFd fd, std::string_view bytes,
                         std::function<void()> consumed) {
     if (auto self = weak.lock()) {
       self->on_output(fd, bytes, std::move(consumed));
@@ -88,7 +88,7 @@ size_t ExecCall::stdin_backlog() const {
 }
 
 void ExecCall::on_output(int fd, std::string_view bytes, std::function<void()> consumed) {
-  if (finished_ || (fd != channel::kStdout && fd != channel::kStderr)) return consumed();
+  if (finished_ || (fd != guest_protocol::kStdout && fd != guest_protocol::kStderr)) return consumed();
   if (mode_ == ExecMode::kBuffered) {
     buffer_output(fd, bytes);
     return consumed();
@@ -108,7 +108,7 @@ void ExecCall::buffer_output(int fd, std::string_view bytes) {
     // Keep the head and drop the rest: the process keeps running, memory stays bounded.
     if (!truncated_[fd - 1]) {
       log::warn("rpc: exec " + std::to_string(id_.value_or(0)) + ": " +
-                (fd == channel::kStdout ? "stdout" : "stderr") + " truncated at " +
+                (fd == guest_protocol::kStdout ? "stdout" : "stderr") + " truncated at " +
                 std::to_string(kMaxBufferedOutput) + " bytes");
     }
     truncated_[fd - 1] = true;

@@ -275,7 +275,7 @@ void Boot::connect_guest_and_qmp(StepDone done) {
     res().qmp.reset();
   });
   std::weak_ptr<Sandbox> weak = sandbox_;
-  r.guest = guest::GuestConnection::create(sandbox_->loop_, std::move(control_socket_),
+  r.guest = guest_client::GuestConnection::create(sandbox_->loop_, std::move(control_socket_),
                                            [weak, both](const Error& e) {
                                              auto sb = weak.lock();
                                              if (!sb) return;
@@ -304,18 +304,18 @@ void Boot::connect_guest_and_qmp(StepDone done) {
 
 // ---- helpers of the steps ----------------------------------------------------------------------
 
-guest::GuestConfig Boot::guest_config() const {
+guest_client::GuestConfig Boot::guest_config() const {
   const auto& options = sandbox_->options_;
-  guest::GuestConfig cfg;
+  guest_client::GuestConfig cfg;
   cfg.hostname = options.hostname;
   cfg.hosts_file = hosts_file(options.hostname, options.add_hosts);
   cfg.resolv_conf = resolv_conf(options.dns_servers);
   if (res().net) {
     auto a = net::guest_addressing(options.mtu);
-    cfg.network = guest::GuestNetwork{a.address, a.prefix, a.gateway, a.mtu};
+    cfg.network = guest_client::GuestNetwork{a.address, a.prefix, a.gateway, a.mtu};
   } else if (slirp_baseline_) {
     vm::SlirpAddressing a;
-    cfg.network = guest::GuestNetwork{a.address, a.prefix, a.gateway, options.mtu};
+    cfg.network = guest_client::GuestNetwork{a.address, a.prefix, a.gateway, options.mtu};
     cfg.resolv_conf = "nameserver " + a.dns + "\n";
   }
   return cfg;

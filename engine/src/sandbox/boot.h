@@ -21,7 +21,7 @@
 #include "core/result.h"
 #include "core/unique_fd.h"
 #include "core/uv.h"
-#include "guest/guest_connection.h"
+#include "guest_client/guest_connection.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/sandbox_resources.h"
 #include "vm/accel_probe.h"
@@ -56,7 +56,7 @@ class Boot : public std::enable_shared_from_this<Boot> {
   void start_qemu(StepDone done);
   void connect_guest_and_qmp(StepDone done);
 
-  guest::GuestConfig guest_config() const;
+  guest_client::GuestConfig guest_config() const;
   void arm_timeout();
   void on_vm_exit(const vm::ExitInfo& info);
   void ready();

@@ -1,10 +1,10 @@
 #include "sandbox/exec.h"
 
-#include "guest/guest_connection.h"
+#include "guest_client/guest_connection.h"
 
 namespace matchlock::sandbox {
 
-ExecHandle::ExecHandle(std::shared_ptr<guest::ExecHandle> process) : process_(std::move(process)) {}
+ExecHandle::ExecHandle(std::shared_ptr<guest_client::ExecHandle> process) : process_(std::move(process)) {}
 
 ExecHandle::~ExecHandle() = default;
 

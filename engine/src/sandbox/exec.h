@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "core/result.h"
-#include "guest/channel/protocol.h"  // channel::StreamFd: which output stream bytes came from
+#include "guest_protocol/protocol.h"  // guest_protocol::StreamFd: which output stream bytes came from
 
-namespace matchlock::guest {
+namespace matchlock::guest_client {
 class ExecHandle;
 }
 
@@ -35,9 +35,9 @@ struct ExecEvents {
   std::function<void(int pid)> on_started;
   // `consumed` must be called once the bytes have been passed on; it returns credit to the guest,
   // so a slow consumer slows the guest process down instead of growing host buffers.
-  std::function<void(channel::StreamFd fd, std::string_view bytes, std::function<void()> consumed)>
+  std::function<void(guest_protocol::StreamFd fd, std::string_view bytes, std::function<void()> consumed)>
       on_output;
-  std::function<void(channel::StreamFd fd)> on_eof;
+  std::function<void(guest_protocol::StreamFd fd)> on_eof;
   std::function<void(int exit_code)> on_exit;
   // The process could not start (exit_code is what a shell would report, e.g. 127), or the
   // sandbox or its channel went away (exit_code -1). Exactly one of on_exit / on_error is called.
@@ -49,7 +49,7 @@ struct ExecEvents {
 class ExecHandle {
  public:
   ExecHandle() = default;
-  explicit ExecHandle(std::shared_ptr<guest::ExecHandle> process);
+  explicit ExecHandle(std::shared_ptr<guest_client::ExecHandle> process);
   ~ExecHandle();
 
   void write_stdin(std::string bytes);
@@ -63,7 +63,7 @@ class ExecHandle {
   bool finished() const;
 
  private:
-  std::shared_ptr<guest::ExecHandle> process_;
+  std::shared_ptr<guest_client::ExecHandle> process_;
 };
 
 }  // namespace matchlock::sandbox

@@ -1,7 +1,7 @@
 #include "sandbox/port_forward.h"
 
 #include "core/log.h"
-#include "guest/guest_connection.h"
+#include "guest_client/guest_connection.h"
 #include "sandbox/port_forward_relay.h"
 
 namespace matchlock::sandbox {
@@ -16,9 +16,9 @@ std::string describe(const std::string& address, uint16_t port) {
 
 }  // namespace
 
-GuestPortOpener guest_port_opener(std::weak_ptr<guest::GuestConnection> connection) {
-  return [connection](const guest::PortTarget& target,
-                      guest::PortEvents events) -> std::shared_ptr<guest::PortHandle> {
+GuestPortOpener guest_port_opener(std::weak_ptr<guest_client::GuestConnection> connection) {
+  return [connection](const guest_client::PortTarget& target,
+                      guest_client::PortEvents events) -> std::shared_ptr<guest_client::PortHandle> {
     auto c = connection.lock();
     if (!c) return nullptr;
     return c->open_port(target, std::move(events));
@@ -97,7 +97,7 @@ void PortForwarder::on_connection(Listener& listener) {
   }
   uint64_t id = next_connection_id_++;
   connections_[id] = relay;
-  guest::PortTarget target;
+  guest_client::PortTarget target;
   target.port = listener.guest_port;
   // The forwarder outlives every relay's on_done: its destructor aborts them, which drops it.
   relay->start(open_guest_port_, target, [this, id] { connections_.erase(id); });

@@ -21,10 +21,10 @@
 
 #include "core/result.h"
 #include "core/uv.h"
-#include "guest/port_stream.h"
+#include "guest_client/port_stream.h"
 #include "sandbox/port_forward_relay.h"
 
-namespace matchlock::guest {
+namespace matchlock::guest_client {
 class GuestConnection;
 }
 
@@ -43,7 +43,7 @@ struct PortForwardBinding {
 };
 
 // The opener for a sandbox's guest channel; it holds the connection weakly.
-GuestPortOpener guest_port_opener(std::weak_ptr<guest::GuestConnection> connection);
+GuestPortOpener guest_port_opener(std::weak_ptr<guest_client::GuestConnection> connection);
 
 class PortForwarder {
  public:

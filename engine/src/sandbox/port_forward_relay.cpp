@@ -21,12 +21,12 @@ PortForwardRelay::PortForwardRelay(uv_loop_t* loop) {
   client_.init(loop, this, uv_tcp_init);
 }
 
-void PortForwardRelay::start(const GuestPortOpener& open, const guest::PortTarget& target,
+void PortForwardRelay::start(const GuestPortOpener& open, const guest_client::PortTarget& target,
                              std::function<void()> on_done) {
   on_done_ = std::move(on_done);
   uv_tcp_nodelay(client_.get(), 1);
   std::weak_ptr<PortForwardRelay> weak = weak_from_this();
-  guest::PortEvents events;
+  guest_client::PortEvents events;
   events.on_data = [weak](std::string_view bytes, std::function<void()> consumed) {
     if (auto self = weak.lock()) self->on_guest_data(bytes, std::move(consumed));
   };

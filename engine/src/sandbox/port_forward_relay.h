@@ -10,13 +10,13 @@
 
 #include "core/result.h"
 #include "core/uv.h"
-#include "guest/port_stream.h"
+#include "guest_client/port_stream.h"
 
 namespace matchlock::sandbox {
 
 // Opens one port stream into the guest; may return nullptr when there is no guest to reach.
-using GuestPortOpener = std::function<std::shared_ptr<guest::PortHandle>(
-    const guest::PortTarget& target, guest::PortEvents events)>;
+using GuestPortOpener = std::function<std::shared_ptr<guest_client::PortHandle>(
+    const guest_client::PortTarget& target, guest_client::PortEvents events)>;
 
 class PortForwardRelay : public std::enable_shared_from_this<PortForwardRelay> {
  public:
@@ -28,7 +28,7 @@ class PortForwardRelay : public std::enable_shared_from_this<PortForwardRelay> {
   uv_stream_t* client() { return client_.stream(); }
   // Opens the guest stream and starts relaying; `on_done` runs once when the relay is over
   // (not after abort()).
-  void start(const GuestPortOpener& open, const guest::PortTarget& target,
+  void start(const GuestPortOpener& open, const guest_client::PortTarget& target,
              std::function<void()> on_done);
   // Resets the client and closes the guest stream, without calling on_done.
   void abort();
@@ -45,7 +45,7 @@ class PortForwardRelay : public std::enable_shared_from_this<PortForwardRelay> {
   void close_both(bool reset);
 
   uv::Handle<uv_tcp_t> client_;
-  std::shared_ptr<guest::PortHandle> port_;
+  std::shared_ptr<guest_client::PortHandle> port_;
   std::function<void()> on_done_;
   std::unique_ptr<char[]> read_buf_;
   bool reading_ = false;

@@ -41,7 +41,7 @@ std::vector<std::string> Sandbox::compose_command(const std::vector<std::string>
 
 std::shared_ptr<ExecHandle> Sandbox::exec(const ExecSpec& spec, ExecEvents events) {
   const auto& image = res_->image.config;
-  guest::ExecRequest r;
+  guest_client::ExecRequest r;
   r.argv = spec.argv;
   r.env = compose_exec_env(image.env, options_.env, spec.extra_env, options_.hostname, spec.tty);
   r.cwd = spec.workdir.value_or(options_.workdir.value_or(image.working_dir));
@@ -53,11 +53,11 @@ std::shared_ptr<ExecHandle> Sandbox::exec(const ExecSpec& spec, ExecEvents event
   r.privileged = options_.privileged;
   if (!res_->guest || is_shutting_down(lifecycle_)) {
     // A handle on a process that never started, as the guest channel gives for a refused one.
-    auto h = std::make_shared<ExecHandle>(std::make_shared<guest::ExecHandle>());
+    auto h = std::make_shared<ExecHandle>(std::make_shared<guest_client::ExecHandle>());
     if (events.on_error) events.on_error(Error(ErrorCode::kVm, "sandbox is closed"), -1);
     return h;
   }
-  guest::ExecEvents ev;
+  guest_client::ExecEvents ev;
   ev.on_started = std::move(events.on_started);
   ev.on_output = std::move(events.on_output);
   ev.on_eof = std::move(events.on_eof);

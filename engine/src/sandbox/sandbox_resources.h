@@ -8,7 +8,7 @@
 
 #include "core/log.h"
 #include "core/uv.h"
-#include "guest/guest_connection.h"
+#include "guest_client/guest_connection.h"
 #include "image/image_store.h"
 #include "net/intercept/intercept_policy.h"
 #include "net/network_stack.h"
@@ -27,7 +27,7 @@ struct Sandbox::Resources {
   std::shared_ptr<net::InterceptPolicy> policy;  // null unless interception mode
   std::unique_ptr<vm::QemuProcess> qemu;
   std::unique_ptr<vm::QmpClient> qmp;
-  std::shared_ptr<guest::GuestConnection> guest;
+  std::shared_ptr<guest_client::GuestConnection> guest;
   std::unique_ptr<uv::Timer> close_timer;
 };
 

@@ -76,8 +76,8 @@ class InProcessAgent {
     }
   }
 
-  void on_frame(const channel::Frame& frame) {
-    if (frame.type == channel::FrameType::kPortOpen) {
+  void on_frame(const guest_protocol::Frame& frame) {
+    if (frame.type == guest_protocol::FrameType::kPortOpen) {
       if (ports_.count(frame.stream) == 0) {
         ports_.emplace(frame.stream, std::make_unique<guest_agent::PortSession>(
                                          frame.stream, frame.payload, channel_));

@@ -12,7 +12,7 @@
 #include "guest_agent/loopback_tcp.h"
 
 using namespace matchlock;
-using namespace matchlock::channel;
+using namespace matchlock::guest_protocol;
 using namespace matchlock::testing;
 using matchlock::guest_agent::PortSession;
 

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "guest/guest_connection.h"
+#include "guest_client/guest_connection.h"
 #include "sandbox/exec.h"
 
 using namespace matchlock;
@@ -19,7 +19,7 @@ TEST_CASE("an empty exec handle is finished and ignores every call", "[sandbox]"
 
 TEST_CASE("an exec handle on a disconnected process reports what the guest handle does",
           "[sandbox]") {
-  auto process = std::make_shared<guest::ExecHandle>();
+  auto process = std::make_shared<guest_client::ExecHandle>();
   sandbox::ExecHandle h(process);
   CHECK(h.finished() == process->finished());
   h.cancel(0);

@@ -11,7 +11,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "guest/guest_connection.h"
+#include "guest_client/guest_connection.h"
 #include "guest_agent/in_process_agent.h"
 #include "guest_agent/loopback_tcp.h"
 
@@ -24,7 +24,7 @@ namespace {
 // A host loop with a guest channel whose other end is served by the in-process agent.
 struct ForwardingRig {
   uv_loop_t loop{};
-  std::shared_ptr<guest::GuestConnection> conn;
+  std::shared_ptr<guest_client::GuestConnection> conn;
   std::unique_ptr<InProcessAgent> agent;
   std::optional<Error> lost;
 
@@ -32,7 +32,7 @@ struct ForwardingRig {
     uv_loop_init(&loop);
     int sv[2];
     REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
-    conn = guest::GuestConnection::create(&loop, UniqueFd(sv[0]),
+    conn = guest_client::GuestConnection::create(&loop, UniqueFd(sv[0]),
                                           [this](const Error& e) { lost = e; });
     agent = std::make_unique<InProcessAgent>(UniqueFd(sv[1]));
   }
@@ -303,7 +303,7 @@ TEST_CASE("a forwarder without a guest resets its clients", "[port_forward]") {
   uv_loop_init(&loop);
   {
     auto f = PortForwarder::start(&loop, {{"127.0.0.1", 0, 80}},
-                                  guest_port_opener(std::weak_ptr<guest::GuestConnection>()));
+                                  guest_port_opener(std::weak_ptr<guest_client::GuestConnection>()));
     REQUIRE(f.ok());
     std::atomic<bool> done = false;
     int error = 0;

@@ -11,14 +11,14 @@
 
 #include <catch2/catch.hpp>
 
-#include "guest/guest_connection.h"
+#include "guest_client/guest_connection.h"
 
 namespace matchlock::testing {
 
-using namespace matchlock::channel;
+using namespace matchlock::guest_protocol;
 
-inline guest::GuestConfig test_config() {
-  guest::GuestConfig c;
+inline guest_client::GuestConfig test_config() {
+  guest_client::GuestConfig c;
   c.hostname = "h";
   c.hosts_file = "hosts";
   return c;
@@ -29,7 +29,7 @@ inline guest::GuestConfig test_config() {
 struct FakeGuest {
   uv_loop_t loop{};
   int guest_fd = -1;
-  std::shared_ptr<guest::GuestConnection> conn;
+  std::shared_ptr<guest_client::GuestConnection> conn;
   std::optional<Error> lost;
   FrameDecoder from_host;
 
@@ -38,7 +38,7 @@ struct FakeGuest {
     int sv[2];
     REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
     guest_fd = sv[1];
-    conn = guest::GuestConnection::create(&loop, UniqueFd(sv[0]),
+    conn = guest_client::GuestConnection::create(&loop, UniqueFd(sv[0]),
                                           [this](const Error& e) { lost = e; });
   }
   ~FakeGuest() {

@@ -11,10 +11,10 @@
 #include <string_view>
 
 #include "core/result.h"
-#include "guest/channel/protocol.h"
-#include "guest/stream_flow.h"
+#include "guest_protocol/protocol.h"
+#include "guest_client/stream_flow.h"
 
-namespace matchlock::guest {
+namespace matchlock::guest_client {
 
 class GuestConnection;
 
@@ -45,9 +45,9 @@ class GuestStream {
 
   // Guest -> host traffic, checked by the connection before it gets here. `consumed` returns
   // the bytes' credit to the guest.
-  virtual void deliver_bytes(channel::StreamFd fd, std::string_view bytes,
+  virtual void deliver_bytes(guest_protocol::StreamFd fd, std::string_view bytes,
                              std::function<void()> consumed) = 0;
-  virtual void deliver_eof(channel::StreamFd fd) = 0;
+  virtual void deliver_eof(guest_protocol::StreamFd fd) = 0;
   // The stream ended because the channel was lost or closed.
   virtual void deliver_lost(const Error& reason) = 0;
   // Whether the guest may send DATA/EOF yet (a port stream: only after PORT_OPENED).
@@ -63,4 +63,4 @@ class GuestStream {
                                              IncomingFlow()};
 };
 
-}  // namespace matchlock::guest
+}  // namespace matchlock::guest_client

@@ -1,9 +1,9 @@
 #include <catch2/catch.hpp>
 
-#include "guest/stream_flow.h"
+#include "guest_client/stream_flow.h"
 
-using namespace matchlock::guest;
-using namespace matchlock::channel;
+using namespace matchlock::guest_client;
+using namespace matchlock::guest_protocol;
 
 TEST_CASE("outgoing flow sends no more than its credit, in bounded chunks", "[stream_flow]") {
   OutgoingFlow f;

@@ -1,8 +1,8 @@
 #include <catch2/catch.hpp>
 
-#include "guest/channel/frame_codec.h"
+#include "guest_protocol/frame_codec.h"
 
-using namespace matchlock::channel;
+using namespace matchlock::guest_protocol;
 
 namespace {
 std::string header(uint8_t type, uint32_t stream, uint32_t len) {

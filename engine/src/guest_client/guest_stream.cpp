@@ -1,8 +1,8 @@
-#include "guest/guest_stream.h"
+#include "guest_client/guest_stream.h"
 
-#include "guest/guest_connection.h"
+#include "guest_client/guest_connection.h"
 
-namespace matchlock::guest {
+namespace matchlock::guest_client {
 
 void GuestStream::queue_bytes(std::string bytes) {
   if (finished_ || to_guest_.finishing() || bytes.empty()) return;
@@ -16,4 +16,4 @@ void GuestStream::queue_eof() {
   if (auto c = conn_.lock()) c->pump(*this);
 }
 
-}  // namespace matchlock::guest
+}  // namespace matchlock::guest_client

@@ -20,11 +20,11 @@
 #include "core/result.h"
 #include "core/unique_fd.h"
 #include "core/uv.h"
-#include "guest/channel/frame_codec.h"
-#include "guest/guest_stream.h"
-#include "guest/port_stream.h"
+#include "guest_protocol/frame_codec.h"
+#include "guest_client/guest_stream.h"
+#include "guest_client/port_stream.h"
 
-namespace matchlock::guest {
+namespace matchlock::guest_client {
 
 // eth0's static configuration (CONFIG "network"); absent when the sandbox has no NIC.
 struct GuestNetwork {
@@ -57,9 +57,9 @@ struct ExecEvents {
   std::function<void(int pid)> on_started;
   // `consumed` must be called once the bytes have been passed on; it returns credit to the guest,
   // so a slow consumer slows the guest process down instead of growing host buffers.
-  std::function<void(channel::StreamFd fd, std::string_view bytes, std::function<void()> consumed)>
+  std::function<void(guest_protocol::StreamFd fd, std::string_view bytes, std::function<void()> consumed)>
       on_output;
-  std::function<void(channel::StreamFd fd)> on_eof;
+  std::function<void(guest_protocol::StreamFd fd)> on_eof;
   std::function<void(int exit_code)> on_exit;
   // The process could not start (exit_code is what a shell would report, e.g. 127), or the
   // channel was lost (exit_code -1). Exactly one of on_exit / on_error is called.
@@ -82,9 +82,9 @@ class ExecHandle : public GuestStream {
 
  private:
   friend class GuestConnection;
-  void deliver_bytes(channel::StreamFd fd, std::string_view bytes,
+  void deliver_bytes(guest_protocol::StreamFd fd, std::string_view bytes,
                      std::function<void()> consumed) override;
-  void deliver_eof(channel::StreamFd fd) override;
+  void deliver_eof(guest_protocol::StreamFd fd) override;
   void deliver_lost(const Error& reason) override;
 
   bool tty_ = false;
@@ -120,13 +120,13 @@ class GuestConnection : public std::enable_shared_from_this<GuestConnection> {
   GuestConnection() = default;
   void start(uv_loop_t* loop, UniqueFd socket, std::function<void(const Error&)> on_lost);
   void on_read(ssize_t n, const uv_buf_t* buf);
-  void on_frame(channel::Frame& f);
-  void on_control_frame(channel::Frame& f);
+  void on_frame(guest_protocol::Frame& f);
+  void on_control_frame(guest_protocol::Frame& f);
   // DATA, EOF and CREDIT: the same rules on every kind of stream.
-  void on_flow_frame(channel::Frame& f, const std::shared_ptr<GuestStream>& s);
-  void on_exec_frame(channel::Frame& f, const std::shared_ptr<ExecHandle>& h);
-  void on_port_frame(channel::Frame& f, const std::shared_ptr<PortHandle>& h);  // port_stream.cpp
-  void send(channel::FrameType type, uint32_t stream, std::string_view payload);
+  void on_flow_frame(guest_protocol::Frame& f, const std::shared_ptr<GuestStream>& s);
+  void on_exec_frame(guest_protocol::Frame& f, const std::shared_ptr<ExecHandle>& h);
+  void on_port_frame(guest_protocol::Frame& f, const std::shared_ptr<PortHandle>& h);  // port_stream.cpp
+  void send(guest_protocol::FrameType type, uint32_t stream, std::string_view payload);
   void send_config();
   uint32_t register_stream(const std::shared_ptr<GuestStream>& s);
   // Sends the host -> guest bytes (and EOF) that the stream's credit allows.
@@ -135,7 +135,7 @@ class GuestConnection : public std::enable_shared_from_this<GuestConnection> {
   void fail(const Error& e);
 
   uv::Handle<uv_pipe_t> pipe_;
-  channel::FrameDecoder decoder_;
+  guest_protocol::FrameDecoder decoder_;
   std::function<void(const Error&)> on_lost_;
   std::function<void(Status)> on_ready_;
   std::optional<GuestConfig> config_;
@@ -149,4 +149,4 @@ class GuestConnection : public std::enable_shared_from_this<GuestConnection> {
   std::unique_ptr<char[]> read_buf_;
 };
 
-}  // namespace matchlock::guest
+}  // namespace matchlock::guest_client

@@ -1,4 +1,4 @@
-#include "guest/guest_connection.h"
+#include "guest_client/guest_connection.h"
 
 #include <sys/time.h>
 
@@ -6,10 +6,10 @@
 
 #include "core/json.h"
 
-namespace matchlock::guest {
+namespace matchlock::guest_client {
 
-using channel::FrameType;
-using channel::StreamFd;
+using guest_protocol::FrameType;
+using guest_protocol::StreamFd;
 
 namespace {
 constexpr size_t kReadChunk = 64 * 1024;
@@ -34,7 +34,7 @@ void ExecHandle::close_stdin() {
 void ExecHandle::resize(uint16_t rows, uint16_t cols) {
   if (finished() || !tty_) return;
   if (auto c = conn_.lock())
-    c->send(FrameType::kResize, stream_id(), channel::resize_payload(rows, cols));
+    c->send(FrameType::kResize, stream_id(), guest_protocol::resize_payload(rows, cols));
 }
 
 void ExecHandle::signal(int signo) {
@@ -47,7 +47,7 @@ void ExecHandle::signal(int signo) {
 void ExecHandle::cancel(uint32_t grace_ms) {
   if (finished()) return;
   if (auto c = conn_.lock())
-    c->send(FrameType::kCancel, stream_id(), channel::u32_payload(grace_ms));
+    c->send(FrameType::kCancel, stream_id(), guest_protocol::u32_payload(grace_ms));
 }
 
 void ExecHandle::deliver_bytes(StreamFd fd, std::string_view bytes,
@@ -117,8 +117,8 @@ void GuestConnection::on_read(ssize_t n, const uv_buf_t* buf) {
   }
 }
 
-void GuestConnection::on_frame(channel::Frame& f) {
-  if (f.stream == channel::kControlStream) return on_control_frame(f);
+void GuestConnection::on_frame(guest_protocol::Frame& f) {
+  if (f.stream == guest_protocol::kControlStream) return on_control_frame(f);
   auto it = streams_.find(f.stream);
   if (it == streams_.end()) return;  // a stream we already finished: late frames are harmless
   auto s = it->second;
@@ -137,7 +137,7 @@ void GuestConnection::on_frame(channel::Frame& f) {
   }
 }
 
-void GuestConnection::on_control_frame(channel::Frame& f) {
+void GuestConnection::on_control_frame(guest_protocol::Frame& f) {
   switch (f.type) {
     case FrameType::kHello: {
       rapidjson::Document d;
@@ -146,14 +146,14 @@ void GuestConnection::on_control_frame(channel::Frame& f) {
         return fail(Error(ErrorCode::kProtocol, "guest HELLO is not a JSON object"));
       }
       int64_t version = json::get_int(d, "version", -1);
-      if (version != channel::kProtocolVersion) {
+      if (version != guest_protocol::kProtocolVersion) {
         return fail(Error(ErrorCode::kGuest, "guest agent speaks protocol version " +
                                                  std::to_string(version) + ", the engine speaks " +
-                                                 std::to_string(channel::kProtocolVersion)));
+                                                 std::to_string(guest_protocol::kProtocolVersion)));
       }
       agent_ = json::get_string(d, "agent").substr(0, 200);
       hello_seen_ = true;
-      send(FrameType::kHello, 0, "{\"version\":" + std::to_string(channel::kProtocolVersion) + "}");
+      send(FrameType::kHello, 0, "{\"version\":" + std::to_string(guest_protocol::kProtocolVersion) + "}");
       // A second HELLO means the guest reopened its port: it gets its configuration again.
       if (config_) send_config();
       return;
@@ -183,15 +183,15 @@ void GuestConnection::on_control_frame(channel::Frame& f) {
     }
     default:
       return fail(Error(ErrorCode::kProtocol, std::string("unexpected ") +
-                                                  channel::frame_type_name(f.type) +
+                                                  guest_protocol::frame_type_name(f.type) +
                                                   " frame on the control stream"));
   }
 }
 
-void GuestConnection::on_flow_frame(channel::Frame& f, const std::shared_ptr<GuestStream>& s) {
+void GuestConnection::on_flow_frame(guest_protocol::Frame& f, const std::shared_ptr<GuestStream>& s) {
   switch (f.type) {
     case FrameType::kData: {
-      auto data = channel::parse_data(f.payload);
+      auto data = guest_protocol::parse_data(f.payload);
       if (!data || data->fd == StreamFd::kStdin) {
         return fail(Error(ErrorCode::kProtocol, "guest sent a malformed DATA frame"));
       }
@@ -210,13 +210,13 @@ void GuestConnection::on_flow_frame(channel::Frame& f, const std::shared_ptr<Gue
         auto ss = ws.lock();
         if (!c || !ss || ss->finished_) return;
         ss->from_guest_[fd].grant(n);
-        c->send(FrameType::kCredit, ss->stream_, channel::credit_payload(fd, n));
+        c->send(FrameType::kCredit, ss->stream_, guest_protocol::credit_payload(fd, n));
       };
       s->deliver_bytes(fd, data->bytes, std::move(consumed));
       return;
     }
     case FrameType::kEof: {
-      auto fd = channel::parse_fd(f.payload);
+      auto fd = guest_protocol::parse_fd(f.payload);
       if (!fd || *fd == StreamFd::kStdin) {
         return fail(Error(ErrorCode::kProtocol, "guest sent a malformed EOF frame"));
       }
@@ -228,7 +228,7 @@ void GuestConnection::on_flow_frame(channel::Frame& f, const std::shared_ptr<Gue
       return;
     }
     case FrameType::kCredit: {
-      auto c = channel::parse_credit(f.payload);
+      auto c = guest_protocol::parse_credit(f.payload);
       if (!c || c->fd != StreamFd::kStdin) {
         return fail(Error(ErrorCode::kProtocol, "guest sent a malformed CREDIT frame"));
       }
@@ -241,7 +241,7 @@ void GuestConnection::on_flow_frame(channel::Frame& f, const std::shared_ptr<Gue
   }
 }
 
-void GuestConnection::on_exec_frame(channel::Frame& f, const std::shared_ptr<ExecHandle>& h) {
+void GuestConnection::on_exec_frame(guest_protocol::Frame& f, const std::shared_ptr<ExecHandle>& h) {
   switch (f.type) {
     case FrameType::kExecStarted: {
       rapidjson::Document d;
@@ -251,7 +251,7 @@ void GuestConnection::on_exec_frame(channel::Frame& f, const std::shared_ptr<Exe
       return;
     }
     case FrameType::kExit: {
-      auto code = channel::parse_i32(f.payload);
+      auto code = guest_protocol::parse_i32(f.payload);
       if (!code) return fail(Error(ErrorCode::kProtocol, "guest sent a malformed EXIT frame"));
       auto events = h->events_;
       finish_stream(f.stream);
@@ -270,7 +270,7 @@ void GuestConnection::on_exec_frame(channel::Frame& f, const std::shared_ptr<Exe
     }
     default:
       return fail(Error(ErrorCode::kProtocol, std::string("unexpected ") +
-                                                  channel::frame_type_name(f.type) +
+                                                  guest_protocol::frame_type_name(f.type) +
                                                   " frame on an exec stream"));
   }
 }
@@ -340,16 +340,16 @@ void GuestConnection::pump(GuestStream& s) {
   if (closed_ || s.finished_) return;
   bool sent_any = false;
   while (auto chunk = s.to_guest_.take_chunk()) {
-    send(FrameType::kData, s.stream_, channel::data_payload(StreamFd::kStdin, *chunk));
+    send(FrameType::kData, s.stream_, guest_protocol::data_payload(StreamFd::kStdin, *chunk));
     sent_any = true;
   }
   if (s.to_guest_.take_eof())
-    send(FrameType::kEof, s.stream_, channel::fd_payload(StreamFd::kStdin));
+    send(FrameType::kEof, s.stream_, guest_protocol::fd_payload(StreamFd::kStdin));
   if (sent_any && s.to_guest_.backlog() == 0 && s.on_drained_) s.on_drained_();
 }
 
 void GuestConnection::shutdown(uint32_t grace_ms) {
-  send(FrameType::kShutdown, 0, channel::u32_payload(grace_ms));
+  send(FrameType::kShutdown, 0, guest_protocol::u32_payload(grace_ms));
 }
 
 void GuestConnection::ping(std::string payload, std::function<void()> on_pong) {
@@ -359,7 +359,7 @@ void GuestConnection::ping(std::string payload, std::function<void()> on_pong) {
 
 void GuestConnection::send(FrameType type, uint32_t stream, std::string_view payload) {
   if (closed_) return;
-  uv::write(pipe_.stream(), channel::encode_frame(type, stream, payload));
+  uv::write(pipe_.stream(), guest_protocol::encode_frame(type, stream, payload));
 }
 
 void GuestConnection::finish_stream(uint32_t stream) {
@@ -391,4 +391,4 @@ void GuestConnection::fail(const Error& e) {
   if (on_lost) on_lost(e);
 }
 
-}  // namespace matchlock::guest
+}  // namespace matchlock::guest_client

@@ -8,9 +8,9 @@
 #include <string_view>
 
 #include "core/result.h"
-#include "guest/guest_stream.h"
+#include "guest_client/guest_stream.h"
 
-namespace matchlock::guest {
+namespace matchlock::guest_client {
 
 // Where inside the guest to connect. The agent accepts loopback addresses only.
 struct PortTarget {
@@ -53,9 +53,9 @@ class PortHandle : public GuestStream {
 
  private:
   friend class GuestConnection;
-  void deliver_bytes(channel::StreamFd fd, std::string_view bytes,
+  void deliver_bytes(guest_protocol::StreamFd fd, std::string_view bytes,
                      std::function<void()> consumed) override;
-  void deliver_eof(channel::StreamFd fd) override;
+  void deliver_eof(guest_protocol::StreamFd fd) override;
   void deliver_lost(const Error& reason) override;
   bool accepts_output() const override { return opened_; }
 
@@ -64,4 +64,4 @@ class PortHandle : public GuestStream {
   bool opened_ = false;
 };
 
-}  // namespace matchlock::guest
+}  // namespace matchlock::guest_client

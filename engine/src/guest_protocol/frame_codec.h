@@ -9,9 +9,9 @@
 #include <string_view>
 #include <vector>
 
-#include "guest/channel/protocol.h"
+#include "guest_protocol/protocol.h"
 
-namespace matchlock::channel {
+namespace matchlock::guest_protocol {
 
 struct Frame {
   FrameType type = FrameType::kPing;
@@ -73,4 +73,4 @@ class FrameDecoder {
   std::string error_;
 };
 
-}  // namespace matchlock::channel
+}  // namespace matchlock::guest_protocol

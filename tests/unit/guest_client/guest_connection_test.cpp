@@ -1,10 +1,10 @@
 // The host side of the channel against a scripted, hostile "guest" on a socketpair.
 #include <catch2/catch.hpp>
 
-#include "guest/fake_guest.h"
+#include "guest_client/fake_guest.h"
 
 using namespace matchlock;
-using namespace matchlock::channel;
+using namespace matchlock::guest_protocol;
 using matchlock::testing::FakeGuest;
 using matchlock::testing::test_config;
 
@@ -31,7 +31,7 @@ TEST_CASE("output beyond the granted credit closes the channel", "[guest_connect
   FakeGuest h;
   h.handshake();
   std::optional<int> error_code;
-  guest::ExecEvents ev;
+  guest_client::ExecEvents ev;
   ev.on_output = [](StreamFd, std::string_view, std::function<void()>) {};  // never consumed
   ev.on_error = [&](const Error&, int code) { error_code = code; };
   auto exec = h.conn->open_exec({{"true"}, {}, "/", "", false, 24, 80, false, false}, ev);
@@ -64,7 +64,7 @@ TEST_CASE("malformed frames on an exec stream close the channel", "[guest_connec
     FakeGuest h;
     h.handshake();
     std::optional<Error> exec_error;
-    guest::ExecEvents ev;
+    guest_client::ExecEvents ev;
     ev.on_error = [&](const Error& e, int) { exec_error = e; };
     auto exec = h.conn->open_exec({{"true"}, {}, "/", "", false, 24, 80, false, false}, ev);
     REQUIRE(exec->stream_id() == 1);
@@ -93,7 +93,7 @@ TEST_CASE("exit status and output reach the exec's events", "[guest_connection]"
   h.handshake();
   std::string out;
   std::optional<int> code;
-  guest::ExecEvents ev;
+  guest_client::ExecEvents ev;
   ev.on_output = [&](StreamFd, std::string_view b, std::function<void()> consumed) {
     out += b;
     consumed();

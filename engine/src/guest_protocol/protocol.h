@@ -60,7 +60,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace matchlock::channel {
+namespace matchlock::guest_protocol {
 
 // 2: port streams (PORT_OPEN, PORT_OPENED, PORT_CLOSE, PORT_CLOSED).
 inline constexpr uint32_t kProtocolVersion = 2;
@@ -105,4 +105,4 @@ const char* frame_type_name(FrameType type);
 // for guest->host bytes (named for exec streams, where they are the process's stdio).
 enum StreamFd : uint8_t { kStdin = 0, kStdout = 1, kStderr = 2 };
 
-}  // namespace matchlock::channel
+}  // namespace matchlock::guest_protocol

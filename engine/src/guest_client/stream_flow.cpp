@@ -1,8 +1,8 @@
-#include "guest/stream_flow.h"
+#include "guest_client/stream_flow.h"
 
 #include <algorithm>
 
-namespace matchlock::guest {
+namespace matchlock::guest_client {
 
 void OutgoingFlow::push(std::string bytes) {
   if (finishing_ || bytes.empty()) return;
@@ -28,7 +28,7 @@ void OutgoingFlow::add_credit(uint32_t bytes) {
 std::optional<std::string> OutgoingFlow::take_chunk() {
   if (queue_.empty() || credit_ == 0) return std::nullopt;
   std::string& front = queue_.front();
-  size_t n = std::min<size_t>({front.size(), credit_, channel::kMaxDataChunk});
+  size_t n = std::min<size_t>({front.size(), credit_, guest_protocol::kMaxDataChunk});
   std::string chunk;
   if (n == front.size()) {
     chunk = std::move(front);
@@ -65,4 +65,4 @@ bool IncomingFlow::end() {
   return true;
 }
 
-}  // namespace matchlock::guest
+}  // namespace matchlock::guest_client

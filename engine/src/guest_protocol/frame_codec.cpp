@@ -1,8 +1,8 @@
-#include "guest/channel/frame_codec.h"
+#include "guest_protocol/frame_codec.h"
 
 #include <cstring>
 
-namespace matchlock::channel {
+namespace matchlock::guest_protocol {
 namespace {
 
 void put_u32(std::string& out, uint32_t v) {
@@ -211,4 +211,4 @@ std::optional<Frame> FrameDecoder::next() {
   return f;
 }
 
-}  // namespace matchlock::channel
+}  // namespace matchlock::guest_protocol

@@ -9,9 +9,9 @@
 #include <optional>
 #include <string>
 
-#include "guest/channel/protocol.h"
+#include "guest_protocol/protocol.h"
 
-namespace matchlock::guest {
+namespace matchlock::guest_client {
 
 // Host -> guest bytes (fd 0): queued until the guest grants credit, then cut into DATA chunks,
 // with the EOF going out only after the last queued byte.
@@ -38,7 +38,7 @@ class OutgoingFlow {
  private:
   std::deque<std::string> queue_;
   size_t queued_bytes_ = 0;
-  uint32_t credit_ = channel::kInitialCredit;
+  uint32_t credit_ = guest_protocol::kInitialCredit;
   bool finishing_ = false;
   bool eof_sent_ = false;
 };
@@ -59,9 +59,9 @@ class IncomingFlow {
   bool ended() const { return ended_; }
 
  private:
-  uint64_t granted_ = channel::kInitialCredit;
+  uint64_t granted_ = guest_protocol::kInitialCredit;
   uint64_t received_ = 0;
   bool ended_ = false;
 };
 
-}  // namespace matchlock::guest
+}  // namespace matchlock::guest_client

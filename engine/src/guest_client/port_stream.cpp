@@ -1,15 +1,15 @@
 // Port streams on the host side: PortHandle and the GuestConnection members that open one and
 // interpret its frames. The flow-control frames (DATA, EOF, CREDIT) are shared with exec streams
 // and handled in guest_connection.cpp.
-#include "guest/port_stream.h"
+#include "guest_client/port_stream.h"
 
 #include "core/json.h"
-#include "guest/guest_connection.h"
+#include "guest_client/guest_connection.h"
 
-namespace matchlock::guest {
+namespace matchlock::guest_client {
 
-using channel::FrameType;
-using channel::StreamFd;
+using guest_protocol::FrameType;
+using guest_protocol::StreamFd;
 
 namespace {
 // Guest-supplied error texts are cut to this before they reach logs or clients.
@@ -90,7 +90,7 @@ std::shared_ptr<PortHandle> GuestConnection::open_port(const PortTarget& target,
   return h;
 }
 
-void GuestConnection::on_port_frame(channel::Frame& f, const std::shared_ptr<PortHandle>& h) {
+void GuestConnection::on_port_frame(guest_protocol::Frame& f, const std::shared_ptr<PortHandle>& h) {
   switch (f.type) {
     case FrameType::kPortOpened: {
       if (h->opened_) return fail(Error(ErrorCode::kProtocol, "guest sent PORT_OPENED twice"));
@@ -119,9 +119,9 @@ void GuestConnection::on_port_frame(channel::Frame& f, const std::shared_ptr<Por
     }
     default:
       return fail(Error(ErrorCode::kProtocol, std::string("unexpected ") +
-                                                  channel::frame_type_name(f.type) +
+                                                  guest_protocol::frame_type_name(f.type) +
                                                   " frame on a port stream"));
   }
 }
 
-}  // namespace matchlock::guest
+}  // namespace matchlock::guest_client

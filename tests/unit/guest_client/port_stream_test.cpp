@@ -2,10 +2,10 @@
 #include <catch2/catch.hpp>
 
 #include "core/json.h"
-#include "guest/fake_guest.h"
+#include "guest_client/fake_guest.h"
 
 using namespace matchlock;
-using namespace matchlock::channel;
+using namespace matchlock::guest_protocol;
 using matchlock::testing::FakeGuest;
 
 namespace {
@@ -18,8 +18,8 @@ struct PortProbe {
   bool consume = true;
   std::vector<std::function<void()>> unconsumed;
 
-  guest::PortEvents events() {
-    guest::PortEvents ev;
+  guest_client::PortEvents events() {
+    guest_client::PortEvents ev;
     ev.on_opened = [this] { opened = true; };
     ev.on_data = [this](std::string_view b, std::function<void()> consumed) {
       data += b;
@@ -35,8 +35,8 @@ struct PortProbe {
   }
 };
 
-guest::PortTarget port(uint16_t p) {
-  guest::PortTarget t;
+guest_client::PortTarget port(uint16_t p) {
+  guest_client::PortTarget t;
   t.port = p;
   return t;
 }
