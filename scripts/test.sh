@@ -9,6 +9,10 @@ cd "$(dirname "$0")/.."
 build=build/release
 bash scripts/build.sh "$build"
 
+# The module rule of docs/architecture.md: a module including one it must not fails the run.
+echo "test: module boundaries (scripts/check-includes.py)"
+/usr/bin/python3 scripts/check-includes.py
+
 echo "test: unit tests (ctest)"
 ctest --test-dir "$build" --output-on-failure
 

@@ -201,7 +201,7 @@ class RunSession {
     sandbox::ExecSpec spec;
     spec.argv = std::move(argv);
     sandbox::ExecEvents ev;
-    ev.on_output = [this](guest_protocol::StreamFd, std::string_view bytes,
+    ev.on_output = [this](sandbox::OutputStream, std::string_view bytes,
                           std::function<void()> consumed) {
       detached_out_->write(std::string(bytes), [consumed = std::move(consumed)](int) {
         if (consumed) consumed();
@@ -230,9 +230,9 @@ class RunSession {
       spec.cols = ws.cols;
     }
     sandbox::ExecEvents ev;
-    ev.on_output = [this](guest_protocol::StreamFd fd, std::string_view bytes,
+    ev.on_output = [this](sandbox::OutputStream fd, std::string_view bytes,
                           std::function<void()> consumed) {
-      auto& sink = fd == guest_protocol::kStderr ? err_ : out_;
+      auto& sink = fd == sandbox::OutputStream::kStderr ? err_ : out_;
       sink.write(std::string(bytes), [consumed = std::move(consumed)](int) {
         if (consumed) consumed();
       });

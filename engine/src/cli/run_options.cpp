@@ -9,8 +9,7 @@
 
 #include "core/value_parsers.h"
 #include "image/image_store.h"
-#include "net/policy/host_pattern.h"
-#include "net/policy/private_ranges.h"
+#include "sandbox/network_policy.h"
 
 namespace matchlock::cli {
 namespace {
@@ -48,11 +47,11 @@ bool is_ip(const std::string& s) {
 Status parse_network_flags(const ParsedArgs& a, sandbox::SandboxOptions& o) {
   o.allowed_hosts = split_commas(a.values("allow-host"));
   for (const auto& h : o.allowed_hosts) {
-    if (auto p = net::policy::HostPattern::parse(h); !p.ok())
-      return p.error().with_context("invalid --allow-host \"" + h + "\"");
+    if (auto st = sandbox::validate_allowed_host(h); !st.ok())
+      return st.error().with_context("invalid --allow-host \"" + h + "\"");
   }
   for (const auto& ip : split_commas(a.values("allow-private-host"))) {
-    if (auto e = net::policy::PrivateRangePolicy::parse_exception(ip); !e.ok()) return e.error();
+    if (auto st = sandbox::validate_private_host(ip); !st.ok()) return st.error();
     o.allow_private_hosts.push_back(ip);
   }
   for (const auto& m : a.values("add-host")) {

@@ -10,12 +10,12 @@
 namespace matchlock::rpc {
 namespace {
 
-const char* output_method(ExecMode mode, int fd) {
+const char* output_method(ExecMode mode, sandbox::OutputStream fd) {
   switch (mode) {
     case ExecMode::kStream:
-      return fd == guest_protocol::kStderr ? "exec_stream.stderr" : "exec_stream.stdout";
+      return fd == sandbox::OutputStream::kStderr ? "exec_stream.stderr" : "exec_stream.stdout";
     case ExecMode::kPipe:
-      return fd == guest_protocol::kStderr ? "exec_pipe.stderr" : "exec_pipe.stdout";
+      return fd == sandbox::OutputStream::kStderr ? "exec_pipe.stderr" : "exec_pipe.stdout";
     case ExecMode::kTty:
       return "exec_tty.stdout";  // a pty has one merged output
     case ExecMode::kBuffered:
@@ -33,7 +33,7 @@ ExecCall::ExecCall(std::weak_ptr<Session> server, uint64_t serial, std::optional
 void ExecCall::start(VmPort& vm, const sandbox::ExecSpec& spec) {
   std::weak_ptr<ExecCall> weak = shared_from_this();
   sandbox::ExecEvents ev;
-  ev.on_output = [weak](guest_protocol::StreamFd fd, std::string_view bytes,
+  ev.on_output = [weak](sandbox::OutputStream fd, std::string_view bytes,
                         std::function<void()> consumed) {
     if (auto self = weak.lock()) {
       self->on_output(fd, bytes, std::move(consumed));
@@ -87,8 +87,10 @@ size_t ExecCall::stdin_backlog() const {
   return finished_ || !handle_ ? 0 : handle_->stdin_backlog();
 }
 
-void ExecCall::on_output(int fd, std::string_view bytes, std::function<void()> consumed) {
-  if (finished_ || (fd != guest_protocol::kStdout && fd != guest_protocol::kStderr)) return consumed();
+void ExecCall::on_output(sandbox::OutputStream fd, std::string_view bytes,
+                         std::function<void()> consumed) {
+  if (finished_ || (fd != sandbox::OutputStream::kStdout && fd != sandbox::OutputStream::kStderr))
+    return consumed();
   if (mode_ == ExecMode::kBuffered) {
     buffer_output(fd, bytes);
     return consumed();
@@ -101,17 +103,18 @@ void ExecCall::on_output(int fd, std::string_view bytes, std::function<void()> c
                [consumed = std::move(consumed)] { consumed(); });
 }
 
-void ExecCall::buffer_output(int fd, std::string_view bytes) {
-  std::string& buf = out_[fd - 1];
+void ExecCall::buffer_output(sandbox::OutputStream fd, std::string_view bytes) {
+  const size_t slot = fd == sandbox::OutputStream::kStderr ? 1 : 0;
+  std::string& buf = out_[slot];
   size_t room = kMaxBufferedOutput - buf.size();
   if (bytes.size() > room) {
     // Keep the head and drop the rest: the process keeps running, memory stays bounded.
-    if (!truncated_[fd - 1]) {
+    if (!truncated_[slot]) {
       log::warn("rpc: exec " + std::to_string(id_.value_or(0)) + ": " +
-                (fd == guest_protocol::kStdout ? "stdout" : "stderr") + " truncated at " +
+                (fd == sandbox::OutputStream::kStdout ? "stdout" : "stderr") + " truncated at " +
                 std::to_string(kMaxBufferedOutput) + " bytes");
     }
-    truncated_[fd - 1] = true;
+    truncated_[slot] = true;
     bytes = bytes.substr(0, room);
   }
   buf.append(bytes);

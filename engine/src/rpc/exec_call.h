@@ -42,8 +42,8 @@ class ExecCall : public std::enable_shared_from_this<ExecCall> {
   bool finished() const { return finished_; }
 
  private:
-  void on_output(int fd, std::string_view bytes, std::function<void()> consumed);
-  void buffer_output(int fd, std::string_view bytes);
+  void on_output(sandbox::OutputStream fd, std::string_view bytes, std::function<void()> consumed);
+  void buffer_output(sandbox::OutputStream fd, std::string_view bytes);
   void on_exit(int exit_code);
   void on_error(const Error& error);
   void finish_cancelled();

@@ -102,7 +102,7 @@ void SandboxHost::launch_entrypoint() {
   };
   sandbox::ExecEvents ev;
   // No VM log yet: the entrypoint's output is discarded (credit returned at once).
-  ev.on_output = [](guest_protocol::StreamFd, std::string_view, std::function<void()> consumed) {
+  ev.on_output = [](sandbox::OutputStream, std::string_view, std::function<void()> consumed) {
     consumed();
   };
   ev.on_exit = [weak, settle](int code) {

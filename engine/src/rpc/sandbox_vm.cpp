@@ -34,7 +34,12 @@ class SandboxVm : public VmPort {
   void set_on_terminated(std::function<void(const Error&)> fn) override {
     s_->set_on_terminated(std::move(fn));
   }
-  net::InterceptPolicy* network_policy() override { return s_->network_policy(); }
+  Result<sandbox::AllowListChange> allow_list_add(const std::vector<std::string>& h) override {
+    return s_->allow_list_add(h);
+  }
+  Result<sandbox::AllowListChange> allow_list_remove(const std::vector<std::string>& h) override {
+    return s_->allow_list_remove(h);
+  }
 
  private:
   std::shared_ptr<sandbox::Sandbox> s_;

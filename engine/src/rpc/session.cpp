@@ -8,7 +8,6 @@
 #include "core/base64.h"
 #include "core/log.h"
 #include "core/value_parsers.h"
-#include "net/intercept/intercept_policy.h"
 #include "rpc/create_params.h"
 #include "rpc/exec_env_param.h"
 
@@ -160,24 +159,15 @@ void Session::on_allow_list(const Request& req, bool add) {
     }
   }
   if (list.empty()) return reply_error(req.id, kInvalidParams, "hosts is required");
-  net::InterceptPolicy* policy = host_->vm().network_policy();
-  if (!policy) {
-    return reply_error(
-        req.id, kVmFailed,
-        "allow-list updates unavailable: sandbox was started without network interception");
+  auto r = add ? host_->vm().allow_list_add(list) : host_->vm().allow_list_remove(list);
+  if (!r.ok()) {
+    const bool bad_host = r.error().code == ErrorCode::kInvalidArgument;
+    return reply_error(req.id, bad_host ? kInvalidParams : kVmFailed, r.error().message);
   }
   rapidjson::Document d(rapidjson::kObjectType);
   auto& a = d.GetAllocator();
-  if (add) {
-    auto r = policy->allow_list().add(list);
-    if (!r.ok()) return reply_error(req.id, kInvalidParams, r.error().message);
-    d.AddMember("added", string_array(r->added, a), a);
-    d.AddMember("allowed_hosts", string_array(r->allowed_hosts, a), a);
-  } else {
-    auto r = policy->allow_list().remove(list);
-    d.AddMember("removed", string_array(r.removed, a), a);
-    d.AddMember("allowed_hosts", string_array(r.allowed_hosts, a), a);
-  }
+  d.AddMember(rapidjson::StringRef(add ? "added" : "removed"), string_array(r->changed, a), a);
+  d.AddMember("allowed_hosts", string_array(r->allowed_hosts, a), a);
   reply(req.id, d);
 }
 

@@ -39,8 +39,16 @@ class VmPort {
                                          sandbox::ExecEvents events) = 0;
   virtual void close(uint64_t graceful_ms, std::function<void(Status)> done) = 0;
   virtual void set_on_terminated(std::function<void(const Error&)> fn) = 0;
-  // The interception policy whose allow-list rpc may change; null in NAT or no-network mode.
-  virtual net::InterceptPolicy* network_policy() { return nullptr; }
+  // Runtime allow-list changes (sandbox::Sandbox::allow_list_add/remove): kUnsupported unless
+  // the sandbox runs in interception mode.
+  virtual Result<sandbox::AllowListChange> allow_list_add(const std::vector<std::string>&) {
+    return Error(
+        ErrorCode::kUnsupported,
+        "allow-list updates unavailable: sandbox was started without network interception");
+  }
+  virtual Result<sandbox::AllowListChange> allow_list_remove(const std::vector<std::string>& h) {
+    return allow_list_add(h);
+  }
 };
 
 using VmCreateCallback = std::function<void(Result<std::shared_ptr<VmPort>>)>;

@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "core/result.h"
-#include "guest_protocol/protocol.h"  // guest_protocol::StreamFd: which output stream bytes came from
 
 namespace matchlock::guest_client {
 class ExecHandle;
@@ -31,13 +30,16 @@ struct ExecSpec {
   bool stdin_open = false;
 };
 
+// Which of the process's output streams bytes came from (with a tty, everything is stdout).
+enum class OutputStream : uint8_t { kStdout = 1, kStderr = 2 };
+
 struct ExecEvents {
   std::function<void(int pid)> on_started;
   // `consumed` must be called once the bytes have been passed on; it returns credit to the guest,
   // so a slow consumer slows the guest process down instead of growing host buffers.
-  std::function<void(guest_protocol::StreamFd fd, std::string_view bytes, std::function<void()> consumed)>
+  std::function<void(OutputStream stream, std::string_view bytes, std::function<void()> consumed)>
       on_output;
-  std::function<void(guest_protocol::StreamFd fd)> on_eof;
+  std::function<void(OutputStream stream)> on_eof;
   std::function<void(int exit_code)> on_exit;
   // The process could not start (exit_code is what a shell would report, e.g. 127), or the
   // sandbox or its channel went away (exit_code -1). Exactly one of on_exit / on_error is called.

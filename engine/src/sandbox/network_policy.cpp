@@ -1,8 +1,22 @@
 #include "sandbox/network_policy.h"
 
 #include "net/intercept/intercept_policy.h"
+#include "net/policy/host_pattern.h"
+#include "net/policy/private_ranges.h"
 
 namespace matchlock::sandbox {
+
+Status validate_allowed_host(const std::string& pattern) {
+  auto p = net::policy::HostPattern::parse(pattern);
+  if (!p.ok()) return p.error();
+  return {};
+}
+
+Status validate_private_host(const std::string& ip) {
+  auto e = net::policy::PrivateRangePolicy::parse_exception(ip);
+  if (!e.ok()) return e.error();
+  return {};
+}
 
 bool wants_interception(const SandboxOptions& o) {
   return !o.allowed_hosts.empty();

@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "core/paths.h"
+#include "net/intercept/intercept_policy.h"
 #include "sandbox/boot.h"
 #include "sandbox/exec_environment.h"
 #include "sandbox/file_tail.h"
@@ -31,8 +32,26 @@ const image::ImageConfig& Sandbox::image_config() const {
   return res_->image.config;
 }
 
-net::InterceptPolicy* Sandbox::network_policy() const {
-  return res_->policy.get();
+namespace {
+
+Error no_interception() {
+  return Error(ErrorCode::kUnsupported,
+               "allow-list updates unavailable: sandbox was started without network interception");
+}
+
+}  // namespace
+
+Result<AllowListChange> Sandbox::allow_list_add(const std::vector<std::string>& hosts) {
+  if (!res_->policy) return no_interception();
+  auto r = res_->policy->allow_list().add(hosts);
+  if (!r.ok()) return Error(ErrorCode::kInvalidArgument, r.error().message);
+  return AllowListChange{std::move(r->added), std::move(r->allowed_hosts)};
+}
+
+Result<AllowListChange> Sandbox::allow_list_remove(const std::vector<std::string>& hosts) {
+  if (!res_->policy) return no_interception();
+  auto r = res_->policy->allow_list().remove(hosts);
+  return AllowListChange{std::move(r.removed), std::move(r.allowed_hosts)};
 }
 
 std::vector<std::string> Sandbox::compose_command(const std::vector<std::string>& args) const {
@@ -59,8 +78,23 @@ std::shared_ptr<ExecHandle> Sandbox::exec(const ExecSpec& spec, ExecEvents event
   }
   guest_client::ExecEvents ev;
   ev.on_started = std::move(events.on_started);
-  ev.on_output = std::move(events.on_output);
-  ev.on_eof = std::move(events.on_eof);
+  // The guest numbers output streams by fd; callers see OutputStream. Anything but stderr is
+  // stdout (the host client already refuses fds a process cannot write).
+  auto stream_of = [](guest_protocol::StreamFd fd) {
+    return fd == guest_protocol::kStderr ? OutputStream::kStderr : OutputStream::kStdout;
+  };
+  if (events.on_output) {
+    ev.on_output = [stream_of, fn = std::move(events.on_output)](guest_protocol::StreamFd fd,
+                                                                 std::string_view bytes,
+                                                                 std::function<void()> consumed) {
+      fn(stream_of(fd), bytes, std::move(consumed));
+    };
+  }
+  if (events.on_eof) {
+    ev.on_eof = [stream_of, fn = std::move(events.on_eof)](guest_protocol::StreamFd fd) {
+      fn(stream_of(fd));
+    };
+  }
   ev.on_exit = std::move(events.on_exit);
   ev.on_error = std::move(events.on_error);
   return std::make_shared<ExecHandle>(res_->guest->open_exec(r, std::move(ev)));

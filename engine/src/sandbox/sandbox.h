@@ -15,13 +15,11 @@
 #include "core/result.h"
 #include "sandbox/exec.h"
 #include "sandbox/lifecycle.h"
+#include "sandbox/network_policy.h"
 #include "sandbox/sandbox_options.h"
 
 namespace matchlock::image {
 struct ImageConfig;
-}
-namespace matchlock::net {
-class InterceptPolicy;
 }
 namespace matchlock::vm {
 struct ExitInfo;
@@ -57,8 +55,11 @@ class Sandbox : public std::enable_shared_from_this<Sandbox> {
   // Fires if the VM dies or the guest channel is lost while the sandbox is open.
   void set_on_terminated(std::function<void(const Error&)> fn) { on_terminated_ = std::move(fn); }
 
-  // Interception mode's policy (its allow-list is changed at runtime by rpc); else null.
-  net::InterceptPolicy* network_policy() const;
+  // The allow-list of an interception-mode sandbox, changed while it runs (rpc allow_list_add
+  // and allow_list_delete, `matchlock allow-list`). kUnsupported in NAT or no-network mode; an
+  // invalid pattern is kInvalidArgument and changes nothing.
+  Result<AllowListChange> allow_list_add(const std::vector<std::string>& hosts);
+  Result<AllowListChange> allow_list_remove(const std::vector<std::string>& hosts);
 
   // Last lines of the guest console, for error messages.
   std::string console_tail(size_t max_lines = 20) const;

@@ -245,8 +245,8 @@ TEST_CASE("buffered_exec_returns_base64_output_and_nonzero_exit_as_success", "[r
   CHECK(e.spec.workdir == "/tmp");
   CHECK_FALSE(e.spec.stdin_open);
   int credits = 0;
-  e.events.on_output(guest_protocol::kStdout, "hi\n", [&] { ++credits; });
-  e.events.on_output(guest_protocol::kStderr, "warn", [&] { ++credits; });
+  e.events.on_output(sandbox::OutputStream::kStdout, "hi\n", [&] { ++credits; });
+  e.events.on_output(sandbox::OutputStream::kStderr, "warn", [&] { ++credits; });
   CHECK(credits == 2);
   size_t before = h.out->lines.size();
   e.events.on_exit(3);
@@ -268,8 +268,8 @@ TEST_CASE("exec_stream_notifications_precede_the_result_and_credit_waits_for_the
   auto& e = h.exec();
   h.out->hold = true;
   int credits = 0;
-  e.events.on_output(guest_protocol::kStdout, "1\n", [&] { ++credits; });
-  e.events.on_output(guest_protocol::kStderr, "2\n", [&] { ++credits; });
+  e.events.on_output(sandbox::OutputStream::kStdout, "1\n", [&] { ++credits; });
+  e.events.on_output(sandbox::OutputStream::kStderr, "2\n", [&] { ++credits; });
   CHECK(credits == 0);  // not written yet: the guest gets no more credit
   h.out->release();
   CHECK(credits == 2);
@@ -306,7 +306,7 @@ TEST_CASE("exec_pipe_sends_ready_first_and_routes_stdin_by_params_id_without_rep
   CHECK(h.out->lines.size() == before);
   CHECK(e.exec->stdin_data == "hello");
   CHECK(e.exec->stdin_closed);
-  e.events.on_output(guest_protocol::kStdout, "hello", [] {});
+  e.events.on_output(sandbox::OutputStream::kStdout, "hello", [] {});
   e.events.on_exit(7);
   CHECK(h.out->lines[before] ==
         "{\"jsonrpc\":\"2.0\",\"method\":\"exec_pipe.stdout\",\"params\":{\"id\":4,\"data\":"
@@ -343,7 +343,7 @@ TEST_CASE("exec_tty_uses_requested_size_and_forwards_resize", "[rpc][server]") {
   CHECK(h.out->lines.size() == before);
   CHECK(e.exec->resizes == std::vector<std::pair<int, int>>{{50, 140}});
   CHECK(e.exec->stdin_data == "exit\n");
-  e.events.on_output(guest_protocol::kStdout, "$ ", [] {});
+  e.events.on_output(sandbox::OutputStream::kStdout, "$ ", [] {});
   CHECK(h.out->lines.back().find("exec_tty.stdout") != std::string::npos);
 }
 
