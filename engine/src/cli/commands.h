@@ -22,10 +22,11 @@ int cmd_prune(Args args);
 int cmd_gc(Args args);
 int cmd_setup(Args args);  // setup linux
 int cmd_version(Args args);
-int cmd_exec(Args args);        // exec ID CMD...: over the sandbox's control socket
-int cmd_kill(Args args);        // kill ID... | --all
-int cmd_log(Args args);         // log ID [-f]
-int cmd_allow_list(Args args);  // allow-list add|delete ID HOSTS...
+int cmd_exec(Args args);  // exec ID CMD...: over the sandbox's control socket
+int cmd_kill(Args args);  // kill ID... | --all
+int cmd_log(Args args);   // log ID [-f]
+int cmd_allow_list(Args args);
+int cmd_port_forward(Args args);  // allow-list add|delete ID HOSTS...
 
 // Prints "matchlock: <message>" on stderr; returns the exit code to use for usage errors.
 int fail(const std::string& message, int exit_code = 2);

@@ -114,6 +114,12 @@ class RunSession {
   }
 
   void on_signal(int signo) {
+    // Booting: the sandbox cannot be stopped half-made, so the stop waits for the boot to end
+    // (on_created then closes it and removes everything); a second signal leaves at once.
+    if (!sandbox_ && !done_ && !stop_after_boot_) {
+      stop_after_boot_ = signo;
+      return;
+    }
     // First signal goes to the command (as docker's sig-proxy); a second one stops everything.
     if (exec_ && !exec_->finished() && !signalled_ && !opts_.detach) {
       signalled_ = true;
@@ -124,6 +130,18 @@ class RunSession {
     finish(command_code_ ? *command_code_ : 128 + signo);
   }
 
+  // -p with host port 0: the user cannot know the port unless we say which one was chosen.
+  void report_chosen_ports() {
+    const auto& rules = opts_.sandbox.port_forwards;
+    const auto bound = sandbox_->published_ports();
+    for (size_t i = 0; i < rules.size() && i < bound.size(); ++i) {
+      if (rules[i].host_port != 0) continue;
+      std::fprintf(stderr, "matchlock: published %s:%u -> guest port %u\n",
+                   bound[i].address.c_str(), unsigned(bound[i].host_port),
+                   unsigned(bound[i].guest_port));
+    }
+  }
+
   void on_created(Result<std::shared_ptr<sandbox::Sandbox>> r) {
     if (!r.ok()) {
       ready_.report("error " + r.error().message);
@@ -131,7 +149,12 @@ class RunSession {
       return;
     }
     sandbox_ = r.value();
+    if (stop_after_boot_) {
+      ready_.report("error interrupted by signal " + std::to_string(stop_after_boot_));
+      return finish(128 + stop_after_boot_);
+    }
     if (opts_.detach) redirect_diagnostics();
+    report_chosen_ports();
     host_ = rpc::SandboxHost::adopt(loop_, rpc::sandbox_vm(sandbox_));
     host_->set_on_terminated([this](const Error& e) {
       fail("sandbox " + sandbox_->id() + " stopped unexpectedly: " + e.message, kExitEngineError);
@@ -360,6 +383,7 @@ class RunSession {
   std::unique_ptr<uv::Handle<uv_signal_t>> winch_;
   std::optional<int> command_code_;  // once the command exited (kept sandboxes)
   bool signalled_ = false;
+  int stop_after_boot_ = 0;  // a signal that arrived while booting
   bool stopped_elsewhere_ = false;
   bool done_ = false;
   int exit_code_ = 0;

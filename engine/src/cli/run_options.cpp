@@ -85,6 +85,26 @@ Status parse_network_flags(const ParsedArgs& a, sandbox::SandboxOptions& o) {
   return {};
 }
 
+// -p/--publish and --address into the listeners the sandbox binds before it boots.
+Status parse_publish_flags(const ParsedArgs& a, sandbox::SandboxOptions& o) {
+  std::vector<std::string> addresses;
+  for (const auto& v : a.values("address")) {
+    auto addr = sandbox::parse_listen_address(v);
+    if (!addr.ok()) return addr.error().with_context("invalid --address");
+    addresses.push_back(*addr);
+  }
+  std::vector<sandbox::PortForwardSpec> specs;
+  for (const auto& v : a.values("publish")) {
+    auto spec = sandbox::parse_port_forward_spec(v);
+    if (!spec.ok()) return spec.error().with_context("invalid --publish");
+    specs.push_back(*spec);
+  }
+  if (!addresses.empty() && specs.empty())
+    return invalid_argument("--address needs at least one -p/--publish");
+  o.port_forwards = sandbox::port_forward_rules(specs, addresses);
+  return {};
+}
+
 }  // namespace
 
 ArgParser run_arg_parser() {
@@ -128,6 +148,11 @@ ArgParser run_arg_parser() {
       .add_repeated("local-model-route", 0, "ROUTE", "route model API calls (not supported yet)")
       .add_repeated("allow-private-host", 0, "IP",
                     "let interception dial this private address (blocked by default)")
+      .add_repeated("publish", 'p', "[ADDR:]HOST:GUEST",
+                    "forward a host port to a guest port through the agent (works with "
+                    "--no-network; HOST 0 = any free port)")
+      .add_repeated("address", 0, "IP",
+                    "host address that -p listens on when it names none (default 127.0.0.1)")
       .add_bool("pull", 0, "pull the image even if it is in the local store")
       .add_bool("quiet", 'q', "no pull progress on stderr");
   return p;
@@ -240,6 +265,7 @@ Result<RunOptions> parse_run_options(Args args, bool stdin_is_tty) {
     }
   }
   if (auto st = parse_network_flags(a, o.sandbox); !st.ok()) return st.error();
+  if (auto st = parse_publish_flags(a, o.sandbox); !st.ok()) return st.error();
   return o;
 }
 

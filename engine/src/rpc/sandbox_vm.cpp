@@ -40,6 +40,10 @@ class SandboxVm : public VmPort {
   Result<sandbox::AllowListChange> allow_list_remove(const std::vector<std::string>& h) override {
     return s_->allow_list_remove(h);
   }
+  Result<std::unique_ptr<sandbox::PortForwarder>> forward_ports(
+      const std::vector<sandbox::PortForwardRule>& rules) override {
+    return s_->forward_ports(rules);
+  }
 
  private:
   std::shared_ptr<sandbox::Sandbox> s_;

@@ -10,6 +10,7 @@
 #include "core/value_parsers.h"
 #include "rpc/create_params.h"
 #include "rpc/exec_env_param.h"
+#include "rpc/port_forward_params.h"
 
 namespace matchlock::rpc {
 namespace {
@@ -19,7 +20,7 @@ using rapidjson::Value;
 // Methods of the original protocol this engine does not implement yet: answered with a clear
 // -32000 instead of "Method not found", so SDK users see what is missing.
 constexpr const char* kNotSupportedYet[] = {
-    "write_file", "read_file", "list_files", "port_forward", "log", "log_stream",
+    "write_file", "read_file", "list_files", "log", "log_stream",
 };
 
 Value string_array(const std::vector<std::string>& items, rapidjson::Document::AllocatorType& a) {
@@ -137,10 +138,39 @@ void Session::dispatch(const Request& req) {
   if (m == "exec_tty.resize") return on_resize(req);
   if (m == "allow_list_add") return on_allow_list(req, true);
   if (m == "allow_list_delete") return on_allow_list(req, false);
+  if (m == "port_forward") return on_port_forward(req);
   for (const char* name : kNotSupportedYet) {
     if (m == name) return reply_error(req.id, kVmFailed, m + " is not supported yet");
   }
   reply_error(req.id, kMethodNotFound, "Method not found");
+}
+
+// ---- port_forward (rpc-protocol.md §3.5) -----------------------------------------------------
+
+// The new set replaces this session's previous one (the old listeners close first, so a
+// forward may be re-requested on the same port). The listeners belong to the session: they
+// end with the next port_forward, the sandbox, or the client's connection (so
+// `matchlock port-forward` forwards exactly as long as it runs).
+void Session::on_port_forward(const Request& req) {
+  if (!host_->ready()) return reply_error(req.id, kVmFailed, "VM not created");
+  auto rules = parse_port_forward_params(req.params);
+  if (!rules.ok()) return reply_error(req.id, kInvalidParams, rules.error().message);
+  forwards_.reset();
+  auto forwarder = host_->vm().forward_ports(*rules);
+  if (!forwarder.ok()) return reply_error(req.id, kVmFailed, forwarder.error().message);
+  forwards_ = std::move(forwarder.value());
+  rapidjson::Document d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  Value bindings(rapidjson::kArrayType);
+  for (const auto& b : forwards_->bindings()) {
+    Value item(rapidjson::kObjectType);
+    item.AddMember("address", Value(b.address.c_str(), a), a);
+    item.AddMember("local_port", b.host_port, a);
+    item.AddMember("remote_port", b.guest_port, a);
+    bindings.PushBack(item, a);
+  }
+  d.AddMember("bindings", bindings, a);
+  reply(req.id, d);
 }
 
 // ---- allow-list (rpc-protocol.md §3.6) -------------------------------------------------------
@@ -228,6 +258,7 @@ void Session::on_close(const Request& req) {
 
 void Session::begin_teardown() {
   if (serving()) move_to(SessionState::kDraining);  // without a close request: a hard stop
+  forwards_.reset();
   cancel_all_calls();
   // Only the owner's client going away stops the sandbox; a control client's only its calls.
   if (owner()) host_->close(0, !close_requested_, {});
@@ -236,6 +267,7 @@ void Session::begin_teardown() {
 void Session::on_sandbox_closing() {
   // Stopped by this or another client: no new requests, running calls end as cancelled.
   if (serving()) move_to(SessionState::kDraining);
+  forwards_.reset();
   cancel_all_calls();
 }
 

@@ -77,6 +77,7 @@ class Session : public SandboxObserver, public std::enable_shared_from_this<Sess
   void on_stdin(const Request& req, ExecMode mode, bool eof);
   void on_resize(const Request& req);
   void on_allow_list(const Request& req, bool add);
+  void on_port_forward(const Request& req);
 
   std::shared_ptr<ExecCall> find_call(uint64_t id, std::optional<ExecMode> mode) const;
   void cancel_all_calls();
@@ -103,6 +104,7 @@ class Session : public SandboxObserver, public std::enable_shared_from_this<Sess
   SessionState session_ = SessionState::kServing;
 
   std::map<uint64_t, std::shared_ptr<ExecCall>> calls_;  // by internal serial
+  std::unique_ptr<sandbox::PortForwarder> forwards_;     // this client's port_forward set
   uint64_t next_serial_ = 1;
 
   // This client's `close`, answered once the sandbox is gone. An owner draining without one

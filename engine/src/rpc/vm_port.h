@@ -49,6 +49,11 @@ class VmPort {
   virtual Result<sandbox::AllowListChange> allow_list_remove(const std::vector<std::string>& h) {
     return allow_list_add(h);
   }
+  // Host listeners relayed to guest ports (sandbox::Sandbox::forward_ports).
+  virtual Result<std::unique_ptr<sandbox::PortForwarder>> forward_ports(
+      const std::vector<sandbox::PortForwardRule>&) {
+    return Error(ErrorCode::kUnsupported, "VM backend does not support port-forward");
+  }
 };
 
 using VmCreateCallback = std::function<void(Result<std::shared_ptr<VmPort>>)>;

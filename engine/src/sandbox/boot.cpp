@@ -24,6 +24,7 @@ namespace matchlock::sandbox {
 
 // The boot order. Each step's context prefixes its errors.
 const Boot::Step Boot::kSteps[] = {
+    {"publish ports", &Boot::publish_ports},
     {"state", &Boot::open_state},
     {"image", &Boot::resolve_image},
     {"guest bundle", &Boot::locate_guest_bundle},
@@ -142,6 +143,17 @@ void Boot::resolve_image(StepDone done) {
         self->base_disk_ = found->base_disk.value();
         done(Status());
       });
+}
+
+// run -p: bound first, so a port in use fails before anything is pulled, written or spawned.
+// Connections that arrive before the guest is ready are reset.
+void Boot::publish_ports(StepDone done) {
+  if (sandbox_->options_.port_forwards.empty()) return done(Status());
+  auto forwarder = sandbox_->forward_ports(sandbox_->options_.port_forwards);
+  if (!forwarder.ok()) return done(forwarder.error());
+  res().published_ports = std::move(forwarder.value());
+  undo_.push_back([this] { res().published_ports.reset(); });
+  done(Status());
 }
 
 void Boot::locate_guest_bundle(StepDone done) {
@@ -276,14 +288,14 @@ void Boot::connect_guest_and_qmp(StepDone done) {
   });
   std::weak_ptr<Sandbox> weak = sandbox_;
   r.guest = guest_client::GuestConnection::create(sandbox_->loop_, std::move(control_socket_),
-                                           [weak, both](const Error& e) {
-                                             auto sb = weak.lock();
-                                             if (!sb) return;
-                                             if (sb->lifecycle_ == Lifecycle::kBooting) {
-                                               return both(e);
-                                             }
-                                             sb->on_guest_lost(e);
-                                           });
+                                                  [weak, both](const Error& e) {
+                                                    auto sb = weak.lock();
+                                                    if (!sb) return;
+                                                    if (sb->lifecycle_ == Lifecycle::kBooting) {
+                                                      return both(e);
+                                                    }
+                                                    sb->on_guest_lost(e);
+                                                  });
   r.guest->handshake(guest_config(), both);
   std::weak_ptr<Boot> weak_boot = shared_from_this();
   r.qmp = std::make_unique<vm::QmpClient>(

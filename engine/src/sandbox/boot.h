@@ -48,6 +48,7 @@ class Boot : public std::enable_shared_from_this<Boot> {
   // The steps, in boot order.
   void open_state(StepDone done);
   void resolve_image(StepDone done);
+  void publish_ports(StepDone done);
   void locate_guest_bundle(StepDone done);
   void register_sandbox(StepDone done);
   void create_upper_disk(StepDone done);

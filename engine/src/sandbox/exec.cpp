@@ -4,7 +4,8 @@
 
 namespace matchlock::sandbox {
 
-ExecHandle::ExecHandle(std::shared_ptr<guest_client::ExecHandle> process) : process_(std::move(process)) {}
+ExecHandle::ExecHandle(std::shared_ptr<guest_client::ExecHandle> process)
+    : process_(std::move(process)) {}
 
 ExecHandle::~ExecHandle() = default;
 

@@ -55,6 +55,15 @@ std::string options_record_json(const SandboxOptions& o) {
   d.AddMember("privileged", o.privileged, a);
   d.AddMember("network", network_object(o, a), a);
   d.AddMember("keep_after_close", o.keep_after_close, a);
+  rapidjson::Value ports(rapidjson::kArrayType);
+  for (const auto& rule : o.port_forwards) {
+    rapidjson::Value p(rapidjson::kObjectType);
+    p.AddMember("address", json::str(rule.address, a), a);
+    p.AddMember("host_port", rule.host_port, a);
+    p.AddMember("guest_port", rule.guest_port, a);
+    ports.PushBack(p, a);
+  }
+  d.AddMember("ports", ports, a);
   return json::to_string(d);
 }
 

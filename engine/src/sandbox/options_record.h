@@ -10,7 +10,8 @@
 namespace matchlock::sandbox {
 
 // {"image", "hostname", "resources": {cpus, memory_mb, disk_size_mb}, "env": {K: V}, "user",
-//  "working_dir", "entrypoint", "cmd", "privileged", "network": {mode, ...}}
+//  "working_dir", "entrypoint", "cmd", "privileged", "network": {mode, ...},
+//  "ports": [{address, host_port, guest_port}] (run -p; host_port 0 = chosen at bind time)}
 std::string options_record_json(const SandboxOptions& options);
 
 }  // namespace matchlock::sandbox

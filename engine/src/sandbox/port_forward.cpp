@@ -17,12 +17,13 @@ std::string describe(const std::string& address, uint16_t port) {
 }  // namespace
 
 GuestPortOpener guest_port_opener(std::weak_ptr<guest_client::GuestConnection> connection) {
-  return [connection](const guest_client::PortTarget& target,
-                      guest_client::PortEvents events) -> std::shared_ptr<guest_client::PortHandle> {
-    auto c = connection.lock();
-    if (!c) return nullptr;
-    return c->open_port(target, std::move(events));
-  };
+  return
+      [connection](const guest_client::PortTarget& target,
+                   guest_client::PortEvents events) -> std::shared_ptr<guest_client::PortHandle> {
+        auto c = connection.lock();
+        if (!c) return nullptr;
+        return c->open_port(target, std::move(events));
+      };
 }
 
 PortForwarder::PortForwarder(uv_loop_t* loop, GuestPortOpener open_guest_port)

@@ -23,24 +23,13 @@
 #include "core/uv.h"
 #include "guest_client/port_stream.h"
 #include "sandbox/port_forward_relay.h"
+#include "sandbox/port_forward_spec.h"
 
 namespace matchlock::guest_client {
 class GuestConnection;
 }
 
 namespace matchlock::sandbox {
-
-struct PortForwardRule {
-  std::string address = "127.0.0.1";  // IP literal to listen on
-  uint16_t host_port = 0;             // 0 = any free port
-  uint16_t guest_port = 0;            // reached at 127.0.0.1 inside the guest
-};
-
-struct PortForwardBinding {
-  std::string address;
-  uint16_t host_port = 0;  // the port actually bound
-  uint16_t guest_port = 0;
-};
 
 // The opener for a sandbox's guest channel; it holds the connection weakly.
 GuestPortOpener guest_port_opener(std::weak_ptr<guest_client::GuestConnection> connection);

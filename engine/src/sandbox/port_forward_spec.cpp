@@ -99,4 +99,19 @@ Result<PortForwardSpec> parse_port_forward_spec(std::string_view spec) {
   return out;
 }
 
+std::vector<PortForwardRule> port_forward_rules(const std::vector<PortForwardSpec>& specs,
+                                                const std::vector<std::string>& default_addresses) {
+  const std::vector<std::string> fallback = {"127.0.0.1"};
+  const auto& addresses = default_addresses.empty() ? fallback : default_addresses;
+  std::vector<PortForwardRule> rules;
+  for (const auto& spec : specs) {
+    if (spec.address) {
+      rules.push_back({*spec.address, spec.host_port, spec.guest_port});
+      continue;
+    }
+    for (const auto& a : addresses) rules.push_back({a, spec.host_port, spec.guest_port});
+  }
+  return rules;
+}
+
 }  // namespace matchlock::sandbox

@@ -6,10 +6,24 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 
 namespace matchlock::sandbox {
+
+// One listener: what the sandbox binds on the host and the guest port it reaches.
+struct PortForwardRule {
+  std::string address = "127.0.0.1";  // IP literal to listen on
+  uint16_t host_port = 0;             // 0 = any free port
+  uint16_t guest_port = 0;            // reached at 127.0.0.1 inside the guest
+};
+
+struct PortForwardBinding {
+  std::string address;
+  uint16_t host_port = 0;  // the port actually bound
+  uint16_t guest_port = 0;
+};
 
 struct PortForwardSpec {
   // An IP literal to listen on; absent = the caller's default (127.0.0.1, or --address).
@@ -27,5 +41,10 @@ Result<PortForwardSpec> parse_port_forward_spec(std::string_view spec);
 // A listen address on its own (--address, rpc "addresses"): an IPv4 or IPv6 literal (brackets
 // optional) or "localhost"; returned as the canonical literal ("127.0.0.1", "::1").
 Result<std::string> parse_listen_address(std::string_view address);
+
+// The listeners for `specs`: a spec naming its address gives one rule; one without gives a rule
+// per entry of `default_addresses` (--address, rpc "addresses"; 127.0.0.1 when empty).
+std::vector<PortForwardRule> port_forward_rules(const std::vector<PortForwardSpec>& specs,
+                                                const std::vector<std::string>& default_addresses);
 
 }  // namespace matchlock::sandbox

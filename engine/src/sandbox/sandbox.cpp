@@ -159,6 +159,7 @@ void Sandbox::finish_close(Status st) {
   if (!move_to(Lifecycle::kClosed)) return;
   auto& r = *res_;
   if (r.close_timer) r.close_timer->stop();
+  r.published_ports.reset();  // the listeners go with the sandbox, not with the last reference
   if (r.guest) r.guest->close(Error(ErrorCode::kCancelled, "sandbox closed"));
   r.qmp.reset();
   r.qemu.reset();
@@ -195,6 +196,30 @@ bool Sandbox::move_to(Lifecycle next) {
   if (!can_move(lifecycle_, next)) return false;
   lifecycle_ = next;
   return true;
+}
+
+std::shared_ptr<guest_client::PortHandle> Sandbox::open_guest_port(
+    const guest_client::PortTarget& target, guest_client::PortEvents events) {
+  if (lifecycle_ != Lifecycle::kRunning || !res_->guest) return nullptr;
+  return res_->guest->open_port(target, std::move(events));
+}
+
+// The opener holds the sandbox weakly: a forwarder that outlives it resets new connections.
+Result<std::unique_ptr<PortForwarder>> Sandbox::forward_ports(
+    const std::vector<PortForwardRule>& rules) {
+  std::weak_ptr<Sandbox> weak = weak_from_this();
+  return PortForwarder::start(
+      loop_, rules,
+      [weak](const guest_client::PortTarget& target,
+             guest_client::PortEvents events) -> std::shared_ptr<guest_client::PortHandle> {
+        auto self = weak.lock();
+        return self ? self->open_guest_port(target, std::move(events)) : nullptr;
+      });
+}
+
+std::vector<PortForwardBinding> Sandbox::published_ports() const {
+  if (!res_->published_ports) return {};
+  return res_->published_ports->bindings();
 }
 
 }  // namespace matchlock::sandbox

@@ -16,6 +16,7 @@
 #include "sandbox/exec.h"
 #include "sandbox/lifecycle.h"
 #include "sandbox/network_policy.h"
+#include "sandbox/port_forward.h"
 #include "sandbox/sandbox_options.h"
 
 namespace matchlock::image {
@@ -61,6 +62,13 @@ class Sandbox : public std::enable_shared_from_this<Sandbox> {
   Result<AllowListChange> allow_list_add(const std::vector<std::string>& hosts);
   Result<AllowListChange> allow_list_remove(const std::vector<std::string>& hosts);
 
+  // Host TCP listeners relayed to guest ports through the agent (rpc port_forward,
+  // `matchlock port-forward`). The listeners live as long as the returned forwarder (and never
+  // longer than the sandbox's guest channel); a bind failure binds nothing and names the port.
+  Result<std::unique_ptr<PortForwarder>> forward_ports(const std::vector<PortForwardRule>& rules);
+  // What `run -p` (SandboxOptions::port_forwards) bound, with the ports actually chosen.
+  std::vector<PortForwardBinding> published_ports() const;
+
   // Last lines of the guest console, for error messages.
   std::string console_tail(size_t max_lines = 20) const;
 
@@ -76,6 +84,9 @@ class Sandbox : public std::enable_shared_from_this<Sandbox> {
   void on_guest_lost(const Error& e);
   void on_network_lost(const Error& e);
   void stop_vm(uint64_t graceful_ms);
+  // Opens a port stream into the guest once it is running; null before or after.
+  std::shared_ptr<guest_client::PortHandle> open_guest_port(const guest_client::PortTarget& target,
+                                                            guest_client::PortEvents events);
   void finish_close(Status st);
   void remove_files_and_state();
 

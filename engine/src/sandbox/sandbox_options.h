@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "sandbox/port_forward_spec.h"
+
 namespace matchlock::sandbox {
 
 struct SandboxOptions {
@@ -31,6 +33,9 @@ struct SandboxOptions {
   bool block_private_ips = true;                               // interception mode only
   bool pull_always = false;       // pull even if the image is in the store
   bool keep_after_close = false;  // --rm=false: keep the state row and directory
+  // run -p: host listeners bound before boot (a port in use fails fast) and relayed to guest
+  // ports through the agent, for the sandbox's whole life.
+  std::vector<PortForwardRule> port_forwards;
 };
 
 }  // namespace matchlock::sandbox

@@ -12,6 +12,7 @@
 #include "image/image_store.h"
 #include "net/intercept/intercept_policy.h"
 #include "net/network_stack.h"
+#include "sandbox/port_forward.h"
 #include "sandbox/sandbox.h"
 #include "state/state_store.h"
 #include "vm/qemu_process.h"
@@ -29,6 +30,7 @@ struct Sandbox::Resources {
   std::unique_ptr<vm::QmpClient> qmp;
   std::shared_ptr<guest_client::GuestConnection> guest;
   std::unique_ptr<uv::Timer> close_timer;
+  std::unique_ptr<PortForwarder> published_ports;  // run -p; null when none
 };
 
 // State writes after the row exists are bookkeeping: a failure is reported, not fatal.
