@@ -158,6 +158,102 @@ ArgParser run_arg_parser() {
   return p;
 }
 
+namespace {
+
+// --cpus, --memory, --disk-size, --timeout, --graceful-shutdown.
+Status parse_resource_flags(const ParsedArgs& a, RunOptions& o) {
+  int host_cpus = static_cast<int>(std::thread::hardware_concurrency());
+  if (host_cpus <= 0) host_cpus = 1;
+  if (auto v = a.value("cpus")) {
+    auto c = parse_cpus(*v, "--cpus", host_cpus);
+    if (!c.ok()) return c.error();
+    o.sandbox.cpus = *c;
+  }
+  if (auto v = a.value("memory")) {
+    auto m = parse_size_mib(*v, "--memory", kMinMemoryMib, kMaxMemoryMib);
+    if (!m.ok()) return m.error();
+    o.sandbox.memory_mib = *m;
+  }
+  if (auto v = a.value("disk-size")) {
+    auto d = parse_size_mib(*v, "--disk-size", kMinDiskMib, kMaxDiskMib);
+    if (!d.ok()) return d.error();
+    o.sandbox.disk_size_mib = *d;
+  }
+  if (auto v = a.value("timeout")) {
+    auto t = parse_duration_seconds(*v, "--timeout");
+    if (!t.ok()) return t.error();
+    o.timeout_seconds = *t;
+  }
+  if (auto v = a.value("graceful-shutdown")) {
+    auto t = parse_duration_seconds(*v, "--graceful-shutdown");
+    if (!t.ok()) return t.error();
+    o.graceful_shutdown_ms = *t * 1000;
+  }
+  return {};
+}
+
+// Environment: files first, then -e flags, later ones winning (docker's precedence).
+Status parse_env_flags(const ParsedArgs& a, sandbox::SandboxOptions& o) {
+  std::vector<EnvVar> env;
+  for (const auto& file : a.values("env-file")) {
+    auto text = read_file(file, "--env-file");
+    if (!text.ok()) return text.error();
+    auto vars = parse_env_file(*text, file, host_env_lookup);
+    if (!vars.ok()) return vars.error();
+    for (auto& v : *vars) upsert_env(env, std::move(v));
+  }
+  for (const auto& e : a.values("env")) {
+    auto v = parse_env_assignment(e, host_env_lookup);
+    if (!v.ok()) return v.error().with_context("-e");
+    upsert_env(env, std::move(*v));
+  }
+  for (auto& [k, v] : env) o.env.push_back(k + "=" + v);
+  return {};
+}
+
+// --workdir, --user, --hostname, --entrypoint: what the command runs as and where.
+Status parse_process_flags(const ParsedArgs& a, sandbox::SandboxOptions& o) {
+  if (auto w = a.value("workdir")) {
+    MATCHLOCK_TRY(validate_absolute_guest_path(*w, "--workdir"));
+    o.workdir = *w;
+  }
+  if (auto u = a.value("user")) {
+    MATCHLOCK_TRY(validate_user_spec(*u));
+    o.user = *u;
+  }
+  if (auto h = a.value("hostname")) {
+    auto st = validate_hostname(*h);
+    if (!st.ok()) return st.error().with_context("--hostname");
+    o.hostname = *h;
+  }
+  if (a.is_set("entrypoint")) {
+    std::string ep = a.value("entrypoint").value_or("");
+    o.entrypoint = ep.empty() ? std::vector<std::string>{} : std::vector<std::string>{ep};
+  }
+  return {};
+}
+
+Status parse_dns_flags(const ParsedArgs& a, sandbox::SandboxOptions& o) {
+  auto dns = a.values("dns-servers");
+  if (dns.empty()) return {};
+  o.dns_servers.clear();
+  for (const auto& d : dns) {
+    std::stringstream ss(d);
+    for (std::string one; std::getline(ss, one, ',');) {
+      if (one.empty()) continue;
+      unsigned char addr[16];
+      if (inet_pton(AF_INET, one.c_str(), addr) != 1 &&
+          inet_pton(AF_INET6, one.c_str(), addr) != 1) {
+        return invalid_argument("invalid --dns-servers \"" + one + "\": expected an IP address");
+      }
+      o.dns_servers.push_back(one);
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<RunOptions> parse_run_options(Args args, bool stdin_is_tty) {
   auto parsed = run_arg_parser().parse(args);
   if (!parsed.ok()) return parsed.error();
@@ -187,83 +283,11 @@ Result<RunOptions> parse_run_options(Args args, bool stdin_is_tty) {
   o.sandbox.privileged = a.flag("privileged");
   o.sandbox.no_network = a.flag("no-network");
 
-  int host_cpus = static_cast<int>(std::thread::hardware_concurrency());
-  if (host_cpus <= 0) host_cpus = 1;
-  if (auto v = a.value("cpus")) {
-    auto c = parse_cpus(*v, "--cpus", host_cpus);
-    if (!c.ok()) return c.error();
-    o.sandbox.cpus = *c;
-  }
-  if (auto v = a.value("memory")) {
-    auto m = parse_size_mib(*v, "--memory", kMinMemoryMib, kMaxMemoryMib);
-    if (!m.ok()) return m.error();
-    o.sandbox.memory_mib = *m;
-  }
-  if (auto v = a.value("disk-size")) {
-    auto d = parse_size_mib(*v, "--disk-size", kMinDiskMib, kMaxDiskMib);
-    if (!d.ok()) return d.error();
-    o.sandbox.disk_size_mib = *d;
-  }
-  if (auto v = a.value("timeout")) {
-    auto t = parse_duration_seconds(*v, "--timeout");
-    if (!t.ok()) return t.error();
-    o.timeout_seconds = *t;
-  }
-  if (auto v = a.value("graceful-shutdown")) {
-    auto t = parse_duration_seconds(*v, "--graceful-shutdown");
-    if (!t.ok()) return t.error();
-    o.graceful_shutdown_ms = *t * 1000;
-  }
-
-  // Environment: files first, then -e flags, later ones winning (docker's precedence).
-  std::vector<EnvVar> env;
-  for (const auto& file : a.values("env-file")) {
-    auto text = read_file(file, "--env-file");
-    if (!text.ok()) return text.error();
-    auto vars = parse_env_file(*text, file, host_env_lookup);
-    if (!vars.ok()) return vars.error();
-    for (auto& v : *vars) upsert_env(env, std::move(v));
-  }
-  for (const auto& e : a.values("env")) {
-    auto v = parse_env_assignment(e, host_env_lookup);
-    if (!v.ok()) return v.error().with_context("-e");
-    upsert_env(env, std::move(*v));
-  }
-  for (auto& [k, v] : env) o.sandbox.env.push_back(k + "=" + v);
-
-  if (auto w = a.value("workdir")) {
-    MATCHLOCK_TRY(validate_absolute_guest_path(*w, "--workdir"));
-    o.sandbox.workdir = *w;
-  }
-  if (auto u = a.value("user")) {
-    MATCHLOCK_TRY(validate_user_spec(*u));
-    o.sandbox.user = *u;
-  }
-  if (auto h = a.value("hostname")) {
-    auto st = validate_hostname(*h);
-    if (!st.ok()) return st.error().with_context("--hostname");
-    o.sandbox.hostname = *h;
-  }
-  if (a.is_set("entrypoint")) {
-    std::string ep = a.value("entrypoint").value_or("");
-    o.sandbox.entrypoint = ep.empty() ? std::vector<std::string>{} : std::vector<std::string>{ep};
-  }
-  auto dns = a.values("dns-servers");
-  if (!dns.empty()) {
-    o.sandbox.dns_servers.clear();
-    for (const auto& d : dns) {
-      std::stringstream ss(d);
-      for (std::string one; std::getline(ss, one, ',');) {
-        if (one.empty()) continue;
-        unsigned char addr[16];
-        if (inet_pton(AF_INET, one.c_str(), addr) != 1 &&
-            inet_pton(AF_INET6, one.c_str(), addr) != 1) {
-          return invalid_argument("invalid --dns-servers \"" + one + "\": expected an IP address");
-        }
-        o.sandbox.dns_servers.push_back(one);
-      }
-    }
-  }
+  // Each part names the first bad flag it meets.
+  if (auto st = parse_resource_flags(a, o); !st.ok()) return st.error();
+  if (auto st = parse_env_flags(a, o.sandbox); !st.ok()) return st.error();
+  if (auto st = parse_process_flags(a, o.sandbox); !st.ok()) return st.error();
+  if (auto st = parse_dns_flags(a, o.sandbox); !st.ok()) return st.error();
   if (auto st = parse_network_flags(a, o.sandbox); !st.ok()) return st.error();
   if (auto st = parse_publish_flags(a, o.sandbox); !st.ok()) return st.error();
   return o;

@@ -138,6 +138,61 @@ Status LayerFlattener::make_opaque(const std::string& dir_rel) {
   return {};
 }
 
+Status LayerFlattener::apply_whiteout(const std::string& rel, const std::string& name) {
+  ++stats_.whiteouts;
+  if (name == kOpaqueMarker) return make_opaque(parent_rel(rel));
+  if (name.starts_with(".wh..wh.")) return {};  // other ".wh..wh.*" are AUFS internals
+  std::string target = join_rel(parent_rel(rel), name.substr(kWhiteoutPrefix.size()));
+  if (added_.count(target)) return {};  // this layer's own entry is never whited out
+  return remove_lower(target);
+}
+
+// A lower directory replaced by a non-directory (or vice versa) goes entirely.
+Status LayerFlattener::clear_replaced_path(const std::string& rel, bool new_is_dir) {
+  struct stat st {};
+  if (::lstat(abs(rel).c_str(), &st) != 0) return {};
+  if (new_is_dir && S_ISDIR(st.st_mode)) return {};
+  std::error_code ec;
+  std::filesystem::remove_all(abs(rel), ec);
+  if (ec) return io_error("replace " + rel + ": " + ec.message());
+  forget(rel);
+  return {};
+}
+
+Status LayerFlattener::redirect_hardlink(archive_entry* e, const std::string& rel,
+                                         const char* hardlink, EntryMeta& meta) {
+  auto target = confine_entry_path(hardlink);
+  if (!target || target->empty()) {
+    return invalid_argument("hardlink \"" + rel + "\" points outside the root");
+  }
+  MATCHLOCK_TRY(check_parents(*target));
+  struct stat tst {};
+  if (::lstat(abs(*target).c_str(), &tst) != 0 || S_ISDIR(tst.st_mode)) {
+    return invalid_argument("hardlink \"" + rel + "\" -> \"" + *target + "\": target missing");
+  }
+  archive_entry_set_hardlink(e, abs(*target).c_str());
+  // The inode is shared: its metadata is the target's.
+  if (auto it = meta_.find(*target); it != meta_.end()) meta = it->second;
+  return {};
+}
+
+Status LayerFlattener::copy_entry_data(archive* in, archive* out, const std::string& rel) {
+  const void* buf = nullptr;
+  size_t len = 0;
+  la_int64_t offset = 0;
+  int r;
+  while ((r = archive_read_data_block(in, &buf, &len, &offset)) == ARCHIVE_OK) {
+    if (archive_write_data_block(out, buf, len, offset) < ARCHIVE_OK) {
+      return io_error("write \"" + rel + "\": " + archive_error_text(out));
+    }
+    stats_.file_bytes += len;
+  }
+  if (r != ARCHIVE_EOF) {
+    return invalid_argument("corrupt layer data at \"" + rel + "\": " + archive_error_text(in));
+  }
+  return {};
+}
+
 Status LayerFlattener::apply_layer(const std::filesystem::path& layer) {
   ScopedUtf8Locale utf8;
   ArchiveReader in(archive_read_new());
@@ -165,13 +220,7 @@ Status LayerFlattener::apply_layer(const std::filesystem::path& layer) {
     std::string name = base_name(*rel);
 
     if (name.starts_with(kWhiteoutPrefix)) {
-      ++stats_.whiteouts;
-      if (name == kOpaqueMarker) {
-        MATCHLOCK_TRY(make_opaque(parent_rel(*rel)));
-      } else if (!name.starts_with(".wh..wh.")) {  // other ".wh..wh.*" are AUFS internals
-        std::string target = join_rel(parent_rel(*rel), name.substr(kWhiteoutPrefix.size()));
-        if (!added_.count(target)) MATCHLOCK_TRY(remove_lower(target));
-      }
+      MATCHLOCK_TRY(apply_whiteout(*rel, name));
       continue;
     }
 
@@ -194,31 +243,10 @@ Status LayerFlattener::apply_layer(const std::filesystem::path& layer) {
     }
     MATCHLOCK_TRY(check_parents(*rel));
 
-    // A lower directory replaced by a non-directory (or vice versa) goes entirely.
-    struct stat st {};
-    if (::lstat(abs(*rel).c_str(), &st) == 0) {
-      bool new_is_dir = !hardlink && type == AE_IFDIR;
-      if (!(new_is_dir && S_ISDIR(st.st_mode))) {
-        std::error_code ec;
-        std::filesystem::remove_all(abs(*rel), ec);
-        if (ec) return io_error("replace " + *rel + ": " + ec.message());
-        forget(*rel);
-      }
-    }
+    MATCHLOCK_TRY(clear_replaced_path(*rel, !hardlink && type == AE_IFDIR));
 
     if (hardlink) {
-      auto target = confine_entry_path(hardlink);
-      if (!target || target->empty()) {
-        return invalid_argument("hardlink \"" + *rel + "\" points outside the root");
-      }
-      MATCHLOCK_TRY(check_parents(*target));
-      struct stat tst {};
-      if (::lstat(abs(*target).c_str(), &tst) != 0 || S_ISDIR(tst.st_mode)) {
-        return invalid_argument("hardlink \"" + *rel + "\" -> \"" + *target + "\": target missing");
-      }
-      archive_entry_set_hardlink(e, abs(*target).c_str());
-      // The inode is shared: its metadata is the target's.
-      if (auto it = meta_.find(*target); it != meta_.end()) meta = it->second;
+      MATCHLOCK_TRY(redirect_hardlink(e, *rel, hardlink, meta));
     } else if (type != AE_IFLNK) {
       // On the host: owner can always traverse/read (for mkfs), never setuid/setgid/sticky.
       mode_t perm = archive_entry_perm(e) & 0777;
@@ -233,19 +261,7 @@ Status LayerFlattener::apply_layer(const std::filesystem::path& layer) {
       return io_error("extract \"" + *rel + "\": " + archive_error_text(out.get()));
     }
     if (!hardlink && type == AE_IFREG && archive_entry_size(e) > 0) {
-      const void* buf = nullptr;
-      size_t len = 0;
-      la_int64_t offset = 0;
-      while ((r = archive_read_data_block(in.get(), &buf, &len, &offset)) == ARCHIVE_OK) {
-        if (archive_write_data_block(out.get(), buf, len, offset) < ARCHIVE_OK) {
-          return io_error("write \"" + *rel + "\": " + archive_error_text(out.get()));
-        }
-        stats_.file_bytes += len;
-      }
-      if (r != ARCHIVE_EOF) {
-        return invalid_argument("corrupt layer data at \"" + *rel +
-                                "\": " + archive_error_text(in.get()));
-      }
+      MATCHLOCK_TRY(copy_entry_data(in.get(), out.get(), *rel));
     }
     if (archive_write_finish_entry(out.get()) < ARCHIVE_WARN) {
       return io_error("finish \"" + *rel + "\": " + archive_error_text(out.get()));

@@ -16,6 +16,10 @@
 
 #include "core/result.h"
 
+// libarchive's handles (archive.h stays out of this header).
+struct archive;
+struct archive_entry;
+
 namespace matchlock::image {
 
 // What the image says about one path (from the last tar header that wrote it).
@@ -58,6 +62,12 @@ class LayerFlattener {
   Status check_parents(const std::string& rel) const;
   Status remove_lower(const std::string& rel);
   Status make_opaque(const std::string& dir_rel);
+  // The parts of apply_layer, one per kind of entry work.
+  Status apply_whiteout(const std::string& rel, const std::string& name);
+  Status clear_replaced_path(const std::string& rel, bool new_is_dir);
+  Status redirect_hardlink(::archive_entry* e, const std::string& rel, const char* hardlink,
+                           EntryMeta& meta);
+  Status copy_entry_data(::archive* in, ::archive* out, const std::string& rel);
   void forget(const std::string& rel);
   void mark_added(const std::string& rel);
 
