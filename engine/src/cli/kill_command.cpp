@@ -2,18 +2,19 @@
 // socket, then waits until the owner process is really gone before printing the id.
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "cli/arg_parser.h"
 #include "cli/commands.h"
 #include "cli/control_client.h"
 #include "core/paths.h"
+#include "core/process_identity.h"
 #include "core/value_parsers.h"
 
 namespace matchlock::cli {
@@ -31,13 +32,8 @@ ArgParser kill_arg_parser() {
   return p;
 }
 
-UniqueFd open_pidfd(int64_t pid) {
-  if (pid <= 0) return UniqueFd();
-  return UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0)));
-}
-
-// Waits until `fd` is readable (a pidfd: the process exited; a socket: EOF or data) or the
-// deadline passes. True when it became readable.
+// Waits until `fd` is readable (EOF or data on a socket) or the deadline passes. True when it
+// became readable.
 bool wait_readable(int fd, int timeout_ms) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
@@ -52,9 +48,9 @@ bool wait_readable(int fd, int timeout_ms) {
   }
 }
 
-// Waits for the owner to be gone: its pidfd when we have one, else the socket's EOF.
-bool wait_owner_gone(int pidfd, int sock, int timeout_ms) {
-  if (pidfd >= 0) return wait_readable(pidfd, timeout_ms);
+// Waits for the owner to be gone: its verified pidfd when we have one, else the socket's EOF.
+bool wait_owner_gone(const std::optional<VerifiedProcess>& owner, int sock, int timeout_ms) {
+  if (owner) return owner->wait_exit(std::chrono::milliseconds(timeout_ms));
   char buf[4096];
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
@@ -70,8 +66,13 @@ bool wait_owner_gone(int pidfd, int sock, int timeout_ms) {
 Status kill_one(const std::string& id, uint64_t graceful_seconds) {
   auto row = find_running_sandbox(id);
   if (!row.ok()) return row.error();
-  // Opened before asking, so the pid cannot be reused under us while we wait.
-  UniqueFd pidfd = open_pidfd(row->owner_pid);
+  // Opened (pid and start time checked) before asking, so a reused pid is never waited on.
+  std::optional<VerifiedProcess> owner;
+  if (auto v = VerifiedProcess::open(
+          {static_cast<pid_t>(row->owner_pid), static_cast<uint64_t>(row->owner_start_time)});
+      v.ok()) {
+    owner = std::move(*v);
+  }
   auto sock = connect_sandbox(id);
   if (!sock.ok()) return sock.error();
   rapidjson::Document params(rapidjson::kObjectType);
@@ -83,7 +84,7 @@ Status kill_one(const std::string& id, uint64_t graceful_seconds) {
     return Error(reply.error().code, "kill " + id + ": " + reply.error().message);
   }
   int timeout_ms = static_cast<int>(graceful_seconds * 1000 + 2000) + kExitGraceMs;
-  if (!wait_owner_gone(pidfd.get(), sock->get(), timeout_ms)) {
+  if (!wait_owner_gone(owner, sock->get(), timeout_ms)) {
     return Error(ErrorCode::kTimeout, "kill " + id + ": the owner process (pid " +
                                           std::to_string(row->owner_pid) +
                                           ") did not exit in time");
