@@ -77,10 +77,13 @@ Status parse_network_flags(const ParsedArgs& a, sandbox::SandboxOptions& o) {
     }
   }
   // Registered so conflicts and typos get precise errors; the features land with later issues.
-  for (const char* flag : {"secret", "local-model-route"}) {
+  for (const char* flag : {"secret", "local-model-route", "volume", "disk"}) {
     if (!a.values(flag).empty()) {
       return invalid_argument(std::string("--") + flag + " is not supported yet");
     }
+  }
+  for (const char* flag : {"network-intercept", "workspace"}) {
+    if (a.is_set(flag)) return invalid_argument(std::string("--") + flag + " is not supported yet");
   }
   return {};
 }
@@ -146,6 +149,13 @@ ArgParser run_arg_parser() {
       .add_repeated("secret", 0, "NAME=VALUE@HOSTS",
                     "inject a secret into requests to HOSTS (not supported yet)")
       .add_repeated("local-model-route", 0, "ROUTE", "route model API calls (not supported yet)")
+      .add_bool("network-intercept", 0,
+                "intercept (MITM) the sandbox's HTTPS even with no other policy flag (not "
+                "supported yet)")
+      .add_repeated("volume", 'v', "HOST:GUEST[:MODE]",
+                    "mount a host path into the workspace (not supported yet)")
+      .add_value("workspace", 0, "PATH", "guest path of the workspace mount (not supported yet)")
+      .add_repeated("disk", 0, "HOST:GUEST[:ro]", "attach a raw ext4 disk (not supported yet)")
       .add_repeated("allow-private-host", 0, "IP",
                     "let interception dial this private address (blocked by default)")
       .add_repeated("publish", 'p', "[ADDR:]HOST:GUEST",
