@@ -31,6 +31,9 @@ struct SandboxOptions {
   bool block_private_ips = true;                               // interception mode only
   bool pull_always = false;       // pull even if the image is in the store
   bool keep_after_close = false;  // --rm=false: keep the state row and directory
+  // After a crash, keep the row (`crashed`) and the logs even without keep_after_close: for
+  // owners nobody watches (`run -d`), whose record is then the only account of what happened.
+  bool keep_after_crash = false;
 };
 
 }  // namespace matchlock::sandbox
