@@ -22,10 +22,10 @@ int cmd_rpc(Args args) {
   std::signal(SIGPIPE, SIG_IGN);
   uv_loop_t loop;
   if (uv_loop_init(&loop) != 0) return fail("cannot create the event loop", 1);
-  rpc::serve_stdio(&loop, rpc::sandbox_vm_factory(&loop));
+  int code = rpc::serve_stdio(&loop, rpc::sandbox_vm_factory(&loop));
   // Handles still open belong to objects that outlive nothing here; the process ends next.
   if (uv_loop_close(&loop) != 0) uv_run(&loop, UV_RUN_NOWAIT);
-  return 0;
+  return code;
 }
 
 }  // namespace matchlock::cli

@@ -95,6 +95,8 @@ class RunSession {
     install_signal(SIGINT);
     install_signal(SIGTERM);
     install_signal(SIGHUP);
+    // Nobody watches a kept or detached sandbox: if it crashes, its record must tell.
+    opts_.sandbox.keep_after_crash = opts_.keep_running();
     sandbox::Sandbox::create(loop_, opts_.sandbox, [this](auto r) { on_created(std::move(r)); });
   }
 
@@ -156,9 +158,8 @@ class RunSession {
     if (opts_.detach) redirect_diagnostics();
     report_chosen_ports();
     host_ = rpc::SandboxHost::adopt(loop_, rpc::sandbox_vm(sandbox_));
-    host_->set_on_terminated([this](const Error& e) {
-      fail("sandbox " + sandbox_->id() + " stopped unexpectedly: " + e.message, kExitEngineError);
-    });
+    // A crash: the sandbox's error already says which sandbox stopped and why.
+    host_->set_on_terminated([this](const Error& e) { fail(e.message, kExitEngineError); });
     stop_watch_ = std::make_shared<SandboxStopWatch>([this] { on_stopped_elsewhere(); });
     host_->add_observer(stop_watch_);
     auto control =

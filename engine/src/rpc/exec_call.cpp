@@ -141,7 +141,8 @@ void ExecCall::on_exit(int exit_code) {
 void ExecCall::on_error(const Error& error) {
   if (finished_) return;
   if (cancelled_) return finish_cancelled();
-  finish(error_line(id_, kExecFailed, error.message));
+  // The sandbox failing under the process (a crash) is the VM's failure, not the command's.
+  finish(error_line(id_, error.code == ErrorCode::kVm ? kVmFailed : kExecFailed, error.message));
 }
 
 void ExecCall::finish_cancelled() {

@@ -78,10 +78,17 @@ void SandboxHost::on_create_result(bool launch, Result<std::shared_ptr<VmPort>> 
 void SandboxHost::watch_termination() {
   std::weak_ptr<SandboxHost> weak = weak_from_this();
   vm_->set_on_terminated([weak](const Error& e) {
-    // Running execs fail on their own (the guest channel closes); later ones fail to start.
-    log::warn("rpc: sandbox terminated: " + e.message);
-    if (auto self = weak.lock(); self && self->on_terminated_) self->on_terminated_(e);
+    if (auto self = weak.lock()) self->on_vm_crashed(e);
   });
+}
+
+void SandboxHost::on_vm_crashed(const Error& e) {
+  // The sandbox has already failed its running execs with `e` and recorded the crash.
+  if (crash_) return;
+  crash_ = e;
+  auto keep_alive = shared_from_this();
+  if (on_terminated_) on_terminated_(e);  // first: the owner reports the crash, not a "stop"
+  close(0, false, {});
 }
 
 void SandboxHost::launch_entrypoint() {

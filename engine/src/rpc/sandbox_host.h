@@ -65,13 +65,18 @@ class SandboxHost : public std::enable_shared_from_this<SandboxHost> {
   void add_observer(std::weak_ptr<SandboxObserver> observer);
   // Runs once when the sandbox becomes ready (e.g. to start the control socket).
   void set_on_ready(std::function<void()> fn) { on_ready_ = std::move(fn); }
-  // The VM died or its guest channel was lost while running.
+  // The sandbox crashed (its VM died or its guest channel was lost): told to the owner, which
+  // reports it; the host then closes the sandbox by itself, so every session ends its calls and
+  // the control socket goes away whoever owns it.
   void set_on_terminated(std::function<void(const Error&)> fn) { on_terminated_ = std::move(fn); }
+  // The crash's error once the sandbox crashed, for the owner's exit status.
+  const std::optional<Error>& crash() const { return crash_; }
 
  private:
   SandboxHost(uv_loop_t* loop, VmFactory vm_factory);
   void on_create_result(bool launch_entrypoint, Result<std::shared_ptr<VmPort>> r);
   void watch_termination();
+  void on_vm_crashed(const Error& e);
   void launch_entrypoint();
   void finish_create(std::optional<RpcError> error);
   void start_close();
@@ -98,6 +103,7 @@ class SandboxHost : public std::enable_shared_from_this<SandboxHost> {
   std::vector<std::weak_ptr<SandboxObserver>> observers_;
   std::function<void()> on_ready_;
   std::function<void(const Error&)> on_terminated_;
+  std::optional<Error> crash_;
 };
 
 }  // namespace matchlock::rpc

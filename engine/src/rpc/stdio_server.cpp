@@ -1,7 +1,9 @@
 #include "rpc/stdio_server.h"
 
 #include <csignal>
+#include <cstdio>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "core/fd_stream.h"
@@ -36,7 +38,7 @@ class FdOutput : public Output {
 
 }  // namespace
 
-void serve_stdio(uv_loop_t* loop, VmFactory vm_factory) {
+int serve_stdio(uv_loop_t* loop, VmFactory vm_factory) {
   auto output = std::make_shared<FdOutput>(loop, 1);
   auto server = Server::create(loop, output, std::move(vm_factory));
   FdReader input(loop, 0);
@@ -92,6 +94,7 @@ void serve_stdio(uv_loop_t* loop, VmFactory vm_factory) {
   uv_run(loop, UV_RUN_DEFAULT);
   if (!server->done()) log::warn("rpc: event loop ended before the server finished");
 
+  std::optional<Error> crash = host->crash();
   signals.clear();
   input.close();
   control.reset();
@@ -99,6 +102,9 @@ void serve_stdio(uv_loop_t* loop, VmFactory vm_factory) {
   output.reset();
   // Let close callbacks of the handles released above run.
   uv_run(loop, UV_RUN_NOWAIT);
+  if (!crash) return 0;
+  std::fprintf(stderr, "matchlock: %s\n", crash->message.c_str());
+  return 1;
 }
 
 }  // namespace matchlock::rpc

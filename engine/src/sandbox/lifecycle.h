@@ -7,17 +7,18 @@
 namespace matchlock::sandbox {
 
 enum class Lifecycle : uint8_t {
-  kBooting,   // Boot is running its steps; nobody outside holds the sandbox yet
-  kRunning,   // booted: execs may start
-  kVmExited,  // the VM died on its own while running; only close() is left to do
-  kClosing,   // close() asked the VM to stop; waiting for QEMU to exit
-  kClosed,    // everything is released; close() answers at once
+  kBooting,  // Boot is running its steps; nobody outside holds the sandbox yet
+  kRunning,  // booted: execs may start
+  kCrashed,  // the VM died, or its guest channel was lost, while running: recorded as crashed
+             // and reported; only close() is left to do (it stops a QEMU still running)
+  kClosing,  // close() asked the VM to stop; waiting for QEMU to exit
+  kClosed,   // everything is released; close() answers at once
 };
 
 // The allowed moves:
 //   Booting  -> Running   (boot finished)      Booting -> Closed (boot failed, all undone)
-//   Running  -> VmExited  (QEMU died)          Running -> Closing (close())
-//   VmExited -> Closing   (close())
+//   Running  -> Crashed   (QEMU died, or the guest channel was lost)
+//   Running  -> Closing   (close())            Crashed -> Closing (close())
 //   Closing  -> Closed    (QEMU gone, files and state row removed)
 // Nothing leaves Closed, and nothing returns to Booting.
 constexpr bool can_move(Lifecycle from, Lifecycle to) {
@@ -25,8 +26,8 @@ constexpr bool can_move(Lifecycle from, Lifecycle to) {
     case Lifecycle::kBooting:
       return to == Lifecycle::kRunning || to == Lifecycle::kClosed;
     case Lifecycle::kRunning:
-      return to == Lifecycle::kVmExited || to == Lifecycle::kClosing;
-    case Lifecycle::kVmExited:
+      return to == Lifecycle::kCrashed || to == Lifecycle::kClosing;
+    case Lifecycle::kCrashed:
       return to == Lifecycle::kClosing;
     case Lifecycle::kClosing:
       return to == Lifecycle::kClosed;
@@ -48,8 +49,8 @@ constexpr const char* lifecycle_name(Lifecycle s) {
       return "booting";
     case Lifecycle::kRunning:
       return "running";
-    case Lifecycle::kVmExited:
-      return "vm exited";
+    case Lifecycle::kCrashed:
+      return "crashed";
     case Lifecycle::kClosing:
       return "closing";
     case Lifecycle::kClosed:

@@ -7,6 +7,7 @@
 #include "core/paths.h"
 #include "net/intercept/intercept_policy.h"
 #include "sandbox/boot.h"
+#include "sandbox/crash_report.h"
 #include "sandbox/exec_environment.h"
 #include "sandbox/file_tail.h"
 #include "sandbox/sandbox_resources.h"
@@ -33,6 +34,10 @@ const image::ImageConfig& Sandbox::image_config() const {
 }
 
 namespace {
+
+// How long a lost guest channel waits for QEMU's exit to be reported: QEMU's sockets close as it
+// dies, a moment before its pidfd says so, and the crash should name the real cause.
+constexpr uint64_t kGuestLostGraceMs = 300;
 
 Error no_interception() {
   return Error(ErrorCode::kUnsupported,
@@ -96,7 +101,14 @@ std::shared_ptr<ExecHandle> Sandbox::exec(const ExecSpec& spec, ExecEvents event
     };
   }
   ev.on_exit = std::move(events.on_exit);
-  ev.on_error = std::move(events.on_error);
+  if (events.on_error) {
+    ev.on_error = [weak = weak_from_this(), fn = std::move(events.on_error)](const Error& e,
+                                                                             int code) {
+      auto self = weak.lock();
+      if (self && code == -1) return self->report_exec_lost(fn, e);
+      fn(e, code);
+    };
+  }
   return std::make_shared<ExecHandle>(res_->guest->open_exec(r, std::move(ev)));
 }
 
@@ -107,9 +119,16 @@ void Sandbox::close(uint64_t graceful_ms, std::function<void(Status)> done) {
   }
   if (done) close_waiters_.push_back(std::move(done));
   if (!move_to(Lifecycle::kClosing)) return;  // already closing: finish_close serves the waiter
-  if (res_->state) warn_if_failed(res_->state->append_lifecycle(id_, "stopping", ""));
+  // Closed while a lost channel's cause was still awaited: no crash to report, just the loss.
+  auto early = std::move(execs_lost_early_);
+  for (auto& [fn, lost] : early) fn(lost, -1);
+  // A crashed sandbox's history ends with why it crashed, not with the clean-up.
+  if (res_->state && !crash_error_) {
+    warn_if_failed(res_->state->append_lifecycle(id_, "stopping", ""));
+  }
   if (!res_->qemu || !res_->qemu->running()) return finish_close(Status());
-  stop_vm(graceful_ms);
+  // A crashed guest cannot shut down cleanly: stop what is left of it at once.
+  stop_vm(crash_error_ ? 0 : graceful_ms);
 }
 
 // Graceful if asked and possible (the guest agent, else ACPI through QMP), then QMP quit, then
@@ -137,28 +156,65 @@ void Sandbox::stop_vm(uint64_t graceful_ms) {
 
 void Sandbox::on_vm_exit(const vm::ExitInfo& info) {
   if (lifecycle_ == Lifecycle::kClosing) return finish_close(Status());
-  if (!move_to(Lifecycle::kVmExited)) return;
-  if (res_->state) warn_if_failed(res_->state->set_status(id_, "crashed"));
-  Error e(ErrorCode::kVm, "the VM " + info.describe());
-  if (res_->guest) res_->guest->close(e);
-  if (on_terminated_) on_terminated_(e);
+  crash(vm_exit_reason(info, console_tail(100)));
 }
 
 void Sandbox::on_guest_lost(const Error& e) {
-  if (is_shutting_down(lifecycle_)) return;  // QEMU going away closes the channel too
-  log::warn("sandbox " + id_ + ": " + e.message);
-  if (on_terminated_) on_terminated_(e);
+  if (lifecycle_ != Lifecycle::kRunning) return;  // QEMU going away closes the channel too
+  auto& timer = res_->guest_lost_timer;
+  if (timer) return;
+  timer = std::make_unique<uv::Timer>(loop_);  // owned by this sandbox: `this` outlives it
+  timer->start(kGuestLostGraceMs, [this, reason = guest_lost_reason(e.message)] { crash(reason); });
+}
+
+void Sandbox::crash(const std::string& reason) {
+  if (!move_to(Lifecycle::kCrashed)) return;
+  auto keep_alive = shared_from_this();  // callbacks below may drop the owner's reference
+  if (res_->guest_lost_timer) res_->guest_lost_timer->stop();
+  crash_error_ = Error(ErrorCode::kVm, crash_message(id_, reason));
+  log::info(crash_error_->message);  // the owner reports it to its user, once
+  if (res_->state) {
+    warn_if_failed(res_->state->set_status(id_, "crashed"));
+    warn_if_failed(res_->state->append_lifecycle(id_, "crashed", reason));
+  }
+  // Every running exec ends with this error before anyone starts closing (a close would report
+  // them as cancelled instead).
+  if (res_->guest) res_->guest->close(*crash_error_);
+  auto early = std::move(execs_lost_early_);
+  for (auto& held : early) held.first(*crash_error_, -1);
+  if (on_terminated_) on_terminated_(*crash_error_);
+}
+
+void Sandbox::report_exec_lost(std::function<void(const Error&, int)> on_error, const Error& e) {
+  if (lifecycle_ == Lifecycle::kRunning) {
+    // The channel went first; crash() follows within kGuestLostGraceMs with the cause.
+    execs_lost_early_.emplace_back(std::move(on_error), e);
+    return;
+  }
+  on_error(crash_error_ ? *crash_error_ : e, -1);
 }
 
 void Sandbox::on_network_lost(const Error& e) {
-  if (is_shutting_down(lifecycle_)) return;
-  log::warn("sandbox " + id_ + ": network link closed: " + e.message);
+  if (lifecycle_ == Lifecycle::kBooting)
+    return log::warn("sandbox " + id_ + ": network link closed: " + e.message);
+  if (lifecycle_ != Lifecycle::kRunning) return;
+  // QEMU holds the NIC's other end, so it closing usually means QEMU is dying: then the crash is
+  // the news. Only a link lost while the VM runs on deserves its own warning.
+  auto& timer = res_->network_lost_timer;
+  if (timer) return;
+  timer = std::make_unique<uv::Timer>(loop_);
+  timer->start(kGuestLostGraceMs, [this, message = e.message] {
+    if (lifecycle_ == Lifecycle::kRunning)
+      log::warn("sandbox " + id_ + ": network link closed: " + message);
+  });
 }
 
 void Sandbox::finish_close(Status st) {
   if (!move_to(Lifecycle::kClosed)) return;
   auto& r = *res_;
-  if (r.close_timer) r.close_timer->stop();
+  for (auto* timer : {&r.close_timer, &r.guest_lost_timer, &r.network_lost_timer}) {
+    if (*timer) (*timer)->stop();
+  }
   r.published_ports.reset();  // the listeners go with the sandbox, not with the last reference
   if (r.guest) r.guest->close(Error(ErrorCode::kCancelled, "sandbox closed"));
   r.qmp.reset();
@@ -172,10 +228,12 @@ void Sandbox::finish_close(Status st) {
 void Sandbox::remove_files_and_state() {
   auto& r = *res_;
   std::error_code ec;
-  if (options_.keep_after_close) {
-    // Keep the record and console log for inspection; the disk goes (it is the bulk).
+  const bool crashed = crash_error_.has_value();
+  if (options_.keep_after_close || (crashed && options_.keep_after_crash)) {
+    // Keep the record and logs for inspection; the disk goes (it is the bulk). A crashed
+    // record keeps saying so.
     std::filesystem::remove(r.dir / "upper.ext4", ec);
-    if (r.state) {
+    if (r.state && !crashed) {
       warn_if_failed(r.state->set_status(id_, "stopped"));
       warn_if_failed(r.state->append_lifecycle(id_, "stopped", ""));
     }

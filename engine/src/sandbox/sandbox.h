@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,7 +54,10 @@ class Sandbox : public std::enable_shared_from_this<Sandbox> {
   // removes its files and state row (unless keep_after_close). Safe to call more than once.
   void close(uint64_t graceful_ms, std::function<void(Status)> done);
 
-  // Fires if the VM dies or the guest channel is lost while the sandbox is open.
+  // Fires once if the sandbox crashes while running: the VM dies or the guest channel is lost.
+  // By then the state row says `crashed` (with why in its history) and every running exec has
+  // ended with the same error, "sandbox <id> stopped unexpectedly: <why>". The owner still calls
+  // close() to release the rest (and to remove the record unless it keeps crashed sandboxes).
   void set_on_terminated(std::function<void(const Error&)> fn) { on_terminated_ = std::move(fn); }
 
   // The allow-list of an interception-mode sandbox, changed while it runs (rpc allow_list_add
@@ -80,6 +84,10 @@ class Sandbox : public std::enable_shared_from_this<Sandbox> {
   // The only place the lifecycle changes; false (and no change) if can_move() forbids it.
   bool move_to(Lifecycle next);
   void on_vm_exit(const vm::ExitInfo& info);
+  // The one place a running sandbox becomes crashed: state row, running execs, on_terminated.
+  void crash(const std::string& reason);
+  // A running exec lost the guest channel (exit code -1): reported with the crash's error.
+  void report_exec_lost(std::function<void(const Error&, int)> on_error, const Error& e);
   // The guest channel or the network link failed; news only while the sandbox is open.
   void on_guest_lost(const Error& e);
   void on_network_lost(const Error& e);
@@ -97,6 +105,9 @@ class Sandbox : public std::enable_shared_from_this<Sandbox> {
   std::unique_ptr<Resources> res_;
   std::function<void(const Error&)> on_terminated_;
   std::vector<std::function<void(Status)>> close_waiters_;
+  std::optional<Error> crash_error_;  // set once crashed
+  // Execs that lost the channel before the crash's cause was known (see on_guest_lost).
+  std::vector<std::pair<std::function<void(const Error&, int)>, Error>> execs_lost_early_;
 };
 
 }  // namespace matchlock::sandbox

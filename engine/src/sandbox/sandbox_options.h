@@ -36,6 +36,9 @@ struct SandboxOptions {
   // run -p: host listeners bound before boot (a port in use fails fast) and relayed to guest
   // ports through the agent, for the sandbox's whole life.
   std::vector<PortForwardRule> port_forwards;
+  // After a crash, keep the row (`crashed`) and the logs even without keep_after_close: for
+  // owners nobody watches (`run -d`), whose record is then the only account of what happened.
+  bool keep_after_crash = false;
 };
 
 }  // namespace matchlock::sandbox

@@ -31,6 +31,9 @@ struct Sandbox::Resources {
   std::shared_ptr<guest_client::GuestConnection> guest;
   std::unique_ptr<uv::Timer> close_timer;
   std::unique_ptr<PortForwarder> published_ports;  // run -p; null when none
+  // Wait briefly for QEMU's exit after the guest channel or the NIC closed (on_*_lost).
+  std::unique_ptr<uv::Timer> guest_lost_timer;
+  std::unique_ptr<uv::Timer> network_lost_timer;
 };
 
 // State writes after the row exists are bookkeeping: a failure is reported, not fatal.

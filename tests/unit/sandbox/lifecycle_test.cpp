@@ -7,7 +7,7 @@ using matchlock::sandbox::is_shutting_down;
 using matchlock::sandbox::Lifecycle;
 
 namespace {
-constexpr Lifecycle kAll[] = {Lifecycle::kBooting, Lifecycle::kRunning, Lifecycle::kVmExited,
+constexpr Lifecycle kAll[] = {Lifecycle::kBooting, Lifecycle::kRunning, Lifecycle::kCrashed,
                               Lifecycle::kClosing, Lifecycle::kClosed};
 }
 
@@ -15,24 +15,25 @@ TEST_CASE("a booting sandbox either becomes running or, when boot fails, closed"
   CHECK(can_move(Lifecycle::kBooting, Lifecycle::kRunning));
   CHECK(can_move(Lifecycle::kBooting, Lifecycle::kClosed));
   CHECK_FALSE(can_move(Lifecycle::kBooting, Lifecycle::kClosing));
-  CHECK_FALSE(can_move(Lifecycle::kBooting, Lifecycle::kVmExited));
+  CHECK_FALSE(can_move(Lifecycle::kBooting, Lifecycle::kCrashed));
 }
 
-TEST_CASE("a running sandbox can be closed or lose its VM", "[sandbox]") {
+TEST_CASE("a running sandbox can be closed or crash", "[sandbox]") {
   CHECK(can_move(Lifecycle::kRunning, Lifecycle::kClosing));
-  CHECK(can_move(Lifecycle::kRunning, Lifecycle::kVmExited));
+  CHECK(can_move(Lifecycle::kRunning, Lifecycle::kCrashed));
   CHECK_FALSE(can_move(Lifecycle::kRunning, Lifecycle::kClosed));
 }
 
-TEST_CASE("a sandbox whose VM exited can still be closed, and nothing else", "[sandbox]") {
-  CHECK(can_move(Lifecycle::kVmExited, Lifecycle::kClosing));
-  CHECK_FALSE(can_move(Lifecycle::kVmExited, Lifecycle::kRunning));
-  CHECK_FALSE(can_move(Lifecycle::kVmExited, Lifecycle::kClosed));
+TEST_CASE("a crashed sandbox can still be closed, and nothing else", "[sandbox]") {
+  CHECK(can_move(Lifecycle::kCrashed, Lifecycle::kClosing));
+  CHECK_FALSE(can_move(Lifecycle::kCrashed, Lifecycle::kRunning));
+  CHECK_FALSE(can_move(Lifecycle::kCrashed, Lifecycle::kClosed));
 }
 
-TEST_CASE("a closing sandbox only ends closed, even if its VM exits meanwhile", "[sandbox]") {
+TEST_CASE("a closing sandbox only ends closed, even if its VM exits or its channel drops meanwhile",
+          "[sandbox]") {
   CHECK(can_move(Lifecycle::kClosing, Lifecycle::kClosed));
-  CHECK_FALSE(can_move(Lifecycle::kClosing, Lifecycle::kVmExited));
+  CHECK_FALSE(can_move(Lifecycle::kClosing, Lifecycle::kCrashed));
   CHECK_FALSE(can_move(Lifecycle::kClosing, Lifecycle::kRunning));
 }
 
@@ -50,7 +51,7 @@ TEST_CASE("no sandbox returns to booting or stays put through a move", "[sandbox
 TEST_CASE("only closing and closed sandboxes count as shutting down", "[sandbox]") {
   CHECK_FALSE(is_shutting_down(Lifecycle::kBooting));
   CHECK_FALSE(is_shutting_down(Lifecycle::kRunning));
-  CHECK_FALSE(is_shutting_down(Lifecycle::kVmExited));
+  CHECK_FALSE(is_shutting_down(Lifecycle::kCrashed));
   CHECK(is_shutting_down(Lifecycle::kClosing));
   CHECK(is_shutting_down(Lifecycle::kClosed));
 }
