@@ -2,7 +2,6 @@
 // exec_pipe (or exec_tty with -t), streaming stdio both ways with back-pressure, and exits with
 // the command's exit code.
 #include <signal.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -12,6 +11,7 @@
 #include "cli/control_client.h"
 #include "cli/exec_options.h"
 #include "cli/shell_words.h"
+#include "cli/terminal.h"
 #include "core/base64.h"
 #include "core/fd_stream.h"
 #include "core/json.h"
@@ -28,20 +28,6 @@ constexpr uint64_t kCancelId = 2;
 // Above this many bytes queued toward a slow reader, stop reading from its source.
 constexpr size_t kHighWater = 1 << 20;
 constexpr size_t kLowWater = 256 << 10;
-
-struct WindowSize {
-  uint16_t rows = 24, cols = 80;
-};
-
-WindowSize terminal_size() {
-  winsize ws{};
-  for (int fd : {1, 0, 2}) {
-    if (::ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0) {
-      return {ws.ws_row, ws.ws_col};
-    }
-  }
-  return {};
-}
 
 class ExecClient {
  public:
@@ -215,14 +201,7 @@ class ExecClient {
   }
 
   void install_signal(int signo) {
-    auto& h = signals_.emplace_back(std::make_unique<uv::Handle<uv_signal_t>>());
-    h->init(loop_, this, uv_signal_init);
-    uv_signal_start(
-        h->get(),
-        [](uv_signal_t* s, int signo) {
-          if (auto* self = static_cast<ExecClient*>(s->data)) self->on_signal(signo);
-        },
-        signo);
+    signals_.push_back(std::make_unique<uv::Signal>(loop_, signo, [this](int s) { on_signal(s); }));
   }
 
   void on_signal(int signo) {
@@ -234,16 +213,9 @@ class ExecClient {
   }
 
   void watch_window_size() {
-    winch_ = std::make_unique<uv::Handle<uv_signal_t>>();
-    winch_->init(loop_, this, uv_signal_init);
-    uv_signal_start(
-        winch_->get(),
-        [](uv_signal_t* s, int) {
-          if (auto* self = static_cast<ExecClient*>(s->data); self && !self->done_) {
-            self->send_resize();
-          }
-        },
-        SIGWINCH);
+    winch_ = std::make_unique<uv::Signal>(loop_, SIGWINCH, [this](int) {
+      if (!done_) send_resize();
+    });
   }
 
   void fail(const std::string& message, int code) {
@@ -277,8 +249,8 @@ class ExecClient {
   FdReader in_;
   FdWriter out_, err_;
   rpc::LineFramer framer_;
-  std::vector<std::unique_ptr<uv::Handle<uv_signal_t>>> signals_;
-  std::unique_ptr<uv::Handle<uv_signal_t>> winch_;
+  std::vector<std::unique_ptr<uv::Signal>> signals_;
+  std::unique_ptr<uv::Signal> winch_;
   size_t sock_backlog_ = 0;
   size_t out_backlog_ = 0;
   bool stdin_started_ = false;

@@ -3,7 +3,6 @@
 // sandbox stays after the command until killed; -d forks a detached owner that does the same.
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 #include "cli/commands.h"
 #include "cli/pull_progress.h"
 #include "cli/run_options.h"
+#include "cli/terminal.h"
 #include "core/fd_stream.h"
 #include "core/log.h"
 #include "core/paths.h"
@@ -32,20 +32,6 @@ namespace {
 // Exit codes of our own (the command's code passes through otherwise), docker-like.
 constexpr int kExitEngineError = 125;
 constexpr int kExitTimeout = 124;
-
-struct WindowSize {
-  uint16_t rows = 24, cols = 80;
-};
-
-WindowSize terminal_size() {
-  winsize ws{};
-  for (int fd : {1, 0, 2}) {
-    if (::ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0) {
-      return {ws.ws_row, ws.ws_col};
-    }
-  }
-  return {};
-}
 
 // How a detached owner tells the waiting `run -d` parent how the boot went: one line on a
 // pipe, "ok <id>" or "error <message>".
@@ -104,15 +90,7 @@ class RunSession {
 
  private:
   void install_signal(int signo) {
-    auto h = std::make_unique<uv::Handle<uv_signal_t>>();
-    h->init(loop_, this, uv_signal_init);
-    uv_signal_start(
-        h->get(),
-        [](uv_signal_t* s, int signo) {
-          if (auto* self = static_cast<RunSession*>(s->data)) self->on_signal(signo);
-        },
-        signo);
-    signals_.push_back(std::move(h));
+    signals_.push_back(std::make_unique<uv::Signal>(loop_, signo, [this](int s) { on_signal(s); }));
   }
 
   void on_signal(int signo) {
@@ -317,17 +295,11 @@ class RunSession {
   }
 
   void watch_window_size() {
-    winch_ = std::make_unique<uv::Handle<uv_signal_t>>();
-    winch_->init(loop_, this, uv_signal_init);
-    uv_signal_start(
-        winch_->get(),
-        [](uv_signal_t* s, int) {
-          auto* self = static_cast<RunSession*>(s->data);
-          if (!self || !self->exec_) return;
-          auto ws = terminal_size();
-          self->exec_->resize(ws.rows, ws.cols);
-        },
-        SIGWINCH);
+    winch_ = std::make_unique<uv::Signal>(loop_, SIGWINCH, [this](int) {
+      if (!exec_) return;
+      auto ws = terminal_size();
+      exec_->resize(ws.rows, ws.cols);
+    });
   }
 
   void fail(const std::string& message, int code) {
@@ -380,8 +352,8 @@ class RunSession {
   std::shared_ptr<SandboxStopWatch> stop_watch_;
   std::shared_ptr<sandbox::ExecHandle> exec_;
   std::unique_ptr<FdWriter> detached_out_;
-  std::vector<std::unique_ptr<uv::Handle<uv_signal_t>>> signals_;
-  std::unique_ptr<uv::Handle<uv_signal_t>> winch_;
+  std::vector<std::unique_ptr<uv::Signal>> signals_;
+  std::unique_ptr<uv::Signal> winch_;
   std::optional<int> command_code_;  // once the command exited (kept sandboxes)
   bool signalled_ = false;
   int stop_after_boot_ = 0;  // a signal that arrived while booting

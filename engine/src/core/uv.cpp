@@ -51,6 +51,21 @@ void Timer::stop() {
   if (h_.initialized()) uv_timer_stop(h_.get());
 }
 
+Signal::Signal(uv_loop_t* loop, int signo, std::function<void(int)> fn, bool keeps_loop_alive)
+    : fn_(std::move(fn)) {
+  h_.init(loop, this, uv_signal_init);
+  uv_signal_start(
+      h_.get(),
+      [](uv_signal_t* s, int signo) {
+        auto* self = static_cast<Signal*>(s->data);
+        if (!self) return;
+        auto fn = self->fn_;  // fn may destroy the Signal's owner
+        if (fn) fn(signo);
+      },
+      signo);
+  if (!keeps_loop_alive) uv_unref(h_.handle());
+}
+
 std::string error_text(int uv_status) {
   return uv_strerror(uv_status);
 }

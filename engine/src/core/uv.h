@@ -85,6 +85,19 @@ class Timer {
   std::function<void()> fn_;
 };
 
+// One signal watched on the loop: `fn(signo)` runs on the loop thread each time it arrives,
+// until the Signal is closed or destroyed. `keeps_loop_alive` false: the watch alone does not
+// keep uv_run going (an owner's signals should not outlive its work).
+class Signal {
+ public:
+  Signal(uv_loop_t* loop, int signo, std::function<void(int)> fn, bool keeps_loop_alive = true);
+  void close() { h_.close(); }
+
+ private:
+  Handle<uv_signal_t> h_;
+  std::function<void(int)> fn_;
+};
+
 std::string error_text(int uv_status);
 
 // Runs `work` on the libuv thread pool, then `after` on the loop thread.

@@ -67,20 +67,17 @@ int serve_stdio(uv_loop_t* loop, VmFactory vm_factory) {
 
   // A signal means the same as the client going away: cancel, close the VM, exit. The VM must
   // never outlive this process.
-  std::vector<uv::Handle<uv_signal_t>> signals;
+  std::vector<std::unique_ptr<uv::Signal>> signals;
   for (int signo : {SIGTERM, SIGINT, SIGHUP}) {
-    auto& h = signals.emplace_back();
-    h.init(loop, server.get(), uv_signal_init);
-    uv_signal_start(
-        h.get(),
-        [](uv_signal_t* s, int signo) {
-          auto* self = static_cast<Server*>(s->data);
+    signals.push_back(std::make_unique<uv::Signal>(
+        loop, signo,
+        [ws](int s) {
+          auto self = ws.lock();
           if (!self) return;
-          log::info("rpc: signal " + std::to_string(signo) + ", shutting down");
+          log::info("rpc: signal " + std::to_string(s) + ", shutting down");
           self->handle_eof();
         },
-        signo);
-    uv_unref(h.handle());  // signals alone do not keep the loop running
+        /*keeps_loop_alive=*/false));
   }
 
   input.start(
