@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "core/uv.h"
 #include "rpc/sandbox_vm.h"
 #include "rpc/stdio_server.h"
 
@@ -23,8 +24,7 @@ int cmd_rpc(Args args) {
   uv_loop_t loop;
   if (uv_loop_init(&loop) != 0) return fail("cannot create the event loop", 1);
   int code = rpc::serve_stdio(&loop, rpc::sandbox_vm_factory(&loop));
-  // Handles still open belong to objects that outlive nothing here; the process ends next.
-  if (uv_loop_close(&loop) != 0) uv_run(&loop, UV_RUN_NOWAIT);
+  uv::close_loop(&loop);
   return code;
 }
 

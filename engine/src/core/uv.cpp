@@ -66,6 +66,20 @@ Signal::Signal(uv_loop_t* loop, int signo, std::function<void(int)> fn, bool kee
   if (!keeps_loop_alive) uv_unref(h_.handle());
 }
 
+bool close_loop(uv_loop_t* loop) {
+  for (int round = 0; round < 8; ++round) {
+    if (uv_loop_close(loop) == 0) return true;
+    uv_walk(
+        loop,
+        [](uv_handle_t* h, void*) {
+          if (!uv_is_closing(h)) uv_close(h, nullptr);
+        },
+        nullptr);
+    uv_run(loop, UV_RUN_NOWAIT);
+  }
+  return uv_loop_close(loop) == 0;
+}
+
 std::string error_text(int uv_status) {
   return uv_strerror(uv_status);
 }

@@ -103,6 +103,11 @@ std::string error_text(int uv_status);
 // Runs `work` on the libuv thread pool, then `after` on the loop thread.
 void queue_work(uv_loop_t* loop, std::function<void()> work, std::function<void()> after);
 
+// Ends a loop whose owners are gone: closes any handle still open, lets the close callbacks
+// run, and frees the loop's own memory (uv_loop_close). For process exit paths, so leak
+// checkers see nothing; returns false if the loop could not be closed (something still busy).
+bool close_loop(uv_loop_t* loop);
+
 // Runs `fn` on a later turn of the loop (e.g. to destroy an object outside its own callback).
 void defer(uv_loop_t* loop, std::function<void()> fn);
 

@@ -23,17 +23,19 @@
 namespace matchlock::sandbox {
 
 // The boot order. Each step's context prefixes its errors.
+// (Plain functions rather than pointers to members: GCC 12's ASan/UBSan build miscompiled the
+// member-pointer call, a SEGV on the first step.)
 const Boot::Step Boot::kSteps[] = {
-    {"publish ports", &Boot::publish_ports},
-    {"state", &Boot::open_state},
-    {"image", &Boot::resolve_image},
-    {"guest bundle", &Boot::locate_guest_bundle},
-    {"register sandbox", &Boot::register_sandbox},
-    {"upper disk", &Boot::create_upper_disk},
-    {"accelerator", &Boot::choose_accelerator},
-    {"network", &Boot::start_network},
-    {"start QEMU", &Boot::start_qemu},
-    {"connect", &Boot::connect_guest_and_qmp},
+    {"publish ports", [](Boot& b, StepDone d) { b.publish_ports(std::move(d)); }},
+    {"state", [](Boot& b, StepDone d) { b.open_state(std::move(d)); }},
+    {"image", [](Boot& b, StepDone d) { b.resolve_image(std::move(d)); }},
+    {"guest bundle", [](Boot& b, StepDone d) { b.locate_guest_bundle(std::move(d)); }},
+    {"register sandbox", [](Boot& b, StepDone d) { b.register_sandbox(std::move(d)); }},
+    {"upper disk", [](Boot& b, StepDone d) { b.create_upper_disk(std::move(d)); }},
+    {"accelerator", [](Boot& b, StepDone d) { b.choose_accelerator(std::move(d)); }},
+    {"network", [](Boot& b, StepDone d) { b.start_network(std::move(d)); }},
+    {"start QEMU", [](Boot& b, StepDone d) { b.start_qemu(std::move(d)); }},
+    {"connect", [](Boot& b, StepDone d) { b.connect_guest_and_qmp(std::move(d)); }},
 };
 
 namespace {
@@ -88,7 +90,7 @@ Boot::Boot(std::shared_ptr<Sandbox> sandbox, Sandbox::CreateCallback done)
 void Boot::run_step(size_t index) {
   if (index == std::size(kSteps)) return ready();
   current_step_ = index;
-  (this->*kSteps[index].run)([self = shared_from_this(), index](Status st) {
+  kSteps[index].run(*this, [self = shared_from_this(), index](Status st) {
     if (self->finished()) return;  // a watchdog failed the boot meanwhile
     if (!st.ok()) return self->fail(st.error().with_context(kSteps[index].context));
     self->run_step(index + 1);

@@ -37,8 +37,8 @@ class Boot : public std::enable_shared_from_this<Boot> {
  private:
   using StepDone = std::function<void(Status)>;
   struct Step {
-    const char* context;               // prefixes the step's errors
-    void (Boot::*run)(StepDone done);  // acquires something; calls done exactly once
+    const char* context;                     // prefixes the step's errors
+    void (*run)(Boot& boot, StepDone done);  // acquires something; calls done exactly once
   };
   static const Step kSteps[];
 
