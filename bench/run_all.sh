@@ -43,4 +43,6 @@ timeout 1800 "$PY" "$here/rpc_exec.py" --bin "$bin"
 echo
 timeout 1800 "$PY" "$here/exec_roundtrip.py" --bin "$bin"
 echo
+timeout 1800 "$PY" "$here/port_forward.py" --bin "$bin"
+echo
 echo "# image pull: (to be measured)   network: (to be measured)"

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <optional>
 
+#include "exec_path.h"
 #include "fs_util.h"
 #include "init_mounts.h"
 #include "pty.h"
@@ -46,6 +47,7 @@ struct ChildPlan {
   ResolvedUser user;
   std::vector<std::string> env;
   std::vector<std::string> candidates;  // paths to try for argv[0], in PATH order
+  std::vector<std::string> likely;      // those of them the agent found executable
   int stdin_fd = -1;                    // -1: /dev/null
   int stdout_fd = -1;
   int stderr_fd = -1;
@@ -71,24 +73,6 @@ std::optional<std::string> find_env(const std::vector<std::string>& env, std::st
   return std::nullopt;
 }
 
-// execvpe semantics with the PATH of the request's environment, not the agent's.
-std::vector<std::string> exec_candidates(const std::string& program,
-                                         const std::vector<std::string>& env) {
-  if (program.empty()) return {};
-  if (program.find('/') != std::string::npos) return {program};
-  std::string path = find_env(env, "PATH").value_or(kDefaultPath);
-  std::vector<std::string> candidates;
-  size_t start = 0;
-  while (start <= path.size()) {
-    size_t end = path.find(':', start);
-    if (end == std::string::npos) end = path.size();
-    std::string dir = path.substr(start, end - start);
-    candidates.push_back((dir.empty() ? "." : dir) + "/" + program);
-    start = end + 1;
-  }
-  return candidates;
-}
-
 std::vector<char*> c_strings(const std::vector<std::string>& strings) {
   std::vector<char*> out;
   for (const auto& s : strings) out.push_back(const_cast<char*>(s.c_str()));
@@ -108,12 +92,18 @@ bool move_fd(int from, int to) {
   return ::dup2(from, to) == to;
 }
 
+struct WalkOutcome {
+  int error;
+  bool exhausted;  // every candidate failed with an error the walk skips over
+};
+
 // Tries each candidate like execvpe: keep searching past missing files and permission errors,
 // run scripts without a #! line with /bin/sh, stop on any other error.
-int exec_first_candidate(const ChildPlan& plan, char* const* argv, char* const* envp) {
+WalkOutcome exec_first_candidate(const std::vector<std::string>& candidates, char* const* argv,
+                                 char* const* envp) {
   bool saw_eacces = false;
   int last_error = ENOENT;
-  for (const auto& candidate : plan.candidates) {
+  for (const auto& candidate : candidates) {
     ::execve(candidate.c_str(), argv, envp);
     last_error = errno;
     if (errno == ENOEXEC) {
@@ -122,16 +112,27 @@ int exec_first_candidate(const ChildPlan& plan, char* const* argv, char* const* 
       for (char* const* arg = argv + 1; *arg != nullptr; ++arg) shell_argv.push_back(*arg);
       shell_argv.push_back(nullptr);
       ::execve("/bin/sh", shell_argv.data(), envp);
-      return ENOEXEC;
+      return {ENOEXEC, false};
     }
     if (errno == EACCES) {
       saw_eacces = true;
       continue;
     }
     if (errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG || errno == ELOOP) continue;
-    return errno;
+    return {errno, false};
   }
-  return saw_eacces ? EACCES : last_error;
+  return {saw_eacces ? EACCES : last_error, true};
+}
+
+// A failed execve costs a whole exec setup (a new mm, argv and env copied), so only the likely
+// candidates are tried. If they all fail in a way the walk skips over, the full walk runs, so
+// the error reported is the one it always was: the agent looked as root, from its own cwd.
+int exec_program(const ChildPlan& plan, char* const* argv, char* const* envp) {
+  if (!plan.likely.empty()) {
+    WalkOutcome outcome = exec_first_candidate(plan.likely, argv, envp);
+    if (!outcome.exhausted) return outcome.error;
+  }
+  return exec_first_candidate(plan.candidates, argv, envp).error;
 }
 
 [[noreturn]] void run_child(const ChildPlan& plan, int error_pipe) {
@@ -178,7 +179,7 @@ int exec_first_candidate(const ChildPlan& plan, char* const* argv, char* const* 
 
   auto argv = c_strings(request.argv);
   auto envp = c_strings(plan.env);
-  fail_child(error_pipe, ChildStep::kExec, exec_first_candidate(plan, argv.data(), envp.data()));
+  fail_child(error_pipe, ChildStep::kExec, exec_program(plan, argv.data(), envp.data()));
 }
 
 SpawnFailure describe_failure(const ExecRequest& request, const ResolvedUser& user,
@@ -239,7 +240,10 @@ std::variant<SpawnedProcess, SpawnFailure> spawn_process(const ExecRequest& requ
   plan.user = *user;
   plan.env = request.env;
   if (!find_env(plan.env, "HOME")) plan.env.push_back("HOME=" + plan.user.home);
-  plan.candidates = exec_candidates(request.argv[0], request.env);
+  // execvpe semantics with the PATH of the request's environment, not the agent's.
+  plan.candidates =
+      exec_candidates(request.argv[0], find_env(request.env, "PATH").value_or(kDefaultPath));
+  plan.likely = likely_candidates(plan.candidates);
 
   SpawnedProcess process;
   process.tty = request.tty;
