@@ -240,12 +240,18 @@ def test_kill_waits_for_the_owner_then_exec_and_kill_say_so(ml):
 
 def test_kill_all(ml, sandbox):
     others = [run_detached(ml), run_detached(ml)]
+    kept = run_detached(ml, "--rm=false")
     r = ml.run("kill", "--all")
     assert r.returncode == 0, r.stderr
-    assert set(others + [sandbox]) <= set(r.stdout.decode().split())
+    assert set(others + [sandbox, kept]) <= set(r.stdout.decode().split())
     for vm_id in others + [sandbox]:
         assert status(ml, vm_id) is None  # --rm (the default) removed them
+    assert status(ml, kept) == "stopped"
     assert ml.qemu_processes() == []
+    # prune then removes what --rm=false kept: nothing is left.
+    r = ml.run("prune")
+    assert r.returncode == 0 and kept in r.stdout.decode(), r
+    ml.assert_nothing_left()
 
 
 def test_exec_on_an_sdk_sandbox(ml):
