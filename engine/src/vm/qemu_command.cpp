@@ -59,47 +59,57 @@ std::string kernel_cmdline(const VmSpec& spec) {
   return join(args, ' ');
 }
 
+std::string qemu_option_value(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    out += c;
+    if (c == ',') out += ',';  // QEMU's escape for a comma inside an option value
+  }
+  return out;
+}
+
 std::vector<std::string> qemu_argv(const VmSpec& spec) {
   std::vector<std::string> a;
   add_common_machine_args(a, spec.qemu_binary, spec.accel);
-  a.insert(a.end(),
-           {
-               "-smp",
-               std::to_string(spec.vcpus),
-               "-m",
-               std::to_string(spec.memory_mib) + "M",
-               "-kernel",
-               spec.kernel.string(),
-               "-initrd",
-               spec.initrd.string(),
-               "-append",
-               kernel_cmdline(spec),
-               "-chardev",
-               "file,id=console,path=" + spec.console_log.string(),
-               "-serial",
-               "chardev:console",
-               "-drive",
-               "file=" + spec.base_disk.string() + ",if=none,id=base,format=raw,readonly=on",
-               "-device",
-               "virtio-blk-device,drive=base,serial=base",
-               "-drive",
-               "file=" + spec.upper_disk.string() +
-                   ",if=none,id=upper,format=raw,cache=unsafe,discard=unmap",
-               "-device",
-               "virtio-blk-device,drive=upper,serial=upper",
-               "-device",
-               "virtio-serial-device,max_ports=4",
-               "-chardev",
-               "socket,id=ctl,fd=" + std::to_string(kControlFd),
-               "-device",
-               "virtserialport,chardev=ctl,name=matchlock.ctl",
-               "-chardev",
-               "socket,id=qmp,fd=" + std::to_string(kQmpFd),
-               "-mon",
-               "chardev=qmp,mode=control",
-               "-device",
-               "virtio-rng-device",
-           });
+  a.insert(a.end(), {
+                        "-smp",
+                        std::to_string(spec.vcpus),
+                        "-m",
+                        std::to_string(spec.memory_mib) + "M",
+                        "-kernel",
+                        spec.kernel.string(),
+                        "-initrd",
+                        spec.initrd.string(),
+                        "-append",
+                        kernel_cmdline(spec),
+                        "-chardev",
+                        "file,id=console,path=" + qemu_option_value(spec.console_log.string()),
+                        "-serial",
+                        "chardev:console",
+                        "-drive",
+                        "file=" + qemu_option_value(spec.base_disk.string()) +
+                            ",if=none,id=base,format=raw,readonly=on",
+                        "-device",
+                        "virtio-blk-device,drive=base,serial=base",
+                        "-drive",
+                        "file=" + qemu_option_value(spec.upper_disk.string()) +
+                            ",if=none,id=upper,format=raw,cache=unsafe,discard=unmap",
+                        "-device",
+                        "virtio-blk-device,drive=upper,serial=upper",
+                        "-device",
+                        "virtio-serial-device,max_ports=4",
+                        "-chardev",
+                        "socket,id=ctl,fd=" + std::to_string(kControlFd),
+                        "-device",
+                        "virtserialport,chardev=ctl,name=matchlock.ctl",
+                        "-chardev",
+                        "socket,id=qmp,fd=" + std::to_string(kQmpFd),
+                        "-mon",
+                        "chardev=qmp,mode=control",
+                        "-device",
+                        "virtio-rng-device",
+                    });
   if (spec.slirp_baseline) {
     a.insert(a.end(), {"-netdev", "user,id=net0", "-device",
                        "virtio-net-device,netdev=net0,mac=" + spec.mac +

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace matchlock::vm {
@@ -43,6 +44,10 @@ struct VmSpec {
 
 std::string kernel_cmdline(const VmSpec& spec);
 std::vector<std::string> qemu_argv(const VmSpec& spec);
+
+// A value placed inside a QEMU "key=value,key=value" option (paths in -drive and -chardev):
+// commas doubled, so a path with a comma cannot end the value and inject options.
+std::string qemu_option_value(std::string_view value);
 
 // The kernel command line for the accelerator probe: boots to init, which powers off at once.
 // `cpu` is the -cpu model ("host" normally).

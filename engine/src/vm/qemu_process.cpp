@@ -13,13 +13,16 @@
 namespace matchlock::vm {
 namespace {
 
+// The only PATH QEMU sees (it runs no helper programs in our configuration).
+constexpr const char* kQemuPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 int pidfd_open(pid_t pid) {
   return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
 }
 
 // Runs in the forked child: only async-signal-safe calls until execvp.
-[[noreturn]] void exec_child(pid_t parent, char* const* argv, const std::map<int, int>& inherit,
-                             int log_fd) {
+[[noreturn]] void exec_child(pid_t parent, char* const* argv, char* const* envp,
+                             const std::map<int, int>& inherit, int log_fd) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) _exit(127);  // the owner died before prctl took effect
   ::setpgid(0, 0);  // a terminal's Ctrl-C must reach the owner only, which then stops QEMU
@@ -44,7 +47,7 @@ int pidfd_open(pid_t pid) {
   for (const auto& [target, source] : inherit)
     max_target = target > max_target ? target : max_target;
   ::syscall(SYS_close_range, max_target + 1, ~0U, 0);
-  ::execvp(argv[0], argv);
+  ::execvpe(argv[0], argv, envp);
   _exit(127);
 }
 
@@ -73,10 +76,15 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::spawn(uv_loop_t* loop,
   // Fail early with a clear message if the binary is missing, rather than a 127 from the child.
   if (argv.empty()) return invalid_argument("empty QEMU command");
 
+  // QEMU gets a minimal environment, never the owner's: the host's variables (API keys among
+  // them) are none of its business. PATH is looked up in ours, before the exec.
+  std::string path_var = "PATH=" + std::string(kQemuPath);
+  char* envp[] = {path_var.data(), const_cast<char*>("LC_ALL=C"), nullptr};
+
   pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) return io_error(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) exec_child(parent, cargv.data(), inherit, log.get());
+  if (pid == 0) exec_child(parent, cargv.data(), envp, inherit, log.get());
 
   UniqueFd pidfd(pidfd_open(pid));
   if (!pidfd) {

@@ -89,3 +89,19 @@ TEST_CASE("the slirp baseline puts the NIC on QEMU's user network", "[vm]") {
   CHECK(a.gateway == "10.0.2.2");
   CHECK(a.dns == "10.0.2.3");
 }
+
+TEST_CASE("paths with commas cannot inject qemu options", "[vm]") {
+  CHECK(matchlock::vm::qemu_option_value("/home/a,b/upper.ext4") == "/home/a,,b/upper.ext4");
+  CHECK(matchlock::vm::qemu_option_value("plain") == "plain");
+  auto s = sample();
+  s.upper_disk = "/tmp/x,readonly=off,file=/etc/shadow/upper.ext4";
+  auto argv = qemu_argv(s);
+  bool found = false;
+  for (const auto& a : argv) {
+    if (a.rfind("file=/tmp/x", 0) == 0) {
+      found = true;
+      CHECK(a.find("/tmp/x,,readonly=off,,file=/etc/shadow/upper.ext4,if=none") == 5);
+    }
+  }
+  CHECK(found);
+}

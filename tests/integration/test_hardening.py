@@ -1,0 +1,39 @@
+"""Faults found by probing the engine from outside, each pinned by a test: what a host's
+environment or an odd MATCHLOCK_HOME must never do to a sandbox."""
+import json
+import os
+import shutil
+import tempfile
+
+from conftest import ARCHIVE, IMAGE, Matchlock
+
+
+def test_qemu_gets_a_minimal_environment_not_the_owners(ml):
+    """QEMU never inherits the host's variables (API keys among them)."""
+    marker = "MATCHLOCK_TEST_HOST_SECRET"
+    r = ml.run("run", "-d", "--image", IMAGE, env={marker: "do-not-leak-this-value"})
+    assert r.returncode == 0, r.stderr
+    vm_id = r.stdout.decode().strip()
+    try:
+        info = json.loads(ml.run("get", vm_id).stdout)
+        with open(f"/proc/{info['qemu_pid']}/environ", "rb") as f:
+            env = [e for e in f.read().split(b"\0") if e]
+        assert not any(b"do-not-leak-this-value" in e for e in env), env
+        assert sorted(e.split(b"=", 1)[0] for e in env) == [b"LC_ALL", b"PATH"], env
+    finally:
+        assert ml.run("kill", vm_id).returncode == 0
+    ml.assert_nothing_left()
+
+
+def test_a_comma_in_matchlock_home_is_escaped_in_qemu_options():
+    """QEMU splits option values at commas: a path with one must be escaped, not injected."""
+    home = tempfile.mkdtemp(prefix="matchlock-comma,readonly=on,")
+    try:
+        m = Matchlock(home)
+        with open(ARCHIVE, "rb") as f:
+            assert m.run("image", "import", IMAGE, input=f.read()).returncode == 0
+        r = m.run("run", "--image", IMAGE, "--", "sh", "-c", "echo written > /tmp/f && cat /tmp/f")
+        assert (r.returncode, r.stdout) == (0, b"written\n"), r.stderr
+        m.assert_nothing_left()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
