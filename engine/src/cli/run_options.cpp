@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -20,7 +21,11 @@ constexpr uint64_t kMaxMemoryMib = 64 * 1024;
 constexpr uint64_t kMinDiskMib = 64;
 constexpr uint64_t kMaxDiskMib = 1024 * 1024;
 
+// A regular file only: a directory "reads" as empty on Linux, which would hide the mistake.
 Result<std::string> read_file(const std::string& path, const std::string& flag) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    return invalid_argument(flag + " " + path + ": not a regular file");
   std::ifstream in(path, std::ios::binary);
   if (!in) return invalid_argument(flag + " " + path + ": cannot read the file");
   std::ostringstream ss;
