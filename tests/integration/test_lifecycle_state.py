@@ -236,7 +236,7 @@ def test_gc_removes_old_folders_without_a_row(ml):
     # exec's own failures use 125 so they never pass for the command's exit status.
     (["exec", "vm-nope0000", "true"], 125, "no such sandbox: vm-nope0000"),
     (["kill", "vm-nope0000"], 1, "no such sandbox: vm-nope0000"),
-    (["port-forward", "vm-1", "8080:80"], 2, "port-forward is not available yet"),
+    (["port-forward", "vm-nope0000", "8080:80"], 1, "no such sandbox: vm-nope0000"),
     (["log", "vm-nope0000"], 1, "no such sandbox: vm-nope0000"),
     (["allow-list", "add", "vm-nope0000", "x"], 1, "no such sandbox: vm-nope0000"),
     (["build", "."], 2, "build is not available yet"),
@@ -256,7 +256,7 @@ def test_help_lists_every_command_and_each_has_help(ml):
                 "log", "allow-list"):
         assert re.search(rf"^  {re.escape(cmd)}[ ,]", text, re.M), cmd
     for cmd in (["list"], ["ls"], ["get"], ["inspect"], ["rm"], ["prune"], ["gc"], ["setup"],
-                ["version"], ["exec"], ["kill"], ["log"], ["allow-list"]):
+                ["version"], ["exec"], ["kill"], ["log"], ["allow-list"], ["port-forward"]):
         r = ml.run(*cmd, "--help")
         assert r.returncode == 0, (cmd, r.stderr)
         assert r.stdout.startswith(b"Usage: matchlock ")
