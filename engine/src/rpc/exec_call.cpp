@@ -5,6 +5,7 @@
 #include "core/base64.h"
 #include "core/log.h"
 #include "rpc/message.h"
+#include "rpc/output_budget.h"
 #include "rpc/session.h"
 
 namespace matchlock::rpc {
@@ -106,18 +107,33 @@ void ExecCall::on_output(sandbox::OutputStream fd, std::string_view bytes,
 void ExecCall::buffer_output(sandbox::OutputStream fd, std::string_view bytes) {
   const size_t slot = fd == sandbox::OutputStream::kStderr ? 1 : 0;
   std::string& buf = out_[slot];
-  size_t room = kMaxBufferedOutput - buf.size();
+  size_t room =
+      buffered_output_budget().take(std::min(bytes.size(), kMaxBufferedOutput - buf.size()));
+  budget_held_ += room;
   if (bytes.size() > room) {
     // Keep the head and drop the rest: the process keeps running, memory stays bounded.
     if (!truncated_[slot]) {
       log::warn("rpc: exec " + std::to_string(id_.value_or(0)) + ": " +
                 (fd == sandbox::OutputStream::kStdout ? "stdout" : "stderr") + " truncated at " +
-                std::to_string(kMaxBufferedOutput) + " bytes");
+                std::to_string(buf.size() + room) + " bytes (per-stream limit " +
+                std::to_string(kMaxBufferedOutput) + ", all buffered execs share " +
+                std::to_string(buffered_output_budget().used()) + " bytes in use)");
     }
     truncated_[slot] = true;
     bytes = bytes.substr(0, room);
   }
   buf.append(bytes);
+}
+
+ExecCall::~ExecCall() {
+  release_buffers();
+}
+
+void ExecCall::release_buffers() {
+  out_[0] = std::string();
+  out_[1] = std::string();
+  buffered_output_budget().give_back(budget_held_);
+  budget_held_ = 0;
 }
 
 void ExecCall::on_exit(int exit_code) {
@@ -129,10 +145,12 @@ void ExecCall::on_exit(int exit_code) {
   if (mode_ == ExecMode::kBuffered) {
     std::string out = base64::encode(out_[0]);
     std::string err = base64::encode(out_[1]);
-    out_[0].clear();
-    out_[1].clear();
+    release_buffers();
     d.AddMember("stdout", rapidjson::Value(out.c_str(), rapidjson::SizeType(out.size()), a), a);
     d.AddMember("stderr", rapidjson::Value(err.c_str(), rapidjson::SizeType(err.size()), a), a);
+    // Dropped output is never silent (a matchlock extension to the result).
+    if (truncated_[0]) d.AddMember("stdout_truncated", true, a);
+    if (truncated_[1]) d.AddMember("stderr_truncated", true, a);
   }
   d.AddMember("duration_ms", duration_ms(), a);
   finish(result_line(id_, d));

@@ -24,6 +24,7 @@ class ExecCall : public std::enable_shared_from_this<ExecCall> {
 
   ExecCall(std::weak_ptr<Session> server, uint64_t serial, std::optional<uint64_t> id,
            ExecMode mode);
+  ~ExecCall();
 
   // Starts the process. The call may already be finished when this returns.
   void start(VmPort& vm, const sandbox::ExecSpec& spec);
@@ -47,6 +48,7 @@ class ExecCall : public std::enable_shared_from_this<ExecCall> {
   void on_exit(int exit_code);
   void on_error(const Error& error);
   void finish_cancelled();
+  void release_buffers();
   // Sends the final reply (if not sent yet) and unregisters the call.
   void finish(std::string line);
   int64_t duration_ms() const;
@@ -59,6 +61,7 @@ class ExecCall : public std::enable_shared_from_this<ExecCall> {
   uint64_t start_ns_;
   std::string out_[2];  // buffered stdout, stderr
   bool truncated_[2] = {false, false};
+  size_t budget_held_ = 0;  // bytes of buffered_output_budget() that out_ holds
   bool cancelled_ = false;
   bool finished_ = false;
 };

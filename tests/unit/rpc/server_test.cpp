@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/base64.h"
+#include "rpc/output_budget.h"
 #include "rpc/server.h"
 
 using namespace matchlock;
@@ -516,4 +517,37 @@ TEST_CASE("stdin_backlog_pauses_input_until_drained", "[rpc][server]") {
   REQUIRE(e.exec->on_drained);
   e.exec->on_drained();
   CHECK(pauses == std::vector<bool>{true, false});
+}
+
+TEST_CASE("buffered_output_beyond_the_process_wide_budget_is_dropped_and_flagged",
+          "[rpc][server]") {
+  // Another call already holds all but 4 bytes of the owner's budget.
+  auto& budget = rpc::buffered_output_budget();
+  const size_t held = budget.take(SIZE_MAX);
+  budget.give_back(4);
+  Harness h;
+  h.create_vm();
+  h.send(R"({"jsonrpc":"2.0","method":"exec","params":{"command":"yes"},"id":2})");
+  auto& e = h.exec();
+  e.events.on_output(sandbox::OutputStream::kStdout, "abcdefgh", [] {});
+  size_t before = h.out->lines.size();
+  e.events.on_exit(0);
+  auto d = h.json(before);
+  CHECK(d["result"]["stdout"] == base64::encode("abcd").c_str());
+  REQUIRE(d["result"].HasMember("stdout_truncated"));
+  CHECK(d["result"]["stdout_truncated"].GetBool());
+  CHECK_FALSE(d["result"].HasMember("stderr_truncated"));
+  budget.give_back(held - 4);
+  CHECK(budget.used() == 0);  // the finished call gave its bytes back
+}
+
+TEST_CASE("output_budget_grants_at_most_its_limit_and_takes_back", "[rpc]") {
+  rpc::OutputBudget b(10);
+  CHECK(b.take(6) == 6);
+  CHECK(b.take(6) == 4);
+  CHECK(b.take(1) == 0);
+  b.give_back(5);
+  CHECK(b.take(7) == 5);
+  b.give_back(100);  // never below zero
+  CHECK(b.used() == 0);
 }
