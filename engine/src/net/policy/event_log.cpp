@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <set>
 
 #include "core/log.h"
 
@@ -114,10 +115,11 @@ void append_member(std::string& out, std::string_view key, std::string_view valu
   out += ',';
 }
 
-std::string data_field_json(const EventField& field) {
-  std::string json;
-  append_json_string(json, field.key, EventLog::kMaxDataKeyBytes);
-  json += ':';
+// `"key":value` of one data field; `key_json` receives the escaped key alone.
+std::string data_field_json(const EventField& field, std::string& key_json) {
+  key_json.clear();
+  append_json_string(key_json, field.key, EventLog::kMaxDataKeyBytes);
+  std::string json = key_json + ':';
   if (const auto* text = std::get_if<std::string>(&field.value)) {
     append_json_string(json, *text, EventLog::kMaxDataStringBytes);
   } else if (const auto* number = std::get_if<int64_t>(&field.value)) {
@@ -191,16 +193,21 @@ std::string EventLog::format_line(const Event& event,
   line += "],\"data\":{";
   // Everything above is bounded well below kMaxLineBytes; data fields go in while they fit,
   // leaving room for the marker and the closing "}}\n".
+  // A key that comes out the same as an earlier one (after cutting) is dropped: duplicate
+  // members are ambiguous JSON.
   constexpr std::string_view kTruncated = "\"truncated\":true";
+  std::set<std::string> keys;
+  std::string key_json;
   bool first = true;
   for (size_t i = 0; i < event.data.size(); ++i) {
-    std::string field = data_field_json(event.data[i]);
+    std::string field = data_field_json(event.data[i], key_json);
     if (i >= kMaxDataFields ||
         line.size() + field.size() + 1 + kTruncated.size() + 4 > kMaxLineBytes) {
       if (!first) line += ',';
       line += kTruncated;
       break;
     }
+    if (key_json == "\"truncated\"" || !keys.insert(key_json).second) continue;
     if (!first) line += ',';
     line += field;
     first = false;
