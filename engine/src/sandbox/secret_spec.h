@@ -52,10 +52,12 @@ EnvLookup process_environment();
 //   NAME@HOST[,HOST...]         the value is the host environment's NAME (unset or empty is an
 //                               error naming the variable)
 // NAME is an env var name ([A-Za-z_][A-Za-z0-9_]*). At least one host is required ("*" binds
-// every host, explicitly). Errors are kInvalidArgument, start with "--secret", and never quote
-// the value; with an inline value a bad host is identified by its position, not echoed, since
-// a mistyped spec may have put part of the value after the '@'.
-// A fresh placeholder is drawn for the secret; failing to read the CSPRNG is a kIo error.
+// every host, explicitly). A value holding CR, LF or NUL is refused: written into a header it
+// could forge further header fields or a second request.
+// Errors are kInvalidArgument, start with "--secret", and never quote the value; with an
+// inline value a bad host is identified by its position, not echoed, since a mistyped spec may
+// have put part of the value after the '@'. A fresh placeholder is drawn for the secret;
+// failing to read the CSPRNG is a kIo error.
 Result<Secret> parse_secret_spec(std::string_view spec, const EnvLookup& lookup_env);
 
 // Every --secret of one sandbox: each parsed as above, and no NAME given twice.
