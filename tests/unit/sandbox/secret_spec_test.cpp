@@ -144,3 +144,14 @@ TEST_CASE("secret_specs_refuse_a_name_given_twice", "[secrets]") {
   REQUIRE(ok->size() == 2);
   CHECK((*ok)[0].placeholder != (*ok)[1].placeholder);
 }
+
+TEST_CASE("secret_spec_survives_hostile_input", "[secrets]") {
+  std::string huge(1 << 20, 'x');
+  error_of("KEY=" + huge);
+  error_of(huge + "@" + huge);
+  error_of(std::string("K\0EY=v@a.com", 12));
+  error_of("KEY@\xff\xfe.com", env_of({{"KEY", "v"}}));
+  error_of("KEY=v@a.com,\xc3(");
+  auto many_hosts = parse_secret_spec("KEY=v@" + std::string(10000, ','), env_of({}));
+  CHECK_FALSE(many_hosts.ok());
+}
