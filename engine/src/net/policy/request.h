@@ -27,6 +27,10 @@ struct Request {
   // Normalized (lowercase, no port, no brackets, no trailing dot): SNI, Host, or DNS name.
   // Empty when the connection named nothing (raw TCP, TLS without SNI, HTTP/1.0 without Host).
   std::string host;
+  // The same destination as named by the other layers, normalized like `host`; empty when that
+  // layer named nothing. Secret injection requires all names to agree (secret_injector.h).
+  std::string sni;       // kHttp inside an intercepted TLS connection: the ClientHello's SNI
+  std::string dns_name;  // the name whose DNS answer (or --add-host entry) gave `destination`
   // The address the guest aimed at, when there is one (not for kDns).
   std::optional<IpAddress> destination;
   uint16_t port = 0;
