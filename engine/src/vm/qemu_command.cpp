@@ -10,7 +10,7 @@
 namespace matchlock::vm {
 namespace {
 
-// Boot options measured in shared/design/notes-boot.md: each one shortens a TCG boot or
+// Boot options chosen by measurement (docs/performance.md): each one shortens a TCG boot or
 // removes a hang; `quiet` keeps the console log small.
 const char* const kBaseKernelArgs[] = {
     "console=ttyS0",       "panic=-1",     "reboot=t",

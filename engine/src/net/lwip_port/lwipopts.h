@@ -1,5 +1,5 @@
 // lwIP build options for matchlock's user-space network stack (see docs/network.md and
-// shared/design/notes-network.md §6). lwIP runs single-threaded on the owner's libuv loop.
+// docs/architecture.md). lwIP runs single-threaded on the owner's libuv loop.
 #pragma once
 
 // libuv pulls in <netinet/tcp.h>, which defines TCP_MSS 512: ours must win.

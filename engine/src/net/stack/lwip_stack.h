@@ -1,6 +1,6 @@
 // lwIP as the guest's whole outside world: one netif whose address is swapped to each
-// packet's destination around input, so lwIP accepts traffic to any address without patches
-// (recipe: shared/design/notes-network.md §2). lwIP keeps global state, so one stack may
+// packet's destination around input, so lwIP accepts traffic to any address without patches.
+// lwIP keeps global state, so one stack may
 // exist per process (rpc and run both host one sandbox per process).
 #pragma once
 
