@@ -37,3 +37,20 @@ def test_a_comma_in_matchlock_home_is_escaped_in_qemu_options():
         m.assert_nothing_left()
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_control_characters_in_user_input_are_escaped_in_errors(ml):
+    """A flag value cannot drive the user's terminal through an error message."""
+    r = ml.run("run", "--image", "evil\x1b]0;pwned\x07\x1b[31mred", "true")
+    assert r.returncode != 0
+    assert b"\x1b" not in r.stderr and b"\x07" not in r.stderr, r.stderr
+    assert b"\\x1b" in r.stderr and len(r.stderr.splitlines()) == 1
+    ml.assert_nothing_left()
+
+
+def test_a_huge_timeout_does_not_stop_the_sandbox_at_once(ml):
+    """--timeout near 2^64 seconds must not overflow into an immediate stop."""
+    r = ml.run("run", "--image", IMAGE, "--timeout", "18446744073709551615", "--",
+               "sh", "-c", "sleep 1; echo still-running")
+    assert (r.returncode, r.stdout) == (0, b"still-running\n"), r.stderr
+    ml.assert_nothing_left()

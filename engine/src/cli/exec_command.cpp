@@ -15,6 +15,7 @@
 #include "core/base64.h"
 #include "core/fd_stream.h"
 #include "core/json.h"
+#include "core/printable.h"
 #include "core/uv.h"
 #include "rpc/line_framer.h"
 
@@ -221,7 +222,7 @@ class ExecClient {
   void fail(const std::string& message, int code) {
     if (done_) return;
     in_.restore_mode();
-    std::fprintf(stderr, "matchlock: %s\n", message.c_str());
+    std::fprintf(stderr, "matchlock: %s\n", printable(message).c_str());
     finish(code);
   }
 

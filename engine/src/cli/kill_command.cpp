@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "cli/control_client.h"
 #include "core/paths.h"
+#include "core/printable.h"
 #include "core/process_identity.h"
 #include "core/value_parsers.h"
 
@@ -124,7 +125,7 @@ int cmd_kill(Args args) {
   int code = 0;
   for (const auto& id : ids) {
     if (auto st = kill_one(id, graceful); !st.ok()) {
-      std::fprintf(stderr, "matchlock: %s\n", st.error().message.c_str());
+      std::fprintf(stderr, "matchlock: %s\n", printable(st.error().message).c_str());
       code = 1;
       continue;
     }

@@ -7,11 +7,12 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "core/printable.h"
 
 namespace matchlock::cli {
 
 int fail(const std::string& message, int exit_code) {
-  std::fprintf(stderr, "matchlock: %s\n", message.c_str());
+  std::fprintf(stderr, "matchlock: %s\n", printable(message).c_str());
   return exit_code;
 }
 

@@ -18,6 +18,7 @@
 #include "core/fd_stream.h"
 #include "core/log.h"
 #include "core/paths.h"
+#include "core/printable.h"
 #include "core/uv.h"
 #include "image/image_store.h"
 #include "rpc/control_server.h"
@@ -305,7 +306,7 @@ class RunSession {
   void fail(const std::string& message, int code) {
     if (done_) return;
     in_.restore_mode();
-    std::fprintf(stderr, "matchlock: %s\n", message.c_str());
+    std::fprintf(stderr, "matchlock: %s\n", printable(message).c_str());
     finish(code);
   }
 

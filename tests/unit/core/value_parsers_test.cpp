@@ -1,4 +1,5 @@
 #include "core/value_parsers.h"
+#include "core/printable.h"
 
 #include <catch2/catch.hpp>
 #include <map>
@@ -336,4 +337,12 @@ TEST_CASE("guest path with a NUL byte is rejected without echoing it", "[core][p
 TEST_CASE("guest path longer than 4096 bytes is rejected", "[core][path]") {
   CHECK(error_of(validate_absolute_guest_path("/" + std::string(4096, 'a'), "--workdir")) ==
         "invalid --workdir: path is longer than 4096 bytes");
+}
+
+TEST_CASE("printable_escapes_terminal_control_characters_but_keeps_lines", "[core]") {
+  CHECK(matchlock::printable("a\x1b[31mb") == "a\\x1b[31mb");
+  CHECK(matchlock::printable(std::string("nul\0x", 5)) == "nul\\x00x");
+  CHECK(matchlock::printable("del\x7f") == "del\\x7f");
+  CHECK(matchlock::printable("line 1\nline\t2") == "line 1\nline\t2");
+  CHECK(matchlock::printable("caf\xc3\xa9") == "caf\xc3\xa9");  // UTF-8 text passes
 }
