@@ -173,7 +173,7 @@ void ExecCall::finish(std::string line) {
   auto keep = shared_from_this();  // remove_call drops the server's reference
   handle_.reset();
   if (auto server = server_.lock()) {
-    server->send(std::move(line));
+    if (id_) server->send(std::move(line));  // a notification's exec runs, unanswered
     server->remove_call(serial_);
   }
 }

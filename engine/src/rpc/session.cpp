@@ -117,7 +117,16 @@ void Session::handle_eof() {
 void Session::handle_line(std::string_view line) {
   if (!serving()) return;  // after close every line is ignored, never answered
   auto req = parse_request(line);
-  if (!req) return reply_error(std::nullopt, kParseError, "Parse error");
+  if (!req) {
+    // A batch is well-formed JSON-RPC we do not serve (the SDKs never send one).
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first != std::string_view::npos && line[first] == '[')
+      return reply_error(std::nullopt, kInvalidRequest,
+                         "Invalid Request: batches are not supported");
+    return reply_error(std::nullopt, kParseError, "Parse error");
+  }
+  if (req->method.empty())
+    return reply_error(req->id, kInvalidRequest, "Invalid Request: method is required");
   dispatch(*req);
 }
 
@@ -449,11 +458,15 @@ void Session::update_input_pause() {
 
 // ---- output ----------------------------------------------------------------------------------
 
+// JSON-RPC 2.0: a notification (a request without an id) is never answered, not even with an
+// error; only a line that is not a request at all (-32700, -32600) is answered without an id.
 void Session::reply(std::optional<uint64_t> id, const rapidjson::Value& result) {
+  if (!id) return;
   send(result_line(id, result));
 }
 
 void Session::reply_error(std::optional<uint64_t> id, int code, std::string_view message) {
+  if (!id && code != kParseError && code != kInvalidRequest) return;
   send(error_line(id, code, message));
 }
 

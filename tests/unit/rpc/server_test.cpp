@@ -156,9 +156,38 @@ TEST_CASE("unparsable_lines_get_a_parse_error_without_id", "[rpc][server]") {
   Harness h;
   h.send(R"({"jsonrpc":"2.0","method":"exec","id":"1"})");
   CHECK(h.last() == R"({"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error"}})");
-  h.send("[1,2]");
+  h.send("not json");
   CHECK(h.last() == R"({"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error"}})");
   CHECK(h.out->lines.size() == 2);
+}
+
+TEST_CASE("a_batch_is_an_invalid_request_not_a_parse_error", "[rpc][server]") {
+  Harness h;
+  h.send(R"( [{"jsonrpc":"2.0","method":"close","id":1}])");
+  CHECK(
+      h.last() ==
+      R"({"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request: batches are not supported"}})");
+}
+
+TEST_CASE("a_request_without_method_is_an_invalid_request", "[rpc][server]") {
+  Harness h;
+  h.send(R"({"jsonrpc":"2.0","params":{},"id":4})");
+  CHECK(
+      h.last() ==
+      R"({"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request: method is required"},"id":4})");
+}
+
+TEST_CASE("notifications_are_never_answered", "[rpc][server]") {
+  Harness h;
+  h.send(R"({"jsonrpc":"2.0","method":"frobnicate"})");
+  h.send(R"({"jsonrpc":"2.0","method":"exec","params":{"command":"true"}})");  // no VM yet
+  h.send(R"({"jsonrpc":"2.0","method":"cancel","params":{"id":3}})");
+  CHECK(h.out->lines.empty());
+  h.create_vm();
+  size_t before = h.out->lines.size();
+  h.send(R"({"jsonrpc":"2.0","method":"exec","params":{"command":"true"}})");
+  h.exec().events.on_exit(0);  // the process runs; its result goes nowhere
+  CHECK(h.out->lines.size() == before);
 }
 
 TEST_CASE("unknown_method_is_method_not_found_with_id", "[rpc][server]") {
