@@ -8,8 +8,9 @@ import tempfile
 from conftest import ARCHIVE, IMAGE, Matchlock
 
 
-def test_qemu_gets_a_minimal_environment_not_the_owners(ml):
-    """QEMU never inherits the host's variables (API keys among them)."""
+def test_qemu_runs_confined_with_a_minimal_environment(ml):
+    """QEMU never inherits the host's variables (API keys among them), and runs under its own
+    seccomp filter."""
     marker = "MATCHLOCK_TEST_HOST_SECRET"
     r = ml.run("run", "-d", "--image", IMAGE, env={marker: "do-not-leak-this-value"})
     assert r.returncode == 0, r.stderr
@@ -20,6 +21,10 @@ def test_qemu_gets_a_minimal_environment_not_the_owners(ml):
             env = [e for e in f.read().split(b"\0") if e]
         assert not any(b"do-not-leak-this-value" in e for e in env), env
         assert sorted(e.split(b"=", 1)[0] for e in env) == [b"LC_ALL", b"PATH"], env
+        # QEMU's own seccomp filter is on (-sandbox on, spawn/elevateprivileges/... denied).
+        with open(f"/proc/{info['qemu_pid']}/status") as f:
+            status = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+        assert status["Seccomp"].strip() == "2", status["Seccomp"]
     finally:
         assert ml.run("kill", vm_id).returncode == 0
     ml.assert_nothing_left()

@@ -105,3 +105,14 @@ TEST_CASE("paths with commas cannot inject qemu options", "[vm]") {
   }
   CHECK(found);
 }
+
+TEST_CASE("qemu runs under its own seccomp sandbox", "[vm]") {
+  auto argv = qemu_argv(sample());
+  auto it = std::find(argv.begin(), argv.end(), "-sandbox");
+  REQUIRE(it != argv.end());
+  REQUIRE(std::next(it) != argv.end());
+  for (const char* deny :
+       {"on,", "obsolete=deny", "elevateprivileges=deny", "spawn=deny", "resourcecontrol=deny"}) {
+    CHECK(std::next(it)->find(deny) != std::string::npos);
+  }
+}
