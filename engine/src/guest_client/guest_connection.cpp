@@ -140,6 +140,13 @@ void GuestConnection::on_frame(guest_protocol::Frame& f) {
 void GuestConnection::on_control_frame(guest_protocol::Frame& f) {
   switch (f.type) {
     case FrameType::kHello: {
+      // After READY the agent never reopens its port (the host end lives as long as QEMU), so
+      // another HELLO means something in the guest took the port over: the channel is lost.
+      if (ready_) {
+        return fail(Error(ErrorCode::kProtocol,
+                          "the guest sent a second HELLO after READY (the channel was reopened "
+                          "or taken over)"));
+      }
       rapidjson::Document d;
       d.Parse(f.payload.c_str(), f.payload.size());
       if (d.HasParseError() || !d.IsObject()) {
@@ -153,8 +160,9 @@ void GuestConnection::on_control_frame(guest_protocol::Frame& f) {
       }
       agent_ = json::get_string(d, "agent").substr(0, 200);
       hello_seen_ = true;
-      send(FrameType::kHello, 0, "{\"version\":" + std::to_string(guest_protocol::kProtocolVersion) + "}");
-      // A second HELLO means the guest reopened its port: it gets its configuration again.
+      send(FrameType::kHello, 0,
+           "{\"version\":" + std::to_string(guest_protocol::kProtocolVersion) + "}");
+      // A HELLO before READY (the agent reopened its port mid-handshake) gets the config again.
       if (config_) send_config();
       return;
     }
@@ -188,7 +196,8 @@ void GuestConnection::on_control_frame(guest_protocol::Frame& f) {
   }
 }
 
-void GuestConnection::on_flow_frame(guest_protocol::Frame& f, const std::shared_ptr<GuestStream>& s) {
+void GuestConnection::on_flow_frame(guest_protocol::Frame& f,
+                                    const std::shared_ptr<GuestStream>& s) {
   switch (f.type) {
     case FrameType::kData: {
       auto data = guest_protocol::parse_data(f.payload);
@@ -241,7 +250,8 @@ void GuestConnection::on_flow_frame(guest_protocol::Frame& f, const std::shared_
   }
 }
 
-void GuestConnection::on_exec_frame(guest_protocol::Frame& f, const std::shared_ptr<ExecHandle>& h) {
+void GuestConnection::on_exec_frame(guest_protocol::Frame& f,
+                                    const std::shared_ptr<ExecHandle>& h) {
   switch (f.type) {
     case FrameType::kExecStarted: {
       rapidjson::Document d;

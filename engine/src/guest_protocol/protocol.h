@@ -16,8 +16,10 @@
 //                           "time_unix_ms":N,"network":{"address":"192.168.127.15","prefix":24,
 //                           "gateway":"192.168.127.2","mtu":1500}|absent}   (absent: no NIC)
 //   guest -> host  READY   {}                          (or ERROR {"message":..} on stream 0)
-// The guest sends HELLO again whenever it (re)opens the port, so a reconnecting host resyncs by
-// waiting for the next HELLO. Versions must match exactly; on mismatch the host fails the boot.
+// The guest sends HELLO again whenever it (re)opens the port, so a host still handshaking
+// resyncs by waiting for the next HELLO. After READY a HELLO is fatal: the host treats the
+// channel as lost (something in the guest reopened or took over the port). Versions must match
+// exactly; on mismatch the host fails the boot.
 //
 // Exec stream N (host picks N, never reused in a session):
 //   host  -> guest EXEC_OPEN {"argv":[..],"env":["K=V",..],"cwd":"/..","user":"name|uid[:gid]"|"",

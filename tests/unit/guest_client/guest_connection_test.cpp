@@ -109,3 +109,15 @@ TEST_CASE("exit status and output reach the exec's events", "[guest_connection]"
   CHECK(code == 137);
   CHECK(exec->finished());
 }
+
+TEST_CASE("a second HELLO after READY loses the channel", "[guest_connection]") {
+  FakeGuest h;
+  h.handshake();
+  REQUIRE(h.conn->ready());
+  // A workload that grabbed the port would start with a forged HELLO: refused, never adopted.
+  h.guest_sends(encode_frame(FrameType::kHello, 0, R"({"version":2,"agent":"forged"})"));
+  h.run_until([&] { return h.lost.has_value(); });
+  REQUIRE(h.lost);
+  CHECK(h.lost->message.find("second HELLO") != std::string::npos);
+  CHECK(h.conn->agent_version() == "test");
+}
