@@ -63,12 +63,10 @@ def kill_group(p):
         p.wait(timeout=10)
 
 
-def kill_strays(home):
-    """Kill QEMU processes left behind by *our* matchlock runs: they are the only processes
-    whose command line names our private MATCHLOCK_HOME. Returns the pids killed."""
-    killed = []
-    if not home:
-        return killed
+def qemu_pids_naming(text):
+    """Pids of qemu-system processes whose command line contains `text` (a sandbox id, or a
+    private MATCHLOCK_HOME), never our own."""
+    pids = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit() or int(pid) == os.getpid():
             continue
@@ -77,11 +75,27 @@ def kill_strays(home):
                 argv = f.read().split(b"\0")
         except OSError:
             continue
-        if argv and b"qemu-system" in os.path.basename(argv[0]) and any(home.encode() in a for a in argv):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pid), signal.SIGKILL)
-                killed.append(int(pid))
+        if argv and b"qemu-system" in os.path.basename(argv[0]) and any(text.encode() in a for a in argv):
+            pids.append(int(pid))
+    return pids
+
+
+def kill_strays(home):
+    """Kill QEMU processes left behind by *our* matchlock runs: they are the only processes
+    whose command line names our private MATCHLOCK_HOME. Returns the pids killed."""
+    if not home:
+        return []
+    killed = qemu_pids_naming(home)
+    for pid in killed:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     return killed
+
+
+def load_line(start, end):
+    """The host load at a bench's start and end: figures from a shared host say so."""
+    return ("host loadavg (1/5/15 min): start " + " ".join(f"{x:.2f}" for x in start)
+            + "   end " + " ".join(f"{x:.2f}" for x in end) + f"   ({os.cpu_count()} cpus, shared)")
 
 
 @contextlib.contextmanager

@@ -98,17 +98,8 @@ def start_sandbox(binary, timeout):
 
 def qemu_pid(vm):
     """The QEMU of sandbox `vm`: the only qemu-system process whose command line names it."""
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if argv and b"qemu-system" in os.path.basename(argv[0]) and any(vm.encode() in a for a in argv):
-            return int(pid)
-    return None
+    pids = bl.qemu_pids_naming(vm)
+    return pids[0] if pids else None
 
 
 def thread_times(pid):
@@ -249,9 +240,7 @@ def main():
                 print(line("    round trip - on CPU", bl.summary(idle)))
             print("(a) distribution:")
             print(histogram(raw))
-            print("host loadavg (1/5/15 min): start " + " ".join(f"{x:.2f}" for x in load_start)
-                  + "   end " + " ".join(f"{x:.2f}" for x in load_end)
-                  + f"   ({os.cpu_count()} cpus, shared)")
+            print(bl.load_line(load_start, load_end))
     except RpcError as e:
         bl.die(str(e))
     finally:

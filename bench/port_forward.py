@@ -272,9 +272,7 @@ def main():
             print("  guest: busybox nc/dd to busybox nc/dd on the guest's 127.0.0.1 under TCG:"
                   " the guest kernel and busybox, not matchlock code (the guest-side ceiling)")
             print("  host:  Python sockets on the host's 127.0.0.1, no guest (the host-side ceiling)")
-            print("host loadavg (1/5/15 min): start " + " ".join(f"{x:.2f}" for x in load_start)
-                  + "   end " + " ".join(f"{x:.2f}" for x in load_end)
-                  + f"   ({os.cpu_count()} cpus, shared)")
+            print(bl.load_line(load_start, load_end))
     except BenchError as e:
         bl.die(str(e))
     finally:

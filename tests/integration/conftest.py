@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -21,6 +22,16 @@ IMAGE = "matchlock/busybox:latest"
 AGENT_IMAGE = "matchlock-test/agent:latest"
 # A generous bound so a wedged VM fails the test instead of hanging CI.
 RUN_TIMEOUT = 180
+
+
+def wait_for(condition, what, timeout=60):
+    """Polls `condition` until it holds; a deadline, not a sleep, is what ends a wait."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Matchlock:

@@ -12,23 +12,13 @@ import os
 import re
 import signal
 import subprocess
-import time
 
-from conftest import IMAGE
+from conftest import IMAGE, wait_for
 from rpc_client import Rpc
 
 DEADLINE = 60
 # How fast "at once" must be: generous for a loaded TCG host, far below any hang.
 PROMPT = 20
-
-
-def wait_for(condition, what, timeout=DEADLINE):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def alive(pid):

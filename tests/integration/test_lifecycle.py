@@ -14,23 +14,13 @@ import signal
 import socket
 import subprocess
 import threading
-import time
 
 import pytest
 
-from conftest import BIN, IMAGE, RUN_TIMEOUT
+from conftest import BIN, IMAGE, RUN_TIMEOUT, wait_for
 from rpc_client import Rpc
 
 MIB = 1024 * 1024
-
-
-def wait_for(cond, what, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def run_detached(ml, *args):
@@ -228,14 +218,7 @@ def test_kill_waits_for_the_owner_then_exec_and_kill_say_so(ml):
     assert r.returncode != 0 and b"not running" in r.stderr
     r = ml.run("kill", "vm-00000000")
     assert r.returncode != 0 and b"no such sandbox" in r.stderr
-    import shutil
-    import sqlite3
-    shutil.rmtree(os.path.join(ml.home, "vms", vm_id))
-    con = sqlite3.connect(os.path.join(ml.home, "state.db"))
-    con.execute("DELETE FROM lifecycle WHERE sandbox_id = ?", (vm_id,))
-    con.execute("DELETE FROM sandboxes WHERE id = ?", (vm_id,))
-    con.commit()
-    con.close()
+    assert ml.run("rm", vm_id).returncode == 0
 
 
 def test_kill_all(ml, sandbox):
@@ -284,14 +267,7 @@ def test_run_rm_false_stays_up_until_ctrl_c(ml):
     assert (p.returncode, out) == (3, b"hi\n"), err + rest
     assert status(ml, vm_id) == "stopped"
     assert ml.qemu_processes() == []
-    import shutil
-    import sqlite3
-    shutil.rmtree(os.path.join(ml.home, "vms", vm_id))
-    con = sqlite3.connect(os.path.join(ml.home, "state.db"))
-    con.execute("DELETE FROM lifecycle WHERE sandbox_id = ?", (vm_id,))
-    con.execute("DELETE FROM sandboxes WHERE id = ?", (vm_id,))
-    con.commit()
-    con.close()
+    assert ml.run("rm", vm_id).returncode == 0
 
 
 def test_detach_with_interactive_is_a_usage_error_leaving_nothing(ml):

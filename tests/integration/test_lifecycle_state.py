@@ -12,20 +12,11 @@ import time
 
 import pytest
 
-from conftest import IMAGE
+from conftest import IMAGE, wait_for
 from rpc_client import Rpc
 
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 DEADLINE = 60
-
-
-def wait_for(condition, what, timeout=DEADLINE):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def one_error_line(r, code, *named):

@@ -165,15 +165,8 @@ def kept_sandbox(ml, r):
 
 
 def forget_sandbox(ml, vm_id):
-    # By hand until `matchlock rm` exists.
-    import shutil
-    import sqlite3
-    shutil.rmtree(os.path.join(ml.home, "vms", vm_id))
-    con = sqlite3.connect(os.path.join(ml.home, "state.db"))
-    con.execute("DELETE FROM lifecycle WHERE sandbox_id = ?", (vm_id,))
-    con.execute("DELETE FROM sandboxes WHERE id = ?", (vm_id,))
-    con.commit()
-    con.close()
+    r = ml.run("rm", vm_id)
+    assert r.returncode == 0, r.stderr
 
 
 def run_kept_then_interrupt(ml, *args):

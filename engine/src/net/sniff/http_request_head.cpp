@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "core/ascii.h"
 #include "net/policy/host_name.h"
 
 namespace matchlock::net::sniff {
@@ -43,19 +44,9 @@ bool is_field_value_char(char c) {
   return u == '\t' || (u >= 0x20 && u != 0x7f);  // VCHAR, SP, HTAB, obs-text
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 bool istarts_with(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+  return s.size() >= prefix.size() &&
+         equals_ignoring_ascii_case(s.substr(0, prefix.size()), prefix);
 }
 
 std::string_view trim_ows(std::string_view s) {
@@ -147,13 +138,13 @@ std::optional<std::string> parse_fields(std::string_view fields, HttpRequestHead
     if (head.headers.size() == kMaxHttpHeaderFields) return "too many header fields";
     head.headers.push_back({std::string(name), std::string(value)});
 
-    if (iequals(name, "host")) {
+    if (equals_ignoring_ascii_case(name, "host")) {
       if (seen.host) return "more than one Host header";
       seen.host = true;
       auto host = policy::host_from_authority(value);
       if (!host) return "invalid Host header";
       seen.host_field = std::move(*host);
-    } else if (iequals(name, "content-length")) {
+    } else if (equals_ignoring_ascii_case(name, "content-length")) {
       if (seen.content_length) return "more than one Content-Length header";
       seen.content_length = true;
       if (value.empty() || value.size() > 16) return "invalid Content-Length";
@@ -164,13 +155,13 @@ std::optional<std::string> parse_fields(std::string_view fields, HttpRequestHead
       }
       if (length > kMaxHttpContentLength) return "Content-Length too large";
       head.content_length = length;
-    } else if (iequals(name, "transfer-encoding")) {
+    } else if (equals_ignoring_ascii_case(name, "transfer-encoding")) {
       if (seen.transfer_encoding) return "more than one Transfer-Encoding header";
       seen.transfer_encoding = true;
       // Only "chunked" alone is accepted: any other coding list is a smuggling vector and no
       // client we care about sends one on a request.
-      if (!iequals(value, "chunked")) return "unsupported Transfer-Encoding";
-    } else if (iequals(name, "upgrade")) {
+      if (!equals_ignoring_ascii_case(value, "chunked")) return "unsupported Transfer-Encoding";
+    } else if (equals_ignoring_ascii_case(name, "upgrade")) {
       head.upgrade = true;
     }
   }
@@ -225,7 +216,8 @@ HttpHeadParseResult parse_http_request_head(std::string_view bytes) {
     head.body_framing = HttpBodyFraming::kContentLength;
   }
 
-  if (iequals(head.method, "CONNECT")) return malformed("CONNECT is not supported");
+  if (equals_ignoring_ascii_case(head.method, "CONNECT"))
+    return malformed("CONNECT is not supported");
   auto target_host = absolute_form_host(head.target);
   if (!target_host) return malformed("invalid absolute-form target");
   bool origin_form = head.target.front() == '/';

@@ -3,21 +3,11 @@
 #include <algorithm>
 #include <set>
 
+#include "core/ascii.h"
 #include "net/policy/host_name.h"
 
 namespace matchlock::net::policy {
 namespace {
-
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 // A value written into a request target must keep the request line parseable: bytes a target
 // may not hold raw are percent-encoded; everything else (including '&', '=', '/') is kept, so
@@ -58,7 +48,7 @@ std::string agreed_host(const Request& request, std::string& problem) {
     return {};
   }
   for (const auto& field : request.headers) {
-    if (!equals_ignoring_case(field.name, "host")) continue;
+    if (!equals_ignoring_ascii_case(field.name, "host")) continue;
     auto named = host_from_authority(field.value);
     if (!named || *named != host) {
       problem = "its Host header fields disagree";
