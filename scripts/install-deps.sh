@@ -8,7 +8,7 @@ PACKAGES=(
   # build
   build-essential cmake ninja-build pkg-config clang-format
   # engine libraries
-  libuv1-dev libssl-dev rapidjson-dev catch2 node-llhttp libcurl4-openssl-dev
+  libuv1-dev libssl-dev rapidjson-dev catch2 node-llhttp libnghttp2-dev libcurl4-openssl-dev
   libarchive-dev libsqlite3-dev
   # guest bundle and images
   qemu-system-x86 qemu-utils e2fsprogs busybox-static cpio xz-utils zstd python3

@@ -15,16 +15,25 @@
 #include "net/policy/allow_list.h"
 #include "net/policy/event_sink.h"
 #include "net/policy/pipeline.h"
+#include "net/policy/plugin_settings.h"
 #include "net/policy/private_ranges.h"
 #include "net/policy_hook.h"
+#include "net/tls/certificate_authority.h"
 
 namespace matchlock::net {
 
 struct InterceptOptions {
-  std::vector<std::string> allowed_hosts;
+  std::vector<std::string> allowed_hosts;  // a secret's hosts are added by the caller
   std::vector<std::string> allow_private_hosts;
   bool block_private_ips = true;
   std::vector<std::pair<std::string, std::string>> add_hosts;  // (name, ip): /etc/hosts lines
+  // The sandbox's CA (its key stays in this process): signs the leaves the guest is shown.
+  std::shared_ptr<const tls::CertificateAuthority> certificate_authority;
+  policy::PluginSettings plugins;
+  // --event-log PATH ("" = none), with the identity written on every line.
+  std::string event_log_path;
+  std::string run_id;
+  std::string agent_system;
 };
 
 class InterceptPolicy : public PolicyHook {

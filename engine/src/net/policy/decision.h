@@ -13,6 +13,9 @@ struct Allow {
 };
 struct Deny {
   std::string reason;
+  // What the guest gets when an HTTP request is denied: 403 "Blocked by policy" unless a plugin
+  // says otherwise (budget_gate answers 429). Connection-level denials ignore it.
+  int status = 403;
 };
 struct RouteTo {
   std::string host;  // where to send the request instead of its own host

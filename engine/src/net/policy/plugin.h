@@ -2,8 +2,11 @@
 // plugin overrides only the phases it cares about. Plugins see Requests and Responses only.
 #pragma once
 
+#include <memory>
+#include <string>
 #include <string_view>
 
+#include "net/policy/body_filter.h"
 #include "net/policy/decision.h"
 #include "net/policy/request.h"
 
@@ -24,6 +27,22 @@ class Plugin {
   virtual TransformResult transform_request(Request& request) { return Continue{}; }
   virtual TransformResult transform_response(const Request& request, Response& response) {
     return Continue{};
+  }
+
+  // Request bodies. A plugin that must read or rewrite the whole request body (the model
+  // router rewrites the JSON "model") says so after the request transforms; the proxy then
+  // buffers the body (bounded: a larger body gets 413) and calls transform_request_body
+  // before anything goes upstream. `body` is already de-chunked; the proxy fixes the framing.
+  virtual bool wants_request_body(const Request& request) const { return false; }
+  virtual TransformResult transform_request_body(const Request& request, std::string& body) {
+    return Continue{};
+  }
+
+  // Response bodies: a filter for this exchange's response body, or nullptr. Called after the
+  // response transforms, in plugin order; the body flows through the filters in that order.
+  virtual std::unique_ptr<BodyFilter> response_body_filter(const Request& request,
+                                                           const Response& response) {
+    return nullptr;
   }
 };
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "net/policy/ip_address.h"
@@ -12,7 +13,7 @@ namespace matchlock::net::policy {
 
 enum class Protocol {
   kHttp,  // one HTTP/1.x request (each request on a keep-alive connection is its own Request)
-  kTls,   // a TLS connection, by its ClientHello (the MITM issue will turn these into kHttp)
+  kTls,   // a TLS connection, by its ClientHello, before it is terminated
   kRaw,   // unclassified TCP
   kDns,   // a DNS question; `host` is the queried name
 };
@@ -35,14 +36,22 @@ struct Request {
   std::optional<IpAddress> destination;
   uint16_t port = 0;
   // HTTP only.
+  bool tls = false;  // the guest spoke HTTP inside TLS (an intercepted https:// request)
   std::string method;
-  std::string target;
+  std::string target;  // origin form "/path?query" (absolute-form targets are reduced to it)
   std::vector<HeaderField> headers;
+  // Per sandbox, increasing: ties one exchange's events together (0 for non-HTTP requests).
+  uint64_t exchange_id = 0;
 };
 
 struct Response {
   int status = 0;
   std::vector<HeaderField> headers;
 };
+
+// Case-insensitive header lookups shared by plugins and the proxy.
+const HeaderField* find_header(const std::vector<HeaderField>& headers, std::string_view name);
+void set_header(std::vector<HeaderField>& headers, std::string_view name, std::string value);
+void remove_header(std::vector<HeaderField>& headers, std::string_view name);
 
 }  // namespace matchlock::net::policy
