@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "agent_messages.h"
+#include "ca_trust.h"
 #include "config_apply.h"
 #include "exec_request.h"
 #include "log.h"
@@ -211,13 +212,14 @@ void Agent::on_control_frame(const Frame& frame) {
         log_line("CONFIG before HELLO ignored");
         return;
       }
-      Status applied = apply_config(frame.payload);
+      auto applied = apply_config(frame.payload);
       if (!applied.ok()) {
         log_line("config: " + applied.error().message);
         channel_.send(FrameType::kError, guest_protocol::kControlStream,
                       error_message(applied.error().message));
         return;
       }
+      exec_env_defaults_ = std::move(applied->exec_env_defaults);
       handshake_ = Handshake::kReady;
       channel_.send(FrameType::kReady, guest_protocol::kControlStream, "{}");
       return;
@@ -246,6 +248,7 @@ void Agent::on_exec_open(const Frame& frame) {
     channel_.send(FrameType::kError, frame.stream, error_message(request.error().message, 126));
     return;
   }
+  add_missing_env(request->env, exec_env_defaults_);
   auto spawned = spawn_process(*request);
   if (auto* failure = std::get_if<SpawnFailure>(&spawned)) {
     channel_.send(FrameType::kError, frame.stream,
@@ -305,8 +308,8 @@ void Agent::on_session_frame(ExecSession& session, const Frame& frame) {
       return;
     }
     default:
-      log_line(std::string("unexpected ") + guest_protocol::frame_type_name(frame.type) + " on stream " +
-               std::to_string(frame.stream) + " ignored");
+      log_line(std::string("unexpected ") + guest_protocol::frame_type_name(frame.type) +
+               " on stream " + std::to_string(frame.stream) + " ignored");
       return;
   }
 }

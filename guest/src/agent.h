@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "channel.h"
 #include "core/unique_fd.h"
@@ -34,6 +36,8 @@ class Agent {
   UniqueFd child_signals_;    // signalfd for SIGCHLD
   UniqueFd reconnect_timer_;  // ticks only while no host is connected
   Handshake handshake_ = Handshake::kAwaitHello;
+  // From CONFIG (the CA bundle variables): added to every exec that does not set them.
+  std::vector<std::string> exec_env_defaults_;
   std::map<uint32_t, std::unique_ptr<ExecSession>> sessions_;
   std::map<uint32_t, std::unique_ptr<PortSession>> ports_;
 };

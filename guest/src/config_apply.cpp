@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 
+#include "ca_trust.h"
 #include "fs_util.h"
 #include "log.h"
 #include "net_config.h"
@@ -68,7 +69,7 @@ Status write_etc(const char* path, const rapidjson::Value& text) {
 
 }  // namespace
 
-Status apply_config(std::string_view payload) {
+Result<AppliedConfig> apply_config(std::string_view payload) {
   rapidjson::Document config;
   config.Parse(payload.data(), payload.size());
   if (config.HasParseError() || !config.IsObject())
@@ -97,7 +98,16 @@ Status apply_config(std::string_view payload) {
   if (auto it = config.FindMember("network"); it != config.MemberEnd() && !it->value.IsNull()) {
     MATCHLOCK_TRY(apply_network(it->value));
   }
-  return {};
+  AppliedConfig applied;
+  // Interception mode: the guest must trust the sandbox CA that signs what it is shown.
+  if (auto it = config.FindMember("ca_certificate");
+      it != config.MemberEnd() && !it->value.IsNull()) {
+    if (!it->value.IsString()) return invalid_argument("config: ca_certificate is not a string");
+    auto trust = install_ca_certificate({it->value.GetString(), it->value.GetStringLength()});
+    if (!trust.ok()) return trust.error();
+    applied.exec_env_defaults = ca_environment(*trust);
+  }
+  return applied;
 }
 
 }  // namespace matchlock::guest_agent

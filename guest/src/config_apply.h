@@ -1,13 +1,22 @@
-// Applies the host's CONFIG message (hostname, hosts, resolv.conf, clock) to the guest.
+// Applies the host's CONFIG message (hostname, hosts, resolv.conf, clock, the sandbox CA) to
+// the guest.
 #pragma once
 
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 
 namespace matchlock::guest_agent {
 
+// What the configuration asks of every exec afterwards.
+struct AppliedConfig {
+  // "KEY=VALUE" each exec gets unless its request sets KEY (the CA bundle variables).
+  std::vector<std::string> exec_env_defaults;
+};
+
 // `payload` is the CONFIG JSON; any malformed field is an error, reported back as ERROR.
-Status apply_config(std::string_view payload);
+Result<AppliedConfig> apply_config(std::string_view payload);
 
 }  // namespace matchlock::guest_agent

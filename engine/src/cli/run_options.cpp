@@ -11,6 +11,8 @@
 #include "core/value_parsers.h"
 #include "image/image_store.h"
 #include "sandbox/network_policy.h"
+#include "sandbox/plugin_options.h"
+#include "sandbox/secret_spec.h"
 
 namespace matchlock::cli {
 namespace {
@@ -76,13 +78,15 @@ Status parse_network_flags(const ParsedArgs& a, sandbox::SandboxOptions& o) {
     o.mtu = static_cast<int>(n);
   }
   if (o.no_network) {
-    for (const char* flag : {"allow-host", "allow-private-host", "secret", "local-model-route"}) {
+    for (const char* flag : {"allow-host", "allow-private-host", "secret", "local-model-route",
+                             "local-model-backend", "usage-log-path", "budget-limit-usd",
+                             "plugin-config", "event-log", "agent-system", "run-id"}) {
       if (a.is_set(flag) || !a.values(flag).empty())
         return invalid_argument(std::string("--no-network cannot be combined with --") + flag);
     }
   }
   // Registered so conflicts and typos get precise errors; the features land with later issues.
-  for (const char* flag : {"secret", "local-model-route", "volume", "disk"}) {
+  for (const char* flag : {"volume", "disk"}) {
     if (!a.values(flag).empty()) {
       return invalid_argument(std::string("--") + flag + " is not supported yet");
     }
@@ -91,6 +95,71 @@ Status parse_network_flags(const ParsedArgs& a, sandbox::SandboxOptions& o) {
     if (a.is_set(flag)) return invalid_argument(std::string("--") + flag + " is not supported yet");
   }
   return {};
+}
+
+// A host path flag's value: non-empty, made absolute (the owner process may outlive the shell's
+// working directory).
+Result<std::string> host_path(const std::string& value, const char* flag) {
+  if (value.empty()) return invalid_argument(std::string("--") + flag + ": empty path");
+  std::error_code ec;
+  auto path = std::filesystem::absolute(value, ec);
+  if (ec) return invalid_argument(std::string("--") + flag + " " + value + ": " + ec.message());
+  return path.string();
+}
+
+// --secret: parsed (values from the host env for NAME@HOSTS) into the options. The errors of
+// parse_secret_specs name the flag and the secret, never the value.
+Status parse_secret_flags(const ParsedArgs& a, sandbox::SandboxOptions& o) {
+  auto secrets = sandbox::parse_secret_specs(a.values("secret"), sandbox::process_environment());
+  if (!secrets.ok()) return secrets.error();
+  o.secrets = std::move(*secrets);
+  return {};
+}
+
+// The interception plugins' flags (--local-model-*, --usage-log-path, --budget-limit-usd,
+// --plugin-config, --event-log, --agent-system, --run-id).
+Status parse_plugin_flags(const ParsedArgs& a, sandbox::PluginOptions& p) {
+  if (auto v = a.value("local-model-backend")) {
+    auto backend = sandbox::parse_host_port(*v, "--local-model-backend");
+    if (!backend.ok()) return backend.error();
+    p.local_model_backend = *v;
+  }
+  for (const auto& spec : a.values("local-model-route")) {
+    auto route = sandbox::parse_model_route_spec(spec);
+    if (!route.ok()) return route.error();
+    p.model_routes.push_back(std::move(*route));
+  }
+  if (auto v = a.value("usage-log-path")) {
+    auto path = host_path(*v, "usage-log-path");
+    if (!path.ok()) return path.error();
+    p.usage_log_path = *path;
+  }
+  if (auto v = a.value("budget-limit-usd")) {
+    auto usd = sandbox::parse_budget_usd(*v, "--budget-limit-usd");
+    if (!usd.ok()) return usd.error();
+    p.budget_limit_usd = *usd;
+  }
+  if (auto v = a.value("plugin-config")) {
+    auto text = read_file(*v, "--plugin-config");  // readable now, parsed with the plugins
+    if (!text.ok()) return text.error();
+    auto path = host_path(*v, "plugin-config");
+    if (!path.ok()) return path.error();
+    p.plugin_config_path = *path;
+  }
+  if (auto v = a.value("event-log")) {
+    auto path = host_path(*v, "event-log");
+    if (!path.ok()) return path.error();
+    p.event_log_path = *path;
+  }
+  if (auto v = a.value("agent-system")) {
+    MATCHLOCK_TRY(sandbox::validate_label(*v, "--agent-system"));
+    p.agent_system = *v;
+  }
+  if (auto v = a.value("run-id")) {
+    MATCHLOCK_TRY(sandbox::validate_label(*v, "--run-id"));
+    p.run_id = *v;
+  }
+  return sandbox::validate_plugin_options(p);
 }
 
 // -p/--publish and --address into the listeners the sandbox binds before it boots.
@@ -152,8 +221,20 @@ ArgParser run_arg_parser() {
       .add_repeated("add-host", 0, "HOST:IP", "add a line to the guest's /etc/hosts")
       .add_value("mtu", 0, "N", "guest link MTU (up to 65520)", "1500")
       .add_repeated("secret", 0, "NAME=VALUE@HOSTS",
-                    "inject a secret into requests to HOSTS (not supported yet)")
-      .add_repeated("local-model-route", 0, "ROUTE", "route model API calls (not supported yet)")
+                    "a secret the guest sees only as a placeholder in $NAME, swapped for VALUE "
+                    "on requests to HOSTS (comma list; NAME@HOSTS reads VALUE from the host "
+                    "env); HOSTS join the allow-list; turns on interception")
+      .add_value("local-model-backend", 0, "HOST:PORT",
+                 "model server for --local-model-route routes without their own @HOST:PORT")
+      .add_repeated("local-model-route", 0, "HOST/MODEL=TARGET[@HOST:PORT]",
+                    "send requests for MODEL at HOST to a local model server as TARGET")
+      .add_value("usage-log-path", 0, "PATH", "append model API usage (tokens, cost) here")
+      .add_value("budget-limit-usd", 0, "N",
+                 "refuse model API calls once N US dollars are spent (needs --usage-log-path)")
+      .add_value("plugin-config", 0, "PATH", "interception plugin configuration file")
+      .add_value("event-log", 0, "PATH", "append the network policy's decisions here (JSON lines)")
+      .add_value("agent-system", 0, "NAME", "agent name written on every event-log line")
+      .add_value("run-id", 0, "ID", "run id written on every event-log line", "the sandbox id")
       .add_bool("network-intercept", 0,
                 "intercept (MITM) the sandbox's HTTPS even with no other policy flag (not "
                 "supported yet)")
@@ -304,6 +385,8 @@ Result<RunOptions> parse_run_options(Args args, bool stdin_is_tty) {
   if (auto st = parse_process_flags(a, o.sandbox); !st.ok()) return st.error();
   if (auto st = parse_dns_flags(a, o.sandbox); !st.ok()) return st.error();
   if (auto st = parse_network_flags(a, o.sandbox); !st.ok()) return st.error();
+  if (auto st = parse_plugin_flags(a, o.sandbox.plugins); !st.ok()) return st.error();
+  if (auto st = parse_secret_flags(a, o.sandbox); !st.ok()) return st.error();
   if (auto st = parse_publish_flags(a, o.sandbox); !st.ok()) return st.error();
   return o;
 }

@@ -298,6 +298,9 @@ void GuestConnection::send_config() {
   d.AddMember("hosts", json::str(config_->hosts_file, a), a);
   if (config_->resolv_conf) d.AddMember("resolv_conf", json::str(*config_->resolv_conf, a), a);
   d.AddMember("time_unix_ms", now_unix_ms(), a);
+  if (!config_->ca_certificate.empty()) {
+    d.AddMember("ca_certificate", json::str(config_->ca_certificate, a), a);
+  }
   if (config_->network) {
     rapidjson::Value n(rapidjson::kObjectType);
     n.AddMember("address", json::str(config_->network->address, a), a);

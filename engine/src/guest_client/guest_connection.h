@@ -40,6 +40,9 @@ struct GuestConfig {
   std::string hosts_file;                  // full /etc/hosts text
   std::optional<std::string> resolv_conf;  // full /etc/resolv.conf text; absent = leave as is
   std::optional<GuestNetwork> network;
+  // Interception mode: the sandbox CA's certificate (PEM, never a key) for the guest's trust
+  // store; "" = none. Sent as CONFIG "ca_certificate".
+  std::string ca_certificate;
 };
 
 struct ExecRequest {

@@ -4,10 +4,14 @@
 #include <uv.h>
 
 #include <cmath>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "core/json.h"
 #include "core/value_parsers.h"
+#include "sandbox/network_policy.h"
+#include "sandbox/secret_spec.h"
 
 namespace matchlock::rpc {
 namespace {
@@ -175,6 +179,82 @@ Status parse_image_config(const Value& params, sandbox::SandboxOptions& o) {
   return append_env_map(*ic, "env", "image_config.env", o.env);
 }
 
+// network.interception {callback_socket, rules}: the rules are kept as JSON text for the
+// plugin that runs them (which validates them); here they need only be an array.
+Status parse_interception(const Value& network, sandbox::SandboxOptions& o) {
+  const Value* i = member(network, "interception");
+  if (!i) return {};
+  if (!i->IsObject()) return invalid("network.interception", "must be an object");
+  auto socket = get_string(*i, "callback_socket", "network.interception.callback_socket");
+  if (!socket.ok()) return socket.error();
+  if (socket->find('\0') != std::string::npos)
+    return invalid("network.interception.callback_socket", "must not contain NUL bytes");
+  o.plugins.callback_socket = *socket;
+  if (const Value* rules = member(*i, "rules")) {
+    if (!rules->IsArray()) return invalid("network.interception.rules", "must be an array");
+    o.plugins.interception_rules_json = json::to_string(*rules);
+  }
+  // Present at all, the object asks for interception (as the SDKs' `intercept: true` does).
+  o.force_interception = true;
+  return {};
+}
+
+// One network.secrets entry {value, hosts, placeholder?}. Errors name the secret, never the
+// value. An empty or absent hosts list binds every host ("*"), as the SDKs mean it.
+Result<sandbox::Secret> parse_secret(const std::string& name, const Value& spec) {
+  std::string field = "network.secrets." + name;
+  if (!spec.IsObject()) return invalid(field, "must be an object {value, hosts, placeholder}");
+  sandbox::Secret secret;
+  secret.name = name;
+  const Value* value = member(spec, "value");
+  if (!value || !value->IsString()) return invalid(field + ".value", "must be a string");
+  secret.value = as_string(*value);
+  if (secret.value.empty()) return invalid(field + ".value", "must not be empty");
+  if (secret.value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
+    return invalid(field + ".value", "must not contain a line break or NUL character");
+  auto hosts = get_string_array(spec, "hosts", field + ".hosts");
+  if (!hosts.ok()) return hosts.error();
+  if (*hosts) secret.hosts = **hosts;
+  if (secret.hosts.empty()) secret.hosts.push_back("*");
+  for (const auto& h : secret.hosts) {
+    if (auto st = sandbox::validate_allowed_host(h); !st.ok())
+      return invalid(field + ".hosts", "\"" + h + "\" is not a host pattern");
+  }
+  auto placeholder = get_string(spec, "placeholder", field + ".placeholder");
+  if (!placeholder.ok()) return placeholder.error();
+  if (placeholder->empty()) {
+    auto fresh = sandbox::make_secret_placeholder();
+    if (!fresh.ok()) return fresh.error().with_context(field);
+    secret.placeholder = std::move(*fresh);
+  } else if (!sandbox::is_secret_placeholder(*placeholder)) {
+    // Only the engine's own form: a free-form one could match ordinary request text.
+    return invalid(field + ".placeholder", "must be SANDBOX_SECRET_ and 32 lowercase hex digits");
+  } else {
+    secret.placeholder = *placeholder;
+  }
+  return secret;
+}
+
+Status parse_secrets(const Value& network, sandbox::SandboxOptions& o) {
+  const Value* secrets = member(network, "secrets");
+  if (!secrets) return {};
+  if (!secrets->IsObject()) return invalid("network.secrets", "must be an object");
+  std::set<std::string> names, placeholders;
+  for (const auto& m : secrets->GetObject()) {
+    std::string name = as_string(m.name);
+    if (!sandbox::is_secret_name(name)) {
+      return invalid("network.secrets", "\"" + name + "\" is not an environment variable name");
+    }
+    if (!names.insert(name).second) return invalid("network.secrets." + name, "is given twice");
+    auto secret = parse_secret(name, m.value);
+    if (!secret.ok()) return secret.error();
+    if (!placeholders.insert(secret->placeholder).second)
+      return invalid("network.secrets." + name + ".placeholder", "is used by another secret");
+    o.secrets.push_back(std::move(*secret));
+  }
+  return {};
+}
+
 Status parse_network(const Value& params, sandbox::SandboxOptions& o) {
   const Value* n = member(params, "network");
   if (!n) return {};
@@ -192,12 +272,11 @@ Status parse_network(const Value& params, sandbox::SandboxOptions& o) {
       }
     }
   }
-  // Policy features that would silently weaken isolation if ignored: refuse until implemented.
-  for (const char* f : {"secrets", "intercept", "interception"}) {
-    if (non_empty(member(*n, f))) {
-      return invalid_argument(std::string("network.") + f + " is not supported yet");
-    }
-  }
+  auto intercept = get_bool(*n, "intercept", "network.intercept");
+  if (!intercept.ok()) return intercept.error();
+  o.force_interception = *intercept;
+  MATCHLOCK_TRY(parse_interception(*n, o));
+  MATCHLOCK_TRY(parse_secrets(*n, o));
   auto hostname = get_string(*n, "hostname", "network.hostname");
   if (!hostname.ok()) return hostname.error();
   if (!hostname->empty()) {

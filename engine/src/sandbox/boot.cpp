@@ -33,6 +33,8 @@ const Boot::Step Boot::kSteps[] = {
     {"register sandbox", [](Boot& b, StepDone d) { b.register_sandbox(std::move(d)); }},
     {"upper disk", [](Boot& b, StepDone d) { b.create_upper_disk(std::move(d)); }},
     {"accelerator", [](Boot& b, StepDone d) { b.choose_accelerator(std::move(d)); }},
+    {"certificate authority",
+     [](Boot& b, StepDone d) { b.create_certificate_authority(std::move(d)); }},
     {"network", [](Boot& b, StepDone d) { b.start_network(std::move(d)); }},
     {"start QEMU", [](Boot& b, StepDone d) { b.start_qemu(std::move(d)); }},
     {"connect", [](Boot& b, StepDone d) { b.connect_guest_and_qmp(std::move(d)); }},
@@ -211,6 +213,21 @@ void Boot::choose_accelerator(StepDone done) {
       });
 }
 
+// Interception mode's CA, one per sandbox: made before the network policy that signs with it
+// and before the guest configuration that delivers its certificate.
+void Boot::create_certificate_authority(StepDone done) {
+  const auto& options = sandbox_->options_;
+  if (!wants_interception(options) || vm::slirp_baseline_requested()) return done(Status());
+  auto ca = net::tls::CertificateAuthority::create(sandbox_->id_);
+  if (!ca.ok()) return done(ca.error());
+  auto pem = ca->certificate_pem();
+  if (!pem.ok()) return done(pem.error());
+  certificate_authority_ =
+      std::make_shared<const net::tls::CertificateAuthority>(std::move(ca.value()));
+  ca_certificate_pem_ = std::move(pem.value());
+  done(Status());
+}
+
 // The guest NIC: QEMU's end of a socketpair as its netdev, the engine's lwIP stack on the other.
 void Boot::start_network(StepDone done) {
   const auto& options = sandbox_->options_;
@@ -225,9 +242,11 @@ void Boot::start_network(StepDone done) {
     return done(io_error("socketpair failed"));
   }
   UniqueFd ours(sv[0]), theirs(sv[1]);
-  auto policy = make_network_policy(options);
+  auto policy = make_network_policy(options, sandbox_->id_, certificate_authority_);
   if (!policy.ok()) return done(policy.error());
   res().policy = policy.value();
+  // The policy holds the secrets' values now; the sandbox keeps names, hosts and placeholders.
+  for (auto& secret : sandbox_->options_.secrets) forget_value(secret);
   net::NetworkConfig cfg;
   cfg.mtu = options.mtu;
   cfg.dns_servers = options.dns_servers;
@@ -324,6 +343,7 @@ guest_client::GuestConfig Boot::guest_config() const {
   cfg.hostname = options.hostname;
   cfg.hosts_file = hosts_file(options.hostname, options.add_hosts);
   cfg.resolv_conf = resolv_conf(options.dns_servers);
+  cfg.ca_certificate = ca_certificate_pem_;  // "" outside interception mode
   if (res().net) {
     auto a = net::guest_addressing(options.mtu);
     cfg.network = guest_client::GuestNetwork{a.address, a.prefix, a.gateway, a.mtu};

@@ -2,7 +2,10 @@
 // (boot.cpp), read top to bottom:
 //
 //   open state → resolve image → guest bundle → register sandbox → upper disk → accelerator
-//   → network → start QEMU → connect guest and QMP → ready
+//   → certificate authority → network → start QEMU → connect guest and QMP → ready
+//
+// The certificate authority comes before the network (whose policy signs with it) and so
+// before the guest configuration that carries its certificate into the guest.
 //
 // A step calls its `done` exactly once, at once or later on the loop; the next step starts only
 // then. A step's errors carry its name as context ("upper disk: <reason>"), and a failure undoes
@@ -22,6 +25,7 @@
 #include "core/unique_fd.h"
 #include "core/uv.h"
 #include "guest_client/guest_connection.h"
+#include "net/tls/certificate_authority.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/sandbox_resources.h"
 #include "vm/accel_probe.h"
@@ -53,6 +57,7 @@ class Boot : public std::enable_shared_from_this<Boot> {
   void register_sandbox(StepDone done);
   void create_upper_disk(StepDone done);
   void choose_accelerator(StepDone done);
+  void create_certificate_authority(StepDone done);
   void start_network(StepDone done);
   void start_qemu(StepDone done);
   void connect_guest_and_qmp(StepDone done);
@@ -78,9 +83,13 @@ class Boot : public std::enable_shared_from_this<Boot> {
   std::filesystem::path base_disk_;
   vm::AccelChoice accel_;
   bool slirp_baseline_ = false;  // MATCHLOCK_UNSAFE_SLIRP_BASELINE: QEMU's own network
-  UniqueFd qemu_net_link_;       // QEMU's end of the NIC link, until QEMU inherits it
-  UniqueFd control_socket_;      // host ends of the guest agent and QMP channels, until the
-  UniqueFd qmp_socket_;          // connect step takes them
+  // Interception mode only: the sandbox's CA (its key never leaves this process) and its
+  // certificate, which the guest configuration carries into the guest's trust store.
+  std::shared_ptr<const net::tls::CertificateAuthority> certificate_authority_;
+  std::string ca_certificate_pem_;
+  UniqueFd qemu_net_link_;   // QEMU's end of the NIC link, until QEMU inherits it
+  UniqueFd control_socket_;  // host ends of the guest agent and QMP channels, until the
+  UniqueFd qmp_socket_;      // connect step takes them
   std::unique_ptr<uv::Timer> timeout_;
 };
 

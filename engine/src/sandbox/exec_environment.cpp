@@ -21,7 +21,8 @@ std::vector<std::string> compose_docker_command(
 std::vector<std::string> compose_exec_env(const std::vector<std::string>& image_env,
                                           const std::vector<std::string>& sandbox_env,
                                           const std::vector<std::string>& exec_env,
-                                          const std::string& hostname, bool tty) {
+                                          const std::string& hostname, bool tty,
+                                          const std::vector<std::string>& placeholder_env) {
   std::vector<std::string> keys;
   std::map<std::string, std::string> values;
   auto add = [&](const std::string& kv, bool override_existing) {
@@ -37,6 +38,7 @@ std::vector<std::string> compose_exec_env(const std::vector<std::string>& image_
   for (const auto& kv : image_env) add(kv, true);
   for (const auto& kv : sandbox_env) add(kv, true);
   for (const auto& kv : exec_env) add(kv, true);
+  for (const auto& kv : placeholder_env) add(kv, true);
   add(kDefaultPath, false);
   if (tty) add("TERM=xterm", false);
   std::vector<std::string> out;

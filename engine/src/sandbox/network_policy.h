@@ -1,7 +1,7 @@
 // The sandbox's network policy as its callers see it: validation of the policy options that
 // cli flags and rpc params share, the allow-list change a running sandbox reports, and the
-// choice of mode (NAT unless a policy flag — --allow-host; later --secret and plugin flags —
-// asks for interception). The net/ types stay behind this header.
+// choice of mode (NAT unless a policy option — --allow-host, --secret, a plugin flag, rpc
+// network.intercept — asks for interception). The net/ types stay behind this header.
 #pragma once
 
 #include <memory>
@@ -13,7 +13,10 @@
 
 namespace matchlock::net {
 class InterceptPolicy;
+namespace tls {
+class CertificateAuthority;
 }
+}  // namespace matchlock::net
 
 namespace matchlock::sandbox {
 
@@ -27,7 +30,18 @@ struct AllowListChange {
   std::vector<std::string> allowed_hosts;  // the whole allow-list afterwards
 };
 
+// True when the options ask for interception mode (never with --no-network: the parsers
+// refuse that combination).
 bool wants_interception(const SandboxOptions& o);
-Result<std::shared_ptr<net::InterceptPolicy>> make_network_policy(const SandboxOptions& o);
+
+// --allow-host patterns plus every secret's hosts, first-seen order, no duplicates.
+std::vector<std::string> effective_allowed_hosts(const SandboxOptions& o);
+
+// Interception mode's policy (null in NAT mode). `ca` is the sandbox's certificate authority
+// (null only in NAT mode); `sandbox_id` is the event log's run id unless --run-id gave one.
+// The secrets' values go into the plugin settings here and nowhere else.
+Result<std::shared_ptr<net::InterceptPolicy>> make_network_policy(
+    const SandboxOptions& o, const std::string& sandbox_id,
+    std::shared_ptr<const net::tls::CertificateAuthority> ca);
 
 }  // namespace matchlock::sandbox

@@ -1,6 +1,7 @@
 #include "sandbox/options_record.h"
 
 #include "core/json.h"
+#include "sandbox/network_policy.h"
 
 namespace matchlock::sandbox {
 namespace {
@@ -19,9 +20,50 @@ rapidjson::Value env_object(const std::vector<std::string>& env, Alloc& a) {
   return obj;
 }
 
+// Name and hosts only: the value (and the placeholder, which would let a reader of the state
+// database tell which requests carried the secret) are never written.
+rapidjson::Value secrets_array(const SandboxOptions& o, Alloc& a) {
+  rapidjson::Value out(rapidjson::kArrayType);
+  for (const auto& secret : o.secrets) {
+    RedactedSecret r = secret.redacted();
+    rapidjson::Value s(rapidjson::kObjectType);
+    s.AddMember("name", json::str(r.name, a), a);
+    s.AddMember("hosts", json::str_array(r.hosts, a), a);
+    out.PushBack(s, a);
+  }
+  return out;
+}
+
+rapidjson::Value plugins_object(const PluginOptions& p, Alloc& a) {
+  rapidjson::Value out(rapidjson::kObjectType);
+  auto add_string = [&](const char* key, const std::string& value) {
+    if (!value.empty()) out.AddMember(rapidjson::StringRef(key), json::str(value, a), a);
+  };
+  add_string("local_model_backend", p.local_model_backend);
+  if (!p.model_routes.empty()) {
+    rapidjson::Value routes(rapidjson::kArrayType);
+    for (const auto& r : p.model_routes) {
+      std::string text = r.source_host + "/" + r.source_model + "=" + r.target_model;
+      if (!r.backend_host.empty())
+        text += "@" + r.backend_host + ":" + std::to_string(r.backend_port);
+      routes.PushBack(json::str(text, a), a);
+    }
+    out.AddMember("local_model_routes", routes, a);
+  }
+  add_string("usage_log_path", p.usage_log_path);
+  if (p.budget_limit_usd) out.AddMember("budget_limit_usd", *p.budget_limit_usd, a);
+  add_string("plugin_config", p.plugin_config_path);
+  add_string("callback_socket", p.callback_socket);
+  if (!p.interception_rules_json.empty()) out.AddMember("interception_rules", true, a);
+  add_string("event_log", p.event_log_path);
+  add_string("agent_system", p.agent_system);
+  add_string("run_id", p.run_id);
+  return out;
+}
+
 rapidjson::Value network_object(const SandboxOptions& o, Alloc& a) {
   rapidjson::Value net(rapidjson::kObjectType);
-  const char* mode = o.no_network ? "none" : (o.allowed_hosts.empty() ? "nat" : "interception");
+  const char* mode = o.no_network ? "none" : (wants_interception(o) ? "interception" : "nat");
   net.AddMember("mode", rapidjson::StringRef(mode), a);
   if (o.no_network) return net;
   net.AddMember("allowed_hosts", json::str_array(o.allowed_hosts, a), a);
@@ -32,6 +74,8 @@ rapidjson::Value network_object(const SandboxOptions& o, Alloc& a) {
   net.AddMember("dns_servers", json::str_array(o.dns_servers, a), a);
   net.AddMember("mtu", o.mtu, a);
   net.AddMember("block_private_ips", o.block_private_ips, a);
+  if (!o.secrets.empty()) net.AddMember("secrets", secrets_array(o, a), a);
+  if (o.plugins.any()) net.AddMember("plugins", plugins_object(o.plugins, a), a);
   return net;
 }
 

@@ -67,7 +67,12 @@ std::shared_ptr<ExecHandle> Sandbox::exec(const ExecSpec& spec, ExecEvents event
   const auto& image = res_->image.config;
   guest_client::ExecRequest r;
   r.argv = spec.argv;
-  r.env = compose_exec_env(image.env, options_.env, spec.extra_env, options_.hostname, spec.tty);
+  std::vector<std::string> placeholders;
+  for (const auto& secret : options_.secrets) {
+    placeholders.push_back(secret.name + "=" + secret.placeholder);
+  }
+  r.env = compose_exec_env(image.env, options_.env, spec.extra_env, options_.hostname, spec.tty,
+                           placeholders);
   r.cwd = spec.workdir.value_or(options_.workdir.value_or(image.working_dir));
   r.user = spec.user.value_or(options_.user.value_or(image.user));
   r.tty = spec.tty;

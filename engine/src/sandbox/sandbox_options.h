@@ -8,7 +8,9 @@
 #include <utility>
 #include <vector>
 
+#include "sandbox/plugin_options.h"
 #include "sandbox/port_forward_spec.h"
+#include "sandbox/secret_spec.h"
 
 namespace matchlock::sandbox {
 
@@ -31,8 +33,14 @@ struct SandboxOptions {
   std::vector<std::string> allow_private_hosts;  // IPs exempt from private-range blocking
   std::vector<std::pair<std::string, std::string>> add_hosts;  // (name, ip) for /etc/hosts
   bool block_private_ips = true;                               // interception mode only
-  bool pull_always = false;       // pull even if the image is in the store
-  bool keep_after_close = false;  // --rm=false: keep the state row and directory
+  // --secret / rpc network.secrets. Holds the values: only network_policy.cpp reads them (into
+  // the interception plugins); everything recorded or shown uses Secret::redacted(). Each
+  // secret's hosts join the allow-list; the guest sees NAME=placeholder in every exec.
+  std::vector<Secret> secrets;
+  bool force_interception = false;  // rpc network.intercept: interception with no other reason
+  PluginOptions plugins;            // --local-model-*, --usage-log-path, --event-log, ...
+  bool pull_always = false;         // pull even if the image is in the store
+  bool keep_after_close = false;    // --rm=false: keep the state row and directory
   // run -p: host listeners bound before boot (a port in use fails fast) and relayed to guest
   // ports through the agent, for the sandbox's whole life.
   std::vector<PortForwardRule> port_forwards;

@@ -59,6 +59,18 @@ Result<std::vector<std::string>> parse_hosts(std::string_view list, const std::s
 
 }  // namespace
 
+bool is_secret_name(std::string_view name) {
+  return is_env_name(name);
+}
+
+void forget_value(Secret& secret) {
+  // Through a volatile pointer: a plain fill of memory about to be dropped may be optimized away.
+  volatile char* bytes = secret.value.data();
+  for (size_t i = 0; i < secret.value.size(); ++i) bytes[i] = 0;
+  secret.value.clear();
+  secret.value.shrink_to_fit();
+}
+
 EnvLookup process_environment() {
   return [](std::string_view name) -> std::optional<std::string> {
     const char* value = std::getenv(std::string(name).c_str());

@@ -64,6 +64,13 @@ Result<Secret> parse_secret_spec(std::string_view spec, const EnvLookup& lookup_
 Result<std::vector<Secret>> parse_secret_specs(const std::vector<std::string>& specs,
                                                const EnvLookup& lookup_env);
 
+// A secret's NAME: an env var name, [A-Za-z_][A-Za-z0-9_]*, at most 128 characters.
+bool is_secret_name(std::string_view name);
+
+// Overwrites and drops the value once it was handed to the interception plugins, so that the
+// sandbox's own copy of its options (kept for its whole life) no longer holds it.
+void forget_value(Secret& secret);
+
 // A fresh `SANDBOX_SECRET_<32 hex>` from getrandom(2).
 Result<std::string> make_secret_placeholder();
 

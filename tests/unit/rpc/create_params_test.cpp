@@ -2,6 +2,8 @@
 #include <catch2/catch.hpp>
 
 #include "rpc/create_params.h"
+#include "sandbox/network_policy.h"
+#include "sandbox/secret_spec.h"
 
 using namespace matchlock;
 using namespace matchlock::rpc;
@@ -126,8 +128,75 @@ TEST_CASE("create_network_fields_fill_the_options", "[rpc][create]") {
 }
 
 TEST_CASE("create_refuses_policy_features_that_are_not_implemented", "[rpc][create]") {
-  CHECK(error_of(R"({"image":"a","network":{"secrets":{"K":{"value":"v"}}}})") ==
-        "network.secrets is not supported yet");
   CHECK(error_of(R"({"image":"a","vfs":{"workspace":"/workspace","mounts":{"/workspace":{}}}})") ==
         "vfs mounts are not supported yet");
+}
+
+TEST_CASE("create_takes_secrets_by_name_with_a_fresh_placeholder", "[rpc][create][secret]") {
+  auto r = parse(R"({"image":"a","network":{"allowed_hosts":[],"block_private_ips":true,
+      "secrets":{"OPENAI_API_KEY":{"value":"sk-live-123","hosts":["api.openai.com"]},
+                 "ANY":{"value":"v2","hosts":[],"placeholder":""}}}})");
+  REQUIRE(r.ok());
+  const auto& secrets = r->options.secrets;
+  REQUIRE(secrets.size() == 2);
+  CHECK(secrets[0].name == "OPENAI_API_KEY");
+  CHECK(secrets[0].value == "sk-live-123");
+  CHECK(secrets[0].hosts == std::vector<std::string>{"api.openai.com"});
+  CHECK(sandbox::is_secret_placeholder(secrets[0].placeholder));
+  CHECK(secrets[1].hosts == std::vector<std::string>{"*"});  // empty hosts = any host
+  CHECK(secrets[0].placeholder != secrets[1].placeholder);
+}
+
+TEST_CASE("create_accepts_a_client_placeholder_only_in_the_engine_form", "[rpc][create][secret]") {
+  const std::string ph = "SANDBOX_SECRET_0123456789abcdef0123456789abcdef";
+  auto ok = parse((R"({"image":"a","network":{"secrets":{"K":{"value":"v","hosts":["x.com"],
+      "placeholder":")" + ph + R"("}}}})").c_str());
+  REQUIRE(ok.ok());
+  CHECK(ok->options.secrets[0].placeholder == ph);
+  CHECK(error_of(R"({"image":"a","network":{"secrets":{"K":{"value":"v","placeholder":"short"}}}})") ==
+        "invalid network.secrets.K.placeholder: must be SANDBOX_SECRET_ and 32 lowercase hex digits");
+  auto twice = error_of((R"({"image":"a","network":{"secrets":{
+      "A":{"value":"v","placeholder":")" + ph + R"("},
+      "B":{"value":"w","placeholder":")" + ph + R"("}}}})").c_str());
+  CHECK(twice == "invalid network.secrets.B.placeholder: is used by another secret");
+}
+
+TEST_CASE("create_secret_errors_name_the_field_never_the_value", "[rpc][create][secret]") {
+  const char* cases[] = {
+      R"({"image":"a","network":{"secrets":{"K":{"value":"TOPSECRET\r\nX: y"}}}})",
+      R"({"image":"a","network":{"secrets":{"K":{"value":""}}}})",
+      R"({"image":"a","network":{"secrets":{"K":{"value":"TOPSECRET","hosts":["bad host"]}}}})",
+      R"({"image":"a","network":{"secrets":{"K":{"value":"TOPSECRET","hosts":"x.com"}}}})",
+      R"({"image":"a","network":{"secrets":{"1K":{"value":"TOPSECRET"}}}})",
+      R"({"image":"a","network":{"secrets":{"K":"TOPSECRET"}}})",
+      R"({"image":"a","network":{"secrets":["TOPSECRET"]}})",
+  };
+  for (const char* json : cases) {
+    std::string e = error_of(json);
+    CHECK(e.find("network.secrets") != std::string::npos);
+    CHECK(e.find("TOPSECRET") == std::string::npos);
+  }
+  CHECK(error_of(R"({"image":"a","network":{"no_network":true,"secrets":{"K":{"value":"v"}}}})") ==
+        "invalid configuration: network.no_network cannot be combined with network.secrets");
+}
+
+TEST_CASE("create_intercept_and_interception_turn_interception_on", "[rpc][create]") {
+  auto forced = parse(R"({"image":"a","network":{"allowed_hosts":[],"intercept":true}})");
+  REQUIRE(forced.ok());
+  CHECK(forced->options.force_interception);
+  CHECK(sandbox::wants_interception(forced->options));
+  auto rules = parse(R"({"image":"a","network":{"interception":{
+      "callback_socket":"/tmp/hook.sock","rules":[{"phase":"before","action":"block"}]}}})");
+  REQUIRE(rules.ok());
+  CHECK(rules->options.plugins.callback_socket == "/tmp/hook.sock");
+  CHECK(rules->options.plugins.interception_rules_json ==
+        R"([{"phase":"before","action":"block"}])");
+  CHECK(sandbox::wants_interception(rules->options));
+  CHECK(error_of(R"({"image":"a","network":{"interception":{"rules":{}}}})") ==
+        "invalid network.interception.rules: must be an array");
+  CHECK(error_of(R"({"image":"a","network":{"intercept":"yes"}})") ==
+        "invalid network.intercept: must be a boolean");
+  auto plain = parse(R"({"image":"a","network":{"intercept":false}})");
+  REQUIRE(plain.ok());
+  CHECK_FALSE(sandbox::wants_interception(plain->options));
 }

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 #include "sandbox/exec_environment.h"
@@ -40,4 +41,12 @@ TEST_CASE("default PATH and TERM are added only when missing", "[sandbox]") {
   CHECK(env == V{"HOSTNAME=h", kDefaultPath, "TERM=xterm"});
   env = compose_exec_env({}, {"TERM=vt100"}, {}, "h", true);
   CHECK(env == V{"HOSTNAME=h", "TERM=vt100", kDefaultPath});
+}
+
+TEST_CASE("secret placeholders come last and always win", "[sandbox][secret]") {
+  auto env = compose_exec_env({"API_KEY=from-image"}, {"API_KEY=from-e"}, {"API_KEY=from-exec"},
+                              "h", false, {"API_KEY=SANDBOX_SECRET_00"});
+  CHECK(std::find(env.begin(), env.end(), "API_KEY=SANDBOX_SECRET_00") != env.end());
+  CHECK(std::count_if(env.begin(), env.end(),
+                      [](const std::string& kv) { return kv.starts_with("API_KEY="); }) == 1);
 }
