@@ -29,7 +29,8 @@ CASES = [
      "--no-network cannot be combined with --secret"),
     (["run", "--image", IMAGE, "--no-network", "--local-model-route", "x", "true"],
      "--no-network cannot be combined with --local-model-route"),
-    (["run", "--image", IMAGE, "--secret", "K=v@h", "true"], "--secret is not supported yet"),
+    (["run", "--image", IMAGE, "--secret", "K=v@bad host", "true"], "--secret K: host 1"),
+    (["run", "--image", IMAGE, "--budget-limit-usd", "1", "true"], "--budget-limit-usd"),
 ]
 
 
