@@ -1,5 +1,5 @@
-#include <catch2/catch.hpp>
 #include <stdlib.h>
+#include <catch2/catch.hpp>
 
 #include <string>
 #include <vector>
@@ -58,8 +58,8 @@ TEST_CASE("run --secret errors name the flag and never the value", "[cli][secret
 TEST_CASE("run plugin flags are validated and stored", "[cli][plugins]") {
   auto r = parse({"--local-model-backend", "127.0.0.1:11434", "--local-model-route",
                   "api.openai.com/gpt-4o=llama3", "--usage-log-path", "usage.jsonl",
-                  "--budget-limit-usd", "2.5", "--event-log", "/tmp/events.jsonl",
-                  "--agent-system", "claude-code", "--run-id", "run-42"});
+                  "--budget-limit-usd", "2.5", "--event-log", "/tmp/events.jsonl", "--agent-system",
+                  "claude-code", "--run-id", "run-42"});
   REQUIRE(r.ok());
   const auto& p = r->sandbox.plugins;
   CHECK(p.local_model_backend == "127.0.0.1:11434");

@@ -1,5 +1,5 @@
-#include <catch2/catch.hpp>
 #include <unistd.h>
+#include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <filesystem>
@@ -15,8 +15,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kPem =
-    "-----BEGIN CERTIFICATE-----\nMIIBsandboxca\n-----END CERTIFICATE-----\n";
+const std::string kPem = "-----BEGIN CERTIFICATE-----\nMIIBsandboxca\n-----END CERTIFICATE-----\n";
 
 struct Root {
   fs::path dir;
@@ -116,19 +115,19 @@ TEST_CASE("a malformed certificate is refused", "[guest][ca]") {
 }
 
 TEST_CASE("CA variables point at the full bundle; the request's own env wins", "[guest][ca]") {
-  auto env = ca_environment({"/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/certs/matchlock-ca.crt"});
+  auto env =
+      ca_environment({"/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/certs/matchlock-ca.crt"});
   CHECK(std::find(env.begin(), env.end(), "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt") !=
         env.end());
-  CHECK(std::find(env.begin(), env.end(),
-                  "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/matchlock-ca.crt") != env.end());
+  CHECK(std::find(env.begin(), env.end(), "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/matchlock-ca.crt") !=
+        env.end());
   for (const auto& kv : env) {
     if (!kv.starts_with("NODE_EXTRA_CA_CERTS=")) CHECK(kv.ends_with("/ca-certificates.crt"));
   }
   std::vector<std::string> request = {"PATH=/bin", "SSL_CERT_FILE=/mine.pem"};
   add_missing_env(request, env);
   CHECK(request[1] == "SSL_CERT_FILE=/mine.pem");
-  CHECK(std::count_if(request.begin(), request.end(), [](const std::string& kv) {
-          return kv.starts_with("SSL_CERT_FILE=");
-        }) == 1);
+  CHECK(std::count_if(request.begin(), request.end(),
+                      [](const std::string& kv) { return kv.starts_with("SSL_CERT_FILE="); }) == 1);
   CHECK(request.size() == 1 + env.size());
 }

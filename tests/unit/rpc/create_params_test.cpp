@@ -149,16 +149,20 @@ TEST_CASE("create_takes_secrets_by_name_with_a_fresh_placeholder", "[rpc][create
 
 TEST_CASE("create_accepts_a_client_placeholder_only_in_the_engine_form", "[rpc][create][secret]") {
   const std::string ph = "SANDBOX_SECRET_0123456789abcdef0123456789abcdef";
-  auto ok = parse((R"({"image":"a","network":{"secrets":{"K":{"value":"v","hosts":["x.com"],
-      "placeholder":")" + ph + R"("}}}})").c_str());
+  auto secret = [&](const char* value) {
+    return std::string(R"({"value":")") + value + R"(","placeholder":")" + ph + R"("})";
+  };
+  std::string one = R"({"image":"a","network":{"secrets":{"K":)" + secret("v") + "}}}";
+  auto ok = parse(one.c_str());
   REQUIRE(ok.ok());
   CHECK(ok->options.secrets[0].placeholder == ph);
-  CHECK(error_of(R"({"image":"a","network":{"secrets":{"K":{"value":"v","placeholder":"short"}}}})") ==
-        "invalid network.secrets.K.placeholder: must be SANDBOX_SECRET_ and 32 lowercase hex digits");
-  auto twice = error_of((R"({"image":"a","network":{"secrets":{
-      "A":{"value":"v","placeholder":")" + ph + R"("},
-      "B":{"value":"w","placeholder":")" + ph + R"("}}}})").c_str());
-  CHECK(twice == "invalid network.secrets.B.placeholder: is used by another secret");
+  CHECK(error_of(R"({"image":"a","network":{"secrets":{"K":{"value":"v","placeholder":"x"}}}})") ==
+        "invalid network.secrets.K.placeholder: must be SANDBOX_SECRET_ and 32 lowercase hex "
+        "digits");
+  std::string two =
+      R"({"image":"a","network":{"secrets":{"A":)" + secret("v") + R"(,"B":)" + secret("w") + "}}}";
+  CHECK(error_of(two.c_str()) ==
+        "invalid network.secrets.B.placeholder: is used by another secret");
 }
 
 TEST_CASE("create_secret_errors_name_the_field_never_the_value", "[rpc][create][secret]") {

@@ -14,8 +14,7 @@ Secret secret(std::string name, std::string value, std::vector<std::string> host
 }
 }  // namespace
 
-TEST_CASE("the record names secrets and hosts, never values or placeholders",
-          "[sandbox][secret]") {
+TEST_CASE("the record names secrets and hosts, never values or placeholders", "[sandbox][secret]") {
   SandboxOptions o;
   o.image = "busybox";
   o.secrets.push_back(secret("API_KEY", "sk-very-secret-value", {"api.example.com"}));
@@ -62,7 +61,8 @@ TEST_CASE("secrets and plugin options ask for interception; their hosts join the
   o.secrets.push_back(secret("B", "w", {"b.com", "*.c.com"}));
   CHECK(wants_interception(o));
   o.allowed_hosts = {"x.com", "a.com"};
-  CHECK(effective_allowed_hosts(o) == std::vector<std::string>{"x.com", "a.com", "b.com", "*.c.com"});
+  CHECK(effective_allowed_hosts(o) ==
+        std::vector<std::string>{"x.com", "a.com", "b.com", "*.c.com"});
   o.no_network = true;  // the parsers refuse the mix; the mode never claims it
   CHECK_FALSE(wants_interception(o));
   SandboxOptions p;

@@ -22,9 +22,10 @@ TEST_CASE("a model route names source host, models and an optional backend", "[s
 }
 
 TEST_CASE("bad model routes name the flag", "[sandbox][plugins]") {
-  for (const char* bad : {"", "api.openai.com", "api.openai.com/gpt-4o", "/gpt=x",
-                          "api.openai.com/=x", "api.openai.com/gpt=", "bad_host!/a=b",
-                          "h.com/a=b@nohost", "h.com/a=b@h:0", "h.com/a=b@h:99999", "h.com/a b=c"}) {
+  for (const char* bad :
+       {"", "api.openai.com", "api.openai.com/gpt-4o", "/gpt=x", "api.openai.com/=x",
+        "api.openai.com/gpt=", "bad_host!/a=b", "h.com/a=b@nohost", "h.com/a=b@h:0",
+        "h.com/a=b@h:99999", "h.com/a b=c"}) {
     auto r = parse_model_route_spec(bad);
     INFO(bad);
     REQUIRE_FALSE(r.ok());
