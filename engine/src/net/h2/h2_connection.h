@@ -68,6 +68,8 @@ class H2Connection {
   void consume(StreamId stream, size_t bytes);
   // No new streams; the open ones finish.
   void shutdown();
+  // Streams with state here (open, or half-closed): bounded by the concurrency limits.
+  size_t tracked_streams() const { return inbound_.size(); }
 
  protected:
   // A head that a body from queue_data()/finish() follows when `with_body`.

@@ -269,3 +269,18 @@ TEST_CASE("h2 bridge survives random and mutated guest input", "[net][h2][bridge
     CHECK(h.policy.finished.size() <= 2);
   }
 }
+
+TEST_CASE("h2 bridge: a body to rewrite over the bound gets 413 and never goes upstream",
+          "[net][h2][bridge]") {
+  BridgeHarness h;
+  StreamId s = h.request("POST", "/rewrite", std::string(kMaxWholeBodyBytes + 1, 'b'));
+  h.pump();
+  CHECK(h.guest_log.status[s] == 413);
+  CHECK(h.origin_log.paths.empty());
+  REQUIRE(h.policy.finished.size() == 1);
+  CHECK(h.policy.finished[0].replied->status == 413);
+  // The guest's body was acknowledged and dropped: the connection still carries requests.
+  StreamId next = h.request("GET", "/next");
+  h.pump();
+  CHECK(h.guest_log.status[next] == 200);
+}

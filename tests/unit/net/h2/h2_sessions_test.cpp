@@ -184,6 +184,21 @@ TEST_CASE("h2 sessions: streams over the concurrency limit are refused", "[net][
   CHECK(server.heads.size() == 2);  // the others wait in the client until a slot frees
 }
 
+TEST_CASE("h2 server session: streams past the limit are refused, not tracked", "[net][h2]") {
+  H2Limits limits;
+  limits.max_concurrent_streams = 10;
+  ServerSide server(limits);
+  ClientSide client;  // not pumped first: the client sends before it has heard the limit
+  for (int i = 0; i < 50; ++i) REQUIRE(client.session->submit_request(get("/"), false).ok());
+  REQUIRE(pump(*client.session, *server.session));
+  CHECK(server.heads.size() == 10);
+  CHECK(server.session->tracked_streams() == 10);
+  CHECK(client.closed.size() == 40);
+  for (const auto& [stream, code] : client.closed) {
+    CHECK(code == static_cast<uint32_t>(H2Error::kRefusedStream));
+  }
+}
+
 TEST_CASE("h2 sessions: an oversized header block resets only its stream", "[net][h2]") {
   H2Limits limits;
   limits.max_header_list_bytes = 4096;
