@@ -1,5 +1,5 @@
 // The guest side of the bridge: request heads to exchanges, policy's request decisions, request
-// bodies to the upstream stream, engine-made replies, and the lifecycle of both connections.
+// bodies to the upstream stream, engine-made replies, and the end of each exchange.
 #include "net/h2/h2_exchange_bridge.h"
 
 #include <utility>
@@ -55,30 +55,6 @@ H2ExchangeBridge::H2ExchangeBridge(proxy::ExchangePolicy& policy, BridgeContext 
                         },
                 }) {
   BridgeEntry entry(*this);  // sends both SETTINGS (and the client preface upstream)
-}
-
-H2ExchangeBridge::~H2ExchangeBridge() {
-  ++depth_;  // no flushing from here on
-  for (auto& [id, stream] : streams_) {
-    if (stream->summary.error.empty()) stream->summary.error = "connection closed";
-    finish_exchange(stream, 0);
-  }
-}
-
-void H2ExchangeBridge::on_guest_bytes(std::string_view bytes) {
-  BridgeEntry entry(*this);
-  if (guest_closed_) return;
-  (void)guest_.feed(bytes);  // a fatal error leaves the session finished: flush() closes it
-}
-
-void H2ExchangeBridge::on_guest_writable() {
-  BridgeEntry entry(*this);
-}
-
-void H2ExchangeBridge::on_guest_closed() {
-  BridgeEntry entry(*this);
-  guest_closed_ = true;  // nothing more can be sent to it: no close() either
-  close_guest_side();
 }
 
 void H2ExchangeBridge::on_request_head(StreamId guest_id, RequestHead head) {

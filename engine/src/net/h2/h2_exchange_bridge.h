@@ -70,7 +70,7 @@ class H2ExchangeBridge {
   friend class BridgeEntry;
   using StreamPtr = std::shared_ptr<BridgeStream>;
 
-  // Guest side (h2_exchange_bridge.cpp).
+  // Guest side and requests (h2_exchange_bridge.cpp).
   void on_request_head(StreamId guest_id, RequestHead head);
   void on_request_data(StreamId guest_id, std::string_view data);
   void on_request_end(StreamId guest_id, std::vector<policy::HeaderField> trailers);
@@ -82,7 +82,7 @@ class H2ExchangeBridge {
   void reply(const StreamPtr& stream, const proxy::Reply& reply);
   void finish_exchange(const StreamPtr& stream, uint32_t error_code);
 
-  // Upstream side (h2_exchange_bridge_response.cpp).
+  // Upstream side and responses (h2_exchange_bridge_response.cpp).
   void on_response_head(StreamId upstream_id, ResponseHead head);
   void on_response_data(StreamId upstream_id, std::string_view data);
   void on_response_end(StreamId upstream_id, std::vector<policy::HeaderField> trailers);
@@ -94,11 +94,13 @@ class H2ExchangeBridge {
   void settle_response_window(const StreamPtr& stream);
   void fail_upstream_stream(const StreamPtr& stream, const std::string& error);
 
-  // Lifecycle (h2_exchange_bridge.cpp).
+  // Bookkeeping (h2_exchange_bridge.cpp).
   bool hold_whole(BridgeStream& stream, std::string& into, std::string_view piece);
   void release_whole(BridgeStream& stream);
   StreamPtr guest_stream(StreamId guest_id) const;
   StreamPtr upstream_stream(StreamId upstream_id) const;
+
+  // Connections (h2_exchange_bridge_connections.cpp).
   void flush();
   void close_guest_side();
   void close_upstream_side();

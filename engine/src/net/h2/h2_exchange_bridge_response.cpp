@@ -1,27 +1,10 @@
 // The upstream side of the bridge: response heads to policy, bodies through the BodyFilters to
-// the guest, trailers relayed (gRPC's grpc-status lives there), and both connections' ends.
+// the guest, trailers relayed (gRPC's grpc-status lives there), upstream failures.
 #include <utility>
 
 #include "net/h2/h2_exchange_bridge.h"
 
 namespace matchlock::net::h2 {
-
-void H2ExchangeBridge::on_upstream_bytes(std::string_view bytes) {
-  BridgeEntry entry(*this);
-  if (upstream_closed_) return;
-  (void)upstream_.feed(bytes);  // a fatal error leaves the session finished: flush() closes it
-}
-
-void H2ExchangeBridge::on_upstream_writable() {
-  BridgeEntry entry(*this);
-}
-
-void H2ExchangeBridge::on_upstream_closed() {
-  BridgeEntry entry(*this);
-  if (upstream_closed_) return;
-  upstream_closed_ = true;
-  close_upstream_side();
-}
 
 void H2ExchangeBridge::on_response_head(StreamId upstream_id, ResponseHead head) {
   StreamPtr stream = upstream_stream(upstream_id);
@@ -191,68 +174,6 @@ void H2ExchangeBridge::fail_upstream_stream(const StreamPtr& stream, const std::
   stream->filters.on_abort();
   guest_.reset(stream->guest_id, H2Error::kInternalError);
   stream->response = ResponsePhase::kEnded;
-}
-
-// Sends what both sessions have to send, then closes a connection that is done; a closed side
-// may leave the other with more to say (502s, resets), so it goes round until nothing changes.
-void H2ExchangeBridge::flush() {
-  ++depth_;  // handlers run from take_output() must not flush again
-  auto drain = [](H2Connection& session, H2Transport& transport) {
-    bool sent = false;
-    while (transport.can_send()) {
-      std::string out = session.take_output();
-      if (out.empty()) break;
-      transport.send(std::move(out));
-      sent = true;
-    }
-    return sent;
-  };
-  for (bool changed = true; changed;) {
-    changed = false;
-    while ((!guest_closed_ && drain(guest_, guest_transport_)) |
-           (!upstream_closed_ && drain(upstream_, upstream_transport_))) {
-    }
-    if (!guest_closed_ && guest_.is_finished()) {
-      guest_closed_ = true;
-      guest_transport_.close();
-      close_guest_side();
-      changed = true;
-    }
-    // Without a guest connection the upstream one has no use left.
-    if (!upstream_closed_ && (upstream_.is_finished() || guest_closed_)) {
-      drain(upstream_, upstream_transport_);
-      upstream_closed_ = true;
-      upstream_transport_.close();
-      close_upstream_side();
-      changed = true;
-    }
-  }
-  --depth_;
-}
-
-void H2ExchangeBridge::close_guest_side() {
-  std::unordered_map<StreamId, StreamPtr> streams = std::move(streams_);
-  streams_.clear();
-  for (auto& [id, stream] : streams) {
-    if (stream->upstream_id != 0) upstream_.reset(stream->upstream_id, H2Error::kCancel);
-    if (stream->summary.error.empty() && stream->response != ResponsePhase::kEnded) {
-      stream->summary.error = "guest connection closed";
-    }
-    release_whole(*stream);
-    finish_exchange(stream, 0);
-  }
-  guest_by_upstream_.clear();
-}
-
-void H2ExchangeBridge::close_upstream_side() {
-  std::unordered_map<StreamId, StreamId> open = std::move(guest_by_upstream_);
-  guest_by_upstream_.clear();
-  for (auto& [upstream_id, guest_id] : open) {
-    if (StreamPtr stream = guest_stream(guest_id)) {
-      stream->upstream_id = 0;
-      fail_upstream_stream(stream, "upstream connection closed");
-    }
-  }
 }
 
 }  // namespace matchlock::net::h2
