@@ -34,7 +34,11 @@ void OutgoingHeaders::add_fields(const std::vector<policy::HeaderField>& fields)
     std::string name = to_lower(field.name);
     if (name.empty() || name.front() == ':' || name == "host") continue;
     if (is_connection_specific_field(name)) continue;
-    if (name == "te" && !equals_ignoring_ascii_case(field.value, "trailers")) continue;
+    if (name == "te") {
+      if (equals_ignoring_ascii_case(field.value, "trailers"))
+        fields_.emplace_back("te", "trailers");
+      continue;
+    }
     fields_.emplace_back(std::move(name), field.value);
   }
 }
