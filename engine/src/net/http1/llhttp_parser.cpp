@@ -88,8 +88,12 @@ int LlhttpParser::on_headers_complete(llhttp_t* p) {
   s.keep_alive_ = llhttp_should_keep_alive(p) != 0;
   s.upgrade_ = p->upgrade != 0;
   s.needs_eof_ = llhttp_message_needs_eof(p) != 0;
-  // 1: "this message has no body" (a response to HEAD): llhttp completes it at once.
-  return s.skip_body_ ? 1 : 0;
+  // 1: "this message has no body": a response to HEAD, and 204 / 304 / 1xx whatever length
+  // they claim (RFC 9112 6.3; llhttp itself would read a 304's Content-Length as a body).
+  bool bodiless_status = p->type == HTTP_RESPONSE &&
+                         (p->status_code == 204 || p->status_code == 304 ||
+                          (p->status_code >= 100 && p->status_code < 200));
+  return s.skip_body_ || bodiless_status ? 1 : 0;
 }
 
 int LlhttpParser::on_body(llhttp_t* p, const char* at, size_t length) {

@@ -40,6 +40,10 @@ std::optional<RequestEvent> RequestReader::read_head() {
     }
     return std::nullopt;
   }
+  if (parsed.status == S::kMalformed && input_.size() >= sniff::kMaxHttpHeadBytes &&
+      parsed.error.find("larger than") != std::string::npos) {
+    return fail(431, parsed.error);
+  }
   if (parsed.status != S::kComplete) {
     return fail(400, parsed.error.empty() ? "not an HTTP/1.x request" : parsed.error);
   }
