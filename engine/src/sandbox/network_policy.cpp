@@ -36,7 +36,8 @@ Result<std::shared_ptr<net::InterceptPolicy>> make_network_policy(const SandboxO
   if (const char* on = std::getenv("MATCHLOCK_EXPERIMENTAL_MITM"); on && std::string(on) == "1") {
     auto ca = net::tls::CertificateAuthority::create("matchlock-sandbox");
     if (!ca) return ca.error();
-    io.certificate_authority = std::make_shared<const net::tls::CertificateAuthority>(std::move(*ca));
+    io.certificate_authority =
+        std::make_shared<const net::tls::CertificateAuthority>(std::move(*ca));
   }
   return net::InterceptPolicy::create(io);
 }

@@ -15,7 +15,8 @@ using Kind = RequestEvent::Kind;
 namespace {
 
 // Every event the reader gives for `input`, fed in pieces of `step` bytes.
-std::vector<RequestEvent> read_requests(RequestReader& r, const std::string& input, size_t step = 0) {
+std::vector<RequestEvent> read_requests(RequestReader& r, const std::string& input,
+                                        size_t step = 0) {
   std::vector<RequestEvent> out;
   if (step == 0) step = input.size();
   for (size_t at = 0; at < input.size(); at += step) {
@@ -38,7 +39,8 @@ int refusal(const std::string& input) {
   return r.error() ? r.error()->status : 0;
 }
 
-std::vector<ResponseEvent> read_responses(ResponseReader& r, const std::string& input, bool eof = false) {
+std::vector<ResponseEvent> read_responses(ResponseReader& r, const std::string& input,
+                                          bool eof = false) {
   std::vector<ResponseEvent> out;
   r.append(input);
   if (eof) r.finish();
@@ -78,16 +80,18 @@ TEST_CASE("request reader: pipelined keep-alive requests, byte by byte too", "[n
 
 TEST_CASE("request reader: Expect, Upgrade and Connection: close are noticed", "[net][http1]") {
   RequestReader r;
-  auto events = read_requests(
-      r, "POST /u HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n"
-         "Connection: close\r\n\r\n");
+  auto events =
+      read_requests(r,
+                    "POST /u HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n"
+                    "Connection: close\r\n\r\n");
   REQUIRE(events.size() == 1);
   CHECK(events[0].head.expect_continue);
   CHECK(!events[0].head.keep_alive);
 
   RequestReader ws;
-  auto up = read_requests(ws, "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
-                              "Connection: Upgrade\r\n\r\n\x81\x02hi");
+  auto up = read_requests(ws,
+                          "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
+                          "Connection: Upgrade\r\n\r\n\x81\x02hi");
   REQUIRE(up.size() == 2);
   CHECK(up[0].head.upgrade);
   CHECK(up[1].kind == Kind::kEnd);
@@ -134,8 +138,9 @@ TEST_CASE("response reader: interim 100, chunked and close-delimited bodies", "[
   ResponseReader r;
   r.expect_response_to("POST");
   auto events = read_responses(
-      r, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-         "4\r\ndata\r\n0\r\n\r\n");
+      r,
+      "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "4\r\ndata\r\n0\r\n\r\n");
   REQUIRE(events.size() == 4);
   CHECK(events[0].head.interim);
   CHECK(events[1].head.status == 200);
@@ -161,17 +166,20 @@ TEST_CASE("response reader: interim 100, chunked and close-delimited bodies", "[
 TEST_CASE("response reader: 101 leaves the rest raw", "[net][http1]") {
   ResponseReader r;
   r.expect_response_to("GET");
-  auto events = read_responses(r, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                                  "Connection: Upgrade\r\n\r\n\x81\x01x");
+  auto events = read_responses(r,
+                               "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                               "Connection: Upgrade\r\n\r\n\x81\x01x");
   REQUIRE(events.size() == 1);
   CHECK(events[0].head.status == 101);
   CHECK(r.take_opaque() == "\x81\x01x");
 }
 
 TEST_CASE("serializer writes heads and chunks, refuses injected lines", "[net][http1]") {
-  std::vector<matchlock::net::policy::HeaderField> headers = {
-      {"Host", "h"}, {"Connection", "keep-alive, X-Hop"}, {"X-Hop", "1"},
-      {"Transfer-Encoding", "chunked"}, {"Authorization", "Bearer t"}};
+  std::vector<matchlock::net::policy::HeaderField> headers = {{"Host", "h"},
+                                                              {"Connection", "keep-alive, X-Hop"},
+                                                              {"X-Hop", "1"},
+                                                              {"Transfer-Encoding", "chunked"},
+                                                              {"Authorization", "Bearer t"}};
   auto kept = end_to_end_headers(headers);
   REQUIRE(kept.size() == 2);
   auto head = serialize_request_head("GET", "/p", kept);

@@ -42,7 +42,8 @@ struct TestPlugin : Plugin {
 // A remote plugin that answers at once, denying requests to /remote-deny.
 struct Remote : RemotePlugin {
   std::string_view name() const override { return "remote"; }
-  void before_request(std::shared_ptr<Request> r, std::function<void(TransformResult)> done) override {
+  void before_request(std::shared_ptr<Request> r,
+                      std::function<void(TransformResult)> done) override {
     if (r->target == "/remote-deny") return done(Deny{"remote says no"});
     set_header(r->headers, "X-Remote", "seen");
     done(Continue{});

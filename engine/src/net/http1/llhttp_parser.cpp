@@ -90,9 +90,9 @@ int LlhttpParser::on_headers_complete(llhttp_t* p) {
   s.needs_eof_ = llhttp_message_needs_eof(p) != 0;
   // 1: "this message has no body": a response to HEAD, and 204 / 304 / 1xx whatever length
   // they claim (RFC 9112 6.3; llhttp itself would read a 304's Content-Length as a body).
-  bool bodiless_status = p->type == HTTP_RESPONSE &&
-                         (p->status_code == 204 || p->status_code == 304 ||
-                          (p->status_code >= 100 && p->status_code < 200));
+  bool bodiless_status =
+      p->type == HTTP_RESPONSE && (p->status_code == 204 || p->status_code == 304 ||
+                                   (p->status_code >= 100 && p->status_code < 200));
   return s.skip_body_ || bodiless_status ? 1 : 0;
 }
 
@@ -123,7 +123,8 @@ Result<LlhttpParser::Step> LlhttpParser::execute(std::string_view data) {
   }
   if (rc != HPE_OK) {
     failed_ = true;
-    if (error_.empty()) error_ = llhttp_get_error_reason(&parser_) ? llhttp_get_error_reason(&parser_) : "malformed";
+    if (error_.empty())
+      error_ = llhttp_get_error_reason(&parser_) ? llhttp_get_error_reason(&parser_) : "malformed";
     return Error(ErrorCode::kProtocol, error_);
   }
   step.head_done = head_done_;

@@ -18,7 +18,7 @@ enum class BodyFraming {
 
 struct RequestHead {
   std::string method;
-  std::string target;  // origin form ("/path?query"); absolute-form targets are reduced to it
+  std::string target;     // origin form ("/path?query"); absolute-form targets are reduced to it
   int minor_version = 1;  // HTTP/1.<minor>
   std::string host;       // normalized (policy::host_from_authority); empty if none was named
   std::vector<policy::HeaderField> headers;

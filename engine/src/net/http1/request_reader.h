@@ -49,6 +49,8 @@ class RequestReader {
   // Between requests with nothing buffered.
   bool idle() const { return !in_message_ && input_.empty(); }
   bool in_message() const { return in_message_; }
+  // The current message is complete; its kEnd has not been taken yet.
+  bool end_pending() const { return pending_end_; }
   size_t buffered() const { return input_.size(); }
   // The bytes after an upgrade request (for a raw splice once the server said 101).
   std::string take_opaque();

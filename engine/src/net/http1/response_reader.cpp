@@ -44,7 +44,8 @@ void ResponseReader::parse() {
     if (parser_->chunked()) {
       head.framing = BodyFraming::kChunked;
     } else if (parser_->has_content_length()) {
-      head.framing = parser_->content_length() > 0 ? BodyFraming::kContentLength : BodyFraming::kNone;
+      head.framing =
+          parser_->content_length() > 0 ? BodyFraming::kContentLength : BodyFraming::kNone;
       head.content_length = parser_->content_length();
     } else if (step->message_done && parser_->body().empty()) {
       head.framing = BodyFraming::kNone;

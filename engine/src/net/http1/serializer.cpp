@@ -33,8 +33,10 @@ bool connection_lists(const std::vector<policy::HeaderField>& headers, std::stri
     while (!v.empty()) {
       size_t comma = v.find(',');
       std::string_view token = v.substr(0, comma);
-      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
-      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+      while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+        token.remove_prefix(1);
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
+        token.remove_suffix(1);
       if (equals_ignoring_ascii_case(token, name)) return true;
       if (comma == std::string_view::npos) break;
       v.remove_prefix(comma + 1);
@@ -62,8 +64,8 @@ Status append_fields(std::string& out, const std::vector<policy::HeaderField>& h
 std::vector<policy::HeaderField> end_to_end_headers(
     const std::vector<policy::HeaderField>& headers) {
   static constexpr std::string_view kDropped[] = {
-      "connection", "keep-alive", "proxy-connection", "te",      "trailer",
-      "transfer-encoding", "upgrade", "content-length", "expect", "proxy-authorization"};
+      "connection",        "keep-alive", "proxy-connection", "te",     "trailer",
+      "transfer-encoding", "upgrade",    "content-length",   "expect", "proxy-authorization"};
   std::vector<policy::HeaderField> out;
   for (const auto& h : headers) {
     bool drop = false;
@@ -111,21 +113,32 @@ std::string chunk(std::string_view data) {
 
 std::string_view reason_phrase(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 413: return "Content Too Large";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 502: return "Bad Gateway";
-    default: return "Status";
+    case 100:
+      return "Continue";
+    case 101:
+      return "Switching Protocols";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 403:
+      return "Forbidden";
+    case 413:
+      return "Content Too Large";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 502:
+      return "Bad Gateway";
+    default:
+      return "Status";
   }
 }
 
 std::string plain_text_response(int status, std::string_view body) {
-  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason_phrase(status)) +
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " " +
+                    std::string(reason_phrase(status)) +
                     "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
                     std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
   out.append(body);

@@ -15,7 +15,8 @@ namespace matchlock::net::http1 {
 
 // Connection-level fields that never cross the proxy as they came (RFC 9110 7.6.1), plus the
 // framing fields the proxy rewrites itself; fields named in Connection are dropped too.
-std::vector<policy::HeaderField> end_to_end_headers(const std::vector<policy::HeaderField>& headers);
+std::vector<policy::HeaderField> end_to_end_headers(
+    const std::vector<policy::HeaderField>& headers);
 
 Result<std::string> serialize_request_head(std::string_view method, std::string_view target,
                                            const std::vector<policy::HeaderField>& headers);

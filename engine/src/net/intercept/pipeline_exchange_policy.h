@@ -24,8 +24,7 @@ class PipelineExchangePolicy final : public proxy::ExchangePolicy {
                   std::function<void(proxy::RequestOutcome)> done) override;
   void on_response(std::shared_ptr<proxy::Exchange> exchange,
                    std::function<void(proxy::ResponseOutcome)> done) override;
-  void on_finished(const proxy::Exchange& exchange,
-                   const proxy::ExchangeSummary& summary) override;
+  void on_finished(const proxy::Exchange& exchange, const proxy::ExchangeSummary& summary) override;
 
  private:
   void run_remote_requests(std::shared_ptr<proxy::Exchange> exchange, size_t index,

@@ -52,10 +52,7 @@ void Http1Session::on_guest_eof() {
   guest_eof_ = true;
   if (closing_) return;
   if (spliced_) return close_after_flush();
-  if (active_ && reader_.in_message() && active_->request != RequestPhase::kDone) {
-    return abort_connection("the guest closed in the middle of a request");
-  }
-  pump();
+  pump();  // a complete request still goes through; a truncated one ends there
 }
 
 void Http1Session::on_guest_room() {
@@ -77,6 +74,7 @@ void Http1Session::pump() {
     if (!active_) {
       if (reader_.idle() && guest_eof_) return close_after_flush();
       auto event = reader_.next();
+      if (!event && guest_eof_ && !reader_.error()) return close_after_flush();  // partial head
       if (!event) break;
       if (event->kind != http1::RequestEvent::Kind::kHead) {
         return abort_connection("request framing out of step");
@@ -87,7 +85,8 @@ void Http1Session::pump() {
     }
     auto phase = active_->request;
     if (phase != RequestPhase::kStreaming && phase != RequestPhase::kBuffering) break;
-    if (phase == RequestPhase::kStreaming && upstream_ && upstream_->in_flight() > kUpstreamHighWater) {
+    if (phase == RequestPhase::kStreaming && upstream_ &&
+        upstream_->in_flight() > kUpstreamHighWater) {
       break;  // on_upstream_drained resumes
     }
     auto event = reader_.next();
@@ -100,6 +99,11 @@ void Http1Session::pump() {
     if (!*token) return;
   }
   if (!*token) return;
+  bool reading_body = active_ && (active_->request == RequestPhase::kStreaming ||
+                                  active_->request == RequestPhase::kBuffering);
+  if (guest_eof_ && reading_body && !closing_ && !reader_.end_pending() && !reader_.error()) {
+    return abort_connection("the guest closed in the middle of a request body");
+  }
   if (reader_.error() && !closing_) {
     const auto& e = *reader_.error();
     if (active_ && active_->response_head_sent) return abort_connection(e.reason);
@@ -192,8 +196,11 @@ void Http1Session::on_request_outcome(RequestOutcome outcome) {
 void Http1Session::open_upstream(const UpstreamTarget& target) {
   if (upstream_ && upstream_->usable() && upstream_->target() == target) return;  // reuse
   retire_upstream();
+  upstream_eof_ = false;
+  response_reader_ = http1::ResponseReader();
   upstream_ = std::make_unique<UpstreamConnection>(loop_, services_.upstream_context(), target,
-                                                   static_cast<UpstreamHandler&>(*this), [this] { return guest_.room(); });
+                                                   static_cast<UpstreamHandler&>(*this),
+                                                   [this] { return guest_.room(); });
 }
 
 // The transformed head, with framing of our own: chunked stays chunked, a fixed length is
@@ -270,9 +277,22 @@ void Http1Session::on_upstream_eof() {
   if (closing_) return;
   if (spliced_) return close_after_flush();
   if (!active_ || active_->response == ResponsePhase::kNone) return retire_upstream();
+  upstream_eof_ = true;
   response_reader_.finish();
   drain_response();
-  if (active_ && !closing_) on_upstream_error("upstream closed before the response ended");
+  check_truncated_response();
+}
+
+// The server closed: unless a response policy answer is pending (it drains what is left),
+// an exchange still waiting for response bytes never gets them.
+void Http1Session::check_truncated_response() {
+  if (!upstream_eof_ || !active_ || closing_) return;
+  auto phase = active_->response;
+  if (phase == ResponsePhase::kAwaitPolicy || phase == ResponsePhase::kDone ||
+      phase == ResponsePhase::kNone) {
+    return;
+  }
+  on_upstream_error("upstream closed before the response ended");
 }
 
 void Http1Session::on_upstream_error(const std::string& why) {
@@ -307,7 +327,8 @@ void Http1Session::drain_response() {
         break;
       case http1::ResponseEvent::Kind::kEnd:
         active_->response = ResponsePhase::kDone;
-        if (active_->request == RequestPhase::kDone || active_->request == RequestPhase::kStreaming) {
+        if (active_->request == RequestPhase::kDone ||
+            active_->request == RequestPhase::kStreaming) {
           on_response_end();
         }
         break;
@@ -366,10 +387,12 @@ void Http1Session::on_response_outcome(ResponseOutcome outcome) {
     a.out = a.head.minor_version >= 1 ? OutFraming::kChunked : OutFraming::kUntilClose;
   }
   if (a.response != ResponsePhase::kBuffering) {
-    send_response_head(a.out == OutFraming::kContentLength ? std::optional(rh.content_length) : std::nullopt);
+    send_response_head(a.out == OutFraming::kContentLength ? std::optional(rh.content_length)
+                                                           : std::nullopt);
     a.response = ResponsePhase::kStreaming;
   }
   drain_response();
+  check_truncated_response();
   if (upstream_) upstream_->resume_reads();
 }
 
@@ -434,7 +457,8 @@ void Http1Session::send_body_to_guest(std::string_view bytes) {
 
 void Http1Session::on_response_end() {
   auto& a = *active_;
-  if (a.response_head_sent == false && a.response == ResponsePhase::kDone && a.out == OutFraming::kContentLength) {
+  if (a.response_head_sent == false && a.response == ResponsePhase::kDone &&
+      a.out == OutFraming::kContentLength) {
     // Buffered for a whole-body filter: run the filters over it and send with its length.
     std::string body = filter(std::move(a.held_body));
     body += filter_end();

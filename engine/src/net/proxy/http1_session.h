@@ -42,8 +42,7 @@ struct ConnectionFacts {
 class Http1Session final : public GuestProtocolSession, private UpstreamHandler {
  public:
   // `services` and `guest` must outlive the session.
-  Http1Session(uv_loop_t* loop, MitmServices& services, ConnectionFacts facts,
-               GuestChannel& guest);
+  Http1Session(uv_loop_t* loop, MitmServices& services, ConnectionFacts facts, GuestChannel& guest);
   ~Http1Session() override;
 
   void on_guest_data(std::string_view plaintext) override;
@@ -92,6 +91,7 @@ class Http1Session final : public GuestProtocolSession, private UpstreamHandler 
   std::string filter(std::string bytes);
   std::string filter_end();
   void start_splice();
+  void check_truncated_response();
 
   // Endings.
   void reply_and_close(const Reply& reply);
@@ -116,6 +116,7 @@ class Http1Session final : public GuestProtocolSession, private UpstreamHandler 
   std::unique_ptr<UpstreamConnection> upstream_;
   std::optional<Active> active_;
   bool guest_eof_ = false;
+  bool upstream_eof_ = false;
   bool closing_ = false;
   bool spliced_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -91,8 +91,8 @@ bool ProxyEndpoint::open_session() {
     // Already accepted by the leaf selection (contexts.cpp), so this parse succeeds.
     if (auto name = tls::parse_server_name(sni)) facts.sni = name->text;
   }
-  session_ = make_session_for(tls_->application_protocol(), loop_, services_, std::move(facts),
-                              *this);
+  session_ =
+      make_session_for(tls_->application_protocol(), loop_, services_, std::move(facts), *this);
   if (!session_) {
     log::debug("proxy: no session for the negotiated application protocol");
     end();

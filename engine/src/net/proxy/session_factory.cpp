@@ -4,8 +4,7 @@ namespace matchlock::net::proxy {
 
 std::unique_ptr<GuestProtocolSession> make_session_for(tls::ApplicationProtocol protocol,
                                                        uv_loop_t* loop, MitmServices& services,
-                                                       ConnectionFacts facts,
-                                                       GuestChannel& guest) {
+                                                       ConnectionFacts facts, GuestChannel& guest) {
   switch (protocol) {
     case tls::ApplicationProtocol::kUnspecified:
     case tls::ApplicationProtocol::kHttp11:

@@ -18,7 +18,6 @@ namespace matchlock::net::proxy {
 
 std::unique_ptr<GuestProtocolSession> make_session_for(tls::ApplicationProtocol protocol,
                                                        uv_loop_t* loop, MitmServices& services,
-                                                       ConnectionFacts facts,
-                                                       GuestChannel& guest);
+                                                       ConnectionFacts facts, GuestChannel& guest);
 
 }  // namespace matchlock::net::proxy

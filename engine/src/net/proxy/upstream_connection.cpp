@@ -43,7 +43,9 @@ void UpstreamConnection::detach() {
 
 void UpstreamConnection::on_connected(int status) {
   if (detached_) return;
-  if (status != 0) return fail("connect to " + ipv4_text(target_.address.ip) + ":" + std::to_string(target_.address.port) + " failed: " + uv::error_text(status));
+  if (status != 0)
+    return fail("connect to " + ipv4_text(target_.address.ip) + ":" +
+                std::to_string(target_.address.port) + " failed: " + uv::error_text(status));
   connected_ = true;
   if (target_.tls) {
     auto ssl = tls::new_upstream_connection(upstream_tls_, target_.server_name);
@@ -76,7 +78,8 @@ void UpstreamConnection::write(std::string_view plaintext) {
     return;
   }
   if (tls_) {
-    if (auto written = tls_->write_plaintext(plaintext); !written) return fail(written.error().message);
+    if (auto written = tls_->write_plaintext(plaintext); !written)
+      return fail(written.error().message);
     return flush_tls();
   }
   send_raw(std::string(plaintext));
@@ -129,7 +132,8 @@ void UpstreamConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
   if (nread < 0) {
     socket_->stop_reads();
     reading_ = false;
-    if (nread != UV_EOF) return fail("upstream read failed: " + uv::error_text(static_cast<int>(nread)));
+    if (nread != UV_EOF)
+      return fail("upstream read failed: " + uv::error_text(static_cast<int>(nread)));
     if (tls_ && !ready_) return fail("upstream closed during the TLS handshake");
     eof_ = true;
     return handler_.on_upstream_eof();

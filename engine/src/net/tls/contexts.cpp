@@ -106,8 +106,8 @@ int select_alpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* out_leng
   // `out` must point into OpenSSL's `offered`, not our filtered copy: find the same name there.
   if (!h2) {
     std::string_view all(reinterpret_cast<const char*>(offered), offered_length);
-    std::string needle = std::string(1, static_cast<char>(choice.name.size())) +
-                         std::string(choice.name);
+    std::string needle =
+        std::string(1, static_cast<char>(choice.name.size())) + std::string(choice.name);
     size_t at = all.find(needle);
     if (at == std::string_view::npos) return SSL_TLSEXT_ERR_NOACK;
     choice.name = all.substr(at + 1, choice.name.size());

@@ -98,7 +98,8 @@ Status TlsSession::write_plaintext(std::string_view bytes) {
   while (!bytes.empty()) {
     clear_openssl_errors();
     // A memory BIO takes everything, so a write fails only when the session does.
-    int n = SSL_write(ssl_.get(), bytes.data(), static_cast<int>(std::min<size_t>(bytes.size(), 1 << 30)));
+    int n = SSL_write(ssl_.get(), bytes.data(),
+                      static_cast<int>(std::min<size_t>(bytes.size(), 1 << 30)));
     if (n <= 0) return fail("TLS write");
     bytes.remove_prefix(static_cast<size_t>(n));
   }
