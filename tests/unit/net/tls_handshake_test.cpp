@@ -30,8 +30,8 @@ struct GuestSide {
   std::shared_ptr<LeafCache> leaves = std::make_shared<LeafCache>(ca);
   SslCtxPtr context;
 
-  GuestSide() {
-    auto made = make_guest_facing_context(leaves);
+  explicit GuestSide(GuestAlpn alpn = GuestAlpn::kHttp11Only) {
+    auto made = make_guest_facing_context(leaves, alpn);
     REQUIRE(made.ok());
     context = std::move(*made);
   }
@@ -91,7 +91,7 @@ class ScopedEnv {
 TEST_CASE("guest-facing handshake succeeds over TLS 1.3 and 1.2 with ALPN h2", "[net][tls]") {
   int version = GENERATE(TLS1_3_VERSION, TLS1_2_VERSION);
   INFO("version " << std::hex << version);
-  GuestSide guest;
+  GuestSide guest(GuestAlpn::kH2AndHttp11);
   auto client_context = client_context_trusting(*guest.ca, version);
   auto client = client_for(*client_context, "api.example.com", "api.example.com",
                            alpn_wire({"http/1.1", "h2"}));
@@ -126,6 +126,23 @@ TEST_CASE("guest-facing ALPN falls back to http/1.1 and to none", "[net][tls]") 
     REQUIRE(handshake_in_memory(client.get(), server.get()));
     CHECK(negotiated_application_protocol(*server) == c.expected);
     CHECK(client_alpn(client.get()) == c.client_sees);
+  }
+}
+
+TEST_CASE("guest-facing ALPN never selects h2 unless h2 is offered by the context", "[net][tls]") {
+  GuestSide guest;  // the default: http/1.1 only
+  auto client_context = client_context_trusting(*guest.ca);
+  struct Case {
+    std::string offered;
+    std::string client_sees;
+  };
+  Case cases[] = {{alpn_wire({"h2", "http/1.1"}), "http/1.1"}, {alpn_wire({"h2"}), ""}};
+  for (const auto& c : cases) {
+    auto client = client_for(*client_context, "api.example.com", "api.example.com", c.offered);
+    auto server = guest.connection();
+    REQUIRE(handshake_in_memory(client.get(), server.get()));
+    CHECK(client_alpn(client.get()) == c.client_sees);
+    CHECK(negotiated_application_protocol(*server) != ApplicationProtocol::kH2);
   }
 }
 

@@ -25,10 +25,17 @@ namespace matchlock::net {
 // Opens what carries an intercepted connection's allowed bytes to `dst`.
 using InterceptRoute = std::function<std::unique_ptr<GuestStreamEndpoint>(const Endpoint& dst)>;
 
+// Opens the HTTP proxy for a connection classified as TLS (`tls`) or plain HTTP. Set only when
+// the sandbox intercepts TLS (a CA): such connections are then the proxy's from their first
+// byte, and it runs the policy per request (a blocked host gets the HTTP 403, inside TLS too).
+using ProxyRoute =
+    std::function<std::unique_ptr<GuestStreamEndpoint>(bool tls, const Endpoint& dst)>;
+
 class InterceptEndpoint final : public GuestStreamEndpoint, private GuestSide {
  public:
   // `policy` must outlive the endpoint.
-  InterceptEndpoint(uv_loop_t* loop, PolicyHook& policy, const Endpoint& dst, InterceptRoute route);
+  InterceptEndpoint(uv_loop_t* loop, PolicyHook& policy, const Endpoint& dst, InterceptRoute route,
+                    ProxyRoute proxy_route = {});
 
   void start(GuestSide& guest) override;
   void on_bytes(GuestBytes bytes) override;
@@ -45,6 +52,10 @@ class InterceptEndpoint final : public GuestStreamEndpoint, private GuestSide {
   bool execute(StreamAction action, size_t credit);
   void on_sniff_timeout();
   void open_next_hop();
+  // With a ProxyRoute: holds the first bytes until they classify; true if they were taken
+  // (kept for more, or handed to the proxy), false if the gate decides (data/credit set).
+  bool classify_for_proxy(std::string& data, size_t& credit);
+  void hand_to_proxy(bool tls);
 
   // GuestSide for the next hop: the guest's side, except that a reply owed to the guest
   // (a 403 after earlier allowed responses) goes out when the next hop ends.
@@ -58,6 +69,11 @@ class InterceptEndpoint final : public GuestStreamEndpoint, private GuestSide {
 
   Endpoint dst_;
   InterceptRoute route_;
+  ProxyRoute proxy_route_;
+  bool classifying_ = false;  // holding the first bytes for the proxy's classification
+  std::string sniffed_;
+  size_t sniffed_credit_ = 0;
+  std::unique_ptr<GuestStreamEndpoint> proxy_;  // set: the whole connection is the proxy's
   StreamGate gate_;
   GuestSide* guest_ = nullptr;
   NextHop hop_state_ = NextHop::kNone;

@@ -3,6 +3,7 @@
 #include "core/log.h"
 #include "net/dns/dns_builder.h"
 #include "net/dns/dns_parser.h"
+#include "net/intercept/intercept_mitm.h"
 #include "net/policy/dns_rebinding.h"
 #include "net/policy/host_name.h"
 #include "net/policy/plugin_registry.h"
@@ -37,6 +38,14 @@ Result<std::shared_ptr<InterceptPolicy>> InterceptPolicy::create(const Intercept
   }
   policy::PolicyConfig cfg{p->allow_list_, p->ranges_};
   p->pipeline_ = std::make_unique<policy::Pipeline>(policy::build_pipeline(cfg, &p->sink_));
+  if (o.certificate_authority) {
+    InterceptPolicy* self = p.get();  // the services live inside *p: never outlive it
+    auto mitm = InterceptMitm::create(
+        o.certificate_authority, *p->pipeline_, *p,
+        [self](uint32_t ip, const std::string& host) { return self->dns_name_for(ip, host); });
+    if (!mitm) return mitm.error();
+    p->mitm_ = std::move(*mitm);
+  }
   return p;
 }
 
@@ -55,6 +64,11 @@ void InterceptPolicy::bind(const std::string& name, uint32_t ip) {
     bindings_.erase(binding_order_.front());
     binding_order_.pop_front();
   }
+}
+
+std::string InterceptPolicy::dns_name_for(uint32_t ip, const std::string& host) const {
+  auto it = bindings_.find(host);
+  return it != bindings_.end() && it->second.count(ip) > 0 ? host : std::string();
 }
 
 bool InterceptPolicy::may_dial(uint32_t ip, const std::string& host) {

@@ -18,6 +18,7 @@
 #include "net/policy/plugin_settings.h"
 #include "net/policy/private_ranges.h"
 #include "net/policy_hook.h"
+#include "net/proxy/mitm_services.h"
 #include "net/tls/certificate_authority.h"
 
 namespace matchlock::net {
@@ -44,6 +45,8 @@ class InterceptPolicy : public PolicyHook {
   std::optional<std::string> dns_reply(const std::string& forwarded, std::string reply) override;
   GateDecision gate(const policy::Request& request) override;
   bool may_dial(uint32_t ip, const std::string& host) override;
+  // The HTTP proxy's services when InterceptOptions::certificate_authority was set, else null.
+  proxy::MitmServices* mitm() override { return mitm_.get(); }
 
   // For the rpc allow_list_add / allow_list_delete methods (loop thread).
   policy::AllowList& allow_list() { return *allow_list_; }
@@ -55,6 +58,8 @@ class InterceptPolicy : public PolicyHook {
   };
 
   void bind(const std::string& name, uint32_t ip);
+  // `host` when it was given the guest for `ip` (a DNS answer, --add-host), else "".
+  std::string dns_name_for(uint32_t ip, const std::string& host) const;
 
   bool block_private_ips_ = true;
   // Which addresses each name was given to the guest for (DNS answers, --add-host): a request
@@ -65,6 +70,7 @@ class InterceptPolicy : public PolicyHook {
   std::shared_ptr<policy::PrivateRangePolicy> ranges_;
   LogSink sink_;
   std::unique_ptr<policy::Pipeline> pipeline_;
+  std::unique_ptr<proxy::MitmServices> mitm_;  // after pipeline_: it borrows it
 };
 
 }  // namespace matchlock::net

@@ -7,6 +7,8 @@
 #include "net/dns/dns_tcp_endpoint.h"
 #include "net/intercept/intercept_endpoint.h"
 #include "net/nat/upstream_relay.h"
+#include "net/policy_hook.h"
+#include "net/proxy/proxy_endpoint.h"
 #include "net/stack/addresses.h"
 #include "net/tcp/connection_request.h"
 #include "net/tcp/tcp_conn.h"
@@ -82,14 +84,26 @@ bool TcpRelay::on_syn(const PacketInfo& info, const uint8_t* frame, size_t len) 
     case TcpPlan::Kind::kLocalDns:
       request.accept(std::make_unique<DnsTcpEndpoint>(*dns_));
       return false;  // lwIP answers the SYN from the listener
-    default:
+    default: {
       // Interception: the policy needs the first bytes, so the handshake completes now.
+      ProxyRoute proxy;
+      if (proxy::MitmServices* mitm = policy_->mitm()) {
+        // TLS and plain HTTP go to the HTTP proxy (policy per request, inside TLS too).
+        proxy = [loop = loop_, mitm](bool tls, const Endpoint& dst) {
+          using Mode = proxy::ProxyEndpoint::Mode;
+          return std::make_unique<proxy::ProxyEndpoint>(loop, *mitm, dst,
+                                                        tls ? Mode::kTls : Mode::kPlainHttp);
+        };
+      }
       request.accept(std::make_unique<InterceptEndpoint>(
-          loop_, *policy_, Endpoint{info.dst, info.dport}, [loop = loop_](const Endpoint& dst) {
+          loop_, *policy_, Endpoint{info.dst, info.dport},
+          [loop = loop_](const Endpoint& dst) {
             return std::make_unique<UpstreamRelay>(UpstreamSocket::dial(loop, dst),
                                                    /*connected=*/false);
-          }));
+          },
+          std::move(proxy)));
       return false;
+    }
   }
 }
 

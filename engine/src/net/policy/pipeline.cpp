@@ -19,13 +19,44 @@ void Pipeline::report(const char* phase, std::string_view plugin, const Request&
   sink_->on_decision(event);
 }
 
+void Pipeline::add_remote(std::shared_ptr<RemotePlugin> plugin) {
+  if (plugin) remotes_.push_back(std::move(plugin));
+}
+
+bool Pipeline::wants_request_body(const Request& request) const {
+  for (const auto& plugin : plugins_)
+    if (plugin->wants_request_body(request)) return true;
+  return false;
+}
+
+TransformVerdict Pipeline::apply_request_body_transforms(const Request& request,
+                                                         std::string& body) const {
+  for (const auto& plugin : plugins_) {
+    if (!plugin->wants_request_body(request)) continue;
+    TransformResult result = plugin->transform_request_body(request, body);
+    if (auto* deny = std::get_if<Deny>(&result)) {
+      report("request", plugin->name(), request, false, deny->reason);
+      return {false, std::string(plugin->name()), deny->reason, deny->status};
+    }
+  }
+  return {};
+}
+
+std::vector<std::unique_ptr<BodyFilter>> Pipeline::response_body_filters(
+    const Request& request, const Response& response) const {
+  std::vector<std::unique_ptr<BodyFilter>> filters;
+  for (const auto& plugin : plugins_)
+    if (auto f = plugin->response_body_filter(request, response)) filters.push_back(std::move(f));
+  return filters;
+}
+
 GateVerdict Pipeline::evaluate_gate(const Request& request) const {
   GateVerdict verdict;
   for (const auto& plugin : plugins_) {
     GateResult result = plugin->gate(request);
     if (auto* deny = std::get_if<Deny>(&result)) {
       report("gate", plugin->name(), request, false, deny->reason);
-      return {false, std::string(plugin->name()), deny->reason};
+      return {false, std::string(plugin->name()), deny->reason, deny->status};
     }
     if (auto* allow = std::get_if<Allow>(&result)) {
       report("gate", plugin->name(), request, true, allow->reason);
@@ -55,7 +86,7 @@ TransformVerdict Pipeline::apply_request_transforms(Request& request) const {
     TransformResult result = plugin->transform_request(request);
     if (auto* deny = std::get_if<Deny>(&result)) {
       report("request", plugin->name(), request, false, deny->reason);
-      return {false, std::string(plugin->name()), deny->reason};
+      return {false, std::string(plugin->name()), deny->reason, deny->status};
     }
   }
   return {};
@@ -67,7 +98,7 @@ TransformVerdict Pipeline::apply_response_transforms(const Request& request,
     TransformResult result = plugin->transform_response(request, response);
     if (auto* deny = std::get_if<Deny>(&result)) {
       report("response", plugin->name(), request, false, deny->reason);
-      return {false, std::string(plugin->name()), deny->reason};
+      return {false, std::string(plugin->name()), deny->reason, deny->status};
     }
   }
   return {};

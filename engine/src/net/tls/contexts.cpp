@@ -74,11 +74,44 @@ int present_leaf(SSL* ssl, void* /*arg*/) {
   return 1;
 }
 
+// The ALPN callback's argument: one of these two constants, never freed.
+const GuestAlpn kOfferHttp11Only = GuestAlpn::kHttp11Only;
+const GuestAlpn kOfferH2AndHttp11 = GuestAlpn::kH2AndHttp11;
+
+// Wire-form ALPN list without "h2" entries (each entry length-checked; a malformed list
+// comes back truncated at the first bad entry, which then selects nothing past it).
+std::string without_h2(std::string_view offered) {
+  std::string kept;
+  while (!offered.empty()) {
+    size_t length = static_cast<unsigned char>(offered[0]);
+    if (length == 0 || length + 1 > offered.size()) break;
+    std::string_view name = offered.substr(1, length);
+    if (name != "h2") kept.append(offered.substr(0, length + 1));
+    offered.remove_prefix(length + 1);
+  }
+  return kept;
+}
+
 int select_alpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* out_length,
-                const unsigned char* offered, unsigned int offered_length, void* /*arg*/) {
-  AlpnChoice choice = choose_application_protocol(
-      std::string_view(reinterpret_cast<const char*>(offered), offered_length));
+                const unsigned char* offered, unsigned int offered_length, void* arg) {
+  std::string_view list(reinterpret_cast<const char*>(offered), offered_length);
+  bool h2 = arg != nullptr && *static_cast<const GuestAlpn*>(arg) == GuestAlpn::kH2AndHttp11;
+  std::string filtered;
+  if (!h2) {
+    filtered = without_h2(list);
+    list = filtered;
+  }
+  AlpnChoice choice = choose_application_protocol(list);
   if (choice.name.empty()) return SSL_TLSEXT_ERR_NOACK;  // go on without ALPN
+  // `out` must point into OpenSSL's `offered`, not our filtered copy: find the same name there.
+  if (!h2) {
+    std::string_view all(reinterpret_cast<const char*>(offered), offered_length);
+    std::string needle =
+        std::string(1, static_cast<char>(choice.name.size())) + std::string(choice.name);
+    size_t at = all.find(needle);
+    if (at == std::string_view::npos) return SSL_TLSEXT_ERR_NOACK;
+    choice.name = all.substr(at + 1, choice.name.size());
+  }
   *out = reinterpret_cast<const unsigned char*>(choice.name.data());
   *out_length = static_cast<unsigned char>(choice.name.size());
   return SSL_TLSEXT_ERR_OK;
@@ -86,7 +119,7 @@ int select_alpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* out_leng
 
 }  // namespace
 
-Result<SslCtxPtr> make_guest_facing_context(std::shared_ptr<LeafCache> leaves) {
+Result<SslCtxPtr> make_guest_facing_context(std::shared_ptr<LeafCache> leaves, GuestAlpn alpn) {
   if (!leaves) return invalid_argument("guest-facing TLS context needs a leaf cache");
   SslCtxPtr context(SSL_CTX_new(TLS_server_method()));
   if (!context) return openssl_error("guest-facing TLS context");
@@ -106,7 +139,8 @@ Result<SslCtxPtr> make_guest_facing_context(std::shared_ptr<LeafCache> leaves) {
   }
   kept.release();
   SSL_CTX_set_cert_cb(ctx, present_leaf, nullptr);
-  SSL_CTX_set_alpn_select_cb(ctx, select_alpn, nullptr);
+  const GuestAlpn* offer = alpn == GuestAlpn::kH2AndHttp11 ? &kOfferH2AndHttp11 : &kOfferHttp11Only;
+  SSL_CTX_set_alpn_select_cb(ctx, select_alpn, const_cast<GuestAlpn*>(offer));
   return context;
 }
 

@@ -25,10 +25,15 @@
 
 namespace matchlock::net::tls {
 
+// Which application protocols the guest-facing side offers in ALPN. http/1.1 only until the
+// HTTP/2 session exists: a guest offered nothing it cannot be served with.
+enum class GuestAlpn { kHttp11Only, kH2AndHttp11 };
+
 // Server context for the guest: TLS 1.2 and 1.3, a leaf per ClientHello SNI from `leaves`
-// (which the context keeps alive for as long as it or any SSL made from it exists), ALPN
-// h2 > http/1.1 (read the result with negotiated_application_protocol, alpn.h).
-Result<SslCtxPtr> make_guest_facing_context(std::shared_ptr<LeafCache> leaves);
+// (which the context keeps alive for as long as it or any SSL made from it exists), ALPN as
+// `alpn` says, h2 > http/1.1 when both (read the result with negotiated_application_protocol).
+Result<SslCtxPtr> make_guest_facing_context(std::shared_ptr<LeafCache> leaves,
+                                            GuestAlpn alpn = GuestAlpn::kHttp11Only);
 
 // The server side of one guest connection. `dialled` is the address the guest connected to:
 // its leaf (SAN IP:<addr>) is presented when the ClientHello carries no SNI.

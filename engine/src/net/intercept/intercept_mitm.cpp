@@ -1,0 +1,28 @@
+#include "net/intercept/intercept_mitm.h"
+
+#include "net/policy_hook.h"
+#include "net/tls/contexts.h"
+
+namespace matchlock::net {
+
+Result<std::unique_ptr<InterceptMitm>> InterceptMitm::create(
+    std::shared_ptr<const tls::CertificateAuthority> ca, const policy::Pipeline& pipeline,
+    PolicyHook& hook, DnsNameFor dns_name_for) {
+  std::unique_ptr<InterceptMitm> m(new InterceptMitm(pipeline, hook));
+  auto leaves = std::make_shared<tls::LeafCache>(std::move(ca));
+  // http/1.1 only until net/h2 serves the guest (proxy/session_factory.h).
+  auto guest = tls::make_guest_facing_context(std::move(leaves), tls::GuestAlpn::kHttp11Only);
+  if (!guest) return guest.error().with_context("TLS interception");
+  auto upstream = tls::make_upstream_context();
+  if (!upstream) return upstream.error().with_context("TLS interception");
+  m->guest_facing_ = std::move(*guest);
+  m->upstream_ = std::move(*upstream);
+  m->dns_name_for_ = std::move(dns_name_for);
+  return m;
+}
+
+bool InterceptMitm::may_dial(uint32_t ip, const std::string& host) {
+  return hook_.may_dial(ip, host);
+}
+
+}  // namespace matchlock::net
