@@ -12,16 +12,23 @@
 namespace matchlock::net {
 
 void InterceptPolicy::LogSink::on_decision(const policy::PolicyEvent& e) {
-  // The event-log issue serialises these; until then they are debug lines.
   log::debug("net policy: " + e.phase + " " + e.plugin + " " + e.host + " " +
              (e.allowed ? "allowed" : "denied") + ": " + e.reason);
+  if (event_log) event_log->on_decision(e);
+}
+
+void InterceptPolicy::LogSink::on_event(const policy::Event& e) {
+  if (event_log) event_log->on_event(e);
 }
 
 Result<std::shared_ptr<InterceptPolicy>> InterceptPolicy::create(const InterceptOptions& o) {
   std::shared_ptr<InterceptPolicy> p(new InterceptPolicy());
   p->block_private_ips_ = o.block_private_ips;
-  // Started with --allow-host: deleting every rule at runtime denies everything.
-  p->allow_list_ = std::make_shared<policy::AllowList>(policy::EmptyListMeans::kDenyAll);
+  // Started with an allow-list (--allow-host, a secret's hosts): deleting every rule at runtime
+  // denies everything. Started without one (interception for plugins only): every host.
+  p->allow_list_ = std::make_shared<policy::AllowList>(o.allowed_hosts.empty()
+                                                           ? policy::EmptyListMeans::kAllowAll
+                                                           : policy::EmptyListMeans::kDenyAll);
   if (!o.allowed_hosts.empty()) {
     auto added = p->allow_list_->add(o.allowed_hosts);
     if (!added.ok()) return added.error().with_context("--allow-host");
@@ -35,6 +42,11 @@ Result<std::shared_ptr<InterceptPolicy>> InterceptPolicy::create(const Intercept
   for (const auto& [name, ip] : o.add_hosts) {
     uint32_t v4;
     if (parse_ipv4(ip, &v4)) p->bind(policy::normalize_host_name(name), v4);
+  }
+  if (!o.event_log_path.empty()) {
+    auto log = policy::EventLog::open(o.event_log_path, {o.run_id, o.agent_system});
+    if (!log.ok()) return log.error().with_context("--event-log");
+    p->sink_.event_log = std::move(log.value());
   }
   policy::PolicyConfig cfg{p->allow_list_, p->ranges_};
   p->pipeline_ = std::make_unique<policy::Pipeline>(policy::build_pipeline(cfg, &p->sink_));

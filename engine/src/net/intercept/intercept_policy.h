@@ -13,6 +13,7 @@
 
 #include "core/result.h"
 #include "net/policy/allow_list.h"
+#include "net/policy/event_log.h"
 #include "net/policy/event_sink.h"
 #include "net/policy/pipeline.h"
 #include "net/policy/plugin_settings.h"
@@ -53,8 +54,11 @@ class InterceptPolicy : public PolicyHook {
 
  private:
   InterceptPolicy() = default;
+  // Every decision as a debug line, and, with --event-log, as a line of the event log.
   struct LogSink : policy::EventSink {
     void on_decision(const policy::PolicyEvent& e) override;
+    void on_event(const policy::Event& e) override;
+    std::unique_ptr<policy::EventLog> event_log;
   };
 
   void bind(const std::string& name, uint32_t ip);

@@ -471,7 +471,8 @@ void Http1Session::on_response_end() {
     send_body_to_guest(filter_end());
     if (a.out == OutFraming::kChunked) guest_.send(http1::kLastChunk);
   }
-  bool keep = a.head.keep_alive && a.response_head.keep_alive && a.out != OutFraming::kUntilClose &&
+  // The guest's connection outlives an upstream that closes: its next request dials again.
+  bool keep = a.head.keep_alive && a.out != OutFraming::kUntilClose &&
               a.request == RequestPhase::kDone && !a.head.upgrade;
   bool upstream_reusable = a.response_head.keep_alive && a.request == RequestPhase::kDone;
   finish_exchange();
