@@ -80,7 +80,8 @@ Status parse_network_flags(const ParsedArgs& a, sandbox::SandboxOptions& o) {
   if (o.no_network) {
     for (const char* flag : {"allow-host", "allow-private-host", "secret", "local-model-route",
                              "local-model-backend", "usage-log-path", "budget-limit-usd",
-                             "plugin-config", "event-log", "agent-system", "run-id"}) {
+                             "plugin-config", "event-log", "agent-system", "run-id",
+                             "network-intercept"}) {
       if (a.is_set(flag) || !a.values(flag).empty())
         return invalid_argument(std::string("--no-network cannot be combined with --") + flag);
     }
@@ -91,9 +92,8 @@ Status parse_network_flags(const ParsedArgs& a, sandbox::SandboxOptions& o) {
       return invalid_argument(std::string("--") + flag + " is not supported yet");
     }
   }
-  for (const char* flag : {"network-intercept", "workspace"}) {
-    if (a.is_set(flag)) return invalid_argument(std::string("--") + flag + " is not supported yet");
-  }
+  if (a.is_set("workspace")) return invalid_argument("--workspace is not supported yet");
+  o.force_interception = a.is_set("network-intercept");
   return {};
 }
 
@@ -236,8 +236,8 @@ ArgParser run_arg_parser() {
       .add_value("agent-system", 0, "NAME", "agent name written on every event-log line")
       .add_value("run-id", 0, "ID", "run id written on every event-log line", "the sandbox id")
       .add_bool("network-intercept", 0,
-                "intercept (MITM) the sandbox's HTTPS even with no other policy flag (not "
-                "supported yet)")
+                "intercept (MITM) the sandbox's HTTP(S) even with no other policy flag: every "
+                "host allowed, plugins and the event log see every request")
       .add_repeated("volume", 'v', "HOST:GUEST[:MODE]",
                     "mount a host path into the workspace (not supported yet)")
       .add_value("workspace", 0, "PATH", "guest path of the workspace mount (not supported yet)")
