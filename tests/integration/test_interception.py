@@ -232,6 +232,10 @@ def test_placeholder_in_the_url_query_is_replaced_for_the_bound_host(ml, lab, bo
     assert out == "200", err
     got = last_request_to(lab, "api.llm.test", "marker=query")
     assert f"key={VALUE}" in got["path"]
+    # In the path too (the event log records paths: it must keep the guest's placeholder).
+    guest(ml, box["id"], 'curl -sS -o /dev/null "https://api.llm.test/v1/keys/$LLM_KEY?marker=path"')
+    got = last_request_to(lab, "api.llm.test", "marker=path")
+    assert got["path"].startswith(f"/v1/keys/{VALUE}?")
 
 
 def test_placeholder_sent_to_another_host_is_blocked_and_never_leaves(ml, lab, box):

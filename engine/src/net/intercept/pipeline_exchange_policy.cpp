@@ -22,6 +22,7 @@ void PipelineExchangePolicy::emit(policy::Event event) const {
 void PipelineExchangePolicy::on_request(std::shared_ptr<proxy::Exchange> exchange,
                                         std::function<void(proxy::RequestOutcome)> done) {
   auto& request = exchange->request;
+  exchange->original_target = request.target;
   policy::Event event;
   event.type = policy::EventType::kHttpRequest;
   event.plugin = "proxy";
@@ -116,11 +117,12 @@ void PipelineExchangePolicy::on_finished(const proxy::Exchange& exchange,
   policy::Event event;
   event.type = policy::EventType::kHttpResponse;
   event.plugin = "proxy";
-  event.summary = std::to_string(status) + " " + request.method + " " + request.host +
-                  path_without_query(request.target);
+  // The guest's own path: the transformed one may hold an injected secret value.
+  std::string path = path_without_query(exchange.original_target);
+  event.summary = std::to_string(status) + " " + request.method + " " + request.host + path;
   event.data = {{"method", request.method},
                 {"host", request.host},
-                {"path", path_without_query(request.target)},
+                {"path", path},
                 {"exchange_id", static_cast<int64_t>(request.exchange_id)},
                 {"status", static_cast<int64_t>(status)},
                 {"bytes", static_cast<int64_t>(summary.response_bytes)},

@@ -31,6 +31,9 @@ struct Reply {
 
 struct Exchange {
   policy::Request request;    // as parsed; transforms change it in place
+  // The target as the guest sent it, before any transform: what logs and events may show of
+  // it (after secret injection the target may hold a secret's value).
+  std::string original_target;
   policy::Response response;  // filled when the upstream's response head arrives
   // Set by on_request when the request is sent somewhere other than its own destination
   // (local_model_router: plain HTTP to a local backend).
