@@ -69,7 +69,8 @@ std::string ReplacementFilter::on_data(std::string_view chunk) {
     }
     held_.append(piece);
     if (complete) {
-      out += rewrite_line(held_);
+      // Over the bound is over the bound, however the chunks fell: passed on untouched.
+      out += held_.size() > kMaxSseLineBytes ? held_ : rewrite_line(held_);
       held_.clear();
     } else if (held_.size() > kMaxSseLineBytes) {
       out += held_;

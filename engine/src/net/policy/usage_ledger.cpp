@@ -27,9 +27,11 @@ double line_cost(std::string_view line) {
   return std::isfinite(cost) && cost > 0 ? cost : 0;
 }
 
-// Adds up the spend of the log already at `fd`, reading it in bounded pieces.
-Result<double> existing_spend(int fd, const std::string& path) {
+// Adds up the spend of the log already at `fd`, reading it in bounded pieces; `unterminated`
+// tells whether the last line lacks its newline (a hand-edited or cut file).
+Result<double> existing_spend(int fd, const std::string& path, bool& unterminated) {
   double total = 0;
+  unterminated = false;
   std::string line;
   bool skipping = false;  // inside a line over kMaxLineBytes
   char buffer[16 * 1024];
@@ -38,6 +40,7 @@ Result<double> existing_spend(int fd, const std::string& path) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return io_error("usage log " + path + ": " + std::strerror(errno));
     if (n == 0) break;
+    unterminated = buffer[n - 1] != '\n';
     for (ssize_t i = 0; i < n; ++i) {
       char c = buffer[i];
       if (c == '\n') {
@@ -59,9 +62,13 @@ Result<double> existing_spend(int fd, const std::string& path) {
 Result<std::shared_ptr<UsageLedger>> UsageLedger::open(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
   if (!fd) return io_error("usage log " + path + ": " + std::strerror(errno));
-  auto spent = existing_spend(fd.get(), path);
+  bool unterminated = false;
+  auto spent = existing_spend(fd.get(), path, unterminated);
   if (!spent.ok()) return spent.error();
-  return std::shared_ptr<UsageLedger>(new UsageLedger(std::move(fd), path, *spent));
+  auto ledger = std::shared_ptr<UsageLedger>(new UsageLedger(std::move(fd), path, *spent));
+  // New lines must stand alone, or the next reader would merge one into a cut last line.
+  if (unterminated) ledger->write_line("\n");
+  return ledger;
 }
 
 std::string UsageLedger::format_line(const UsageRecord& record,
@@ -92,7 +99,10 @@ void UsageLedger::record(const UsageRecord& record, std::chrono::system_clock::t
   if (record.cost_usd && std::isfinite(*record.cost_usd) && *record.cost_usd > 0) {
     spent_usd_ += *record.cost_usd;
   }
-  std::string line = format_line(record, time);
+  write_line(format_line(record, time));
+}
+
+void UsageLedger::write_line(const std::string& line) {
   size_t written = 0;
   while (written < line.size()) {
     ssize_t n = ::write(fd_.get(), line.data() + written, line.size() - written);

@@ -49,6 +49,7 @@ class UsageLedger {
  private:
   UsageLedger(UniqueFd fd, std::string path, double spent)
       : fd_(std::move(fd)), path_(std::move(path)), spent_usd_(spent) {}
+  void write_line(const std::string& line);  // one write(2); O_APPEND keeps lines whole
 
   UniqueFd fd_;
   std::string path_;
