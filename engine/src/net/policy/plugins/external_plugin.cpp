@@ -188,7 +188,8 @@ void ExternalPlugin::Process::on_exit(int64_t status, int signal) {
 void ExternalPlugin::Process::die(const std::string& reason) {
   if (!dead.empty()) return;
   dead = reason;
-  if (child.initialized()) uv_process_kill(child.get(), SIGKILL);
+  // Never once reaped: the pid may already belong to another process.
+  if (child.initialized() && !exited) uv_process_kill(child.get(), SIGKILL);
   in.close();
   out.close();
   timer.stop();
