@@ -34,6 +34,11 @@ std::unique_ptr<LocalModelRouter> router(std::vector<std::string> specs,
   return std::move(*made);
 }
 
+// Routes a copy of `request` (most tests only look at the decision and the body).
+RouteResult route_copy(LocalModelRouter& plugin, Request request, std::string& body) {
+  return plugin.route_by_body(request, body);
+}
+
 }  // namespace
 
 TEST_CASE("model_route_spec_splits_host_at_first_slash_and_keeps_slashes_in_models",
@@ -113,19 +118,19 @@ TEST_CASE("model_router_leaves_other_models_bodies_and_hosts_alone", "[local_mod
   auto plugin = router({"api.openai.com/gpt-4o=llama3:8b@10.0.0.5:8000"});
   SECTION("another model") {
     std::string body = R"({"model":"gpt-4o-mini"})";
-    CHECK(std::holds_alternative<Continue>(plugin->route_by_body(post("api.openai.com"), body)));
+    CHECK(std::holds_alternative<Continue>(route_copy(*plugin, post("api.openai.com"), body)));
     CHECK(body == R"({"model":"gpt-4o-mini"})");
   }
   SECTION("invalid JSON passes through untouched") {
     std::string body = R"({"model":"gpt-4o",)";
-    CHECK(std::holds_alternative<Continue>(plugin->route_by_body(post("api.openai.com"), body)));
+    CHECK(std::holds_alternative<Continue>(route_copy(*plugin, post("api.openai.com"), body)));
     CHECK(body == R"({"model":"gpt-4o",)");
   }
   SECTION("not an object, or model not a string") {
     for (std::string body :
          {std::string(R"(["gpt-4o"])"), std::string(R"({"model":4})"), std::string("")}) {
       std::string before = body;
-      CHECK(std::holds_alternative<Continue>(plugin->route_by_body(post("api.openai.com"), body)));
+      CHECK(std::holds_alternative<Continue>(route_copy(*plugin, post("api.openai.com"), body)));
       CHECK(body == before);
     }
   }
@@ -133,11 +138,11 @@ TEST_CASE("model_router_leaves_other_models_bodies_and_hosts_alone", "[local_mod
     CHECK_FALSE(plugin->wants_request_body(post("api.anthropic.com")));
     CHECK_FALSE(plugin->wants_request_body(post("api.openai.com", "GET")));
     std::string body = R"({"model":"gpt-4o"})";
-    CHECK(std::holds_alternative<Continue>(plugin->route_by_body(post("evil.com"), body)));
+    CHECK(std::holds_alternative<Continue>(route_copy(*plugin, post("evil.com"), body)));
   }
   SECTION("the route's own backend wins over the default") {
     std::string body = R"({"model":"gpt-4o"})";
-    RouteResult result = plugin->route_by_body(post("api.openai.com"), body);
+    RouteResult result = route_copy(*plugin, post("api.openai.com"), body);
     REQUIRE(std::holds_alternative<RouteTo>(result));
     CHECK(std::get<RouteTo>(result).host == "10.0.0.5");
     CHECK(std::get<RouteTo>(result).port == 8000);
@@ -179,4 +184,29 @@ TEST_CASE("pipeline_body_route_reports_a_route_decision", "[local_model_router][
   CHECK(sink.decisions[0].phase == "route");
   CHECK(sink.decisions[0].plugin == "local_model_router");
   CHECK(sink.decisions[0].reason.find("llama3") != std::string::npos);
+}
+
+TEST_CASE("model_router_leaves_injected_secret_values_behind", "[local_model_router]") {
+  const std::string value = "sk-live-REAL value";
+  const std::string placeholder = "SANDBOX_SECRET_0123456789abcdef0123456789abcdef";
+  auto route = parse_model_route("api.openai.com/gpt-4o=llama3");
+  REQUIRE(route.ok());
+  auto made = LocalModelRouter::create(
+      {*route}, "127.0.0.1:11434",
+      SecretRedactor({{"OPENAI_API_KEY", value, placeholder, {"api.openai.com"}}}));
+  REQUIRE(made.ok());
+  Request request = post("api.openai.com");
+  request.headers = {{"Authorization", "Bearer " + value}};
+  request.target = "/v1/chat/completions?key=" + encode_secret_for_target(value);
+  SECTION("routed: the backend gets placeholders") {
+    std::string body = R"({"model":"gpt-4o"})";
+    REQUIRE(std::holds_alternative<RouteTo>((*made)->route_by_body(request, body)));
+    CHECK(request.headers[0].value == "Bearer " + placeholder);
+    CHECK(request.target == "/v1/chat/completions?key=" + placeholder);
+  }
+  SECTION("not routed: the request keeps its values for its own host") {
+    std::string body = R"({"model":"gpt-4o-mini"})";
+    REQUIRE(std::holds_alternative<Continue>((*made)->route_by_body(request, body)));
+    CHECK(request.headers[0].value == "Bearer " + value);
+  }
 }

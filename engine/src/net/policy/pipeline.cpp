@@ -96,8 +96,7 @@ TransformVerdict Pipeline::apply_request_body_transforms(const Request& request,
   return {};
 }
 
-std::optional<RouteTo> Pipeline::evaluate_body_route(const Request& request,
-                                                     std::string& body) const {
+std::optional<RouteTo> Pipeline::evaluate_body_route(Request& request, std::string& body) const {
   for (const auto& plugin : plugins_) {
     RouteResult result = plugin->route_by_body(request, body);
     if (auto* route = std::get_if<RouteTo>(&result)) {

@@ -55,7 +55,7 @@ class Pipeline {
   // transforms in plugin order, then the body route (reported as a route decision).
   bool wants_request_body(const Request& request) const;
   TransformVerdict apply_request_body_transforms(const Request& request, std::string& body) const;
-  std::optional<RouteTo> evaluate_body_route(const Request& request, std::string& body) const;
+  std::optional<RouteTo> evaluate_body_route(Request& request, std::string& body) const;
 
   // The response body filters of this exchange, in plugin order (the body flows through them
   // in that order).

@@ -256,6 +256,7 @@ Result<PluginAnswer> parse_plugin_answer(std::string_view line) {
   if (const auto* reason = member("reason"); reason && reason->IsString()) {
     answer.reason.assign(reason->GetString(), reason->GetStringLength());
   }
+  if (answer.reason.empty()) answer.reason = "no reason given";
   if (const auto* set = member("set_headers")) {
     if (!set->IsObject()) return invalid_argument("answered set_headers that is not an object");
     for (auto it = set->MemberBegin(); it != set->MemberEnd(); ++it) {
@@ -278,6 +279,12 @@ Result<PluginAnswer> parse_plugin_answer(std::string_view line) {
     }
   }
   return answer;
+}
+
+// The answer to one question, or why there is none (what the denial then says).
+Result<PluginAnswer> answer_of(const Result<std::string>& line) {
+  if (!line.ok()) return line.error();
+  return parse_plugin_answer(*line);
 }
 
 void apply_headers(const PluginAnswer& answer, std::vector<HeaderField>& headers) {
@@ -373,31 +380,30 @@ void ExternalPlugin::before_request(std::shared_ptr<Request> request,
                                     std::function<void(TransformResult)> done) {
   if (request->protocol != Protocol::kHttp) return done(Continue{});
   std::string label = "external plugin " + name_;
-  // The request question, after the gate question (if any) allowed.
-  auto request_step = std::make_shared<std::function<void()>>();
-  std::weak_ptr<Process> process = process_;
-  *request_step = [process, request, label, done, redactor = redactor_,
-                   asks = has_phase("request")]() {
-    auto p = process.lock();
-    if (!asks || !p) return done(Continue{});
-    p->ask([&](uint64_t id) { return question_line(id, "request", *request, nullptr, redactor); },
-           [request, label, done](Result<std::string> line) {
-             if (!line.ok()) return done(Deny{label + " failed: it " + line.error().message});
-             auto answer = parse_plugin_answer(*line);
-             if (!answer.ok()) return done(Deny{label + " failed: it " + answer.error().message});
-             if (answer->action == PluginAnswer::Action::kDeny) {
-               return done(Deny{label + " denied the request: " + answer->reason, answer->status});
-             }
-             apply_headers(*answer, request->headers);
-             done(Continue{});
-           });
+  // The request question, asked once the gate question (if any) allowed.
+  std::weak_ptr<Process> weak = process_;
+  auto request_step = [weak, request, label, done, redactor = redactor_,
+                       asks = has_phase("request")]() {
+    if (!asks) return done(Continue{});
+    auto process = weak.lock();
+    if (!process) return done(Deny{label + " was stopped"});
+    process->ask(
+        [&](uint64_t id) { return question_line(id, "request", *request, nullptr, redactor); },
+        [request, label, done](Result<std::string> line) {
+          auto answer = answer_of(line);
+          if (!answer.ok()) return done(Deny{label + " failed: it " + answer.error().message});
+          if (answer->action == PluginAnswer::Action::kDeny) {
+            return done(Deny{label + " denied the request: " + answer->reason, answer->status});
+          }
+          apply_headers(*answer, request->headers);
+          done(Continue{});
+        });
   };
-  if (!has_phase("gate")) return (*request_step)();
+  if (!has_phase("gate")) return request_step();
   process_->ask(
       [&](uint64_t id) { return question_line(id, "gate", *request, nullptr, redactor_); },
       [label, done, request_step](Result<std::string> line) {
-        if (!line.ok()) return done(Deny{label + " failed: it " + line.error().message});
-        auto answer = parse_plugin_answer(*line);
+        auto answer = answer_of(line);
         if (!answer.ok()) return done(Deny{label + " failed: it " + answer.error().message});
         if (answer->action == PluginAnswer::Action::kDeny) {
           return done(Deny{label + " denied the request: " + answer->reason, answer->status});
@@ -405,7 +411,7 @@ void ExternalPlugin::before_request(std::shared_ptr<Request> request,
         if (answer->action == PluginAnswer::Action::kMutate) {
           return done(Deny{label + " failed: it answered mutate to a gate question"});
         }
-        (*request_step)();
+        request_step();
       });
 }
 
@@ -424,8 +430,7 @@ void ExternalPlugin::after_response(std::shared_ptr<const Request> request,
         return question_line(id, "response", *request, response.get(), redactor_);
       },
       [response, deny, done](Result<std::string> line) {
-        if (!line.ok()) return done(deny("failed: it " + line.error().message));
-        auto answer = parse_plugin_answer(*line);
+        auto answer = answer_of(line);
         if (!answer.ok()) return done(deny("failed: it " + answer.error().message));
         if (answer->action == PluginAnswer::Action::kDeny) {
           return done(deny("denied the response: " + answer->reason, answer->status));

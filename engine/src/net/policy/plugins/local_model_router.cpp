@@ -84,7 +84,7 @@ Result<ModelRoute> parse_model_route(std::string_view spec) {
 }
 
 Result<std::unique_ptr<LocalModelRouter>> LocalModelRouter::create(
-    std::vector<ModelRoute> routes, const std::string& default_backend) {
+    std::vector<ModelRoute> routes, const std::string& default_backend, SecretRedactor redactor) {
   std::optional<HostPort> fallback;
   if (!default_backend.empty()) {
     auto parsed = parse_model_backend(default_backend);
@@ -109,7 +109,8 @@ Result<std::unique_ptr<LocalModelRouter>> LocalModelRouter::create(
       }
     }
   }
-  return std::unique_ptr<LocalModelRouter>(new LocalModelRouter(std::move(routes)));
+  return std::unique_ptr<LocalModelRouter>(
+      new LocalModelRouter(std::move(routes), std::move(redactor)));
 }
 
 bool LocalModelRouter::wants_request_body(const Request& request) const {
@@ -122,7 +123,7 @@ bool LocalModelRouter::wants_request_body(const Request& request) const {
   return false;
 }
 
-RouteResult LocalModelRouter::route_by_body(const Request& request, std::string& body) {
+RouteResult LocalModelRouter::route_by_body(Request& request, std::string& body) {
   if (!wants_request_body(request)) return Continue{};
   rapidjson::Document doc;
   doc.Parse(body.data(), body.size());
@@ -139,6 +140,8 @@ RouteResult LocalModelRouter::route_by_body(const Request& request, std::string&
     rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
     doc.Accept(writer);
     body.assign(buffer.GetString(), buffer.GetSize());
+    for (HeaderField& field : request.headers) field.value = redactor_.redact(field.value);
+    request.target = redactor_.redact(request.target);
     return RouteTo{route.backend_host, route.backend_port, false,
                    "model " + route.source_model + " on " + route.source_host + " -> " +
                        route.target_model + " at " + route.backend_host + ":" +
@@ -150,7 +153,8 @@ RouteResult LocalModelRouter::route_by_body(const Request& request, std::string&
 Result<std::unique_ptr<Plugin>> make_local_model_router(const PluginContext& context) {
   const PluginSettings& settings = context.config.settings;
   if (settings.model_routes.empty()) return std::unique_ptr<Plugin>();
-  auto made = LocalModelRouter::create(settings.model_routes, settings.local_model_backend);
+  auto made = LocalModelRouter::create(settings.model_routes, settings.local_model_backend,
+                                       SecretRedactor(settings.secrets));
   if (!made.ok()) return made.error();
   return std::unique_ptr<Plugin>(std::move(*made));
 }

@@ -12,6 +12,11 @@
 // passed through untouched and not routed (it goes to its own host). The pipeline reports the
 // route as a route_decision event whose reason names both models and the backend.
 //
+// Secrets: by the time the body is read, secret_injector has put real values into the request
+// for its original host (say api.openai.com's key). The backend is not that host, so a routed
+// request leaves them behind: every secret value in its headers and target is turned back into
+// its placeholder before the request goes anywhere.
+//
 // Spec grammar (--local-model-route SOURCE_HOST/SOURCE_MODEL=TARGET_MODEL[@HOST:PORT]):
 // the FIRST '/' ends the host (host names hold no '/'), so models may hold '/': in
 // "openrouter.ai/meta-llama/llama-3-8b=llama3:8b" the source model is "meta-llama/llama-3-8b".
@@ -28,6 +33,7 @@
 #include "core/result.h"
 #include "net/policy/plugin.h"
 #include "net/policy/plugin_settings.h"
+#include "net/policy/secret_redactor.h"
 
 namespace matchlock::net::policy {
 
@@ -46,17 +52,21 @@ class LocalModelRouter : public Plugin {
  public:
   // Routes without their own backend use `default_backend` (kInvalidArgument if it is needed
   // and unset or malformed); two routes for the same source host and model are an error.
+  // `redactor`: the sandbox's secrets (see the header comment).
   static Result<std::unique_ptr<LocalModelRouter>> create(std::vector<ModelRoute> routes,
-                                                          const std::string& default_backend);
+                                                          const std::string& default_backend,
+                                                          SecretRedactor redactor = {});
 
   std::string_view name() const override { return "local_model_router"; }
   bool wants_request_body(const Request& request) const override;
-  RouteResult route_by_body(const Request& request, std::string& body) override;
+  RouteResult route_by_body(Request& request, std::string& body) override;
 
  private:
-  explicit LocalModelRouter(std::vector<ModelRoute> routes) : routes_(std::move(routes)) {}
+  LocalModelRouter(std::vector<ModelRoute> routes, SecretRedactor redactor)
+      : routes_(std::move(routes)), redactor_(std::move(redactor)) {}
 
   std::vector<ModelRoute> routes_;  // every backend filled in
+  SecretRedactor redactor_;
 };
 
 Result<std::unique_ptr<Plugin>> make_local_model_router(const PluginContext& context);
