@@ -79,7 +79,7 @@ TEST_CASE("pipeline exchange policy: gate status, transforms, remote chain, body
   Recorder sink;
   Pipeline pipeline(&sink);
   pipeline.add(std::make_unique<TestPlugin>());
-  pipeline.add_remote(std::make_shared<Remote>());
+  pipeline.add_remote(std::make_unique<Remote>());
   PipelineExchangePolicy policy(pipeline);
 
   auto busy = request(policy, exchange_for("busy.test", "/"));

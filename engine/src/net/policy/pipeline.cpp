@@ -6,6 +6,10 @@ void Pipeline::add(std::unique_ptr<Plugin> plugin) {
   if (plugin) plugins_.push_back(std::move(plugin));
 }
 
+void Pipeline::add_remote(std::unique_ptr<RemotePlugin> plugin) {
+  if (plugin) remote_.push_back(std::shared_ptr<RemotePlugin>(std::move(plugin)));
+}
+
 void Pipeline::report(const char* phase, std::string_view plugin, const Request& request,
                       bool allowed, const std::string& reason) const {
   if (sink_ == nullptr) return;
@@ -17,37 +21,6 @@ void Pipeline::report(const char* phase, std::string_view plugin, const Request&
   event.allowed = allowed;
   event.reason = reason;
   sink_->on_decision(event);
-}
-
-void Pipeline::add_remote(std::shared_ptr<RemotePlugin> plugin) {
-  if (plugin) remotes_.push_back(std::move(plugin));
-}
-
-bool Pipeline::wants_request_body(const Request& request) const {
-  for (const auto& plugin : plugins_)
-    if (plugin->wants_request_body(request)) return true;
-  return false;
-}
-
-TransformVerdict Pipeline::apply_request_body_transforms(const Request& request,
-                                                         std::string& body) const {
-  for (const auto& plugin : plugins_) {
-    if (!plugin->wants_request_body(request)) continue;
-    TransformResult result = plugin->transform_request_body(request, body);
-    if (auto* deny = std::get_if<Deny>(&result)) {
-      report("request", plugin->name(), request, false, deny->reason);
-      return {false, std::string(plugin->name()), deny->reason, deny->status};
-    }
-  }
-  return {};
-}
-
-std::vector<std::unique_ptr<BodyFilter>> Pipeline::response_body_filters(
-    const Request& request, const Response& response) const {
-  std::vector<std::unique_ptr<BodyFilter>> filters;
-  for (const auto& plugin : plugins_)
-    if (auto f = plugin->response_body_filter(request, response)) filters.push_back(std::move(f));
-  return filters;
 }
 
 GateVerdict Pipeline::evaluate_gate(const Request& request) const {
@@ -102,6 +75,48 @@ TransformVerdict Pipeline::apply_response_transforms(const Request& request,
     }
   }
   return {};
+}
+
+bool Pipeline::wants_request_body(const Request& request) const {
+  for (const auto& plugin : plugins_) {
+    if (plugin->wants_request_body(request)) return true;
+  }
+  return false;
+}
+
+TransformVerdict Pipeline::apply_request_body_transforms(const Request& request,
+                                                         std::string& body) const {
+  for (const auto& plugin : plugins_) {
+    if (!plugin->wants_request_body(request)) continue;
+    TransformResult result = plugin->transform_request_body(request, body);
+    if (auto* deny = std::get_if<Deny>(&result)) {
+      report("request", plugin->name(), request, false, deny->reason);
+      return {false, std::string(plugin->name()), deny->reason, deny->status};
+    }
+  }
+  return {};
+}
+
+std::optional<RouteTo> Pipeline::evaluate_body_route(Request& request, std::string& body) const {
+  for (const auto& plugin : plugins_) {
+    RouteResult result = plugin->route_by_body(request, body);
+    if (auto* route = std::get_if<RouteTo>(&result)) {
+      report("route", plugin->name(), request, true, route->reason);
+      return *route;
+    }
+  }
+  return std::nullopt;
+}
+
+std::vector<std::unique_ptr<BodyFilter>> Pipeline::response_body_filters(
+    const Request& request, const Response& response) const {
+  std::vector<std::unique_ptr<BodyFilter>> filters;
+  for (const auto& plugin : plugins_) {
+    if (auto filter = plugin->response_body_filter(request, response)) {
+      filters.push_back(std::move(filter));
+    }
+  }
+  return filters;
 }
 
 }  // namespace matchlock::net::policy

@@ -1,6 +1,13 @@
 // The policy pipeline: gate (all must allow) -> route (first directive wins) -> request
-// transforms (chained) -> response transforms (chained). It owns the plugin chain and reports
-// each decision to the EventSink; it knows nothing about connections.
+// transforms (chained) -> [request body: body transforms, then the body route] -> remote
+// before_request -> response transforms (chained) -> remote after_response -> response body
+// filters. It owns the plugin chain (built-in plugins, then remote plugins) and reports each
+// decision to the EventSink; it knows nothing about connections.
+//
+// The body route exists because a route chosen from the head cannot see what the body asks
+// for (the model router matches the JSON "model"): the proxy buffers the body when
+// wants_request_body() says so and, before it dials, asks evaluate_body_route(); a RouteTo
+// there replaces whatever evaluate_route() said.
 #pragma once
 
 #include <memory>
@@ -35,11 +42,12 @@ class Pipeline {
   explicit Pipeline(EventSink* sink = nullptr) : sink_(sink) {}
 
   void add(std::unique_ptr<Plugin> plugin);
+  void add_remote(std::unique_ptr<RemotePlugin> plugin);
   size_t size() const { return plugins_.size(); }
-  // Plugins answered by other processes; they run after the built-in plugins of each phase
-  // (the ExchangePolicy chains them, asynchronously). Built elsewhere, only held here.
-  void add_remote(std::shared_ptr<RemotePlugin> plugin);
-  const std::vector<std::shared_ptr<RemotePlugin>>& remote_plugins() const { return remotes_; }
+  // Plugins answered by other processes, in configuration order; the ExchangePolicy runs them
+  // (asynchronously) after the built-in plugins of each phase. Shared: an answer may arrive
+  // while the exchange that asked still holds the plugin.
+  const std::vector<std::shared_ptr<RemotePlugin>>& remote_plugins() const { return remote_; }
   EventSink* sink() const { return sink_; }
 
   // Fails closed: if no plugin allows (all Continue), the request is denied.
@@ -47,11 +55,14 @@ class Pipeline {
   std::optional<RouteTo> evaluate_route(const Request& request) const;
   TransformVerdict apply_request_transforms(Request& request) const;
   TransformVerdict apply_response_transforms(const Request& request, Response& response) const;
-  // Request bodies: whether any plugin must see the whole body, then each such plugin's
-  // rewrite in order (Deny stops).
+  // Request bodies (plugin.h): whether any plugin needs this request's body, the body
+  // transforms in plugin order, then the body route (reported as a route decision).
   bool wants_request_body(const Request& request) const;
   TransformVerdict apply_request_body_transforms(const Request& request, std::string& body) const;
-  // Each plugin's response body filter for this exchange, in plugin order.
+  std::optional<RouteTo> evaluate_body_route(Request& request, std::string& body) const;
+
+  // The response body filters of this exchange, in plugin order (the body flows through them
+  // in that order).
   std::vector<std::unique_ptr<BodyFilter>> response_body_filters(const Request& request,
                                                                  const Response& response) const;
 
@@ -61,7 +72,7 @@ class Pipeline {
 
   EventSink* sink_;
   std::vector<std::unique_ptr<Plugin>> plugins_;
-  std::vector<std::shared_ptr<RemotePlugin>> remotes_;
+  std::vector<std::shared_ptr<RemotePlugin>> remote_;
 };
 
 }  // namespace matchlock::net::policy

@@ -37,6 +37,11 @@ class Plugin {
   virtual TransformResult transform_request_body(const Request& request, std::string& body) {
     return Continue{};
   }
+  // Routing that depends on the body (the model router routes by the JSON "model"): asked
+  // after every transform_request_body, only for requests some plugin wanted the body of. The
+  // first RouteTo wins and overrides the head-time route(); the plugin may rewrite `body` and
+  // `request` only when it returns RouteTo (a route and its rewrite are one decision).
+  virtual RouteResult route_by_body(Request& request, std::string& body) { return Continue{}; }
 
   // Response bodies: a filter for this exchange's response body, or nullptr. Called after the
   // response transforms, in plugin order; the body flows through the filters in that order.

@@ -23,4 +23,20 @@ void remove_header(std::vector<HeaderField>& headers, std::string_view name) {
                 [&](const HeaderField& f) { return equals_ignoring_ascii_case(f.name, name); });
 }
 
+std::string canonical_header_name(std::string_view name) {
+  static constexpr std::string_view kTokenSymbols = "!#$%&'*+-.^_`|~";
+  std::string out;
+  out.reserve(name.size());
+  bool word_start = true;
+  for (char c : name) {
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && kTokenSymbols.find(c) == std::string_view::npos) return std::string(name);
+    out += word_start && c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A')
+           : word_start                       ? c
+                                              : ascii_lower(c);
+    word_start = c == '-';
+  }
+  return out;
+}
+
 }  // namespace matchlock::net::policy

@@ -54,4 +54,9 @@ const HeaderField* find_header(const std::vector<HeaderField>& headers, std::str
 void set_header(std::vector<HeaderField>& headers, std::string_view name, std::string value);
 void remove_header(std::vector<HeaderField>& headers, std::string_view name);
 
+// The canonical spelling of a field name: each '-'-separated word capitalised, the rest
+// lowercased ("x-api-KEY" -> "X-Api-Key"). Names holding bytes outside the token grammar are
+// returned unchanged (they are rejected elsewhere, never repaired here).
+std::string canonical_header_name(std::string_view name);
+
 }  // namespace matchlock::net::policy

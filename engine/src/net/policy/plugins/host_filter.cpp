@@ -31,9 +31,11 @@ GateResult HostFilter::gate(const Request& request) {
   return Deny{"host " + host + " is not in the allow-list"};
 }
 
-std::unique_ptr<Plugin> make_host_filter(const PolicyConfig& config) {
-  if (!config.allow_list) return nullptr;
-  return std::make_unique<HostFilter>(config.allow_list, config.private_ranges);
+Result<std::unique_ptr<Plugin>> make_host_filter(const PluginContext& context) {
+  const PolicyConfig& config = context.config;
+  if (!config.allow_list) return std::unique_ptr<Plugin>();
+  return std::unique_ptr<Plugin>(
+      std::make_unique<HostFilter>(config.allow_list, config.private_ranges));
 }
 
 }  // namespace matchlock::net::policy

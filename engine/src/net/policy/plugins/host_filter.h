@@ -9,13 +9,14 @@
 
 #include <memory>
 
+#include "core/result.h"
 #include "net/policy/allow_list.h"
 #include "net/policy/plugin.h"
 #include "net/policy/private_ranges.h"
 
 namespace matchlock::net::policy {
 
-struct PolicyConfig;
+struct PluginContext;
 
 class HostFilter : public Plugin {
  public:
@@ -31,6 +32,6 @@ class HostFilter : public Plugin {
 };
 
 // nullptr without an allow-list (NAT mode has no pipeline at all).
-std::unique_ptr<Plugin> make_host_filter(const PolicyConfig& config);
+Result<std::unique_ptr<Plugin>> make_host_filter(const PluginContext& context);
 
 }  // namespace matchlock::net::policy

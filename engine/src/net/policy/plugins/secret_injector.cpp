@@ -7,12 +7,11 @@
 #include "net/policy/host_name.h"
 
 namespace matchlock::net::policy {
-namespace {
 
 // A value written into a request target must keep the request line parseable: bytes a target
 // may not hold raw are percent-encoded; everything else (including '&', '=', '/') is kept, so
 // the value means what the user wrote.
-std::string encode_for_target(std::string_view value) {
+std::string encode_secret_for_target(std::string_view value) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   static constexpr std::string_view kUnsafe = " \"#<>\\^`{|}";
   std::string out;
@@ -28,6 +27,8 @@ std::string encode_for_target(std::string_view value) {
   }
   return out;
 }
+
+namespace {
 
 // The authority of an absolute-form target ("http://Host:80/path"), or nullopt for origin-form
 // ("/path") and asterisk-form ("*"). An authority-form or unknown target yields "" (no host).
@@ -111,7 +112,7 @@ Result<std::unique_ptr<SecretInjector>> SecretInjector::create(std::vector<Injec
       binding.hosts.push_back(std::move(*pattern));
     }
     binding.name = std::move(secret.name);
-    binding.target_value = encode_for_target(secret.value);
+    binding.target_value = encode_secret_for_target(secret.value);
     binding.value = std::move(secret.value);
     binding.placeholder = std::move(secret.placeholder);
     bindings.push_back(std::move(binding));

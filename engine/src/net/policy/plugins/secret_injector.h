@@ -39,6 +39,10 @@ struct InjectedSecret {
   std::vector<std::string> hosts;  // host patterns (host_pattern.h), at least one
 };
 
+// How a value is spelled inside a request target: bytes a target may not hold raw are
+// percent-encoded, the rest kept (SecretRedactor recognises this spelling too).
+std::string encode_secret_for_target(std::string_view value);
+
 class SecretInjector : public Plugin {
  public:
   static constexpr size_t kMinPlaceholderLength = 16;

@@ -1,0 +1,193 @@
+#include "net/policy/request_target.h"
+
+#include <algorithm>
+
+namespace matchlock::net::policy {
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string encode_component(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : text) {
+    auto b = static_cast<unsigned char>(c);
+    bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '-' || c == '_' || c == '.' || c == '~';
+    if (keep) {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[b >> 4];
+      out += kHex[b & 0x0f];
+    }
+  }
+  return out;
+}
+
+// Matches one class "[...]" at pattern[i] against `c`; sets `end` past the ']'.
+// Returns false with end = npos when the class is malformed.
+bool class_matches(std::string_view pattern, size_t i, char c, size_t& end) {
+  size_t k = i + 1;
+  bool negated = k < pattern.size() && (pattern[k] == '^' || pattern[k] == '!');
+  if (negated) ++k;
+  bool matched = false;
+  bool first = true;
+  while (k < pattern.size() && (pattern[k] != ']' || first)) {
+    first = false;
+    char lo = pattern[k];
+    if (lo == '\\') {
+      if (++k >= pattern.size()) break;
+      lo = pattern[k];
+    }
+    char hi = lo;
+    if (k + 2 < pattern.size() && pattern[k + 1] == '-' && pattern[k + 2] != ']') {
+      k += 2;
+      hi = pattern[k];
+      if (hi == '\\') {
+        if (++k >= pattern.size()) break;
+        hi = pattern[k];
+      }
+    }
+    if (lo <= c && c <= hi) matched = true;
+    ++k;
+  }
+  if (k >= pattern.size()) {
+    end = std::string_view::npos;
+    return false;
+  }
+  end = k + 1;
+  return matched != negated;
+}
+
+// Matches pattern[pi..] against path[si..]; '*' backtracks (bounded by path length squared).
+bool glob_from(std::string_view pattern, size_t pi, std::string_view path, size_t si) {
+  while (pi < pattern.size()) {
+    char p = pattern[pi];
+    if (p == '*') {
+      while (pi < pattern.size() && pattern[pi] == '*') ++pi;
+      for (size_t k = si;; ++k) {
+        if (glob_from(pattern, pi, path, k)) return true;
+        if (k >= path.size() || path[k] == '/') return false;
+      }
+    }
+    if (si >= path.size()) return false;
+    if (p == '?') {
+      if (path[si] == '/') return false;
+      ++pi;
+    } else if (p == '[') {
+      size_t end = 0;
+      if (path[si] == '/' || !class_matches(pattern, pi, path[si], end)) return false;
+      pi = end;
+    } else {
+      if (p == '\\' && pi + 1 < pattern.size()) p = pattern[++pi];
+      if (path[si] != p) return false;
+      ++pi;
+    }
+    ++si;
+  }
+  return si == path.size();
+}
+
+}  // namespace
+
+std::string percent_decode(std::string_view text, bool plus_is_space) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 &&
+        hex_value(text[i + 2]) >= 0) {
+      out += static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2]));
+      i += 2;
+    } else if (plus_is_space && text[i] == '+') {
+      out += ' ';
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+RequestTarget RequestTarget::parse(std::string_view target) {
+  RequestTarget parsed;
+  size_t question = target.find('?');
+  parsed.path = std::string(target.substr(0, question));
+  if (question == std::string_view::npos) return parsed;
+  std::string_view query = target.substr(question + 1);
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view part = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (part.empty()) continue;
+    size_t eq = part.find('=');
+    QueryParam param;
+    param.key = percent_decode(part.substr(0, eq), true);
+    if (eq != std::string_view::npos) param.value = percent_decode(part.substr(eq + 1), true);
+    param.raw = std::string(part);
+    parsed.query.push_back(std::move(param));
+  }
+  return parsed;
+}
+
+std::string RequestTarget::to_string() const {
+  std::string out = path;
+  for (size_t i = 0; i < query.size(); ++i) {
+    out += i == 0 ? '?' : '&';
+    const QueryParam& param = query[i];
+    out += !param.raw.empty() ? param.raw
+                              : encode_component(param.key) + "=" + encode_component(param.value);
+  }
+  return out;
+}
+
+const QueryParam* RequestTarget::first(std::string_view key) const {
+  for (const auto& param : query) {
+    if (param.key == key) return &param;
+  }
+  return nullptr;
+}
+
+void RequestTarget::set(std::string_view key, std::string_view value) {
+  // The first occurrence keeps its place; later ones go.
+  std::vector<QueryParam> kept;
+  bool placed = false;
+  for (auto& param : query) {
+    if (param.key != key) {
+      kept.push_back(std::move(param));
+    } else if (!placed) {
+      kept.push_back({std::string(key), std::string(value), {}});
+      placed = true;
+    }
+  }
+  if (!placed) kept.push_back({std::string(key), std::string(value), {}});
+  query = std::move(kept);
+}
+
+void RequestTarget::erase(std::string_view key) {
+  std::erase_if(query, [&](const QueryParam& p) { return p.key == key; });
+}
+
+bool path_glob_matches(std::string_view pattern, std::string_view path) {
+  return glob_from(pattern, 0, path, 0);
+}
+
+Status validate_path_glob(std::string_view pattern) {
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '\\') {
+      if (i + 1 >= pattern.size()) return invalid_argument("ends with an escaping '\\'");
+      ++i;
+    } else if (pattern[i] == '[') {
+      size_t end = 0;
+      class_matches(pattern, i, 'a', end);
+      if (end == std::string_view::npos) return invalid_argument("unterminated '[' class");
+      i = end - 1;
+    }
+  }
+  return {};
+}
+
+}  // namespace matchlock::net::policy
