@@ -242,7 +242,8 @@ void Boot::start_network(StepDone done) {
     return done(io_error("socketpair failed"));
   }
   UniqueFd ours(sv[0]), theirs(sv[1]);
-  auto policy = make_network_policy(options, sandbox_->id_, certificate_authority_);
+  auto policy =
+      make_network_policy(options, sandbox_->id_, certificate_authority_, sandbox_->loop_);
   if (!policy.ok()) return done(policy.error());
   res().policy = policy.value();
   // The policy holds the secrets' values now; the sandbox keeps names, hosts and placeholders.

@@ -56,7 +56,7 @@ net::policy::PluginSettings plugin_settings(const SandboxOptions& o) {
 
 Result<std::shared_ptr<net::InterceptPolicy>> make_network_policy(
     const SandboxOptions& o, const std::string& sandbox_id,
-    std::shared_ptr<const net::tls::CertificateAuthority> ca) {
+    std::shared_ptr<const net::tls::CertificateAuthority> ca, uv_loop_t* loop) {
   if (!wants_interception(o)) return std::shared_ptr<net::InterceptPolicy>();
   net::InterceptOptions io;
   io.allowed_hosts = effective_allowed_hosts(o);
@@ -68,6 +68,8 @@ Result<std::shared_ptr<net::InterceptPolicy>> make_network_policy(
   io.event_log_path = o.plugins.event_log_path;
   io.run_id = o.plugins.run_id.empty() ? sandbox_id : o.plugins.run_id;
   io.agent_system = o.plugins.agent_system;
+  io.plugin_config_path = o.plugins.plugin_config_path;
+  io.loop = loop;
   return net::InterceptPolicy::create(io);
 }
 

@@ -4,6 +4,8 @@
 // network.intercept — asks for interception). The net/ types stay behind this header.
 #pragma once
 
+#include <uv.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,9 +41,10 @@ std::vector<std::string> effective_allowed_hosts(const SandboxOptions& o);
 
 // Interception mode's policy (null in NAT mode). `ca` is the sandbox's certificate authority
 // (null only in NAT mode); `sandbox_id` is the event log's run id unless --run-id gave one.
-// The secrets' values go into the plugin settings here and nowhere else.
+// The secrets' values go into the plugin settings here and nowhere else. `loop` runs the
+// remote plugins (SDK callbacks, plugin processes) and must outlive the policy.
 Result<std::shared_ptr<net::InterceptPolicy>> make_network_policy(
     const SandboxOptions& o, const std::string& sandbox_id,
-    std::shared_ptr<const net::tls::CertificateAuthority> ca);
+    std::shared_ptr<const net::tls::CertificateAuthority> ca, uv_loop_t* loop);
 
 }  // namespace matchlock::sandbox

@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "core/value_parsers.h"
+#include "net/policy/plugins/local_model_router.h"
 
 namespace matchlock::sandbox {
 namespace {
@@ -72,36 +73,8 @@ Result<std::pair<std::string, uint16_t>> parse_host_port(std::string_view text,
 }
 
 Result<net::policy::ModelRoute> parse_model_route_spec(std::string_view spec) {
-  std::string prefix = "--local-model-route \"" + std::string(spec) + "\": ";
-  constexpr const char* kForm = "expected SOURCE_HOST/SOURCE_MODEL=TARGET_MODEL[@HOST:PORT]";
-  if (has_space_or_control(spec)) return invalid_argument(prefix + "contains whitespace");
-  size_t slash = spec.find('/');
-  if (slash == std::string_view::npos) return invalid_argument(prefix + kForm);
-  // Model names may hold '/' ("org/model"), so the host ends at the first '/' and the target
-  // starts after the first '='; a backend follows the last '@'.
-  std::string_view rest = spec.substr(slash + 1);
-  size_t eq = rest.find('=');
-  if (eq == std::string_view::npos) return invalid_argument(prefix + kForm);
-  net::policy::ModelRoute route;
-  route.source_host = lowercase(spec.substr(0, slash));
-  route.source_model = std::string(rest.substr(0, eq));
-  std::string_view target = rest.substr(eq + 1);
-  if (size_t at = target.rfind('@'); at != std::string_view::npos) {
-    auto backend = parse_host_port(target.substr(at + 1), "--local-model-route backend");
-    if (!backend.ok()) return backend.error();
-    route.backend_host = backend->first;
-    route.backend_port = backend->second;
-    target = target.substr(0, at);
-  }
-  route.target_model = std::string(target);
-  if (route.source_host.empty() || !validate_hostname(route.source_host).ok())
-    return invalid_argument(prefix + "the source host is not a host name");
-  if (route.source_model.empty() || route.target_model.empty())
-    return invalid_argument(prefix + "a model name is empty (" + kForm + ")");
-  if (route.source_model.size() > kMaxModelLength || route.target_model.size() > kMaxModelLength)
-    return invalid_argument(prefix + "a model name is longer than " +
-                            std::to_string(kMaxModelLength) + " characters");
-  return route;
+  // One grammar for flags, rpc and the plugin config file: the plugin's own parser.
+  return net::policy::parse_model_route(spec);
 }
 
 Result<double> parse_budget_usd(std::string_view text, std::string_view what) {

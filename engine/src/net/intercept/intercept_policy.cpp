@@ -6,6 +6,7 @@
 #include "net/intercept/intercept_mitm.h"
 #include "net/policy/dns_rebinding.h"
 #include "net/policy/host_name.h"
+#include "net/policy/plugin_config_file.h"
 #include "net/policy/plugin_registry.h"
 #include "net/stack/addresses.h"
 
@@ -48,8 +49,17 @@ Result<std::shared_ptr<InterceptPolicy>> InterceptPolicy::create(const Intercept
     if (!log.ok()) return log.error().with_context("--event-log");
     p->sink_.event_log = std::move(log.value());
   }
-  policy::PolicyConfig cfg{p->allow_list_, p->ranges_};
-  p->pipeline_ = std::make_unique<policy::Pipeline>(policy::build_pipeline(cfg, &p->sink_));
+  policy::PolicyConfig cfg{p->allow_list_, p->ranges_, o.plugins, o.loop};
+  if (!o.plugin_config_path.empty()) {
+    auto merged = policy::load_plugin_config(o.plugin_config_path, std::move(cfg.settings));
+    if (!merged.ok()) return merged.error().with_context("--plugin-config");
+    cfg.settings = std::move(merged.value());
+  }
+  // A plugin that cannot be configured fails the sandbox's start: never a pipeline that runs
+  // without a plugin the user asked for.
+  auto pipeline = policy::make_pipeline(cfg, &p->sink_);
+  if (!pipeline.ok()) return pipeline.error();
+  p->pipeline_ = std::make_unique<policy::Pipeline>(std::move(pipeline.value()));
   if (o.certificate_authority) {
     InterceptPolicy* self = p.get();  // the services live inside *p: never outlive it
     auto mitm = InterceptMitm::create(

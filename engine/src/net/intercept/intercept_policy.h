@@ -4,6 +4,8 @@
 // the exact address dialled.
 #pragma once
 
+#include <uv.h>
+
 #include <deque>
 #include <map>
 #include <memory>
@@ -32,6 +34,10 @@ struct InterceptOptions {
   // The sandbox's CA (its key stays in this process): signs the leaves the guest is shown.
   std::shared_ptr<const tls::CertificateAuthority> certificate_authority;
   policy::PluginSettings plugins;
+  // --plugin-config: read when the policy is built, merged after the flags' settings.
+  std::string plugin_config_path;
+  // The sandbox's loop: remote plugins (SDK callbacks, plugin processes) run on it.
+  uv_loop_t* loop = nullptr;
   // --event-log PATH ("" = none), with the identity written on every line.
   std::string event_log_path;
   std::string run_id;

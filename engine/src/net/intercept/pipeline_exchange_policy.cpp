@@ -66,6 +66,10 @@ void PipelineExchangePolicy::finish_request(const std::shared_ptr<proxy::Exchang
     outcome.rewrite_body = [this, exchange](std::string& body) -> std::optional<proxy::Reply> {
       auto verdict = pipeline_.apply_request_body_transforms(exchange->request, body);
       if (!verdict.allowed) return proxy::Reply{verdict.status, verdict.reason};
+      // A route chosen from the body (the model router) replaces one chosen from the head.
+      if (auto route = pipeline_.evaluate_body_route(exchange->request, body)) {
+        exchange->route = std::move(route);
+      }
       return std::nullopt;
     };
   }

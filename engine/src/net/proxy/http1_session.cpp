@@ -156,6 +156,9 @@ std::optional<UpstreamTarget> Http1Session::choose_target(Reply& refused) {
     target.address = Endpoint{*ip, ex.route->port};
     target.tls = ex.route->tls;
     target.server_name = ex.route->host;
+    // The backend is the request's new origin: it gets its own authority as Host.
+    policy::set_header(active_->exchange->request.headers, "Host",
+                       ex.route->host + ":" + std::to_string(ex.route->port));
     return target;
   }
   // The exact address the guest dialled, and only if it was given out for this host.
@@ -172,25 +175,37 @@ std::optional<UpstreamTarget> Http1Session::choose_target(Reply& refused) {
 
 void Http1Session::on_request_outcome(RequestOutcome outcome) {
   if (outcome.reply) return reply_and_close(*outcome.reply);
-  Reply refused;
-  auto target = choose_target(refused);
-  if (!target) return reply_and_close(refused);
   const auto& head = active_->head;
   bool has_body = head.framing != http1::BodyFraming::kNone;
+  if (outcome.rewrite_body) {
+    // The body decides where the request goes (a body route) and what it says: nothing is
+    // dialled until the whole body is here and rewritten (on_request_end).
+    if (head.expect_continue && has_body) guest_.send("HTTP/1.1 100 Continue\r\n\r\n");
+    active_->rewrite_body = std::move(outcome.rewrite_body);
+    active_->request = RequestPhase::kBuffering;
+    return pump();
+  }
+  if (!dispatch_upstream()) return;
   // The policy allowed the request: now the guest may send the body it held back. Expect is
   // not forwarded, so the upstream never sends a second 100.
   if (head.expect_continue && has_body) guest_.send("HTTP/1.1 100 Continue\r\n\r\n");
+  if (!send_request_head(std::nullopt)) return;
+  active_->request = RequestPhase::kStreaming;
+  pump();
+}
+
+// Picks and opens the upstream for the active exchange; false when it was refused instead.
+bool Http1Session::dispatch_upstream() {
+  Reply refused;
+  auto target = choose_target(refused);
+  if (!target) {
+    reply_and_close(refused);
+    return false;
+  }
   open_upstream(*target);
   active_->response = ResponsePhase::kAwaitHead;
   response_reader_.expect_response_to(active_->exchange->request.method);
-  if (outcome.rewrite_body) {
-    active_->rewrite_body = std::move(outcome.rewrite_body);
-    active_->request = RequestPhase::kBuffering;
-  } else {
-    if (!send_request_head(std::nullopt)) return;
-    active_->request = RequestPhase::kStreaming;
-  }
-  pump();
+  return true;
 }
 
 void Http1Session::open_upstream(const UpstreamTarget& target) {
@@ -252,6 +267,7 @@ void Http1Session::on_request_end() {
     std::string body = std::move(a.held_body);
     a.held_body.clear();
     if (auto refused = a.rewrite_body(body)) return reply_and_close(*refused);
+    if (!dispatch_upstream()) return;
     if (!send_request_head(body.size())) return;
     a.summary.request_bytes += body.size();
     upstream_->write(body);

@@ -75,6 +75,7 @@ class Http1Session final : public GuestProtocolSession, private UpstreamHandler 
   void start_exchange(http1::RequestHead head);
   void on_request_outcome(RequestOutcome outcome);
   std::optional<UpstreamTarget> choose_target(Reply& refused);
+  bool dispatch_upstream();
   void open_upstream(const UpstreamTarget& target);
   bool send_request_head(std::optional<uint64_t> fixed_length);
   void on_request_body(std::string body);
