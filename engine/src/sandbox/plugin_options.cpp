@@ -12,15 +12,6 @@ namespace matchlock::sandbox {
 namespace {
 
 constexpr size_t kMaxLabelLength = 128;
-constexpr size_t kMaxModelLength = 256;
-
-bool has_space_or_control(std::string_view s) {
-  for (unsigned char c : s) {
-    if (c <= ' ' || c == 0x7f) return true;
-  }
-  return false;
-}
-
 std::string lowercase(std::string_view s) {
   std::string out(s);
   for (char& c : out) {

@@ -58,6 +58,12 @@ Result<ModelRoute> parse_model_route(std::string_view spec) {
     return invalid_argument(std::string(kRouteFlag) + " " + quoted(spec) + ": " + why +
                             " (expected SOURCE_HOST/SOURCE_MODEL=TARGET_MODEL[@HOST:PORT])");
   };
+  // Model ids have no whitespace or control characters; one in a spec is a quoting mistake.
+  constexpr size_t kMaxSpecLength = 1024;
+  if (spec.size() > kMaxSpecLength) return fail("longer than 1024 characters");
+  for (unsigned char c : spec) {
+    if (c <= ' ' || c == 0x7f) return fail("contains whitespace or a control character");
+  }
   size_t slash = spec.find('/');
   if (slash == std::string_view::npos) return fail("no '/' after the source host");
   std::string host = normalize_host_name(spec.substr(0, slash));
