@@ -73,23 +73,26 @@ def program_files(*programs):
     return files
 
 
-def python_files():
-    """The host's python3 with its standard library (no tests, no site-packages) and the
-    libraries its extension modules load (_ssl needs libssl), so urllib/ssl work."""
-    exe = os.path.realpath(shutil.which("python3"))
-    version = os.path.basename(exe)  # python3.11
-    stdlib = f"/usr/lib/{version}"
+def python_files(python="/usr/bin/python3"):
+    """Debian's python3 (scripts/install-deps.sh installs it; not a pyenv shim on PATH) with its
+    standard library (no tests, no site-packages) and the libraries its extension modules load
+    (_ssl needs libssl), so urllib and ssl work in the guest."""
+    exe = os.path.realpath(python)
+    paths = subprocess.run([exe, "-c", "import sysconfig; p = sysconfig.get_paths(); "
+                                       "print(p['stdlib']); print(p['platstdlib'])"],
+                           capture_output=True, text=True, check=True).stdout.split()
     skip = {"test", "idlelib", "tkinter", "ensurepip", "lib2to3", "pydoc_data", "site-packages",
             "dist-packages", "__pycache__", "turtledemo"}
     files = {"usr/bin/python3": exe}
     extensions = [exe]
-    for root, dirs, names in os.walk(stdlib):
-        dirs[:] = [d for d in dirs if d not in skip and not d.startswith("config-")]
-        for n in names:
-            src = os.path.join(root, n)
-            files[src.lstrip("/")] = src
-            if n.endswith(".so"):
-                extensions.append(src)
+    for stdlib in sorted(set(paths)):
+        for root, dirs, names in os.walk(stdlib):
+            dirs[:] = [d for d in dirs if d not in skip and not d.startswith("config-")]
+            for n in names:
+                src = os.path.join(root, n)
+                files[src.lstrip("/")] = src
+                if n.endswith(".so"):
+                    extensions.append(src)
     files.update(_ldd_closure(extensions))
     return files
 

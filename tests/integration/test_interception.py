@@ -189,9 +189,17 @@ def box(ml, lab, image, tmp_path_factory):
     ml.run("kill", vm_id)
 
 
+def header(request, name):
+    """A logged request's header, by case-insensitive name (Node sends lowercase names)."""
+    for k, v in request["headers"].items():
+        if k.lower() == name.lower():
+            return v
+    return None
+
+
 def last_request_to(lab, host, marker):
     matches = [r for r in lab.llm_requests()
-               if r["headers"].get("Host", "").split(":")[0] == host and marker in r["path"]]
+               if (header(r, "Host") or "").split(":")[0] == host and marker in r["path"]]
     return matches[-1] if matches else None
 
 
@@ -222,7 +230,7 @@ def test_client_trusts_the_sandbox_ca_and_the_secret_is_injected(ml, lab, box, c
     assert '"gpt-test"' in out
     got = last_request_to(lab, "api.llm.test", f"client={client}")
     assert got is not None, "the request never reached the upstream"
-    assert got["headers"]["Authorization"] == f"Bearer {VALUE}"
+    assert header(got, "Authorization") == f"Bearer {VALUE}"
 
 
 def test_placeholder_in_the_url_query_is_replaced_for_the_bound_host(ml, lab, box):
@@ -398,8 +406,113 @@ def test_local_model_router_sends_the_call_to_the_backend_with_the_model_rewritt
     (["--plugin-config", "/nonexistent/plugins.json"], "--plugin-config"),
 ])
 def test_bad_plugin_flags_fail_cleanly(ml, image, flags, named):
+    before = (ml.sandbox_dirs(), ml.state_rows(), ml.qemu_processes())
     r = ml.run("run", "--image", image, *flags, "true")
     assert r.returncode != 0
     err = r.stderr.decode()
     assert named in err and err.count("\n") <= 2, err
-    ml.assert_nothing_left()
+    # Other tests' sandboxes may be running: nothing new is left behind.
+    assert (ml.sandbox_dirs(), ml.state_rows(), ml.qemu_processes()) == before
+
+
+# --- forced interception, the plugin configuration file, rpc rules and SDK callbacks --------------
+
+def test_network_intercept_alone_allows_every_host_and_logs_every_request(ml, lab, image, tmp_path):
+    events = str(tmp_path / "events.jsonl")
+    vm_id = start(ml, lab, image, "--network-intercept", "--event-log", events)
+    try:
+        rc, out, err = guest(ml, vm_id, 'curl -sS -o /dev/null -w "%{http_code}" '
+                                        "https://other.llm.test/v1/models?marker=forced")
+        assert out == "200", err
+    finally:
+        ml.run("kill", vm_id)
+    with open(events) as f:
+        lines = [json.loads(l) for l in f]
+    requests = [e for e in lines if e["event_type"] == "http_request"]
+    assert any(e["data"]["host"] == "other.llm.test" and e["data"]["path"] == "/v1/models"
+               for e in requests)
+    assert all("marker=forced" not in json.dumps(e) for e in lines)  # no query strings
+
+
+@pytest.mark.parametrize("mode,status,text", [
+    ("deny-gate", "451", "not today"),  # the plugin's own answer
+    ("crash", "403", "gatekeeper"),     # a dead plugin denies, naming itself
+])
+def test_an_external_plugin_decides_and_fails_closed(ml, lab, image, tmp_path, mode, status, text):
+    config = tmp_path / "plugins.json"
+    config.write_text(json.dumps({"plugins": [{
+        "type": "external", "name": "gatekeeper",
+        "command": ["/usr/bin/python3", os.path.join(ROOT, "tests", "fixtures", "policy_plugin.py"),
+                    mode],
+        "phases": ["gate"], "timeout_ms": 10000}]}))
+    vm_id = start(ml, lab, image, "--allow-host", "api.llm.test", "--plugin-config", str(config))
+    try:
+        before = len(lab.llm_requests())
+        rc, out, err = guest(ml, vm_id, 'curl -sS -w "\\n%{http_code}" '
+                                        "https://api.llm.test/v1/models?marker=plugin")
+        assert out.splitlines()[-1] == status, (out, err)
+        assert text in out
+        assert len(lab.llm_requests()) == before
+    finally:
+        ml.run("kill", vm_id)
+
+
+def test_rpc_interception_rules_and_an_sdk_callback(ml, lab, image, tmp_path):
+    from rpc_client import Rpc
+    sock_path = str(tmp_path / "hook.sock")
+    calls = []
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(sock_path)
+    server.listen(8)
+
+    def serve():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while not data.endswith(b"\n"):
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                call = json.loads(data)
+                calls.append(call)
+                deny = call.get("query", {}).get("cb") == "deny"
+                conn.sendall(json.dumps({"action": "block" if deny else "allow"}).encode() + b"\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    rules = [
+        {"name": "tag", "phase": "before", "hosts": ["api.llm.test"],
+         "set_headers": {"X-Rule": "on"}},
+        {"name": "deny-path", "phase": "before", "path": "/v1/blocked", "action": "block"},
+        {"name": "rewrite", "phase": "after", "hosts": ["api.llm.test"],
+         "body_replacements": [{"find": "gpt-test", "replace": "gpt-REWRITTEN"}]},
+        {"name": "hook", "phase": "before", "path": "/v1/models",
+         "callback_id": "network_hook_4", "timeout_ms": 10000},
+    ]
+    rpc = Rpc(dict(ml.env, **engine_env(lab)))
+    try:
+        rpc.call("create", {"image": image, "network": {
+            "allowed_hosts": ["api.llm.test"], "block_private_ips": False,
+            "dns_servers": [LAB_IP], "intercept": True,
+            "interception": {"callback_socket": sock_path, "rules": rules}}})
+        code, out, err = rpc.exec('curl -sS "https://api.llm.test/v1/models?marker=rules"')
+        assert code == 0 and b"gpt-REWRITTEN" in out, (out, err)
+        got = last_request_to(lab, "api.llm.test", "marker=rules")
+        assert header(got, "X-Rule") == "on"
+        hook = [c for c in calls if c.get("callback_id") == "network_hook_4"]
+        assert hook and hook[-1]["phase"] == "before" and hook[-1]["host"] == "api.llm.test"
+        code, out, err = rpc.exec('curl -sS -o /dev/null -o /dev/null -w "%{http_code} " '
+                                  '"https://api.llm.test/v1/models?marker=cbdeny&cb=deny" '
+                                  '"https://api.llm.test/v1/blocked?marker=pathdeny"')
+        assert out.decode().split() == ["403", "403"], (out, err)
+        assert last_request_to(lab, "api.llm.test", "marker=cbdeny") is None
+        assert last_request_to(lab, "api.llm.test", "marker=pathdeny") is None
+        assert rpc.close() == ({}, 0)
+    finally:
+        rpc.kill()
+        server.close()
+    assert rpc.schema_errors == []
