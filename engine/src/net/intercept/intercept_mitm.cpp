@@ -25,14 +25,17 @@ bool InterceptMitm::may_dial(uint32_t ip, const std::string& host) {
   return hook_.may_dial(ip, host);
 }
 
+// The address check first: it is cheap and reports nothing, so a blocked name (sinkholed by
+// DNS) adds no gate event of its own before its request's 403.
 bool InterceptMitm::may_connect(uint32_t ip, uint16_t port, const std::string& sni) {
+  if (!hook_.may_dial(ip, sni)) return false;
   policy::Request request;
   request.protocol = policy::Protocol::kTls;
   request.host = sni;
   request.destination =
       policy::IpAddress::v4(ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff, ip & 0xff);
   request.port = port;
-  return hook_.gate(request).allowed && hook_.may_dial(ip, sni);
+  return hook_.gate(request).allowed;
 }
 
 }  // namespace matchlock::net
