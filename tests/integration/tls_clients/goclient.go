@@ -1,6 +1,7 @@
 // A Go HTTPS client for the guest: Go's own TLS stack (crypto/tls), which trusts the system
 // bundle or SSL_CERT_FILE and negotiates HTTP/2 when the server offers it.
-// Usage: goclient URL [HEADER:VALUE ...]; prints the protocol, the status and the body.
+// Usage: goclient URL [HEADER:VALUE ...]; prints the protocol, the status and the body, then
+// any trailers as "trailer: Name: value" lines.
 package main
 
 import (
@@ -33,4 +34,9 @@ func main() {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	fmt.Printf("%s %d\n%s", resp.Proto, resp.StatusCode, body)
+	for name, values := range resp.Trailer { // filled once the body has been read
+		for _, v := range values {
+			fmt.Printf("trailer: %s: %s\n", name, v)
+		}
+	}
 }

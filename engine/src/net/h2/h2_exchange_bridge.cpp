@@ -68,7 +68,7 @@ void H2ExchangeBridge::on_request_head(StreamId guest_id, RequestHead head) {
   request.protocol = policy::Protocol::kHttp;
   request.host = head.host;
   request.sni = context_.sni;
-  request.dns_name = context_.dns_name;
+  request.dns_name = context_.dns_name_for ? context_.dns_name_for(request.host) : "";
   request.destination = context_.destination;
   request.port = context_.port;
   request.tls = context_.tls;

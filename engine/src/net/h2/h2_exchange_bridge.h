@@ -37,8 +37,11 @@ constexpr size_t kMaxWholeBodiesPerConnectionBytes = 64 * 1024 * 1024;
 
 // What the proxy knows about the guest's connection, copied into every exchange's Request.
 struct BridgeContext {
-  std::string sni;       // normalized; "" when the ClientHello named none
-  std::string dns_name;  // see policy::Request
+  std::string sni;  // normalized; "" when the ClientHello named none
+  // policy::Request::dns_name for a stream's host: the name whose DNS answer gave the guest
+  // `destination`, else "" (MitmServices::dns_name_for). Asked per stream, as HTTP/1.1 asks per
+  // request, so secret injection sees the same sni / dns_name / host agreement on both. Unset: "".
+  std::function<std::string(const std::string& host)> dns_name_for;
   std::optional<policy::IpAddress> destination;
   uint16_t port = 443;
   bool tls = true;                             // false for prior-knowledge h2c

@@ -28,6 +28,7 @@ class InterceptMitm final : public proxy::MitmServices {
   SSL_CTX& upstream_context() override { return *upstream_; }
   proxy::ExchangePolicy& exchange_policy() override { return policy_; }
   bool may_dial(uint32_t ip, const std::string& host) override;
+  bool may_connect(uint32_t ip, uint16_t port, const std::string& sni) override;
   std::string dns_name_for(uint32_t ip, const std::string& host) override {
     return dns_name_for_(ip, host);
   }

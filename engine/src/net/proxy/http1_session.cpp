@@ -27,8 +27,16 @@ std::optional<uint32_t> route_address(const std::string& host) {
 }  // namespace
 
 Http1Session::Http1Session(uv_loop_t* loop, MitmServices& services, ConnectionFacts facts,
-                           GuestChannel& guest)
-    : loop_(loop), services_(services), facts_(std::move(facts)), guest_(guest) {}
+                           GuestChannel& guest, std::unique_ptr<UpstreamConnection> preconnected)
+    : loop_(loop),
+      services_(services),
+      facts_(std::move(facts)),
+      guest_(guest),
+      upstream_(std::move(preconnected)) {
+  if (!upstream_) return;
+  upstream_->set_handler(*this, [this] { return guest_.room(); });
+  upstream_->resume_reads();  // hear it if the server closes the idle connection
+}
 
 Http1Session::~Http1Session() {
   *alive_ = false;

@@ -41,8 +41,11 @@ struct ConnectionFacts {
 
 class Http1Session final : public GuestProtocolSession, private UpstreamHandler {
  public:
-  // `services` and `guest` must outlive the session.
-  Http1Session(uv_loop_t* loop, MitmServices& services, ConnectionFacts facts, GuestChannel& guest);
+  // `services` and `guest` must outlive the session. `preconnected`: an idle upstream connection
+  // already dialled for this guest connection (EarlyUpstream, settled on HTTP/1.1), used for
+  // the first request when that request's target is the one it was dialled for.
+  Http1Session(uv_loop_t* loop, MitmServices& services, ConnectionFacts facts, GuestChannel& guest,
+               std::unique_ptr<UpstreamConnection> preconnected = nullptr);
   ~Http1Session() override;
 
   void on_guest_data(std::string_view plaintext) override;

@@ -15,7 +15,7 @@ UpstreamConnection::UpstreamConnection(uv_loop_t* loop, SSL_CTX& upstream_tls,
     : loop_(loop),
       upstream_tls_(upstream_tls),
       target_(std::move(target)),
-      handler_(handler),
+      handler_(&handler),
       room_(std::move(room)),
       socket_(UpstreamSocket::dial(loop, target_.address)) {
   socket_->on_connected([this](int status) { on_connected(status); });
@@ -26,12 +26,22 @@ UpstreamConnection::~UpstreamConnection() {
   if (socket_) socket_->close();
 }
 
+tls::ApplicationProtocol UpstreamConnection::application_protocol() const {
+  if (!tls_ || !ready_) return tls::ApplicationProtocol::kUnspecified;
+  return tls_->application_protocol();
+}
+
+void UpstreamConnection::set_handler(UpstreamHandler& handler, std::function<size_t()> room) {
+  handler_ = &handler;
+  room_ = std::move(room);
+}
+
 void UpstreamConnection::fail(const std::string& why) {
   if (failed_ || detached_) return;
   failed_ = true;
   if (reading_) socket_->stop_reads();
   reading_ = false;
-  handler_.on_upstream_error(why);
+  handler_->on_upstream_error(why);
 }
 
 void UpstreamConnection::detach() {
@@ -48,7 +58,7 @@ void UpstreamConnection::on_connected(int status) {
                 std::to_string(target_.address.port) + " failed: " + uv::error_text(status));
   connected_ = true;
   if (target_.tls) {
-    auto ssl = tls::new_upstream_connection(upstream_tls_, target_.server_name);
+    auto ssl = tls::new_upstream_connection(upstream_tls_, target_.server_name, target_.offer_h2);
     if (!ssl) return fail(ssl.error().message);
     auto session = tls::TlsSession::wrap(std::move(*ssl));
     if (!session) return fail(session.error().message);
@@ -61,7 +71,7 @@ void UpstreamConnection::on_connected(int status) {
   start_reads();
   if (ready_) {
     auto token = alive_;
-    handler_.on_upstream_ready();
+    handler_->on_upstream_ready();
     if (!*token) return;
     if (!pending_.empty()) {
       std::string queued = std::move(pending_);
@@ -98,7 +108,7 @@ void UpstreamConnection::send_raw(std::string bytes) {
     if (!*token) return;
     in_flight_ -= size;
     if (status != 0) return fail("write to upstream failed: " + uv::error_text(status));
-    if (in_flight_ == 0) handler_.on_upstream_drained();
+    if (in_flight_ == 0) handler_->on_upstream_drained();
   });
   if (rc != 0) {
     in_flight_ -= size;
@@ -136,10 +146,10 @@ void UpstreamConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
       return fail("upstream read failed: " + uv::error_text(static_cast<int>(nread)));
     if (tls_ && !ready_) return fail("upstream closed during the TLS handshake");
     eof_ = true;
-    return handler_.on_upstream_eof();
+    return handler_->on_upstream_eof();
   }
   std::string_view bytes(buf->base, static_cast<size_t>(nread));
-  if (!tls_) return handler_.on_upstream_data(bytes);
+  if (!tls_) return handler_->on_upstream_data(bytes);
   auto token = alive_;
   bool was_ready = ready_;
   if (auto fed = tls_->feed_ciphertext(bytes); !fed) {
@@ -153,7 +163,7 @@ void UpstreamConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
   if (!*token || failed_) return;
   if (!was_ready && tls_->handshake_done()) {
     ready_ = true;
-    handler_.on_upstream_ready();
+    handler_->on_upstream_ready();
     if (!*token) return;
     if (!pending_.empty()) {
       std::string queued = std::move(pending_);
@@ -167,14 +177,14 @@ void UpstreamConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
   if (!read) return fail(read.error().message);
   flush_tls();  // TLS 1.3 may answer post-handshake messages
   if (!plaintext.empty()) {
-    handler_.on_upstream_data(plaintext);
+    handler_->on_upstream_data(plaintext);
     if (!*token) return;
   }
   if (tls_->peer_closed() && !eof_) {
     eof_ = true;
     socket_->stop_reads();
     reading_ = false;
-    handler_.on_upstream_eof();
+    handler_->on_upstream_eof();
   }
 }
 

@@ -26,6 +26,9 @@ struct UpstreamTarget {
   Endpoint address;
   bool tls = false;
   std::string server_name;  // SNI and the name verified (TLS only)
+  // TLS only: ALPN offers h2 and http/1.1 (application_protocol() says what the server chose).
+  // Not part of the identity: a connection that settled on HTTP/1.1 serves like any other.
+  bool offer_h2 = false;
 
   bool operator==(const UpstreamTarget& o) const {
     return address.ip == o.address.ip && address.port == o.address.port && tls == o.tls &&
@@ -52,6 +55,11 @@ class UpstreamConnection {
   ~UpstreamConnection();
 
   const UpstreamTarget& target() const { return target_; }
+  // What the TLS handshake negotiated (kUnspecified before it is done, or without TLS).
+  tls::ApplicationProtocol application_protocol() const;
+  // Hands the connection to another owner: handler calls and the read window are theirs from
+  // now on (the previous handler hears nothing more).
+  void set_handler(UpstreamHandler& handler, std::function<size_t()> room);
   bool ready() const { return ready_; }
   bool usable() const { return !failed_ && !eof_; }
   // Plaintext for the server; kept until the connection is ready.
@@ -74,7 +82,7 @@ class UpstreamConnection {
   uv_loop_t* loop_;
   SSL_CTX& upstream_tls_;
   UpstreamTarget target_;
-  UpstreamHandler& handler_;
+  UpstreamHandler* handler_;
   std::function<size_t()> room_;
   std::unique_ptr<UpstreamSocket> socket_;
   std::optional<tls::TlsSession> tls_;

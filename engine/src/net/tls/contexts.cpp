@@ -1,6 +1,8 @@
 #include "net/tls/contexts.h"
 
+#include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "core/log.h"
@@ -44,6 +46,83 @@ int dialled_name_slot() {
   static const int slot =
       SSL_get_ex_new_index(0, nullptr, nullptr, dup_slot<std::string>, free_slot<std::string>);
   return slot;
+}
+
+// SSL slot: a guest connection's per-connection ALPN choice and its ClientHello hold
+// (hold_h2_client_hello). Absent: the context's GuestAlpn decides alone.
+struct HelloHold {
+  bool hold = false;      // pause after a ClientHello offering h2 with a SNI
+  bool paused = false;    // paused now, waiting for release_client_hello
+  bool released = false;  // decided: never pause again (TLS 1.3 may send a second hello)
+  GuestAlpn alpn = GuestAlpn::kHttp11Only;
+  std::string server_name;
+};
+
+int hello_hold_slot() {
+  static const int slot =
+      SSL_get_ex_new_index(0, nullptr, nullptr, dup_slot<HelloHold>, free_slot<HelloHold>);
+  return slot;
+}
+
+HelloHold* hello_hold_of(SSL* ssl) {
+  return static_cast<HelloHold*>(SSL_get_ex_data(ssl, hello_hold_slot()));
+}
+
+uint16_t read_u16(std::string_view bytes) {
+  return static_cast<uint16_t>((static_cast<unsigned char>(bytes[0]) << 8) |
+                               static_cast<unsigned char>(bytes[1]));
+}
+
+// The ClientHello extension `type`'s body, after its 2-byte list length (checked against the
+// extension), or nullopt.
+std::optional<std::string_view> hello_extension_list(SSL* ssl, unsigned int type) {
+  const unsigned char* data = nullptr;  // owned by the SSL
+  size_t length = 0;
+  if (SSL_client_hello_get0_ext(ssl, type, &data, &length) != 1 || length < 2) return std::nullopt;
+  std::string_view ext(reinterpret_cast<const char*>(data), length);
+  if (read_u16(ext) != length - 2) return std::nullopt;
+  return ext.substr(2);
+}
+
+// The ClientHello's host_name SNI (RFC 6066 3), validated like any guest SNI, or nullopt.
+std::optional<std::string> hello_server_name(SSL* ssl) {
+  auto list = hello_extension_list(ssl, TLSEXT_TYPE_server_name);
+  if (!list) return std::nullopt;
+  std::string_view rest = *list;
+  while (rest.size() >= 3) {
+    auto type = static_cast<unsigned char>(rest[0]);
+    size_t length = read_u16(rest.substr(1));
+    if (length > rest.size() - 3) return std::nullopt;
+    if (type == TLSEXT_NAMETYPE_host_name) {
+      auto name = parse_server_name(rest.substr(3, length));
+      if (!name || name->ip) return std::nullopt;
+      return name->text;
+    }
+    rest.remove_prefix(3 + length);
+  }
+  return std::nullopt;
+}
+
+bool hello_offers_h2(SSL* ssl) {
+  auto list = hello_extension_list(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation);
+  return list && choose_application_protocol(*list).protocol == ApplicationProtocol::kH2;
+}
+
+// ClientHello callback: pauses a held handshake (SSL_ERROR_WANT_CLIENT_HELLO_CB) until the
+// proxy releases it; OpenSSL keeps the hello and calls this again on resume.
+int on_client_hello(SSL* ssl, int* /*alert*/, void* /*arg*/) {
+  HelloHold* hold = hello_hold_of(ssl);
+  if (hold == nullptr || !hold->hold || hold->released) return SSL_CLIENT_HELLO_SUCCESS;
+  if (hold->paused) return SSL_CLIENT_HELLO_RETRY;
+  std::optional<std::string> name;
+  if (hello_offers_h2(ssl)) name = hello_server_name(ssl);
+  if (!name) {
+    hold->released = true;  // nothing to wait for: http/1.1 (or no ALPN)
+    return SSL_CLIENT_HELLO_SUCCESS;
+  }
+  hold->server_name = std::move(*name);
+  hold->paused = true;
+  return SSL_CLIENT_HELLO_RETRY;
 }
 
 // Certificate callback: runs once the ClientHello is parsed, before the server's certificate
@@ -92,10 +171,11 @@ std::string without_h2(std::string_view offered) {
   return kept;
 }
 
-int select_alpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* out_length,
+int select_alpn(SSL* ssl, const unsigned char** out, unsigned char* out_length,
                 const unsigned char* offered, unsigned int offered_length, void* arg) {
   std::string_view list(reinterpret_cast<const char*>(offered), offered_length);
   bool h2 = arg != nullptr && *static_cast<const GuestAlpn*>(arg) == GuestAlpn::kH2AndHttp11;
+  if (const HelloHold* hold = hello_hold_of(ssl)) h2 = h2 && hold->alpn == GuestAlpn::kH2AndHttp11;
   std::string filtered;
   if (!h2) {
     filtered = without_h2(list);
@@ -139,6 +219,7 @@ Result<SslCtxPtr> make_guest_facing_context(std::shared_ptr<LeafCache> leaves, G
   }
   kept.release();
   SSL_CTX_set_cert_cb(ctx, present_leaf, nullptr);
+  SSL_CTX_set_client_hello_cb(ctx, on_client_hello, nullptr);
   const GuestAlpn* offer = alpn == GuestAlpn::kH2AndHttp11 ? &kOfferH2AndHttp11 : &kOfferHttp11Only;
   SSL_CTX_set_alpn_select_cb(ctx, select_alpn, const_cast<GuestAlpn*>(offer));
   return context;
@@ -154,6 +235,34 @@ Result<SslPtr> new_guest_connection(SSL_CTX& guest_facing, const policy::IpAddre
   name.release();  // owned by the SSL from here on (freed by free_slot)
   SSL_set_accept_state(ssl.get());
   return ssl;
+}
+
+Status hold_h2_client_hello(SSL& ssl) {
+  if (hello_hold_of(&ssl) != nullptr) return {};
+  auto hold = std::make_unique<HelloHold>();
+  hold->hold = true;
+  if (SSL_set_ex_data(&ssl, hello_hold_slot(), hold.get()) != 1) {
+    return openssl_error("guest TLS connection: hold ClientHello");
+  }
+  hold.release();  // owned by the SSL from here on (freed by free_slot)
+  return {};
+}
+
+std::optional<GuestHello> held_client_hello(SSL& ssl) {
+  const HelloHold* hold = hello_hold_of(&ssl);
+  if (hold == nullptr || !hold->paused) return std::nullopt;
+  return GuestHello{hold->server_name};
+}
+
+void release_client_hello(SSL& ssl, GuestAlpn alpn) {
+  HelloHold* hold = hello_hold_of(&ssl);
+  if (hold == nullptr) {
+    if (!hold_h2_client_hello(ssl).ok()) return;
+    hold = hello_hold_of(&ssl);
+  }
+  hold->paused = false;
+  hold->released = true;
+  hold->alpn = alpn;
 }
 
 Result<SslCtxPtr> make_upstream_context() {
@@ -186,7 +295,8 @@ Result<SslCtxPtr> make_upstream_context() {
   return context;
 }
 
-Result<SslPtr> new_upstream_connection(SSL_CTX& upstream, std::string_view server_name) {
+Result<SslPtr> new_upstream_connection(SSL_CTX& upstream, std::string_view server_name,
+                                       bool offer_h2) {
   auto name = parse_server_name(server_name);
   if (!name) return name.error().with_context("upstream TLS connection");
   SslPtr ssl(SSL_new(&upstream));
@@ -203,6 +313,12 @@ Result<SslPtr> new_upstream_connection(SSL_CTX& upstream, std::string_view serve
         SSL_set1_host(ssl.get(), name->text.c_str()) != 1) {
       return openssl_error("upstream TLS connection: server name");
     }
+  }
+  // Wire form: length-prefixed names, h2 first (the server picks; we prefer h2).
+  static constexpr unsigned char kH2AndHttp11[] = {2,   'h', '2', 8,   'h', 't',
+                                                   't', 'p', '/', '1', '.', '1'};
+  if (offer_h2 && SSL_set_alpn_protos(ssl.get(), kH2AndHttp11, sizeof(kH2AndHttp11)) != 0) {
+    return openssl_error("upstream TLS connection: ALPN");
   }
   SSL_set_connect_state(ssl.get());
   return ssl;

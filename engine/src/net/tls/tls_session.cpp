@@ -40,8 +40,15 @@ Status TlsSession::feed_ciphertext(std::string_view bytes) {
                             static_cast<int>(bytes.size())) {
     return fail("TLS input");
   }
-  if (!handshake_done_) return advance_handshake();
+  if (!handshake_done_ && !handshake_paused_) return advance_handshake();
   return {};
+}
+
+Status TlsSession::resume_handshake() {
+  if (failed_) return Error(ErrorCode::kProtocol, "TLS session already failed");
+  if (!handshake_paused_) return {};
+  handshake_paused_ = false;
+  return advance_handshake();
 }
 
 Status TlsSession::advance_handshake() {
@@ -53,6 +60,10 @@ Status TlsSession::advance_handshake() {
   }
   int error = SSL_get_error(ssl_.get(), rc);
   if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) return {};
+  if (error == SSL_ERROR_WANT_CLIENT_HELLO_CB) {
+    handshake_paused_ = true;
+    return {};
+  }
   return fail("TLS handshake");
 }
 

@@ -42,6 +42,11 @@ class TlsSession {
   // Sends close_notify (take_ciphertext() then has it).
   void close_notify();
 
+  // The handshake waits after the ClientHello (contexts.h hold_h2_client_hello): ciphertext fed
+  // meanwhile is kept (bounded as always) until resume_handshake().
+  bool handshake_paused() const { return handshake_paused_; }
+  Status resume_handshake();
+
   bool handshake_done() const { return handshake_done_; }
   bool peer_closed() const { return peer_closed_; }  // close_notify received
   bool failed() const { return failed_; }
@@ -61,6 +66,7 @@ class TlsSession {
   BIO* out_ = nullptr;  // owned by ssl_
   std::string queued_plaintext_;
   bool handshake_done_ = false;
+  bool handshake_paused_ = false;
   bool peer_closed_ = false;
   bool failed_ = false;
 };

@@ -48,10 +48,12 @@ struct TestPolicy : proxy::ExchangePolicy {
   std::vector<proxy::ExchangeSummary> finished;
   std::vector<std::string> finished_targets;
   std::vector<uint64_t> exchange_ids;
+  std::vector<policy::Request> requests;  // as the bridge built them, before any change
 
   void on_request(std::shared_ptr<proxy::Exchange> exchange,
                   std::function<void(proxy::RequestOutcome)> done) override {
     exchange_ids.push_back(exchange->request.exchange_id);
+    requests.push_back(exchange->request);
     const std::string& target = exchange->request.target;
     proxy::RequestOutcome outcome;
     if (target == "/blocked") {
@@ -163,6 +165,11 @@ struct BridgeHarness {
     BridgeContext context;
     context.sni = "example.com";
     context.port = 443;
+    context.destination = policy::IpAddress::v4(192, 0, 2, 7);
+    // As if a DNS answer had given the guest that address for example.com only.
+    context.dns_name_for = [](const std::string& host) {
+      return host == "example.com" ? host : std::string();
+    };
     uint64_t next_id = 100;
     context.next_exchange_id = [next_id]() mutable { return ++next_id; };
     bridge = std::make_unique<H2ExchangeBridge>(policy, std::move(context), guest_transport,

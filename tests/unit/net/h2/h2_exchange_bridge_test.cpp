@@ -2,9 +2,11 @@
 #include <random>
 
 #include "bridge_harness.h"
+#include "net/policy/plugins/secret_injector.h"
 
 using namespace matchlock::net::h2;
 using namespace matchlock::net::h2::testing;
+namespace policy = matchlock::net::policy;
 
 TEST_CASE("h2 bridge: a GET goes upstream with the injected header and its answer comes back",
           "[net][h2][bridge]") {
@@ -283,4 +285,32 @@ TEST_CASE("h2 bridge: a body to rewrite over the bound gets 413 and never goes u
   StreamId next = h.request("GET", "/next");
   h.pump();
   CHECK(h.guest_log.status[next] == 200);
+}
+
+TEST_CASE(
+    "h2 bridge: a stream's request carries sni, dns_name and host that agree, so a secret "
+    "bound to the host is injected",
+    "[net][h2][bridge]") {
+  BridgeHarness h;
+  h.request("GET", "/");
+  h.pump();
+  REQUIRE(h.policy.requests.size() == 1);
+  policy::Request request = h.policy.requests[0];
+  CHECK(request.protocol == policy::Protocol::kHttp);
+  CHECK(request.host == "example.com");
+  CHECK(request.sni == "example.com");
+  CHECK(request.dns_name == "example.com");  // asked for the stream's host, like HTTP/1.1 does
+  CHECK(request.tls);
+  CHECK(request.port == 443);
+  REQUIRE(request.destination);
+  CHECK(request.destination->to_string() == "192.0.2.7");
+
+  const std::string placeholder = "SANDBOX_SECRET_0123456789abcdef0123456789abcdef";
+  auto injector =
+      policy::SecretInjector::create({{"KEY", "the-value", placeholder, {"example.com"}}}, nullptr);
+  REQUIRE(injector.ok());
+  request.headers.push_back({"authorization", "Bearer " + placeholder});
+  auto result = (*injector)->transform_request(request);
+  CHECK_FALSE(std::holds_alternative<policy::Deny>(result));
+  CHECK(header_value(request.headers, "authorization") == "Bearer the-value");
 }
