@@ -383,18 +383,25 @@ def test_budget_gate_answers_429_once_spend_reaches_the_limit(ml, lab, image, tm
 
 def test_local_model_router_sends_the_call_to_the_backend_with_the_model_rewritten(
         ml, lab, image):
-    vm_id = start(ml, lab, image, "--allow-host", "api.llm.test", "--local-model-route",
-                  f"api.llm.test/gpt-test=local-llama@127.0.0.1:{lab.backend_port}")
+    backend = f"127.0.0.1:{lab.backend_port}"
+    vm_id = start(ml, lab, image, "--allow-host", "api.llm.test", "--allow-host", "h2.llm.test",
+                  "--local-model-route", f"api.llm.test/gpt-test=local-llama@{backend}",
+                  "--local-model-route", f"h2.llm.test/gpt-test=local-h2@{backend}")
     try:
         before = len(lab.llm_requests())
+        post = ('curl -sS -H "Content-Type: application/json" '
+                "-d '{\"model\":\"gpt-test\",\"stream\":%s,\"messages\":[]}' %s")
         for stream in ("false", "true"):
             rc, out, err = guest(ml, vm_id,
-                                 'curl -sS -H "Content-Type: application/json" '
-                                 f"-d '{{\"model\":\"gpt-test\",\"stream\":{stream},\"messages\":[]}}' "
-                                 "https://api.llm.test/v1/chat/completions")
+                                 post % (stream, "https://api.llm.test/v1/chat/completions"))
             assert rc == 0 and "local-llama" in out, (out, err)
+        # The h2 server's host: a guest offering h2 is answered in HTTP/1.1 there, so its
+        # requests can go to the backend one by one.
+        rc, out, err = guest(ml, vm_id, post % ("false", "--http2 -w '\\n%{http_version}' "
+                                                "https://h2.llm.test:8443/v1/chat/completions"))
+        assert rc == 0 and "local-h2" in out and out.splitlines()[-1] == "1.1", (out, err)
         models = [json.loads(r["body"])["model"] for r in lab.backend_requests()]
-        assert models[-2:] == ["local-llama", "local-llama"]
+        assert models[-3:] == ["local-llama", "local-llama", "local-h2"]
         assert len(lab.llm_requests()) == before  # nothing reached the real API
     finally:
         ml.run("kill", vm_id)

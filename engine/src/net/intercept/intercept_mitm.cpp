@@ -29,6 +29,9 @@ bool InterceptMitm::may_dial(uint32_t ip, const std::string& host) {
 // DNS) adds no gate event of its own before its request's 403.
 bool InterceptMitm::may_connect(uint32_t ip, uint16_t port, const std::string& sni) {
   if (!hook_.may_dial(ip, sni)) return false;
+  // Requests that may be routed elsewhere need HTTP/1.1 with the guest (Plugin::may_reroute):
+  // no early dial, so no h2.
+  if (pipeline_.may_reroute(sni)) return false;
   policy::Request request;
   request.protocol = policy::Protocol::kTls;
   request.host = sni;

@@ -36,10 +36,11 @@ class InterceptMitm final : public proxy::MitmServices {
 
  private:
   InterceptMitm(const policy::Pipeline& pipeline, PolicyHook& hook)
-      : policy_(pipeline), hook_(hook) {}
+      : pipeline_(pipeline), policy_(pipeline), hook_(hook) {}
 
   tls::SslCtxPtr guest_facing_;
   tls::SslCtxPtr upstream_;
+  const policy::Pipeline& pipeline_;
   PipelineExchangePolicy policy_;
   PolicyHook& hook_;
   DnsNameFor dns_name_for_;

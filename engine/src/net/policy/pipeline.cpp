@@ -108,6 +108,13 @@ std::optional<RouteTo> Pipeline::evaluate_body_route(Request& request, std::stri
   return std::nullopt;
 }
 
+bool Pipeline::may_reroute(std::string_view host) const {
+  for (const auto& plugin : plugins_) {
+    if (plugin->may_reroute(host)) return true;
+  }
+  return false;
+}
+
 std::vector<std::unique_ptr<BodyFilter>> Pipeline::response_body_filters(
     const Request& request, const Response& response) const {
   std::vector<std::unique_ptr<BodyFilter>> filters;

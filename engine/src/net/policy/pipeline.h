@@ -60,6 +60,8 @@ class Pipeline {
   bool wants_request_body(const Request& request) const;
   TransformVerdict apply_request_body_transforms(const Request& request, std::string& body) const;
   std::optional<RouteTo> evaluate_body_route(Request& request, std::string& body) const;
+  // Whether any plugin may send requests to `host` elsewhere (Plugin::may_reroute).
+  bool may_reroute(std::string_view host) const;
 
   // The response body filters of this exchange, in plugin order (the body flows through them
   // in that order).

@@ -34,6 +34,10 @@ class Plugin {
   // buffers the body (bounded: a larger body gets 413) and calls transform_request_body
   // before anything goes upstream. `body` is already de-chunked; the proxy fixes the framing.
   virtual bool wants_request_body(const Request& request) const { return false; }
+  // True when requests to `host` may be sent elsewhere (a body route). One HTTP/2 connection
+  // to the guest carries streams to a single upstream, so the proxy then speaks HTTP/1.1 with
+  // the guest for that host, where every request can go its own way.
+  virtual bool may_reroute(std::string_view host) const { return false; }
   virtual TransformResult transform_request_body(const Request& request, std::string& body) {
     return Continue{};
   }

@@ -119,6 +119,13 @@ Result<std::unique_ptr<LocalModelRouter>> LocalModelRouter::create(
       new LocalModelRouter(std::move(routes), std::move(redactor)));
 }
 
+bool LocalModelRouter::may_reroute(std::string_view host) const {
+  for (const ModelRoute& route : routes_) {
+    if (route.source_host == host) return true;
+  }
+  return false;
+}
+
 bool LocalModelRouter::wants_request_body(const Request& request) const {
   if (request.protocol != Protocol::kHttp || !equals_ignoring_ascii_case(request.method, "POST")) {
     return false;

@@ -59,6 +59,7 @@ class LocalModelRouter : public Plugin {
 
   std::string_view name() const override { return "local_model_router"; }
   bool wants_request_body(const Request& request) const override;
+  bool may_reroute(std::string_view host) const override;
   RouteResult route_by_body(Request& request, std::string& body) override;
 
  private:
