@@ -169,11 +169,9 @@ Event decision_event(const PolicyEvent& decision) {
 
 Result<std::unique_ptr<EventLog>> EventLog::open(const std::string& path,
                                                  EventLogIdentity identity) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
-  if (!fd) {
-    return Error(ErrorCode::kIo, "event log " + path + ": " + std::strerror(errno));
-  }
-  return std::unique_ptr<EventLog>(new EventLog(std::move(fd), path, std::move(identity)));
+  auto file = AppendFile::open(path, "event log");
+  if (!file.ok()) return file.error();
+  return std::unique_ptr<EventLog>(new EventLog(std::move(file.value()), std::move(identity)));
 }
 
 std::string EventLog::format_line(const Event& event,
@@ -225,21 +223,7 @@ void EventLog::on_event(const Event& event) {
 }
 
 void EventLog::write_line(const std::string& line) {
-  // One write(2) per line: with O_APPEND the kernel places it whole at the end of the file. A
-  // short write (disk full) is finished rather than left as half a line.
-  size_t written = 0;
-  while (written < line.size()) {
-    ssize_t n = ::write(fd_.get(), line.data() + written, line.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      if (failed_writes_++ == 0) {
-        log::warn("event log " + path_ + ": " + (n < 0 ? std::strerror(errno) : "nothing written") +
-                  "; further events may be lost (reported once)");
-      }
-      return;
-    }
-    written += static_cast<size_t>(n);
-  }
+  file_.append(line);
 }
 
 }  // namespace matchlock::net::policy

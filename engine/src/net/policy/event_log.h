@@ -16,8 +16,8 @@
 #include <memory>
 #include <string>
 
+#include "core/append_file.h"
 #include "core/result.h"
-#include "core/unique_fd.h"
 #include "net/policy/event_sink.h"
 
 namespace matchlock::net::policy {
@@ -53,17 +53,15 @@ class EventLog : public EventSink {
   std::string format_line(const Event& event, std::chrono::system_clock::time_point time) const;
 
   // Lines that could not be written (fully) since the log was opened.
-  size_t failed_writes() const { return failed_writes_; }
+  size_t failed_writes() const { return file_.failed_writes(); }
 
  private:
-  EventLog(UniqueFd fd, std::string path, EventLogIdentity identity)
-      : fd_(std::move(fd)), path_(std::move(path)), identity_(std::move(identity)) {}
+  EventLog(AppendFile file, EventLogIdentity identity)
+      : file_(std::move(file)), identity_(std::move(identity)) {}
   void write_line(const std::string& line);
 
-  UniqueFd fd_;
-  std::string path_;
+  AppendFile file_;
   EventLogIdentity identity_;
-  size_t failed_writes_ = 0;
 };
 
 // The structured form of a pipeline decision (what on_decision writes).

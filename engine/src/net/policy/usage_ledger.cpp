@@ -60,12 +60,12 @@ Result<double> existing_spend(int fd, const std::string& path, bool& unterminate
 }  // namespace
 
 Result<std::shared_ptr<UsageLedger>> UsageLedger::open(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
-  if (!fd) return io_error("usage log " + path + ": " + std::strerror(errno));
+  auto file = AppendFile::open(path, "usage log", /*readable=*/true);
+  if (!file.ok()) return file.error();
   bool unterminated = false;
-  auto spent = existing_spend(fd.get(), path, unterminated);
+  auto spent = existing_spend(file->fd(), path, unterminated);
   if (!spent.ok()) return spent.error();
-  auto ledger = std::shared_ptr<UsageLedger>(new UsageLedger(std::move(fd), path, *spent));
+  auto ledger = std::shared_ptr<UsageLedger>(new UsageLedger(std::move(file.value()), *spent));
   // New lines must stand alone, or the next reader would merge one into a cut last line.
   if (unterminated) ledger->write_line("\n");
   return ledger;
@@ -103,19 +103,7 @@ void UsageLedger::record(const UsageRecord& record, std::chrono::system_clock::t
 }
 
 void UsageLedger::write_line(const std::string& line) {
-  size_t written = 0;
-  while (written < line.size()) {
-    ssize_t n = ::write(fd_.get(), line.data() + written, line.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      if (failed_writes_++ == 0) {
-        log::warn("usage log " + path_ + ": " + (n < 0 ? std::strerror(errno) : "nothing written") +
-                  "; further lines may be lost (reported once)");
-      }
-      return;
-    }
-    written += static_cast<size_t>(n);
-  }
+  file_.append(line);
 }
 
 }  // namespace matchlock::net::policy

@@ -13,8 +13,8 @@
 #include <optional>
 #include <string>
 
+#include "core/append_file.h"
 #include "core/result.h"
-#include "core/unique_fd.h"
 
 namespace matchlock::net::policy {
 
@@ -40,21 +40,18 @@ class UsageLedger {
   void record(const UsageRecord& record, std::chrono::system_clock::time_point time);
 
   double spent_usd() const { return spent_usd_; }
-  const std::string& path() const { return path_; }
+  const std::string& path() const { return file_.path(); }
 
   // The JSON line for `record`, newline included.
   static std::string format_line(const UsageRecord& record,
                                  std::chrono::system_clock::time_point time);
 
  private:
-  UsageLedger(UniqueFd fd, std::string path, double spent)
-      : fd_(std::move(fd)), path_(std::move(path)), spent_usd_(spent) {}
+  UsageLedger(AppendFile file, double spent) : file_(std::move(file)), spent_usd_(spent) {}
   void write_line(const std::string& line);  // one write(2); O_APPEND keeps lines whole
 
-  UniqueFd fd_;
-  std::string path_;
+  AppendFile file_;
   double spent_usd_;
-  size_t failed_writes_ = 0;
 };
 
 }  // namespace matchlock::net::policy
