@@ -41,6 +41,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "integration"))
 import benchlib as bl  # noqa: E402
 import host_tools  # noqa: E402
 import oci_archive  # noqa: E402
+from netlab import NetLab  # noqa: E402
 
 NETNS = f"mlbench{os.getpid()}"
 VETH = f"mlb{os.getpid() % 100000}"
@@ -93,35 +94,16 @@ def start_lab(d, mib):
     with open(os.path.join(www, "bulk"), "wb") as f:
         f.write(os.urandom(mib << 20))
     ca, cert, key = make_certs(d)
-    sh("ip", "netns", "add", NETNS)
-    sh("ip", "link", "add", VETH, "type", "veth", "peer", "name", VETH + "p")
-    sh("ip", "link", "set", VETH + "p", "netns", NETNS)
-    sh("ip", "addr", "add", f"{HOST_IP}/24", "dev", VETH)
-    sh("ip", "link", "set", VETH, "up")
-    sh("ip", "netns", "exec", NETNS, "ip", "addr", "add", f"{LAB_IP}/24", "dev", VETH + "p")
-    sh("ip", "netns", "exec", NETNS, "ip", "link", "set", VETH + "p", "up")
-    sh("ip", "netns", "exec", NETNS, "ip", "link", "set", "lo", "up")
-    procs = [subprocess.Popen(["ip", "netns", "exec", NETNS, "/usr/bin/python3", "-c", SERVER,
-                               LAB_IP, "8443", cert, key, www]),
-             subprocess.Popen(["ip", "netns", "exec", NETNS, "dnsmasq", "--no-daemon",
-                               "--no-resolv", "--no-hosts", "--bind-interfaces",
-                               f"--listen-address={LAB_IP}", f"--address=/bench.test/{LAB_IP}",
-                               "--pid-file=" + os.path.join(d, "dnsmasq.pid")],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    net = NetLab(NETNS, VETH, HOST_IP, LAB_IP, cwd=d).create()
+    net.start("/usr/bin/python3", "-c", SERVER, LAB_IP, "8443", cert, key, www, quiet=False)
+    net.dnsmasq("bench.test", pid_file=os.path.join(d, "dnsmasq.pid"))
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:  # polling for the listener, with a deadline
-        if f"{LAB_IP}:8443" in sh("ip", "netns", "exec", NETNS, "ss", "-lntH").stdout:
-            return procs, ca
+        if net.listening(LAB_IP, 8443):
+            return net, ca
         time.sleep(0.05)
+    net.destroy()
     bl.die("the lab's HTTPS server did not start")
-
-
-def stop_lab(procs):
-    for p in procs:
-        p.kill()
-        p.wait()
-    sh("ip", "link", "del", VETH, check=False)
-    sh("ip", "netns", "del", NETNS, check=False)
 
 
 def import_image(binary, ca, d, timeout):
@@ -168,10 +150,10 @@ def main():
     binary = bl.matchlock_bin(args.bin)
     bl.install_cleanup(lambda: os.environ.get("MATCHLOCK_HOME"))
     d = tempfile.mkdtemp(prefix="matchlock-bench-mitm-")
-    procs = []
+    net = None
     try:
         with bl.private_home(binary):
-            procs, ca = start_lab(d, args.mib)
+            net, ca = start_lab(d, args.mib)
             import_image(binary, ca, d, args.timeout)
             env = dict(os.environ, SSL_CERT_FILE=ca)
             print(bl.machine_line())
@@ -208,7 +190,8 @@ def main():
                                               text=True).stdout.replace("\n", "\n    ").rstrip())
             print(bl.load_line(load_start, load_end))
     finally:
-        stop_lab(procs)
+        if net:
+            net.destroy()
         shutil.rmtree(d, ignore_errors=True)
 
 

@@ -21,6 +21,11 @@ PACKAGES=(
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 missing=()
+# The interception tests run real Go and Node TLS clients in the guest (and a Go HTTP/2
+# server in their lab): Debian's toolchains unless the machine already has its own.
+command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || PACKAGES+=(golang-go)
+command -v node >/dev/null || PACKAGES+=(nodejs)
+
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done

@@ -33,6 +33,7 @@ import pytest
 import host_tools
 import oci_archive
 from conftest import ARCHIVE, ROOT, wait_for
+from netlab import NetLab
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 N = 10 + (os.getpid() + 101) % 200
@@ -53,11 +54,6 @@ def sh(*args, check=True, **kw):
     return subprocess.run(list(args), capture_output=True, text=True, check=check, **kw)
 
 
-def listening(ns, ip, port):
-    cmd = (["ip", "netns", "exec", ns] if ns else []) + ["ss", "-lnHt"]
-    return f"{ip}:{port}" in subprocess.run(cmd, capture_output=True, text=True).stdout
-
-
 def make_ca_and_cert(d, names):
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
     ca_key, ca, key, csr, cert, ext = (os.path.join(d, n) for n in (
@@ -75,9 +71,9 @@ def make_ca_and_cert(d, names):
 
 
 class Lab:
-    def __init__(self, root):
+    def __init__(self, root, net):
         self.root = root
-        self.procs = []
+        self.net = net
         self.llm_log = os.path.join(root, "llm.log")
         self.backend_log = os.path.join(root, "backend.log")
         self.h2_log = os.path.join(root, "h2.log")
@@ -85,9 +81,7 @@ class Lab:
             open(p, "w").close()
 
     def start(self, *argv, ns=True):
-        cmd = (["ip", "netns", "exec", NETNS] if ns else []) + list(argv)
-        self.procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
-                                           stderr=subprocess.DEVNULL, cwd=self.root))
+        return self.net.start(*argv, ns=ns)
 
     def llm_requests(self):
         with open(self.llm_log) as f:
@@ -101,39 +95,27 @@ class Lab:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("interception-lab"))
-    lab = Lab(root)
     try:
         h2server = host_tools.go_program(os.path.join(HERE, "tls_clients", "h2server.go"), root)
     except (FileNotFoundError, subprocess.CalledProcessError) as e:
         pytest.fail(f"cannot build the Go h2 server (scripts/install-deps.sh installs Go): {e}")
-    lab.ca, cert, key = make_ca_and_cert(root, ["api.llm.test", "other.llm.test", "h2.llm.test"])
-    sh("ip", "netns", "add", NETNS)
+    net = NetLab(NETNS, VETH, HOST_IP, LAB_IP, cwd=root).create()
+    lab = Lab(root, net)
     try:
-        sh("ip", "link", "add", VETH, "type", "veth", "peer", "name", VETH + "p")
-        sh("ip", "link", "set", VETH + "p", "netns", NETNS)
-        sh("ip", "addr", "add", f"{HOST_IP}/24", "dev", VETH)
-        sh("ip", "link", "set", VETH, "up")
-        sh("ip", "netns", "exec", NETNS, "ip", "addr", "add", f"{LAB_IP}/24", "dev", VETH + "p")
-        sh("ip", "netns", "exec", NETNS, "ip", "link", "set", VETH + "p", "up")
-        sh("ip", "netns", "exec", NETNS, "ip", "link", "set", "lo", "up")
-        lab.start("dnsmasq", "--no-daemon", "--no-resolv", "--no-hosts", "--bind-interfaces",
-                  f"--listen-address={LAB_IP}", f"--address=/llm.test/{LAB_IP}",
-                  "--pid-file=" + os.path.join(root, "dnsmasq.pid"))
+        lab.ca, cert, key = make_ca_and_cert(root, ["api.llm.test", "other.llm.test",
+                                                    "h2.llm.test"])
+        net.dnsmasq("llm.test", pid_file=os.path.join(root, "dnsmasq.pid"))
         lab.start(sys.executable, os.path.join(HERE, "fake_llm_server.py"), LAB_IP, "443",
                   lab.llm_log, cert, key)
         lab.start(h2server, f"{LAB_IP}:8443", cert, key, lab.h2_log)
         lab.backend_port = 19000 + os.getpid() % 1000
         lab.start(sys.executable, os.path.join(HERE, "fake_llm_server.py"), "127.0.0.1",
                   str(lab.backend_port), lab.backend_log, ns=False)
-        wait_for(lambda: listening(NETNS, LAB_IP, 443) and listening(NETNS, LAB_IP, 8443)
-                 and listening(None, "127.0.0.1", lab.backend_port), "the lab's servers")
+        wait_for(lambda: net.listening(LAB_IP, 443) and net.listening(LAB_IP, 8443)
+                 and net.listening("127.0.0.1", lab.backend_port, ns=False), "the lab's servers")
         yield lab
     finally:
-        for p in lab.procs:
-            p.kill()
-            p.wait()
-        sh("ip", "link", "del", VETH, check=False)
-        sh("ip", "netns", "del", NETNS, check=False)
+        net.destroy()
 
 
 @pytest.fixture(scope="module")

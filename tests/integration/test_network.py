@@ -18,6 +18,8 @@ import time
 import pytest
 
 from conftest import IMAGE
+import host_tools
+from netlab import NetLab
 
 N = 10 + os.getpid() % 200
 HOST_IP = f"10.77.{N}.1"
@@ -59,19 +61,15 @@ def wait_port(ns, ip, port, udp=False):
 
 
 class Lab:
-    def __init__(self, root):
+    def __init__(self, root, net):
         self.root = root
-        self.procs = []
+        self.net = net
         self.dns_log = os.path.join(root, "dnsmasq.log")
         self.udp_log = os.path.join(root, "udp.log")
         open(self.udp_log, "w").close()
 
     def start(self, *argv, ns=True):
-        cmd = (["ip", "netns", "exec", NETNS] if ns else []) + list(argv)
-        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             cwd=self.root)
-        self.procs.append(p)
-        return p
+        return self.net.start(*argv, ns=ns)
 
     def dns_queries(self):
         with open(self.dns_log) as f:
@@ -89,16 +87,9 @@ def lab(tmp_path_factory):
     os.makedirs(www)
     with open(os.path.join(www, "hello.txt"), "w") as f:
         f.write("hello-from-lab\n")
-    lab = Lab(root)
-    sh("ip", "netns", "add", NETNS)
+    net = NetLab(NETNS, VETH, HOST_IP, LAB_IP, cwd=root).create()
+    lab = Lab(root, net)
     try:
-        sh("ip", "link", "add", VETH, "type", "veth", "peer", "name", VETH + "p")
-        sh("ip", "link", "set", VETH + "p", "netns", NETNS)
-        sh("ip", "addr", "add", f"{HOST_IP}/24", "dev", VETH)
-        sh("ip", "link", "set", VETH, "up")
-        sh("ip", "netns", "exec", NETNS, "ip", "addr", "add", f"{LAB_IP}/24", "dev", VETH + "p")
-        sh("ip", "netns", "exec", NETNS, "ip", "link", "set", VETH + "p", "up")
-        sh("ip", "netns", "exec", NETNS, "ip", "link", "set", "lo", "up")
         lab.start(sys.executable, "-m", "http.server", "8080", "--bind", LAB_IP,
                   "--directory", www)
         lab.start("dnsmasq", "--no-daemon", "--no-resolv", "--no-hosts", "--bind-interfaces",
@@ -118,11 +109,7 @@ def lab(tmp_path_factory):
         wait_port(None, "127.0.0.1", lab.loop_port)
         yield lab
     finally:
-        for p in lab.procs:
-            p.kill()
-            p.wait()
-        sh("ip", "link", "del", VETH, check=False)
-        sh("ip", "netns", "del", NETNS, check=False)
+        net.destroy()
 
 
 def run(ml, *args, **kw):
@@ -496,41 +483,11 @@ def make_test_ca(d):
 
 
 def curl_layer(ca_pem):
-    """A layer with the host's curl, every library ldd lists for it (under the directory the
-    library really lives in, named by its soname) and the dynamic loader, plus the test CA."""
-    import tarfile
-    import io
-    curl = shutil.which("curl")
-    out = sh("ldd", curl).stdout
-    files = {"usr/bin/curl": curl}
-    for line in out.splitlines():
-        parts = line.split()
-        path = parts[2] if "=>" in parts and len(parts) > 2 else parts[0]
-        if not path.startswith("/"):
-            continue  # linux-vdso
-        if "ld-linux" in path:
-            files[path.lstrip("/")] = path  # the PT_INTERP path, as a regular file
-        real_dir = os.path.realpath(os.path.dirname(path))
-        files[os.path.join(real_dir, os.path.basename(path)).lstrip("/")] = path
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
-        dirs = set()
-        for name in files:
-            parent = os.path.dirname(name)
-            while parent:
-                dirs.add(parent)
-                parent = os.path.dirname(parent)
-        for dname in sorted(dirs):
-            info = tarfile.TarInfo(dname)
-            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, 1704067200
-            t.addfile(info)
-        entries = {n: (open(src, "rb").read(), 0o755) for n, src in files.items()}
-        entries[CA_IN_GUEST.lstrip("/")] = (open(ca_pem, "rb").read(), 0o644)
-        for name, (data, mode) in sorted(entries.items()):
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.mtime = len(data), mode, 1704067200
-            t.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+    """A layer with the host's curl and its libraries (host_tools.py), plus the test CA."""
+    with open(ca_pem, "rb") as f:
+        ca = f.read()
+    return host_tools.layer(host_tools.program_files("curl"),
+                            {CA_IN_GUEST.lstrip("/"): (ca, 0o644)})
 
 
 @pytest.fixture(scope="module")
