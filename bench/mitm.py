@@ -48,6 +48,9 @@ VETH = f"mlb{os.getpid() % 100000}"
 HOST_IP, LAB_IP = "10.79.1.1", "10.79.1.2"
 IMAGE = "matchlock-bench/curl:latest"
 LAB_CA_IN_GUEST = "/etc/lab-ca.pem"
+# curl's cumulative timings of one request, in order.
+PHASES = ["time_connect", "time_appconnect", "time_starttransfer", "time_total"]
+PHASES_FORMAT = " ".join("%{" + p + "}" for p in PHASES)
 
 SERVER = r"""
 import http.server, ssl, sys
@@ -164,11 +167,11 @@ def main():
             bulk = {m: [] for m in modes}
             for _ in range(args.runs):
                 for mode, (vm, cacert) in modes.items():  # interleaved
-                    one = (f"curl -sS {cacert} -o /dev/null -w '%{{time_total}}\\n' "
+                    one = (f"curl -sS {cacert} -o /dev/null -w '{PHASES_FORMAT}\\n' "
                            f"https://bench.test:8443/one")
                     out = guest(binary, vm, f"i=0; while [ $i -lt {args.conns} ]; do {one}; "
                                             f"i=$((i+1)); done", args.timeout)
-                    conn[mode] += [float(x) for x in out.split()]
+                    conn[mode] += [[float(x) for x in line.split()] for line in out.splitlines()]
                     out = guest(binary, vm, f"curl -sS {cacert} -o /dev/null "
                                             f"-w '%{{speed_download}}' https://bench.test:8443/bulk",
                                 args.timeout)
@@ -176,11 +179,18 @@ def main():
             load_end = os.getloadavg()
             for vm, _ in modes.values():
                 bl.run([binary, "kill", vm], args.timeout, stdout=subprocess.DEVNULL)
-            med = {m: statistics.median(conn[m]) for m in modes}
+            # Per phase: curl's cumulative times, median over all connections.
+            phase = {m: [statistics.median(c[i] for c in conn[m]) for i in range(len(PHASES))]
+                     for m in modes}
+            med = {m: phase[m][-1] for m in modes}
             mb = {m: statistics.median(bulk[m]) for m in modes}
             print(f"(a) new HTTPS connection, curl time_total, median of {len(conn['nat'])}:")
             print(f"    nat  {bl.fmt_ms(med['nat'])}   mitm {bl.fmt_ms(med['mitm'])}   "
                   f"added by the MITM {bl.fmt_ms(med['mitm'] - med['nat'])}   (goal <= 2 ms)")
+            print("    cumulative by phase (ms):  " + "  ".join(f"{p:>13}" for p in PHASES))
+            for m in modes:
+                print(f"    {m:4}                      " +
+                      "  ".join(f"{v * 1000:13.1f}" for v in phase[m]))
             print(f"(b) bulk HTTPS download of {args.mib} MiB, median of {args.runs}:")
             print(f"    nat {mb['nat']:7.1f} MiB/s   mitm {mb['mitm']:7.1f} MiB/s   "
                   f"ratio {mb['mitm'] / mb['nat']:.2f}x   (goal >= 0.8x)")
