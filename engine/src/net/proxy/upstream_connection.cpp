@@ -11,14 +11,22 @@ constexpr size_t kReadChunk = 64 * 1024;
 
 UpstreamConnection::UpstreamConnection(uv_loop_t* loop, SSL_CTX& upstream_tls,
                                        UpstreamTarget target, UpstreamHandler& handler,
-                                       std::function<size_t()> room)
+                                       std::function<size_t()> room, uint64_t setup_timeout_ms)
     : loop_(loop),
       upstream_tls_(upstream_tls),
       target_(std::move(target)),
       handler_(&handler),
       room_(std::move(room)),
-      socket_(UpstreamSocket::dial(loop, target_.address)) {
+      socket_(UpstreamSocket::dial(loop, target_.address)),
+      setup_timer_(loop) {
   socket_->on_connected([this](int status) { on_connected(status); });
+  setup_timer_.start(setup_timeout_ms, [this, setup_timeout_ms] {
+    if (!ready_) {
+      fail("no connection to " + ipv4_text(target_.address.ip) + ":" +
+           std::to_string(target_.address.port) + " within " + std::to_string(setup_timeout_ms) +
+           " ms");
+    }
+  });
 }
 
 UpstreamConnection::~UpstreamConnection() {
@@ -52,7 +60,7 @@ void UpstreamConnection::detach() {
 }
 
 void UpstreamConnection::on_connected(int status) {
-  if (detached_) return;
+  if (detached_ || failed_) return;
   if (status != 0)
     return fail("connect to " + ipv4_text(target_.address.ip) + ":" +
                 std::to_string(target_.address.port) + " failed: " + uv::error_text(status));
@@ -67,6 +75,7 @@ void UpstreamConnection::on_connected(int status) {
     flush_tls();
   } else {
     ready_ = true;
+    setup_timer_.stop();
   }
   start_reads();
   if (ready_) {
@@ -163,6 +172,7 @@ void UpstreamConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
   if (!*token || failed_) return;
   if (!was_ready && tls_->handshake_done()) {
     ready_ = true;
+    setup_timer_.stop();
     handler_->on_upstream_ready();
     if (!*token) return;
     if (!pending_.empty()) {

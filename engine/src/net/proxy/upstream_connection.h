@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/uv.h"
 #include "net/nat/upstream_socket.h"
 #include "net/stack/addresses.h"
 #include "net/tls/tls_session.h"
@@ -47,11 +48,17 @@ class UpstreamHandler {
   virtual void on_upstream_drained() = 0;  // in_flight() fell to 0
 };
 
+// A server that neither refuses nor completes the TCP and TLS handshakes in this long is
+// treated as failed (the guest gets 502) instead of holding the request for the kernel's
+// minutes of SYN retries, or forever for a peer that accepts and stays silent.
+constexpr uint64_t kUpstreamSetupTimeoutMs = 30'000;
+
 class UpstreamConnection {
  public:
   // `upstream_tls` must outlive the connection (it is the sandbox's upstream context).
   UpstreamConnection(uv_loop_t* loop, SSL_CTX& upstream_tls, UpstreamTarget target,
-                     UpstreamHandler& handler, std::function<size_t()> room);
+                     UpstreamHandler& handler, std::function<size_t()> room,
+                     uint64_t setup_timeout_ms = kUpstreamSetupTimeoutMs);
   ~UpstreamConnection();
 
   const UpstreamTarget& target() const { return target_; }
@@ -85,6 +92,7 @@ class UpstreamConnection {
   UpstreamHandler* handler_;
   std::function<size_t()> room_;
   std::unique_ptr<UpstreamSocket> socket_;
+  uv::Timer setup_timer_;  // connect + TLS handshake deadline
   std::optional<tls::TlsSession> tls_;
   std::string pending_;  // plaintext written before ready
   size_t in_flight_ = 0;
