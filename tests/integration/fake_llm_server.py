@@ -3,11 +3,14 @@
 It stands in for a remote LLM API (which the tests cannot reach): POST /v1/chat/completions
 answers with a completion and a `usage` object (OpenRouter-style `usage.cost` included), or, with
 "stream": true, with server-sent events whose last data event carries the usage. GET /v1/models
-lists models. Every request is appended to a JSON-lines log (method, path, headers, body) so a
-test can assert what really arrived: which Authorization header, which model.
+lists models; GET /ws with `Upgrade: websocket` answers 101 and echoes whatever follows. Every
+request is appended to a JSON-lines log (method, path, headers, body) so a test can assert what
+really arrived: which Authorization header, which model.
 
 Usage: fake_llm_server.py BIND PORT LOG [CERT KEY]   (TLS when CERT and KEY are given)
 """
+import base64
+import hashlib
 import http.server
 import json
 import ssl
@@ -55,10 +58,31 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         record(self, b"")
+        if self.path.startswith("/ws") and self.headers.get("Upgrade", "").lower() == "websocket":
+            return self.echo_websocket()
         if self.path.startswith("/v1/models"):
             self.send_json(200, {"object": "list", "data": [{"id": "gpt-test", "object": "model"}]})
         else:
             self.send_json(404, {"error": "not found"})
+
+    def echo_websocket(self):
+        """101, then every byte the client sends comes back (a realtime API's socket, minus the
+        framing, which a proxy that splices never looks at)."""
+        key = self.headers.get("Sec-WebSocket-Key", "")
+        accept = base64.b64encode(hashlib.sha1(
+            (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        self.end_headers()
+        self.wfile.flush()
+        while True:
+            data = self.connection.recv(65536)
+            if not data:
+                break
+            self.connection.sendall(data)
+        self.close_connection = True
 
     def do_POST(self):
         body = self.read_body()

@@ -507,3 +507,33 @@ def test_rpc_interception_rules_and_an_sdk_callback(ml, lab, image, tmp_path):
         rpc.kill()
         server.close()
     assert rpc.schema_errors == []
+
+
+WEBSOCKET_CLIENT = r'''
+import os, socket, ssl
+ctx = ssl.create_default_context()  # the system bundle: the sandbox CA is in it
+raw = socket.create_connection(("api.llm.test", 443), timeout=60)
+s = ctx.wrap_socket(raw, server_hostname="api.llm.test")
+s.sendall(("GET /ws?marker=websocket HTTP/1.1\r\nHost: api.llm.test\r\n"
+           "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+           "Authorization: Bearer " + os.environ["LLM_KEY"] + "\r\n\r\n").encode())
+head = b""
+while b"\r\n\r\n" not in head:
+    head += s.recv(4096)
+print(head.split(b"\r\n")[0].decode())
+for msg in (b"frame-one", b"frame-two"):
+    s.sendall(msg)
+    got = b""
+    while len(got) < len(msg):
+        got += s.recv(4096)
+    print(got.decode())
+'''
+
+
+def test_websocket_over_tls_is_gated_injected_then_spliced(ml, lab, box):
+    rc, out, err = guest(ml, box["id"], f"python3 -c '{WEBSOCKET_CLIENT}'")
+    assert rc == 0, err
+    assert out.splitlines() == ["HTTP/1.1 101 Switching Protocols", "frame-one", "frame-two"]
+    got = last_request_to(lab, "api.llm.test", "marker=websocket")
+    assert header(got, "Authorization") == f"Bearer {VALUE}"
