@@ -537,3 +537,32 @@ def test_websocket_over_tls_is_gated_injected_then_spliced(ml, lab, box):
     assert out.splitlines() == ["HTTP/1.1 101 Switching Protocols", "frame-one", "frame-two"]
     got = last_request_to(lab, "api.llm.test", "marker=websocket")
     assert header(got, "Authorization") == f"Bearer {VALUE}"
+
+
+def test_a_plugin_process_inherits_no_secret_value_and_sees_only_placeholders(
+        ml, lab, image, tmp_path):
+    log = tmp_path / "plugin.log"
+    config = tmp_path / "plugins.json"
+    config.write_text(json.dumps({"plugins": [{
+        "type": "external", "name": "observer",
+        "command": ["/usr/bin/python3", os.path.join(ROOT, "tests", "fixtures", "policy_plugin.py"),
+                    "allow", str(log)],
+        "phases": ["gate", "request"], "timeout_ms": 10000}]}))
+    # LLM_KEY holds the value in the engine's environment (engine_env): NAME@HOSTS reads it.
+    vm_id = start(ml, lab, image, "--secret", "LLM_KEY@api.llm.test",
+                  "--plugin-config", str(config))
+    try:
+        rc, out, err = guest(ml, vm_id, 'curl -sS -o /dev/null -w "%{http_code}" '
+                                        '-H "Authorization: Bearer $LLM_KEY" '
+                                        '"https://api.llm.test/v1/models?marker=observed"')
+        assert out == "200", err
+        assert header(last_request_to(lab, "api.llm.test", "marker=observed"),
+                      "Authorization") == f"Bearer {VALUE}"
+        text = log.read_text()
+        pid = int(text.splitlines()[0].split()[1])
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            assert VALUE.encode() not in f.read(), "the plugin process inherited the value"
+        assert "marker=observed" in text and PLACEHOLDER.search(text)
+        assert VALUE not in text
+    finally:
+        ml.run("kill", vm_id)

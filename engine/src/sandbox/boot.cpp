@@ -81,6 +81,8 @@ std::function<void(Status)> all_of(int count, std::function<void(Status)> done) 
 }  // namespace
 
 void Boot::start(uv_loop_t* loop, SandboxOptions options, Sandbox::CreateCallback done) {
+  // Before any child process exists: none may inherit a secret's value (secret_spec.h).
+  remove_secret_values_from_environment(options.secrets);
   auto sandbox = std::shared_ptr<Sandbox>(new Sandbox(loop, new_sandbox_id(), std::move(options)));
   auto boot = std::shared_ptr<Boot>(new Boot(std::move(sandbox), std::move(done)));
   boot->run_step(0);

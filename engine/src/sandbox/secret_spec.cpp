@@ -1,5 +1,7 @@
 #include "sandbox/secret_spec.h"
 
+#include <unistd.h>
+
 #include <sys/random.h>
 
 #include <cerrno>
@@ -175,6 +177,23 @@ Result<std::vector<Secret>> parse_secret_specs(const std::vector<std::string>& s
     secrets.push_back(std::move(*secret));
   }
   return secrets;
+}
+
+void remove_secret_values_from_environment(const std::vector<Secret>& secrets) {
+  std::vector<std::string> names;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    std::string_view text(*entry);
+    size_t eq = text.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string_view value = text.substr(eq + 1);
+    for (const Secret& secret : secrets) {
+      if (!secret.value.empty() && value.find(secret.value) != std::string_view::npos) {
+        names.emplace_back(text.substr(0, eq));
+        break;
+      }
+    }
+  }
+  for (const std::string& name : names) ::unsetenv(name.c_str());
 }
 
 }  // namespace matchlock::sandbox

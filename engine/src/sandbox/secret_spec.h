@@ -71,6 +71,14 @@ bool is_secret_name(std::string_view name);
 // sandbox's own copy of its options (kept for its whole life) no longer holds it.
 void forget_value(Secret& secret);
 
+// Removes from this process's environment every variable whose value holds one of the
+// secrets' values (the NAME of a `NAME@HOSTS` spec, or an SDK user's exported key that the
+// rpc engine inherited), so that no child process — image tools, plugin processes, QEMU —
+// inherits a value. The process's own initial environment block (/proc/self/environ) is the
+// user's and cannot be rewritten; children get the scrubbed one. Call before any child is
+// started and while no other thread reads the environment.
+void remove_secret_values_from_environment(const std::vector<Secret>& secrets);
+
 // A fresh `SANDBOX_SECRET_<32 hex>` from getrandom(2).
 Result<std::string> make_secret_placeholder();
 

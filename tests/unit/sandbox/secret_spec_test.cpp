@@ -155,3 +155,16 @@ TEST_CASE("secret_spec_survives_hostile_input", "[secrets]") {
   auto many_hosts = parse_secret_spec("KEY=v@" + std::string(10000, ','), env_of({}));
   CHECK_FALSE(many_hosts.ok());
 }
+
+TEST_CASE("secret values leave the environment children inherit", "[sandbox][secrets]") {
+  ::setenv("ML_TEST_SECRET_ENV", "sk-value-123", 1);
+  ::setenv("ML_TEST_HOLDS_SECRET", "Bearer sk-value-123 and more", 1);
+  ::setenv("ML_TEST_INNOCENT", "sk-value-12", 1);  // a prefix is not the value
+  Secret secret{"ML_TEST_SECRET_ENV", "sk-value-123", {"api.example.com"}, "placeholder"};
+  remove_secret_values_from_environment({secret});
+  CHECK(std::getenv("ML_TEST_SECRET_ENV") == nullptr);
+  CHECK(std::getenv("ML_TEST_HOLDS_SECRET") == nullptr);
+  REQUIRE(std::getenv("ML_TEST_INNOCENT") != nullptr);
+  CHECK(std::string(std::getenv("ML_TEST_INNOCENT")) == "sk-value-12");
+  ::unsetenv("ML_TEST_INNOCENT");
+}
