@@ -120,7 +120,7 @@ Status parse_secret_flags(const ParsedArgs& a, sandbox::SandboxOptions& o) {
 // --plugin-config, --event-log, --agent-system, --run-id).
 Status parse_plugin_flags(const ParsedArgs& a, sandbox::PluginOptions& p) {
   if (auto v = a.value("local-model-backend")) {
-    auto backend = sandbox::parse_host_port(*v, "--local-model-backend");
+    auto backend = sandbox::parse_model_backend_spec(*v);
     if (!backend.ok()) return backend.error();
     p.local_model_backend = *v;
   }

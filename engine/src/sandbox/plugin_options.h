@@ -32,10 +32,10 @@ struct PluginOptions {
   bool any() const;
 };
 
-// HOST:PORT ("[v6]:PORT" for an IPv6 literal): a host name or IP, port 1..65535. Errors start
-// with `what`.
-Result<std::pair<std::string, uint16_t>> parse_host_port(std::string_view text,
-                                                         std::string_view what);
+// --local-model-backend HOST:PORT ("[v6]:PORT" for an IPv6 literal): a host name or IP, port
+// 1..65535, in the grammar of the plugin that uses it. Errors start with
+// "--local-model-backend".
+Result<std::pair<std::string, uint16_t>> parse_model_backend_spec(std::string_view text);
 
 // --local-model-route SOURCE_HOST/SOURCE_MODEL=TARGET_MODEL[@HOST:PORT]. The source host is a
 // host name (lowercased), the models are non-empty and free of whitespace; without @HOST:PORT

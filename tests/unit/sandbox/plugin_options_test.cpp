@@ -32,7 +32,8 @@ TEST_CASE("bad model routes name the flag", "[sandbox][plugins]") {
   }
 }
 
-TEST_CASE("an @ suffix that is not HOST:PORT stays part of the target model", "[sandbox][plugins]") {
+TEST_CASE("an @ suffix that is not HOST:PORT stays part of the target model",
+          "[sandbox][plugins]") {
   // Model names may hold '@' ("claude@2024"); such a route has no backend of its own, which
   // validate_plugin_options refuses unless --local-model-backend gives one.
   for (const char* spec : {"h.com/a=b@nohost", "h.com/a=b@h:0", "h.com/a=b@h:99999"}) {
@@ -45,12 +46,12 @@ TEST_CASE("an @ suffix that is not HOST:PORT stays part of the target model", "[
 }
 
 TEST_CASE("host:port accepts names, IPv4 and bracketed IPv6", "[sandbox][plugins]") {
-  CHECK(parse_host_port("127.0.0.1:8080", "--x")->first == "127.0.0.1");
-  CHECK(parse_host_port("[::1]:8080", "--x")->first == "::1");
-  CHECK(parse_host_port("Model-Box:1", "--x")->first == "model-box");
+  CHECK(parse_model_backend_spec("127.0.0.1:8080")->first == "127.0.0.1");
+  CHECK(parse_model_backend_spec("[::1]:8080")->first == "::1");
+  CHECK(parse_model_backend_spec("Model-Box:1")->first == "model-box");
   for (const char* bad : {"", "host", ":80", "host:", "host:x", "host:-1", "::1:80", "a b:1"}) {
     INFO(bad);
-    auto r = parse_host_port(bad, "--local-model-backend");
+    auto r = parse_model_backend_spec(bad);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().message.starts_with("--local-model-backend"));
   }

@@ -30,6 +30,8 @@ Result<HostPort> parse_host_port(std::string_view text) {
   std::string_view host_text = text.substr(0, colon);
   if (host_text.size() >= 2 && host_text.front() == '[' && host_text.back() == ']') {
     host_text = host_text.substr(1, host_text.size() - 2);
+  } else if (host_text.find(':') != std::string_view::npos) {
+    return invalid_argument("an IPv6 address needs brackets: [ADDRESS]:PORT");
   }
   auto host = host_from_authority(host_text.find(':') == std::string_view::npos
                                       ? host_text
