@@ -15,10 +15,12 @@
 
 #include "core/result.h"
 #include "sandbox/exec.h"
+#include "sandbox/guest_files.h"
 #include "sandbox/lifecycle.h"
 #include "sandbox/network_policy.h"
 #include "sandbox/port_forward.h"
 #include "sandbox/sandbox_options.h"
+#include "vfs/file_operation.h"
 
 namespace matchlock::image {
 struct ImageConfig;
@@ -73,6 +75,20 @@ class Sandbox : public std::enable_shared_from_this<Sandbox> {
   // What `run -p` (SandboxOptions::port_forwards) bound, with the ports actually chosen.
   std::vector<PortForwardBinding> published_ports() const;
 
+  // Guest files through the agent (sandbox/files.cpp). Errors: kNotFound for a missing path,
+  // kInvalidArgument for a wrong kind of file (a directory to read_file), kGuest otherwise,
+  // each naming the path. `limit` bounds the bytes read (the rest of the file is not read).
+  void read_file(const std::string& path, uint64_t offset, uint64_t limit,
+                 std::function<void(Result<GuestFileChunk>)> done);
+  void write_file(GuestFileWrite request, std::function<void(Status)> done);
+  void list_files(const std::string& path,
+                  std::function<void(Result<std::vector<GuestFileInfo>>)> done);
+
+  // Every VFS operation the hooks observe (when vfs hooks emit events): rpc `event` notices.
+  void set_on_file_event(std::function<void(const vfs::FileOperation&, int error)> fn) {
+    on_file_event_ = std::move(fn);
+  }
+
   // Last lines of the guest console, for error messages.
   std::string console_tail(size_t max_lines = 20) const;
 
@@ -104,6 +120,7 @@ class Sandbox : public std::enable_shared_from_this<Sandbox> {
   Lifecycle lifecycle_ = Lifecycle::kBooting;
   std::unique_ptr<Resources> res_;
   std::function<void(const Error&)> on_terminated_;
+  std::function<void(const vfs::FileOperation&, int error)> on_file_event_;
   std::vector<std::function<void(Status)>> close_waiters_;
   std::optional<Error> crash_error_;  // set once crashed
   // Execs that lost the channel before the crash's cause was known (see on_guest_lost).

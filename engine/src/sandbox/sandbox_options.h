@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "sandbox/mount_spec.h"
 #include "sandbox/plugin_options.h"
 #include "sandbox/port_forward_spec.h"
 #include "sandbox/secret_spec.h"
@@ -47,6 +48,8 @@ struct SandboxOptions {
   // After a crash, keep the row (`crashed`) and the logs even without keep_after_close: for
   // owners nobody watches (`run -d`), whose record is then the only account of what happened.
   bool keep_after_crash = false;
+  // -v / --workspace / rpc create vfs: the guest's FUSE tree at vfs.workspace.
+  VfsOptions vfs;
 };
 
 }  // namespace matchlock::sandbox
