@@ -21,7 +21,8 @@ ALLOWED = {
     "net": {"core"},
     "image": {"core"},
     "state": {"core"},
-    "sandbox": {"core", "vm", "guest_client", "net", "image", "state"},
+    "vfs": {"core"},
+    "sandbox": {"core", "vm", "guest_client", "net", "image", "state", "vfs"},
     "rpc": {"core", "sandbox"},
     # The image commands (pull, image ls/rm/import) and the record-keeping commands (list, get,
     # inspect, rm, prune, gc) work on the image store and the state database without a sandbox;

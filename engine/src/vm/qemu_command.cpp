@@ -105,6 +105,10 @@ std::vector<std::string> qemu_argv(const VmSpec& spec) {
                         "-device",
                         "virtio-rng-device",
                     });
+  if (spec.vfs) {
+    a.insert(a.end(), {"-chardev", "socket,id=vfs,fd=" + std::to_string(kVfsFd), "-device",
+                       "virtserialport,chardev=vfs,name=matchlock.vfs"});
+  }
   if (spec.slirp_baseline) {
     a.insert(a.end(), {"-netdev", "user,id=net0", "-device",
                        "virtio-net-device,netdev=net0,mac=" + spec.mac +

@@ -18,6 +18,7 @@ const char* accel_name(Accel a);
 inline constexpr int kNetFd = 3;
 inline constexpr int kControlFd = 4;
 inline constexpr int kQmpFd = 5;
+inline constexpr int kVfsFd = 6;
 
 // The QEMU program sandboxes run, looked up on $PATH.
 inline constexpr const char* kQemuBinary = "qemu-system-x86_64";
@@ -33,6 +34,7 @@ struct VmSpec {
   std::filesystem::path upper_disk;  // writable per-sandbox disk, serial "upper"
   std::filesystem::path console_log;
   bool network = false;  // attach virtio-net on kNetFd
+  bool vfs = false;      // add the virtio-serial port "matchlock.vfs" on kVfsFd (file server)
   // Benchmark baseline only: QEMU's own user-mode network (slirp) instead of the engine's
   // sealed stack. It can reach the host's loopback and everything else, unfiltered.
   bool slirp_baseline = false;

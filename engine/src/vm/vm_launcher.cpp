@@ -31,10 +31,18 @@ Result<LaunchedVm> launch_vm(uv_loop_t* loop, VmSpec spec, UniqueFd net_link,
   spec.network = net_link.valid();
   std::map<int, int> inherit = {{kControlFd, ctl->theirs.get()}, {kQmpFd, qmp->theirs.get()}};
   if (net_link.valid()) inherit[kNetFd] = net_link.get();
+  SocketPair vfs;
+  if (spec.vfs) {
+    auto pair = socket_pair();
+    if (!pair.ok()) return pair.error();
+    vfs = std::move(*pair);
+    inherit[kVfsFd] = vfs.theirs.get();
+  }
   auto proc = QemuProcess::spawn(loop, qemu_argv(spec), inherit, output_log, std::move(on_exit));
   if (!proc.ok()) return proc.error();
   // QEMU's ends close here (they live on in the child); ours go to the caller.
-  return LaunchedVm{std::move(proc.value()), std::move(ctl->ours), std::move(qmp->ours)};
+  return LaunchedVm{std::move(proc.value()), std::move(ctl->ours), std::move(qmp->ours),
+                    std::move(vfs.ours)};
 }
 
 }  // namespace matchlock::vm
