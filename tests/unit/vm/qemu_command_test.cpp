@@ -67,6 +67,16 @@ TEST_CASE("no network means no NIC in the argv", "[vm]") {
   CHECK(has_pair(argv, "-netdev", "stream,id=net0,addr.type=fd,addr.str=3"));
 }
 
+TEST_CASE("the file server's port is added only when the spec asks for it", "[vm]") {
+  auto s = sample();
+  auto argv = qemu_argv(s);
+  CHECK_FALSE(has_pair(argv, "-device", "virtserialport,chardev=vfs,name=matchlock.vfs"));
+  s.vfs = true;
+  argv = qemu_argv(s);
+  CHECK(has_pair(argv, "-chardev", "socket,id=vfs,fd=6"));
+  CHECK(has_pair(argv, "-device", "virtserialport,chardev=vfs,name=matchlock.vfs"));
+}
+
 TEST_CASE("probe argv asks init to power off at once", "[vm]") {
   auto argv = probe_argv("qemu-system-x86_64", Accel::kKvm, "host", "/k", "/i", 0);
   CHECK(has_pair(argv, "-accel", "kvm"));
