@@ -17,6 +17,7 @@
 #include "sandbox/file_tail.h"
 #include "sandbox/network_policy.h"
 #include "sandbox/options_record.h"
+#include "sandbox/vfs_mounts.h"
 #include "vm/qemu_command.h"
 #include "vm/vm_launcher.h"
 
@@ -36,6 +37,7 @@ const Boot::Step Boot::kSteps[] = {
     {"certificate authority",
      [](Boot& b, StepDone d) { b.create_certificate_authority(std::move(d)); }},
     {"network", [](Boot& b, StepDone d) { b.start_network(std::move(d)); }},
+    {"files", [](Boot& b, StepDone d) { b.prepare_files(std::move(d)); }},
     {"start QEMU", [](Boot& b, StepDone d) { b.start_qemu(std::move(d)); }},
     {"connect", [](Boot& b, StepDone d) { b.connect_guest_and_qmp(std::move(d)); }},
 };
@@ -266,6 +268,29 @@ void Boot::start_network(StepDone done) {
   done(Status());
 }
 
+// The workspace's mount table (host paths opened now, so a mount that vanished since the
+// flags were checked fails here) and the hooks; the file server starts with QEMU.
+void Boot::prepare_files(StepDone done) {
+  auto table = build_mount_table(sandbox_->options_.vfs, res().dir);
+  if (!table.ok()) return done(table.error());
+  mount_table_ = std::move(table.value());
+  done(Status());
+}
+
+void Boot::start_file_server(UniqueFd port) {
+  auto& r = res();
+  std::weak_ptr<Sandbox> weak = sandbox_;
+  auto server = vfs::VfsService::start(
+      sandbox_->loop_, std::move(port), std::move(*mount_table_), sandbox_->options_.vfs.workspace,
+      r.vfs_hooks, [weak](const Error& e) {
+        // Only the guest can break its own file channel; its workspace stops answering.
+        if (auto sb = weak.lock()) log::warn("sandbox " + sb->id() + ": file server: " + e.message);
+      });
+  mount_table_.reset();
+  if (!server.ok()) return log::warn("file server: " + server.error().message);
+  r.files = std::move(server.value());
+}
+
 void Boot::start_qemu(StepDone done) {
   const auto& options = sandbox_->options_;
   auto& r = res();
@@ -281,6 +306,7 @@ void Boot::start_qemu(StepDone done) {
   spec.host_tsc_khz = vm::host_tsc_khz();
   spec.slirp_baseline = slirp_baseline_;
   spec.mtu = options.mtu;
+  spec.vfs = true;
   std::weak_ptr<Sandbox> weak_sandbox = sandbox_;
   std::weak_ptr<Boot> weak_boot = shared_from_this();
   auto vm = vm::launch_vm(sandbox_->loop_, spec, std::move(qemu_net_link_), r.dir / "qemu.log",
@@ -297,6 +323,11 @@ void Boot::start_qemu(StepDone done) {
   warn_if_failed(r.state->set_qemu_pid(sandbox_->id_, r.qemu->pid()));
   control_socket_ = std::move(vm->control);
   qmp_socket_ = std::move(vm->qmp);
+  start_file_server(std::move(vm->vfs));
+  undo_.push_back([this] {
+    if (res().files) res().files->close();
+    res().files.reset();
+  });
   done(Status());
 }
 
@@ -347,6 +378,7 @@ guest_client::GuestConfig Boot::guest_config() const {
   cfg.hosts_file = hosts_file(options.hostname, options.add_hosts);
   cfg.resolv_conf = resolv_conf(options.dns_servers);
   cfg.ca_certificate = ca_certificate_pem_;  // "" outside interception mode
+  cfg.workspace = options.vfs.workspace;
   if (res().net) {
     auto a = net::guest_addressing(options.mtu);
     cfg.network = guest_client::GuestNetwork{a.address, a.prefix, a.gateway, a.mtu};

@@ -2,7 +2,7 @@
 // (boot.cpp), read top to bottom:
 //
 //   open state → resolve image → guest bundle → register sandbox → upper disk → accelerator
-//   → certificate authority → network → start QEMU → connect guest and QMP → ready
+//   → certificate authority → network → files → start QEMU → connect guest and QMP → ready
 //
 // The certificate authority comes before the network (whose policy signs with it) and so
 // before the guest configuration that carries its certificate into the guest.
@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "core/result.h"
@@ -30,6 +31,7 @@
 #include "sandbox/sandbox_resources.h"
 #include "vm/accel_probe.h"
 #include "vm/bundle.h"
+#include "vfs/mount_table.h"
 #include "vm/qemu_process.h"
 
 namespace matchlock::sandbox {
@@ -59,9 +61,11 @@ class Boot : public std::enable_shared_from_this<Boot> {
   void choose_accelerator(StepDone done);
   void create_certificate_authority(StepDone done);
   void start_network(StepDone done);
+  void prepare_files(StepDone done);
   void start_qemu(StepDone done);
   void connect_guest_and_qmp(StepDone done);
 
+  void start_file_server(UniqueFd port);
   guest_client::GuestConfig guest_config() const;
   void arm_timeout();
   void on_vm_exit(const vm::ExitInfo& info);
@@ -91,6 +95,7 @@ class Boot : public std::enable_shared_from_this<Boot> {
   UniqueFd control_socket_;  // host ends of the guest agent and QMP channels, until the
   UniqueFd qmp_socket_;      // connect step takes them
   std::unique_ptr<uv::Timer> timeout_;
+  std::optional<vfs::MountTable> mount_table_;  // from the files step until the server has it
 };
 
 }  // namespace matchlock::sandbox

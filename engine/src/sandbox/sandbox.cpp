@@ -225,6 +225,9 @@ void Sandbox::finish_close(Status st) {
   r.qmp.reset();
   r.qemu.reset();
   r.net.reset();
+  if (r.files) r.files->close();  // open host files close before the overlay uppers go
+  r.files.reset();
+  r.vfs_hooks.reset();
   remove_files_and_state();
   auto waiters = std::move(close_waiters_);
   for (auto& w : waiters) w(st);
@@ -238,6 +241,7 @@ void Sandbox::remove_files_and_state() {
     // Keep the record and logs for inspection; the disk goes (it is the bulk). A crashed
     // record keeps saying so.
     std::filesystem::remove(r.dir / "upper.ext4", ec);
+    std::filesystem::remove_all(r.dir / "vfs", ec);  // overlay changes vanish with the sandbox
     if (r.state && !crashed) {
       warn_if_failed(r.state->set_status(id_, "stopped"));
       warn_if_failed(r.state->append_lifecycle(id_, "stopped", ""));

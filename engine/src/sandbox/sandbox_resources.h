@@ -15,6 +15,8 @@
 #include "sandbox/port_forward.h"
 #include "sandbox/sandbox.h"
 #include "state/state_store.h"
+#include "vfs/vfs_hooks.h"
+#include "vfs/vfs_service.h"
 #include "vm/qemu_process.h"
 #include "vm/qmp_client.h"
 
@@ -26,6 +28,8 @@ struct Sandbox::Resources {
   image::ImageRecord image;
   std::unique_ptr<net::NetworkStack> net;        // null with --no-network
   std::shared_ptr<net::InterceptPolicy> policy;  // null unless interception mode
+  std::shared_ptr<vfs::VfsHooks> vfs_hooks;    // null without vfs hook rules or events
+  std::unique_ptr<vfs::VfsService> files;       // the workspace's file server
   std::unique_ptr<vm::QemuProcess> qemu;
   std::unique_ptr<vm::QmpClient> qmp;
   std::shared_ptr<guest_client::GuestConnection> guest;
