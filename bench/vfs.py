@@ -204,8 +204,8 @@ def main():
           f" on one host dir, one sandbox, median of {args.runs}, interleaved ==")
     print(f"  write {args.mib} MiB / read it back; untar {nfiles} files ({tar_mib:.1f} MiB) "
           f"of {args.tree}; git status on that tree")
-    print("  ratio: throughput fuse/9p, time 9p/fuse; >= 1.0 means the FUSE mount is at least "
-          "as fast (goal)")
+    print("  figures: median (min..max); ratio: throughput fuse/9p, time 9p/fuse; >= 1.0 means "
+          "the FUSE mount is at least as fast (goal)")
     labels = {"write": "seq write + sync", "read": "seq read (cold guest cache)",
               "untar": "untar + sync", "git": "git status (cold guest cache)"}
     for w, unit in WORKLOADS:
@@ -214,7 +214,9 @@ def main():
         line = f"  {labels[w]:30s}"
         med = {m: statistics.median(res[m][w]) for m in res}
         for m in res:
-            line += f" | {m} " + (f"{med[m]:7.1f} MB/s" if unit == "MB/s" else f"{med[m]:7.2f} s")
+            fmt = "{:.1f}" if unit == "MB/s" else "{:.2f}"
+            spread = "..".join(fmt.format(f(res[m][w])) for f in (min, max))
+            line += f" | {m} {fmt.format(med[m]):>7s} {unit} ({spread})"
         if "fuse" in med:
             ratio = med["fuse"] / med["9p"] if unit == "MB/s" else med["9p"] / med["fuse"]
             line += f" | ratio {ratio:4.2f}x"
