@@ -14,6 +14,9 @@ PACKAGES=(
   qemu-system-x86 qemu-utils e2fsprogs busybox-static cpio xz-utils zstd python3
   # tests
   python3-pytest python3-jsonschema dnsmasq-base iproute2 curl openssl
+  # the toolchain test image (tests/integration/toolchain_image.py): git, and gcc, make and
+  # binutils from build-essential above; tar is essential in Debian
+  git
   # source packages (lwIP)
   dpkg-dev
 )

@@ -22,6 +22,7 @@ constexpr int kVirtioNet = 1;
 constexpr int kVirtioBlock = 2;
 constexpr int kVirtioConsole = 3;
 constexpr int kVirtioRng = 4;
+constexpr int kVirtio9p = 9;  // only bench/vfs.py's baseline attaches one
 
 enum class When { kBus, kAlways, kDevice, kOnDemand };
 struct ModulePolicy {
@@ -44,6 +45,11 @@ const ModulePolicy kPolicies[] = {
     {"virtio-rng.ko", When::kDevice, kVirtioRng},
     {"overlay.ko", When::kAlways},
     {"fuse.ko", When::kOnDemand},
+    {"fscache.ko", When::kDevice, kVirtio9p},
+    {"netfs.ko", When::kDevice, kVirtio9p},
+    {"9pnet.ko", When::kDevice, kVirtio9p},
+    {"9pnet_virtio.ko", When::kDevice, kVirtio9p},
+    {"9p.ko", When::kDevice, kVirtio9p},
 };
 
 const ModulePolicy* policy_for(const std::string& file) {

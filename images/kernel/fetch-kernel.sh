@@ -9,6 +9,7 @@
 #
 # usage: fetch-kernel.sh OUTDIR
 # env:   MATCHLOCK_KERNEL_META  meta package to resolve (default linux-image-cloud-amd64)
+#        (bench/vfs.py's 9p baseline uses linux-image-amd64: the cloud kernel has no 9p)
 set -euo pipefail
 
 die() { echo "fetch-kernel: error: $*" >&2; exit 1; }
@@ -22,6 +23,10 @@ PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 
 # Modules the guest loads (init loads them in modules/order with finit_module).
 MODULES=(virtio_mmio virtio_blk virtio_console virtio_net virtio_rng fuse overlay ext4)
+# Taken when the kernel has them as modules: virtio-9p, for bench/vfs.py's baseline only
+# (MATCHLOCK_UNSAFE_BENCH_VIRTFS; the cloud kernel has no 9p, linux-image-amd64 does), and
+# crc32c, which ext4 needs at mount time but does not declare (built in on the cloud kernel).
+OPTIONAL_MODULES=(9p 9pnet_virtio crc32c_generic)
 
 for t in apt-cache apt-get dpkg-deb; do
   command -v "$t" >/dev/null || die "$t not found (this script needs Debian's apt tools)"
@@ -32,7 +37,8 @@ pkg="$(apt-cache depends "$meta" 2>/dev/null | awk '/^ *Depends: linux-image-/ &
 [ -n "$pkg" ] || die "cannot resolve '$meta' with apt-cache depends (run 'apt-get update'?)"
 ver="$(apt-cache policy "$pkg" | awk '/Candidate:/ && !p {print $2; p=1}')"
 [ -n "$ver" ] && [ "$ver" != "(none)" ] || die "no installable candidate for $pkg"
-stamp="$pkg=$ver"
+# The module list is part of the stamp, so editing MODULES redoes the selection.
+stamp="$pkg=$ver ${MODULES[*]} ${OPTIONAL_MODULES[*]}"
 
 if [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$stamp" ] \
    && [ -s "$out/vmlinux" ] && [ -s "$out/modules/order" ] && [ -s "$out/kernel-version" ]; then
@@ -69,7 +75,11 @@ moddir="$x/lib/modules/$kver"
 
 # 4. vmlinux (ELF with the PVH note) and the module set.
 "$PY" "$here/extract_kernel_elf.py" "$bz" "$out/vmlinux.new"
-"$PY" "$here/select_modules.py" "$moddir" "$out/modules.new" "${MODULES[@]}"
+wanted=("${MODULES[@]}")
+for m in "${OPTIONAL_MODULES[@]}"; do
+  [ -n "$(find "$moddir" -name "$m.ko*" -print -quit)" ] && wanted+=("$m")
+done
+"$PY" "$here/select_modules.py" "$moddir" "$out/modules.new" "${wanted[@]}"
 
 rm -rf "$out/modules"
 mv "$out/modules.new" "$out/modules"

@@ -13,11 +13,14 @@ import time
 import pytest
 
 import oci_archive
+import toolchain_image as toolchain
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("MATCHLOCK_BIN", os.path.join(ROOT, "build/release/matchlock"))
 ARCHIVE = os.environ.get("MATCHLOCK_TEST_IMAGE_ARCHIVE",
                          os.path.join(ROOT, "build/release/images/matchlock-busybox.tar"))
+# Test images built from host files are cached here across sessions (build/ is not committed).
+TEST_CACHE = os.environ.get("MATCHLOCK_TEST_CACHE", os.path.join(ROOT, "build", "test-cache"))
 IMAGE = "matchlock/busybox:latest"
 AGENT_IMAGE = "matchlock-test/agent:latest"
 # A generous bound so a wedged VM fails the test instead of hanging CI.
@@ -98,3 +101,14 @@ def ml():
     subprocess.run(["pkill", "-9", "-f", home], capture_output=True)
     shutil.rmtree(home, ignore_errors=True)
     assert leftover == [], f"QEMU processes outlived the tests: {leftover}"
+
+
+@pytest.fixture(scope="session")
+def toolchain_image(ml):
+    """The BusyBox image plus the host's git, gcc, binutils, make and GNU tar (toolchain_image.py),
+    imported once per session; the archive itself is built once per host package set."""
+    archive = toolchain.build_archive(ARCHIVE, TEST_CACHE)
+    with open(archive, "rb") as f:
+        r = ml.run("image", "import", toolchain.IMAGE, input=f.read())
+    assert r.returncode == 0, r.stderr
+    return toolchain.IMAGE

@@ -13,6 +13,7 @@
 // | MATCHLOCK_KVM_PROBE_CPU          | tests      | -cpu model of the KVM probe boot                 |
 // | MATCHLOCK_KVM_PROBE_TIMEOUT_MS   | tests      | how long the KVM probe boot may take             |
 // | MATCHLOCK_UNSAFE_SLIRP_BASELINE  | bench only | 1: QEMU's unfiltered -netdev user (no policy!)   |
+// | MATCHLOCK_UNSAFE_BENCH_VIRTFS    | bench only | /abs/dir: shared over QEMU's virtio-9p (no policy!)|
 #pragma once
 
 #include <cstdint>
@@ -36,5 +37,6 @@ inline constexpr const char* kBootTimeoutMs = "MATCHLOCK_BOOT_TIMEOUT_MS";
 inline constexpr const char* kKvmProbeCpu = "MATCHLOCK_KVM_PROBE_CPU";
 inline constexpr const char* kKvmProbeTimeoutMs = "MATCHLOCK_KVM_PROBE_TIMEOUT_MS";
 inline constexpr const char* kUnsafeSlirpBaseline = "MATCHLOCK_UNSAFE_SLIRP_BASELINE";
+inline constexpr const char* kUnsafeBenchVirtfs = "MATCHLOCK_UNSAFE_BENCH_VIRTFS";
 
 }  // namespace matchlock::knobs

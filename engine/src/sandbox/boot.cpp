@@ -307,6 +307,16 @@ void Boot::start_qemu(StepDone done) {
   spec.slirp_baseline = slirp_baseline_;
   spec.mtu = options.mtu;
   spec.vfs = true;
+  if (auto dir = vm::bench_virtfs_requested()) {
+    std::error_code ec;
+    if (!dir->is_absolute() || !std::filesystem::is_directory(*dir, ec)) {
+      return done(
+          invalid_argument("MATCHLOCK_UNSAFE_BENCH_VIRTFS must name a host directory "
+                           "by its absolute path"));
+    }
+    log::warn("MATCHLOCK_UNSAFE_BENCH_VIRTFS: " + dir->string() + " shared over virtio-9p");
+    spec.bench_virtfs_dir = *dir;
+  }
   std::weak_ptr<Sandbox> weak_sandbox = sandbox_;
   std::weak_ptr<Boot> weak_boot = shared_from_this();
   auto vm = vm::launch_vm(sandbox_->loop_, spec, std::move(qemu_net_link_), r.dir / "qemu.log",

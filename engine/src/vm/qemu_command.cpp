@@ -119,6 +119,16 @@ std::vector<std::string> qemu_argv(const VmSpec& spec) {
                        "virtio-net-device,netdev=net0,mac=" + spec.mac +
                            (spec.mtu > 0 ? ",host_mtu=" + std::to_string(spec.mtu) : "")});
   }
+  if (!spec.bench_virtfs_dir.empty()) {
+    // security_model=none: files keep the host user's ids, as a bind mount would.
+    a.insert(a.end(), {"-fsdev",
+                       std::string("local,id=") + kBenchVirtfsTag +
+                           ",path=" + qemu_option_value(spec.bench_virtfs_dir.string()) +
+                           ",security_model=none",
+                       "-device",
+                       std::string("virtio-9p-device,fsdev=") + kBenchVirtfsTag +
+                           ",mount_tag=" + kBenchVirtfsTag});
+  }
   return a;
 }
 
@@ -139,6 +149,12 @@ std::vector<std::string> probe_argv(const std::string& qemu_binary, Accel accel,
 
 bool slirp_baseline_requested() {
   return knobs::get(knobs::kUnsafeSlirpBaseline) == "1";
+}
+
+std::optional<std::filesystem::path> bench_virtfs_requested() {
+  auto dir = knobs::get(knobs::kUnsafeBenchVirtfs);
+  if (!dir) return std::nullopt;
+  return std::filesystem::path(*dir);
 }
 
 uint32_t host_tsc_khz() {

@@ -38,6 +38,9 @@ struct VmSpec {
   // Benchmark baseline only: QEMU's own user-mode network (slirp) instead of the engine's
   // sealed stack. It can reach the host's loopback and everything else, unfiltered.
   bool slirp_baseline = false;
+  // Benchmark baseline only: this host directory shared read-write with the guest over
+  // QEMU's virtio-9p (mount tag kBenchVirtfsTag), unmediated. Empty: no share.
+  std::filesystem::path bench_virtfs_dir;
   std::string mac = "52:54:00:12:34:56";
   int mtu = 0;                // > 0: advertised to the guest as host_mtu (VIRTIO_NET_F_MTU)
   uint32_t host_tsc_khz = 0;  // 0 = unknown (then no tsc_early_khz)
@@ -60,6 +63,12 @@ std::vector<std::string> probe_argv(const std::string& qemu_binary, Accel accel,
 // MATCHLOCK_UNSAFE_SLIRP_BASELINE=1: bench/net_throughput.py's baseline, the same guest on
 // QEMU's -netdev user (VmSpec::slirp_baseline). Never for real use: nothing is filtered.
 bool slirp_baseline_requested();
+
+// MATCHLOCK_UNSAFE_BENCH_VIRTFS=/abs/dir: bench/vfs.py's baseline, the directory shared over
+// QEMU's virtio-9p (VmSpec::bench_virtfs_dir), so the FUSE mount can be compared with it.
+// The raw value (the caller checks that it is an absolute directory), nullopt when unset.
+std::optional<std::filesystem::path> bench_virtfs_requested();
+inline constexpr const char* kBenchVirtfsTag = "bench9p";
 
 // The guest side of QEMU's user-mode network, fixed by QEMU: guest .15, gateway .2 and DNS .3
 // of 10.0.2.0/24.

@@ -126,3 +126,14 @@ TEST_CASE("qemu runs under its own seccomp sandbox", "[vm]") {
     CHECK(std::next(it)->find(deny) != std::string::npos);
   }
 }
+
+TEST_CASE("the virtio-9p bench baseline shares one escaped host directory", "[vm]") {
+  auto s = sample();
+  auto argv = qemu_argv(s);
+  CHECK(std::find(argv.begin(), argv.end(), "-fsdev") == argv.end());
+  s.bench_virtfs_dir = "/srv/a,readonly=on/w";
+  argv = qemu_argv(s);
+  CHECK(
+      has_pair(argv, "-fsdev", "local,id=bench9p,path=/srv/a,,readonly=on/w,security_model=none"));
+  CHECK(has_pair(argv, "-device", "virtio-9p-device,fsdev=bench9p,mount_tag=bench9p"));
+}
