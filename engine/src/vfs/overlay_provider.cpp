@@ -340,7 +340,7 @@ Outcome<Attr> OverlayProvider::change(const std::string& path, const AttrChange&
   auto found = find(path);
   if (!found) return Errno{found.error()};
   if (found->layer == Layer::Lower) {
-    auto copied = copy_up(path);
+    auto copied = copy_up(path, !(c.size && *c.size == 0));
     if (!copied) return Errno{copied.error()};
   }
   auto changed = upper_->change(upper_path(path), c);

@@ -151,15 +151,21 @@ TEST_CASE("host_dir_provider_never_follows_a_last_component_symlink", "[vfs][hos
   CHECK(f.outside_snapshot() == before);
 }
 
-// One thread keeps swapping root/sub (a real directory) with a symlink to outside/ while the
-// test thread works through sub/. Each openat2 resolution is atomic: whichever state it sees,
-// it never lands outside.
+// One thread keeps swapping root/sub (a real directory) with a symlink to outside/, and
+// root/last (a regular file) with a symlink to outside/secret, while the test thread works
+// through sub/ and on last. Each openat2 resolution is atomic and last components are never
+// followed: whichever state an operation sees, it never lands outside. The outside snapshot
+// includes the directory's own mtime, so even a file created and deleted there again shows.
 TEST_CASE("host_dir_provider_survives_directory_symlink_swap_race", "[vfs][host_dir][race]") {
   Fixture f;
   std::string sub = f.root + "/sub", swap = f.root + "/swap";
   REQUIRE(::mkdir(sub.c_str(), 0755) == 0);
   write_host(sub + "/secret", "inside", 0644);
   REQUIRE(::symlink(f.outside.c_str(), swap.c_str()) == 0);
+
+  std::string last = f.root + "/last", last_swap = f.root + "/last_swap";
+  write_host(last, "last", 0644);
+  REQUIRE(::symlink((f.outside + "/secret").c_str(), last_swap.c_str()) == 0);
   std::string before = f.outside_snapshot();
 
   std::atomic<bool> stop{false};
@@ -170,11 +176,14 @@ TEST_CASE("host_dir_provider_survives_directory_symlink_swap_race", "[vfs][host_
                     RENAME_EXCHANGE) == 0) {
         ++swaps;
       }
+      (void)::syscall(SYS_renameat2, AT_FDCWD, last.c_str(), AT_FDCWD, last_swap.c_str(),
+                      RENAME_EXCHANGE);
     }
   });
   int reads_inside = 0, refused = 0, creates = 0;
   bool read_outside = false;
-  for (int i = 0; i < 3000; ++i) {
+  // At least 3000 rounds, and on until both states were seen (a loaded host may starve one).
+  for (int i = 0; i < 50000 && (i < 3000 || reads_inside == 0 || refused == 0); ++i) {
     auto h = f.provider->open("sub/secret", O_RDONLY);
     if (h.ok()) {
       std::string content = read_all(**h);
@@ -193,6 +202,15 @@ TEST_CASE("host_dir_provider_survives_directory_symlink_swap_race", "[vfs][host_
     chmod.mode = 0600;
     (void)f.provider->change("sub/secret", chmod);
     (void)f.provider->rename("sub/secret", "sub/secret", 0);
+    auto l = f.provider->open("last", O_RDWR | O_TRUNC);
+    if (l.ok()) {
+      (void)(*l)->write(0, "last");
+      if (read_all(**l) == "OUTSIDE") read_outside = true;
+    }
+    AttrChange last_change;
+    last_change.mode = 0600;
+    last_change.size = 0;
+    (void)f.provider->change("last", last_change);
   }
   stop = true;
   swapper.join();
