@@ -61,8 +61,8 @@ Attr attr_from_stat(const struct stat& st, const IdMap& ids) {
   return a;
 }
 
-Outcome<std::unique_ptr<HostDirProvider>> HostDirProvider::open(const std::string& host_path,
-                                                                IdMap ids, bool owner_is_root) {
+Outcome<std::unique_ptr<HostDirProvider>> HostDirProvider::serve(const std::string& host_path,
+                                                                 IdMap ids, bool owner_is_root) {
   // The host path comes from the user, not the guest: symlinks in it are followed once here.
   UniqueFd fd(::open(host_path.c_str(), O_PATH | O_CLOEXEC));
   if (!fd) return last_errno();

@@ -18,8 +18,8 @@ class HostDirProvider final : public Provider {
  public:
   // Opens `host_path` once (a directory or a regular file). Errors: the open's errno, or
   // EINVAL for anything else than a directory or regular file.
-  static Outcome<std::unique_ptr<HostDirProvider>> open(const std::string& host_path, IdMap ids,
-                                                        bool owner_is_root);
+  static Outcome<std::unique_ptr<HostDirProvider>> serve(const std::string& host_path, IdMap ids,
+                                                         bool owner_is_root);
 
   Outcome<Attr> stat(const std::string& path) override;
   Outcome<std::vector<DirEntry>> list(const std::string& path) override;

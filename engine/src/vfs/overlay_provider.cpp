@@ -56,13 +56,13 @@ class OverlayHandle final : public FileHandle {
 
 }  // namespace
 
-Outcome<std::unique_ptr<OverlayProvider>> OverlayProvider::open(const std::string& lower_host_path,
-                                                                const std::string& upper_dir,
-                                                                IdMap ids, bool owner_is_root) {
-  auto lower = HostDirProvider::open(lower_host_path, ids, owner_is_root);
+Outcome<std::unique_ptr<OverlayProvider>> OverlayProvider::serve(const std::string& lower_host_path,
+                                                                 const std::string& upper_dir,
+                                                                 IdMap ids, bool owner_is_root) {
+  auto lower = HostDirProvider::serve(lower_host_path, ids, owner_is_root);
   if (!lower) return Errno{lower.error()};
   if (::mkdir(upper_dir.c_str(), 0700) != 0 && errno != EEXIST) return Errno{errno};
-  auto upper = HostDirProvider::open(upper_dir, ids, owner_is_root);
+  auto upper = HostDirProvider::serve(upper_dir, ids, owner_is_root);
   if (!upper) return Errno{upper.error()};
   if ((*upper)->serves_single_file()) return Errno{ENOTDIR};
   bool single_file = (*lower)->serves_single_file();

@@ -32,9 +32,9 @@ class OverlayProvider final : public Provider {
  public:
   // Serves `lower_host_path` (a directory or a regular file, never modified) with changes kept
   // in `upper_dir` (created 0700 if missing; the caller removes it with the sandbox).
-  static Outcome<std::unique_ptr<OverlayProvider>> open(const std::string& lower_host_path,
-                                                        const std::string& upper_dir, IdMap ids,
-                                                        bool owner_is_root);
+  static Outcome<std::unique_ptr<OverlayProvider>> serve(const std::string& lower_host_path,
+                                                         const std::string& upper_dir, IdMap ids,
+                                                         bool owner_is_root);
   // `lower` is only read. With `single_file`, the root "" is a file, kept in the upper as
   // kUpperFileName once written.
   OverlayProvider(std::unique_ptr<Provider> lower, std::unique_ptr<Provider> upper,

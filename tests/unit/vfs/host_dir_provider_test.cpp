@@ -32,7 +32,7 @@ struct Fixture {
     REQUIRE(::mkdir(outside.c_str(), 0755) == 0);
     write_host(outside + "/secret", "OUTSIDE", 0644);
     write_host(outside + "/victim", "victim", 0644);
-    auto p = HostDirProvider::open(root, IdMap{}, false);
+    auto p = HostDirProvider::serve(root, IdMap{}, false);
     REQUIRE(p.ok());
     provider = std::move(p.value());
   }
@@ -347,7 +347,7 @@ TEST_CASE("host_dir_provider_maps_ids_and_chowns_new_nodes_as_root", "[vfs][host
   if (::geteuid() != 0) return;  // chown to another user needs root
   TempDir dir;
   IdMap ids{0, 0, 1000, 1000};  // host root appears as guest 1000
-  auto p = HostDirProvider::open(dir.path(), ids, true);
+  auto p = HostDirProvider::serve(dir.path(), ids, true);
   REQUIRE(p.ok());
   auto root = (*p)->stat("");
   REQUIRE(root.ok());
@@ -427,7 +427,7 @@ TEST_CASE("host_dir_provider_single_file_root", "[vfs][host_dir]") {
   TempDir dir;
   write_host(dir / "only.txt", "content", 0600);
   write_host(dir / "sibling", "not served", 0644);
-  auto p = HostDirProvider::open(dir / "only.txt", IdMap{}, false);
+  auto p = HostDirProvider::serve(dir / "only.txt", IdMap{}, false);
   REQUIRE(p.ok());
   CHECK((*p)->serves_single_file());
   auto attr = (*p)->stat("");

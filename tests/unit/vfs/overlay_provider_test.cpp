@@ -37,7 +37,7 @@ struct Fixture {
     REQUIRE(::mkdir((lower + "/e").c_str(), 0755) == 0);
     write_host(lower + "/e/f", "eff", 0644);
     REQUIRE(::symlink("a.txt", (lower + "/link").c_str()) == 0);
-    auto o = OverlayProvider::open(lower, upper, IdMap{}, false);
+    auto o = OverlayProvider::serve(lower, upper, IdMap{}, false);
     REQUIRE(o.ok());
     overlay = std::move(o.value());
   }
@@ -145,8 +145,10 @@ TEST_CASE("overlay_copy_up_preserves_content_mode_and_inode", "[vfs][overlay]") 
   REQUIRE(o.rename("fresh", "fresh2", 0).ok());
   CHECK(fresh->attr.ino == o.stat("fresh2")->ino);
   std::set<uint64_t> inos;
-  for (auto& e : *o.list("")) inos.insert(e.ino);
-  CHECK(inos.size() == o.list("")->size());
+  auto root = o.list("");
+  REQUIRE(root.ok());
+  for (auto& e : *root) inos.insert(e.ino);
+  CHECK(inos.size() == root->size());
 }
 
 TEST_CASE("overlay_whiteouts_opaque_directories_and_merged_listing", "[vfs][overlay]") {
@@ -201,7 +203,7 @@ TEST_CASE("overlay_single_file_root_writes_to_an_upper_copy", "[vfs][overlay]") 
   std::string before = tree_snapshot(base.path());
   TempDir upper_base;  // apart, so creating it does not touch base's mtime
   std::string upper = upper_base / "upper";
-  auto o = OverlayProvider::open(file, upper, IdMap{}, false);
+  auto o = OverlayProvider::serve(file, upper, IdMap{}, false);
   REQUIRE(o.ok());
   Provider& p = **o;
   auto ino = p.stat("")->ino;

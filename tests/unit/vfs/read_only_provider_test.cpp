@@ -18,7 +18,7 @@ TEST_CASE("read_only_provider_refuses_every_change_with_erofs", "[vfs][read_only
   REQUIRE(::mkdir((dir / "d").c_str(), 0755) == 0);
   REQUIRE(::symlink("f", (dir / "s").c_str()) == 0);
   std::string before = tree_snapshot(dir.path());
-  auto host = HostDirProvider::open(dir.path(), IdMap{}, false);
+  auto host = HostDirProvider::serve(dir.path(), IdMap{}, false);
   REQUIRE(host.ok());
   ReadOnlyProvider p(std::move(host.value()));
   Caller caller{};
