@@ -5,7 +5,8 @@
 // Lookup order: hidden (deleted) -> upper -> lower.
 // - Copy-up: a lower node is copied into the upper (parents first, as directories with the
 //   lower mode and owner) before it is opened for writing or truncation, chmod'ed, chown'ed,
-//   truncated, had its times set, linked or renamed. File content is copied in 1 MiB chunks.
+//   truncated, had its times set, linked or renamed. File content is copied in 1 MiB chunks
+//   (not at all when the file is about to be truncated to zero).
 //   A read-only handle opened before a copy-up keeps reading the lower file.
 // - Deletions: `hidden_` holds paths under which the lower tree is no longer visible. A
 //   deleted lower entry is a hidden path with nothing in the upper (a whiteout); a node created
