@@ -1,0 +1,71 @@
+#include "vfs/host_file_handle.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <limits>
+
+#include "vfs/host_dir_provider.h"
+
+namespace matchlock::vfs {
+
+namespace {
+
+constexpr uint64_t kMaxOffset = static_cast<uint64_t>(std::numeric_limits<off_t>::max());
+
+}  // namespace
+
+Outcome<size_t> HostFileHandle::read(uint64_t offset, std::span<char> out) {
+  if (offset > kMaxOffset) return Errno{EINVAL};
+  for (;;) {
+    ssize_t n = ::pread(fd_.get(), out.data(), out.size(), static_cast<off_t>(offset));
+    if (n >= 0) return static_cast<size_t>(n);
+    if (errno != EINTR) return last_errno();
+  }
+}
+
+// A short write is returned as is: the guest kernel reports it to the writer.
+Outcome<size_t> HostFileHandle::write(uint64_t offset, std::string_view data) {
+  if (offset > kMaxOffset) return Errno{EFBIG};
+  for (;;) {
+    ssize_t n = ::pwrite(fd_.get(), data.data(), data.size(), static_cast<off_t>(offset));
+    if (n >= 0) return static_cast<size_t>(n);
+    if (errno != EINTR) return last_errno();
+  }
+}
+
+Outcome<Attr> HostFileHandle::stat() {
+  struct stat st {};
+  if (::fstat(fd_.get(), &st) != 0) return last_errno();
+  return attr_from_stat(st, ids_);
+}
+
+Outcome<Attr> HostFileHandle::change(const AttrChange& c) {
+  if (c.size) {
+    if (*c.size > kMaxOffset) return Errno{EFBIG};
+    if (::ftruncate(fd_.get(), static_cast<off_t>(*c.size)) != 0) return last_errno();
+  }
+  if (c.mode && ::fchmod(fd_.get(), *c.mode & 07777) != 0) return last_errno();
+  if (c.uid || c.gid) {
+    uid_t uid = c.uid ? ids_.uid_to_host(*c.uid) : static_cast<uid_t>(-1);
+    gid_t gid = c.gid ? ids_.gid_to_host(*c.gid) : static_cast<gid_t>(-1);
+    if (::fchown(fd_.get(), uid, gid) != 0) return last_errno();
+  }
+  if (c.atime || c.mtime) {
+    timespec times[2] = {{0, UTIME_OMIT}, {0, UTIME_OMIT}};
+    if (c.atime) times[0] = *c.atime;
+    if (c.mtime) times[1] = *c.mtime;
+    if (::futimens(fd_.get(), times) != 0) return last_errno();
+  }
+  return stat();
+}
+
+Status HostFileHandle::sync(bool data_only) {
+  int rc = data_only ? ::fdatasync(fd_.get()) : ::fsync(fd_.get());
+  if (rc != 0) return last_errno();
+  return ok_status();
+}
+
+}  // namespace matchlock::vfs
