@@ -13,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "cli/control_client.h"
+#include "cli/sandbox_lookup.h"
 #include "core/base64.h"
 #include "core/json.h"
 #include "core/unique_fd.h"
@@ -162,7 +163,12 @@ int cmd_cp(Args args) {
   }
   const std::string& host = src ? args[1] : args[0];
   if (host.empty()) return fail("cp: empty host path");
-  auto sock = connect_sandbox(guest.id);
+  // A unique id prefix names the sandbox, as for the lifecycle commands.
+  auto store = open_state();
+  if (!store.ok()) return fail(store.error().message, 1);
+  auto row = find_sandbox(**store, guest.id);
+  if (!row.ok()) return fail(row.error().message, 1);
+  auto sock = connect_sandbox(row->id);
   if (!sock.ok()) return fail(sock.error().message, 1);
   return src ? copy_from_guest(sock->get(), *src, host) : copy_to_guest(sock->get(), host, *dst);
 }
