@@ -60,6 +60,28 @@ Result<rapidjson::Document> call(int fd, const char* method, rapidjson::Document
   return call_blocking(fd, method, params);
 }
 
+// Whether an existing guest directory is at `path` (it then receives the file under its own
+// name, as with cp): looked up in the parent's listing, which tells a directory from a file.
+bool is_guest_dir(int fd, const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  const std::string parent = slash == 0 ? "/" : path.substr(0, slash);
+  const std::string name = path.substr(slash + 1);
+  if (name == "." || name == "..") return true;
+  rapidjson::Document p(rapidjson::kObjectType);
+  p.AddMember("path", json::str(parent, p.GetAllocator()), p.GetAllocator());
+  auto reply = call(fd, "list_files", p);
+  if (!reply.ok()) return false;
+  const auto* result = json::member(*reply, "result");
+  const auto* files = result ? json::member(*result, "files") : nullptr;
+  if (!files || !files->IsArray()) return false;
+  for (const auto& f : files->GetArray()) {
+    const auto* n = json::member(f, "name");
+    const auto* dir = json::member(f, "is_dir");
+    if (n && n->IsString() && name == n->GetString() && dir && dir->IsBool()) return dir->GetBool();
+  }
+  return false;
+}
+
 int copy_from_guest(int fd, const GuestPath& src, std::string dst) {
   const std::string label = src.id + ":" + src.path;
   if (dst.ends_with('/') || is_host_dir(dst)) {
@@ -113,13 +135,9 @@ int copy_to_guest(int fd, const std::string& src, GuestPath dst) {
   if (S_ISDIR(st.st_mode))
     return fail("cp: " + src + ": copying directories is not supported yet", 1);
   if (!S_ISREG(st.st_mode)) return fail("cp: " + src + ": not a regular file", 1);
-  if (dst.path.ends_with('/')) {
+  if (dst.path.ends_with('/') || is_guest_dir(fd, dst.path)) {
+    if (!dst.path.ends_with('/')) dst.path += '/';
     dst.path += base_name(src);
-  } else {
-    // An existing guest directory receives the file under its own name (as cp does).
-    rapidjson::Document p(rapidjson::kObjectType);
-    p.AddMember("path", json::str(dst.path, p.GetAllocator()), p.GetAllocator());
-    if (auto reply = call(fd, "list_files", p); reply.ok()) dst.path += "/" + base_name(src);
   }
   const std::string label = dst.id + ":" + dst.path;
   std::string chunk(kChunkBytes, '\0');
