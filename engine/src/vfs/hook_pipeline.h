@@ -10,6 +10,13 @@
 // After an operation: an event to the sink (when emit_events or any rule exists) and after-phase
 // callback rules notified fire-and-forget (at most kMaxAfterCallsInFlight at once; more dropped).
 //
+// Lifetime: calls in flight keep the settings alive; a before() whose pipeline is destroyed
+// still gets its `done` (from the callback's answer or deadline), so the server's contract of
+// exactly one `done` holds.
+//
+// Wiring (sandbox boot): HookPipeline(loop, options.vfs.hooks, sink) where the sink forwards to
+// Sandbox's on_file_event, handed to the VFS service as its VfsHooks.
+//
 // THREAT MODEL: the SDK answer is another process's text: parsed defensively, bounded by the
 // line-call client; the guest's paths and data are only passed through, never interpreted.
 #pragma once
