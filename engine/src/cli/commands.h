@@ -26,6 +26,7 @@ int cmd_exec(Args args);  // exec ID CMD...: over the sandbox's control socket
 int cmd_kill(Args args);  // kill ID... | --all
 int cmd_log(Args args);   // log ID [-f]
 int cmd_allow_list(Args args);
+int cmd_cp(Args args);            // cp SRC DST: one side ID:/guest/path
 int cmd_port_forward(Args args);  // allow-list add|delete ID HOSTS...
 
 // Prints "matchlock: <message>" on stderr; returns the exit code to use for usage errors.

@@ -39,6 +39,7 @@ const Command kCommands[] = {
     {"prune", nullptr, cmd_prune, "prune", "Remove every stopped or crashed sandbox"},
     {"gc", nullptr, cmd_gc, "gc", "Reconcile recorded sandboxes with the host, clean leftovers"},
     {"log", nullptr, cmd_log, "log", "Print a sandbox's console and engine logs"},
+    {"cp", nullptr, cmd_cp, "cp", "Copy a file between the host and a running sandbox"},
     {"port-forward", nullptr, cmd_port_forward, "port-forward",
      "Forward host ports to a running sandbox"},
     {"allow-list", nullptr, cmd_allow_list, "allow-list add|delete",

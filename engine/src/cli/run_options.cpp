@@ -10,6 +10,7 @@
 
 #include "core/value_parsers.h"
 #include "image/image_store.h"
+#include "sandbox/mount_spec.h"
 #include "sandbox/network_policy.h"
 #include "sandbox/plugin_options.h"
 #include "sandbox/secret_spec.h"
@@ -78,21 +79,16 @@ Status parse_network_flags(const ParsedArgs& a, sandbox::SandboxOptions& o) {
     o.mtu = static_cast<int>(n);
   }
   if (o.no_network) {
-    for (const char* flag : {"allow-host", "allow-private-host", "secret", "local-model-route",
-                             "local-model-backend", "usage-log-path", "budget-limit-usd",
-                             "plugin-config", "event-log", "agent-system", "run-id",
-                             "network-intercept"}) {
+    for (const char* flag :
+         {"allow-host", "allow-private-host", "secret", "local-model-route", "local-model-backend",
+          "usage-log-path", "budget-limit-usd", "plugin-config", "event-log", "agent-system",
+          "run-id", "network-intercept"}) {
       if (a.is_set(flag) || !a.values(flag).empty())
         return invalid_argument(std::string("--no-network cannot be combined with --") + flag);
     }
   }
-  // Registered so conflicts and typos get precise errors; the features land with later issues.
-  for (const char* flag : {"volume", "disk"}) {
-    if (!a.values(flag).empty()) {
-      return invalid_argument(std::string("--") + flag + " is not supported yet");
-    }
-  }
-  if (a.is_set("workspace")) return invalid_argument("--workspace is not supported yet");
+  // Registered so conflicts and typos get precise errors; the feature lands with a later issue.
+  if (!a.values("disk").empty()) return invalid_argument("--disk is not supported yet");
   o.force_interception = a.is_set("network-intercept");
   return {};
 }
@@ -163,6 +159,18 @@ Status parse_plugin_flags(const ParsedArgs& a, sandbox::PluginOptions& p) {
 }
 
 // -p/--publish and --address into the listeners the sandbox binds before it boots.
+// -v / --workspace: relative host paths from the shell's directory (a detached owner outlives
+// it, so they are made absolute now).
+Status parse_vfs_flags(const ParsedArgs& a, sandbox::SandboxOptions& o) {
+  std::error_code ec;
+  const std::string cwd = std::filesystem::current_path(ec).string();
+  if (ec) return invalid_argument("cannot read the current directory: " + ec.message());
+  auto vfs = sandbox::parse_cli_vfs(a.values("volume"), a.value("workspace").value_or(""), cwd);
+  if (!vfs.ok()) return vfs.error();
+  o.vfs = std::move(*vfs);
+  return {};
+}
+
 Status parse_publish_flags(const ParsedArgs& a, sandbox::SandboxOptions& o) {
   std::vector<std::string> addresses;
   for (const auto& v : a.values("address")) {
@@ -239,8 +247,10 @@ ArgParser run_arg_parser() {
                 "intercept (MITM) the sandbox's HTTP(S) even with no other policy flag: every "
                 "host allowed, plugins and the event log see every request")
       .add_repeated("volume", 'v', "HOST:GUEST[:MODE]",
-                    "mount a host path into the workspace (not supported yet)")
-      .add_value("workspace", 0, "PATH", "guest path of the workspace mount (not supported yet)")
+                    "mount a host file or directory at GUEST (relative to the workspace, or "
+                    "absolute beneath it); MODE overlay (default: the guest's changes stay in "
+                    "the sandbox), host_fs (read-write) or ro")
+      .add_value("workspace", 0, "PATH", "guest directory of the file mounts", "/workspace")
       .add_repeated("disk", 0, "HOST:GUEST[:ro]", "attach a raw ext4 disk (not supported yet)")
       .add_repeated("allow-private-host", 0, "IP",
                     "let interception dial this private address (blocked by default)")
@@ -388,6 +398,7 @@ Result<RunOptions> parse_run_options(Args args, bool stdin_is_tty) {
   if (auto st = parse_plugin_flags(a, o.sandbox.plugins); !st.ok()) return st.error();
   if (auto st = parse_secret_flags(a, o.sandbox); !st.ok()) return st.error();
   if (auto st = parse_publish_flags(a, o.sandbox); !st.ok()) return st.error();
+  if (auto st = parse_vfs_flags(a, o.sandbox); !st.ok()) return st.error();
   return o;
 }
 

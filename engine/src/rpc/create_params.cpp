@@ -10,6 +10,7 @@
 
 #include "core/json.h"
 #include "core/value_parsers.h"
+#include "rpc/vfs_params.h"
 #include "sandbox/network_policy.h"
 #include "sandbox/secret_spec.h"
 
@@ -330,14 +331,12 @@ Status parse_network(const Value& params, sandbox::SandboxOptions& o) {
   return {};
 }
 
-Status parse_vfs(const Value& params) {
+Status parse_vfs(const Value& params, sandbox::SandboxOptions& o) {
   const Value* v = member(params, "vfs");
   if (!v) return {};
-  if (!v->IsObject()) return invalid("vfs", "must be an object");
-  if (non_empty(member(*v, "mounts")) || non_empty(member(*v, "workspace")) ||
-      non_empty(member(*v, "interception"))) {
-    return invalid_argument("vfs mounts are not supported yet");
-  }
+  auto vfs = parse_vfs_params(*v);
+  if (!vfs.ok()) return vfs.error();
+  o.vfs = std::move(*vfs);
   return {};
 }
 
@@ -369,7 +368,7 @@ Result<CreateRequest> parse_create_params(const rapidjson::Value* params) {
   MATCHLOCK_TRY(parse_image_config(p, o));
   MATCHLOCK_TRY(append_env_map(p, "env", "env", o.env));
   MATCHLOCK_TRY(parse_network(p, o));
-  MATCHLOCK_TRY(parse_vfs(p));
+  MATCHLOCK_TRY(parse_vfs(p, o));
   if (const Value* d = member(p, "extra_disks"); non_empty(d)) {
     return invalid_argument("extra_disks is not supported yet");
   }

@@ -44,6 +44,20 @@ class SandboxVm : public VmPort {
       const std::vector<sandbox::PortForwardRule>& rules) override {
     return s_->forward_ports(rules);
   }
+  void read_file(const std::string& path, uint64_t offset, uint64_t limit,
+                 std::function<void(Result<sandbox::GuestFileChunk>)> done) override {
+    s_->read_file(path, offset, limit, std::move(done));
+  }
+  void write_file(sandbox::GuestFileWrite request, std::function<void(Status)> done) override {
+    s_->write_file(std::move(request), std::move(done));
+  }
+  void list_files(const std::string& path,
+                  std::function<void(Result<std::vector<sandbox::GuestFileInfo>>)> done) override {
+    s_->list_files(path, std::move(done));
+  }
+  void set_on_file_event(std::function<void(const vfs::FileOperation&, int)> fn) override {
+    s_->set_on_file_event(std::move(fn));
+  }
 
  private:
   std::shared_ptr<sandbox::Sandbox> s_;

@@ -19,9 +19,7 @@ using rapidjson::Value;
 
 // Methods of the original protocol this engine does not implement yet: answered with a clear
 // -32000 instead of "Method not found", so SDK users see what is missing.
-constexpr const char* kNotSupportedYet[] = {
-    "write_file", "read_file", "list_files", "log", "log_stream",
-};
+constexpr const char* kNotSupportedYet[] = {"log", "log_stream"};
 
 Value string_array(const std::vector<std::string>& items, rapidjson::Document::AllocatorType& a) {
   Value arr(rapidjson::kArrayType);
@@ -148,6 +146,9 @@ void Session::dispatch(const Request& req) {
   if (m == "allow_list_add") return on_allow_list(req, true);
   if (m == "allow_list_delete") return on_allow_list(req, false);
   if (m == "port_forward") return on_port_forward(req);
+  if (m == "write_file") return on_write_file(req);
+  if (m == "read_file") return on_read_file(req);
+  if (m == "list_files") return on_list_files(req);
   for (const char* name : kNotSupportedYet) {
     if (m == name) return reply_error(req.id, kVmFailed, m + " is not supported yet");
   }

@@ -61,6 +61,11 @@ class Session : public SandboxObserver, public std::enable_shared_from_this<Sess
 
   void on_sandbox_closing() override;
   void on_sandbox_closed() override;
+  void on_file_event(const vfs::FileOperation& op, int error) override;
+
+  // File `event` lines queued to this client and not yet written; beyond this many, new events
+  // are dropped (a slow client must not grow the engine's memory, nor slow the guest).
+  static constexpr size_t kMaxEventsInFlight = 1024;
 
  private:
   friend class ExecCall;
@@ -78,6 +83,10 @@ class Session : public SandboxObserver, public std::enable_shared_from_this<Sess
   void on_resize(const Request& req);
   void on_allow_list(const Request& req, bool add);
   void on_port_forward(const Request& req);
+  // rpc/file_methods.cpp
+  void on_write_file(const Request& req);
+  void on_read_file(const Request& req);
+  void on_list_files(const Request& req);
 
   std::shared_ptr<ExecCall> find_call(uint64_t id, std::optional<ExecMode> mode) const;
   void cancel_all_calls();
@@ -115,6 +124,9 @@ class Session : public SandboxObserver, public std::enable_shared_from_this<Sess
   bool input_ended_ = false;
   bool output_failed_ = false;
   bool input_paused_ = false;  // back-pressure currently applied to the input
+
+  size_t events_in_flight_ = 0;
+  uint64_t events_dropped_ = 0;
 
   std::function<void(bool)> on_input_paused_;
   std::function<void()> on_done_;

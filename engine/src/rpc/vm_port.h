@@ -54,6 +54,20 @@ class VmPort {
       const std::vector<sandbox::PortForwardRule>&) {
     return Error(ErrorCode::kUnsupported, "VM backend does not support port-forward");
   }
+  // Guest files through the agent (sandbox::Sandbox::read_file/write_file/list_files).
+  virtual void read_file(const std::string& path, uint64_t offset, uint64_t limit,
+                         std::function<void(Result<sandbox::GuestFileChunk>)> done) {
+    done(Error(ErrorCode::kUnsupported, "VM backend does not support files"));
+  }
+  virtual void write_file(sandbox::GuestFileWrite request, std::function<void(Status)> done) {
+    done(Error(ErrorCode::kUnsupported, "VM backend does not support files"));
+  }
+  virtual void list_files(const std::string& path,
+                          std::function<void(Result<std::vector<sandbox::GuestFileInfo>>)> done) {
+    done(Error(ErrorCode::kUnsupported, "VM backend does not support files"));
+  }
+  // VFS operations observed by the sandbox's hooks (rpc `event` notifications).
+  virtual void set_on_file_event(std::function<void(const vfs::FileOperation&, int error)>) {}
 };
 
 using VmCreateCallback = std::function<void(Result<std::shared_ptr<VmPort>>)>;

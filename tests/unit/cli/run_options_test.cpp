@@ -91,3 +91,28 @@ TEST_CASE("run plugin flag errors name the flag", "[cli][plugins]") {
   CHECK(error_of({"--no-network", "--local-model-route", "a.com/m=n@h:1"}) ==
         "--no-network cannot be combined with --local-model-route");
 }
+
+TEST_CASE("run -v and --workspace fill the VFS options", "[cli][mount]") {
+  auto r = parse({"-v", "/tmp:data", "--volume", "/:/srv/all:ro", "--workspace", "/srv"});
+  REQUIRE(r.ok());
+  const auto& vfs = r->sandbox.vfs;
+  CHECK(vfs.workspace == "/srv");
+  REQUIRE(vfs.mounts.size() == 2);
+  CHECK(vfs.mounts[0].host_path == "/tmp");
+  CHECK(vfs.mounts[0].guest_path == "/srv/data");
+  CHECK(vfs.mounts[0].mode == sandbox::MountMode::kOverlay);
+  CHECK(vfs.mounts[1].mode == sandbox::MountMode::kReadOnly);
+  // No flags: the default workspace, no mounts (the guest still gets an empty tree there).
+  auto plain = parse({});
+  REQUIRE(plain.ok());
+  CHECK(plain->sandbox.vfs.workspace == "/workspace");
+  CHECK(plain->sandbox.vfs.mounts.empty());
+}
+
+TEST_CASE("run -v errors name the value", "[cli][mount]") {
+  CHECK(error_of({"-v", "/nonexistent/q:x"}) ==
+        "invalid volume mount \"/nonexistent/q:x\": host path does not exist");
+  CHECK(error_of({"-v", "/tmp:/x"}).rfind("invalid volume mount \"/tmp:/x\": ", 0) == 0);
+  CHECK(error_of({"--workspace", "/proc"}).rfind("invalid --workspace \"/proc\"", 0) == 0);
+  CHECK(error_of({"--disk", "/tmp/a:/b"}) == "--disk is not supported yet");
+}

@@ -127,9 +127,13 @@ TEST_CASE("create_network_fields_fill_the_options", "[rpc][create]") {
         std::string::npos);
 }
 
-TEST_CASE("create_refuses_policy_features_that_are_not_implemented", "[rpc][create]") {
-  CHECK(error_of(R"({"image":"a","vfs":{"workspace":"/workspace","mounts":{"/workspace":{}}}})") ==
-        "vfs mounts are not supported yet");
+TEST_CASE("create_takes_vfs_mounts", "[rpc][create][vfs]") {
+  auto r = parse(R"({"image":"a","vfs":{"workspace":"/workspace","mounts":{"/workspace":{}}}})");
+  REQUIRE(r.ok());
+  REQUIRE(r->options.vfs.mounts.size() == 1);
+  CHECK(r->options.vfs.mounts[0].mode == sandbox::MountMode::kMemory);
+  CHECK(error_of(R"({"image":"a","vfs":{"mounts":{"/workspace":{"type":"nfs"}}}})") ==
+        R"(invalid vfs.mounts["/workspace"].type: unknown type "nfs" (memory, host_fs, overlay))");
 }
 
 TEST_CASE("create_takes_secrets_by_name_with_a_fresh_placeholder", "[rpc][create][secret]") {

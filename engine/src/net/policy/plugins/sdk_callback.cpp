@@ -12,7 +12,7 @@
 #include "net/policy/body_replacement.h"
 #include "net/policy/plugin_registry.h"
 #include "net/policy/request_target.h"
-#include "net/policy/unix_line_call.h"
+#include "core/unix_line_call.h"
 
 namespace matchlock::net::policy {
 namespace {

@@ -1,11 +1,11 @@
-#include "net/policy/unix_line_call.h"
+#include "core/unix_line_call.h"
 
 #include <array>
 #include <memory>
 
 #include "core/uv.h"
 
-namespace matchlock::net::policy {
+namespace matchlock {
 namespace {
 
 class LineCall : public std::enable_shared_from_this<LineCall> {
@@ -106,4 +106,4 @@ void unix_line_call(uv_loop_t* loop, const std::string& socket_path, std::string
   call->start(socket_path, std::move(line), timeout_ms);
 }
 
-}  // namespace matchlock::net::policy
+}  // namespace matchlock

@@ -1,6 +1,6 @@
 // One JSON-lines round trip over a fresh unix stream connection, on the loop: connect, write
 // one line, read one line, close; the whole call has one deadline. What the sdk_callback
-// plugin does per invocation.
+// plugin and the VFS hook callbacks do per invocation.
 //
 // Threat model: the peer is another process (the SDK); its answer is bounded (kMaxAnswerBytes,
 // more = error) and handed over as text for the caller to validate.
@@ -14,7 +14,7 @@
 
 #include "core/result.h"
 
-namespace matchlock::net::policy {
+namespace matchlock {
 
 constexpr size_t kMaxAnswerBytes = 4 * 1024 * 1024;
 
@@ -23,4 +23,4 @@ constexpr size_t kMaxAnswerBytes = 4 * 1024 * 1024;
 void unix_line_call(uv_loop_t* loop, const std::string& socket_path, std::string line,
                     uint32_t timeout_ms, std::function<void(Result<std::string>)> done);
 
-}  // namespace matchlock::net::policy
+}  // namespace matchlock

@@ -1,0 +1,154 @@
+// rpc write_file / read_file / list_files (rpc-protocol.md §3.4, with the offset/limit/truncate
+// extension `matchlock cp` streams through) and file `event` notifications (§7).
+#include <chrono>
+
+#include "core/base64.h"
+#include "core/log.h"
+#include "rpc/file_wire.h"
+#include "rpc/session.h"
+
+namespace matchlock::rpc {
+namespace {
+
+using rapidjson::Value;
+
+const Value* param(const Request& req, const char* name) {
+  if (!req.params || !req.params->IsObject()) return nullptr;
+  auto it = req.params->FindMember(name);
+  if (it == req.params->MemberEnd() || it->value.IsNull()) return nullptr;
+  return &it->value;
+}
+
+// The guest path: a missing one is a file failure (-32002), as the guest would report it.
+std::optional<std::string> path_param(const Request& req, RpcError& err) {
+  const Value* v = param(req, "path");
+  if (v && !v->IsString()) {
+    err = {kInvalidParams, "invalid path: must be a string"};
+    return std::nullopt;
+  }
+  if (!v || v->GetStringLength() == 0) {
+    err = {kFileFailed, "path is required"};
+    return std::nullopt;
+  }
+  return std::string(v->GetString(), v->GetStringLength());
+}
+
+std::optional<uint64_t> u64_param(const Request& req, const char* name, RpcError& err) {
+  const Value* v = param(req, name);
+  if (!v) return uint64_t{0};
+  if (!v->IsUint64()) {
+    err = {kInvalidParams, std::string("invalid ") + name + ": must be a non-negative integer"};
+    return std::nullopt;
+  }
+  return v->GetUint64();
+}
+
+int file_error_code(const Error& e) {
+  return e.code == ErrorCode::kUnsupported ? kVmFailed : kFileFailed;
+}
+
+}  // namespace
+
+void Session::on_write_file(const Request& req) {
+  if (!host_->ready()) return reply_error(req.id, kVmFailed, "VM not created");
+  RpcError err;
+  auto path = path_param(req, err);
+  if (!path) return reply_error(req.id, err.code, err.message);
+  sandbox::GuestFileWrite w;
+  w.path = *path;
+  if (const Value* c = param(req, "content")) {
+    if (!c->IsString()) return reply_error(req.id, kInvalidParams, "invalid base64 content");
+    auto bytes = base64::decode({c->GetString(), c->GetStringLength()});
+    if (!bytes) return reply_error(req.id, kInvalidParams, "invalid base64 content");
+    w.data = std::move(*bytes);
+  }
+  auto mode = u64_param(req, "mode", err);
+  auto offset = mode ? u64_param(req, "offset", err) : std::nullopt;
+  if (!mode || !offset) return reply_error(req.id, err.code, err.message);
+  w.mode = (*mode & 07777) == 0 ? 0644 : static_cast<uint32_t>(*mode & 07777);
+  w.offset = *offset;
+  if (const Value* t = param(req, "truncate")) {
+    if (!t->IsBool())
+      return reply_error(req.id, kInvalidParams, "invalid truncate: must be a boolean");
+    w.truncate = t->GetBool();
+  }
+  std::weak_ptr<Session> weak = shared_from_this();
+  auto id = req.id;
+  host_->vm().write_file(std::move(w), [weak, id](Status st) {
+    auto self = weak.lock();
+    if (!self) return;
+    if (!st.ok()) return self->reply_error(id, file_error_code(st.error()), st.error().message);
+    self->reply(id, Value(rapidjson::kObjectType));
+  });
+}
+
+// Without `limit` the whole file, refused above kMaxReadFileBytes (the reference's limit); with
+// it at most `limit` bytes from `offset` (capped at the same size: one reply stays bounded).
+void Session::on_read_file(const Request& req) {
+  if (!host_->ready()) return reply_error(req.id, kVmFailed, "VM not created");
+  RpcError err;
+  auto path = path_param(req, err);
+  if (!path) return reply_error(req.id, err.code, err.message);
+  auto offset = u64_param(req, "offset", err);
+  auto limit = offset ? u64_param(req, "limit", err) : std::nullopt;
+  if (!offset || !limit) return reply_error(req.id, err.code, err.message);
+  const bool whole = *limit == 0;
+  // One byte more than allowed tells a too-large file without reading all of it.
+  const uint64_t ask = whole ? kMaxReadFileBytes + 1 : std::min(*limit, kMaxReadFileBytes);
+  std::weak_ptr<Session> weak = shared_from_this();
+  auto id = req.id;
+  host_->vm().read_file(*path, *offset, ask, [weak, id, whole, p = *path](auto r) {
+    auto self = weak.lock();
+    if (!self) return;
+    if (!r.ok()) return self->reply_error(id, file_error_code(r.error()), r.error().message);
+    if (whole && (r->file_size > kMaxReadFileBytes || r->data.size() > kMaxReadFileBytes)) {
+      return self->reply_error(
+          id, kFileFailed,
+          "read_file exceeds " + std::to_string(kMaxReadFileBytes) + " bytes: " + p);
+    }
+    rapidjson::Document d(rapidjson::kObjectType);
+    auto& a = d.GetAllocator();
+    const std::string b64 = base64::encode(r->data);
+    d.AddMember("content", Value(b64.c_str(), rapidjson::SizeType(b64.size()), a), a);
+    d.AddMember("size", r->file_size, a);
+    d.AddMember("mode", r->mode & 07777, a);
+    self->reply(id, d);
+  });
+}
+
+void Session::on_list_files(const Request& req) {
+  if (!host_->ready()) return reply_error(req.id, kVmFailed, "VM not created");
+  RpcError err;
+  auto path = path_param(req, err);
+  if (!path) return reply_error(req.id, err.code, err.message);
+  std::weak_ptr<Session> weak = shared_from_this();
+  auto id = req.id;
+  host_->vm().list_files(*path, [weak, id](auto r) {
+    auto self = weak.lock();
+    if (!self) return;
+    if (!r.ok()) return self->reply_error(id, file_error_code(r.error()), r.error().message);
+    rapidjson::Document d(rapidjson::kObjectType);
+    auto& a = d.GetAllocator();
+    Value files(rapidjson::kArrayType);  // always an array, never null (Python iterates it)
+    for (const auto& info : *r) files.PushBack(file_info_json(info, a), a);
+    d.AddMember("files", files, a);
+    self->reply(id, d);
+  });
+}
+
+void Session::on_file_event(const vfs::FileOperation& op, int error) {
+  if (!serving() || client_gone()) return;
+  if (events_in_flight_ >= kMaxEventsInFlight) {
+    if (events_dropped_++ == 0) log::warn("rpc: client too slow for file events; dropping some");
+    return;
+  }
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  const int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(now).count();
+  ++events_in_flight_;
+  std::weak_ptr<Session> weak = shared_from_this();
+  send(file_event_line(op, error, ms), [weak] {
+    if (auto self = weak.lock()) --self->events_in_flight_;
+  });
+}
+
+}  // namespace matchlock::rpc
