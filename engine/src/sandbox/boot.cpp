@@ -18,6 +18,7 @@
 #include "sandbox/network_policy.h"
 #include "sandbox/options_record.h"
 #include "sandbox/vfs_mounts.h"
+#include "vfs/hook_pipeline.h"
 #include "vm/qemu_command.h"
 #include "vm/vm_launcher.h"
 
@@ -274,6 +275,15 @@ void Boot::prepare_files(StepDone done) {
   auto table = build_mount_table(sandbox_->options_.vfs, res().dir);
   if (!table.ok()) return done(table.error());
   mount_table_ = std::move(table.value());
+  const auto& hooks = sandbox_->options_.vfs.hooks;
+  if (!hooks.empty()) {
+    std::weak_ptr<Sandbox> weak = sandbox_;
+    res().vfs_hooks = std::make_shared<vfs::HookPipeline>(
+        sandbox_->loop_, hooks, [weak](const vfs::FileOperation& op, int error) {
+          auto sb = weak.lock();
+          if (sb && sb->on_file_event_) sb->on_file_event_(op, error);
+        });
+  }
   done(Status());
 }
 

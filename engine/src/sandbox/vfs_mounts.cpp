@@ -38,14 +38,14 @@ Result<std::shared_ptr<vfs::Provider>> make_provider(const MountSpec& spec,
       return std::shared_ptr<vfs::Provider>(std::make_shared<vfs::MemoryProvider>());
     case MountMode::kHostFs:
     case MountMode::kReadOnly: {
-      auto host = vfs::HostDirProvider::open(spec.host_path, ids, root);
+      auto host = vfs::HostDirProvider::serve(spec.host_path, ids, root);
       if (!host.ok()) return mount_error(spec, host.error());
       if (spec.mode == MountMode::kHostFs) return std::shared_ptr<vfs::Provider>(std::move(*host));
       return std::shared_ptr<vfs::Provider>(
           std::make_shared<vfs::ReadOnlyProvider>(std::move(*host)));
     }
     case MountMode::kOverlay: {
-      auto overlay = vfs::OverlayProvider::open(spec.host_path, upper_dir.string(), ids, root);
+      auto overlay = vfs::OverlayProvider::serve(spec.host_path, upper_dir.string(), ids, root);
       if (!overlay.ok()) return mount_error(spec, overlay.error());
       return std::shared_ptr<vfs::Provider>(std::move(*overlay));
     }
