@@ -12,6 +12,8 @@
 namespace matchlock::vfs {
 namespace {
 
+constexpr uint64_t kMaxFileSize = uint64_t{1} << 40;
+
 timespec now() {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -179,9 +181,7 @@ class MemoryFile : public FileHandle {
     if ((flags_ & O_ACCMODE) == O_RDONLY) return Errno{EBADF};
     if (!node_->is_file()) return Errno{EISDIR};
     if (flags_ & O_APPEND) offset = node_->data.size();
-    if (offset > st_->limits.max_bytes || data.size() > st_->limits.max_bytes - offset) {
-      return Errno{EFBIG};
-    }
+    if (offset > kMaxFileSize || data.size() > kMaxFileSize - offset) return Errno{EFBIG};
     uint64_t end = offset + data.size();
     if (end > node_->data.size()) {
       auto rs = st_->resize(*node_, end);
