@@ -132,8 +132,9 @@ void FuseServer::setattr(Ctx& c) {
                OpenFile* h = handle_for_attr(node, has_fh, fh);
                Outcome<Attr> a = Errno{EROFS};
                if (h) {
-                 a = mounts_.serving(h->ws).mount->provider->read_only() ? Outcome<Attr>(Errno{EROFS})
-                                                                        : h->file->change(ch);
+                 a = mounts_.serving(h->ws).mount->provider->read_only()
+                         ? Outcome<Attr>(Errno{EROFS})
+                         : h->file->change(ch);
                  if (a) a->ino = map_ino(mounts_.serving(h->ws).mount, a->ino);
                } else if (auto t = mutable_target(path); t || t.error() != EBUSY) {
                  a = t ? t->mount->provider->change(t->path, ch) : Outcome<Attr>(Errno{t.error()});
@@ -159,8 +160,8 @@ void FuseServer::readlink(Ctx& c) {
   with_hooks(c, {make_op(FileOp::kReadlink, *ws, c.caller)}, {},
              [this, u = c.unique, ws = *ws](auto&) -> Ran {
                auto r = mounts_.resolve(ws);
-               Outcome<std::string> t =
-                   r.mount ? r.mount->provider->readlink(r.path) : Outcome<std::string>(Errno{EINVAL});
+               Outcome<std::string> t = r.mount ? r.mount->provider->readlink(r.path)
+                                                : Outcome<std::string>(Errno{EINVAL});
                if (!t) {
                  reply_error(u, t.error());
                  return Ran{t.error(), 0};
@@ -212,9 +213,9 @@ void FuseServer::mknod(Ctx& c) {
              [this, u = c.unique, parent = c.node, name = std::string(in->name), ws = *ws,
               mode = op.mode, caller = c.caller](auto&) -> Ran {
                auto t = new_entry_target(ws);
-               Outcome<Created> cr =
-                   t ? t->mount->provider->create(t->path, O_WRONLY | O_CREAT | O_EXCL, mode, caller)
-                     : Outcome<Created>(Errno{t.error()});
+               Outcome<Created> cr = t ? t->mount->provider->create(
+                                             t->path, O_WRONLY | O_CREAT | O_EXCL, mode, caller)
+                                       : Outcome<Created>(Errno{t.error()});
                if (!cr) {
                  reply_error(u, cr.error());
                  return Ran{cr.error(), 0};
@@ -291,11 +292,11 @@ void FuseServer::rename(Ctx& c, bool v2) {
   op.new_path = guest_path(*to);
   with_hooks(c, {op}, {},
              [this, u = c.unique, old_dir = c.node, old_name = std::string(in->old_name),
-              new_dir = in->new_dir, new_name = std::string(in->new_name), from = *from,
-              to = *to, flags = in->flags](auto&) -> Ran {
+              new_dir = in->new_dir, new_name = std::string(in->new_name), from = *from, to = *to,
+              flags = in->flags](auto&) -> Ran {
                auto a = mutable_target(from);
                auto b = mutable_target(to);
-               Status st = !a ? Status(Errno{a.error()})
+               Status st = !a   ? Status(Errno{a.error()})
                            : !b ? Status(Errno{b.error()})
                            : a->mount != b->mount
                                ? Status(Errno{EXDEV})
@@ -333,7 +334,7 @@ void FuseServer::link(Ctx& c) {
               to = *to](auto&) -> Ran {
                auto a = mutable_target(from);
                auto b = new_entry_target(to);
-               Outcome<Attr> r = !a ? Outcome<Attr>(Errno{a.error()})
+               Outcome<Attr> r = !a   ? Outcome<Attr>(Errno{a.error()})
                                  : !b ? Outcome<Attr>(Errno{b.error()})
                                  : a->mount != b->mount
                                      ? Outcome<Attr>(Errno{EXDEV})

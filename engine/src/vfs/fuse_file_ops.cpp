@@ -136,8 +136,8 @@ void FuseServer::write(Ctx& c) {
   op.offset = in->in.offset;
   op.size = in->data.size();
   with_hooks(c, {op}, in->data,
-             [this, u = c.unique, fh = in->in.fh, offset = in->in.offset, data = in->data](
-                 const std::optional<std::string>& replace) -> Ran {
+             [this, u = c.unique, fh = in->in.fh, offset = in->in.offset,
+              data = in->data](const std::optional<std::string>& replace) -> Ran {
                OpenFile* f = handle_of(fh);
                if (!f || !f->file) {
                  reply_error(u, EBADF);

@@ -72,6 +72,7 @@ FuseServer::~FuseServer() = default;
 void FuseServer::close_handles() {
   handles_.clear();
   alive_ = std::make_shared<int>(0);  // answers to hooks asked before now are dropped
+  waiting_ = 0;
 }
 
 void FuseServer::handle(std::string message) {
@@ -97,32 +98,58 @@ void FuseServer::dispatch(Ctx& c) {
   if (op == FUSE_INTERRUPT) return;  // no reply: requests here finish on their own
   if (!initialized_) return reply_error(c.unique, EIO);
   switch (op) {
-    case FUSE_LOOKUP: return lookup(c);
-    case FUSE_FORGET: return forget(c);
-    case FUSE_BATCH_FORGET: return batch_forget(c);
-    case FUSE_GETATTR: return getattr(c);
-    case FUSE_SETATTR: return setattr(c);
-    case FUSE_READLINK: return readlink(c);
-    case FUSE_SYMLINK: return symlink(c);
-    case FUSE_MKNOD: return mknod(c);
-    case FUSE_MKDIR: return mkdir(c);
-    case FUSE_UNLINK: return remove(c, false);
-    case FUSE_RMDIR: return remove(c, true);
-    case FUSE_RENAME: return rename(c, false);
-    case FUSE_RENAME2: return rename(c, true);
-    case FUSE_LINK: return link(c);
-    case FUSE_OPEN: return open(c);
-    case FUSE_CREATE: return create(c);
-    case FUSE_READ: return read(c);
-    case FUSE_WRITE: return write(c);
-    case FUSE_STATFS: return statfs(c);
-    case FUSE_RELEASE: return release(c);
-    case FUSE_FSYNC: return fsync(c);
-    case FUSE_FLUSH: return reply(c.unique, {});
-    case FUSE_OPENDIR: return opendir(c);
-    case FUSE_READDIR: return readdir(c);
-    case FUSE_RELEASEDIR: return releasedir(c);
-    case FUSE_FSYNCDIR: return reply(c.unique, {});
+    case FUSE_LOOKUP:
+      return lookup(c);
+    case FUSE_FORGET:
+      return forget(c);
+    case FUSE_BATCH_FORGET:
+      return batch_forget(c);
+    case FUSE_GETATTR:
+      return getattr(c);
+    case FUSE_SETATTR:
+      return setattr(c);
+    case FUSE_READLINK:
+      return readlink(c);
+    case FUSE_SYMLINK:
+      return symlink(c);
+    case FUSE_MKNOD:
+      return mknod(c);
+    case FUSE_MKDIR:
+      return mkdir(c);
+    case FUSE_UNLINK:
+      return remove(c, false);
+    case FUSE_RMDIR:
+      return remove(c, true);
+    case FUSE_RENAME:
+      return rename(c, false);
+    case FUSE_RENAME2:
+      return rename(c, true);
+    case FUSE_LINK:
+      return link(c);
+    case FUSE_OPEN:
+      return open(c);
+    case FUSE_CREATE:
+      return create(c);
+    case FUSE_READ:
+      return read(c);
+    case FUSE_WRITE:
+      return write(c);
+    case FUSE_STATFS:
+      return statfs(c);
+    case FUSE_RELEASE:
+      return release(c);
+    case FUSE_FSYNC:
+      return fsync(c);
+    case FUSE_FLUSH:
+      return reply(c.unique, {});
+    case FUSE_OPENDIR:
+      return opendir(c);
+    case FUSE_READDIR:
+      return readdir(c);
+    case FUSE_RELEASEDIR:
+      return releasedir(c);
+    case FUSE_FSYNCDIR:
+      return reply(c.unique, {});
     case FUSE_DESTROY:
       close_handles();
       return reply(c.unique, {});
@@ -187,10 +214,16 @@ void FuseServer::with_hooks(const Ctx& c, std::vector<FileOperation> ops, std::s
     while (hooks_ && chain->next < chain->ops.size()) {
       const FileOperation& op = chain->ops[chain->next++];
       if (!hooks_->wants_before(op)) continue;
+      if (waiting_ >= limits_.max_waiting) {
+        reply_error(chain->unique, EAGAIN);
+        return finish(*chain, Ran{EAGAIN, 0});
+      }
+      ++waiting_;
       std::weak_ptr<int> alive = alive_;
       auto again = weak_step.lock();
       hooks_->before(op, chain->data, [this, alive, chain, finish, again](HookDecision d) {
         if (alive.expired()) return;  // the server (or its channel) is gone
+        --waiting_;
         if (d.error > 0) {
           reply_error(chain->unique, d.error);
           return finish(*chain, Ran{d.error, 0});

@@ -30,6 +30,8 @@ class FuseServer {
   struct Limits {
     size_t max_handles = 65536;  // open files and directories (EMFILE beyond)
     size_t max_nodes = 1 << 20;  // node ids the kernel holds (ENFILE beyond)
+    size_t max_waiting = 4096;   // requests waiting on a before-hook (EAGAIN beyond): each
+                                 // holds its message, up to 1 MiB
   };
 
   FuseServer(MountTable mounts, std::string workspace, std::shared_ptr<VfsHooks> hooks, Send send);
@@ -46,6 +48,7 @@ class FuseServer {
 
   size_t open_handles() const { return handles_.size(); }
   size_t nodes() const { return nodes_.size(); }
+  size_t waiting_on_hooks() const { return waiting_; }
   bool initialized() const { return initialized_; }
 
  private:
@@ -59,7 +62,7 @@ class FuseServer {
   };
   struct OpenFile {
     uint64_t node = 0;
-    std::string ws;  // workspace path at open (names a detached file for hooks)
+    std::string ws;                    // workspace path at open (names a detached file for hooks)
     std::unique_ptr<FileHandle> file;  // null for a directory
     std::vector<DirEntry> entries;     // directory snapshot, "." and ".." first
   };
@@ -137,6 +140,7 @@ class FuseServer {
   std::unordered_map<uint64_t, OpenFile> handles_;
   uint64_t next_fh_ = 1;
   bool initialized_ = false;
+  size_t waiting_ = 0;                                     // before-hooks not answered yet
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // hook answers check it
 };
 

@@ -61,7 +61,7 @@ Result<MountTable> MountTable::create(std::vector<Mount> mounts) {
 MountTable::Resolved MountTable::serving(const std::string& path) const {
   for (const Mount& m : mounts_) {
     if (!contains(m.point, path)) continue;
-    std::string rel = m.point.empty() ? path
+    std::string rel = m.point.empty()                 ? path
                       : path.size() == m.point.size() ? std::string()
                                                       : path.substr(m.point.size() + 1);
     return Resolved{&m, std::move(rel)};
@@ -92,8 +92,8 @@ std::vector<std::string> MountTable::children_of(const std::string& path) const 
     if (m.point.size() <= path.size() || !contains(path, m.point)) continue;
     size_t start = path.empty() ? 0 : path.size() + 1;
     size_t slash = m.point.find('/', start);
-    std::string name = m.point.substr(start, slash == std::string::npos ? std::string::npos
-                                                                         : slash - start);
+    std::string name =
+        m.point.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
     if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(std::move(name));
   }
   return out;

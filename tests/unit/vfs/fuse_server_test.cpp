@@ -323,10 +323,9 @@ TEST_CASE("fuse_server_after_hook_sees_every_op", "[vfs][fuse_server][hooks]") {
   std::vector<std::pair<FileOp, int>> ops;
   for (auto& [op, err] : hooks->afters) ops.emplace_back(op.op, err);
   std::vector<std::pair<FileOp, int>> want = {
-      {FileOp::kMkdir, 0},   {FileOp::kStat, 0},  {FileOp::kCreate, 0}, {FileOp::kWrite, 0},
-      {FileOp::kRead, 0},    {FileOp::kSync, 0},  {FileOp::kClose, 0},  {FileOp::kRename, 0},
-      {FileOp::kReaddir, 0}, {FileOp::kReaddir, 0}, {FileOp::kRemove, 0},
-      {FileOp::kStat, ENOENT}};
+      {FileOp::kMkdir, 0},   {FileOp::kStat, 0},    {FileOp::kCreate, 0}, {FileOp::kWrite, 0},
+      {FileOp::kRead, 0},    {FileOp::kSync, 0},    {FileOp::kClose, 0},  {FileOp::kRename, 0},
+      {FileOp::kReaddir, 0}, {FileOp::kReaddir, 0}, {FileOp::kRemove, 0}, {FileOp::kStat, ENOENT}};
   CHECK(ops == want);
   CHECK(hooks->afters[3].first.size == 3);  // bytes written
   CHECK(hooks->afters[4].first.size == 3);  // bytes read
@@ -343,7 +342,7 @@ TEST_CASE("fuse_server_async_hook_does_not_stall_other_requests", "[vfs][fuse_se
   auto f = c.create(kRoot, "slow");
   size_t before = c.sent.size();
   uint64_t w = c.send(FUSE_WRITE, f.node, c.write_body(f.fh, 0, "later"));
-  CHECK(c.sent.size() == before);  // waiting on the hook
+  CHECK(c.sent.size() == before);         // waiting on the hook
   Reply other = c.lookup(kRoot, "slow");  // answered meanwhile
   CHECK(other.error == 0);
   REQUIRE(hooks->pending.size() == 1);
@@ -366,4 +365,79 @@ TEST_CASE("fuse_server_async_hook_does_not_stall_other_requests", "[vfs][fuse_se
   size_t n = c.sent.size();
   hooks->pending[2](HookDecision{});
   CHECK(c.sent.size() == n);
+}
+
+TEST_CASE("fuse_server_bounds_requests_waiting_on_hooks", "[vfs][fuse_server][hooks]") {
+  auto hooks = std::make_shared<FakeHooks>();
+  hooks->watched = {FileOp::kStat};
+  hooks->defer = true;
+  FuseServer::Limits limits;
+  limits.max_waiting = 2;
+  FuseTestClient c(*MountTable::create({}), hooks, limits);
+  c.init();
+  c.send(FUSE_LOOKUP, kRoot, cstr("a"));
+  c.send(FUSE_LOOKUP, kRoot, cstr("b"));
+  CHECK(c.lookup(kRoot, "c").error == EAGAIN);
+  CHECK(c.server.waiting_on_hooks() == 2);
+  hooks->pending[0](HookDecision{});
+  CHECK(c.server.waiting_on_hooks() == 1);
+  CHECK(parse_reply(c.sent.back()).error == ENOENT);
+}
+
+namespace {
+
+struct ReadOnlyMemory : MemoryProvider {
+  bool read_only() const override { return true; }
+};
+
+}  // namespace
+
+TEST_CASE("fuse_server_read_only_mounts_refuse_changes_with_erofs", "[vfs][fuse_server]") {
+  auto ro = std::make_shared<ReadOnlyMemory>();
+  auto made = ro->create("seed", O_WRONLY | O_CREAT, 0644, {});
+  REQUIRE(made);
+  REQUIRE(made->handle->write(0, "seed"));
+  FuseTestClient c(*MountTable::create({{"ro", ro, false}}));
+  c.init();
+  uint64_t dir = c.node_of(kRoot, "ro");
+  uint64_t seed = c.node_of(dir, "seed");
+  CHECK(c.create(dir, "new").error == EROFS);
+  CHECK(c.mkdir(dir, "sub").error == EROFS);
+  CHECK(c.call(FUSE_UNLINK, dir, cstr("seed")).error == EROFS);
+  CHECK(c.open(seed, O_WRONLY).error == EROFS);
+  CHECK(c.open(seed, O_RDONLY | O_TRUNC).error == EROFS);
+  auto o = c.open(seed, O_RDONLY);
+  REQUIRE(o.error == 0);
+  CHECK(c.read(seed, o.fh, 0, 10).body == "seed");
+  fuse_setattr_in sa{};
+  sa.valid = FATTR_MODE;
+  sa.mode = 0777;
+  CHECK(c.call(FUSE_SETATTR, seed, bytes_of(sa)).error == EROFS);
+  sa.valid |= FATTR_FH;
+  sa.fh = o.fh;
+  CHECK(c.call(FUSE_SETATTR, seed, bytes_of(sa)).error == EROFS);
+  CHECK(c.create(kRoot, "outside").error == 0);  // the memory root stays writable
+}
+
+TEST_CASE("fuse_server_setattr_asks_a_hook_per_change", "[vfs][fuse_server][hooks]") {
+  auto hooks = std::make_shared<FakeHooks>();
+  hooks->watched = {FileOp::kTruncate, FileOp::kChmod, FileOp::kChown, FileOp::kUtimens};
+  FuseTestClient c(hooks);
+  c.init();
+  auto f = c.create(kRoot, "f");
+  fuse_setattr_in sa{};
+  sa.valid = FATTR_SIZE | FATTR_MODE | FATTR_MTIME | FATTR_MTIME_NOW;
+  sa.size = 0;
+  sa.mode = 0600;
+  REQUIRE(c.call(FUSE_SETATTR, f.node, bytes_of(sa)).error == 0);
+  REQUIRE(hooks->befores.size() == 3);
+  CHECK(hooks->befores[0].op == FileOp::kTruncate);
+  CHECK(hooks->befores[1].op == FileOp::kChmod);
+  CHECK(hooks->befores[1].mode == 0600);
+  CHECK(hooks->befores[2].op == FileOp::kUtimens);
+  hooks->decision.error = EPERM;
+  sa.valid = FATTR_UID;
+  sa.uid = 0;
+  CHECK(c.call(FUSE_SETATTR, f.node, bytes_of(sa)).error == EPERM);
+  CHECK(c.getattr(f.node).as<fuse_attr_out>().attr.uid == 1000);
 }

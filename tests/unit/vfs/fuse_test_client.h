@@ -61,8 +61,9 @@ class FuseTestClient {
  public:
   explicit FuseTestClient(MountTable mounts, std::shared_ptr<VfsHooks> hooks = nullptr,
                           FuseServer::Limits limits = {})
-      : server(std::move(mounts), "/workspace", std::move(hooks),
-               [this](std::string r) { sent.push_back(std::move(r)); }, limits) {}
+      : server(
+            std::move(mounts), "/workspace", std::move(hooks),
+            [this](std::string r) { sent.push_back(std::move(r)); }, limits) {}
   explicit FuseTestClient(std::shared_ptr<VfsHooks> hooks = nullptr)
       : FuseTestClient(*MountTable::create({}), std::move(hooks)) {}
 

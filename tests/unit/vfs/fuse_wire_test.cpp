@@ -56,12 +56,12 @@ TEST_CASE("fuse_wire_requires_header_len_to_equal_the_message_size", "[vfs][fuse
 }
 
 TEST_CASE("fuse_wire_names_must_end_with_nul_and_nothing_after", "[vfs][fuse_wire]") {
-  CHECK(fuse::decode_name(request_of(fuse_request(FUSE_LOOKUP, 1, cstr("abc"), 1)))->name ==
-        "abc");
+  CHECK(fuse::decode_name(request_of(fuse_request(FUSE_LOOKUP, 1, cstr("abc"), 1)))->name == "abc");
   CHECK_FALSE(fuse::decode_name(request_of(fuse_request(FUSE_LOOKUP, 1, "abc", 1))));
   CHECK_FALSE(fuse::decode_name(request_of(fuse_request(FUSE_LOOKUP, 1, cstr("a") + "b", 1))));
   CHECK_FALSE(fuse::decode_name(request_of(fuse_request(FUSE_LOOKUP, 1, "", 1))));
-  auto s = fuse::decode_symlink(request_of(fuse_request(FUSE_SYMLINK, 1, cstr("l") + cstr("t"), 1)));
+  auto s =
+      fuse::decode_symlink(request_of(fuse_request(FUSE_SYMLINK, 1, cstr("l") + cstr("t"), 1)));
   REQUIRE(s);
   CHECK(s->name == "l");
   CHECK(s->target == "t");
@@ -73,7 +73,8 @@ TEST_CASE("fuse_wire_write_data_must_match_its_declared_size", "[vfs][fuse_wire]
   in.size = 5;
   CHECK(fuse::decode_write(request_of(fuse_request(FUSE_WRITE, 2, bytes_of(in) + "hello", 1)))
             ->data == "hello");
-  CHECK_FALSE(fuse::decode_write(request_of(fuse_request(FUSE_WRITE, 2, bytes_of(in) + "hell", 1))));
+  CHECK_FALSE(
+      fuse::decode_write(request_of(fuse_request(FUSE_WRITE, 2, bytes_of(in) + "hell", 1))));
   in.size = 0xffffffff;  // a lying size
   CHECK_FALSE(fuse::decode_write(request_of(fuse_request(FUSE_WRITE, 2, bytes_of(in) + "x", 1))));
   CHECK_FALSE(fuse::decode_write(request_of(fuse_request(FUSE_WRITE, 2, "short", 1))));
@@ -112,7 +113,8 @@ TEST_CASE("fuse_wire_survives_random_and_truncated_messages", "[vfs][fuse_wire][
       fuse_request(FUSE_LOOKUP, 1, cstr("abc"), 1),
       fuse_request(FUSE_SYMLINK, 1, cstr("l") + cstr("target"), 2),
       fuse_request(FUSE_RENAME2, 1, bytes_of(fuse_rename2_in{}) + cstr("a") + cstr("b"), 3),
-      fuse_request(FUSE_BATCH_FORGET, 0, bytes_of(fuse_batch_forget_in{2, 0}) + std::string(32, 1), 4),
+      fuse_request(FUSE_BATCH_FORGET, 0, bytes_of(fuse_batch_forget_in{2, 0}) + std::string(32, 1),
+                   4),
   };
   for (int i = 0; i < 20000; ++i) {
     std::string m;

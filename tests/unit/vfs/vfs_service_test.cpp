@@ -107,8 +107,7 @@ TEST_CASE("vfs_service_reassembles_messages_split_across_reads", "[vfs][vfs_serv
   CHECK_FALSE(r.lost);
 }
 
-TEST_CASE("vfs_service_ends_the_channel_on_an_oversize_or_undersize_length",
-          "[vfs][vfs_service]") {
+TEST_CASE("vfs_service_ends_the_channel_on_an_oversize_or_undersize_length", "[vfs][vfs_service]") {
   for (uint32_t len : {uint32_t(kMaxVfsMessage + 1), uint32_t(0xffffffff), uint32_t(8)}) {
     Relay r;
     r.sends(init_request(1));
