@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 
+#include <deque>
 #include <random>
 
 #include "vfs/fuse_test_client.h"
@@ -12,8 +13,12 @@ using namespace matchlock::vfs::test;
 
 namespace {
 
-fuse::Request request_of(const std::string& msg) {
-  auto r = fuse::parse_request(std::span<const char>(msg.data(), msg.size()));
+// Decoded views point into the message, so the test keeps every message it decodes.
+fuse::Request request_of(std::string msg) {
+  static std::deque<std::string> kept;
+  kept.push_back(std::move(msg));
+  const std::string& m = kept.back();
+  auto r = fuse::parse_request(std::span<const char>(m.data(), m.size()));
   REQUIRE(r);
   return *r;
 }
