@@ -32,6 +32,11 @@ class MountTable {
     std::string path;              // relative to the mount's provider
   };
   Resolved resolve(const std::string& workspace_path) const;
+  // The mount whose tree holds `workspace_path`, even where resolve() reports a synthesised
+  // directory (the provider may have a real directory there whose entries still show).
+  Resolved serving(const std::string& workspace_path) const;
+  // True if `workspace_path` is a mount point ("" included).
+  bool is_mount_point(const std::string& workspace_path) const;
   // Names of mount points (or synthesised directories) directly beneath `workspace_path`.
   std::vector<std::string> children_of(const std::string& workspace_path) const;
   bool is_synthesised(const std::string& workspace_path) const;

@@ -1,0 +1,195 @@
+// FUSE ops on open files: open, create, read, write, release, fsync.
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+
+#include "vfs/fuse_server.h"
+#include "vfs/vfs_service.h"
+
+namespace matchlock::vfs {
+namespace {
+
+bool writes(int flags) {
+  return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+}
+
+}  // namespace
+
+void FuseServer::open(Ctx& c) {
+  auto in = fuse::decode_fixed<fuse_open_in>(c.req);
+  if (!in) return reply_error(c.unique, EINVAL);
+  auto ws = node_path(c.node);
+  if (!ws) return reply_error(c.unique, ws.error());
+  int flags = static_cast<int>(in->flags);
+  with_hooks(c, {make_op(FileOp::kOpen, *ws, c.caller)}, {},
+             [this, u = c.unique, node = c.node, ws = *ws, flags](auto&) -> Ran {
+               auto r = mounts_.resolve(ws);
+               if (!r.mount) {
+                 reply_error(u, EISDIR);
+                 return Ran{EISDIR, 0};
+               }
+               int err = 0;
+               if (handles_.size() >= limits_.max_handles) err = EMFILE;
+               if (!err && writes(flags) && r.mount->provider->read_only()) err = EROFS;
+               auto f = err ? Outcome<std::unique_ptr<FileHandle>>(Errno{err})
+                            : r.mount->provider->open(r.path, flags);
+               if (!f) {
+                 reply_error(u, f.error());
+                 return Ran{f.error(), 0};
+               }
+               auto fh = add_handle(OpenFile{node, ws, std::move(*f), {}});
+               if (!fh) {
+                 reply_error(u, fh.error());
+                 return Ran{fh.error(), 0};
+               }
+               fuse_open_out out{};
+               out.fh = *fh;
+               reply_struct(u, out);
+               return Ran{};
+             });
+}
+
+void FuseServer::create(Ctx& c) {
+  auto in = fuse::decode_create(c.req);
+  if (!in) return reply_error(c.unique, EINVAL);
+  if (in->in.mode && !S_ISREG(in->in.mode)) return reply_error(c.unique, EPERM);
+  auto ws = child_path(c.node, in->name);
+  if (!ws) return reply_error(c.unique, ws.error());
+  auto t = new_entry_target(*ws);
+  if (!t) return reply_error(c.unique, t.error());
+  FileOperation op = make_op(FileOp::kCreate, *ws, c.caller);
+  op.mode = in->in.mode & 07777;
+  with_hooks(
+      c, {op}, {},
+      [this, u = c.unique, parent = c.node, name = std::string(in->name), ws = *ws,
+       flags = static_cast<int>(in->in.flags), mode = op.mode, caller = c.caller](auto&) -> Ran {
+        auto t = new_entry_target(ws);
+        int err = t ? 0 : t.error();
+        if (!err && handles_.size() >= limits_.max_handles) err = EMFILE;
+        auto cr = err ? Outcome<Created>(Errno{err})
+                      : t->mount->provider->create(t->path, flags, mode, caller);
+        if (!cr) {
+          reply_error(u, cr.error());
+          return Ran{cr.error(), 0};
+        }
+        auto id = nodes_.lookup(parent, name);
+        if (!id) {
+          reply_error(u, id.error());
+          return Ran{id.error(), 0};
+        }
+        auto fh = add_handle(OpenFile{*id, ws, std::move(cr->handle), {}});
+        if (!fh) {  // cannot happen: checked above; undo the lookup the kernel will not see
+          nodes_.forget(*id, 1);
+          reply_error(u, fh.error());
+          return Ran{fh.error(), 0};
+        }
+        cr->attr.ino = map_ino(t->mount, cr->attr.ino);
+        struct {
+          fuse_entry_out entry;
+          fuse_open_out open;
+        } out{};
+        out.entry.nodeid = *id;
+        out.entry.entry_valid = 1;
+        out.entry.attr_valid = 1;
+        out.entry.attr = fuse_attr_of(cr->attr);
+        out.open.fh = *fh;
+        reply_struct(u, out);
+        return Ran{};
+      });
+}
+
+void FuseServer::read(Ctx& c) {
+  auto in = fuse::decode_fixed<fuse_read_in>(c.req);
+  if (!in) return reply_error(c.unique, EINVAL);
+  OpenFile* f = handle_of(in->fh);
+  if (!f || !f->file) return reply_error(c.unique, EBADF);
+  size_t size = std::min<size_t>(in->size, kMaxWrite);  // the guest's size is only a wish
+  FileOperation op = make_op(FileOp::kRead, nodes_.path_of(f->node).value_or(f->ws), c.caller);
+  op.offset = in->offset;
+  op.size = size;
+  with_hooks(c, {op}, {}, [this, u = c.unique, fh = in->fh, offset = in->offset, size](auto&) {
+    OpenFile* f = handle_of(fh);
+    if (!f || !f->file) {
+      reply_error(u, EBADF);
+      return Ran{EBADF, 0};
+    }
+    std::string buf(size, '\0');
+    auto n = f->file->read(offset, std::span<char>(buf.data(), buf.size()));
+    if (!n) {
+      reply_error(u, n.error());
+      return Ran{n.error(), 0};
+    }
+    buf.resize(std::min(*n, size));
+    reply(u, buf);
+    return Ran{0, buf.size()};
+  });
+}
+
+// A before-hook may replace the bytes; the guest is still told its own length was written.
+void FuseServer::write(Ctx& c) {
+  auto in = fuse::decode_write(c.req);
+  if (!in) return reply_error(c.unique, EINVAL);
+  OpenFile* f = handle_of(in->in.fh);
+  if (!f || !f->file) return reply_error(c.unique, EBADF);
+  FileOperation op = make_op(FileOp::kWrite, nodes_.path_of(f->node).value_or(f->ws), c.caller);
+  op.offset = in->in.offset;
+  op.size = in->data.size();
+  with_hooks(c, {op}, in->data,
+             [this, u = c.unique, fh = in->in.fh, offset = in->in.offset,
+              data = in->data](const std::optional<std::string>& replace) -> Ran {
+               OpenFile* f = handle_of(fh);
+               if (!f || !f->file) {
+                 reply_error(u, EBADF);
+                 return Ran{EBADF, 0};
+               }
+               if (mounts_.serving(f->ws).mount->provider->read_only()) {
+                 reply_error(u, EROFS);
+                 return Ran{EROFS, 0};
+               }
+               std::string_view bytes = replace ? std::string_view(*replace) : data;
+               auto n = f->file->write(offset, bytes);
+               if (!n) {
+                 reply_error(u, n.error());
+                 return Ran{n.error(), 0};
+               }
+               fuse_write_out out{};
+               out.size = static_cast<uint32_t>(replace ? data.size() : *n);
+               reply_struct(u, out);
+               return Ran{0, *n};
+             });
+}
+
+// RELEASE cannot fail for the guest, so hooks only observe it (no before).
+void FuseServer::release(Ctx& c) {
+  auto in = fuse::decode_fixed<fuse_release_in>(c.req);
+  if (!in) return reply_error(c.unique, EINVAL);
+  auto it = handles_.find(in->fh);
+  if (it == handles_.end() || !it->second.file) return reply_error(c.unique, EBADF);
+  FileOperation op =
+      make_op(FileOp::kClose, nodes_.path_of(it->second.node).value_or(it->second.ws), c.caller);
+  handles_.erase(it);
+  reply(c.unique, {});
+  if (hooks_) hooks_->after(op, 0);
+}
+
+void FuseServer::fsync(Ctx& c) {
+  auto in = fuse::decode_fixed<fuse_fsync_in>(c.req);
+  if (!in) return reply_error(c.unique, EINVAL);
+  OpenFile* f = handle_of(in->fh);
+  if (!f || !f->file) return reply_error(c.unique, EBADF);
+  FileOperation op = make_op(FileOp::kSync, nodes_.path_of(f->node).value_or(f->ws), c.caller);
+  with_hooks(c, {op}, {},
+             [this, u = c.unique, fh = in->fh, data_only = (in->fsync_flags & 1) != 0](auto&) {
+               OpenFile* f = handle_of(fh);
+               Status st = f && f->file ? f->file->sync(data_only) : Status(Errno{EBADF});
+               if (!st) {
+                 reply_error(u, st.error());
+                 return Ran{st.error(), 0};
+               }
+               reply(u, {});
+               return Ran{};
+             });
+}
+
+}  // namespace matchlock::vfs
