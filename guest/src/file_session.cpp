@@ -152,6 +152,7 @@ void FileSession::read_chunk() {
   }
   // End of file, or `limit` reached.
   sink_.send(FrameType::kEof, stream_, guest_protocol::fd_payload(StreamFd::kStdout));
+  sink_.send(FrameType::kFileDone, stream_, "{}");
   done();
 }
 

@@ -88,7 +88,8 @@ Status relay_requests(int fuse_fd, int port_fd) {
     ssize_t n = ::read(fuse_fd, buf.get(), kMaxFuseMessage);
     if (n < 0 && (errno == EINTR || errno == ENOENT || errno == EAGAIN)) continue;
     if (n < 0 && errno == ENODEV) return {};  // unmounted
-    if (n <= 0) return errno_error("read /dev/fuse");
+    if (n == 0) return Error(ErrorCode::kIo, "/dev/fuse ended");
+    if (n < 0) return errno_error("read /dev/fuse");
     if (!write_all(port_fd, buf.get(), static_cast<size_t>(n))) {
       return errno_error("write matchlock.vfs");
     }
