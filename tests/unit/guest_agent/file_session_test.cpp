@@ -128,8 +128,7 @@ TEST_CASE("file session reads a file: FILE_INFO, DATA, EOF, FILE_DONE", "[guest_
   for (const auto& f : sink.frames) CHECK(f.stream == 7);
 }
 
-TEST_CASE("file session reads never more than the limit, from the offset",
-          "[guest_agent][files]") {
+TEST_CASE("file session reads never more than the limit, from the offset", "[guest_agent][files]") {
   TempDir dir;
   std::string path = dir.file("a", "0123456789");
   Sink sink;
@@ -174,8 +173,7 @@ TEST_CASE("file session read errors carry errno and the path", "[guest_agent][fi
   CHECK(message == "open " + missing + ": No such file or directory");
 
   Sink dir_sink;
-  FileSession d(open_frame(FrameType::kFileRead, read_request(dir.path.string(), 0, 10)),
-                dir_sink);
+  FileSession d(open_frame(FrameType::kFileRead, read_request(dir.path.string(), 0, 10)), dir_sink);
   CHECK(d.finished());
   CHECK(error_of(dir_sink).second == EISDIR);
   CHECK_FALSE(dir_sink.first(FrameType::kFileInfo));
@@ -205,7 +203,7 @@ TEST_CASE("file session writes: creates with mode and parents, credits, truncate
   CHECK(s.finished());
   CHECK(sink.first(FrameType::kFileDone));
   CHECK(slurp(path) == "hello world");
-  struct stat st{};
+  struct stat st {};
   REQUIRE(::stat(path.c_str(), &st) == 0);
   CHECK((st.st_mode & 07777) == 0600);
 
@@ -217,9 +215,9 @@ TEST_CASE("file session writes: creates with mode and parents, credits, truncate
   k.on_frame({FrameType::kData, 7, data_payload(kStdin, "W")});
   k.on_frame({FrameType::kEof, 7, fd_payload(kStdin)});
   CHECK(slurp(path) == "hello World");
-  FileSession t(open_frame(FrameType::kFileWrite,
-                           R"({"path":")" + path + R"(","offset":2,"truncate":true})"),
-                keep);
+  FileSession t(
+      open_frame(FrameType::kFileWrite, R"({"path":")" + path + R"(","offset":2,"truncate":true})"),
+      keep);
   t.on_frame({FrameType::kData, 7, data_payload(kStdin, "LP")});
   t.on_frame({FrameType::kEof, 7, fd_payload(kStdin)});
   CHECK(slurp(path) == "heLP");

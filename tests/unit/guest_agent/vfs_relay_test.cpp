@@ -102,8 +102,7 @@ TEST_CASE("fuse reply reader fails for good on an impossible length", "[guest_ag
   CHECK(got[0].size() == kMaxFuseMessage);
 }
 
-TEST_CASE("relay_replies writes each reply whole, however the port cut it",
-          "[guest_agent][vfs]") {
+TEST_CASE("relay_replies writes each reply whole, however the port cut it", "[guest_agent][vfs]") {
   Pair port(SOCK_STREAM), fuse(SOCK_SEQPACKET);
   std::string a = reply(1, "first"), b = reply(2, std::string(100'000, 'y')), c = reply(3, "");
   std::string stream = a + b + c;
