@@ -112,9 +112,11 @@ Result<pid_t> start_vfs_relay(UniqueFd fuse_fd, UniqueFd port_fd) {
   ::prctl(PR_SET_NAME, "vfs-relay", 0, 0, 0);
   int fuse = fuse_fd.get();
   int port = port_fd.get();
-  // Copies of the agent's other fds (the channel, any session's pipes) must not stay open here.
+  // Copies of the agent's other fds (the channel, any session's pipes) must not stay open here;
+  // the console stays for the log.
+  const int console = console_fd();
   for (int fd = 3; fd < 4096; ++fd) {
-    if (fd != fuse && fd != port) ::close(fd);
+    if (fd != fuse && fd != port && fd != console) ::close(fd);
   }
   std::thread replies([port, fuse] {
     auto st = relay_replies(port, fuse);
