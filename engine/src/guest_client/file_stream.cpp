@@ -69,24 +69,22 @@ Error guest_file_error(const std::string& message, int error_number) {
 // ---- FileHandle -----------------------------------------------------------------------------
 
 void FileHandle::abandon() {
-  if (finished()) return;
   on_read_ = nullptr;
   on_write_ = nullptr;
   on_list_ = nullptr;
-  // No frame tells the agent: a write or list ends by itself; a read stops at its credit.
-  if (auto c = conn_.lock()) c->finish_stream(stream_id());
-  finished_ = true;
+  abandoned_ = true;
 }
 
 void FileHandle::deliver_bytes(StreamFd, std::string_view bytes, std::function<void()> consumed) {
   // Only a read gets here (accepts_output), and only within credit.
-  if (bytes.size() > limit_ - read_.data.size()) {
+  if (bytes.size() > limit_ - received_) {
     if (auto c = conn_.lock()) {
       c->fail(Error(ErrorCode::kProtocol, "guest file stream: more bytes than the read's limit"));
     }
     return;
   }
-  read_.data.append(bytes);
+  received_ += bytes.size();
+  if (!abandoned_) read_.data.append(bytes);
   consumed();  // kept in memory already, and bounded by the limit: no reason to slow the guest
 }
 

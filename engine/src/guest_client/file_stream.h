@@ -53,7 +53,9 @@ class FileHandle : public GuestStream {
   enum class Op { kRead, kWrite, kList };
   explicit FileHandle(Op op) : GuestStream(Kind::kFile), op_(op) {}
 
-  // Forgets the stream: its callback is not called, later frames for it are ignored.
+  // Drops the callback and any bytes read. The stream still runs to its end (the agent has no
+  // way to stop one early): a read's remaining bytes, bounded by its limit, are discarded as
+  // they come; a write's bytes still go out.
   void abandon();
 
  private:
@@ -69,6 +71,8 @@ class FileHandle : public GuestStream {
 
   Op op_;
   uint64_t limit_ = 0;
+  uint64_t received_ = 0;  // DATA bytes of a read, kept or not
+  bool abandoned_ = false;
   bool info_seen_ = false;
   FileReadResult read_;
   std::vector<FileEntry> entries_;

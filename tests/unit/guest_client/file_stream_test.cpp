@@ -271,3 +271,26 @@ TEST_CASE("a lost channel fails file streams in flight", "[guest_connection][fil
   REQUIRE_FALSE(got->ok());
   CHECK(got->error().message == "guest channel closed");
 }
+
+TEST_CASE("an abandoned read runs to its end without a callback", "[guest_connection][files]") {
+  FakeGuest h;
+  h.handshake();
+  h.host_sent();
+  bool called = false;
+  auto handle = h.conn->read_file("/f", 0, 10, [&](auto) { called = true; });
+  auto sent = h.host_sent();
+  const Frame* open = find(sent, FrameType::kFileRead);
+  REQUIRE(open);
+  uint32_t s = open->stream;
+  handle->abandon();
+  h.guest_sends(encode_frame(FrameType::kFileInfo, s, R"({"size":4,"mode":1})"));
+  h.guest_sends(encode_frame(FrameType::kData, s, data_payload(kStdout, "abcd")));
+  h.guest_sends(encode_frame(FrameType::kEof, s, fd_payload(kStdout)));
+  h.guest_sends(encode_frame(FrameType::kFileDone, s, "{}"));
+  h.run_until([&] { return handle->finished(); });
+  CHECK(handle->finished());
+  CHECK_FALSE(called);
+  CHECK_FALSE(h.lost);
+  auto after = h.host_sent();
+  CHECK(find(after, FrameType::kCredit));  // the bytes were consumed
+}
