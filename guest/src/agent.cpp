@@ -54,7 +54,8 @@ void disarm(int timer_fd) {
 
 }  // namespace
 
-Agent::Agent(Channel channel) : channel_(std::move(channel)) {
+Agent::Agent(Channel channel, std::string modules_dir)
+    : channel_(std::move(channel)), modules_dir_(std::move(modules_dir)) {
   sigset_t child_signal;
   sigemptyset(&child_signal);
   sigaddset(&child_signal, SIGCHLD);
@@ -273,7 +274,7 @@ Status Agent::mount_vfs(const std::string& workspace) {
     if (vfs_->workspace == workspace) return {};
     return invalid_argument("config: the workspace is already mounted at " + vfs_->workspace);
   }
-  auto mounted = mount_workspace(workspace);
+  auto mounted = mount_workspace(workspace, modules_dir_);
   if (!mounted.ok()) return mounted.error();
   vfs_ = std::move(*mounted);
   return {};

@@ -20,7 +20,8 @@ namespace matchlock::guest_agent {
 
 class Agent {
  public:
-  explicit Agent(Channel channel);
+  // `modules_dir`: where on-demand kernel modules (fuse.ko) are, after switch_root.
+  Agent(Channel channel, std::string modules_dir);
   [[noreturn]] void run();
 
  private:
@@ -48,6 +49,7 @@ class Agent {
   std::map<uint32_t, std::unique_ptr<ExecSession>> sessions_;
   std::map<uint32_t, std::unique_ptr<PortSession>> ports_;
   std::map<uint32_t, std::unique_ptr<FileSession>> files_;
+  std::string modules_dir_;
   std::optional<VfsMount> vfs_;
 };
 

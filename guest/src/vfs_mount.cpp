@@ -45,12 +45,12 @@ Result<UniqueFd> open_vfs_port() {
 
 }  // namespace
 
-Result<VfsMount> mount_workspace(const std::string& workspace) {
+Result<VfsMount> mount_workspace(const std::string& workspace, const std::string& modules_dir) {
   if (workspace.empty() || workspace[0] != '/' || workspace.size() > 4096 ||
       workspace.find('\0') != std::string::npos) {
     return invalid_argument("config: workspace must be an absolute path");
   }
-  if (!load_kernel_module("fuse.ko")) {
+  if (!load_kernel_module("fuse.ko", modules_dir)) {
     return Error(ErrorCode::kIo, "workspace: cannot load fuse.ko (see the guest log)");
   }
   if (!make_dirs(workspace)) return failed("mkdir " + workspace);

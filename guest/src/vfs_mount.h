@@ -15,8 +15,8 @@ struct VfsMount {
   pid_t relay_pid = -1;
 };
 
-// Loads fuse.ko, creates `workspace`, mounts "fuse.matchlock" there and starts the relay.
-// Any failure is an error naming the step (the host then fails the boot).
-Result<VfsMount> mount_workspace(const std::string& workspace);
+// Loads fuse.ko from `modules_dir`, creates `workspace`, mounts "fuse.matchlock" there and starts
+// the relay. Any failure is an error naming the step (the host then fails the boot).
+Result<VfsMount> mount_workspace(const std::string& workspace, const std::string& modules_dir);
 
 }  // namespace matchlock::guest_agent
