@@ -31,6 +31,8 @@ constexpr long kReconnectCheckNs = 20'000'000;  // 20 ms: fast resync, negligibl
 constexpr size_t kOutgoingHighWater = 4 << 20;
 // Open port streams at once; each holds a socket, and exec sessions need fds too.
 constexpr size_t kMaxPortSessions = 512;
+// File streams at once; a reading one holds an open file.
+constexpr size_t kMaxFileSessions = 256;
 
 int64_t boot_ms() {
   timespec ts{};
@@ -52,7 +54,8 @@ void disarm(int timer_fd) {
 
 }  // namespace
 
-Agent::Agent(Channel channel) : channel_(std::move(channel)) {
+Agent::Agent(Channel channel, std::string modules_dir)
+    : channel_(std::move(channel)), modules_dir_(std::move(modules_dir)) {
   sigset_t child_signal;
   sigemptyset(&child_signal);
   sigaddset(&child_signal, SIGCHLD);
@@ -66,7 +69,7 @@ Agent::Agent(Channel channel) : channel_(std::move(channel)) {
 }
 
 void Agent::run() {
-  enum class Kind { kPort, kChildSignals, kReconnectTimer, kSession, kPortSession };
+  enum class Kind { kPort, kChildSignals, kReconnectTimer, kSession, kPortSession, kFileSession };
   struct Target {
     Kind kind;
     uint32_t stream = 0;
@@ -105,6 +108,12 @@ void Agent::run() {
       if (auto request = port->poll_request(port_has_room)) {
         fds.push_back(*request);
         targets.push_back({Kind::kPortSession, stream});
+      }
+    }
+    for (const auto& [stream, file] : files_) {
+      if (auto request = file->poll_request(port_has_room)) {
+        fds.push_back(*request);
+        targets.push_back({Kind::kFileSession, stream});
       }
     }
 
@@ -151,10 +160,16 @@ void Agent::run() {
           if (it != ports_.end()) it->second->on_poll_ready(revents);
           break;
         }
+        case Kind::kFileSession: {
+          auto it = files_.find(target.stream);
+          if (it != files_.end()) it->second->on_poll_ready(revents);
+          break;
+        }
       }
     }
     std::erase_if(sessions_, [](const auto& entry) { return entry.second->finished(); });
     std::erase_if(ports_, [](const auto& entry) { return entry.second->finished(); });
+    std::erase_if(files_, [](const auto& entry) { return entry.second->finished(); });
   }
 }
 
@@ -169,6 +184,7 @@ void Agent::on_disconnected() {
   channel_.mark_disconnected();
   // Unlike processes, connections mean nothing to a new host, which starts a fresh stream set.
   ports_.clear();
+  files_.clear();
   arm_periodic(reconnect_timer_.get(), kReconnectCheckNs);
 }
 
@@ -185,11 +201,18 @@ void Agent::on_frame(const Frame& frame) {
     on_port_open(frame);
     return;
   }
+  if (frame.type == FrameType::kFileRead || frame.type == FrameType::kFileWrite ||
+      frame.type == FrameType::kFileList) {
+    on_file_open(frame);
+    return;
+  }
   // Frames for finished or unknown streams are normal (e.g. CREDIT racing EXIT): ignore them.
   if (auto it = sessions_.find(frame.stream); it != sessions_.end()) {
     on_session_frame(*it->second, frame);
   } else if (auto port = ports_.find(frame.stream); port != ports_.end()) {
     port->second->on_frame(frame);
+  } else if (auto file = files_.find(frame.stream); file != files_.end()) {
+    file->second->on_frame(frame);
   }
 }
 
@@ -220,6 +243,14 @@ void Agent::on_control_frame(const Frame& frame) {
         return;
       }
       exec_env_defaults_ = std::move(applied->exec_env_defaults);
+      if (!applied->workspace.empty()) {
+        if (auto mounted = mount_vfs(applied->workspace); !mounted.ok()) {
+          log_line(mounted.error().message);
+          channel_.send(FrameType::kError, guest_protocol::kControlStream,
+                        error_message(mounted.error().message));
+          return;
+        }
+      }
       handshake_ = Handshake::kReady;
       channel_.send(FrameType::kReady, guest_protocol::kControlStream, "{}");
       return;
@@ -229,7 +260,7 @@ void Agent::on_control_frame(const Frame& frame) {
       return;
     case FrameType::kShutdown: {
       auto grace_ms = guest_protocol::parse_u32(frame.payload);
-      graceful_shutdown(grace_ms.value_or(0));
+      graceful_shutdown(grace_ms.value_or(0), vfs_ ? &*vfs_ : nullptr);
     }
     default:
       log_line(std::string("unexpected ") + guest_protocol::frame_type_name(frame.type) +
@@ -238,8 +269,23 @@ void Agent::on_control_frame(const Frame& frame) {
   }
 }
 
+Status Agent::mount_vfs(const std::string& workspace) {
+  if (vfs_) {
+    if (vfs_->workspace == workspace) return {};
+    return invalid_argument("config: the workspace is already mounted at " + vfs_->workspace);
+  }
+  auto mounted = mount_workspace(workspace, modules_dir_);
+  if (!mounted.ok()) return mounted.error();
+  vfs_ = std::move(*mounted);
+  return {};
+}
+
+bool Agent::stream_busy(uint32_t stream) const {
+  return sessions_.count(stream) != 0 || ports_.count(stream) != 0 || files_.count(stream) != 0;
+}
+
 void Agent::on_exec_open(const Frame& frame) {
-  if (sessions_.count(frame.stream) != 0 || ports_.count(frame.stream) != 0) {
+  if (stream_busy(frame.stream)) {
     log_line("EXEC_OPEN on busy stream " + std::to_string(frame.stream) + " ignored");
     return;
   }
@@ -263,7 +309,7 @@ void Agent::on_exec_open(const Frame& frame) {
 }
 
 void Agent::on_port_open(const Frame& frame) {
-  if (sessions_.count(frame.stream) != 0 || ports_.count(frame.stream) != 0) {
+  if (stream_busy(frame.stream)) {
     log_line("PORT_OPEN on busy stream " + std::to_string(frame.stream) + " ignored");
     return;
   }
@@ -275,6 +321,24 @@ void Agent::on_port_open(const Frame& frame) {
   }
   ports_.emplace(frame.stream,
                  std::make_unique<PortSession>(frame.stream, frame.payload, channel_));
+}
+
+void Agent::on_file_open(const Frame& frame) {
+  if (stream_busy(frame.stream)) {
+    log_line(std::string(guest_protocol::frame_type_name(frame.type)) + " on busy stream " +
+             std::to_string(frame.stream) + " ignored");
+    return;
+  }
+  if (files_.size() >= kMaxFileSessions) {
+    channel_.send(
+        FrameType::kError, frame.stream,
+        file_error_message("too many open file streams (" + std::to_string(kMaxFileSessions) + ")",
+                           EMFILE));
+    return;
+  }
+  auto session = std::make_unique<FileSession>(frame, channel_);
+  // Most finish at once (a listing, an error); only reads and writes in progress are kept.
+  if (!session->finished()) files_.emplace(frame.stream, std::move(session));
 }
 
 void Agent::on_session_frame(ExecSession& session, const Frame& frame) {
@@ -319,6 +383,11 @@ void Agent::reap_children() {
   int status = 0;
   pid_t pid;
   while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+    if (vfs_ && pid == vfs_->relay_pid) {
+      log_line("the VFS relay exited: " + vfs_->workspace + " no longer answers");
+      vfs_->relay_pid = -1;
+      continue;
+    }
     for (auto& [stream, session] : sessions_) {
       if (session->pid() == pid) {
         session->on_reaped(status);

@@ -1,23 +1,27 @@
-// The agent: one poll() loop serving the host over the channel, multiplexing exec sessions and
-// port sessions, and, as PID 1, reaping every child in the guest.
+// The agent: one poll() loop serving the host over the channel, multiplexing exec, port and
+// file sessions, and, as PID 1, reaping every child in the guest.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "channel.h"
 #include "core/unique_fd.h"
 #include "exec_session.h"
+#include "file_session.h"
 #include "port_session.h"
+#include "vfs_mount.h"
 
 namespace matchlock::guest_agent {
 
 class Agent {
  public:
-  explicit Agent(Channel channel);
+  // `modules_dir`: where on-demand kernel modules (fuse.ko) are, after switch_root.
+  Agent(Channel channel, std::string modules_dir);
   [[noreturn]] void run();
 
  private:
@@ -30,6 +34,10 @@ class Agent {
   void on_exec_open(const guest_protocol::Frame& frame);
   void on_session_frame(ExecSession& session, const guest_protocol::Frame& frame);
   void on_port_open(const guest_protocol::Frame& frame);
+  void on_file_open(const guest_protocol::Frame& frame);
+  bool stream_busy(uint32_t stream) const;
+  // CONFIG "workspace": mounts it once (a host that reconnects finds it mounted).
+  Status mount_vfs(const std::string& workspace);
   void reap_children();
 
   Channel channel_;
@@ -40,6 +48,9 @@ class Agent {
   std::vector<std::string> exec_env_defaults_;
   std::map<uint32_t, std::unique_ptr<ExecSession>> sessions_;
   std::map<uint32_t, std::unique_ptr<PortSession>> ports_;
+  std::map<uint32_t, std::unique_ptr<FileSession>> files_;
+  std::string modules_dir_;
+  std::optional<VfsMount> vfs_;
 };
 
 }  // namespace matchlock::guest_agent

@@ -46,6 +46,18 @@ std::string exec_started_message(pid_t pid) {
   return buffer.GetString();
 }
 
+std::string file_error_message(std::string_view message, int error_number) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.StartObject();
+  writer.Key("message");
+  writer.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  writer.Key("errno");
+  writer.Int(error_number);
+  writer.EndObject();
+  return buffer.GetString();
+}
+
 std::string port_closed_message(std::string_view error) {
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);

@@ -13,6 +13,8 @@ namespace matchlock::guest_agent {
 std::string hello_message(int64_t boot_ms);
 std::string error_message(std::string_view message, std::optional<int> exit_code = std::nullopt);
 std::string exec_started_message(pid_t pid);
+// ERROR on a file stream: {"message":..,"errno":N}.
+std::string file_error_message(std::string_view message, int error_number);
 // PORT_CLOSED after a failure: {"error":..}.
 std::string port_closed_message(std::string_view error);
 

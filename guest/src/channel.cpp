@@ -15,9 +15,8 @@
 #include "log.h"
 
 namespace matchlock::guest_agent {
-namespace {
 
-std::optional<std::string> find_port_device(const std::string& port_name) {
+std::optional<std::string> find_virtio_port(const std::string& port_name) {
   std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir("/sys/class/virtio-ports"), ::closedir);
   if (!dir) return std::nullopt;
   while (dirent* entry = ::readdir(dir.get())) {
@@ -31,12 +30,10 @@ std::optional<std::string> find_port_device(const std::string& port_name) {
   return std::nullopt;
 }
 
-}  // namespace
-
 Result<Channel> Channel::open(const std::string& port_name, int timeout_ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (true) {
-    if (auto device = find_port_device(port_name)) {
+    if (auto device = find_virtio_port(port_name)) {
       UniqueFd fd(::open(device->c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
       if (fd) return Channel(std::move(fd));
     }

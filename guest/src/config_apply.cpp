@@ -107,6 +107,10 @@ Result<AppliedConfig> apply_config(std::string_view payload) {
     if (!trust.ok()) return trust.error();
     applied.exec_env_defaults = ca_environment(*trust);
   }
+  if (auto it = config.FindMember("workspace"); it != config.MemberEnd() && !it->value.IsNull()) {
+    if (!it->value.IsString()) return invalid_argument("config: workspace is not a string");
+    applied.workspace.assign(it->value.GetString(), it->value.GetStringLength());
+  }
   return applied;
 }
 

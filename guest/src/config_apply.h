@@ -14,6 +14,8 @@ namespace matchlock::guest_agent {
 struct AppliedConfig {
   // "KEY=VALUE" each exec gets unless its request sets KEY (the CA bundle variables).
   std::vector<std::string> exec_env_defaults;
+  // Where to mount the VFS (CONFIG "workspace"); "" = no VFS. The agent mounts it (vfs_mount.h).
+  std::string workspace;
 };
 
 // `payload` is the CONFIG JSON; any malformed field is an error, reported back as ERROR.

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "vfs_mount.h"
+
 namespace matchlock::guest_agent {
 
 [[noreturn]] void power_off();
@@ -12,6 +14,9 @@ namespace matchlock::guest_agent {
 [[noreturn]] void fatal(std::string_view reason);
 
 // SHUTDOWN: SIGTERM everything, reap for up to grace_ms, SIGKILL the rest, sync, power off.
-[[noreturn]] void graceful_shutdown(uint32_t grace_ms);
+// With a workspace mount, its relay (which ignores SIGTERM) keeps serving while the others
+// stop, so they can still flush into the workspace; then the workspace is detached (a lazy
+// unmount, which nothing can block) and the relay killed.
+[[noreturn]] void graceful_shutdown(uint32_t grace_ms, const VfsMount* vfs = nullptr);
 
 }  // namespace matchlock::guest_agent

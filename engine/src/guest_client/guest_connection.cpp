@@ -132,6 +132,8 @@ void GuestConnection::on_frame(guest_protocol::Frame& f) {
   }
   if (s->kind_ == GuestStream::Kind::kExec) {
     on_exec_frame(f, std::static_pointer_cast<ExecHandle>(s));
+  } else if (s->kind_ == GuestStream::Kind::kFile) {
+    on_file_frame(f, std::static_pointer_cast<FileHandle>(s));
   } else {
     on_port_frame(f, std::static_pointer_cast<PortHandle>(s));
   }
@@ -205,7 +207,10 @@ void GuestConnection::on_flow_frame(guest_protocol::Frame& f,
         return fail(Error(ErrorCode::kProtocol, "guest sent a malformed DATA frame"));
       }
       if (!s->accepts_output()) {
-        return fail(Error(ErrorCode::kProtocol, "guest sent DATA before PORT_OPENED"));
+        return fail(
+            Error(ErrorCode::kProtocol, s->kind_ == GuestStream::Kind::kFile
+                                            ? "guest sent DATA out of place on a file stream"
+                                            : "guest sent DATA before PORT_OPENED"));
       }
       StreamFd fd = data->fd;
       if (!s->from_guest_[fd].accept(data->bytes.size())) {
@@ -230,7 +235,9 @@ void GuestConnection::on_flow_frame(guest_protocol::Frame& f,
         return fail(Error(ErrorCode::kProtocol, "guest sent a malformed EOF frame"));
       }
       if (!s->accepts_output()) {
-        return fail(Error(ErrorCode::kProtocol, "guest sent EOF before PORT_OPENED"));
+        return fail(Error(ErrorCode::kProtocol, s->kind_ == GuestStream::Kind::kFile
+                                                    ? "guest sent EOF out of place on a file stream"
+                                                    : "guest sent EOF before PORT_OPENED"));
       }
       if (!s->from_guest_[*fd].end()) return;
       s->deliver_eof(*fd);
@@ -301,6 +308,7 @@ void GuestConnection::send_config() {
   if (!config_->ca_certificate.empty()) {
     d.AddMember("ca_certificate", json::str(config_->ca_certificate, a), a);
   }
+  if (!config_->workspace.empty()) d.AddMember("workspace", json::str(config_->workspace, a), a);
   if (config_->network) {
     rapidjson::Value n(rapidjson::kObjectType);
     n.AddMember("address", json::str(config_->network->address, a), a);

@@ -1,5 +1,5 @@
 // Host side of the guest channel (protocol in guest/channel/protocol.h): the boot handshake and
-// multiplexed exec and port streams with credit-based flow control.
+// multiplexed exec, port and file streams with credit-based flow control.
 //
 // THREAT MODEL: everything read from the socket comes from the guest and is hostile. Frames are
 // bounded by FrameDecoder; a guest that sends more output than it was granted credit for, or a
@@ -20,9 +20,10 @@
 #include "core/result.h"
 #include "core/unique_fd.h"
 #include "core/uv.h"
-#include "guest_protocol/frame_codec.h"
+#include "guest_client/file_stream.h"
 #include "guest_client/guest_stream.h"
 #include "guest_client/port_stream.h"
+#include "guest_protocol/frame_codec.h"
 
 namespace matchlock::guest_client {
 
@@ -63,7 +64,8 @@ struct ExecEvents {
   std::function<void(int pid)> on_started;
   // `consumed` must be called once the bytes have been passed on; it returns credit to the guest,
   // so a slow consumer slows the guest process down instead of growing host buffers.
-  std::function<void(guest_protocol::StreamFd fd, std::string_view bytes, std::function<void()> consumed)>
+  std::function<void(guest_protocol::StreamFd fd, std::string_view bytes,
+                     std::function<void()> consumed)>
       on_output;
   std::function<void(guest_protocol::StreamFd fd)> on_eof;
   std::function<void(int exit_code)> on_exit;
@@ -110,6 +112,14 @@ class GuestConnection : public std::enable_shared_from_this<GuestConnection> {
   // Opens a TCP connection to `target` inside the guest, relayed by the agent. A closed channel
   // or an invalid target is reported through events.on_closed before this returns.
   std::shared_ptr<PortHandle> open_port(const PortTarget& target, PortEvents events);
+  // File streams (file_stream.h): any guest path, as root. `done` is called exactly once, maybe
+  // before these return (a closed channel, an invalid path). The connection keeps the stream
+  // alive until then; the handle only serves to abandon it.
+  std::shared_ptr<FileHandle> read_file(const std::string& path, uint64_t offset, uint64_t limit,
+                                        FileReadDone done);
+  std::shared_ptr<FileHandle> write_file(const FileWriteRequest& request, std::string data,
+                                         FileWriteDone done);
+  std::shared_ptr<FileHandle> list_files(const std::string& path, FileListDone done);
   // Asks the guest to stop its processes, sync and power off.
   void shutdown(uint32_t grace_ms);
   void ping(std::string payload, std::function<void()> on_pong);
@@ -123,6 +133,7 @@ class GuestConnection : public std::enable_shared_from_this<GuestConnection> {
   friend class GuestStream;
   friend class ExecHandle;
   friend class PortHandle;
+  friend class FileHandle;
   GuestConnection() = default;
   void start(uv_loop_t* loop, UniqueFd socket, std::function<void(const Error&)> on_lost);
   void on_read(ssize_t n, const uv_buf_t* buf);
@@ -131,7 +142,14 @@ class GuestConnection : public std::enable_shared_from_this<GuestConnection> {
   // DATA, EOF and CREDIT: the same rules on every kind of stream.
   void on_flow_frame(guest_protocol::Frame& f, const std::shared_ptr<GuestStream>& s);
   void on_exec_frame(guest_protocol::Frame& f, const std::shared_ptr<ExecHandle>& h);
-  void on_port_frame(guest_protocol::Frame& f, const std::shared_ptr<PortHandle>& h);  // port_stream.cpp
+  void on_port_frame(guest_protocol::Frame& f,
+                     const std::shared_ptr<PortHandle>& h);  // port_stream.cpp
+  void on_file_frame(guest_protocol::Frame& f,
+                     const std::shared_ptr<FileHandle>& h);  // file_stream.cpp
+  // Registers and opens a file stream, or completes it at once when the channel is closed or
+  // the path is not absolute. False when it was completed.
+  bool open_file_stream(const std::shared_ptr<FileHandle>& h, const std::string& path,
+                        guest_protocol::FrameType type, std::string body);
   void send(guest_protocol::FrameType type, uint32_t stream, std::string_view payload);
   void send_config();
   uint32_t register_stream(const std::shared_ptr<GuestStream>& s);

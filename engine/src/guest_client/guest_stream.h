@@ -1,4 +1,4 @@
-// What every multiplexed stream on the guest channel shares (exec and port streams alike): its
+// What every multiplexed stream on the guest channel shares (exec, port and file streams): its
 // id, its connection, whether it is over, and the credit bookkeeping of both directions.
 // GuestConnection reads and writes this state; the derived handles add their frames and events.
 #pragma once
@@ -11,8 +11,8 @@
 #include <string_view>
 
 #include "core/result.h"
-#include "guest_protocol/protocol.h"
 #include "guest_client/stream_flow.h"
+#include "guest_protocol/protocol.h"
 
 namespace matchlock::guest_client {
 
@@ -30,7 +30,7 @@ class GuestStream {
   bool finished() const { return finished_; }
 
  protected:
-  enum class Kind { kExec, kPort };
+  enum class Kind { kExec, kPort, kFile };
   explicit GuestStream(Kind kind) : kind_(kind) {}
 
   // Host -> guest bytes on fd 0, sent as credit allows.

@@ -44,6 +44,12 @@ bool is_known_frame_type(uint8_t type) {
     case FrameType::kPortOpened:
     case FrameType::kPortClose:
     case FrameType::kPortClosed:
+    case FrameType::kFileRead:
+    case FrameType::kFileWrite:
+    case FrameType::kFileList:
+    case FrameType::kFileInfo:
+    case FrameType::kFileListing:
+    case FrameType::kFileDone:
       return true;
   }
   return false;
@@ -91,6 +97,18 @@ const char* frame_type_name(FrameType type) {
       return "PORT_CLOSE";
     case FrameType::kPortClosed:
       return "PORT_CLOSED";
+    case FrameType::kFileRead:
+      return "FILE_READ";
+    case FrameType::kFileWrite:
+      return "FILE_WRITE";
+    case FrameType::kFileList:
+      return "FILE_LIST";
+    case FrameType::kFileInfo:
+      return "FILE_INFO";
+    case FrameType::kFileListing:
+      return "FILE_LISTING";
+    case FrameType::kFileDone:
+      return "FILE_DONE";
   }
   return "UNKNOWN";
 }

@@ -6,16 +6,22 @@
 //
 // Frame: [type u8][stream u32 big-endian][len u32 big-endian][payload: len bytes]
 //
-// Stream 0 is the control stream. Exec and port streams use ids chosen by the host (odd numbers
-// from 1, one sequence for both kinds, never reused in a session).
+// Stream 0 is the control stream. Exec, port and file streams use ids chosen by the host (odd
+// numbers from 1, one sequence for all kinds, never reused in a session).
 //
 // Session:
-//   guest -> host  HELLO   {"version":2,"agent":"matchlock-guest <ver>","boot_ms":N}
-//   host  -> guest HELLO   {"version":2}
+//   guest -> host  HELLO   {"version":3,"agent":"matchlock-guest <ver>","boot_ms":N}
+//   host  -> guest HELLO   {"version":3}
 //   host  -> guest CONFIG  {"hostname":..,"hosts":"<file text>","resolv_conf":"<file text>"|absent,
 //                           "time_unix_ms":N,"network":{"address":"192.168.127.15","prefix":24,
-//                           "gateway":"192.168.127.2","mtu":1500}|absent}   (absent: no NIC)
+//                           "gateway":"192.168.127.2","mtu":1500}|absent,   (absent: no NIC)
+//                           "ca_certificate":"<PEM>"|absent,
+//                           "workspace":"/workspace"|absent}
 //   guest -> host  READY   {}                          (or ERROR {"message":..} on stream 0)
+// With "workspace", the guest mounts the VFS there before READY: the FUSE filesystem
+// "fuse.matchlock" whose requests it relays, in the raw Linux FUSE wire format, over the
+// virtio-serial port "matchlock.vfs" (no framing of ours: each FUSE message carries its length).
+// A mount failure is an ERROR for CONFIG, so every exec after READY sees the workspace.
 // The guest sends HELLO again whenever it (re)opens the port, so a host still handshaking
 // resyncs by waiting for the next HELLO. After READY a HELLO is fatal: the host treats the
 // channel as lost (something in the guest reopened or took over the port). Versions must match
@@ -53,6 +59,29 @@
 //   PORT_CLOSE []              (host->guest) abort: the agent closes the socket, sends nothing
 //                              more on the stream, and the host forgets it at once.
 //
+// File streams: one file operation on any guest path, as root, by the agent itself (not through
+// the VFS). Errors are ERROR {"message":"open /x: No such file or directory","errno":N} (stream
+// over); errno is the guest's (Linux) value, e.g. ENOENT, EISDIR.
+//   host  -> guest FILE_READ  {"path":"/abs","offset":N,"limit":N}
+//   guest -> host  FILE_INFO  {"size":N,"mode":N}   the file's size and st_mode at open
+//                  DATA 1 chunks within the host's credit (CREDIT 1 as on exec streams), at most
+//                  `limit` bytes in all, from `offset`; then EOF 1; then FILE_DONE {}.
+//                  A directory or any non-regular file is ERROR with EISDIR / EINVAL.
+//   host  -> guest FILE_WRITE {"path":"/abs","mode":N,"offset":N,"truncate":bool,"mkdirs":bool}
+//                  then DATA 0 within its credit and EOF 0. The agent opens the file in place
+//                  (no temporary file: O_CREAT, `mode` only when it creates it, mkdir -p 0755 of
+//                  the parent with "mkdirs"), pwrite()s the bytes from `offset` on, returns
+//                  CREDIT 0 for written bytes, and at EOF 0 ftruncate()s to offset + bytes
+//                  written when "truncate" is set.
+//   guest -> host  FILE_DONE  {}   after EOF 0 (the bytes are written), or ERROR: the first
+//                  failure ends the stream and later DATA is ignored.
+//   host  -> guest FILE_LIST  {"path":"/abs"}   a directory's entries (not "." or "..")
+//   guest -> host  FILE_LISTING {"files":[{"name":..,"size":N,"mode":N,"is_dir":bool,
+//                  "mtime":unix_seconds},..]}  one or more frames (each below kMaxFramePayload),
+//                  then FILE_DONE {}. At most kMaxListEntries entries; lstat() (symlinks are not
+//                  followed). A path that is not a directory is ERROR ENOTDIR.
+//   The host may drop a file stream at any time; frames for it are then ignored by both sides.
+//
 // Control stream extras:
 //   PING/PONG  [opaque bytes, echoed]                 liveness and round-trip measurement
 //   SHUTDOWN   [grace_ms u32] (host->guest)            graceful stop: SIGTERM all, sync, unmount,
@@ -65,7 +94,9 @@
 namespace matchlock::guest_protocol {
 
 // 2: port streams (PORT_OPEN, PORT_OPENED, PORT_CLOSE, PORT_CLOSED).
-inline constexpr uint32_t kProtocolVersion = 2;
+// 3: CONFIG "workspace" (the VFS mount) and file streams (FILE_READ, FILE_WRITE, FILE_LIST,
+//    FILE_INFO, FILE_LISTING, FILE_DONE).
+inline constexpr uint32_t kProtocolVersion = 3;
 inline constexpr size_t kFrameHeaderSize = 9;
 // Largest payload either side accepts. DATA frames are produced in chunks of kMaxDataChunk.
 inline constexpr uint32_t kMaxFramePayload = 256 * 1024;
@@ -73,6 +104,8 @@ inline constexpr uint32_t kMaxDataChunk = 64 * 1024;
 // Bytes each sender may have in flight per fd before it must wait for CREDIT.
 inline constexpr uint32_t kInitialCredit = 256 * 1024;
 inline constexpr uint32_t kControlStream = 0;
+// Most entries one FILE_LIST answers with (both sides enforce it).
+inline constexpr size_t kMaxListEntries = 100'000;
 
 enum class FrameType : uint8_t {
   kHello = 0x01,
@@ -97,6 +130,13 @@ enum class FrameType : uint8_t {
   kPortOpened = 0x21,
   kPortClose = 0x22,
   kPortClosed = 0x23,
+
+  kFileRead = 0x30,
+  kFileWrite = 0x31,
+  kFileList = 0x32,
+  kFileInfo = 0x33,
+  kFileListing = 0x34,
+  kFileDone = 0x35,
 };
 
 // True for every value of FrameType; anything else from the peer is a protocol error.

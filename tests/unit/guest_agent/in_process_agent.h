@@ -1,7 +1,7 @@
-// The agent's port-stream code running on a thread over one end of a socketpair, so host-side
-// tests reach real guest-side relaying without a VM. It does what Agent::run does for port
-// streams (route PORT_OPEN and stream frames to PortSessions, poll their sockets); exec
-// streams and the handshake are not served.
+// The agent's port-stream and file-stream code running on a thread over one end of a
+// socketpair, so host-side tests reach real guest-side relaying without a VM. It does what
+// Agent::run does for port and file streams (route PORT_OPEN / FILE_* and stream frames to
+// their sessions, poll their fds); exec streams and the handshake are not served.
 #pragma once
 
 #include <fcntl.h>
@@ -15,6 +15,7 @@
 
 #include "channel.h"
 #include "core/unique_fd.h"
+#include "file_session.h"
 #include "port_session.h"
 
 namespace matchlock::testing {
@@ -60,6 +61,13 @@ class InProcessAgent {
           streams.push_back(stream);
         }
       }
+      const size_t first_file = fds.size();
+      for (const auto& [stream, file] : files_) {
+        if (auto request = file->poll_request(port_has_room)) {
+          fds.push_back(*request);
+          streams.push_back(stream);
+        }
+      }
       if (::poll(fds.data(), fds.size(), -1) < 0) continue;
       if (fds[1].revents) return;
       if (fds[0].revents) {
@@ -69,10 +77,16 @@ class InProcessAgent {
       }
       for (size_t i = 2; i < fds.size(); ++i) {
         if (fds[i].revents == 0) continue;
+        if (i >= first_file) {
+          auto it = files_.find(streams[i]);
+          if (it != files_.end()) it->second->on_poll_ready(fds[i].revents);
+          continue;
+        }
         auto it = ports_.find(streams[i]);
         if (it != ports_.end()) it->second->on_poll_ready(fds[i].revents);
       }
       std::erase_if(ports_, [](const auto& entry) { return entry.second->finished(); });
+      std::erase_if(files_, [](const auto& entry) { return entry.second->finished(); });
     }
   }
 
@@ -84,13 +98,21 @@ class InProcessAgent {
       }
       return;
     }
-    auto it = ports_.find(frame.stream);
-    if (it != ports_.end()) it->second->on_frame(frame);
+    if (frame.type == guest_protocol::FrameType::kFileRead ||
+        frame.type == guest_protocol::FrameType::kFileWrite ||
+        frame.type == guest_protocol::FrameType::kFileList) {
+      auto session = std::make_unique<guest_agent::FileSession>(frame, channel_);
+      if (!session->finished()) files_.emplace(frame.stream, std::move(session));
+      return;
+    }
+    if (auto it = ports_.find(frame.stream); it != ports_.end()) it->second->on_frame(frame);
+    if (auto it = files_.find(frame.stream); it != files_.end()) it->second->on_frame(frame);
   }
 
   guest_agent::Channel channel_;
   UniqueFd wake_read_, wake_write_;
   std::map<uint32_t, std::unique_ptr<guest_agent::PortSession>> ports_;
+  std::map<uint32_t, std::unique_ptr<guest_agent::FileSession>> files_;
   std::thread thread_;
 };
 

@@ -1,6 +1,7 @@
 // The host side of the channel against a scripted, hostile "guest" on a socketpair.
 #include <catch2/catch.hpp>
 
+#include "core/json.h"
 #include "guest_client/fake_guest.h"
 
 using namespace matchlock;
@@ -120,4 +121,27 @@ TEST_CASE("a second HELLO after READY loses the channel", "[guest_connection]") 
   REQUIRE(h.lost);
   CHECK(h.lost->message.find("second HELLO") != std::string::npos);
   CHECK(h.conn->agent_version() == "test");
+}
+
+TEST_CASE("CONFIG carries the workspace only when there is one", "[guest_connection][config]") {
+  for (std::string workspace : {"", "/workspace"}) {
+    FakeGuest h;
+    auto config = test_config();
+    config.workspace = workspace;
+    h.conn->handshake(config, [](Status) {});
+    h.guest_sends(
+        encode_frame(FrameType::kHello, 0,
+                     "{\"version\":" + std::to_string(kProtocolVersion) + ",\"agent\":\"t\"}"));
+    std::optional<Frame> sent_config;
+    for (auto& f : h.host_sent())
+      if (f.type == FrameType::kConfig) sent_config = f;
+    REQUIRE(sent_config);
+    rapidjson::Document d;
+    d.Parse(sent_config->payload.c_str());
+    if (workspace.empty()) {
+      CHECK_FALSE(d.HasMember("workspace"));
+    } else {
+      CHECK(json::get_string(d, "workspace") == "/workspace");
+    }
+  }
 }
