@@ -293,8 +293,12 @@ void Boot::start_file_server(UniqueFd port) {
   auto server = vfs::VfsService::start(
       sandbox_->loop_, std::move(port), std::move(*mount_table_), sandbox_->options_.vfs.workspace,
       r.vfs_hooks, [weak](const Error& e) {
-        // Only the guest can break its own file channel; its workspace stops answering.
-        if (auto sb = weak.lock()) log::warn("sandbox " + sb->id() + ": file server: " + e.message);
+        // Only the guest can break its own file channel; its workspace stops answering. At
+        // shutdown the guest closes it as it powers off: nothing to say then.
+        auto sb = weak.lock();
+        if (sb && sb->lifecycle_ == Lifecycle::kRunning) {
+          log::warn("sandbox " + sb->id() + ": file server: " + e.message);
+        }
       });
   mount_table_.reset();
   if (!server.ok()) return log::warn("file server: " + server.error().message);

@@ -348,8 +348,11 @@ void FuseServer::link(Ctx& c) {
              });
 }
 
+// The numbers of the mount holding the node (`df /workspace/data` describes data's
+// provider); the workspace root's when the node is unknown or detached.
 void FuseServer::statfs(Ctx& c) {
-  auto r = mounts_.serving("");
+  auto ws = node_path(c.node);
+  auto r = mounts_.serving(ws ? *ws : std::string());
   auto s = r.mount->provider->statfs();
   if (!s) return reply_error(c.unique, s.error());
   fuse_statfs_out out{};

@@ -106,7 +106,7 @@ class Service : public VfsService {
 
   void fail(const std::string& why) {
     if (closed_) return;
-    log::warn(why);
+    log::debug(why);  // the owner decides whether it matters (it does not at shutdown)
     close();
     auto cb = std::move(on_lost_);
     if (cb) cb(Error(ErrorCode::kGuest, why));  // may destroy us: nothing after it

@@ -1,0 +1,530 @@
+"""Files end to end: the guest's FUSE workspace served by the owner (every mount mode, nested and
+single-file mounts, the POSIX that git, GNU tar and gcc need, escape attempts, hooks and their
+events), and files through the agent (rpc write_file/read_file/list_files, `matchlock cp`).
+
+One rpc sandbox on the toolchain image (git, gcc, GNU tar) carries most cases: each works in its
+own directory of the mounts, so sharing the boot is honest. Cases that break the sandbox (a
+hostile relay) or need CLI flags boot their own.
+"""
+import base64
+import hashlib
+import io
+import json
+import os
+import queue
+import shutil
+import socket
+import stat
+import subprocess
+import tarfile
+import tempfile
+import threading
+
+import pytest
+
+from conftest import BIN, IMAGE
+from rpc_client import Rpc, RpcError, b64
+
+WS = "/workspace"
+
+
+def tree_digest(root):
+    """Every path, type, mode, size and content under root (not times: reading sets atime)."""
+    h = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(dirnames + filenames):
+            p = os.path.join(dirpath, name)
+            st = os.lstat(p)
+            h.update(f"{os.path.relpath(p, root)} {st.st_mode:o} {st.st_size}\n".encode())
+            if stat.S_ISREG(st.st_mode):
+                with open(p, "rb") as f:
+                    h.update(f.read())
+            elif stat.S_ISLNK(st.st_mode):
+                h.update(os.readlink(p).encode())
+    return h.hexdigest()
+
+
+class HookServer:
+    """The SDK's side of vfs hook callbacks: a unix socket answering one line per connection.
+    vfs_hook_1 upper-cases written bytes; vfs_hook_2 never answers (a hung SDK)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.requests = queue.Queue()
+        self.held = []
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(64)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            line = b""
+            while not line.endswith(b"\n"):
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                line += chunk
+            req = json.loads(line)
+            self.requests.put(req)
+            if req["callback_id"] == "vfs_hook_1":
+                data = base64.b64decode(req.get("data_base64", "")).upper()
+                conn.sendall((json.dumps({"action": "mutate_write",
+                                          "data_base64": b64(data)}) + "\n").encode())
+                conn.close()
+            else:
+                self.held.append(conn)  # no answer: the engine's deadline must fail it closed
+
+    def close(self):
+        self.sock.close()
+        for c in self.held:
+            c.close()
+
+
+@pytest.fixture(scope="module")
+def lab():
+    root = tempfile.mkdtemp(prefix="matchlock-vfs-")
+    d = {k: os.path.join(root, k) for k in ("host", "ro", "ov", "deep", "outside")}
+    for p in d.values():
+        os.makedirs(p)
+    d["root"] = root
+    d["single"] = os.path.join(root, "single.txt")
+    with open(d["single"], "w") as f:
+        f.write("single-file\n")
+    with open(os.path.join(d["outside"], "marker.txt"), "w") as f:
+        f.write("OUTSIDE-SECRET\n")
+    with open(os.path.join(d["host"], "from-host.txt"), "w") as f:
+        f.write("written on the host\n")
+    # Planted from the host: symlinks whose targets leave the mount.
+    os.symlink(d["outside"], os.path.join(d["host"], "abs-out"))
+    os.symlink("../outside", os.path.join(d["host"], "rel-out"))
+    with open(os.path.join(d["ro"], "r.txt"), "w") as f:
+        f.write("read only\n")
+    os.makedirs(os.path.join(d["ov"], "od"))
+    for rel, text in (("o1.txt", "one\n"), ("od/o2.txt", "two\n")):
+        with open(os.path.join(d["ov"], rel), "w") as f:
+            f.write(text)
+    with open(os.path.join(d["deep"], "deep.txt"), "w") as f:
+        f.write("deep\n")
+    d["ov_digest"] = tree_digest(d["ov"])
+    d["outside_digest"] = tree_digest(d["outside"])
+    yield d
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def box(ml, lab, toolchain_image):
+    hook_dir = tempfile.mkdtemp(prefix="matchlock-vfs-hook-")
+    hooks = HookServer(os.path.join(hook_dir, "hook.sock"))
+    rpc = Rpc(ml.env)
+    rpc.vm_id = rpc.call("create", {
+        "image": toolchain_image,
+        "resources": {"cpus": 1, "memory_mb": 512},
+        "vfs": {
+            "workspace": WS,
+            "mounts": {
+                f"{WS}/host": {"type": "host_fs", "host_path": lab["host"]},
+                f"{WS}/ro": {"type": "host_fs", "host_path": lab["ro"], "readonly": True},
+                f"{WS}/ov": {"type": "overlay", "host_path": lab["ov"]},
+                f"{WS}/mem": {"type": "memory"},
+                f"{WS}/nested/deep": {"type": "host_fs", "host_path": lab["deep"]},
+                f"{WS}/single.txt": {"type": "host_fs", "host_path": lab["single"]},
+            },
+            "interception": {
+                "emit_events": True,
+                "callback_socket": hooks.path,
+                "rules": [
+                    {"name": "no-blocked", "ops": ["create", "open", "write"],
+                     "path": f"{WS}/host/blocked/*", "action": "block", "errno": "EACCES"},
+                    {"name": "shout", "ops": ["write"], "path": f"{WS}/host/mut/*",
+                     "action": "mutate_write", "callback_id": "vfs_hook_1", "timeout_ms": 5000},
+                    {"name": "hung", "ops": ["create"], "path": f"{WS}/host/hung/*",
+                     "callback_id": "vfs_hook_2", "timeout_ms": 700},
+                ],
+            },
+        },
+    })
+    rpc.hooks = hooks
+    yield rpc
+    try:
+        assert rpc.close() == ({}, 0)
+    finally:
+        rpc.kill()
+        hooks.close()
+        shutil.rmtree(hook_dir, ignore_errors=True)
+    assert rpc.schema_errors == []
+    ml.assert_nothing_left()
+    # Overlay changes vanish with the sandbox; the host tree was never touched.
+    assert tree_digest(lab["ov"]) == lab["ov_digest"]
+    assert tree_digest(lab["outside"]) == lab["outside_digest"]
+
+
+def sh(box, script, **kw):
+    code, out, err = box.exec(script, **kw)
+    return code, out.decode(), err.decode()
+
+
+def ok(box, script):
+    code, out, err = sh(box, "set -e\n" + script)
+    assert code == 0, f"exit {code}\nstdout: {out}\nstderr: {err}"
+    return out
+
+
+def file_events(box):
+    """The file events received so far (notifications not tied to a request)."""
+    events = []
+    while True:
+        try:
+            msg = box.orphans.get_nowait()
+        except queue.Empty:
+            return events
+        if msg.get("method") == "event" and msg["params"].get("type") == "file":
+            events.append(msg["params"]["file"])
+
+
+# ---- mount modes ------------------------------------------------------------------------------
+
+def test_workspace_is_one_fuse_mount_with_every_mount_point(box):
+    out = ok(box, f"grep ' {WS} ' /proc/mounts; ls {WS}; ls {WS}/nested")
+    assert "fuse.matchlock" in out
+    listing = out.split("\n", 1)[1].split()
+    for name in ("host", "ro", "ov", "mem", "nested", "single.txt", "deep"):
+        assert name in listing
+
+
+def test_host_fs_is_the_host_directory_both_ways(box, lab):
+    out = ok(box, f"cat {WS}/host/from-host.txt; echo from-guest > {WS}/host/g.txt")
+    assert out == "written on the host\n"
+    with open(os.path.join(lab["host"], "g.txt")) as f:
+        assert f.read() == "from-guest\n"
+
+
+def test_read_only_mount_refuses_every_change(box, lab):
+    before = tree_digest(lab["ro"])
+    assert ok(box, f"cat {WS}/ro/r.txt") == "read only\n"
+    for cmd in (f"echo x > {WS}/ro/new", f"echo x >> {WS}/ro/r.txt", f"rm {WS}/ro/r.txt",
+                f"mkdir {WS}/ro/d", f"chmod 600 {WS}/ro/r.txt", f"mv {WS}/ro/r.txt {WS}/ro/s"):
+        code, _, err = sh(box, cmd)
+        assert code != 0 and "Read-only file system" in err, (cmd, err)
+    assert tree_digest(lab["ro"]) == before
+
+
+def test_overlay_takes_changes_the_host_never_sees(box, lab):
+    out = ok(box, f"""
+        cd {WS}/ov
+        echo changed > o1.txt; echo new > n.txt; rm od/o2.txt; mkdir nd; chmod 600 o1.txt
+        cat o1.txt n.txt; ls od | wc -l; ls -ld nd | cut -c1; stat -c %a o1.txt""")
+    assert out == "changed\nnew\n0\nd\n600\n"
+    assert tree_digest(lab["ov"]) == lab["ov_digest"]
+
+
+def test_memory_nested_and_single_file_mounts(box, lab):
+    out = ok(box, f"""
+        echo m > {WS}/mem/m.txt; cat {WS}/mem/m.txt
+        cat {WS}/nested/deep/deep.txt
+        cat {WS}/single.txt; echo appended >> {WS}/single.txt""")
+    assert out == "m\ndeep\nsingle-file\n"
+    with open(lab["single"]) as f:
+        assert f.read() == "single-file\nappended\n"
+    # A single file is not a directory, and the synthesised directory takes no files.
+    assert sh(box, f"ls {WS}/single.txt/x")[0] != 0
+    assert sh(box, f"touch {WS}/nested/new")[0] != 0
+
+
+# ---- POSIX that real tools need ---------------------------------------------------------------
+
+def test_posix_operations_in_a_host_fs_mount(box, lab):
+    d = f"{WS}/host/posix"
+    out = ok(box, f"""
+        mkdir -p {d}; cd {d}
+        printf 0123456789 > f; printf AB | dd of=f bs=1 seek=4 conv=notrunc 2>/dev/null
+        truncate -s 8 f; cat f; echo
+        echo old > target; echo new > target.tmp; mv target.tmp target; cat target
+        mkdir -p dir/sub; echo inner > dir/sub/i; mv dir moved; cat moved/sub/i
+        ln -s moved/sub/i link; readlink link; cat link
+        ln target hard; stat -c %h target
+        chmod 640 target; stat -c %a target
+        touch -d '2001-02-03 04:05:06' target; date -r target +%Y
+        sync target
+        stat -f -c %T . >/dev/null
+        rmdir moved 2>/dev/null || echo notempty
+        rm -r moved; ls""")
+    assert out.splitlines() == ["0123AB67", "new", "inner", "moved/sub/i", "inner", "2", "640",
+                                "2001", "notempty", "f", "hard", "link", "target"]
+    host = os.path.join(lab["host"], "posix")
+    assert oct(os.stat(os.path.join(host, "target")).st_mode & 0o777) == "0o640"
+    assert os.readlink(os.path.join(host, "link")) == "moved/sub/i"
+    assert os.path.samefile(os.path.join(host, "target"), os.path.join(host, "hard"))
+
+
+def test_a_process_whose_cwd_was_removed_and_recreated(box, lab):
+    out = ok(box, f"""
+        mkdir -p {WS}/host/cwd; cd {WS}/host/cwd
+        rmdir {WS}/host/cwd; mkdir {WS}/host/cwd
+        touch here 2>/dev/null || echo gone
+        cd {WS}/host/cwd && touch here && pwd""")
+    assert out == f"gone\n{WS}/host/cwd\n"
+    assert os.path.exists(os.path.join(lab["host"], "cwd", "here"))
+
+
+def test_a_large_file_streams_with_flat_owner_memory(box, lab):
+    out = ok(box, f"""
+        dd if=/dev/urandom of=/tmp/big bs=1M count=192 2>/dev/null
+        cp /tmp/big {WS}/host/big; md5sum < {WS}/host/big; rm /tmp/big""")
+    path = os.path.join(lab["host"], "big")
+    with open(path, "rb") as f:
+        assert hashlib.md5(f.read()).hexdigest() == out.split()[0]
+    assert os.path.getsize(path) == 192 << 20
+    # The owner streams: its peak resident memory stays far below the file's size.
+    with open(f"/proc/{box.proc.pid}/status") as f:
+        hwm_kib = int(next(l for l in f if l.startswith("VmHWM:")).split()[1])
+    assert hwm_kib < 96 * 1024, f"owner peak RSS {hwm_kib} KiB while copying a 192 MiB file"
+    os.unlink(path)
+
+
+def test_git_init_add_commit_status_in_a_host_fs_mount(box, lab):
+    repo = f"{WS}/host/repo"
+    out = ok(box, f"""
+        export HOME=/tmp
+        git init -q {repo}; cd {repo}
+        mkdir src; echo 'int main(void) {{ return 0; }}' > src/main.c; echo notes > README
+        git add .; git -c user.email=a@b -c user.name=agent commit -qm first
+        echo more >> README; git status --short
+        git add README; git -c user.email=a@b -c user.name=agent commit -qm second
+        git status --short; git log --oneline | wc -l""")
+    assert out == " M README\n2\n"
+    # The host's own git reads what the guest wrote.
+    host_repo = os.path.join(lab["host"], "repo")
+    log = subprocess.run(["git", "-c", f"safe.directory={host_repo}", "-C", host_repo, "log",
+                          "--format=%s"], capture_output=True, text=True, check=True)
+    assert log.stdout == "second\nfirst\n"
+    fsck = subprocess.run(["git", "-c", f"safe.directory={host_repo}", "-C", host_repo, "fsck",
+                           "--strict"], capture_output=True, text=True)
+    assert fsck.returncode == 0, fsck.stderr
+
+
+def test_gnu_tar_extracts_into_a_host_fs_mount(box, lab):
+    buf = io.BytesIO()
+    expected = {}
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        for i in range(60):
+            data = f"file {i}\n".encode() * (i + 1)
+            info = tarfile.TarInfo(f"pkg/d{i % 7}/f{i}.txt")
+            info.size, info.mode = len(data), 0o640 if i % 2 else 0o755
+            t.addfile(info, io.BytesIO(data))
+            expected[info.name] = (data, info.mode)
+        link = tarfile.TarInfo("pkg/latest")
+        link.type, link.linkname = tarfile.SYMTYPE, "d0/f0.txt"
+        t.addfile(link)
+    with open(os.path.join(lab["host"], "pkg.tar"), "wb") as f:
+        f.write(buf.getvalue())
+    ok(box, f"mkdir -p {WS}/host/untar; /usr/bin/tar -xf {WS}/host/pkg.tar -C {WS}/host/untar")
+    base = os.path.join(lab["host"], "untar")
+    for name, (data, mode) in expected.items():
+        p = os.path.join(base, name)
+        with open(p, "rb") as f:
+            assert f.read() == data
+        assert os.stat(p).st_mode & 0o777 == mode
+    assert os.readlink(os.path.join(base, "pkg/latest")) == "d0/f0.txt"
+
+
+def test_gcc_builds_and_runs_a_program_in_a_host_fs_mount(box, lab):
+    out = ok(box, f"""
+        mkdir -p {WS}/host/cc; cd {WS}/host/cc
+        printf '#include <stdio.h>\\nint main(void) {{ puts("built"); return 42; }}\\n' > m.c
+        gcc -O1 -o m m.c; ./m || echo "exit $?" """)
+    assert out == "built\nexit 42\n"
+    assert os.access(os.path.join(lab["host"], "cc", "m"), os.X_OK)
+
+
+# ---- escapes ----------------------------------------------------------------------------------
+
+def test_symlinks_planted_on_the_host_do_not_leave_the_mount(box, lab):
+    # The guest kernel resolves symlinks in the guest's own tree: the targets are guest paths.
+    for link in ("abs-out", "rel-out"):
+        code, out, _ = sh(box, f"cat {WS}/host/{link}/marker.txt; echo x > {WS}/host/{link}/new")
+        assert "OUTSIDE-SECRET" not in out and code != 0
+    # Symlinks planted by the guest, pointing up and out, change nothing on the host either.
+    sh(box, f"ln -s ../../../../.. {WS}/host/up; echo x > {WS}/host/up/tmp/planted")
+    assert tree_digest(lab["outside"]) == lab["outside_digest"]
+    assert not os.path.exists(os.path.join(os.path.dirname(lab["root"]), "tmp", "planted"))
+
+
+def test_a_directory_swapped_for_a_symlink_during_guest_writes(box, lab):
+    race = os.path.join(lab["host"], "race")
+    parked = os.path.join(lab["host"], "race.real")
+    os.makedirs(race)
+    stop = threading.Event()
+    swaps = [0]
+
+    def swapper():
+        # Atomically alternate race/ between a real directory and a symlink to the outside.
+        while not stop.is_set():
+            tmp = race + ".lnk"
+            os.symlink(lab["outside"], tmp)
+            os.rename(race, parked)
+            os.rename(tmp, race)
+            os.unlink(race)
+            os.rename(parked, race)
+            swaps[0] += 1
+
+    t = threading.Thread(target=swapper)
+    t.start()
+    try:
+        sh(box, f"""for i in $(seq 1 300); do
+                      echo x > {WS}/host/race/f$i; cat {WS}/host/race/marker.txt
+                      rm -f {WS}/host/race/f$((i-1)); mkdir {WS}/host/race/d$i
+                    done 2>/dev/null""")
+    finally:
+        stop.set()
+        t.join()
+    assert swaps[0] > 0
+    assert tree_digest(lab["outside"]) == lab["outside_digest"]
+
+
+def test_names_the_guest_cannot_resolve_are_refused(box):
+    # '..' at the workspace root stays in the guest's own tree; the mount never sees it.
+    assert ok(box, f"cd {WS}/host/../..; pwd") == "/\n"
+    code, _, err = sh(box, f"touch {WS}/host/{'n' * 256}")
+    assert code != 0 and "too long" in err.lower()
+
+
+# ---- files through the agent ------------------------------------------------------------------
+
+def test_rpc_write_read_list_files(box, lab):
+    assert box.call("write_file", {"path": "/tmp/rpc/deep/a.txt", "content": b64(b"hello"),
+                                   "mode": 0o600}) == {}
+    assert base64.b64decode(box.call("read_file", {"path": "/tmp/rpc/deep/a.txt"})["content"]) \
+        == b"hello"
+    assert ok(box, "stat -c %a /tmp/rpc/deep/a.txt") == "600\n"
+    box.call("write_file", {"path": f"{WS}/host/rpc.txt", "content": b64(b"via rpc"), "mode": 0})
+    with open(os.path.join(lab["host"], "rpc.txt"), "rb") as f:
+        assert f.read() == b"via rpc"
+    files = {f["name"]: f for f in box.call("list_files", {"path": "/tmp/rpc"})["files"]}
+    assert files["deep"]["is_dir"] and files["deep"]["mode"] & (1 << 31)
+    listing = {f["name"]: f for f in box.call("list_files", {"path": "/tmp/rpc/deep"})["files"]}
+    assert listing["a.txt"]["size"] == 5 and listing["a.txt"]["mode"] == 0o600
+    ok(box, f"mkdir {WS}/mem/empty")
+    assert box.call("list_files", {"path": f"{WS}/mem/empty"}) == {"files": []}
+
+
+def test_rpc_file_errors(box):
+    with pytest.raises(RpcError) as e:
+        box.call("read_file", {"path": "/no/such/file"})
+    assert e.value.code == -32002 and "/no/such/file" in e.value.message
+    with pytest.raises(RpcError) as e:
+        box.call("read_file", {"path": "/tmp"})
+    assert e.value.code == -32002
+    with pytest.raises(RpcError) as e:
+        box.call("list_files", {"path": "/no/such/dir"})
+    assert e.value.code == -32002
+    with pytest.raises(RpcError) as e:
+        box.call("write_file", {"path": "/tmp/x", "content": "not base64!!", "mode": 420})
+    assert e.value.code == -32602 and "invalid base64 content" in e.value.message
+
+
+def test_cp_between_host_and_a_running_sandbox(ml, box, tmp_path):
+    src = tmp_path / "src.bin"
+    data = os.urandom(9 << 20)  # three 4 MiB chunks
+    src.write_bytes(data)
+    src.chmod(0o750)
+    r = ml.run("cp", str(src), f"{box.vm_id}:/tmp/cp/copied.bin")
+    assert r.returncode == 0, r.stderr
+    assert ok(box, "md5sum < /tmp/cp/copied.bin; stat -c %a /tmp/cp/copied.bin") == \
+        f"{hashlib.md5(data).hexdigest()}  -\n750\n"
+    back = tmp_path / "back"
+    back.mkdir()
+    r = ml.run("cp", f"{box.vm_id}:/tmp/cp/copied.bin", str(back) + "/")
+    assert r.returncode == 0, r.stderr
+    assert (back / "copied.bin").read_bytes() == data
+    r = ml.run("cp", f"{box.vm_id}:/no/such", str(back / "x"))
+    assert r.returncode != 0 and b"/no/such" in r.stderr
+    assert not (back / "x").exists()
+
+
+# ---- hooks ------------------------------------------------------------------------------------
+
+def test_block_rule_refuses_with_its_errno(box, lab):
+    os.makedirs(os.path.join(lab["host"], "blocked"), exist_ok=True)
+    code, _, err = sh(box, f"echo x > {WS}/host/blocked/a")
+    assert code != 0 and "Permission denied" in err
+    assert os.listdir(os.path.join(lab["host"], "blocked")) == []
+
+
+def test_mutate_callback_rewrites_written_bytes(box, lab):
+    os.makedirs(os.path.join(lab["host"], "mut"), exist_ok=True)
+    ok(box, f"echo hello > {WS}/host/mut/a")
+    with open(os.path.join(lab["host"], "mut", "a")) as f:
+        assert f.read() == "HELLO\n"
+    req = box.hooks.requests.get(timeout=10)
+    while req["callback_id"] != "vfs_hook_1":
+        req = box.hooks.requests.get(timeout=10)
+    assert (req["op"], req["path"], req["phase"]) == ("write", f"{WS}/host/mut/a", "before")
+
+
+def test_callback_that_never_answers_fails_closed(box, lab):
+    os.makedirs(os.path.join(lab["host"], "hung"), exist_ok=True)
+    code, _, err = sh(box, f"touch {WS}/host/hung/a")
+    assert code != 0 and "Operation not permitted" in err
+    assert os.listdir(os.path.join(lab["host"], "hung")) == []
+
+
+def test_events_report_every_hooked_operation(box):
+    file_events(box)  # drop what earlier cases caused
+    ok(box, f"echo evt > {WS}/mem/evt.txt; mv {WS}/mem/evt.txt {WS}/mem/evt2.txt; "
+            f"rm {WS}/mem/evt2.txt")
+    sh(box, f"echo x > {WS}/host/blocked/b")
+    # The events precede the exec's result on the same stdout, so they are all in by now.
+    events = file_events(box)
+    ops = [(e["op"], e["path"]) for e in events]
+    assert ("create", f"{WS}/mem/evt.txt") in ops
+    assert any(e["op"] == "write" and e["path"] == f"{WS}/mem/evt.txt" and e["size"] == 4
+               for e in events)
+    assert any(e["op"] == "rename" and e.get("new_path") == f"{WS}/mem/evt2.txt" for e in events)
+    assert ("remove", f"{WS}/mem/evt2.txt") in ops
+    assert any(e["path"] == f"{WS}/host/blocked/b" and e.get("error") == "EACCES"
+               for e in events)
+
+
+# ---- CLI -v and a hostile relay ---------------------------------------------------------------
+
+def test_run_volume_flags_relative_paths_default_overlay_and_workspace(ml, tmp_path):
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "in.txt").write_text("input\n")
+    before = tree_digest(str(proj))
+    proc = subprocess.run(
+        [BIN,
+         "run", "--image", IMAGE, "--workspace", "/work", "-v", "proj:data", "--",
+         "sh", "-c", "cat /work/data/in.txt; echo out > /work/data/in.txt; cat /work/data/in.txt;"
+                     " grep -c ' /work fuse.matchlock' /proc/mounts"],
+        cwd=tmp_path, env=ml.env, capture_output=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == b"input\nout\n1\n"
+    assert tree_digest(str(proj)) == before
+    ml.assert_nothing_left()
+
+
+def test_hostile_traffic_on_the_file_port_harms_only_the_guest(ml, lab):
+    script = r"""
+        for p in /sys/class/virtio-ports/*; do
+          [ "$(cat $p/name)" = matchlock.vfs ] && port=/dev/$(basename $p)
+        done
+        for pid in $(ls /proc | grep '^[0-9]'); do
+          [ "$(cat /proc/$pid/comm 2>/dev/null)" = vfs-relay ] && kill -9 $pid
+        done
+        # A FUSE header claiming 4 GiB, then lies about node ids and names.
+        printf '\377\377\377\377\001\000\000\000' > $port 2>/dev/null
+        dd if=/dev/urandom bs=4096 count=64 2>/dev/null > $port
+        echo still-here
+    """
+    r = ml.run("run", "--image", IMAGE, "-v", f"{lab['host']}:h:host_fs", "--", "sh", "-c", script)
+    assert r.returncode == 0, r.stderr
+    assert b"still-here" in r.stdout
+    assert tree_digest(lab["outside"]) == lab["outside_digest"]
+    ml.assert_nothing_left()
