@@ -503,11 +503,12 @@ def test_run_volume_flags_relative_paths_default_overlay_and_workspace(ml, box, 
     proc = subprocess.run(
         [BIN,
          "run", "--image", IMAGE, "--workspace", "/work", "-v", "proj:data", "--",
-         "sh", "-c", "cat /work/data/in.txt; echo out > /work/data/in.txt; cat /work/data/in.txt;"
+         "sh", "-c", "pwd; cat /work/data/in.txt; echo out > /work/data/in.txt; cat /work/data/in.txt;"
                      " grep -c ' /work fuse.matchlock' /proc/mounts"],
         cwd=tmp_path, env=ml.env, capture_output=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == b"input\nout\n1\n"
+    # With mounts and no WORKDIR in the image, commands start in the workspace.
+    assert proc.stdout == b"/work\ninput\nout\n1\n"
     assert tree_digest(str(proj)) == before
     assert ml.sandbox_dirs() == dirs_before
 

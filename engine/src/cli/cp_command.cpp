@@ -82,13 +82,43 @@ bool is_guest_dir(int fd, const std::string& path) {
   return false;
 }
 
+// The copy lands in a temporary file beside `dst` and is renamed over it only when complete,
+// so a failed copy leaves neither a partial file nor a clobbered old one.
+class PartialFile {
+ public:
+  explicit PartialFile(std::string dst) : dst_(std::move(dst)), temp_(dst_ + ".cp-XXXXXX") {}
+  ~PartialFile() {
+    if (fd_) ::unlink(temp_.c_str());
+  }
+  Status open(mode_t mode) {
+    fd_ = UniqueFd(::mkostemp(temp_.data(), O_CLOEXEC));
+    if (!fd_) return io_error(dst_ + ": " + std::strerror(errno));
+    if (::fchmod(fd_.get(), mode) != 0) return io_error(dst_ + ": " + std::strerror(errno));
+    return Status();
+  }
+  bool is_open() const { return fd_.valid(); }
+  int fd() const { return fd_.get(); }
+  Status commit() {
+    if (::rename(temp_.c_str(), dst_.c_str()) != 0) {
+      return io_error(dst_ + ": " + std::strerror(errno));
+    }
+    fd_.reset();
+    return Status();
+  }
+
+ private:
+  std::string dst_;
+  std::string temp_;
+  UniqueFd fd_;
+};
+
 int copy_from_guest(int fd, const GuestPath& src, std::string dst) {
   const std::string label = src.id + ":" + src.path;
   if (dst.ends_with('/') || is_host_dir(dst)) {
     if (!dst.ends_with('/')) dst += '/';
     dst += base_name(src.path);
   }
-  UniqueFd out;
+  PartialFile out(dst);
   uint64_t offset = 0;
   for (;;) {
     rapidjson::Document p(rapidjson::kObjectType);
@@ -106,16 +136,13 @@ int copy_from_guest(int fd, const GuestPath& src, std::string dst) {
     }
     auto bytes = base64::decode({content->GetString(), content->GetStringLength()});
     if (!bytes) return fail("cp " + label + ": bad content from the sandbox", 1);
-    if (!out) {
+    if (!out.is_open()) {
       const auto* m = json::member(*result, "mode");
       const mode_t mode = m && m->IsUint() ? static_cast<mode_t>(m->GetUint() & 07777) : 0644;
-      out = UniqueFd(::open(dst.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-      if (!out) return fail("cp: " + dst + ": " + std::strerror(errno), 1);
-      if (::fchmod(out.get(), mode) != 0)
-        return fail("cp: " + dst + ": " + std::strerror(errno), 1);
+      if (auto st = out.open(mode); !st.ok()) return fail("cp: " + st.error().message, 1);
     }
     for (size_t done = 0; done < bytes->size();) {
-      ssize_t n = ::write(out.get(), bytes->data() + done, bytes->size() - done);
+      ssize_t n = ::write(out.fd(), bytes->data() + done, bytes->size() - done);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return fail("cp: " + dst + ": " + std::strerror(errno), 1);
       done += static_cast<size_t>(n);
@@ -124,6 +151,7 @@ int copy_from_guest(int fd, const GuestPath& src, std::string dst) {
     // The size is the file's when this chunk was read: a file that shrinks ends the copy early.
     if (bytes->empty() || offset >= size->GetUint64()) break;
   }
+  if (auto st = out.commit(); !st.ok()) return fail("cp: " + st.error().message, 1);
   return 0;
 }
 

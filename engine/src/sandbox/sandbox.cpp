@@ -74,6 +74,8 @@ std::shared_ptr<ExecHandle> Sandbox::exec(const ExecSpec& spec, ExecEvents event
   r.env = compose_exec_env(image.env, options_.env, spec.extra_env, options_.hostname, spec.tty,
                            placeholders);
   r.cwd = spec.workdir.value_or(options_.workdir.value_or(image.working_dir));
+  // With mounts, an image without a WORKDIR starts in the workspace, where the user's files are.
+  if (r.cwd.empty() && !options_.vfs.mounts.empty()) r.cwd = options_.vfs.workspace;
   r.user = spec.user.value_or(options_.user.value_or(image.user));
   r.tty = spec.tty;
   r.rows = spec.rows;
