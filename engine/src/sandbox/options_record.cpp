@@ -79,6 +79,26 @@ rapidjson::Value network_object(const SandboxOptions& o, Alloc& a) {
   return net;
 }
 
+// Mounts and hook rule names; host paths are the user's own and not secret.
+rapidjson::Value vfs_object(const VfsOptions& v, Alloc& a) {
+  rapidjson::Value out(rapidjson::kObjectType);
+  out.AddMember("workspace", json::str(v.workspace, a), a);
+  rapidjson::Value mounts(rapidjson::kArrayType);
+  for (const auto& m : v.mounts) {
+    rapidjson::Value e(rapidjson::kObjectType);
+    e.AddMember("guest_path", json::str(m.guest_path, a), a);
+    if (!m.host_path.empty()) e.AddMember("host_path", json::str(m.host_path, a), a);
+    e.AddMember("mode", rapidjson::StringRef(mount_mode_name(m.mode)), a);
+    mounts.PushBack(e, a);
+  }
+  out.AddMember("mounts", mounts, a);
+  if (!v.hooks.empty()) {
+    out.AddMember("hook_rules", static_cast<uint64_t>(v.hooks.rules.size()), a);
+    out.AddMember("emit_events", v.hooks.emit_events, a);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string options_record_json(const SandboxOptions& o) {
@@ -108,6 +128,7 @@ std::string options_record_json(const SandboxOptions& o) {
     ports.PushBack(p, a);
   }
   d.AddMember("ports", ports, a);
+  d.AddMember("vfs", vfs_object(o.vfs, a), a);
   return json::to_string(d);
 }
 

@@ -53,6 +53,23 @@ TEST_CASE("the record keeps the plugin flags", "[sandbox][plugins]") {
   CHECK_FALSE(p.HasMember("event_log"));
 }
 
+TEST_CASE("the record keeps the workspace and its mounts", "[sandbox][vfs]") {
+  SandboxOptions o;
+  o.image = "busybox";
+  o.vfs.workspace = "/work";
+  o.vfs.mounts.push_back({"/work/src", "/home/me/src", MountMode::kReadOnly});
+  o.vfs.mounts.push_back({"/work/tmp", "", MountMode::kMemory});
+  rapidjson::Document d;
+  d.Parse(options_record_json(o).c_str());
+  const auto& vfs = d["vfs"];
+  CHECK(std::string(vfs["workspace"].GetString()) == "/work");
+  REQUIRE(vfs["mounts"].Size() == 2);
+  CHECK(std::string(vfs["mounts"][0]["host_path"].GetString()) == "/home/me/src");
+  CHECK(std::string(vfs["mounts"][0]["mode"].GetString()) == "ro");
+  CHECK_FALSE(vfs["mounts"][1].HasMember("host_path"));
+  CHECK_FALSE(vfs.HasMember("hook_rules"));
+}
+
 TEST_CASE("secrets and plugin options ask for interception; their hosts join the allow-list",
           "[sandbox][secret]") {
   SandboxOptions o;
