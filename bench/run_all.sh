@@ -45,4 +45,7 @@ timeout 1800 "$PY" "$here/exec_roundtrip.py" --bin "$bin"
 echo
 timeout 1800 "$PY" "$here/port_forward.py" --bin "$bin"
 echo
+# Files: the workspace mount against QEMU's virtio-9p (builds a 9p-capable bundle on first use).
+timeout 3600 "$PY" "$here/vfs.py" --bin "$bin"
+echo
 echo "# image pull: (to be measured)   network: (to be measured)"
