@@ -191,7 +191,7 @@ def file_events(box):
 
 def test_workspace_is_one_fuse_mount_with_every_mount_point(box):
     out = ok(box, f"grep ' {WS} ' /proc/mounts; ls {WS}; ls {WS}/nested")
-    assert "fuse.matchlock" in out
+    assert out.startswith(f"matchlock {WS} virtiofs ")  # one mount: the virtio-fs tag
     listing = out.split("\n", 1)[1].split()
     for name in ("host", "ro", "ov", "mem", "nested", "single.txt", "deep"):
         assert name in listing
@@ -491,7 +491,7 @@ def test_events_report_every_hooked_operation(box):
                for e in events)
 
 
-# ---- CLI -v and a hostile relay ---------------------------------------------------------------
+# ---- CLI -v and the guest-side endpoint ---------------------------------------------------------------
 
 def test_run_volume_flags_relative_paths_default_overlay_and_workspace(ml, tmp_path):
     proj = tmp_path / "proj"
@@ -502,7 +502,7 @@ def test_run_volume_flags_relative_paths_default_overlay_and_workspace(ml, tmp_p
         [BIN,
          "run", "--image", IMAGE, "--workspace", "/work", "-v", "proj:data", "--",
          "sh", "-c", "cat /work/data/in.txt; echo out > /work/data/in.txt; cat /work/data/in.txt;"
-                     " grep -c ' /work fuse.matchlock' /proc/mounts"],
+                     " grep -c '^matchlock /work virtiofs ' /proc/mounts"],
         cwd=tmp_path, env=ml.env, capture_output=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == b"input\nout\n1\n"
@@ -510,21 +510,20 @@ def test_run_volume_flags_relative_paths_default_overlay_and_workspace(ml, tmp_p
     ml.assert_nothing_left()
 
 
-def test_hostile_traffic_on_the_file_port_harms_only_the_guest(ml, lab):
+def test_the_file_server_has_no_endpoint_in_guest_user_space(ml, lab):
+    # virtio-fs: the guest kernel talks to the owner over the device's queues; there is no port
+    # or relay a guest process could write raw FUSE bytes to (hostile rings: unit tests).
     script = r"""
         for p in /sys/class/virtio-ports/*; do
-          [ "$(cat $p/name)" = matchlock.vfs ] && port=/dev/$(basename $p)
+          [ "$(cat $p/name 2>/dev/null)" = matchlock.vfs ] && echo port-present
         done
         for pid in $(ls /proc | grep '^[0-9]'); do
-          [ "$(cat /proc/$pid/comm 2>/dev/null)" = vfs-relay ] && kill -9 $pid
+          [ "$(cat /proc/$pid/comm 2>/dev/null)" = vfs-relay ] && echo relay-present
         done
-        # A FUSE header claiming 4 GiB, then lies about node ids and names.
-        printf '\377\377\377\377\001\000\000\000' > $port 2>/dev/null
-        dd if=/dev/urandom bs=4096 count=64 2>/dev/null > $port
         echo still-here
     """
     r = ml.run("run", "--image", IMAGE, "-v", f"{lab['host']}:h:host_fs", "--", "sh", "-c", script)
     assert r.returncode == 0, r.stderr
-    assert b"still-here" in r.stdout
+    assert r.stdout == b"still-here\n"
     assert tree_digest(lab["outside"]) == lab["outside_digest"]
     ml.assert_nothing_left()
