@@ -36,11 +36,12 @@ struct ChainRef {
 
 class VhostUserBackend {
  public:
-  // Each chain popped from queue `queue`; the device completes it (now or later) with
-  // complete(). `max_readable` bounds one chain's readable bytes.
+  // Each valid chain popped from any queue; the device completes it (now or later) with
+  // complete(). Chains that break a rule never get here: they go back to the guest empty.
   using OnChain = std::function<void(ChainRef chain)>;
 
   // `queues`: the device's virtqueue count (virtio-fs: hiprio + request queues).
+  // `max_readable` bounds one chain's readable bytes (a larger request is a bad chain).
   static Result<std::unique_ptr<VhostUserBackend>> start(uv_loop_t* loop, UniqueFd socket,
                                                          uint32_t queues, size_t max_readable,
                                                          OnChain on_chain,
@@ -49,7 +50,7 @@ class VhostUserBackend {
 
   // Writes `reply` into the chain's writable buffers and returns it to the guest with that
   // length. False when it does not fit (nothing written, the chain is still pending: complete
-  // it again with something smaller) ; true otherwise, including when the chain's ring has
+  // it again with something smaller); true otherwise, including when the chain's ring has
   // been stopped or broken since (then it is dropped).
   virtual bool complete(const ChainRef& chain, std::string_view reply) = 0;
   virtual void close() = 0;
