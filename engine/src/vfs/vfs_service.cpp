@@ -28,8 +28,10 @@ class VirtioFsService : public VfsService {
  public:
   VirtioFsService(MountTable mounts, std::string workspace, std::shared_ptr<VfsHooks> hooks,
                   std::function<void(const Error&)> on_lost)
-      : server_(std::move(mounts), std::move(workspace), std::move(hooks),
-                [this](std::string reply) { on_reply(std::move(reply)); }),
+      : mounts_(std::move(mounts)),
+        workspace_(std::move(workspace)),
+        hooks_(std::move(hooks)),
+        server_(new_session()),
         on_lost_(std::move(on_lost)) {}
   ~VirtioFsService() override { close(); }
 
@@ -49,7 +51,7 @@ class VirtioFsService : public VfsService {
   void close() override {
     if (closed_) return;
     closed_ = true;
-    server_.close_handles();
+    server_->close_handles();
     waiting_.clear();
     if (backend_) backend_->close();
   }
@@ -63,10 +65,18 @@ class VirtioFsService : public VfsService {
       return;
     }
     std::memcpy(&h, message.data(), sizeof(h));
+    if (h.opcode == FUSE_INIT && server_->initialized()) {
+      // The device outlives mounts: a remount (or a driver rebound after a reset) starts a new
+      // FUSE session, as a new /dev/fuse connection would. The old one's state goes.
+      log::debug("virtio-fs: a new FUSE session");
+      server_->close_handles();
+      server_ = new_session();
+      waiting_.clear();
+    }
     if (ref.queue == kHiprioQueue || has_no_reply(h.opcode)) {
       // Only forgets belong on the high-priority queue; nothing there is answered.
       if (h.opcode == FUSE_FORGET || h.opcode == FUSE_BATCH_FORGET) {
-        server_.handle(std::move(message));
+        server_->handle(std::move(message));
       }
       backend_->complete(ref, {});
       return;
@@ -78,7 +88,7 @@ class VirtioFsService : public VfsService {
       return;
     }
     waiting_.emplace(h.unique, std::move(ref));
-    server_.handle(std::move(message));  // may answer at once (on_reply) or later
+    server_->handle(std::move(message));  // may answer at once (on_reply) or later
   }
 
   void on_reply(std::string reply) {
@@ -103,7 +113,15 @@ class VirtioFsService : public VfsService {
     if (cb) cb(e);  // may destroy us: nothing after it
   }
 
-  FuseServer server_;
+  std::unique_ptr<FuseServer> new_session() {
+    return std::make_unique<FuseServer>(mounts_, workspace_, hooks_,
+                                        [this](std::string reply) { on_reply(std::move(reply)); });
+  }
+
+  const MountTable mounts_;  // each session's server gets a copy (providers are shared)
+  const std::string workspace_;
+  const std::shared_ptr<VfsHooks> hooks_;
+  std::unique_ptr<FuseServer> server_;
   std::function<void(const Error&)> on_lost_;
   std::unique_ptr<VhostUserBackend> backend_;
   std::unordered_map<uint64_t, ChainRef> waiting_;  // by fuse_in_header.unique

@@ -384,3 +384,21 @@ TEST_CASE("vfs_service_moves_a_mebibyte_each_way", "[vfs][virtio]") {
   CHECK(r.error == 0);
   CHECK(r.body == std::string(kMaxWrite, 'z'));
 }
+
+TEST_CASE("vfs_service_starts_a_new_session_on_a_remount", "[vfs][virtio]") {
+  FakeQemu qemu(table_with_hello());
+  qemu.bring_up();
+  REQUIRE(parse_reply(*qemu.call(1, init_request(1))).error == 0);
+  auto found = qemu.call(1, fuse_request(FUSE_LOOKUP, FUSE_ROOT_ID, cstr("hello"), 2));
+  const uint64_t old_node = parse_reply(*found).as<fuse_entry_out>().nodeid;
+  REQUIRE(parse_reply(*qemu.call(1, fuse_request(FUSE_DESTROY, 0, "", 3))).error == 0);
+  // The guest mounts the tag again: a fresh INIT is accepted, old node ids are gone.
+  auto again = qemu.call(1, init_request(1));
+  REQUIRE(again);
+  CHECK(parse_reply(*again).error == 0);
+  auto stale = qemu.call(1, fuse_request(FUSE_GETATTR, old_node, bytes_of(fuse_getattr_in{}), 2));
+  REQUIRE(stale);
+  CHECK(parse_reply(*stale).error != 0);
+  found = qemu.call(1, fuse_request(FUSE_LOOKUP, FUSE_ROOT_ID, cstr("hello"), 3));
+  CHECK(parse_reply(*found).error == 0);
+}
