@@ -383,11 +383,6 @@ void Agent::reap_children() {
   int status = 0;
   pid_t pid;
   while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
-    if (vfs_ && pid == vfs_->relay_pid) {
-      log_line("the VFS relay exited: " + vfs_->workspace + " no longer answers");
-      vfs_->relay_pid = -1;
-      continue;
-    }
     for (auto& [stream, session] : sessions_) {
       if (session->pid() == pid) {
         session->on_reaped(status);

@@ -45,6 +45,7 @@ const ModulePolicy kPolicies[] = {
     {"virtio-rng.ko", When::kDevice, kVirtioRng},
     {"overlay.ko", When::kAlways},
     {"fuse.ko", When::kOnDemand},
+    {"virtiofs.ko", When::kOnDemand},
     {"fscache.ko", When::kDevice, kVirtio9p},
     {"netfs.ko", When::kDevice, kVirtio9p},
     {"9pnet.ko", When::kDevice, kVirtio9p},

@@ -22,7 +22,7 @@ meta="${MATCHLOCK_KERNEL_META:-linux-image-cloud-amd64}"
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 
 # Modules the guest loads (init loads them in modules/order with finit_module).
-MODULES=(virtio_mmio virtio_blk virtio_console virtio_net virtio_rng fuse overlay ext4)
+MODULES=(virtio_mmio virtio_blk virtio_console virtio_net virtio_rng fuse virtiofs overlay ext4)
 # Taken when the kernel has them as modules: virtio-9p, for bench/vfs.py's baseline only
 # (MATCHLOCK_UNSAFE_BENCH_VIRTFS; the cloud kernel has no 9p, linux-image-amd64 does), and
 # crc32c, which ext4 needs at mount time but does not declare (built in on the cloud kernel).

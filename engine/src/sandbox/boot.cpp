@@ -287,12 +287,12 @@ void Boot::prepare_files(StepDone done) {
   done(Status());
 }
 
-void Boot::start_file_server(UniqueFd port) {
+void Boot::start_file_server(UniqueFd vhost_user_socket) {
   auto& r = res();
   std::weak_ptr<Sandbox> weak = sandbox_;
   auto server = vfs::VfsService::start(
-      sandbox_->loop_, std::move(port), std::move(*mount_table_), sandbox_->options_.vfs.workspace,
-      r.vfs_hooks, [weak](const Error& e) {
+      sandbox_->loop_, std::move(vhost_user_socket), std::move(*mount_table_),
+      sandbox_->options_.vfs.workspace, r.vfs_hooks, [weak](const Error& e) {
         // Only the guest can break its own file channel; its workspace stops answering. At
         // shutdown the guest closes it as it powers off: nothing to say then.
         auto sb = weak.lock();

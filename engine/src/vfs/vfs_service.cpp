@@ -1,139 +1,143 @@
-// The service splits the guest's byte stream into FUSE messages by each header's len, hands
-// them to the FuseServer and writes the replies back as they finish. Replies waiting to be
-// written are bounded: past kMaxQueuedReplyBytes it stops reading requests until the guest
-// reads replies again, so a guest that never reads cannot make the host buffer without end.
+// Each chain the guest kernel queues is one FUSE request (its
+// readable part, exactly what /dev/fuse would give) and room for the reply (its writable
+// part). The chain waits, keyed by the request's unique id, until the FuseServer answers;
+// requests that get no answer (FORGET, BATCH_FORGET, INTERRUPT, and everything on the
+// high-priority queue) go back to the guest at once, empty.
 #include "vfs/vfs_service.h"
 
 #include <linux/fuse.h>
 
+#include <cerrno>
 #include <cstring>
+#include <unordered_map>
 
 #include "core/log.h"
-#include "core/uv.h"
 #include "vfs/fuse_server.h"
+#include "vfs/vhost_user_backend.h"
 
 namespace matchlock::vfs {
 namespace {
 
-constexpr size_t kReadChunk = 256 * 1024;
-constexpr size_t kMaxQueuedReplyBytes = 8 * kMaxVfsMessage;
+constexpr uint32_t kHiprioQueue = 0;
 
-class Service : public VfsService {
+bool has_no_reply(uint32_t opcode) {
+  return opcode == FUSE_FORGET || opcode == FUSE_BATCH_FORGET || opcode == FUSE_INTERRUPT;
+}
+
+class VirtioFsService : public VfsService {
  public:
-  Service(MountTable mounts, std::string workspace, std::shared_ptr<VfsHooks> hooks,
-          std::function<void(const Error&)> on_lost)
-      : server_(std::move(mounts), std::move(workspace), std::move(hooks),
-                [this](std::string reply) { send(std::move(reply)); }),
-        on_lost_(std::move(on_lost)),
-        read_buf_(std::make_unique<char[]>(kReadChunk)) {}
+  VirtioFsService(MountTable mounts, std::string workspace, std::shared_ptr<VfsHooks> hooks,
+                  std::function<void(const Error&)> on_lost)
+      : mounts_(std::move(mounts)),
+        workspace_(std::move(workspace)),
+        hooks_(std::move(hooks)),
+        server_(new_session()),
+        on_lost_(std::move(on_lost)) {}
+  ~VirtioFsService() override { close(); }
 
-  ~Service() override { close(); }
-
-  int start(uv_loop_t* loop, UniqueFd socket) {
-    if (int rc = pipe_.init(loop, this, uv_pipe_init, 0); rc != 0) return rc;
-    if (int rc = uv_pipe_open(pipe_.get(), socket.get()); rc != 0) return rc;
-    socket.release();  // the pipe owns it now
-    return start_reading();
+  matchlock::Status start(uv_loop_t* loop, UniqueFd socket) {
+    std::weak_ptr<int> alive = alive_;
+    auto backend = VhostUserBackend::start(
+        loop, std::move(socket), 1 + kVirtioFsRequestQueues, kMaxVfsMessage,
+        [this](ChainRef chain) { on_chain(std::move(chain)); },
+        [this, alive](const Error& e) {
+          if (!alive.expired()) lost(e);
+        });
+    if (!backend.ok()) return backend.error();
+    backend_ = std::move(backend.value());
+    return matchlock::Status();
   }
 
   void close() override {
     if (closed_) return;
     closed_ = true;
-    if (pipe_.initialized()) uv_read_stop(pipe_.stream());
-    server_.close_handles();
-    pipe_.close();
+    server_->close_handles();
+    waiting_.clear();
+    if (backend_) backend_->close();
   }
 
  private:
-  int start_reading() {
-    reading_ = true;
-    return uv_read_start(
-        pipe_.stream(),
-        [](uv_handle_t* h, size_t, uv_buf_t* b) {
-          auto* self = static_cast<Service*>(h->data);
-          *b = self ? uv_buf_init(self->read_buf_.get(), kReadChunk) : uv_buf_init(nullptr, 0);
-        },
-        [](uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
-          auto* self = static_cast<Service*>(s->data);
-          if (self) self->on_read(n, b);
-        });
-  }
-
-  void on_read(ssize_t n, const uv_buf_t* buf) {
-    if (n == 0 || closed_) return;
-    if (n < 0) {
-      return fail(n == UV_EOF ? "vfs channel closed"
-                              : "vfs channel: " + uv::error_text(static_cast<int>(n)));
+  void on_chain(ChainRef ref) {
+    std::string message = std::move(ref.chain.readable);
+    fuse_in_header h{};
+    if (message.size() < sizeof(h)) {
+      backend_->complete(ref, {});
+      return;
     }
-    pending_.append(buf->base, static_cast<size_t>(n));
-    size_t at = 0;
-    std::weak_ptr<int> alive = alive_;
-    while (!closed_ && pending_.size() - at >= sizeof(uint32_t)) {
-      uint32_t len = 0;
-      std::memcpy(&len, pending_.data() + at, sizeof(len));  // fuse_in_header.len comes first
-      if (len < sizeof(fuse_in_header) || len > kMaxVfsMessage) {
-        return fail("vfs channel: the guest sent a FUSE message of " + std::to_string(len) +
-                    " bytes");
+    std::memcpy(&h, message.data(), sizeof(h));
+    if (h.opcode == FUSE_INIT && server_->initialized()) {
+      // The device outlives mounts: a remount (or a driver rebound after a reset) starts a new
+      // FUSE session, as a new /dev/fuse connection would. The old one's state goes.
+      log::debug("virtio-fs: a new FUSE session");
+      server_->close_handles();
+      server_ = new_session();
+      waiting_.clear();
+    }
+    if (ref.queue == kHiprioQueue || has_no_reply(h.opcode)) {
+      // Only forgets belong on the high-priority queue; nothing there is answered.
+      if (h.opcode == FUSE_FORGET || h.opcode == FUSE_BATCH_FORGET) {
+        server_->handle(std::move(message));
       }
-      if (pending_.size() - at < len) break;
-      std::string message = pending_.substr(at, len);
-      at += len;
-      server_.handle(std::move(message));
-      if (alive.expired()) return;  // a reply's failure destroyed us
+      backend_->complete(ref, {});
+      return;
     }
-    if (!closed_) pending_.erase(0, at);
+    if (waiting_.count(h.unique)) {
+      // Two requests with one id: the kernel never does this, so the second one is refused.
+      log::warn("virtio-fs: the guest reused a request id in flight");
+      backend_->complete(ref, {});
+      return;
+    }
+    waiting_.emplace(h.unique, std::move(ref));
+    server_->handle(std::move(message));  // may answer at once (on_reply) or later
   }
 
-  void send(std::string reply) {
-    if (closed_) return;
-    queued_ += reply.size();
-    size_t size = reply.size();
-    std::weak_ptr<int> alive = alive_;
-    uv::write(pipe_.stream(), std::move(reply), [this, alive, size](int status) {
-      if (alive.expired()) return;
-      queued_ -= size;
-      if (status < 0 && !closed_) {
-        return fail("vfs channel write: " + uv::error_text(status));
-      }
-      if (!reading_ && !closed_ && queued_ <= kMaxQueuedReplyBytes / 2) start_reading();
-    });
-    if (alive.expired()) return;  // a synchronous write failure destroyed us
-    if (reading_ && queued_ > kMaxQueuedReplyBytes) {
-      reading_ = false;
-      uv_read_stop(pipe_.stream());
-    }
+  void on_reply(std::string reply) {
+    if (closed_ || reply.size() < sizeof(fuse_out_header)) return;
+    fuse_out_header h{};
+    std::memcpy(&h, reply.data(), sizeof(h));
+    auto it = waiting_.find(h.unique);
+    if (it == waiting_.end()) return;  // an answer to a request that asked for none
+    ChainRef ref = std::move(it->second);
+    waiting_.erase(it);
+    if (backend_->complete(ref, reply)) return;
+    // The guest left less room than the answer needs: it gets EIO instead of an overflow.
+    fuse_out_header error{sizeof(fuse_out_header), -EIO, h.unique};
+    std::string_view bytes(reinterpret_cast<const char*>(&error), sizeof(error));
+    if (!backend_->complete(ref, bytes)) backend_->complete(ref, {});
   }
 
-  void fail(const std::string& why) {
+  void lost(const Error& e) {
     if (closed_) return;
-    log::debug(why);  // the owner decides whether it matters (it does not at shutdown)
     close();
     auto cb = std::move(on_lost_);
-    if (cb) cb(Error(ErrorCode::kGuest, why));  // may destroy us: nothing after it
+    if (cb) cb(e);  // may destroy us: nothing after it
   }
 
-  FuseServer server_;
+  std::unique_ptr<FuseServer> new_session() {
+    return std::make_unique<FuseServer>(mounts_, workspace_, hooks_,
+                                        [this](std::string reply) { on_reply(std::move(reply)); });
+  }
+
+  const MountTable mounts_;  // each session's server gets a copy (providers are shared)
+  const std::string workspace_;
+  const std::shared_ptr<VfsHooks> hooks_;
+  std::unique_ptr<FuseServer> server_;
   std::function<void(const Error&)> on_lost_;
-  uv::Handle<uv_pipe_t> pipe_;
-  std::unique_ptr<char[]> read_buf_;
-  std::string pending_;
-  size_t queued_ = 0;
-  bool reading_ = false;
+  std::unique_ptr<VhostUserBackend> backend_;
+  std::unordered_map<uint64_t, ChainRef> waiting_;  // by fuse_in_header.unique
   bool closed_ = false;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 }  // namespace
 
-Result<std::unique_ptr<VfsService>> VfsService::start(uv_loop_t* loop, UniqueFd port_socket,
+Result<std::unique_ptr<VfsService>> VfsService::start(uv_loop_t* loop, UniqueFd vhost_user_socket,
                                                       MountTable mounts, std::string workspace,
                                                       std::shared_ptr<VfsHooks> hooks,
                                                       std::function<void(const Error&)> on_lost) {
-  auto s = std::make_unique<Service>(std::move(mounts), std::move(workspace), std::move(hooks),
-                                     std::move(on_lost));
-  if (int rc = s->start(loop, std::move(port_socket)); rc != 0) {
-    return io_error("vfs channel: " + uv::error_text(rc));
-  }
+  auto s = std::make_unique<VirtioFsService>(std::move(mounts), std::move(workspace),
+                                             std::move(hooks), std::move(on_lost));
+  if (auto st = s->start(loop, std::move(vhost_user_socket)); !st.ok()) return st.error();
   return std::unique_ptr<VfsService>(std::move(s));
 }
 

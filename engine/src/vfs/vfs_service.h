@@ -1,13 +1,12 @@
-// The owner's file server for one sandbox: reads FUSE requests that the guest's relay forwards
-// over the virtio-serial port "matchlock.vfs", runs them against the mount table (through the
-// hooks, if any) and writes the replies back. Requests are the Linux FUSE wire protocol
-// (linux/fuse.h) as the guest kernel produced them, so the same server can sit behind
-// virtio-fs later; the stream is split by each message's own length, bounded by
-// kMaxVfsMessage. Many requests may be in flight; replies go out as they finish.
+// The owner's file server for one sandbox, reached by the guest kernel through virtio-fs: QEMU's
+// vhost-user-fs-device hands the device's virtqueues to this process (VhostUserBackend), each
+// queued chain is one FUSE request (linux/fuse.h, the bytes /dev/fuse would give) with room for
+// its reply. Requests run against the mount table (through the hooks, if any); many may be in
+// flight and replies go back as they finish.
 //
-// THREAT MODEL: every byte comes from the guest. A bad length ends the channel; a bad request
-// (unknown node id, short body, a name with '/' or NUL, "." or "..") gets an error reply. No
-// path outside a mount is ever touched: names are checked here and providers confine.
+// THREAT MODEL: every byte comes from the guest. A malformed chain goes back empty; a bad
+// request (unknown node id, short body, a name with '/' or NUL, "." or "..") gets an error
+// reply. No path outside a mount is ever touched: names are checked here and providers confine.
 #pragma once
 
 #include <uv.h>
@@ -24,20 +23,25 @@
 
 namespace matchlock::vfs {
 
-// FUSE_INIT's max_write is 1 MiB; a WRITE request is that plus its headers.
+// FUSE_INIT's max_write is 1 MiB; a WRITE request is that plus its headers (the bound on one
+// chain's readable bytes).
 inline constexpr size_t kMaxWrite = 1024 * 1024;
 inline constexpr size_t kMaxVfsMessage = kMaxWrite + 4096;
+// virtio-fs request queues (QEMU's num-request-queues; the hiprio queue comes first).
+inline constexpr uint32_t kVirtioFsRequestQueues = 1;
 
 class VfsService {
  public:
-  // `workspace` is the guest path where the guest mounts the tree (hooks and events name
-  // guest paths). `hooks` may be null. `on_lost` fires once if the channel fails.
-  static Result<std::unique_ptr<VfsService>> start(uv_loop_t* loop, UniqueFd port_socket,
+  // `vhost_user_socket` is the backend end of QEMU's vhost-user-fs-device chardev; queue 0
+  // is the high-priority queue, then kVirtioFsRequestQueues request queues. `workspace` is the
+  // guest path where the guest mounts the tree (hooks and events name guest paths). `hooks`
+  // may be null. `on_lost` fires once if the channel fails.
+  static Result<std::unique_ptr<VfsService>> start(uv_loop_t* loop, UniqueFd vhost_user_socket,
                                                    MountTable mounts, std::string workspace,
                                                    std::shared_ptr<VfsHooks> hooks,
                                                    std::function<void(const Error&)> on_lost);
   virtual ~VfsService() = default;
-  // Stops reading, closes every open handle and the socket.
+  // Stops serving the queues, closes every open handle and the socket.
   virtual void close() = 0;
 };
 

@@ -29,9 +29,10 @@ std::string join(const std::vector<std::string>& v, char sep) {
   return out;
 }
 
-void add_common_machine_args(std::vector<std::string>& a, const std::string& binary, Accel accel) {
-  a = {binary, "-M", "microvm,x-option-roms=off", "-nodefaults", "-no-user-config", "-nographic",
-       "-no-reboot",
+void add_common_machine_args(std::vector<std::string>& a, const std::string& binary, Accel accel,
+                             const std::string& machine_extra = "") {
+  a = {binary, "-M", "microvm,x-option-roms=off" + machine_extra, "-nodefaults", "-no-user-config",
+       "-nographic", "-no-reboot",
        // QEMU's own seccomp filter: no obsolete syscalls, no setuid/setgid, no fork/exec, no
        // scheduler or resource-limit changes. A guest that escapes into QEMU gets little.
        "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
@@ -66,7 +67,14 @@ std::string qemu_option_value(std::string_view value) {
 
 std::vector<std::string> qemu_argv(const VmSpec& spec) {
   std::vector<std::string> a;
-  add_common_machine_args(a, spec.qemu_binary, spec.accel);
+  // virtio-fs: the file server (another process) reads and writes the guest's RAM directly,
+  // so the RAM is a shared memfd QEMU passes over vhost-user.
+  add_common_machine_args(a, spec.qemu_binary, spec.accel,
+                          spec.vfs ? ",memory-backend=" + std::string(kGuestRamId) : "");
+  if (spec.vfs) {
+    a.insert(a.end(), {"-object", "memory-backend-memfd,id=" + std::string(kGuestRamId) +
+                                      ",size=" + std::to_string(spec.memory_mib) + "M,share=on"});
+  }
   a.insert(a.end(), {
                         "-smp",
                         std::to_string(spec.vcpus),
@@ -107,7 +115,8 @@ std::vector<std::string> qemu_argv(const VmSpec& spec) {
                     });
   if (spec.vfs) {
     a.insert(a.end(), {"-chardev", "socket,id=vfs,fd=" + std::to_string(kVfsFd), "-device",
-                       "virtserialport,chardev=vfs,name=matchlock.vfs"});
+                       "vhost-user-fs-device,chardev=vfs,tag=" + std::string(kVirtioFsTag) +
+                           ",queue-size=" + std::to_string(kVirtioFsQueueSize)});
   }
   if (spec.slirp_baseline) {
     a.insert(a.end(), {"-netdev", "user,id=net0", "-device",

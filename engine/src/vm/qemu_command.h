@@ -20,6 +20,13 @@ inline constexpr int kControlFd = 4;
 inline constexpr int kQmpFd = 5;
 inline constexpr int kVfsFd = 6;
 
+// virtio-fs (VmSpec::vfs): the mount tag the guest mounts, the request queue size (QEMU's
+// maximum: a 1 MiB FUSE write takes ~260 descriptors without indirect ones), and the id of the
+// shared RAM backend the vhost-user backend maps.
+inline constexpr const char* kVirtioFsTag = "matchlock";
+inline constexpr int kVirtioFsQueueSize = 1024;
+inline constexpr const char* kGuestRamId = "ram";
+
 // The QEMU program sandboxes run, looked up on $PATH.
 inline constexpr const char* kQemuBinary = "qemu-system-x86_64";
 
@@ -34,7 +41,7 @@ struct VmSpec {
   std::filesystem::path upper_disk;  // writable per-sandbox disk, serial "upper"
   std::filesystem::path console_log;
   bool network = false;  // attach virtio-net on kNetFd
-  bool vfs = false;      // add the virtio-serial port "matchlock.vfs" on kVfsFd (file server)
+  bool vfs = false;      // add virtio-fs (tag kVirtioFsTag), its vhost-user backend on kVfsFd
   // Benchmark baseline only: QEMU's own user-mode network (slirp) instead of the engine's
   // sealed stack. It can reach the host's loopback and everything else, unfiltered.
   bool slirp_baseline = false;

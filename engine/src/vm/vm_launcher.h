@@ -20,12 +20,12 @@ struct LaunchedVm {
   std::unique_ptr<QemuProcess> process;
   UniqueFd control;  // host end of the guest agent's port (matchlock.ctl)
   UniqueFd qmp;      // host end of QEMU's monitor, in QMP mode
-  UniqueFd vfs;      // host end of the file server's port (matchlock.vfs); invalid without
+  UniqueFd vfs;      // backend end of virtio-fs's vhost-user socket; invalid without spec.vfs
 };
 
 // `net_link` is QEMU's end of the NIC's socketpair (its other end is the engine's network
 // stack); invalid means no engine NIC. spec.network is set from it. QEMU's output goes to
-// `output_log`; `on_exit` fires when the process ends. spec.vfs adds the file server's port.
+// `output_log`; `on_exit` fires when the process ends. spec.vfs adds virtio-fs (the file server).
 Result<LaunchedVm> launch_vm(uv_loop_t* loop, VmSpec spec, UniqueFd net_link,
                              const std::filesystem::path& output_log,
                              std::function<void(ExitInfo)> on_exit);

@@ -1,13 +1,17 @@
-// The service over a socketpair: the test plays the guest's relay, writing raw FUSE bytes.
+// The file server behind virtio-fs: the test plays QEMU (the vhost-user front-end, over a
+// socketpair, handing over a memfd as guest RAM and eventfds) and the guest driver (filling the
+// rings). Covers the protocol, FUSE round trips, and a front-end that misbehaves.
 #include <catch2/catch.hpp>
 
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <optional>
-#include <thread>
 
 #include "vfs/fuse_test_client.h"
+#include "vfs/guest_ram_fixture.h"
+#include "vfs/memory_provider.h"
 #include "vfs/vfs_service.h"
 
 using namespace matchlock;
@@ -16,64 +20,185 @@ using namespace matchlock::vfs::test;
 
 namespace {
 
-struct Relay {
+enum : uint32_t {
+  kGetFeatures = 1,
+  kSetFeatures = 2,
+  kSetOwner = 3,
+  kSetMemTable = 5,
+  kSetLogBase = 6,
+  kSetVringNum = 8,
+  kSetVringAddr = 9,
+  kSetVringBase = 10,
+  kGetVringBase = 11,
+  kSetVringKick = 12,
+  kSetVringCall = 13,
+  kGetProtocolFeatures = 15,
+  kSetProtocolFeatures = 16,
+  kGetQueueNum = 17,
+  kSetVringEnable = 18,
+};
+constexpr uint32_t kNeedReply = 1u << 3;
+constexpr uint64_t kVersion1 = uint64_t{1} << 32, kProtocolFeatures = uint64_t{1} << 30;
+constexpr uint64_t kReplyAck = uint64_t{1} << 3;
+constexpr uint16_t kNext = 1, kWrite = 2;
+constexpr uint64_t kQueueShift = 1024 * 1024;  // queue q's ring and buffers: q MiB into RAM
+
+struct Msg {
+  uint32_t request = 0, flags = 0;
+  std::string payload;
+};
+
+template <typename... T>
+std::string pack(const T&... v) {
+  return (bytes_of(v) + ...);
+}
+
+class FakeQemu {
+ public:
   uv_loop_t loop{};
-  int guest_fd = -1;
+  GuestRam ram;
+  std::vector<GuestRing> rings;
+  std::vector<UniqueFd> kicks, calls;
   std::unique_ptr<VfsService> service;
   std::optional<Error> lost;
-  std::string from_host;
+  UniqueFd sock;
 
-  Relay() {
+  explicit FakeQemu(MountTable mounts = *MountTable::create({})) {
     uv_loop_init(&loop);
     int sv[2];
     REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
-    guest_fd = sv[1];
-    auto s = VfsService::start(&loop, UniqueFd(sv[0]), *MountTable::create({}), "/workspace",
-                               nullptr, [this](const Error& e) { lost = e; });
+    sock = UniqueFd(sv[1]);
+    auto s = VfsService::start(&loop, UniqueFd(sv[0]), std::move(mounts), "/workspace", nullptr,
+                               [this](const Error& e) { lost = e; });
     REQUIRE(s);
     service = std::move(*s);
+    for (uint32_t q = 0; q < 1 + kVirtioFsRequestQueues; ++q)
+      rings.emplace_back(ram, q * kQueueShift);
   }
-  ~Relay() {
+  ~FakeQemu() {
     service.reset();
-    ::close(guest_fd);
+    sock.reset();
     uv_run(&loop, UV_RUN_NOWAIT);
     uv_loop_close(&loop);
   }
-  void sends(const std::string& bytes) {
-    size_t off = 0;
-    while (off < bytes.size()) {
-      ssize_t n =
-          ::send(guest_fd, bytes.data() + off, bytes.size() - off, MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (n > 0) {
-        off += static_cast<size_t>(n);
-      } else if (errno == EAGAIN) {
-        uv_run(&loop, UV_RUN_NOWAIT);
-      } else {
-        return;
-      }
+
+  void send(uint32_t request, const std::string& payload, std::vector<int> fds = {},
+            uint32_t flags = 0x1) {
+    uint32_t h[3] = {request, flags, static_cast<uint32_t>(payload.size())};
+    std::string bytes = std::string(reinterpret_cast<char*>(h), 12) + payload;
+    iovec iov{bytes.data(), bytes.size()};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 32)];
+    if (!fds.empty()) {
+      m.msg_control = control;
+      m.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+      cmsghdr* c = CMSG_FIRSTHDR(&m);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+      std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
     }
+    REQUIRE(::sendmsg(sock.get(), &m, MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
   }
-  void pump(int turns = 20) {
-    static char buf[256 * 1024];
-    for (int i = 0; i < turns; ++i) {
+  // The next reply, pumping the loop until it arrives (nullopt: none came).
+  std::optional<Msg> reply() {
+    std::string in;
+    for (int i = 0; i < 200; ++i) {
       uv_run(&loop, UV_RUN_NOWAIT);
-      ssize_t n;
-      while ((n = ::recv(guest_fd, buf, sizeof buf, MSG_DONTWAIT)) > 0) {
-        from_host.append(buf, static_cast<size_t>(n));
+      char buf[4096];
+      ssize_t n =
+          ::recv(sock.get(), buf, in.size() < 12 ? 12 - in.size() : sizeof(buf), MSG_DONTWAIT);
+      if (n > 0) in.append(buf, static_cast<size_t>(n));
+      if (in.size() >= 12) {
+        uint32_t h[3];
+        std::memcpy(h, in.data(), 12);
+        if (in.size() >= 12 + h[2]) {
+          CHECK((h[1] & 0x7) == 0x5);  // version 1, reply
+          return Msg{h[0], h[1], in.substr(12, h[2])};
+        }
       }
+      if (n == 0) return std::nullopt;
+    }
+    return std::nullopt;
+  }
+  uint64_t get_u64(uint32_t request) {
+    send(request, "");
+    auto r = reply();
+    REQUIRE(r);
+    REQUIRE(r->request == request);
+    REQUIRE(r->payload.size() == 8);
+    uint64_t v = 0;
+    std::memcpy(&v, r->payload.data(), 8);
+    return v;
+  }
+  // Sends with NEED_REPLY and returns the acknowledgement (0 = success).
+  uint64_t acked(uint32_t request, const std::string& payload, std::vector<int> fds = {}) {
+    send(request, payload, std::move(fds), 0x1 | kNeedReply);
+    auto r = reply();
+    REQUIRE(r);
+    REQUIRE(r->payload.size() == 8);
+    uint64_t v = 0;
+    std::memcpy(&v, r->payload.data(), 8);
+    return v;
+  }
+
+  // What QEMU's vhost-user-fs does at start, in its order.
+  void bring_up() {
+    REQUIRE((get_u64(kGetFeatures) & (kVersion1 | kProtocolFeatures)) ==
+            (kVersion1 | kProtocolFeatures));
+    REQUIRE((get_u64(kGetProtocolFeatures) & kReplyAck) == kReplyAck);
+    send(kSetProtocolFeatures, pack(kReplyAck));
+    REQUIRE(get_u64(kGetQueueNum) == 1 + kVirtioFsRequestQueues);
+    send(kSetOwner, "");
+    send(kSetFeatures, pack(kVersion1 | kProtocolFeatures));
+    REQUIRE(acked(kSetMemTable, mem_table(ram.region()), {ram.fd.get()}) == 0);
+    for (uint32_t q = 0; q < rings.size(); ++q) {
+      auto& r = rings[q];
+      REQUIRE(acked(kSetVringNum, pack(q, GuestRing::kNum)) == 0);
+      REQUIRE(acked(kSetVringAddr, pack(q, uint32_t{0}, GuestRing::uaddr(r.desc_gpa()),
+                                        GuestRing::uaddr(r.used_gpa()),
+                                        GuestRing::uaddr(r.avail_gpa()), uint64_t{0})) == 0);
+      REQUIRE(acked(kSetVringBase, pack(q, uint32_t{0})) == 0);
+      calls.emplace_back(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+      kicks.emplace_back(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+      REQUIRE(acked(kSetVringCall, pack(uint64_t{q}), {calls.back().get()}) == 0);
+      REQUIRE(acked(kSetVringKick, pack(uint64_t{q}), {kicks.back().get()}) == 0);
+      REQUIRE(acked(kSetVringEnable, pack(q, uint32_t{1})) == 0);
     }
   }
-  // Complete replies received so far.
-  std::vector<Reply> replies() {
-    std::vector<Reply> out;
-    while (from_host.size() >= sizeof(fuse_out_header)) {
-      uint32_t len = 0;
-      std::memcpy(&len, from_host.data(), 4);
-      if (from_host.size() < len) break;
-      out.push_back(parse_reply(from_host.substr(0, len)));
-      from_host.erase(0, len);
-    }
-    return out;
+  static std::string mem_table(const GuestMemoryRegion& r) {
+    return pack(uint32_t{1}, uint32_t{0}, r.guest_phys_addr, r.memory_size, r.userspace_addr,
+                r.mmap_offset);
+  }
+
+  // Queues `request` on queue `q` (head 0: readable, head 1: `room` writable bytes), kicks,
+  // and waits for it to come back. Returns the bytes written (empty when the length is 0).
+  std::optional<std::string> call(uint32_t q, const std::string& request, uint32_t room = 8192) {
+    auto& r = rings[q];
+    const uint64_t in = GuestRing::kData + q * kQueueShift, out = in + request.size() + 64;
+    ram.write(in, request);
+    std::memset(ram.at(out), 0xee, room);
+    r.desc(0, in, static_cast<uint32_t>(request.size()), room ? kNext : 0, 1);
+    r.desc(1, out, room, kWrite);
+    const uint16_t before = r.used_idx();
+    r.make_available(0);
+    kick(q);
+    for (int i = 0; i < 200 && r.used_idx() == before; ++i) uv_run(&loop, UV_RUN_NOWAIT);
+    if (r.used_idx() == before) return std::nullopt;
+    auto [id, len] = r.used(before);
+    CHECK(id == 0);
+    REQUIRE(len <= room);
+    return ram.read(out, len);
+  }
+  void kick(uint32_t q) {
+    uint64_t one = 1;
+    REQUIRE(::write(kicks[q].get(), &one, 8) == 8);
+  }
+  bool called(uint32_t q) {
+    uint64_t v = 0;
+    return ::read(calls[q].get(), &v, 8) == 8;
   }
 };
 
@@ -85,97 +210,195 @@ std::string init_request(uint64_t unique) {
   return fuse_request(FUSE_INIT, 0, bytes_of(in), unique);
 }
 
-}  // namespace
-
-TEST_CASE("vfs_service_reassembles_messages_split_across_reads", "[vfs][vfs_service]") {
-  Relay r;
-  std::string init = init_request(1);
-  r.sends(init.substr(0, 3));  // not even the length yet
-  r.pump();
-  r.sends(init.substr(3, 20));
-  r.pump();
-  CHECK(r.replies().empty());
-  // The rest of INIT and a whole LOOKUP in one write.
-  r.sends(init.substr(23) + fuse_request(FUSE_LOOKUP, FUSE_ROOT_ID, cstr("nothing"), 2));
-  r.pump();
-  auto got = r.replies();
-  REQUIRE(got.size() == 2);
-  CHECK(got[0].unique == 1);
-  CHECK(got[0].error == 0);
-  CHECK(got[1].unique == 2);
-  CHECK(got[1].error == ENOENT);
-  CHECK_FALSE(r.lost);
+MountTable table_with_hello() {
+  auto provider = std::make_shared<MemoryProvider>();
+  REQUIRE(provider->mkdir("hello", 0755, Caller{0, 0, 1}).ok());
+  return *MountTable::create({Mount{"", provider}});
 }
 
-TEST_CASE("vfs_service_ends_the_channel_on_an_oversize_or_undersize_length", "[vfs][vfs_service]") {
-  for (uint32_t len : {uint32_t(kMaxVfsMessage + 1), uint32_t(0xffffffff), uint32_t(8)}) {
-    Relay r;
-    r.sends(init_request(1));
-    r.pump();
-    std::string bad(sizeof(fuse_in_header), '\0');
-    std::memcpy(bad.data(), &len, 4);
-    r.sends(bad);
-    r.pump();
-    REQUIRE(r.lost);
-    CHECK(r.lost->message.find("FUSE message") != std::string::npos);
+}  // namespace
+
+TEST_CASE("vfs_service_speaks_vhost_user_and_answers_fuse_over_the_rings", "[vfs][virtio]") {
+  FakeQemu qemu(table_with_hello());
+  qemu.bring_up();
+  auto init = qemu.call(1, init_request(1));
+  REQUIRE(init);
+  Reply r = parse_reply(*init);
+  CHECK(r.unique == 1);
+  CHECK(r.error == 0);
+  CHECK(r.as<fuse_init_out>().max_write == kMaxWrite);
+  CHECK(qemu.called(1));  // the guest was interrupted
+  auto found = qemu.call(1, fuse_request(FUSE_LOOKUP, FUSE_ROOT_ID, cstr("hello"), 2));
+  REQUIRE(found);
+  r = parse_reply(*found);
+  CHECK(r.unique == 2);
+  CHECK(r.error == 0);
+  CHECK(S_ISDIR(r.as<fuse_entry_out>().attr.mode));
+  const uint64_t node = r.as<fuse_entry_out>().nodeid;
+  auto missing = qemu.call(1, fuse_request(FUSE_LOOKUP, FUSE_ROOT_ID, cstr("nothing"), 3));
+  REQUIRE(missing);
+  CHECK(parse_reply(*missing).error == ENOENT);
+  // FORGET on the high-priority queue: no FUSE reply, the chain comes back empty.
+  fuse_forget_in forget{1};
+  auto forgot = qemu.call(0, fuse_request(FUSE_FORGET, node, bytes_of(forget), 4), 0);
+  REQUIRE(forgot);
+  CHECK(forgot->empty());
+  CHECK_FALSE(qemu.lost);
+}
+
+TEST_CASE("vfs_service_gives_eio_when_the_reply_does_not_fit", "[vfs][virtio]") {
+  FakeQemu qemu(table_with_hello());
+  qemu.bring_up();
+  REQUIRE(qemu.call(1, init_request(1)));
+  // A LOOKUP reply needs 16 + sizeof(fuse_entry_out) bytes; leave room for the header only.
+  auto got = qemu.call(1, fuse_request(FUSE_LOOKUP, FUSE_ROOT_ID, cstr("hello"), 2),
+                       sizeof(fuse_out_header) + 8);
+  REQUIRE(got);
+  REQUIRE(got->size() == sizeof(fuse_out_header));
+  Reply r = parse_reply(*got);
+  CHECK(r.unique == 2);
+  CHECK(r.error == EIO);
+  // No room at all: the chain comes back empty, nothing is written.
+  const std::string lookup = fuse_request(FUSE_LOOKUP, FUSE_ROOT_ID, cstr("hello"), 3);
+  got = qemu.call(1, lookup, 4);
+  REQUIRE(got);
+  CHECK(got->empty());
+  const uint64_t room = GuestRing::kData + kQueueShift + lookup.size() + 64;  // as call() lays out
+  CHECK(qemu.ram.read(room, 4) == std::string(4, '\xee'));
+}
+
+TEST_CASE("vfs_service_refuses_hostile_requests_without_dying", "[vfs][virtio]") {
+  FakeQemu qemu;
+  qemu.bring_up();
+  REQUIRE(qemu.call(1, init_request(1)));
+  // Shorter than a FUSE header, and a header that lies about its length.
+  auto got = qemu.call(1, "tiny");
+  REQUIRE(got);
+  CHECK(got->empty());
+  std::string lying = fuse_request(FUSE_LOOKUP, FUSE_ROOT_ID, cstr("x"), 5);
+  uint32_t len = 4096;
+  std::memcpy(lying.data(), &len, 4);
+  got = qemu.call(1, lying);
+  REQUIRE(got);
+  CHECK(parse_reply(*got).error == EINVAL);
+  // Larger than any FUSE request may be.
+  std::string huge = fuse_request(FUSE_WRITE, FUSE_ROOT_ID, std::string(kMaxVfsMessage, 'w'), 6);
+  got = qemu.call(1, huge);
+  REQUIRE(got);
+  CHECK(got->empty());
+  // Still serving.
+  got = qemu.call(1, fuse_request(FUSE_LOOKUP, FUSE_ROOT_ID, cstr("nothing"), 7));
+  REQUIRE(got);
+  CHECK(parse_reply(*got).error == ENOENT);
+  CHECK_FALSE(qemu.lost);
+}
+
+TEST_CASE("vfs_service_nacks_bad_vhost_user_requests", "[vfs][virtio]") {
+  FakeQemu qemu;
+  qemu.bring_up();
+  // A memory table whose fd count does not match, one beyond its file, dirty logging, an
+  // unknown request, a queue that does not exist: refused, the channel stays up.
+  CHECK(qemu.acked(kSetMemTable, FakeQemu::mem_table(qemu.ram.region())) != 0);
+  auto beyond = qemu.ram.region();
+  beyond.memory_size *= 2;
+  CHECK(qemu.acked(kSetMemTable, FakeQemu::mem_table(beyond), {qemu.ram.fd.get()}) != 0);
+  CHECK(qemu.acked(kSetLogBase, pack(uint64_t{0}, uint64_t{0})) != 0);
+  CHECK(qemu.acked(999, "") != 0);
+  CHECK(qemu.acked(kSetVringNum, pack(uint32_t{7}, uint32_t{16})) != 0);
+  CHECK(qemu.acked(kSetVringNum, pack(uint32_t{1}, uint32_t{100})) != 0);  // not a power of 2
+  CHECK(qemu.acked(kSetVringKick, pack(uint64_t{1} | (1u << 8))) != 0);    // polling: refused
+  CHECK(qemu.acked(kSetVringNum, pack(uint32_t{1})) != 0);                 // short payload
+  // The old table is still in force: requests are served.
+  auto got = qemu.call(1, init_request(1));
+  REQUIRE(got);
+  CHECK(parse_reply(*got).error == 0);
+  // GET_VRING_BASE stops the ring and says where it stopped.
+  qemu.send(kGetVringBase, pack(uint32_t{1}, uint32_t{0}));
+  auto base = qemu.reply();
+  REQUIRE(base);
+  REQUIRE(base->payload.size() == 8);
+  uint32_t state[2];
+  std::memcpy(state, base->payload.data(), 8);
+  CHECK(state[0] == 1);
+  CHECK(state[1] == 1);
+  CHECK_FALSE(qemu.call(1, fuse_request(FUSE_LOOKUP, FUSE_ROOT_ID, cstr("x"), 2)));
+  CHECK_FALSE(qemu.lost);
+}
+
+TEST_CASE("vfs_service_ends_the_channel_on_malformed_messages", "[vfs][virtio]") {
+  SECTION("oversized") {
+    FakeQemu qemu;
+    qemu.send(kSetOwner, std::string(8192, 'x'));
+    CHECK_FALSE(qemu.reply());
+    CHECK(qemu.lost);
+  }
+  SECTION("too many descriptors") {
+    FakeQemu qemu;
+    std::vector<int> fds(12, qemu.ram.fd.get());
+    qemu.send(kSetMemTable, FakeQemu::mem_table(qemu.ram.region()), fds);
+    CHECK_FALSE(qemu.reply());
+    CHECK(qemu.lost);
+  }
+  SECTION("bad version") {
+    FakeQemu qemu;
+    qemu.send(kGetFeatures, "", {}, 0x2);
+    CHECK_FALSE(qemu.reply());
+    CHECK(qemu.lost);
+  }
+  SECTION("front-end gone") {
+    FakeQemu qemu;
+    qemu.sock.reset();
+    for (int i = 0; i < 20; ++i) uv_run(&qemu.loop, UV_RUN_NOWAIT);
+    CHECK(qemu.lost);
   }
 }
 
-TEST_CASE("vfs_service_reports_the_guest_closing_the_port", "[vfs][vfs_service]") {
-  Relay r;
-  ::shutdown(r.guest_fd, SHUT_WR);
-  r.pump();
-  CHECK(r.lost);
-}
-
-TEST_CASE("vfs_service_answers_everything_when_the_guest_reads_replies_late",
-          "[vfs][vfs_service]") {
-  Relay r;
-  r.sends(init_request(1));
+TEST_CASE("vfs_service_moves_a_mebibyte_each_way", "[vfs][virtio]") {
+  FakeQemu qemu;
+  qemu.bring_up();
+  REQUIRE(qemu.call(1, init_request(1)));
   fuse_create_in cr{};
   cr.flags = O_RDWR | O_CREAT;
   cr.mode = S_IFREG | 0644;
-  r.sends(fuse_request(FUSE_CREATE, FUSE_ROOT_ID, bytes_of(cr) + cstr("big"), 2));
-  r.pump();
-  auto first = r.replies();
-  REQUIRE(first.size() == 2);
-  REQUIRE(first[1].error == 0);
+  auto created =
+      qemu.call(1, fuse_request(FUSE_CREATE, FUSE_ROOT_ID, bytes_of(cr) + cstr("big"), 2));
+  REQUIRE(created);
+  Reply c = parse_reply(*created);
+  REQUIRE(c.error == 0);
   fuse_open_out o{};
-  std::memcpy(&o, first[1].body.data() + sizeof(fuse_entry_out), sizeof(o));
-  uint64_t node = first[1].as<fuse_entry_out>().nodeid;
+  std::memcpy(&o, c.body.data() + sizeof(fuse_entry_out), sizeof(o));
+  const uint64_t node = c.as<fuse_entry_out>().nodeid;
   fuse_write_in w{};
   w.fh = o.fh;
   w.size = kMaxWrite;
-  r.sends(fuse_request(FUSE_WRITE, node, bytes_of(w) + std::string(kMaxWrite, 'z'), 3));
-  // Many 1 MiB reads while nothing reads the replies: the service must pause reading requests
-  // rather than queue them all, and still answer every one once the guest reads again.
-  constexpr int kReads = 24;
-  std::string reads;
-  for (int i = 0; i < kReads; ++i) {
-    fuse_read_in rd{};
-    rd.fh = o.fh;
-    rd.size = kMaxWrite;
-    reads += fuse_request(FUSE_READ, node, bytes_of(rd), 100 + i);
-  }
-  std::thread writer([&] {  // the socket fills up: write from another thread like a relay would
-    size_t off = 0;
-    while (off < reads.size()) {
-      ssize_t n = ::send(r.guest_fd, reads.data() + off, reads.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return;
-      off += static_cast<size_t>(n);
-    }
-  });
-  for (int i = 0; i < 50; ++i) uv_run(&r.loop, UV_RUN_NOWAIT);  // nothing reads replies yet
-  size_t got = 0;
-  for (int i = 0; i < 2000 && got < kReads + 1; ++i) {
-    r.pump(1);
-    for (const Reply& rep : r.replies()) {
-      CHECK(rep.error == 0);
-      if (rep.unique >= 100) CHECK(rep.body.size() == kMaxWrite);
-      ++got;
-    }
-  }
-  writer.join();
-  CHECK(got == kReads + 1);
-  CHECK_FALSE(r.lost);
+  auto wrote =
+      qemu.call(1, fuse_request(FUSE_WRITE, node, bytes_of(w) + std::string(kMaxWrite, 'z'), 3));
+  REQUIRE(wrote);
+  CHECK(parse_reply(*wrote).as<fuse_write_out>().size == kMaxWrite);
+  fuse_read_in rd{};
+  rd.fh = o.fh;
+  rd.size = kMaxWrite;
+  auto read = qemu.call(1, fuse_request(FUSE_READ, node, bytes_of(rd), 4), kMaxWrite + 16);
+  REQUIRE(read);
+  Reply r = parse_reply(*read);
+  CHECK(r.error == 0);
+  CHECK(r.body == std::string(kMaxWrite, 'z'));
+}
+
+TEST_CASE("vfs_service_starts_a_new_session_on_a_remount", "[vfs][virtio]") {
+  FakeQemu qemu(table_with_hello());
+  qemu.bring_up();
+  REQUIRE(parse_reply(*qemu.call(1, init_request(1))).error == 0);
+  auto found = qemu.call(1, fuse_request(FUSE_LOOKUP, FUSE_ROOT_ID, cstr("hello"), 2));
+  const uint64_t old_node = parse_reply(*found).as<fuse_entry_out>().nodeid;
+  REQUIRE(parse_reply(*qemu.call(1, fuse_request(FUSE_DESTROY, 0, "", 3))).error == 0);
+  // The guest mounts the tag again: a fresh INIT is accepted, old node ids are gone.
+  auto again = qemu.call(1, init_request(1));
+  REQUIRE(again);
+  CHECK(parse_reply(*again).error == 0);
+  auto stale = qemu.call(1, fuse_request(FUSE_GETATTR, old_node, bytes_of(fuse_getattr_in{}), 2));
+  REQUIRE(stale);
+  CHECK(parse_reply(*stale).error != 0);
+  found = qemu.call(1, fuse_request(FUSE_LOOKUP, FUSE_ROOT_ID, cstr("hello"), 3));
+  CHECK(parse_reply(*found).error == 0);
 }

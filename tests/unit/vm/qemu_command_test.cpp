@@ -67,14 +67,30 @@ TEST_CASE("no network means no NIC in the argv", "[vm]") {
   CHECK(has_pair(argv, "-netdev", "stream,id=net0,addr.type=fd,addr.str=3"));
 }
 
-TEST_CASE("the file server's port is added only when the spec asks for it", "[vm]") {
+TEST_CASE("virtio-fs and shared guest RAM are added only when the spec asks for them", "[vm]") {
   auto s = sample();
+  s.memory_mib = 768;
   auto argv = qemu_argv(s);
-  CHECK_FALSE(has_pair(argv, "-device", "virtserialport,chardev=vfs,name=matchlock.vfs"));
+  CHECK_FALSE(has_pair(argv, "-chardev", "socket,id=vfs,fd=6"));
+  CHECK(has_pair(argv, "-M", "microvm,x-option-roms=off"));
+  CHECK(std::none_of(argv.begin(), argv.end(), [](const std::string& a) {
+    return a.find("vhost-user") != std::string::npos ||
+           a.find("memory-backend") != std::string::npos;
+  }));
   s.vfs = true;
   argv = qemu_argv(s);
   CHECK(has_pair(argv, "-chardev", "socket,id=vfs,fd=6"));
-  CHECK(has_pair(argv, "-device", "virtserialport,chardev=vfs,name=matchlock.vfs"));
+  CHECK(
+      has_pair(argv, "-device", "vhost-user-fs-device,chardev=vfs,tag=matchlock,queue-size=1024"));
+  // The RAM backend QEMU shares with the vhost-user backend: same size as -m, shared.
+  CHECK(has_pair(argv, "-M", "microvm,x-option-roms=off,memory-backend=ram"));
+  CHECK(has_pair(argv, "-object", "memory-backend-memfd,id=ram,size=768M,share=on"));
+  CHECK(has_pair(argv, "-m", "768M"));
+  CHECK(has_pair(argv, "-sandbox",
+                 "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"));
+  CHECK(std::none_of(argv.begin(), argv.end(), [](const std::string& a) {
+    return a.find("matchlock.vfs") != std::string::npos;
+  }));
 }
 
 TEST_CASE("probe argv asks init to power off at once", "[vm]") {

@@ -1,0 +1,59 @@
+// The backend ("slave") side of the vhost-user protocol, on the libuv loop: QEMU (the
+// front-end) hands over the guest's RAM (memfds), the rings' addresses and the kick/call
+// eventfds over a unix socket; the device's queues are then served here, in the owner process,
+// without QEMU in the data path. Messages: a 12-byte header (request, flags, size) and a
+// payload, file descriptors alongside (SCM_RIGHTS).
+//
+// Offered: VIRTIO_F_VERSION_1 and VHOST_USER_F_PROTOCOL_FEATURES; protocol features REPLY_ACK
+// and MQ only. No logging (migration), no backend requests, no config space, no inflight.
+//
+// THREAT MODEL: QEMU runs the guest and may be subverted by it; every message is checked
+// (sizes, indices, fd counts). A malformed message ends the channel; unknown requests get an
+// error reply when one is expected.
+#pragma once
+
+#include <uv.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string_view>
+
+#include "core/result.h"
+#include "core/unique_fd.h"
+#include "vfs/virtqueue.h"
+
+namespace matchlock::vfs {
+
+// A chain handed to the device and how to give it back. `generation` tells a completion for a
+// ring that has since been stopped (it is then dropped).
+struct ChainRef {
+  uint32_t queue = 0;
+  uint64_t generation = 0;
+  DescriptorChain chain;
+};
+
+class VhostUserBackend {
+ public:
+  // Each valid chain popped from any queue; the device completes it (now or later) with
+  // complete(). Chains that break a rule never get here: they go back to the guest empty.
+  using OnChain = std::function<void(ChainRef chain)>;
+
+  // `queues`: the device's virtqueue count (virtio-fs: hiprio + request queues).
+  // `max_readable` bounds one chain's readable bytes (a larger request is a bad chain).
+  static Result<std::unique_ptr<VhostUserBackend>> start(uv_loop_t* loop, UniqueFd socket,
+                                                         uint32_t queues, size_t max_readable,
+                                                         OnChain on_chain,
+                                                         std::function<void(const Error&)> on_lost);
+  virtual ~VhostUserBackend() = default;
+
+  // Writes `reply` into the chain's writable buffers and returns it to the guest with that
+  // length. False when it does not fit (nothing written, the chain is still pending: complete
+  // it again with something smaller); true otherwise, including when the chain's ring has
+  // been stopped or broken since (then it is dropped).
+  virtual bool complete(const ChainRef& chain, std::string_view reply) = 0;
+  virtual void close() = 0;
+};
+
+}  // namespace matchlock::vfs

@@ -1,0 +1,185 @@
+#include "vfs/virtqueue.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+
+namespace matchlock::vfs {
+namespace {
+
+// Ring layout (virtio 1.x 2.7): avail = flags, idx, ring[num], used_event (u16 each);
+// used = flags, idx (u16), ring[num] of {id, len} (u32 each), avail_event (u16).
+constexpr uint64_t kDescSize = 16;
+// <linux/virtio_ring.h> does not compile as C++: the descriptor and its flags, little-endian
+// (the host is x86-64, like the guest).
+struct Descriptor {
+  uint64_t addr;
+  uint32_t len;
+  uint16_t flags;
+  uint16_t next;
+};
+static_assert(sizeof(Descriptor) == kDescSize);
+struct UsedElement {
+  uint32_t id;
+  uint32_t len;
+};
+constexpr uint16_t kDescNext = 1;
+constexpr uint16_t kDescWrite = 2;
+constexpr uint16_t kDescIndirect = 4;
+uint64_t avail_bytes(uint32_t num) {
+  return 4 + 2 * uint64_t{num} + 2;
+}
+uint64_t used_bytes(uint32_t num) {
+  return 4 + 8 * uint64_t{num} + 2;
+}
+
+// The guest changes the ring indices concurrently: idx reads acquire (the entries it
+// published are visible after), our used idx store releases (the entry written before it is).
+uint16_t load_acquire_u16(uint8_t* p) {
+  return std::atomic_ref<uint16_t>(*reinterpret_cast<uint16_t*>(p)).load(std::memory_order_acquire);
+}
+void store_release_u16(uint8_t* p, uint16_t v) {
+  std::atomic_ref<uint16_t>(*reinterpret_cast<uint16_t*>(p)).store(v, std::memory_order_release);
+}
+
+bool aligned(const void* p, size_t a) {
+  return reinterpret_cast<uintptr_t>(p) % a == 0;
+}
+
+}  // namespace
+
+bool Virtqueue::set_size(uint32_t num) {
+  if (num == 0 || num > kMaxSize || (num & (num - 1)) != 0) return false;
+  num_ = num;
+  return true;
+}
+
+void Virtqueue::set_base(uint16_t base) {
+  last_avail_ = base;
+  used_idx_ = base;
+}
+
+void Virtqueue::reset_state() {
+  in_flight_ = 0;
+  broken_ = false;
+}
+
+std::optional<Virtqueue::Rings> Virtqueue::rings(const GuestMemory& mem) const {
+  if (num_ == 0) return std::nullopt;
+  Rings r{mem.qemu_range(addr_.desc, kDescSize * num_),
+          mem.qemu_range(addr_.avail, avail_bytes(num_)),
+          mem.qemu_range(addr_.used, used_bytes(num_))};
+  // The alignments virtio requires; atomic access to the indices depends on them.
+  if (!r.desc || !r.avail || !r.used || !aligned(r.desc, 16) || !aligned(r.avail, 2) ||
+      !aligned(r.used, 4)) {
+    return std::nullopt;
+  }
+  return r;
+}
+
+Virtqueue::Pop Virtqueue::broken(std::string why) {
+  broken_ = true;
+  return Pop{Popped::kBroken, {}, std::move(why)};
+}
+
+Virtqueue::Pop Virtqueue::pop(const GuestMemory& mem, size_t max_readable) {
+  if (broken_) return Pop{Popped::kBroken, {}, "the ring is stopped"};
+  auto r = rings(mem);
+  if (!r) return broken("the ring addresses are outside guest memory or misaligned");
+  const uint16_t avail_idx = load_acquire_u16(r->avail + 2);
+  const uint16_t pending = static_cast<uint16_t>(avail_idx - last_avail_);
+  if (pending > num_) return broken("the available index ran more than a ring ahead");
+  if (pending == 0 || in_flight_ >= num_) return Pop{};
+  uint16_t head = 0;
+  std::memcpy(&head, r->avail + 4 + 2 * uint64_t{static_cast<uint16_t>(last_avail_ % num_)}, 2);
+  if (head >= num_) return broken("an available head is out of range");
+  ++last_avail_;
+  ++in_flight_;
+  return walk_chain(mem, *r, head, max_readable);
+}
+
+// Follows `next` from `head`: at most num_ descriptors (so a loop ends), readable ones first,
+// each buffer wholly inside guest memory, readable bytes at most `max_readable`.
+Virtqueue::Pop Virtqueue::walk_chain(const GuestMemory& mem, const Rings& r, uint16_t head,
+                                     size_t max_readable) {
+  Pop out;
+  out.chain.head = head;
+  auto bad = [&out](std::string why) {
+    out.what = Popped::kBadChain;
+    out.why = std::move(why);
+    out.chain.readable.clear();
+    out.chain.writable.clear();
+    out.chain.writable_bytes = 0;
+    return std::move(out);
+  };
+  uint16_t index = head;
+  for (uint32_t count = 0;; ++count) {
+    if (count >= num_) return bad("the descriptor chain is longer than the ring (a loop?)");
+    if (index >= num_) return bad("a descriptor index is out of range");
+    Descriptor d{};
+    std::memcpy(&d, r.desc + kDescSize * index, sizeof(d));  // one copy: the guest may change it
+    if (d.flags & kDescIndirect) return bad("an indirect descriptor (not offered)");
+    if (d.flags & kDescWrite) {
+      if (!mem.guest_range(d.addr, d.len)) return bad("a writable buffer is outside guest memory");
+      out.chain.writable.push_back({d.addr, d.len});
+      out.chain.writable_bytes += d.len;  // at most num_ * 4 GiB: no overflow
+    } else {
+      if (!out.chain.writable.empty()) return bad("a readable descriptor follows a writable one");
+      if (d.len > max_readable - out.chain.readable.size()) {
+        return bad("the request is larger than " + std::to_string(max_readable) + " bytes");
+      }
+      const uint8_t* p = mem.guest_range(d.addr, d.len);
+      if (!p) return bad("a readable buffer is outside guest memory");
+      out.chain.readable.append(reinterpret_cast<const char*>(p), d.len);
+    }
+    if (!(d.flags & kDescNext)) break;
+    index = d.next;
+  }
+  out.what = Popped::kChain;
+  return out;
+}
+
+bool Virtqueue::scatter(const GuestMemory& mem, const DescriptorChain& chain,
+                        std::string_view bytes) {
+  if (bytes.size() > chain.writable_bytes) return false;
+  // Translate everything first, so a failure writes nothing.
+  std::vector<uint8_t*> targets;
+  targets.reserve(chain.writable.size());
+  for (const auto& b : chain.writable) {
+    uint8_t* p = mem.guest_range(b.addr, b.len);
+    if (!p) return false;
+    targets.push_back(p);
+  }
+  size_t at = 0;
+  for (size_t i = 0; i < targets.size() && at < bytes.size(); ++i) {
+    size_t n = std::min<size_t>(chain.writable[i].len, bytes.size() - at);
+    std::memcpy(targets[i], bytes.data() + at, n);
+    at += n;
+  }
+  return true;
+}
+
+bool Virtqueue::push(const GuestMemory& mem, uint16_t head, uint32_t written) {
+  if (in_flight_ > 0) --in_flight_;
+  if (broken_) return false;
+  auto r = rings(mem);
+  if (!r) {
+    broken_ = true;
+    return false;
+  }
+  UsedElement e{head, written};
+  std::memcpy(r->used + 4 + 8 * uint64_t{static_cast<uint16_t>(used_idx_ % num_)}, &e, sizeof(e));
+  ++used_idx_;
+  store_release_u16(r->used + 2, used_idx_);
+  return true;
+}
+
+void Virtqueue::notify() const {
+  if (!call_.valid()) return;
+  uint64_t one = 1;
+  // An eventfd write fails only when its counter is saturated: the guest is interrupted anyway.
+  [[maybe_unused]] ssize_t n = ::write(call_.get(), &one, sizeof(one));
+}
+
+}  // namespace matchlock::vfs
