@@ -1,6 +1,5 @@
 #include "exec_request.h"
 
-#include <sys/stat.h>
 
 #include <rapidjson/document.h>
 
@@ -70,11 +69,9 @@ Result<ExecRequest> parse_exec_request(std::string_view payload) {
     if (!field_status.ok()) return field_status.error().with_context("invalid exec request");
   }
   if (request.argv.empty()) return invalid_argument("invalid exec request: argv is empty");
-  // No cwd from the host (no -w, no image WORKDIR): /workspace when the image has one, else /.
-  if (request.cwd.empty()) {
-    struct stat st {};
-    request.cwd = ::stat("/workspace", &st) == 0 && S_ISDIR(st.st_mode) ? "/workspace" : "/";
-  }
+  // No cwd from the host (no -w, no image WORKDIR, no mounts): the root. (The workspace is
+  // always mounted now, so its mere existence says nothing; the host picks it when it has mounts.)
+  if (request.cwd.empty()) request.cwd = "/";
   return request;
 }
 
