@@ -217,7 +217,9 @@ def test_large_output_streams_completely(ml):
     assert r.stdout == b"".join(b"%d\n" % i for i in range(1, 200001))
 
 
-def test_workdir_defaults_to_workspace_when_the_image_has_one(ml, tmp_path):
+def test_the_workspace_mount_covers_an_images_own_workspace(ml, tmp_path):
+    # The VFS workspace is always mounted, like a docker volume over an image directory: what
+    # the image has there is hidden, and without mounts commands start in / (docs/files.md).
     from conftest import ARCHIVE
     import oci_archive
     archive = tmp_path / "ws.tar"
@@ -226,5 +228,9 @@ def test_workdir_defaults_to_workspace_when_the_image_has_one(ml, tmp_path):
     with open(archive, "rb") as f:
         assert ml.run("image", "import", "matchlock-test/workspace:latest",
                       input=f.read()).returncode == 0
-    r = ml.run("run", "--image", "matchlock-test/workspace:latest", "pwd")
-    assert r.stdout == b"/workspace\n"
+    r = ml.run("run", "--image", "matchlock-test/workspace:latest", "sh", "-c",
+               "pwd; ls -A /workspace | wc -l")
+    assert r.stdout == b"/\n0\n"
+    r = ml.run("run", "--image", "matchlock-test/workspace:latest", "--workspace", "/srv/ws",
+               "cat", "/workspace/marker")
+    assert r.stdout == b"x"  # elsewhere, the workspace leaves the image's directory alone
