@@ -559,3 +559,12 @@ def test_a_guest_that_remounts_the_workspace_gets_a_fresh_session(ml, box, lab):
         assert f.read() == "again\n"
     assert tree_digest(lab["outside"]) == lab["outside_digest"]
     assert ml.sandbox_dirs() == dirs_before
+
+
+def test_any_guest_user_can_work_in_the_default_workspace(ml, box):
+    dirs_before = ml.sandbox_dirs()
+    r = ml.run("run", "--image", IMAGE, "-u", "1000", "--", "sh", "-c",
+               "echo mine > /workspace/x && stat -c '%u %a' /workspace/x /workspace")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"1000 644\n0 1777\n"
+    assert ml.sandbox_dirs() == dirs_before

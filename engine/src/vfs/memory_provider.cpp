@@ -214,7 +214,7 @@ MemoryProvider::MemoryProvider() : MemoryProvider(Limits{}) {}
 
 MemoryProvider::MemoryProvider(Limits limits) : state_(std::make_shared<State>()) {
   state_->limits = limits;
-  state_->root = *state_->new_node(S_IFDIR | 0755, Caller{});
+  state_->root = *state_->new_node(S_IFDIR | (limits.root_mode & 07777), Caller{});
 }
 
 MemoryProvider::~MemoryProvider() = default;

@@ -16,6 +16,9 @@ class MemoryProvider : public Provider {
   struct Limits {
     uint64_t max_bytes = uint64_t{1} << 30;  // file and symlink contents together
     uint64_t max_nodes = 1 << 20;
+    // The root directory's permission bits. The implicit workspace (no mount at its root) is
+    // 01777, like /tmp, so every guest user can work there; other memory mounts are 0755.
+    uint32_t root_mode = 0755;
   };
   MemoryProvider();
   explicit MemoryProvider(Limits limits);

@@ -50,7 +50,11 @@ Result<MountTable> MountTable::create(std::vector<Mount> mounts) {
       }
     }
   }
-  if (!seen.count("")) mounts.push_back(Mount{"", std::make_shared<MemoryProvider>(), false});
+  if (!seen.count("")) {
+    MemoryProvider::Limits shared_root;
+    shared_root.root_mode = 01777;
+    mounts.push_back(Mount{"", std::make_shared<MemoryProvider>(shared_root), false});
+  }
   std::stable_sort(mounts.begin(), mounts.end(),
                    [](const Mount& a, const Mount& b) { return a.point.size() > b.point.size(); });
   MountTable t;

@@ -1,3 +1,5 @@
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
 
 #include "vfs/memory_provider.h"
@@ -37,4 +39,14 @@ TEST_CASE("mount_table_validates_mount_points", "[vfs][mount_table]") {
   REQUIRE(t);
   CHECK(t->mounts().size() == 2);  // an empty memory root was added
   CHECK(t->resolve("b").mount->point.empty());
+}
+
+TEST_CASE("the implicit workspace root is writable by every guest user, like /tmp", "[vfs]") {
+  auto table = MountTable::create({});
+  REQUIRE(table.ok());
+  auto root = table->resolve("");
+  REQUIRE(root.mount != nullptr);
+  auto attr = root.mount->provider->stat("");
+  REQUIRE(attr.ok());
+  CHECK(attr->mode == (S_IFDIR | 01777));
 }
