@@ -293,10 +293,10 @@ void Boot::start_file_server(UniqueFd vhost_user_socket) {
   auto server = vfs::VfsService::start(
       sandbox_->loop_, std::move(vhost_user_socket), std::move(*mount_table_),
       sandbox_->options_.vfs.workspace, r.vfs_hooks, [weak](const Error& e) {
-        // Only the guest can break its own file channel; its workspace stops answering. At
-        // shutdown the guest closes it as it powers off: nothing to say then.
+        // The socket closes when QEMU exits, which its own exit handling reports (a crash, or
+        // the end of a shutdown): only a refused message is news. The workspace stops answering.
         auto sb = weak.lock();
-        if (sb && sb->lifecycle_ == Lifecycle::kRunning) {
+        if (sb && sb->lifecycle_ == Lifecycle::kRunning && e.code != ErrorCode::kCancelled) {
           log::warn("sandbox " + sb->id() + ": file server: " + e.message);
         }
       });

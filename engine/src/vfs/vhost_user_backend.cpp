@@ -209,7 +209,7 @@ class Backend : public VhostUserBackend {
       return false;
     }
     if (n == 0) {
-      fail("vhost-user channel closed");
+      fail("vhost-user channel closed", ErrorCode::kCancelled);
       return false;
     }
     in_.append(buf, static_cast<size_t>(n));
@@ -470,12 +470,14 @@ class Backend : public VhostUserBackend {
     log::warn("virtio-fs queue " + std::to_string(&q - queues_.data()) + ": " + why);
   }
 
-  void fail(const std::string& why) {
+  // kCancelled: QEMU closed the socket (it exited; its exit is reported elsewhere);
+  // kProtocol: QEMU sent something this backend refuses.
+  void fail(const std::string& why, ErrorCode code = ErrorCode::kProtocol) {
     if (closed_) return;
     log::debug(why);
     close();
     auto cb = std::move(on_lost_);
-    if (cb) cb(Error(ErrorCode::kGuest, why));  // may destroy us: nothing after it
+    if (cb) cb(Error(code, why));  // may destroy us: nothing after it
   }
 
   uv_loop_t* loop_;
