@@ -47,23 +47,23 @@ WORKLOADS = [("write", "MB/s"), ("read", "MB/s"), ("untar", "s"), ("git", "s")]
 
 
 def bench_bundle(binary, explicit):
-    """The 9p-capable bundle: given, or build/bench-9p/bundle (built here when missing)."""
+    """The 9p-capable bundle: given, or build/bench-9p/bundle, (re)built here every run so its
+    guest matches the binary's (the kernel package is cached, so a rebuild takes seconds)."""
     if explicit:
         return os.path.abspath(explicit)
     build = os.path.join(bl.REPO, "build", "bench-9p")
     bundle = os.path.join(build, "bundle")
-    if not os.path.isfile(os.path.join(bundle, "initramfs.cpio")):
-        guest = os.path.join(os.path.dirname(binary), "guest", "matchlock-guest")
-        if not os.path.isfile(guest):
-            bl.die(f"{guest} missing: pass --bundle or build the guest")
-        os.makedirs(build, exist_ok=True)
-        env = dict(os.environ, MATCHLOCK_KERNEL_META="linux-image-amd64",
-                   MATCHLOCK_GUEST_BINARY=guest)
-        print("bench: building the 9p-capable bundle (linux-image-amd64) in", build, flush=True)
-        r = bl.run(["bash", os.path.join(bl.REPO, "scripts", "build-bundle.sh"), build], 1800,
-                   env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        if r.returncode != 0:
-            bl.die("build-bundle failed:\n" + r.stdout.decode(errors="replace")[-2000:])
+    guest = os.path.join(os.path.dirname(binary), "guest", "matchlock-guest")
+    if not os.path.isfile(guest):
+        bl.die(f"{guest} missing: pass --bundle or build the guest")
+    os.makedirs(build, exist_ok=True)
+    env = dict(os.environ, MATCHLOCK_KERNEL_META="linux-image-amd64",
+               MATCHLOCK_GUEST_BINARY=guest)
+    print("bench: building the 9p-capable bundle (linux-image-amd64) in", build, flush=True)
+    r = bl.run(["bash", os.path.join(bl.REPO, "scripts", "build-bundle.sh"), build], 1800,
+               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if r.returncode != 0:
+        bl.die("build-bundle failed:\n" + r.stdout.decode(errors="replace")[-2000:])
     return bundle
 
 
