@@ -15,7 +15,9 @@
 #include "log.h"
 
 namespace matchlock::guest_agent {
+namespace {
 
+// The /dev/vportNpM device of the virtio-serial port named `port_name`, if it exists now.
 std::optional<std::string> find_virtio_port(const std::string& port_name) {
   std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir("/sys/class/virtio-ports"), ::closedir);
   if (!dir) return std::nullopt;
@@ -29,6 +31,8 @@ std::optional<std::string> find_virtio_port(const std::string& port_name) {
   }
   return std::nullopt;
 }
+
+}  // namespace
 
 Result<Channel> Channel::open(const std::string& port_name, int timeout_ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);

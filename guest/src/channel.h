@@ -23,9 +23,6 @@ class FrameSink {
   virtual void send(guest_protocol::FrameType type, uint32_t stream, std::string_view payload) = 0;
 };
 
-// The /dev/vportNpM device of the virtio-serial port named `port_name`, if it exists now.
-std::optional<std::string> find_virtio_port(const std::string& port_name);
-
 class Channel : public FrameSink {
  public:
   // Finds the port by name under /sys/class/virtio-ports and opens it, retrying until timeout.

@@ -11,6 +11,7 @@
 #include "core/unique_fd.h"
 
 namespace matchlock::guest_agent {
+namespace {
 
 // Opened lazily: /dev may not be mounted yet the first time we log. Kept open across the
 // switch to the new root, the device handle stays valid.
@@ -19,6 +20,8 @@ int console_fd() {
   if (!console) console.reset(::open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC));
   return console ? console.get() : STDERR_FILENO;
 }
+
+}  // namespace
 
 void log_line(std::string_view line) {
   std::string text = "matchlock-guest: ";

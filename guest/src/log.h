@@ -8,10 +8,6 @@ namespace matchlock::guest_agent {
 // Writes "matchlock-guest: <line>\n" to /dev/console (stderr until the console can be opened).
 void log_line(std::string_view line);
 
-// The fd log_line writes to (opened on first use): a forked helper that closes the agent's fds
-// keeps this one.
-int console_fd();
-
 // log_line("<what>: <strerror(errno)>"); call right after the failing syscall.
 void log_errno(std::string_view what);
 

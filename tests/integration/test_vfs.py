@@ -48,7 +48,8 @@ def tree_digest(root):
 
 class HookServer:
     """The SDK's side of vfs hook callbacks: a unix socket answering one line per connection.
-    vfs_hook_1 upper-cases written bytes; vfs_hook_2 never answers (a hung SDK)."""
+    vfs_hook_1 upper-cases written bytes; vfs_hook_2 never answers (a hung SDK); vfs_hook_3
+    (after phase) is answered with allow, which the engine ignores."""
 
     def __init__(self, path):
         self.path = path
@@ -77,6 +78,9 @@ class HookServer:
                 data = base64.b64decode(req.get("data_base64", "")).upper()
                 conn.sendall((json.dumps({"action": "mutate_write",
                                           "data_base64": b64(data)}) + "\n").encode())
+                conn.close()
+            elif req["callback_id"] == "vfs_hook_3":
+                conn.sendall(b'{"action":"allow"}\n')
                 conn.close()
             else:
                 self.held.append(conn)  # no answer: the engine's deadline must fail it closed
@@ -146,6 +150,8 @@ def box(ml, lab, toolchain_image):
                      "action": "mutate_write", "callback_id": "vfs_hook_1", "timeout_ms": 5000},
                     {"name": "hung", "ops": ["create"], "path": f"{WS}/host/hung/*",
                      "callback_id": "vfs_hook_2", "timeout_ms": 700},
+                    {"name": "audit", "phase": "after", "ops": ["remove"],
+                     "path": f"{WS}/mem/*", "callback_id": "vfs_hook_3"},
                 ],
             },
         },
@@ -415,9 +421,10 @@ def test_a_directory_swapped_for_a_symlink_during_guest_writes(box, lab):
     assert tree_digest(lab["outside"]) == lab["outside_digest"]
 
 
-def test_names_the_guest_cannot_resolve_are_refused(box):
-    # '..' at the workspace root stays in the guest's own tree; the mount never sees it.
-    assert ok(box, f"cd {WS}/host/../..; pwd") == "/\n"
+def test_the_server_refuses_names_longer_than_255_bytes(box, lab):
+    # The guest kernel passes FUSE names up to 1024 bytes; 255 is the server's own limit.
+    ok(box, f"touch {WS}/host/{'n' * 255}")
+    assert os.path.exists(os.path.join(lab["host"], "n" * 255))
     code, _, err = sh(box, f"touch {WS}/host/{'n' * 256}")
     assert code != 0 and "too long" in err.lower()
 
@@ -518,9 +525,15 @@ def test_events_report_every_hooked_operation(box):
     assert ("remove", f"{WS}/mem/evt2.txt") in ops
     assert any(e["path"] == f"{WS}/host/blocked/b" and e.get("error") == "EACCES"
                for e in events)
+    # The after-phase callback rule hears of the remove too (fire and forget: it may come later).
+    req = box.hooks.requests.get(timeout=30)
+    while req["callback_id"] != "vfs_hook_3":
+        req = box.hooks.requests.get(timeout=30)
+    assert (req["phase"], req["op"], req["path"]) == ("after", "remove", f"{WS}/mem/evt2.txt")
+    assert req["errno"] == 0
 
 
-# ---- CLI -v and the guest-side endpoint ---------------------------------------------------------------
+# ---- CLI -v, remounts, users ------------------------------------------------------------------
 
 def test_run_volume_flags_relative_paths_default_overlay_and_workspace(ml, box, tmp_path):
     dirs_before = ml.sandbox_dirs()

@@ -44,8 +44,7 @@ struct GuestConfig {
   // Interception mode: the sandbox CA's certificate (PEM, never a key) for the guest's trust
   // store; "" = none. Sent as CONFIG "ca_certificate".
   std::string ca_certificate;
-  // Where the guest mounts the VFS tree served over "matchlock.vfs" (CONFIG "workspace");
-  // "" = no VFS port.
+  // Where the guest mounts the virtio-fs workspace (CONFIG "workspace"); "" = no workspace.
   std::string workspace;
 };
 

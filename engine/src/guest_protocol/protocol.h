@@ -18,10 +18,9 @@
 //                           "ca_certificate":"<PEM>"|absent,
 //                           "workspace":"/workspace"|absent}
 //   guest -> host  READY   {}                          (or ERROR {"message":..} on stream 0)
-// With "workspace", the guest mounts the VFS there before READY: the FUSE filesystem
-// "fuse.matchlock" whose requests it relays, in the raw Linux FUSE wire format, over the
-// virtio-serial port "matchlock.vfs" (no framing of ours: each FUSE message carries its length).
-// A mount failure is an ERROR for CONFIG, so every exec after READY sees the workspace.
+// With "workspace", the guest mounts the VFS there before READY: the virtio-fs device tagged
+// "matchlock", whose FUSE requests the host serves as the device's vhost-user backend (not over
+// this channel). A mount failure is an ERROR for CONFIG, so every exec after READY sees the workspace.
 // The guest sends HELLO again whenever it (re)opens the port, so a host still handshaking
 // resyncs by waiting for the next HELLO. After READY a HELLO is fatal: the host treats the
 // channel as lost (something in the guest reopened or took over the port). Versions must match

@@ -287,7 +287,7 @@ void Boot::prepare_files(StepDone done) {
   done(Status());
 }
 
-void Boot::start_file_server(UniqueFd vhost_user_socket) {
+Status Boot::start_file_server(UniqueFd vhost_user_socket) {
   auto& r = res();
   std::weak_ptr<Sandbox> weak = sandbox_;
   auto server = vfs::VfsService::start(
@@ -301,8 +301,10 @@ void Boot::start_file_server(UniqueFd vhost_user_socket) {
         }
       });
   mount_table_.reset();
-  if (!server.ok()) return log::warn("file server: " + server.error().message);
+  // Without its server the guest's workspace mount would fail: the boot fails here instead.
+  if (!server.ok()) return server.error().with_context("file server");
   r.files = std::move(server.value());
+  return Status();
 }
 
 void Boot::start_qemu(StepDone done) {
@@ -347,7 +349,8 @@ void Boot::start_qemu(StepDone done) {
   warn_if_failed(r.state->set_qemu_pid(sandbox_->id_, r.qemu->pid()));
   control_socket_ = std::move(vm->control);
   qmp_socket_ = std::move(vm->qmp);
-  start_file_server(std::move(vm->vfs));
+  auto files = start_file_server(std::move(vm->vfs));
+  if (!files.ok()) return done(files.error());
   undo_.push_back([this] {
     if (res().files) res().files->close();
     res().files.reset();

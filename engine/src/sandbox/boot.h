@@ -65,7 +65,7 @@ class Boot : public std::enable_shared_from_this<Boot> {
   void start_qemu(StepDone done);
   void connect_guest_and_qmp(StepDone done);
 
-  void start_file_server(UniqueFd vhost_user_socket);
+  Status start_file_server(UniqueFd vhost_user_socket);
   guest_client::GuestConfig guest_config() const;
   void arm_timeout();
   void on_vm_exit(const vm::ExitInfo& info);

@@ -25,8 +25,8 @@ vfs::IdMap owner_as_guest_root() {
 }
 
 Error mount_error(const MountSpec& spec, int err) {
-  return Error(ErrorCode::kIo, "mount " + spec.host_path + " at " + spec.guest_path + ": " +
-                                   std::strerror(err));
+  return Error(ErrorCode::kIo,
+               "mount " + spec.host_path + " at " + spec.guest_path + ": " + std::strerror(err));
 }
 
 Result<std::shared_ptr<vfs::Provider>> make_provider(const MountSpec& spec,
@@ -66,8 +66,8 @@ Result<vfs::MountTable> build_mount_table(const VfsOptions& options,
   // Overlay uppers live beneath <sandbox>/vfs, private to the owner like the rest of the dir.
   if (!options.mounts.empty() && ::mkdir((sandbox_dir / "vfs").c_str(), 0700) != 0 &&
       errno != EEXIST) {
-    return Error(ErrorCode::kIo, "create " + (sandbox_dir / "vfs").string() + ": " +
-                                     std::strerror(errno));
+    return Error(ErrorCode::kIo,
+                 "create " + (sandbox_dir / "vfs").string() + ": " + std::strerror(errno));
   }
   int n = 0;
   for (const auto& spec : options.mounts) {
@@ -77,9 +77,9 @@ Result<vfs::MountTable> build_mount_table(const VfsOptions& options,
     vfs::Mount m;
     m.point = workspace_relative(options.workspace, spec.guest_path);
     m.provider = std::move(provider.value());
-    struct stat st{};
-    m.single_file = spec.mode != MountMode::kMemory && ::stat(spec.host_path.c_str(), &st) == 0 &&
-                    S_ISREG(st.st_mode);
+    // Asked of the provider, which holds the path open: not a second lookup of the host path.
+    auto root = m.provider->stat("");
+    m.single_file = root.ok() && S_ISREG(root->mode);
     mounts.push_back(std::move(m));
   }
   return vfs::MountTable::create(std::move(mounts));

@@ -28,12 +28,7 @@ void FuseServer::lookup(Ctx& c) {
   std::string name(in->name);
   with_hooks(c, {make_op(FileOp::kStat, *ws, c.caller)}, {},
              [this, u = c.unique, parent = c.node, name, ws = *ws](auto&) -> Ran {
-               auto a = stat_path(ws);
-               if (!a) {
-                 reply_error(u, a.error());
-                 return Ran{a.error(), 0};
-               }
-               return reply_new_entry(u, parent, name, *a);
+               return reply_new_entry(u, parent, name, stat_path(ws));
              });
 }
 
@@ -189,12 +184,7 @@ void FuseServer::symlink(Ctx& c) {
                auto t = new_entry_target(ws);
                Outcome<Attr> a = t ? t->mount->provider->symlink(target, t->path, caller)
                                    : Outcome<Attr>(Errno{t.error()});
-               if (!a) {
-                 reply_error(u, a.error());
-                 return Ran{a.error(), 0};
-               }
-               a->ino = map_ino(t->mount, a->ino);
-               return reply_new_entry(u, parent, name, *a);
+               return reply_new_entry(u, parent, name, std::move(a), t ? t->mount : nullptr);
              });
 }
 
@@ -216,12 +206,9 @@ void FuseServer::mknod(Ctx& c) {
                Outcome<Created> cr = t ? t->mount->provider->create(
                                              t->path, O_WRONLY | O_CREAT | O_EXCL, mode, caller)
                                        : Outcome<Created>(Errno{t.error()});
-               if (!cr) {
-                 reply_error(u, cr.error());
-                 return Ran{cr.error(), 0};
-               }
-               cr->attr.ino = map_ino(t->mount, cr->attr.ino);
-               return reply_new_entry(u, parent, name, cr->attr);
+               return reply_new_entry(
+                   u, parent, name, cr ? Outcome<Attr>(cr->attr) : Outcome<Attr>(Errno{cr.error()}),
+                   t ? t->mount : nullptr);
              });
 }
 
@@ -240,12 +227,7 @@ void FuseServer::mkdir(Ctx& c) {
                auto t = new_entry_target(ws);
                Outcome<Attr> a = t ? t->mount->provider->mkdir(t->path, mode, caller)
                                    : Outcome<Attr>(Errno{t.error()});
-               if (!a) {
-                 reply_error(u, a.error());
-                 return Ran{a.error(), 0};
-               }
-               a->ino = map_ino(t->mount, a->ino);
-               return reply_new_entry(u, parent, name, *a);
+               return reply_new_entry(u, parent, name, std::move(a), t ? t->mount : nullptr);
              });
 }
 
@@ -339,12 +321,7 @@ void FuseServer::link(Ctx& c) {
                                  : a->mount != b->mount
                                      ? Outcome<Attr>(Errno{EXDEV})
                                      : a->mount->provider->link(a->path, b->path);
-               if (!r) {
-                 reply_error(u, r.error());
-                 return Ran{r.error(), 0};
-               }
-               r->ino = map_ino(a->mount, r->ino);
-               return reply_new_entry(u, parent, name, *r);
+               return reply_new_entry(u, parent, name, std::move(r), a ? a->mount : nullptr);
              });
 }
 

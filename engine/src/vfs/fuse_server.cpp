@@ -259,13 +259,19 @@ void FuseServer::reply_entry(uint64_t unique, uint64_t node, const Attr& attr) {
 }
 
 FuseServer::Ran FuseServer::reply_new_entry(uint64_t unique, uint64_t parent,
-                                            const std::string& name, Attr attr) {
+                                            const std::string& name, Outcome<Attr> attr,
+                                            const Mount* mount) {
+  if (!attr) {
+    reply_error(unique, attr.error());
+    return Ran{attr.error(), 0};
+  }
+  if (mount) attr->ino = map_ino(mount, attr->ino);
   auto id = nodes_.lookup(parent, name);
   if (!id) {
     reply_error(unique, id.error());
     return Ran{id.error(), 0};
   }
-  reply_entry(unique, *id, attr);
+  reply_entry(unique, *id, *attr);
   return Ran{};
 }
 

@@ -129,7 +129,10 @@ class FuseServer {
   OpenFile* handle_for_attr(uint64_t node, bool has_fh, uint64_t fh);
   Outcome<uint64_t> add_handle(OpenFile f);
   // Node id for a just-created/looked-up entry; replies the entry or the error.
-  Ran reply_new_entry(uint64_t unique, uint64_t parent, const std::string& name, Attr attr);
+  // Answers an operation that made or found a name: its error, or an entry for the (possibly
+  // new) node with the attributes' inode number mapped for `mount` (null: already mapped).
+  Ran reply_new_entry(uint64_t unique, uint64_t parent, const std::string& name, Outcome<Attr> attr,
+                      const Mount* mount = nullptr);
 
   MountTable mounts_;
   std::string workspace_;
