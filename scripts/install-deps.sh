@@ -14,6 +14,8 @@ PACKAGES=(
   qemu-system-x86 qemu-utils e2fsprogs busybox-static cpio xz-utils zstd python3
   # tests
   python3-pytest python3-jsonschema dnsmasq-base iproute2 curl openssl
+  # the SDK tests install each SDK's artifact into a fresh virtualenv / node project / Go module
+  python3-venv
   # the toolchain test image (tests/integration/toolchain_image.py): git, and gcc, make and
   # binutils from build-essential above; tar is essential in Debian
   git
@@ -28,6 +30,7 @@ missing=()
 # server in their lab): Debian's toolchains unless the machine already has its own.
 command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || PACKAGES+=(golang-go)
 command -v node >/dev/null || PACKAGES+=(nodejs)
+command -v npm >/dev/null || PACKAGES+=(npm)
 
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

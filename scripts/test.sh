@@ -40,3 +40,8 @@ echo "test: integration tests (pytest, real VMs)"
 export MATCHLOCK_BIN="$PWD/$build/matchlock"
 export MATCHLOCK_TEST_IMAGE_ARCHIVE="$PWD/$build/images/matchlock-busybox.tar"
 /usr/bin/python3 -m pytest -p no:cacheprovider -q tests/integration "$@"
+
+# The three SDKs, each built, installed into a clean environment and run against this engine,
+# with their traffic checked against rpc-schema (tests/sdk/run.sh).
+echo "test: SDKs (tests/sdk/run.sh)"
+bash tests/sdk/run.sh

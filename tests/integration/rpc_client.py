@@ -9,36 +9,10 @@ import threading
 
 import jsonschema
 
-from conftest import BIN, ROOT
+from conftest import BIN
+from rpc_schema import check_incoming, check_outgoing
 
-SCHEMA = json.load(open(os.path.join(ROOT, "rpc-schema", "schema.json")))
 DEFAULT_TIMEOUT = 180
-
-
-def _validator(subschema):
-    # Resolve "#/$defs/..." against the whole document.
-    return jsonschema.Draft202012Validator(
-        subschema, resolver=jsonschema.RefResolver.from_schema(SCHEMA))
-
-
-def check_outgoing(msg):
-    method = msg["method"]
-    if method in SCHEMA["methods"]:
-        _validator(SCHEMA["methods"][method]["params"]).validate(msg.get("params", {}))
-    elif method in SCHEMA["client_notifications"]:
-        _validator(SCHEMA["client_notifications"][method]).validate(msg["params"])
-
-
-def check_incoming(msg, method_of_id):
-    if "method" in msg:
-        _validator(SCHEMA["envelopes"]["notification"]).validate(msg)
-        _validator(SCHEMA["server_notifications"][msg["method"]]).validate(msg["params"])
-        return
-    _validator(SCHEMA["envelopes"]["response"]).validate(msg)
-    if "result" in msg:
-        method = method_of_id.get(msg["id"])
-        if method in SCHEMA["methods"]:
-            _validator(SCHEMA["methods"][method]["result"]).validate(msg["result"])
 
 
 class RpcError(Exception):
