@@ -18,6 +18,11 @@ namespace {
 using rapidjson::Value;
 
 // Requests that need no sandbox, or act on the create barrier itself, never wait for a create.
+// exec_pipe.stdin, exec_tty.resize, ...: keyed by params.id, never answered.
+bool is_input_message(const std::string& method) {
+  return method.find('.') != std::string::npos;
+}
+
 bool waits_for_create(const std::string& method) {
   for (const char* m : {"create", "close", "cancel", "version", "list_sandboxes"}) {
     if (method == m) return false;
@@ -130,14 +135,17 @@ void Session::handle_line(std::string_view line) {
   if (req->method.empty())
     return reply_error(req->id, kInvalidRequest, "Invalid Request: method is required");
   // create is a barrier (rpc-protocol.md §2): what arrives while it runs waits for its end.
-  if (host_->state() == SandboxState::kCreating && waits_for_create(req->method))
-    return waiting_for_create_.push_back(std::move(*req));
+  if (host_->state() == SandboxState::kCreating && waits_for_create(req->method)) {
+    waiting_for_create_.push_back(std::move(*req));
+    return update_input_pause();
+  }
   dispatch(*req);
 }
 
 void Session::release_waiting_for_create() {
   auto waiting = std::move(waiting_for_create_);
   waiting_for_create_.clear();
+  update_input_pause();
   for (const auto& req : waiting) {
     if (serving()) dispatch(req);
   }
@@ -145,7 +153,7 @@ void Session::release_waiting_for_create() {
 
 bool Session::cancel_waiting_for_create(uint64_t id) {
   for (auto it = waiting_for_create_.begin(); it != waiting_for_create_.end(); ++it) {
-    if (it->id != id) continue;
+    if (it->id != id || is_input_message(it->method)) continue;
     auto req = std::move(*it);
     waiting_for_create_.erase(it);
     reply_error(req.id, kCancelled, kCancelledMessage);
@@ -159,9 +167,9 @@ void Session::cancel_all_waiting_for_create() {
   waiting_for_create_.clear();
   for (const auto& req : waiting) {
     // Input messages are never answered; the rest end as cancelled, as running calls do.
-    if (req.method.find('.') == std::string::npos)
-      reply_error(req.id, kCancelled, kCancelledMessage);
+    if (!is_input_message(req.method)) reply_error(req.id, kCancelled, kCancelledMessage);
   }
+  update_input_pause();
 }
 
 void Session::dispatch(const Request& req) {
@@ -495,7 +503,7 @@ void Session::remove_call(uint64_t serial) {
 }
 
 void Session::update_input_pause() {
-  bool pause = false;
+  bool pause = waiting_for_create_.size() >= kMaxWaitingForCreate;
   for (const auto& [serial, call] : calls_) {
     if (call->stdin_backlog() > kMaxStdinBacklog) pause = true;
   }

@@ -40,6 +40,9 @@ class Session : public SandboxObserver, public std::enable_shared_from_this<Sess
   static constexpr uint64_t kEntrypointSettleMs = SandboxHost::kEntrypointSettleMs;
   // Above this much unsent stdin for one exec, stop reading the client until it drains.
   static constexpr size_t kMaxStdinBacklog = 8 * 1024 * 1024;
+  // Above this many requests waiting for a running `create`, stop reading the client until it
+  // ends (a client pipelining without bound must not grow the engine's memory).
+  static constexpr size_t kMaxWaitingForCreate = 1024;
 
   // `matchlock rpc`: a new host (no sandbox yet) and its owner session.
   static std::shared_ptr<Session> create(uv_loop_t* loop, std::shared_ptr<Output> output,

@@ -313,6 +313,21 @@ TEST_CASE("a_request_waiting_for_create_can_be_cancelled", "[rpc][server]") {
   CHECK(h.vm->execs.empty());
 }
 
+TEST_CASE("too_many_requests_waiting_for_create_pause_the_input", "[rpc][server]") {
+  Harness h;
+  h.create_async = true;
+  std::vector<bool> pauses;
+  h.server->set_on_input_paused([&](bool paused) { pauses.push_back(paused); });
+  h.send(R"({"jsonrpc":"2.0","method":"create","params":{"image":"alpine:latest"},"id":1})");
+  for (size_t i = 0; i < Session::kMaxWaitingForCreate; ++i) {
+    h.send(R"({"jsonrpc":"2.0","method":"exec","params":{"command":"true"},"id":2})");
+  }
+  CHECK(pauses == std::vector<bool>{true});
+  h.pending_create(std::shared_ptr<VmPort>(h.vm));
+  CHECK(pauses == std::vector<bool>{true, false});
+  CHECK(h.vm->execs.size() == Session::kMaxWaitingForCreate);
+}
+
 TEST_CASE("requests_waiting_for_a_failed_create_are_vm_not_created", "[rpc][server]") {
   Harness h;
   h.create_async = true;
