@@ -22,8 +22,9 @@ class RpcError(Exception):
 
 
 class Rpc:
-    def __init__(self, env):
-        self.proc = subprocess.Popen([BIN, "rpc"], env=env, stdin=subprocess.PIPE,
+    def __init__(self, env, args=("rpc",)):
+        # args: ("rpc", "--attach", VM_ID) speaks to a sandbox another process owns.
+        self.proc = subprocess.Popen([BIN, *args], env=env, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.next_id = 1
         self.lock = threading.Lock()

@@ -4,13 +4,8 @@
 
 #include "cli/arg_parser.h"
 #include "cli/commands.h"
+#include "core/build_info.h"
 #include "vm/qemu_install.h"
-
-// Set by CMake at configure time for this file only (a changing define would otherwise
-// recompile the whole engine after every commit).
-#ifndef MATCHLOCK_GIT_COMMIT
-#define MATCHLOCK_GIT_COMMIT "unknown"
-#endif
 
 namespace matchlock::cli {
 
@@ -27,7 +22,7 @@ int cmd_version(Args args) {
     return fail("version: unexpected argument \"" + p->positionals[0] + "\"");
   }
   std::printf("matchlock %s\n", MATCHLOCK_VERSION);
-  std::printf("commit:   %s\n", MATCHLOCK_GIT_COMMIT);
+  std::printf("commit:   %s\n", build_git_commit());
   const auto qemu = vm::find_qemu();
   if (!qemu) {
     std::printf("qemu:     not found\n");

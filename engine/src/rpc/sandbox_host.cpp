@@ -2,7 +2,9 @@
 
 #include <cassert>
 
+#include "core/append_file.h"
 #include "core/log.h"
+#include "core/paths.h"
 
 namespace matchlock::rpc {
 
@@ -119,8 +121,16 @@ void SandboxHost::launch_entrypoint() {
     self->finish_create(std::move(error));
   };
   sandbox::ExecEvents ev;
-  // No VM log yet: the entrypoint's output is discarded (credit returned at once).
-  ev.on_output = [](sandbox::OutputStream, std::string_view, std::function<void()> consumed) {
+  // The entrypoint's output is appended to the VM log (vms/<id>/output.log, as `run -d`'s
+  // command's is), where rpc `log` and `matchlock log` read it. Without that file it is
+  // discarded (credit returned at once).
+  auto log_file = AppendFile::open((sandbox_dir(vm_->id()) / "output.log").string(), "VM log");
+  entrypoint_log_ =
+      log_file.ok() ? std::make_shared<AppendFile>(std::move(log_file.value())) : nullptr;
+  ev.on_output = [log = std::weak_ptr<AppendFile>(entrypoint_log_)](
+                     sandbox::OutputStream, std::string_view bytes,
+                     std::function<void()> consumed) {
+    if (auto file = log.lock()) file->append(bytes);
     consumed();
   };
   ev.on_exit = [weak, settle](int code) {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/append_file.h"
 #include "core/uv.h"
 #include "rpc/create_params.h"
 #include "rpc/message.h"
@@ -94,6 +95,7 @@ class SandboxHost : public std::enable_shared_from_this<SandboxHost> {
   std::shared_ptr<VmPort> vm_;
   std::shared_ptr<ExecPort> entrypoint_;
   std::unique_ptr<uv::Timer> entrypoint_timer_;
+  std::shared_ptr<AppendFile> entrypoint_log_;  // its output, into the VM log
   CreateDone create_done_;
 
   struct PendingClose {

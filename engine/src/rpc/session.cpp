@@ -17,9 +17,18 @@ namespace {
 
 using rapidjson::Value;
 
-// Methods of the original protocol this engine does not implement yet: answered with a clear
-// -32000 instead of "Method not found", so SDK users see what is missing.
-constexpr const char* kNotSupportedYet[] = {"log", "log_stream"};
+// Requests that need no sandbox, or act on the create barrier itself, never wait for a create.
+// exec_pipe.stdin, exec_tty.resize, ...: keyed by params.id, never answered.
+bool is_input_message(const std::string& method) {
+  return method.find('.') != std::string::npos;
+}
+
+bool waits_for_create(const std::string& method) {
+  for (const char* m : {"create", "close", "cancel", "version", "list_sandboxes"}) {
+    if (method == m) return false;
+  }
+  return true;
+}
 
 Value string_array(const std::vector<std::string>& items, rapidjson::Document::AllocatorType& a) {
   Value arr(rapidjson::kArrayType);
@@ -125,7 +134,42 @@ void Session::handle_line(std::string_view line) {
   }
   if (req->method.empty())
     return reply_error(req->id, kInvalidRequest, "Invalid Request: method is required");
+  // create is a barrier (rpc-protocol.md §2): what arrives while it runs waits for its end.
+  if (host_->state() == SandboxState::kCreating && waits_for_create(req->method)) {
+    waiting_for_create_.push_back(std::move(*req));
+    return update_input_pause();
+  }
   dispatch(*req);
+}
+
+void Session::release_waiting_for_create() {
+  auto waiting = std::move(waiting_for_create_);
+  waiting_for_create_.clear();
+  update_input_pause();
+  for (const auto& req : waiting) {
+    if (serving()) dispatch(req);
+  }
+}
+
+bool Session::cancel_waiting_for_create(uint64_t id) {
+  for (auto it = waiting_for_create_.begin(); it != waiting_for_create_.end(); ++it) {
+    if (it->id != id || is_input_message(it->method)) continue;
+    auto req = std::move(*it);
+    waiting_for_create_.erase(it);
+    reply_error(req.id, kCancelled, kCancelledMessage);
+    return true;
+  }
+  return false;
+}
+
+void Session::cancel_all_waiting_for_create() {
+  auto waiting = std::move(waiting_for_create_);
+  waiting_for_create_.clear();
+  for (const auto& req : waiting) {
+    // Input messages are never answered; the rest end as cancelled, as running calls do.
+    if (!is_input_message(req.method)) reply_error(req.id, kCancelled, kCancelledMessage);
+  }
+  update_input_pause();
 }
 
 void Session::dispatch(const Request& req) {
@@ -149,9 +193,10 @@ void Session::dispatch(const Request& req) {
   if (m == "write_file") return on_write_file(req);
   if (m == "read_file") return on_read_file(req);
   if (m == "list_files") return on_list_files(req);
-  for (const char* name : kNotSupportedYet) {
-    if (m == name) return reply_error(req.id, kVmFailed, m + " is not supported yet");
-  }
+  if (m == "log") return on_log(req);
+  if (m == "log_stream") return on_log_stream(req);
+  if (m == "version") return on_version(req);
+  if (m == "list_sandboxes") return on_list_sandboxes(req);
   reply_error(req.id, kMethodNotFound, "Method not found");
 }
 
@@ -229,12 +274,18 @@ void Session::on_create(const Request& req) {
   host_->create(std::move(parsed.value()), [weak, id](std::optional<RpcError> error) {
     auto self = weak.lock();
     if (!self) return;
-    if (error) return self->reply_error(id, error->code, error->message);
-    rapidjson::Document d(rapidjson::kObjectType);
-    std::string vm_id = self->host_->id();
-    d.AddMember("id", Value(vm_id.c_str(), rapidjson::SizeType(vm_id.size()), d.GetAllocator()),
-                d.GetAllocator());
-    self->reply(id, d);
+    if (error) {
+      self->reply_error(id, error->code, error->message);
+    } else {
+      rapidjson::Document d(rapidjson::kObjectType);
+      std::string vm_id = self->host_->id();
+      d.AddMember("id", Value(vm_id.c_str(), rapidjson::SizeType(vm_id.size()), d.GetAllocator()),
+                  d.GetAllocator());
+      self->reply(id, d);
+    }
+    // After the reply: what waited for the create is answered after it (`VM not created` if
+    // it failed).
+    self->release_waiting_for_create();
   });
 }
 
@@ -339,6 +390,8 @@ void Session::on_cancel(const Request& req) {
   if (auto call = find_call(target, std::nullopt)) {
     call->cancel(kCancelGraceMs);
     cancelled = true;
+  } else {
+    cancelled = cancel_waiting_for_create(target) || cancel_log_stream(target);
   }
   rapidjson::Document d(rapidjson::kObjectType);
   d.AddMember("cancelled", cancelled, d.GetAllocator());
@@ -348,6 +401,8 @@ void Session::on_cancel(const Request& req) {
 void Session::cancel_all_calls() {
   auto calls = calls_;  // cancelling may finish calls and modify the map
   for (auto& [serial, call] : calls) call->cancel(kCancelGraceMs);
+  cancel_all_waiting_for_create();
+  end_log_streams();
 }
 
 // ---- exec family -----------------------------------------------------------------------------
@@ -448,7 +503,7 @@ void Session::remove_call(uint64_t serial) {
 }
 
 void Session::update_input_pause() {
-  bool pause = false;
+  bool pause = waiting_for_create_.size() >= kMaxWaitingForCreate;
   for (const auto& [serial, call] : calls_) {
     if (call->stdin_backlog() > kMaxStdinBacklog) pause = true;
   }

@@ -13,6 +13,7 @@
 
 #include <uv.h>
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -22,6 +23,7 @@
 
 #include "rpc/exec_call.h"
 #include "rpc/line_framer.h"
+#include "rpc/log_stream.h"
 #include "rpc/message.h"
 #include "rpc/output.h"
 #include "rpc/sandbox_host.h"
@@ -38,6 +40,9 @@ class Session : public SandboxObserver, public std::enable_shared_from_this<Sess
   static constexpr uint64_t kEntrypointSettleMs = SandboxHost::kEntrypointSettleMs;
   // Above this much unsent stdin for one exec, stop reading the client until it drains.
   static constexpr size_t kMaxStdinBacklog = 8 * 1024 * 1024;
+  // Above this many requests waiting for a running `create`, stop reading the client until it
+  // ends (a client pipelining without bound must not grow the engine's memory).
+  static constexpr size_t kMaxWaitingForCreate = 1024;
 
   // `matchlock rpc`: a new host (no sandbox yet) and its owner session.
   static std::shared_ptr<Session> create(uv_loop_t* loop, std::shared_ptr<Output> output,
@@ -87,6 +92,20 @@ class Session : public SandboxObserver, public std::enable_shared_from_this<Sess
   void on_write_file(const Request& req);
   void on_read_file(const Request& req);
   void on_list_files(const Request& req);
+  // rpc/log_methods.cpp
+  void on_log(const Request& req);
+  void on_log_stream(const Request& req);
+  bool cancel_log_stream(uint64_t id);
+  void end_log_streams();
+  // rpc/engine_info_methods.cpp (no sandbox needed)
+  void on_version(const Request& req);
+  void on_list_sandboxes(const Request& req);
+
+  // The create barrier: requests that arrive while the sandbox boots wait for it, then run in
+  // arrival order.
+  void release_waiting_for_create();
+  bool cancel_waiting_for_create(uint64_t id);
+  void cancel_all_waiting_for_create();
 
   std::shared_ptr<ExecCall> find_call(uint64_t id, std::optional<ExecMode> mode) const;
   void cancel_all_calls();
@@ -112,8 +131,10 @@ class Session : public SandboxObserver, public std::enable_shared_from_this<Sess
 
   SessionState session_ = SessionState::kServing;
 
-  std::map<uint64_t, std::shared_ptr<ExecCall>> calls_;  // by internal serial
-  std::unique_ptr<sandbox::PortForwarder> forwards_;     // this client's port_forward set
+  std::map<uint64_t, std::shared_ptr<ExecCall>> calls_;         // by internal serial
+  std::map<uint64_t, std::shared_ptr<LogStream>> log_streams_;  // by internal serial
+  std::deque<Request> waiting_for_create_;
+  std::unique_ptr<sandbox::PortForwarder> forwards_;  // this client's port_forward set
   uint64_t next_serial_ = 1;
 
   // This client's `close`, answered once the sandbox is gone. An owner draining without one

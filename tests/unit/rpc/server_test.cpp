@@ -197,11 +197,35 @@ TEST_CASE("unknown_method_is_method_not_found_with_id", "[rpc][server]") {
         R"({"jsonrpc":"2.0","error":{"code":-32601,"message":"Method not found"},"id":9})");
 }
 
-TEST_CASE("unimplemented_methods_say_not_supported_yet", "[rpc][server]") {
+TEST_CASE("log_methods_need_a_sandbox", "[rpc][server]") {
   Harness h;
   h.send(R"({"jsonrpc":"2.0","method":"log","params":{},"id":4})");
   CHECK(h.last() ==
-        R"({"jsonrpc":"2.0","error":{"code":-32000,"message":"log is not supported yet"},"id":4})");
+        R"({"jsonrpc":"2.0","error":{"code":-32000,"message":"VM not created"},"id":4})");
+  h.send(R"({"jsonrpc":"2.0","method":"log_stream","id":5})");
+  CHECK(h.last() ==
+        R"({"jsonrpc":"2.0","error":{"code":-32000,"message":"VM not created"},"id":5})");
+  h.send(R"({"jsonrpc":"2.0","method":"log_stream"})");
+  CHECK(h.last() ==
+        R"({"jsonrpc":"2.0","error":{"code":-32600,"message":"log_stream requires request id"}})");
+}
+
+TEST_CASE("version_needs_no_sandbox", "[rpc][server]") {
+  Harness h;
+  h.send(R"({"jsonrpc":"2.0","method":"version","id":3})");
+  rapidjson::Document d;
+  d.Parse(h.last().c_str());
+  REQUIRE(d.IsObject());
+  CHECK(std::string(d["result"]["version"].GetString()) == MATCHLOCK_VERSION);
+  CHECK(d["result"]["commit"].GetStringLength() > 0);
+}
+
+TEST_CASE("list_sandboxes_rejects_a_non_boolean_running", "[rpc][server]") {
+  Harness h;
+  h.send(R"({"jsonrpc":"2.0","method":"list_sandboxes","params":{"running":1},"id":3})");
+  CHECK(
+      h.last() ==
+      R"({"jsonrpc":"2.0","error":{"code":-32602,"message":"invalid running: must be a boolean"},"id":3})");
 }
 
 TEST_CASE("allow_list_methods_need_an_intercepting_sandbox", "[rpc][server]") {
@@ -253,15 +277,65 @@ TEST_CASE("boot_failure_is_a_vm_error", "[rpc][server]") {
       R"({"jsonrpc":"2.0","error":{"code":-32000,"message":"qemu exited with status 1"},"id":1})");
 }
 
-TEST_CASE("vm_methods_during_create_are_vm_not_created", "[rpc][server]") {
+TEST_CASE("requests_during_create_wait_for_it_then_run", "[rpc][server]") {
   Harness h;
   h.create_async = true;
   h.send(R"({"jsonrpc":"2.0","method":"create","params":{"image":"alpine:latest"},"id":1})");
   h.send(R"({"jsonrpc":"2.0","method":"exec","params":{"command":"true"},"id":2})");
-  CHECK(h.last() ==
-        R"({"jsonrpc":"2.0","error":{"code":-32000,"message":"VM not created"},"id":2})");
+  h.send(R"({"jsonrpc":"2.0","method":"exec","params":{"command":"false"},"id":3})");
+  CHECK(h.out->lines.empty());
+  // Requests that need no sandbox are not held back.
+  h.send(R"({"jsonrpc":"2.0","method":"version","id":4})");
+  CHECK(h.out->lines.size() == 1);
+  h.pending_create(std::shared_ptr<VmPort>(h.vm));
+  REQUIRE(h.out->lines.size() == 2);
+  CHECK(h.out->lines[1] == R"({"jsonrpc":"2.0","result":{"id":"vm-0123abcd"},"id":1}
+)");
+  // Then the waiting ones ran, in arrival order.
+  REQUIRE(h.vm->execs.size() == 2);
+  CHECK(h.vm->execs[0].spec.argv.back() == "true");
+  CHECK(h.vm->execs[1].spec.argv.back() == "false");
+}
+
+TEST_CASE("a_request_waiting_for_create_can_be_cancelled", "[rpc][server]") {
+  Harness h;
+  h.create_async = true;
+  h.send(R"({"jsonrpc":"2.0","method":"create","params":{"image":"alpine:latest"},"id":1})");
+  h.send(R"({"jsonrpc":"2.0","method":"exec","params":{"command":"true"},"id":2})");
+  h.send(R"({"jsonrpc":"2.0","method":"cancel","params":{"id":2},"id":3})");
+  REQUIRE(h.out->lines.size() == 2);
+  CHECK(h.out->lines[0] ==
+        R"({"jsonrpc":"2.0","error":{"code":-32003,"message":"context canceled"},"id":2}
+)");
+  CHECK(h.last() == R"({"jsonrpc":"2.0","result":{"cancelled":true},"id":3})");
   h.pending_create(std::shared_ptr<VmPort>(h.vm));
   CHECK(h.last() == R"({"jsonrpc":"2.0","result":{"id":"vm-0123abcd"},"id":1})");
+  CHECK(h.vm->execs.empty());
+}
+
+TEST_CASE("too_many_requests_waiting_for_create_pause_the_input", "[rpc][server]") {
+  Harness h;
+  h.create_async = true;
+  std::vector<bool> pauses;
+  h.server->set_on_input_paused([&](bool paused) { pauses.push_back(paused); });
+  h.send(R"({"jsonrpc":"2.0","method":"create","params":{"image":"alpine:latest"},"id":1})");
+  for (size_t i = 0; i < Session::kMaxWaitingForCreate; ++i) {
+    h.send(R"({"jsonrpc":"2.0","method":"exec","params":{"command":"true"},"id":2})");
+  }
+  CHECK(pauses == std::vector<bool>{true});
+  h.pending_create(std::shared_ptr<VmPort>(h.vm));
+  CHECK(pauses == std::vector<bool>{true, false});
+  CHECK(h.vm->execs.size() == Session::kMaxWaitingForCreate);
+}
+
+TEST_CASE("requests_waiting_for_a_failed_create_are_vm_not_created", "[rpc][server]") {
+  Harness h;
+  h.create_async = true;
+  h.send(R"({"jsonrpc":"2.0","method":"create","params":{"image":"alpine:latest"},"id":1})");
+  h.send(R"({"jsonrpc":"2.0","method":"exec","params":{"command":"true"},"id":2})");
+  h.pending_create(Error(ErrorCode::kVm, "qemu exited with status 1"));
+  CHECK(h.last() ==
+        R"({"jsonrpc":"2.0","error":{"code":-32000,"message":"VM not created"},"id":2})");
 }
 
 TEST_CASE("buffered_exec_returns_base64_output_and_nonzero_exit_as_success", "[rpc][server]") {
