@@ -122,9 +122,14 @@ class AsyncConnection:
         await self._write(encode_message(method, params, None))
 
     async def begin(
-        self, method: str, params: Optional[Dict[str, Any]], on_notification: Optional[NotificationHandler] = None
+        self,
+        method: str,
+        params: Optional[Dict[str, Any]],
+        on_notification: Optional[NotificationHandler] = None,
+        call: Optional[AsyncPendingCall] = None,
     ) -> AsyncPendingCall:
-        call = AsyncPendingCall(asyncio.get_running_loop())
+        """Send a request, tracked by ``call`` (made here unless the caller needs it first)."""
+        call = call or AsyncPendingCall(asyncio.get_running_loop())
         call.id = self.session.register(method, call.resolve, on_notification)
         try:
             await self._write(encode_message(method, params, call.id))

@@ -102,7 +102,12 @@ class Session:
         with self._lock:
             owner = self._pending.get(target)
         if owner is not None and owner.on_notification is not None:
-            owner.on_notification(method, params)
+            try:
+                owner.on_notification(method, params)
+            except Exception as exc:
+                # A failing output callback fails its own call, not the whole session.
+                if self.drop(target):
+                    owner.on_done(None, exc)
 
     def fail_all(self, error: MatchlockError) -> None:
         """The engine is gone: every pending call fails with ``error``, and so will new ones."""

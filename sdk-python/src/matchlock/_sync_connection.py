@@ -129,10 +129,10 @@ class SyncConnection:
         method: str,
         params: Optional[Dict[str, Any]],
         on_notification: Optional[NotificationHandler] = None,
-        wake: Optional[threading.Event] = None,
+        call: Optional[PendingCall] = None,
     ) -> PendingCall:
-        """Send a request; ``wake`` (if given) is also set when the call ends."""
-        call = PendingCall(wake)
+        """Send a request, tracked by ``call`` (made here unless the caller needs it first)."""
+        call = call or PendingCall()
         call.id = self.session.register(method, call.resolve, on_notification)
         try:
             self._write(encode_message(method, params, call.id))

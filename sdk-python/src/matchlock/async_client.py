@@ -246,16 +246,15 @@ class AsyncClient:
         conn = self._connection()
         sinks = {"exec_pipe.stdout": OutputSink(stdout), "exec_pipe.stderr": OutputSink(stderr)}
         route = _router(sinks)
-        boxes: List[AsyncPendingCall] = []
+        call = AsyncPendingCall(asyncio.get_running_loop())
 
         def on_notification(method: str, p: Dict[str, Any]) -> None:
             if method == "exec_pipe.ready":
-                self._background_task(_pump_stdin(conn, boxes[0], "exec_pipe", stdin))
+                self._background_task(_pump_stdin(conn, call, "exec_pipe", stdin))
             else:
                 route(method, p)
 
-        call = await conn.begin("exec_pipe", wire.exec_params(command, working_dir), on_notification)
-        boxes.append(call)
+        await conn.begin("exec_pipe", wire.exec_params(command, working_dir), on_notification, call)
         result = await conn.finish(call, "exec_pipe", timeout)
         for sink in sinks.values():
             sink.finish()
@@ -276,18 +275,17 @@ class AsyncClient:
         wire.check_size("rows/cols", rows, cols)
         conn = self._connection()
         sink = OutputSink(stdout)
-        boxes: List[AsyncPendingCall] = []
+        call = AsyncPendingCall(asyncio.get_running_loop())
 
         def on_notification(method: str, p: Dict[str, Any]) -> None:
             if method == "exec_tty.ready":
-                self._background_task(_pump_stdin(conn, boxes[0], "exec_tty", stdin))
+                self._background_task(_pump_stdin(conn, call, "exec_tty", stdin))
                 if resize is not None:
-                    self._background_task(_pump_resize(conn, boxes[0], resize))
+                    self._background_task(_pump_resize(conn, call, resize))
             elif method == "exec_tty.stdout":
                 sink.write(wire.b64decode(p.get("data")))
 
-        call = await conn.begin("exec_tty", wire.tty_params(command, working_dir, user, rows, cols), on_notification)
-        boxes.append(call)
+        await conn.begin("exec_tty", wire.tty_params(command, working_dir, user, rows, cols), on_notification, call)
         result = await conn.finish(call, "exec_tty", timeout)
         sink.finish()
         return ExecInteractiveResult(*wire.exit_fields(result))

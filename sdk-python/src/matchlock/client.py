@@ -242,17 +242,16 @@ class Client:
         params = wire.exec_params(command, working_dir)
         conn = self._connection()
         sinks = {"exec_pipe.stdout": OutputSink(stdout), "exec_pipe.stderr": OutputSink(stderr)}
-        call_box: List[PendingCall] = []
+        call = PendingCall()
         route = _router(sinks)
 
         def on_notification(method: str, p: Dict[str, Any]) -> None:
             if method == "exec_pipe.ready":
-                _start_pump(conn, call_box, "exec_pipe", stdin)
+                _start_pump(conn, call, "exec_pipe", stdin)
             else:
                 route(method, p)
 
-        call = conn.begin("exec_pipe", params, on_notification)
-        call_box.append(call)
+        conn.begin("exec_pipe", params, on_notification, call)
         result = conn.finish(call, "exec_pipe", timeout)
         for sink in sinks.values():
             sink.finish()
@@ -276,18 +275,17 @@ class Client:
         params = wire.tty_params(command, working_dir, user, rows, cols)
         conn = self._connection()
         sink = OutputSink(stdout)
-        call_box: List[PendingCall] = []
+        call = PendingCall()
 
         def on_notification(method: str, p: Dict[str, Any]) -> None:
             if method == "exec_tty.ready":
-                _start_pump(conn, call_box, "exec_tty", stdin)
+                _start_pump(conn, call, "exec_tty", stdin)
                 if resize is not None:
-                    threading.Thread(target=_pump_resize, args=(conn, call_box[0], resize), daemon=True).start()
+                    threading.Thread(target=_pump_resize, args=(conn, call, resize), daemon=True).start()
             elif method == "exec_tty.stdout":
                 sink.write(wire.b64decode(p.get("data")))
 
-        call = conn.begin("exec_tty", params, on_notification)
-        call_box.append(call)
+        conn.begin("exec_tty", params, on_notification, call)
         result = conn.finish(call, "exec_tty", timeout)
         sink.finish()
         return ExecInteractiveResult(*wire.exit_fields(result))
@@ -321,7 +319,7 @@ class Client:
             else:
                 route(method, p)
 
-        call = conn.begin("exec_pipe", params, on_notification, wake=ready)
+        call = conn.begin("exec_pipe", params, on_notification, PendingCall(wake=ready))
         # Woken by `ready`, or by the call ending first (an error, or the engine's exit).
         ready.wait()
         if not started.is_set():
@@ -446,8 +444,8 @@ def _router(sinks: Dict[str, OutputSink]) -> Callable[[str, Dict[str, Any]], Non
     return route
 
 
-def _start_pump(conn: SyncConnection, call_box: List[PendingCall], prefix: str, source: InputSource) -> None:
-    threading.Thread(target=_pump_stdin, args=(conn, call_box[0], prefix, source), daemon=True).start()
+def _start_pump(conn: SyncConnection, call: PendingCall, prefix: str, source: InputSource) -> None:
+    threading.Thread(target=_pump_stdin, args=(conn, call, prefix, source), daemon=True).start()
 
 
 def _pump_stdin(conn: SyncConnection, call: PendingCall, prefix: str, source: InputSource) -> None:
