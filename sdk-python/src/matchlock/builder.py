@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import math
-from typing import Dict, Optional
+from typing import Any, Dict, Optional
 
 from ._validate import check_port, parse_port_spec
 from .errors import ValidationError
@@ -215,8 +215,19 @@ class Sandbox:
         return self
 
     def options(self) -> CreateOptions:
-        """A deep copy of the collected options (later builder calls do not change it)."""
-        return copy.deepcopy(self._opts)
+        """A deep copy of the collected options (later builder calls do not change it).
+        Hook callables are shared, not copied: they may be bound to objects holding locks."""
+        memo: Dict[int, Any] = {}
+        for rules in (
+            self._opts.vfs_interception.rules if self._opts.vfs_interception else [],
+            self._opts.network_interception.rules if self._opts.network_interception else [],
+        ):
+            for rule in rules:
+                for name in ("hook", "dangerous_hook", "mutate_hook", "action_hook"):
+                    callback = getattr(rule, name, None)
+                    if callback is not None:
+                        memo[id(callback)] = callback
+        return copy.deepcopy(self._opts, memo)
 
     def _image_config(self) -> ImageConfig:
         if self._opts.image_config is None:

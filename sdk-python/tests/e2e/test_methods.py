@@ -34,10 +34,10 @@ def test_exec_stream_large_output(sandbox):
 
 
 def test_exec_pipe_stdin(sandbox):
-    out = io.BytesIO()
-    r = sandbox.exec_pipe("wc -c; cat", stdin=io.BytesIO(b"x" * 10000 + b"END"), stdout=out)
+    out, err = io.BytesIO(), io.StringIO()
+    r = sandbox.exec_pipe("wc -c; echo done >&2", stdin=io.BytesIO(b"x" * 10000 + b"END"), stdout=out, stderr=err)
     assert r.exit_code == 0
-    assert out.getvalue().split(b"\n", 1)[0].strip() == b"10003"
+    assert out.getvalue().strip() == b"10003" and err.getvalue() == "done\n"
 
 
 def test_exec_interactive(sandbox):
@@ -45,6 +45,15 @@ def test_exec_interactive(sandbox):
     r = sandbox.exec_interactive("stty size; read x; echo got:$x", stdin=b"abc\n", stdout=out, rows=30, cols=100)
     text = out.getvalue().decode()
     assert r.exit_code == 0 and "30 100" in text and "got:abc" in text
+
+
+def test_exec_interactive_resize(sandbox):
+    # The guest loop ends when the resize has reached its terminal (the cause); the call's
+    # timeout only bounds it if the resize were lost.
+    out = io.BytesIO()
+    script = "until [ \"$(stty size)\" = '50 140' ]; do sleep 0.1; done; echo resized"
+    r = sandbox.exec_interactive(script, stdout=out, rows=24, cols=80, resize=[(50, 140)], timeout=60)
+    assert r.exit_code == 0 and b"resized" in out.getvalue()
 
 
 def test_spawn_write_wait_and_kill(sandbox):

@@ -183,3 +183,19 @@ def test_network_rules_and_callback_ids():
         }
     finally:
         plan.server.close()
+
+
+def test_options_copy_keeps_hooks_bound_to_unpicklable_objects():
+    import threading
+
+    class Sink:
+        def __init__(self):
+            self.lock = threading.Lock()
+
+        def add(self, event):
+            pass
+
+    sink = Sink()
+    cfg = VFSInterceptionConfig(rules=[VFSHookRule(phase="after", hook=sink.add)])
+    opts = Sandbox("a").with_vfs_interception(cfg).options()
+    assert opts.vfs_interception.rules[0].hook == sink.add
