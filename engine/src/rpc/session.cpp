@@ -149,6 +149,10 @@ void Session::dispatch(const Request& req) {
   if (m == "write_file") return on_write_file(req);
   if (m == "read_file") return on_read_file(req);
   if (m == "list_files") return on_list_files(req);
+  if (m == "stat_file") return on_stat_file(req);
+  if (m == "make_dir") return on_make_dir(req);
+  if (m == "remove_file") return on_remove_file(req);
+  if (m == "rename_file") return on_rename_file(req);
   for (const char* name : kNotSupportedYet) {
     if (m == name) return reply_error(req.id, kVmFailed, m + " is not supported yet");
   }
