@@ -1,6 +1,7 @@
-// File streams on the host side: FileHandle and the GuestConnection members that open one and
-// interpret its frames. DATA, EOF and CREDIT are checked in guest_connection.cpp like on every
-// stream (credit, FILE_INFO first); the bounds of what is kept are checked here.
+// File streams on the host side: FileHandle and the GuestConnection members that open a read,
+// write or listing (stat, mkdir, remove and rename open in file_ops_stream.cpp) and interpret
+// every file stream's frames. DATA, EOF and CREDIT are checked in guest_connection.cpp like on
+// every stream (credit, FILE_INFO first); the bounds of what is kept are checked here.
 #include "guest_client/file_stream.h"
 
 #include <cerrno>
