@@ -202,7 +202,9 @@ void Agent::on_frame(const Frame& frame) {
     return;
   }
   if (frame.type == FrameType::kFileRead || frame.type == FrameType::kFileWrite ||
-      frame.type == FrameType::kFileList) {
+      frame.type == FrameType::kFileList || frame.type == FrameType::kFileStat ||
+      frame.type == FrameType::kFileMkdir || frame.type == FrameType::kFileRemove ||
+      frame.type == FrameType::kFileRename) {
     on_file_open(frame);
     return;
   }
@@ -337,7 +339,8 @@ void Agent::on_file_open(const Frame& frame) {
     return;
   }
   auto session = std::make_unique<FileSession>(frame, channel_);
-  // Most finish at once (a listing, an error); only reads and writes in progress are kept.
+  // Most finish at once (a listing, a stat, an error...); only reads and writes in progress are
+  // kept.
   if (!session->finished()) files_.emplace(frame.stream, std::move(session));
 }
 

@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "agent_messages.h"
+#include "file_ops.h"
 #include "fs_util.h"
 #include "log.h"
 
@@ -31,6 +32,18 @@ constexpr uint64_t kMaxCredit = uint64_t{1} << 40;
 // (a 255-byte name escaped as \uXXXX is under 1.6 KiB).
 constexpr size_t kListingFlushAt = guest_protocol::kMaxFramePayload - 16 * 1024;
 
+// The string member `key` when it is an absolute path without NUL bytes.
+std::optional<std::string> absolute_path_member(const rapidjson::Value& obj, const char* key) {
+  auto it = obj.FindMember(key);
+  if (it == obj.MemberEnd() || !it->value.IsString()) return std::nullopt;
+  std::string path(it->value.GetString(), it->value.GetStringLength());
+  if (path.empty() || path[0] != '/' || path.size() > 4096 ||
+      path.find('\0') != std::string::npos) {
+    return std::nullopt;
+  }
+  return path;
+}
+
 // The request's fields, or nullopt when it is not an object with an absolute "path".
 struct Request {
   rapidjson::Document doc;
@@ -40,13 +53,9 @@ std::optional<Request> parse_request(std::string_view body) {
   Request r;
   r.doc.Parse(body.data(), body.size());
   if (r.doc.HasParseError() || !r.doc.IsObject()) return std::nullopt;
-  auto it = r.doc.FindMember("path");
-  if (it == r.doc.MemberEnd() || !it->value.IsString()) return std::nullopt;
-  r.path.assign(it->value.GetString(), it->value.GetStringLength());
-  if (r.path.empty() || r.path[0] != '/' || r.path.size() > 4096 ||
-      r.path.find('\0') != std::string::npos) {
-    return std::nullopt;
-  }
+  auto path = absolute_path_member(r.doc, "path");
+  if (!path) return std::nullopt;
+  r.path = std::move(*path);
   return r;
 }
 
@@ -82,6 +91,22 @@ FileSession::FileSession(const guest_protocol::Frame& open, FrameSink& sink)
     case FrameType::kFileWrite:
       kind_ = Kind::kWrite;
       start_write(open.payload);
+      return;
+    case FrameType::kFileStat:
+      kind_ = Kind::kStat;
+      stat(open.payload);
+      return;
+    case FrameType::kFileMkdir:
+      kind_ = Kind::kMkdir;
+      make_dir(open.payload);
+      return;
+    case FrameType::kFileRemove:
+      kind_ = Kind::kRemove;
+      remove(open.payload);
+      return;
+    case FrameType::kFileRename:
+      kind_ = Kind::kRename;
+      rename(open.payload);
       return;
     default:
       kind_ = Kind::kList;
@@ -271,6 +296,59 @@ void FileSession::list(std::string_view body) {
   }
   if (errno != 0) return fail("list", errno);
   if (in_frame > 0 || entries == 0) send_frame();
+  sink_.send(FrameType::kFileDone, stream_, "{}");
+  done();
+}
+
+void FileSession::stat(std::string_view body) {
+  auto request = parse_request(body);
+  if (!request) return refuse("FILE_STAT needs an absolute \"path\"", EINVAL);
+  path_ = std::move(request->path);
+  struct stat st {};
+  if (::lstat(path_.c_str(), &st) != 0) return fail("stat", errno);
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.StartObject();
+  writer.Key("size");
+  writer.Uint64(static_cast<uint64_t>(st.st_size));
+  writer.Key("mode");
+  writer.Uint(st.st_mode);
+  writer.Key("mtime");
+  writer.Int64(static_cast<int64_t>(st.st_mtim.tv_sec));
+  writer.EndObject();
+  sink_.send(FrameType::kFileInfo, stream_, std::string_view(buffer.GetString(), buffer.GetSize()));
+  sink_.send(FrameType::kFileDone, stream_, "{}");
+  done();
+}
+
+void FileSession::make_dir(std::string_view body) {
+  auto request = parse_request(body);
+  if (!request) return refuse("FILE_MKDIR needs an absolute \"path\"", EINVAL);
+  path_ = std::move(request->path);
+  const auto mode = static_cast<mode_t>(get_u64(request->doc, "mode", 0755) & 07777);
+  answer(make_directory(path_, mode, get_bool(request->doc, "parents", false)));
+}
+
+void FileSession::remove(std::string_view body) {
+  auto request = parse_request(body);
+  if (!request) return refuse("FILE_REMOVE needs an absolute \"path\"", EINVAL);
+  path_ = std::move(request->path);
+  answer(remove_path(path_, get_bool(request->doc, "recursive", false)));
+}
+
+void FileSession::rename(std::string_view body) {
+  auto request = parse_request(body);
+  std::optional<std::string> to;
+  if (request) to = absolute_path_member(request->doc, "new_path");
+  if (!request || !to) {
+    return refuse("FILE_RENAME needs an absolute \"path\" and \"new_path\"", EINVAL);
+  }
+  path_ = std::move(request->path);
+  answer(rename_path(path_, *to));
+}
+
+void FileSession::answer(const FileOpOutcome& outcome) {
+  if (outcome) return refuse(outcome->message(), outcome->error);
   sink_.send(FrameType::kFileDone, stream_, "{}");
   done();
 }

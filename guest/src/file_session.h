@@ -1,5 +1,6 @@
-// One file stream in the agent (protocol.h, "File streams"): FILE_READ, FILE_WRITE or FILE_LIST
-// on any guest path, done by the agent itself as root.
+// One file stream in the agent (protocol.h, "File streams"): FILE_READ, FILE_WRITE, FILE_LIST,
+// FILE_STAT, FILE_MKDIR, FILE_REMOVE or FILE_RENAME on any guest path, done by the agent itself
+// as root (the filesystem work of the last three is in file_ops.h).
 //
 // THREAT MODEL (both ways): the host's numbers are bounded here too. A read never sends more
 // than `limit` bytes nor more than the host's credit; a write never takes more bytes than the
@@ -7,7 +8,7 @@
 //
 // Reads go through the agent's poll() loop (a regular file is always readable), one chunk per
 // wake-up and only while the port has room, so a large file cannot starve other streams. Writes
-// happen as DATA arrives (pwrite, then CREDIT back), and a listing is answered at once.
+// happen as DATA arrives (pwrite, then CREDIT back); every other operation is answered at once.
 #pragma once
 
 #include <poll.h>
@@ -20,12 +21,13 @@
 
 #include "channel.h"
 #include "core/unique_fd.h"
+#include "file_ops.h"
 
 namespace matchlock::guest_agent {
 
 class FileSession {
  public:
-  // Starts the operation that `open` (FILE_READ, FILE_WRITE or FILE_LIST) asks for. A bad
+  // Starts the operation that `open` (one of the file stream openers above) asks for. A bad
   // request or a failure is reported (ERROR) and leaves the session finished.
   FileSession(const guest_protocol::Frame& open, FrameSink& sink);
 
@@ -39,15 +41,21 @@ class FileSession {
   void on_frame(const guest_protocol::Frame& frame);
 
  private:
-  enum class Kind { kRead, kWrite, kList };
+  enum class Kind { kRead, kWrite, kList, kStat, kMkdir, kRemove, kRename };
   enum class State { kActive, kDone };
 
   void start_read(std::string_view request);
   void start_write(std::string_view request);
   void list(std::string_view request);
+  void stat(std::string_view request);
+  void make_dir(std::string_view request);
+  void remove(std::string_view request);
+  void rename(std::string_view request);
   void read_chunk();
   void write_bytes(std::string_view bytes);
   void finish_write();
+  // FILE_DONE {} for nullopt, else ERROR with the failure's message and errno; ends the session.
+  void answer(const FileOpOutcome& outcome);
   // ERROR {"message":"<what> <path>: <strerror>","errno":N}; ends the session.
   void fail(const std::string& what, int error);
   // ERROR with `message` as is; ends the session.

@@ -1,6 +1,7 @@
-// File streams on the host side: FileHandle and the GuestConnection members that open one and
-// interpret its frames. DATA, EOF and CREDIT are checked in guest_connection.cpp like on every
-// stream (credit, FILE_INFO first); the bounds of what is kept are checked here.
+// File streams on the host side: FileHandle and the GuestConnection members that open a read,
+// write or listing (stat, mkdir, remove and rename open in file_ops_stream.cpp) and interpret
+// every file stream's frames. DATA, EOF and CREDIT are checked in guest_connection.cpp like on
+// every stream (credit, FILE_INFO first); the bounds of what is kept are checked here.
 #include "guest_client/file_stream.h"
 
 #include <cerrno>
@@ -20,10 +21,13 @@ namespace {
 constexpr size_t kMaxGuestMessage = 1000;
 constexpr size_t kMaxNameBytes = 255;  // NAME_MAX
 
-bool absolute_path(const std::string& path) {
+bool absolute_path(std::string_view path) {
   return !path.empty() && path[0] == '/' && path.size() <= 4096 &&
-         path.find('\0') == std::string::npos;
+         path.find('\0') == std::string_view::npos;
 }
+
+// Linux keeps st_mode in 16 bits; anything above is not a mode the guest could have read.
+constexpr uint32_t kMaxStMode = 0xFFFF;
 
 // One FILE_LISTING entry, or nullopt when any field is missing or of the wrong type, or the
 // name could not be a single path component.
@@ -70,8 +74,9 @@ Error guest_file_error(const std::string& message, int error_number) {
 
 void FileHandle::abandon() {
   on_read_ = nullptr;
-  on_write_ = nullptr;
+  on_status_ = nullptr;
   on_list_ = nullptr;
+  on_stat_ = nullptr;
   abandoned_ = true;
 }
 
@@ -96,25 +101,58 @@ void FileHandle::deliver_lost(const Error& reason) {
 
 void FileHandle::complete(const Error& error) {
   auto on_read = std::move(on_read_);
-  auto on_write = std::move(on_write_);
+  auto on_status = std::move(on_status_);
   auto on_list = std::move(on_list_);
+  auto on_stat = std::move(on_stat_);
   if (on_read) on_read(error);
-  if (on_write) on_write(error);
+  if (on_status) on_status(error);
   if (on_list) on_list(error);
+  if (on_stat) on_stat(error);
+}
+
+bool FileHandle::parse_info(const std::string& payload) {
+  rapidjson::Document d;
+  d.Parse(payload.c_str(), payload.size());
+  if (d.HasParseError() || !d.IsObject()) return false;
+  auto size = d.FindMember("size");
+  auto mode = d.FindMember("mode");
+  if (size == d.MemberEnd() || !size->value.IsUint64() || mode == d.MemberEnd() ||
+      !mode->value.IsUint()) {
+    return false;
+  }
+  if (op_ == Op::kRead) {
+    read_.file_size = size->value.GetUint64();
+    read_.mode = mode->value.GetUint();
+    return true;
+  }
+  auto mtime = d.FindMember("mtime");
+  if (mtime == d.MemberEnd() || !mtime->value.IsInt64() || mode->value.GetUint() > kMaxStMode) {
+    return false;
+  }
+  stat_.size = size->value.GetUint64();
+  stat_.mode = mode->value.GetUint();
+  stat_.mtime_unix = mtime->value.GetInt64();
+  return true;
 }
 
 // ---- GuestConnection: file streams ------------------------------------------------------------
 
 bool GuestConnection::open_file_stream(const std::shared_ptr<FileHandle>& h,
-                                       const std::string& path, FrameType type, std::string body) {
+                                       std::initializer_list<std::string_view> paths,
+                                       FrameType type, std::string body) {
   // Only the read direction carries guest output (fd 1); fd 2 never does.
   h->from_guest_[StreamFd::kStderr] = IncomingFlow::unused();
   if (h->op_ != FileHandle::Op::kRead) h->from_guest_[StreamFd::kStdout] = IncomingFlow::unused();
   std::optional<Error> refused;
   if (closed_) {
     refused = Error(ErrorCode::kGuest, "guest channel is closed");
-  } else if (!absolute_path(path)) {
-    refused = invalid_argument("guest path \"" + path.substr(0, 200) + "\" is not absolute");
+  } else {
+    for (std::string_view path : paths) {
+      if (absolute_path(path)) continue;
+      refused = invalid_argument("guest path \"" + std::string(path.substr(0, 200)) +
+                                 "\" is not absolute");
+      break;
+    }
   }
   if (refused) {
     h->finished_ = true;
@@ -136,14 +174,14 @@ std::shared_ptr<FileHandle> GuestConnection::read_file(const std::string& path, 
   d.AddMember("path", json::str(path, a), a);
   d.AddMember("offset", offset, a);
   d.AddMember("limit", limit, a);
-  open_file_stream(h, path, FrameType::kFileRead, json::to_string(d));
+  open_file_stream(h, {path}, FrameType::kFileRead, json::to_string(d));
   return h;
 }
 
 std::shared_ptr<FileHandle> GuestConnection::write_file(const FileWriteRequest& r, std::string data,
                                                         FileWriteDone done) {
   auto h = std::make_shared<FileHandle>(FileHandle::Op::kWrite);
-  h->on_write_ = std::move(done);
+  h->on_status_ = std::move(done);
   rapidjson::Document d(rapidjson::kObjectType);
   auto& a = d.GetAllocator();
   d.AddMember("path", json::str(r.path, a), a);
@@ -151,7 +189,7 @@ std::shared_ptr<FileHandle> GuestConnection::write_file(const FileWriteRequest& 
   d.AddMember("offset", r.offset, a);
   d.AddMember("truncate", r.truncate, a);
   d.AddMember("mkdirs", r.mkdirs, a);
-  if (open_file_stream(h, r.path, FrameType::kFileWrite, json::to_string(d))) {
+  if (open_file_stream(h, {r.path}, FrameType::kFileWrite, json::to_string(d))) {
     h->queue_bytes(std::move(data));
     h->queue_eof();
   }
@@ -165,7 +203,7 @@ std::shared_ptr<FileHandle> GuestConnection::list_files(const std::string& path,
   rapidjson::Document d(rapidjson::kObjectType);
   auto& a = d.GetAllocator();
   d.AddMember("path", json::str(path, a), a);
-  open_file_stream(h, path, FrameType::kFileList, json::to_string(d));
+  open_file_stream(h, {path}, FrameType::kFileList, json::to_string(d));
   return h;
 }
 
@@ -177,17 +215,9 @@ void GuestConnection::on_file_frame(guest_protocol::Frame& f,
   };
   switch (f.type) {
     case FrameType::kFileInfo: {
-      if (h->op_ != FileHandle::Op::kRead || h->info_seen_) {
-        return protocol_error("unexpected FILE_INFO");
-      }
-      rapidjson::Document d;
-      d.Parse(f.payload.c_str(), f.payload.size());
-      if (d.HasParseError() || !d.IsObject() || !d.HasMember("size") || !d["size"].IsUint64() ||
-          !d.HasMember("mode") || !d["mode"].IsUint()) {
-        return protocol_error("malformed FILE_INFO");
-      }
-      h->read_.file_size = d["size"].GetUint64();
-      h->read_.mode = d["mode"].GetUint();
+      const bool wants_info = h->op_ == FileHandle::Op::kRead || h->op_ == FileHandle::Op::kStat;
+      if (!wants_info || h->info_seen_) return protocol_error("unexpected FILE_INFO");
+      if (!h->parse_info(f.payload)) return protocol_error("malformed FILE_INFO");
       h->info_seen_ = true;
       return;
     }
@@ -215,6 +245,9 @@ void GuestConnection::on_file_frame(guest_protocol::Frame& f,
       if (h->op_ == FileHandle::Op::kRead && !h->from_guest_[StreamFd::kStdout].ended()) {
         return protocol_error("FILE_DONE before EOF");
       }
+      if (h->op_ == FileHandle::Op::kStat && !h->info_seen_) {
+        return protocol_error("FILE_DONE before FILE_INFO");
+      }
       auto handle = h;  // finish_stream drops the connection's reference
       finish_stream(f.stream);
       switch (handle->op_) {
@@ -222,10 +255,16 @@ void GuestConnection::on_file_frame(guest_protocol::Frame& f,
           if (auto cb = std::move(handle->on_read_)) cb(std::move(handle->read_));
           return;
         case FileHandle::Op::kWrite:
-          if (auto cb = std::move(handle->on_write_)) cb(Status());
+        case FileHandle::Op::kMkdir:
+        case FileHandle::Op::kRemove:
+        case FileHandle::Op::kRename:
+          if (auto cb = std::move(handle->on_status_)) cb(Status());
           return;
         case FileHandle::Op::kList:
           if (auto cb = std::move(handle->on_list_)) cb(std::move(handle->entries_));
+          return;
+        case FileHandle::Op::kStat:
+          if (auto cb = std::move(handle->on_stat_)) cb(std::optional<FileStat>(handle->stat_));
           return;
       }
       return;
@@ -237,6 +276,12 @@ void GuestConnection::on_file_frame(guest_protocol::Frame& f,
       int error_number = d.IsObject() ? static_cast<int>(json::get_int(d, "errno", 0)) : 0;
       auto handle = h;
       finish_stream(f.stream);
+      // A stat's missing path is an answer, not a failure.
+      if (handle->op_ == FileHandle::Op::kStat &&
+          (error_number == ENOENT || error_number == ENOTDIR)) {
+        if (auto cb = std::move(handle->on_stat_)) cb(std::optional<FileStat>());
+        return;
+      }
       handle->complete(guest_file_error(msg, error_number));
       return;
     }

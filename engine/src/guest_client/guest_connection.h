@@ -11,10 +11,12 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.h"
@@ -119,6 +121,12 @@ class GuestConnection : public std::enable_shared_from_this<GuestConnection> {
   std::shared_ptr<FileHandle> write_file(const FileWriteRequest& request, std::string data,
                                          FileWriteDone done);
   std::shared_ptr<FileHandle> list_files(const std::string& path, FileListDone done);
+  // file_ops_stream.cpp
+  std::shared_ptr<FileHandle> stat_file(const std::string& path, FileStatDone done);
+  std::shared_ptr<FileHandle> make_dir(const MakeDirRequest& request, FileOpDone done);
+  std::shared_ptr<FileHandle> remove_file(const std::string& path, bool recursive, FileOpDone done);
+  std::shared_ptr<FileHandle> rename_file(const std::string& old_path, const std::string& new_path,
+                                          FileOpDone done);
   // Asks the guest to stop its processes, sync and power off.
   void shutdown(uint32_t grace_ms);
   void ping(std::string payload, std::function<void()> on_pong);
@@ -146,8 +154,9 @@ class GuestConnection : public std::enable_shared_from_this<GuestConnection> {
   void on_file_frame(guest_protocol::Frame& f,
                      const std::shared_ptr<FileHandle>& h);  // file_stream.cpp
   // Registers and opens a file stream, or completes it at once when the channel is closed or
-  // the path is not absolute. False when it was completed.
-  bool open_file_stream(const std::shared_ptr<FileHandle>& h, const std::string& path,
+  // a path is not absolute. False when it was completed.
+  bool open_file_stream(const std::shared_ptr<FileHandle>& h,
+                        std::initializer_list<std::string_view> paths,
                         guest_protocol::FrameType type, std::string body);
   void send(guest_protocol::FrameType type, uint32_t stream, std::string_view payload);
   void send_config();

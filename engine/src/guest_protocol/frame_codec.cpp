@@ -50,6 +50,10 @@ bool is_known_frame_type(uint8_t type) {
     case FrameType::kFileInfo:
     case FrameType::kFileListing:
     case FrameType::kFileDone:
+    case FrameType::kFileStat:
+    case FrameType::kFileMkdir:
+    case FrameType::kFileRemove:
+    case FrameType::kFileRename:
       return true;
   }
   return false;
@@ -109,6 +113,14 @@ const char* frame_type_name(FrameType type) {
       return "FILE_LISTING";
     case FrameType::kFileDone:
       return "FILE_DONE";
+    case FrameType::kFileStat:
+      return "FILE_STAT";
+    case FrameType::kFileMkdir:
+      return "FILE_MKDIR";
+    case FrameType::kFileRemove:
+      return "FILE_REMOVE";
+    case FrameType::kFileRename:
+      return "FILE_RENAME";
   }
   return "UNKNOWN";
 }

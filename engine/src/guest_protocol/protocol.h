@@ -10,8 +10,8 @@
 // numbers from 1, one sequence for all kinds, never reused in a session).
 //
 // Session:
-//   guest -> host  HELLO   {"version":3,"agent":"matchlock-guest <ver>","boot_ms":N}
-//   host  -> guest HELLO   {"version":3}
+//   guest -> host  HELLO   {"version":4,"agent":"matchlock-guest <ver>","boot_ms":N}
+//   host  -> guest HELLO   {"version":4}
 //   host  -> guest CONFIG  {"hostname":..,"hosts":"<file text>","resolv_conf":"<file text>"|absent,
 //                           "time_unix_ms":N,"network":{"address":"192.168.127.15","prefix":24,
 //                           "gateway":"192.168.127.2","mtu":1500}|absent,   (absent: no NIC)
@@ -20,10 +20,10 @@
 //   guest -> host  READY   {}                          (or ERROR {"message":..} on stream 0)
 // With "workspace", the guest mounts the VFS there before READY: the virtio-fs device tagged
 // "matchlock", whose FUSE requests the host serves as the device's vhost-user backend (not over
-// this channel). A mount failure is an ERROR for CONFIG, so every exec after READY sees the workspace.
-// The guest sends HELLO again whenever it (re)opens the port, so a host still handshaking
-// resyncs by waiting for the next HELLO. After READY a HELLO is fatal: the host treats the
-// channel as lost (something in the guest reopened or took over the port). Versions must match
+// this channel). A mount failure is an ERROR for CONFIG, so every exec after READY sees the
+// workspace. The guest sends HELLO again whenever it (re)opens the port, so a host still
+// handshaking resyncs by waiting for the next HELLO. After READY a HELLO is fatal: the host treats
+// the channel as lost (something in the guest reopened or took over the port). Versions must match
 // exactly; on mismatch the host fails the boot.
 //
 // Exec stream N (host picks N, never reused in a session):
@@ -79,6 +79,19 @@
 //                  "mtime":unix_seconds},..]}  one or more frames (each below kMaxFramePayload),
 //                  then FILE_DONE {}. At most kMaxListEntries entries; lstat() (symlinks are not
 //                  followed). A path that is not a directory is ERROR ENOTDIR.
+//   host  -> guest FILE_STAT {"path":"/abs"}   lstat() (a symlink is not followed)
+//   guest -> host  FILE_INFO {"size":N,"mode":N,"mtime":unix_seconds}  st_mode with its type
+//                  bits; then FILE_DONE {}. A missing path (or parent) is ERROR ENOENT/ENOTDIR.
+//   host  -> guest FILE_MKDIR {"path":"/abs","mode":N,"parents":bool}   the directory gets
+//                  exactly `mode` (& 07777, not narrowed by the umask) when it is created; with
+//                  "parents" missing parents are created 0755 and an existing directory (or a
+//                  symlink to one) is success. Then FILE_DONE {} or ERROR (EEXIST, ...).
+//   host  -> guest FILE_REMOVE {"path":"/abs","recursive":bool}   a file, symlink or empty
+//                  directory; with "recursive" a directory and everything below it, walked with
+//                  openat()/unlinkat() and never through a symlink (a symlink is removed, its
+//                  target kept). At most kMaxRemoveDepth directories deep. FILE_DONE or ERROR.
+//   host  -> guest FILE_RENAME {"path":"/abs","new_path":"/abs"}   rename(2): replaces an
+//                  existing file at new_path. FILE_DONE {} or ERROR.
 //   The host may drop a file stream at any time; frames for it are then ignored by both sides.
 //
 // Control stream extras:
@@ -95,7 +108,8 @@ namespace matchlock::guest_protocol {
 // 2: port streams (PORT_OPEN, PORT_OPENED, PORT_CLOSE, PORT_CLOSED).
 // 3: CONFIG "workspace" (the VFS mount) and file streams (FILE_READ, FILE_WRITE, FILE_LIST,
 //    FILE_INFO, FILE_LISTING, FILE_DONE).
-inline constexpr uint32_t kProtocolVersion = 3;
+// 4: FILE_STAT, FILE_MKDIR, FILE_REMOVE, FILE_RENAME (and FILE_INFO's "mtime" for a stat).
+inline constexpr uint32_t kProtocolVersion = 4;
 inline constexpr size_t kFrameHeaderSize = 9;
 // Largest payload either side accepts. DATA frames are produced in chunks of kMaxDataChunk.
 inline constexpr uint32_t kMaxFramePayload = 256 * 1024;
@@ -105,6 +119,9 @@ inline constexpr uint32_t kInitialCredit = 256 * 1024;
 inline constexpr uint32_t kControlStream = 0;
 // Most entries one FILE_LIST answers with (both sides enforce it).
 inline constexpr size_t kMaxListEntries = 100'000;
+// Deepest directory nesting one recursive FILE_REMOVE walks (it holds one open directory per
+// level, so the agent keeps file descriptors for its other streams).
+inline constexpr size_t kMaxRemoveDepth = 256;
 
 enum class FrameType : uint8_t {
   kHello = 0x01,
@@ -136,6 +153,10 @@ enum class FrameType : uint8_t {
   kFileInfo = 0x33,
   kFileListing = 0x34,
   kFileDone = 0x35,
+  kFileStat = 0x36,
+  kFileMkdir = 0x37,
+  kFileRemove = 0x38,
+  kFileRename = 0x39,
 };
 
 // True for every value of FrameType; anything else from the peer is a protocol error.

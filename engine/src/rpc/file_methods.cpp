@@ -1,9 +1,11 @@
 // rpc write_file / read_file / list_files (rpc-protocol.md §3.4, with the offset/limit/truncate
-// extension `matchlock cp` streams through) and file `event` notifications (§7).
+// extension `matchlock cp` streams through), the stat_file / make_dir / remove_file /
+// rename_file extensions, and file `event` notifications (§7).
 #include <chrono>
 
 #include "core/base64.h"
 #include "core/log.h"
+#include "rpc/file_op_params.h"
 #include "rpc/file_wire.h"
 #include "rpc/session.h"
 
@@ -134,6 +136,57 @@ void Session::on_list_files(const Request& req) {
     d.AddMember("files", files, a);
     self->reply(id, d);
   });
+}
+
+// The four extensions answer bad params with -32602 naming the field (file_op_params.h) and
+// guest failures with -32002 carrying the guest's "<op> <path>: <errno text>".
+
+void Session::on_stat_file(const Request& req) {
+  if (!host_->ready()) return reply_error(req.id, kVmFailed, "VM not created");
+  auto path = parse_stat_file_params(req.params);
+  if (!path.ok()) return reply_error(req.id, kInvalidParams, path.error().message);
+  std::weak_ptr<Session> weak = shared_from_this();
+  auto id = req.id;
+  host_->vm().stat_file(*path, [weak, id](Result<std::optional<sandbox::GuestFileInfo>> r) {
+    auto self = weak.lock();
+    if (!self) return;
+    if (!r.ok()) return self->reply_error(id, file_error_code(r.error()), r.error().message);
+    rapidjson::Document d;
+    Value result = stat_result_json(*r, d.GetAllocator());
+    self->reply(id, result);
+  });
+}
+
+void Session::on_make_dir(const Request& req) {
+  if (!host_->ready()) return reply_error(req.id, kVmFailed, "VM not created");
+  auto request = parse_make_dir_params(req.params);
+  if (!request.ok()) return reply_error(req.id, kInvalidParams, request.error().message);
+  host_->vm().make_dir(std::move(*request), status_reply(req.id));
+}
+
+void Session::on_remove_file(const Request& req) {
+  if (!host_->ready()) return reply_error(req.id, kVmFailed, "VM not created");
+  auto p = parse_remove_file_params(req.params);
+  if (!p.ok()) return reply_error(req.id, kInvalidParams, p.error().message);
+  host_->vm().remove_file(p->path, p->recursive, status_reply(req.id));
+}
+
+void Session::on_rename_file(const Request& req) {
+  if (!host_->ready()) return reply_error(req.id, kVmFailed, "VM not created");
+  auto p = parse_rename_file_params(req.params);
+  if (!p.ok()) return reply_error(req.id, kInvalidParams, p.error().message);
+  host_->vm().rename_file(p->old_path, p->new_path, status_reply(req.id));
+}
+
+// {} when the guest operation succeeded, else its error (-32002).
+std::function<void(Status)> Session::status_reply(std::optional<uint64_t> id) {
+  std::weak_ptr<Session> weak = shared_from_this();
+  return [weak, id](Status st) {
+    auto self = weak.lock();
+    if (!self) return;
+    if (!st.ok()) return self->reply_error(id, file_error_code(st.error()), st.error().message);
+    self->reply(id, Value(rapidjson::kObjectType));
+  };
 }
 
 void Session::on_file_event(const vfs::FileOperation& op, int error) {

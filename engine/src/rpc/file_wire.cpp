@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <ctime>
 
 #include "rpc/message.h"
@@ -57,11 +58,16 @@ uint32_t go_file_mode(uint32_t st_mode) {
 }
 
 std::string rfc3339_utc(int64_t unix_seconds) {
+  constexpr const char* kZeroTime = "0001-01-01T00:00:00Z";  // Go's zero time
   const time_t t = static_cast<time_t>(unix_seconds);
   struct tm tm {};
-  if (gmtime_r(&t, &tm) == nullptr) return "0001-01-01T00:00:00Z";
-  char buf[64];
-  if (strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) return "0001-01-01T00:00:00Z";
+  if (gmtime_r(&t, &tm) == nullptr) return kZeroTime;
+  // Exactly four digits of year is all RFC 3339 allows (tm_year counts from 1900).
+  const long year = static_cast<long>(tm.tm_year) + 1900;
+  if (year < 1 || year > 9999) return kZeroTime;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04ld-%02d-%02dT%02d:%02d:%02dZ", year, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec);
   return buf;
 }
 
@@ -76,6 +82,21 @@ rapidjson::Value file_info_json(const sandbox::GuestFileInfo& info,
   row.AddMember("mod_time", rapidjson::Value(when.c_str(), rapidjson::SizeType(when.size()), a), a);
   row.AddMember("is_dir", info.is_dir, a);
   return row;
+}
+
+rapidjson::Value stat_result_json(const std::optional<sandbox::GuestFileInfo>& info,
+                                  rapidjson::Document::AllocatorType& a) {
+  if (!info) {
+    rapidjson::Value missing(rapidjson::kObjectType);
+    missing.AddMember("exists", false, a);
+    return missing;
+  }
+  rapidjson::Value result(rapidjson::kObjectType);
+  result.AddMember("exists", true, a);
+  rapidjson::Value row = file_info_json(*info, a);
+  for (auto& m : row.GetObject()) result.AddMember(m.name, m.value, a);
+  result.AddMember("is_symlink", S_ISLNK(info->mode), a);
+  return result;
 }
 
 std::string file_event_line(const vfs::FileOperation& op, int error, int64_t unix_ms) {

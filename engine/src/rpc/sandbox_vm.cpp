@@ -55,6 +55,21 @@ class SandboxVm : public VmPort {
                   std::function<void(Result<std::vector<sandbox::GuestFileInfo>>)> done) override {
     s_->list_files(path, std::move(done));
   }
+  void stat_file(const std::string& path,
+                 std::function<void(Result<std::optional<sandbox::GuestFileInfo>>)> done) override {
+    s_->stat_file(path, std::move(done));
+  }
+  void make_dir(sandbox::GuestMakeDir request, std::function<void(Status)> done) override {
+    s_->make_dir(std::move(request), std::move(done));
+  }
+  void remove_file(const std::string& path, bool recursive,
+                   std::function<void(Status)> done) override {
+    s_->remove_file(path, recursive, std::move(done));
+  }
+  void rename_file(const std::string& old_path, const std::string& new_path,
+                   std::function<void(Status)> done) override {
+    s_->rename_file(old_path, new_path, std::move(done));
+  }
   void set_on_file_event(std::function<void(const vfs::FileOperation&, int)> fn) override {
     s_->set_on_file_event(std::move(fn));
   }

@@ -197,6 +197,10 @@ void Session::dispatch(const Request& req) {
   if (m == "log_stream") return on_log_stream(req);
   if (m == "version") return on_version(req);
   if (m == "list_sandboxes") return on_list_sandboxes(req);
+  if (m == "stat_file") return on_stat_file(req);
+  if (m == "make_dir") return on_make_dir(req);
+  if (m == "remove_file") return on_remove_file(req);
+  if (m == "rename_file") return on_rename_file(req);
   reply_error(req.id, kMethodNotFound, "Method not found");
 }
 

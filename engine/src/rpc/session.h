@@ -106,6 +106,11 @@ class Session : public SandboxObserver, public std::enable_shared_from_this<Sess
   void release_waiting_for_create();
   bool cancel_waiting_for_create(uint64_t id);
   void cancel_all_waiting_for_create();
+  void on_stat_file(const Request& req);
+  void on_make_dir(const Request& req);
+  void on_remove_file(const Request& req);
+  void on_rename_file(const Request& req);
+  std::function<void(Status)> status_reply(std::optional<uint64_t> id);
 
   std::shared_ptr<ExecCall> find_call(uint64_t id, std::optional<ExecMode> mode) const;
   void cancel_all_calls();

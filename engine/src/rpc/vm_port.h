@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,22 @@ class VmPort {
   }
   virtual void list_files(const std::string& path,
                           std::function<void(Result<std::vector<sandbox::GuestFileInfo>>)> done) {
+    done(Error(ErrorCode::kUnsupported, "VM backend does not support files"));
+  }
+  // sandbox::Sandbox::stat_file/make_dir/remove_file/rename_file.
+  virtual void stat_file(const std::string& path,
+                         std::function<void(Result<std::optional<sandbox::GuestFileInfo>>)> done) {
+    done(Error(ErrorCode::kUnsupported, "VM backend does not support files"));
+  }
+  virtual void make_dir(sandbox::GuestMakeDir request, std::function<void(Status)> done) {
+    done(Error(ErrorCode::kUnsupported, "VM backend does not support files"));
+  }
+  virtual void remove_file(const std::string& path, bool recursive,
+                           std::function<void(Status)> done) {
+    done(Error(ErrorCode::kUnsupported, "VM backend does not support files"));
+  }
+  virtual void rename_file(const std::string& old_path, const std::string& new_path,
+                           std::function<void(Status)> done) {
     done(Error(ErrorCode::kUnsupported, "VM backend does not support files"));
   }
   // VFS operations observed by the sandbox's hooks (rpc `event` notifications).

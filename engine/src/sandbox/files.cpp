@@ -1,6 +1,9 @@
-// Sandbox::read_file / write_file / list_files: guest files through the agent's file streams
+// Sandbox::read_file / write_file / list_files / stat_file / make_dir / remove_file /
+// rename_file: guest files through the agent's file streams
 // (guest_client/file_stream.h), on any guest path, as root in the guest. The guest's errors
 // already carry the path and their kind (kNotFound, kInvalidArgument, kGuest).
+#include <sys/stat.h>
+
 #include "guest_client/guest_connection.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/sandbox_resources.h"
@@ -20,6 +23,14 @@ GuestFileInfo to_info(guest_client::FileEntry&& e) {
   info.is_dir = e.is_dir;
   info.mtime_unix = e.mtime_unix;
   return info;
+}
+
+// The name a stat reports: the last component, "/" for the root (as Go's os.Lstat does).
+std::string base_name(const std::string& path) {
+  auto end = path.find_last_not_of('/');
+  if (end == std::string::npos) return "/";
+  auto slash = path.find_last_of('/', end);
+  return path.substr(slash + 1, end - slash);
 }
 
 }  // namespace
@@ -60,6 +71,45 @@ void Sandbox::list_files(const std::string& path,
                             for (auto& e : *r) files.push_back(to_info(std::move(e)));
                             done(std::move(files));
                           });
+}
+
+void Sandbox::stat_file(const std::string& path,
+                        std::function<void(Result<std::optional<GuestFileInfo>>)> done) {
+  if (lifecycle_ != Lifecycle::kRunning || !res_->guest) return done(not_running());
+  res_->guest->stat_file(path, [done = std::move(done), name = base_name(path)](
+                                   Result<std::optional<guest_client::FileStat>> r) {
+    if (!r.ok()) return done(r.error());
+    if (!r->has_value()) return done(std::optional<GuestFileInfo>());
+    const guest_client::FileStat& st = **r;
+    GuestFileInfo info;
+    info.name = name;
+    info.size = st.size;
+    info.mode = st.mode;
+    info.is_dir = S_ISDIR(st.mode);
+    info.mtime_unix = st.mtime_unix;
+    done(std::optional<GuestFileInfo>(std::move(info)));
+  });
+}
+
+void Sandbox::make_dir(GuestMakeDir request, std::function<void(Status)> done) {
+  if (lifecycle_ != Lifecycle::kRunning || !res_->guest) return done(not_running());
+  guest_client::MakeDirRequest r;
+  r.path = std::move(request.path);
+  r.mode = request.mode;
+  r.parents = request.parents;
+  res_->guest->make_dir(r, std::move(done));
+}
+
+void Sandbox::remove_file(const std::string& path, bool recursive,
+                          std::function<void(Status)> done) {
+  if (lifecycle_ != Lifecycle::kRunning || !res_->guest) return done(not_running());
+  res_->guest->remove_file(path, recursive, std::move(done));
+}
+
+void Sandbox::rename_file(const std::string& old_path, const std::string& new_path,
+                          std::function<void(Status)> done) {
+  if (lifecycle_ != Lifecycle::kRunning || !res_->guest) return done(not_running());
+  res_->guest->rename_file(old_path, new_path, std::move(done));
 }
 
 }  // namespace matchlock::sandbox

@@ -1,5 +1,6 @@
 // Files inside a running sandbox, reached through the guest agent (not the VFS): rpc
-// write_file / read_file / list_files and `matchlock cp`. Any guest path, as root in the guest.
+// write_file / read_file / list_files / stat_file / make_dir / remove_file / rename_file and
+// `matchlock cp`. Any guest path, as root in the guest.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +31,12 @@ struct GuestFileWrite {
   uint64_t offset = 0;         // where `data` goes
   bool truncate = true;        // truncate to offset + data.size() afterwards (false: keep the rest)
   bool create_parents = true;  // mkdir -p the parent (0755)
+};
+
+struct GuestMakeDir {
+  std::string path;
+  uint32_t mode = 0755;  // exactly (not narrowed by the guest's umask), when it is created
+  bool parents = true;   // create missing parents (0755); an existing directory is success
 };
 
 }  // namespace matchlock::sandbox

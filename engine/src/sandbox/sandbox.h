@@ -83,6 +83,16 @@ class Sandbox : public std::enable_shared_from_this<Sandbox> {
   void write_file(GuestFileWrite request, std::function<void(Status)> done);
   void list_files(const std::string& path,
                   std::function<void(Result<std::vector<GuestFileInfo>>)> done);
+  // lstat(): nullopt when the path (or a parent) does not exist; `name` is the path's last
+  // component ("/" for the root).
+  void stat_file(const std::string& path,
+                 std::function<void(Result<std::optional<GuestFileInfo>>)> done);
+  void make_dir(GuestMakeDir request, std::function<void(Status)> done);
+  // A file, symlink or empty directory; `recursive`: a whole tree, never through a symlink.
+  void remove_file(const std::string& path, bool recursive, std::function<void(Status)> done);
+  // rename(2) inside the guest.
+  void rename_file(const std::string& old_path, const std::string& new_path,
+                   std::function<void(Status)> done);
 
   // Every VFS operation the hooks observe (when vfs hooks emit events): rpc `event` notices.
   void set_on_file_event(std::function<void(const vfs::FileOperation&, int error)> fn) {

@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -71,9 +72,34 @@ struct FileVm : VmPort {
     done(std::vector<sandbox::GuestFileInfo>{{"a.txt", 5, S_IFREG | 0644, false, 0},
                                              {"src", 4096, S_IFDIR | 0755, true, 1718000000}});
   }
+  void stat_file(const std::string& path,
+                 std::function<void(Result<std::optional<sandbox::GuestFileInfo>>)> done) override {
+    if (path == "/missing") return done(std::optional<sandbox::GuestFileInfo>());
+    if (path == "/denied") return done(Error(ErrorCode::kGuest, "stat /denied: permission denied"));
+    done(std::optional<sandbox::GuestFileInfo>(
+        sandbox::GuestFileInfo{"src", 4096, S_IFDIR | 0755, true, 1718000000}));
+  }
+  void make_dir(sandbox::GuestMakeDir request, std::function<void(Status)> done) override {
+    dirs.push_back(request);
+    done(Status());
+  }
+  void remove_file(const std::string& path, bool recursive,
+                   std::function<void(Status)> done) override {
+    removed.emplace_back(path, recursive);
+    if (path == "/gone") return done(not_found("remove /gone: No such file or directory"));
+    done(Status());
+  }
+  void rename_file(const std::string& old_path, const std::string& new_path,
+                   std::function<void(Status)> done) override {
+    renamed.emplace_back(old_path, new_path);
+    done(Status());
+  }
   void set_on_file_event(std::function<void(const vfs::FileOperation&, int)> fn) override {
     on_event = std::move(fn);
   }
+  std::vector<sandbox::GuestMakeDir> dirs;
+  std::vector<std::pair<std::string, bool>> removed;
+  std::vector<std::pair<std::string, std::string>> renamed;
 };
 
 struct Harness {
@@ -179,12 +205,65 @@ TEST_CASE("list_files_rows", "[rpc][files]") {
   CHECK(h.last() == R"({"jsonrpc":"2.0","result":{"files":[]},"id":3})");
 }
 
+TEST_CASE("stat_file_answers_exists_and_errors", "[rpc][files]") {
+  Harness h;
+  h.send(R"({"jsonrpc":"2.0","method":"stat_file","params":{"path":"/workspace/src"},"id":2})");
+  CHECK(
+      h.last() ==
+      R"({"jsonrpc":"2.0","result":{"exists":true,"name":"src","size":4096,"mode":2147484141,"mod_time":"2024-06-10T06:13:20Z","is_dir":true,"is_symlink":false},"id":2})");
+  h.send(R"({"jsonrpc":"2.0","method":"stat_file","params":{"path":"/missing"},"id":3})");
+  CHECK(h.last() == R"({"jsonrpc":"2.0","result":{"exists":false},"id":3})");
+  h.send(R"({"jsonrpc":"2.0","method":"stat_file","params":{"path":"/denied"},"id":4})");
+  CHECK(
+      h.last() ==
+      R"({"jsonrpc":"2.0","error":{"code":-32002,"message":"stat /denied: permission denied"},"id":4})");
+  h.send(R"({"jsonrpc":"2.0","method":"stat_file","params":{"path":"rel"},"id":5})");
+  CHECK(
+      h.last() ==
+      R"({"jsonrpc":"2.0","error":{"code":-32602,"message":"invalid path: must be an absolute guest path"},"id":5})");
+}
+
+TEST_CASE("make_dir_remove_file_rename_file_pass_their_params", "[rpc][files]") {
+  Harness h;
+  h.send(R"({"jsonrpc":"2.0","method":"make_dir","params":{"path":"/a/b"},"id":2})");
+  CHECK(h.last() == R"({"jsonrpc":"2.0","result":{},"id":2})");
+  h.send(
+      R"({"jsonrpc":"2.0","method":"make_dir","params":{"path":"/c","mode":448,"parents":false},"id":3})");
+  REQUIRE(h.vm->dirs.size() == 2);
+  CHECK((h.vm->dirs[0].path == "/a/b" && h.vm->dirs[0].mode == 0755 && h.vm->dirs[0].parents));
+  CHECK((h.vm->dirs[1].path == "/c" && h.vm->dirs[1].mode == 0700 && !h.vm->dirs[1].parents));
+  h.send(R"({"jsonrpc":"2.0","method":"make_dir","params":{"path":"/c","mode":"0755"},"id":4})");
+  CHECK(
+      h.last() ==
+      R"x({"jsonrpc":"2.0","error":{"code":-32602,"message":"invalid mode: must be an integer from 0 to 4095 (0o7777)"},"id":4})x");
+  CHECK(h.vm->dirs.size() == 2);
+
+  h.send(
+      R"({"jsonrpc":"2.0","method":"remove_file","params":{"path":"/t","recursive":true},"id":5})");
+  CHECK(h.last() == R"({"jsonrpc":"2.0","result":{},"id":5})");
+  h.send(R"({"jsonrpc":"2.0","method":"remove_file","params":{"path":"/gone"},"id":6})");
+  CHECK(
+      h.last() ==
+      R"({"jsonrpc":"2.0","error":{"code":-32002,"message":"remove /gone: No such file or directory"},"id":6})");
+  CHECK(h.vm->removed == std::vector<std::pair<std::string, bool>>{{"/t", true}, {"/gone", false}});
+
+  h.send(
+      R"({"jsonrpc":"2.0","method":"rename_file","params":{"old_path":"/x","new_path":"/y"},"id":7})");
+  CHECK(h.last() == R"({"jsonrpc":"2.0","result":{},"id":7})");
+  h.send(R"({"jsonrpc":"2.0","method":"rename_file","params":{"old_path":"/x"},"id":8})");
+  CHECK(
+      h.last() ==
+      R"({"jsonrpc":"2.0","error":{"code":-32602,"message":"invalid new_path: required"},"id":8})");
+  CHECK(h.vm->renamed == std::vector<std::pair<std::string, std::string>>{{"/x", "/y"}});
+}
+
 TEST_CASE("file_methods_need_a_vm", "[rpc][files]") {
   uv_loop_t loop{};
   uv_loop_init(&loop);
   auto out = std::make_shared<Lines>();
   auto s = Session::create(&loop, out, [](sandbox::SandboxOptions, VmCreateCallback) {});
-  for (const char* m : {"write_file", "read_file", "list_files"}) {
+  for (const char* m :
+       {"write_file", "read_file", "list_files", "stat_file", "make_dir", "remove_file"}) {
     s->handle_input(std::string(R"({"jsonrpc":"2.0","method":")") + m +
                     R"(","params":{"path":"/a"},"id":2})" + "\n");
     CHECK(out->last() ==

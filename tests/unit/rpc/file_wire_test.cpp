@@ -3,6 +3,9 @@
 
 #include <sys/stat.h>
 
+#include <cstdint>
+#include <optional>
+
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <catch2/catch.hpp>
@@ -25,6 +28,40 @@ TEST_CASE("go_file_mode_matches_os_FileMode", "[rpc][files]") {
 TEST_CASE("rfc3339_utc_times", "[rpc][files]") {
   CHECK(rfc3339_utc(0) == "1970-01-01T00:00:00Z");
   CHECK(rfc3339_utc(1718000000) == "2024-06-10T06:13:20Z");
+}
+
+TEST_CASE("rfc3339_utc_keeps_four_digit_years_for_garbage_times", "[rpc][files]") {
+  CHECK(rfc3339_utc(253402300799) == "9999-12-31T23:59:59Z");
+  CHECK(rfc3339_utc(253402300800) == "0001-01-01T00:00:00Z");  // year 10000
+  CHECK(rfc3339_utc(-62135596800) == "0001-01-01T00:00:00Z");  // year 1
+  CHECK(rfc3339_utc(-62135596801) == "0001-01-01T00:00:00Z");  // year 0
+  CHECK(rfc3339_utc(-86400) == "1969-12-31T00:00:00Z");
+  CHECK(rfc3339_utc(INT64_MAX) == "0001-01-01T00:00:00Z");
+  CHECK(rfc3339_utc(INT64_MIN) == "0001-01-01T00:00:00Z");
+}
+
+namespace {
+std::string stat_json(const std::optional<sandbox::GuestFileInfo>& info) {
+  rapidjson::Document d(rapidjson::kObjectType);
+  auto v = stat_result_json(info, d.GetAllocator());
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  v.Accept(w);
+  return sb.GetString();
+}
+}  // namespace
+
+TEST_CASE("stat_results", "[rpc][files]") {
+  CHECK(stat_json(std::nullopt) == R"({"exists":false})");
+  CHECK(
+      stat_json(sandbox::GuestFileInfo{"a.txt", 5, S_IFREG | 0640, false, 1718000000}) ==
+      R"({"exists":true,"name":"a.txt","size":5,"mode":416,"mod_time":"2024-06-10T06:13:20Z","is_dir":false,"is_symlink":false})");
+  CHECK(
+      stat_json(sandbox::GuestFileInfo{"l", 3, S_IFLNK | 0777, false, 0}) ==
+      R"({"exists":true,"name":"l","size":3,"mode":134218239,"mod_time":"1970-01-01T00:00:00Z","is_dir":false,"is_symlink":true})");
+  // A guest's garbage mode still becomes a Go FileMode (irregular), never a crash.
+  CHECK(stat_json(sandbox::GuestFileInfo{"g", 0, 0xF1FF, false, 0}).find(R"("mode":524799)") !=
+        std::string::npos);
 }
 
 TEST_CASE("file_info_rows", "[rpc][files]") {
