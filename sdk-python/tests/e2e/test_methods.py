@@ -167,11 +167,14 @@ def test_file_extensions(sandbox):
 
 
 def test_logs(sandbox):
-    assert isinstance(sandbox.log(), str)
+    # The VM log is the guest console (plus a launched entrypoint's output): put a line there.
+    assert sandbox.exec("echo sdk-log-marker > /dev/console").exit_code == 0
+    assert "sdk-log-marker" in sandbox.log()
     chunks = []
+    # log_stream never ends on its own: the call's timeout ends it, after the existing content.
     with pytest.raises(matchlock.RequestTimeoutError):
-        sandbox.log_stream(stdout=chunks.append, timeout=2)
-    assert chunks
+        sandbox.log_stream(stdout=chunks.append, timeout=5)
+    assert b"sdk-log-marker" in b"".join(chunks)  # a callable sink receives bytes
 
 
 def test_list_sandboxes_and_attach(sandbox):
