@@ -1,9 +1,6 @@
 // rpc write_file / read_file / list_files (rpc-protocol.md §3.4, with the offset/limit/truncate
-// extension `matchlock cp` streams through) and file `event` notifications (§7).
-#include <chrono>
-
+// extension `matchlock cp` streams through).
 #include "core/base64.h"
-#include "core/log.h"
 #include "rpc/file_wire.h"
 #include "rpc/session.h"
 
@@ -133,21 +130,6 @@ void Session::on_list_files(const Request& req) {
     for (const auto& info : *r) files.PushBack(file_info_json(info, a), a);
     d.AddMember("files", files, a);
     self->reply(id, d);
-  });
-}
-
-void Session::on_file_event(const vfs::FileOperation& op, int error) {
-  if (!serving() || client_gone()) return;
-  if (events_in_flight_ >= kMaxEventsInFlight) {
-    if (events_dropped_++ == 0) log::warn("rpc: client too slow for file events; dropping some");
-    return;
-  }
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  const int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(now).count();
-  ++events_in_flight_;
-  std::weak_ptr<Session> weak = shared_from_this();
-  send(file_event_line(op, error, ms), [weak] {
-    if (auto self = weak.lock()) --self->events_in_flight_;
   });
 }
 

@@ -15,7 +15,7 @@ std::shared_ptr<SandboxHost> SandboxHost::adopt(uv_loop_t* loop, std::shared_ptr
   host->move_to(SandboxState::kCreating);
   host->vm_ = std::move(vm);
   host->watch_termination();
-  host->watch_file_events();
+  host->watch_events();
   host->move_to(SandboxState::kReady);
   return host;
 }
@@ -70,19 +70,19 @@ void SandboxHost::on_create_result(bool launch, Result<std::shared_ptr<VmPort>> 
   }
   vm_ = std::move(r.value());
   watch_termination();
-  watch_file_events();
+  watch_events();
   // The owner's client went away while we were booting: nobody wants this VM.
   if (close_ && close_->owner_gone) return finish_create(RpcError{kCancelled, kCancelledMessage});
   if (launch && !close_) return launch_entrypoint();
   finish_create(std::nullopt);
 }
 
-// Every session hears every file event: each client decides (and bounds) its own delivery.
-void SandboxHost::watch_file_events() {
+// Every session hears every event: each client decides (and bounds) its own delivery.
+void SandboxHost::watch_events() {
   std::weak_ptr<SandboxHost> weak = weak_from_this();
-  vm_->set_on_file_event([weak](const vfs::FileOperation& op, int error) {
+  vm_->set_on_event([weak](const sandbox::SandboxEvent& event) {
     if (auto self = weak.lock())
-      self->notify([&](SandboxObserver& o) { o.on_file_event(op, error); });
+      self->notify([&](SandboxObserver& o) { o.on_sandbox_event(event); });
   });
 }
 

@@ -30,8 +30,9 @@ class SandboxObserver {
   virtual void on_sandbox_closing() {}
   // The VM is gone for good.
   virtual void on_sandbox_closed() {}
-  // A guest file operation the VFS hooks observed (vfs.interception emit_events or rules).
-  virtual void on_file_event(const vfs::FileOperation& /*op*/, int /*error*/) {}
+  // A guest file operation the VFS hooks observed (vfs.interception emit_events or rules), or
+  // an HTTP exchange / blocked connection of the interception proxy.
+  virtual void on_sandbox_event(const sandbox::SandboxEvent& /*event*/) {}
 };
 
 class SandboxHost : public std::enable_shared_from_this<SandboxHost> {
@@ -78,7 +79,7 @@ class SandboxHost : public std::enable_shared_from_this<SandboxHost> {
   SandboxHost(uv_loop_t* loop, VmFactory vm_factory);
   void on_create_result(bool launch_entrypoint, Result<std::shared_ptr<VmPort>> r);
   void watch_termination();
-  void watch_file_events();
+  void watch_events();
   void on_vm_crashed(const Error& e);
   void launch_entrypoint();
   void finish_create(std::optional<RpcError> error);

@@ -55,8 +55,8 @@ class SandboxVm : public VmPort {
                   std::function<void(Result<std::vector<sandbox::GuestFileInfo>>)> done) override {
     s_->list_files(path, std::move(done));
   }
-  void set_on_file_event(std::function<void(const vfs::FileOperation&, int)> fn) override {
-    s_->set_on_file_event(std::move(fn));
+  void set_on_event(std::function<void(const sandbox::SandboxEvent&)> fn) override {
+    s_->set_on_event(std::move(fn));
   }
 
  private:

@@ -61,10 +61,12 @@ class Session : public SandboxObserver, public std::enable_shared_from_this<Sess
 
   void on_sandbox_closing() override;
   void on_sandbox_closed() override;
-  void on_file_event(const vfs::FileOperation& op, int error) override;
+  // rpc/event_notifications.cpp
+  void on_sandbox_event(const sandbox::SandboxEvent& event) override;
 
-  // File `event` lines queued to this client and not yet written; beyond this many, new events
-  // are dropped (a slow client must not grow the engine's memory, nor slow the guest).
+  // `event` lines (file and network) queued to this client and not yet written; beyond this
+  // many, new events are dropped (a slow client must not grow the engine's memory, nor slow
+  // the guest).
   static constexpr size_t kMaxEventsInFlight = 1024;
 
  private:

@@ -66,8 +66,9 @@ class VmPort {
                           std::function<void(Result<std::vector<sandbox::GuestFileInfo>>)> done) {
     done(Error(ErrorCode::kUnsupported, "VM backend does not support files"));
   }
-  // VFS operations observed by the sandbox's hooks (rpc `event` notifications).
-  virtual void set_on_file_event(std::function<void(const vfs::FileOperation&, int error)>) {}
+  // VFS operations observed by the sandbox's hooks, HTTP exchanges and blocked connections of
+  // its interception proxy (rpc `event` notifications; sandbox::Sandbox::set_on_event).
+  virtual void set_on_event(std::function<void(const sandbox::SandboxEvent&)>) {}
 };
 
 using VmCreateCallback = std::function<void(Result<std::shared_ptr<VmPort>>)>;

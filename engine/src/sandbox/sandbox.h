@@ -19,6 +19,7 @@
 #include "sandbox/lifecycle.h"
 #include "sandbox/network_policy.h"
 #include "sandbox/port_forward.h"
+#include "sandbox/sandbox_event.h"
 #include "sandbox/sandbox_options.h"
 #include "vfs/file_operation.h"
 
@@ -84,10 +85,9 @@ class Sandbox : public std::enable_shared_from_this<Sandbox> {
   void list_files(const std::string& path,
                   std::function<void(Result<std::vector<GuestFileInfo>>)> done);
 
-  // Every VFS operation the hooks observe (when vfs hooks emit events): rpc `event` notices.
-  void set_on_file_event(std::function<void(const vfs::FileOperation&, int error)> fn) {
-    on_file_event_ = std::move(fn);
-  }
+  // Every VFS operation the hooks observe (when vfs hooks emit events) and, in interception
+  // mode, every HTTP exchange and blocked connection: rpc `event` notices.
+  void set_on_event(std::function<void(const SandboxEvent&)> fn) { on_event_ = std::move(fn); }
 
   // Last lines of the guest console, for error messages.
   std::string console_tail(size_t max_lines = 20) const;
@@ -120,7 +120,7 @@ class Sandbox : public std::enable_shared_from_this<Sandbox> {
   Lifecycle lifecycle_ = Lifecycle::kBooting;
   std::unique_ptr<Resources> res_;
   std::function<void(const Error&)> on_terminated_;
-  std::function<void(const vfs::FileOperation&, int error)> on_file_event_;
+  std::function<void(const SandboxEvent&)> on_event_;
   std::vector<std::function<void(Status)>> close_waiters_;
   std::optional<Error> crash_error_;  // set once crashed
   // Execs that lost the channel before the crash's cause was known (see on_guest_lost).
