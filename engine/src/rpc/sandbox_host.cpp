@@ -1,5 +1,6 @@
 #include "rpc/sandbox_host.h"
 
+#include <algorithm>
 #include <cassert>
 
 #include "core/log.h"
@@ -166,7 +167,36 @@ void SandboxHost::finish_create(std::optional<RpcError> error) {
   });
 }
 
+// ---- lifetime (set_timeout, run --timeout) ---------------------------------------------------
+
+std::optional<std::chrono::system_clock::time_point> SandboxHost::set_timeout(
+    uint64_t seconds, uint64_t graceful_ms) {
+  if (lifetime_timer_) lifetime_timer_->stop();
+  lifetime_timer_.reset();
+  if (seconds == 0 || state_ != SandboxState::kReady) return std::nullopt;
+  seconds = std::min(seconds, kMaxTimeoutSeconds);
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(seconds);
+  lifetime_timer_ = std::make_unique<uv::Timer>(loop_);
+  // The timer belongs to this host: `this` outlives it.
+  lifetime_timer_->start(
+      seconds * 1000, [this, seconds, graceful_ms] { on_lifetime_expired(seconds, graceful_ms); });
+  return deadline;
+}
+
+void SandboxHost::on_lifetime_expired(uint64_t seconds, uint64_t graceful_ms) {
+  auto keep_alive = shared_from_this();  // the owner may drop its reference when told
+  const std::string reason = "timed out after " + std::to_string(seconds) + " s";
+  if (on_timed_out_) on_timed_out_(reason);
+  close_with_reason(graceful_ms, reason);
+}
+
 // ---- close -----------------------------------------------------------------------------------
+
+void SandboxHost::close_with_reason(uint64_t graceful_ms, std::string reason) {
+  if (state_ == SandboxState::kClosed || close_) return;  // an earlier close stands
+  close_ = PendingClose{graceful_ms, false, std::move(reason)};
+  start_close();
+}
 
 void SandboxHost::close(uint64_t graceful_ms, bool owner_gone, std::function<void(Status)> done) {
   if (state_ == SandboxState::kClosed) {
@@ -187,11 +217,13 @@ void SandboxHost::start_close() {
   move_to(SandboxState::kClosing);
   notify([](SandboxObserver& o) { o.on_sandbox_closing(); });
   if (entrypoint_) entrypoint_->cancel(kCancelGraceMs);
+  lifetime_timer_.reset();
   std::weak_ptr<SandboxHost> weak = shared_from_this();
   auto on_closed = [weak](Status st) {
     if (auto self = weak.lock()) self->on_closed(std::move(st));
   };
   if (!vm_) return on_closed(Status());
+  if (close_ && !close_->reason.empty()) vm_->set_stop_reason(close_->reason);
   vm_->close(close_ ? close_->graceful_ms : 0, on_closed);
 }
 

@@ -85,6 +85,7 @@ class Session : public SandboxObserver, public std::enable_shared_from_this<Sess
   void on_resize(const Request& req);
   void on_allow_list(const Request& req, bool add);
   void on_port_forward(const Request& req);
+  void on_set_timeout(const Request& req);  // rpc/set_timeout_method.cpp
   // rpc/file_methods.cpp
   void on_write_file(const Request& req);
   void on_read_file(const Request& req);

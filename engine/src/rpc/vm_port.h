@@ -38,6 +38,8 @@ class VmPort {
   virtual std::shared_ptr<ExecPort> exec(const sandbox::ExecSpec& spec,
                                          sandbox::ExecEvents events) = 0;
   virtual void close(uint64_t graceful_ms, std::function<void(Status)> done) = 0;
+  // Why the next close() happens, for the sandbox's lifecycle history (a timeout).
+  virtual void set_stop_reason(const std::string& /*reason*/) {}
   virtual void set_on_terminated(std::function<void(const Error&)> fn) = 0;
   // Runtime allow-list changes (sandbox::Sandbox::allow_list_add/remove): kUnsupported unless
   // the sandbox runs in interception mode.
