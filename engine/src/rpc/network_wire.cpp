@@ -30,7 +30,7 @@ std::string network_event_line(const net::policy::NetworkEvent& e, int64_t unix_
   rapidjson::Value network(rapidjson::kObjectType);
   network.AddMember("method", str(e.method), a);
   network.AddMember("url", str(net::policy::network_event_url(e)), a);
-  network.AddMember("host", str(e.host), a);
+  network.AddMember("host", str(net::policy::network_event_host(e)), a);
   network.AddMember("status_code", e.status, a);
   network.AddMember("request_bytes", e.request_bytes, a);
   network.AddMember("response_bytes", e.response_bytes, a);

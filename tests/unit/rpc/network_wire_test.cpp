@@ -107,6 +107,14 @@ TEST_CASE("network event URLs", "[rpc][net][events]") {
   e.port = 22;
   e.path = "";
   CHECK(network_event_url(e) == "tcp://10.0.0.5:22");
+  // A request that named no host (HTTP/1.0 without Host): the address stands in.
+  e.scheme = "http";
+  e.host = "";
+  e.address = "10.0.0.7";
+  e.port = 80;
+  e.path = "/x";
+  CHECK(network_event_url(e) == "http://10.0.0.7/x");
+  CHECK(network_event_host(e) == "10.0.0.7");
 }
 
 TEST_CASE("blocked connection events from what the gate judged", "[rpc][net][events]") {
@@ -117,7 +125,7 @@ TEST_CASE("blocked connection events from what the gate judged", "[rpc][net][eve
   auto r = blocked_connection_event(raw, "no gate plugin allowed this connection");
   CHECK(r.blocked);
   CHECK(r.method.empty());
-  CHECK(r.host == "10.1.2.3");
+  CHECK(network_event_host(r) == "10.1.2.3");
   CHECK(network_event_url(r) == "tcp://10.1.2.3:5432");
   CHECK(r.status == 0);
 

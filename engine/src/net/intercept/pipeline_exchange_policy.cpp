@@ -115,6 +115,7 @@ void PipelineExchangePolicy::on_finished(const proxy::Exchange& exchange,
   event.method = request.method;
   event.scheme = request.tls ? "https" : "http";
   event.host = request.host;
+  if (request.destination) event.address = request.destination->to_string();
   event.port = request.port;
   // The guest's own path: the transformed one may hold an injected secret value.
   event.path = path_without_query(exchange.original_target);

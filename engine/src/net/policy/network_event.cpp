@@ -15,11 +15,15 @@ std::string path_without_query(const std::string& target) {
   return target.substr(0, target.find_first_of("?#"));
 }
 
+std::string network_event_host(const NetworkEvent& e) {
+  return e.host.empty() ? e.address : e.host;
+}
+
 std::string network_event_url(const NetworkEvent& e) {
   std::string url = e.scheme + "://";
+  const std::string host = network_event_host(e);
   // An IPv6 literal needs brackets before a port (the guest has no IPv6 today; cheap to be right).
-  const bool v6 = e.host.find(':') != std::string::npos;
-  url += v6 ? "[" + e.host + "]" : e.host;
+  url += host.find(':') != std::string::npos ? "[" + host + "]" : host;
   if (e.port != 0 && e.port != default_port(e.scheme)) url += ":" + std::to_string(e.port);
   url += e.path;
   return url;
@@ -48,8 +52,8 @@ NetworkEvent blocked_connection_event(const Request& request, std::string reason
   e.blocked = true;
   e.reason = std::move(reason);
   e.port = request.port;
-  e.host = !request.host.empty() || !request.destination ? request.host
-                                                         : request.destination->to_string();
+  e.host = request.host;
+  if (request.destination) e.address = request.destination->to_string();
   switch (request.protocol) {
     case Protocol::kHttp:
       e.method = request.method;

@@ -18,7 +18,8 @@ namespace matchlock::net::policy {
 struct NetworkEvent {
   std::string method;        // the HTTP method; "" for a connection that is not an HTTP request
   std::string scheme;        // "https", "http"; "tls" or "tcp" for a blocked connection
-  std::string host;          // the name the guest used, else the destination address
+  std::string host;          // the name the guest used ("" when it named none)
+  std::string address;       // the destination address the guest aimed at ("" when unknown)
   uint16_t port = 0;         // the destination port (0: unknown)
   std::string path;          // the guest's path without query or fragment ("" for connections)
   uint64_t exchange_id = 0;  // ties the event log's lines together; 0 for connections
@@ -29,6 +30,9 @@ struct NetworkEvent {
   bool blocked = false;  // the policy refused it (not an upstream failure)
   std::string reason;    // why it was blocked, or why the exchange broke off; "" otherwise
 };
+
+// `host`, or the destination address when the guest named no host.
+std::string network_event_host(const NetworkEvent& event);
 
 // "https://api.example.com/v1/models", with ":port" when not the scheme's default;
 // "tcp://10.0.0.5:22" for a raw connection.
