@@ -138,6 +138,10 @@ class RunSession {
     host_ = rpc::SandboxHost::adopt(loop_, rpc::sandbox_vm(sandbox_));
     // A crash: the sandbox's error already says which sandbox stopped and why.
     host_->set_on_terminated([this](const Error& e) { fail(e.message, kExitEngineError); });
+    // --timeout, or a control client's set_timeout: the host closes the sandbox, we say so.
+    host_->set_on_timed_out([this](const std::string& reason) {
+      fail("sandbox " + sandbox_->id() + " " + reason + " and was stopped", kExitTimeout);
+    });
     stop_watch_ = std::make_shared<SandboxStopWatch>([this] { on_stopped_elsewhere(); });
     host_->add_observer(stop_watch_);
     auto control =
@@ -170,11 +174,6 @@ class RunSession {
     }
     if (opts_.timeout_seconds > 0) {
       // The host's lifetime (as rpc set_timeout): it closes the sandbox, recording why.
-      host_->set_on_timed_out([this](const std::string&) {
-        fail("sandbox " + sandbox_->id() + " timed out after " +
-                 std::to_string(opts_.timeout_seconds) + " s and was stopped",
-             kExitTimeout);
-      });
       host_->set_timeout(opts_.timeout_seconds, opts_.graceful_shutdown_ms);
     }
     if (opts_.detach) {

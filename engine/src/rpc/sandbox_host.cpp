@@ -185,18 +185,13 @@ std::optional<std::chrono::system_clock::time_point> SandboxHost::set_timeout(
 
 void SandboxHost::on_lifetime_expired(uint64_t seconds, uint64_t graceful_ms) {
   auto keep_alive = shared_from_this();  // the owner may drop its reference when told
-  const std::string reason = "timed out after " + std::to_string(seconds) + " s";
-  if (on_timed_out_) on_timed_out_(reason);
-  close_with_reason(graceful_ms, reason);
+  // Recorded first: the owner may start its own close while being told (run does).
+  stop_reason_ = "timed out after " + std::to_string(seconds) + " s";
+  if (on_timed_out_) on_timed_out_(stop_reason_);
+  close(graceful_ms, false, {});  // an earlier close's deadline stands
 }
 
 // ---- close -----------------------------------------------------------------------------------
-
-void SandboxHost::close_with_reason(uint64_t graceful_ms, std::string reason) {
-  if (state_ == SandboxState::kClosed || close_) return;  // an earlier close stands
-  close_ = PendingClose{graceful_ms, false, std::move(reason)};
-  start_close();
-}
 
 void SandboxHost::close(uint64_t graceful_ms, bool owner_gone, std::function<void(Status)> done) {
   if (state_ == SandboxState::kClosed) {
@@ -223,7 +218,7 @@ void SandboxHost::start_close() {
     if (auto self = weak.lock()) self->on_closed(std::move(st));
   };
   if (!vm_) return on_closed(Status());
-  if (close_ && !close_->reason.empty()) vm_->set_stop_reason(close_->reason);
+  if (!stop_reason_.empty()) vm_->set_stop_reason(stop_reason_);
   vm_->close(close_ ? close_->graceful_ms : 0, on_closed);
 }
 

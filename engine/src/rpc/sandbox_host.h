@@ -99,8 +99,6 @@ class SandboxHost : public std::enable_shared_from_this<SandboxHost> {
   void finish_create(std::optional<RpcError> error);
   void start_close();
   void on_lifetime_expired(uint64_t seconds, uint64_t graceful_ms);
-  // A close the host decides itself (a lifetime's end), with why for the history.
-  void close_with_reason(uint64_t graceful_ms, std::string reason);
   void on_closed(Status st);
   void move_to(SandboxState to);
   template <typename Fn>
@@ -117,7 +115,6 @@ class SandboxHost : public std::enable_shared_from_this<SandboxHost> {
   struct PendingClose {
     uint64_t graceful_ms = 0;
     bool owner_gone = false;
-    std::string reason;  // for the lifecycle history ("" = asked for by a client)
   };
   std::optional<PendingClose> close_;  // asked for; started once not booting
   std::vector<std::function<void(Status)>> close_waiters_;
@@ -128,6 +125,7 @@ class SandboxHost : public std::enable_shared_from_this<SandboxHost> {
   std::optional<Error> crash_;
   std::unique_ptr<uv::Timer> lifetime_timer_;  // set_timeout; null when none is pending
   std::function<void(const std::string&)> on_timed_out_;
+  std::string stop_reason_;  // why the host closes the sandbox itself ("" = a client asked)
 };
 
 }  // namespace matchlock::rpc

@@ -127,3 +127,16 @@ TEST_CASE("set_timeout: at the deadline the sandbox closes, saying why", "[rpc][
   CHECK(h.s->host()->state() == SandboxState::kClosed);
   CHECK(h.done);  // the owner session ends with its sandbox
 }
+
+TEST_CASE("set_timeout: the reason is recorded even when the owner closes first",
+          "[rpc][set_timeout]") {
+  Harness h;
+  h.create();
+  auto host = h.s->host();
+  // As `run` does: told of the timeout, it starts its own close at once.
+  host->set_on_timed_out([host](const std::string&) { host->close(0, false, {}); });
+  REQUIRE(host->set_timeout(1));
+  uv_run(&h.loop, UV_RUN_DEFAULT);
+  CHECK(h.vm->closes == 1);
+  CHECK(h.vm->stop_reasons == std::vector<std::string>{"timed out after 1 s"});
+}
