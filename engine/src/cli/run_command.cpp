@@ -75,8 +75,7 @@ class RunSession {
         ready_(std::move(ready)),
         out_(loop, 1),
         err_(loop, 2),
-        in_(loop, 0),
-        timeout_(loop) {}
+        in_(loop, 0) {}
 
   void start() {
     install_signal(SIGINT);
@@ -139,6 +138,10 @@ class RunSession {
     host_ = rpc::SandboxHost::adopt(loop_, rpc::sandbox_vm(sandbox_));
     // A crash: the sandbox's error already says which sandbox stopped and why.
     host_->set_on_terminated([this](const Error& e) { fail(e.message, kExitEngineError); });
+    // --timeout, or a control client's set_timeout: the host closes the sandbox, we say so.
+    host_->set_on_timed_out([this](const std::string& reason) {
+      fail("sandbox " + sandbox_->id() + " " + reason + " and was stopped", kExitTimeout);
+    });
     stop_watch_ = std::make_shared<SandboxStopWatch>([this] { on_stopped_elsewhere(); });
     host_->add_observer(stop_watch_);
     auto control =
@@ -170,11 +173,8 @@ class RunSession {
       return;
     }
     if (opts_.timeout_seconds > 0) {
-      timeout_.start(opts_.timeout_seconds * 1000, [this] {
-        fail("sandbox " + sandbox_->id() + " timed out after " +
-                 std::to_string(opts_.timeout_seconds) + " s and was stopped",
-             kExitTimeout);
-      });
+      // The host's lifetime (as rpc set_timeout): it closes the sandbox, recording why.
+      host_->set_timeout(opts_.timeout_seconds, opts_.graceful_shutdown_ms);
     }
     if (opts_.detach) {
       start_detached(std::move(argv));
@@ -254,7 +254,7 @@ class RunSession {
   void on_command_exit(int code) {
     if (!opts_.keep_running()) return finish(code);
     command_code_ = code;
-    timeout_.stop();
+    host_->set_timeout(0);  // --timeout bounds the command; a kept sandbox stays
     in_.restore_mode();
     in_.pause();
     // Flushed first, so the notice follows the command's own output.
@@ -315,7 +315,7 @@ class RunSession {
     if (done_) return;
     done_ = true;
     exit_code_ = code;
-    timeout_.stop();
+    if (host_) host_->set_timeout(0);
     in_.restore_mode();
     in_.pause();
     out_.flush([this] {
@@ -346,7 +346,6 @@ class RunSession {
   ReadyPipe ready_;
   FdWriter out_, err_;
   FdReader in_;
-  uv::Timer timeout_;
   std::shared_ptr<sandbox::Sandbox> sandbox_;
   std::shared_ptr<rpc::SandboxHost> host_;
   std::shared_ptr<rpc::ControlServer> control_;

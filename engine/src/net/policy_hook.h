@@ -39,6 +39,9 @@ class PolicyHook {
   // `host` (empty: none). False refuses it: a private range, or a name the address was never
   // given for (a Host or SNI that does not match the guest's destination is not trusted).
   virtual bool may_dial(uint32_t ip, const std::string& host) = 0;
+  // A connection (or, without the proxy, an HTTP request) refused before any proxy saw it:
+  // reported as a blocked network event. `request` is what the gate or the dial check judged.
+  virtual void connection_blocked(const policy::Request& /*request*/, const std::string& /*why*/) {}
   // TLS interception (the HTTP proxy): null when there is none (NAT mode, or interception
   // without a CA), and then TLS is gated on its SNI and relayed as it is.
   virtual proxy::MitmServices* mitm() { return nullptr; }

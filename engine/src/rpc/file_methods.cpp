@@ -1,10 +1,7 @@
 // rpc write_file / read_file / list_files (rpc-protocol.md §3.4, with the offset/limit/truncate
 // extension `matchlock cp` streams through), the stat_file / make_dir / remove_file /
 // rename_file extensions, and file `event` notifications (§7).
-#include <chrono>
-
 #include "core/base64.h"
-#include "core/log.h"
 #include "rpc/file_op_params.h"
 #include "rpc/file_wire.h"
 #include "rpc/session.h"
@@ -187,21 +184,6 @@ std::function<void(Status)> Session::status_reply(std::optional<uint64_t> id) {
     if (!st.ok()) return self->reply_error(id, file_error_code(st.error()), st.error().message);
     self->reply(id, Value(rapidjson::kObjectType));
   };
-}
-
-void Session::on_file_event(const vfs::FileOperation& op, int error) {
-  if (!serving() || client_gone()) return;
-  if (events_in_flight_ >= kMaxEventsInFlight) {
-    if (events_dropped_++ == 0) log::warn("rpc: client too slow for file events; dropping some");
-    return;
-  }
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  const int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(now).count();
-  ++events_in_flight_;
-  std::weak_ptr<Session> weak = shared_from_this();
-  send(file_event_line(op, error, ms), [weak] {
-    if (auto self = weak.lock()) --self->events_in_flight_;
-  });
 }
 
 }  // namespace matchlock::rpc

@@ -1,5 +1,6 @@
 #include "rpc/sandbox_host.h"
 
+#include <algorithm>
 #include <cassert>
 
 #include "core/append_file.h"
@@ -17,7 +18,7 @@ std::shared_ptr<SandboxHost> SandboxHost::adopt(uv_loop_t* loop, std::shared_ptr
   host->move_to(SandboxState::kCreating);
   host->vm_ = std::move(vm);
   host->watch_termination();
-  host->watch_file_events();
+  host->watch_events();
   host->move_to(SandboxState::kReady);
   return host;
 }
@@ -72,19 +73,19 @@ void SandboxHost::on_create_result(bool launch, Result<std::shared_ptr<VmPort>> 
   }
   vm_ = std::move(r.value());
   watch_termination();
-  watch_file_events();
+  watch_events();
   // The owner's client went away while we were booting: nobody wants this VM.
   if (close_ && close_->owner_gone) return finish_create(RpcError{kCancelled, kCancelledMessage});
   if (launch && !close_) return launch_entrypoint();
   finish_create(std::nullopt);
 }
 
-// Every session hears every file event: each client decides (and bounds) its own delivery.
-void SandboxHost::watch_file_events() {
+// Every session hears every event: each client decides (and bounds) its own delivery.
+void SandboxHost::watch_events() {
   std::weak_ptr<SandboxHost> weak = weak_from_this();
-  vm_->set_on_file_event([weak](const vfs::FileOperation& op, int error) {
+  vm_->set_on_event([weak](const sandbox::SandboxEvent& event) {
     if (auto self = weak.lock())
-      self->notify([&](SandboxObserver& o) { o.on_file_event(op, error); });
+      self->notify([&](SandboxObserver& o) { o.on_sandbox_event(event); });
   });
 }
 
@@ -176,6 +177,30 @@ void SandboxHost::finish_create(std::optional<RpcError> error) {
   });
 }
 
+// ---- lifetime (set_timeout, run --timeout) ---------------------------------------------------
+
+std::optional<std::chrono::system_clock::time_point> SandboxHost::set_timeout(
+    uint64_t seconds, uint64_t graceful_ms) {
+  if (lifetime_timer_) lifetime_timer_->stop();
+  lifetime_timer_.reset();
+  if (seconds == 0 || state_ != SandboxState::kReady) return std::nullopt;
+  seconds = std::min(seconds, kMaxTimeoutSeconds);
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(seconds);
+  lifetime_timer_ = std::make_unique<uv::Timer>(loop_);
+  // The timer belongs to this host: `this` outlives it.
+  lifetime_timer_->start(
+      seconds * 1000, [this, seconds, graceful_ms] { on_lifetime_expired(seconds, graceful_ms); });
+  return deadline;
+}
+
+void SandboxHost::on_lifetime_expired(uint64_t seconds, uint64_t graceful_ms) {
+  auto keep_alive = shared_from_this();  // the owner may drop its reference when told
+  // Recorded first: the owner may start its own close while being told (run does).
+  stop_reason_ = "timed out after " + std::to_string(seconds) + " s";
+  if (on_timed_out_) on_timed_out_(stop_reason_);
+  close(graceful_ms, false, {});  // an earlier close's deadline stands
+}
+
 // ---- close -----------------------------------------------------------------------------------
 
 void SandboxHost::close(uint64_t graceful_ms, bool owner_gone, std::function<void(Status)> done) {
@@ -197,11 +222,13 @@ void SandboxHost::start_close() {
   move_to(SandboxState::kClosing);
   notify([](SandboxObserver& o) { o.on_sandbox_closing(); });
   if (entrypoint_) entrypoint_->cancel(kCancelGraceMs);
+  lifetime_timer_.reset();
   std::weak_ptr<SandboxHost> weak = shared_from_this();
   auto on_closed = [weak](Status st) {
     if (auto self = weak.lock()) self->on_closed(std::move(st));
   };
   if (!vm_) return on_closed(Status());
+  if (!stop_reason_.empty()) vm_->set_stop_reason(stop_reason_);
   vm_->close(close_ ? close_->graceful_ms : 0, on_closed);
 }
 

@@ -8,6 +8,7 @@
 
 #include <uv.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -31,8 +32,9 @@ class SandboxObserver {
   virtual void on_sandbox_closing() {}
   // The VM is gone for good.
   virtual void on_sandbox_closed() {}
-  // A guest file operation the VFS hooks observed (vfs.interception emit_events or rules).
-  virtual void on_file_event(const vfs::FileOperation& /*op*/, int /*error*/) {}
+  // A guest file operation the VFS hooks observed (vfs.interception emit_events or rules), or
+  // an HTTP exchange / blocked connection of the interception proxy.
+  virtual void on_sandbox_event(const sandbox::SandboxEvent& /*event*/) {}
 };
 
 class SandboxHost : public std::enable_shared_from_this<SandboxHost> {
@@ -64,6 +66,19 @@ class SandboxHost : public std::enable_shared_from_this<SandboxHost> {
   // away, so nobody wants a VM that is still booting (its create is answered as cancelled).
   void close(uint64_t graceful_ms, bool owner_gone, std::function<void(Status)> done);
 
+  // The sandbox's lifetime (rpc set_timeout, run --timeout): `seconds` from now it is closed
+  // for every client, as `close` would with `graceful_ms`, and its lifecycle history says it
+  // timed out. A new call replaces the pending lifetime; 0 clears it. Seconds beyond
+  // kMaxTimeoutSeconds count as that (never an overflow into an early stop). Returns the
+  // deadline, or nullopt when cleared or when the sandbox is not ready.
+  static constexpr uint64_t kMaxTimeoutSeconds = 100ull * 365 * 24 * 3600;
+  std::optional<std::chrono::system_clock::time_point> set_timeout(uint64_t seconds,
+                                                                   uint64_t graceful_ms = 0);
+  // Told when the lifetime ends, just before the sandbox starts closing (`run` reports it).
+  void set_on_timed_out(std::function<void(const std::string& reason)> fn) {
+    on_timed_out_ = std::move(fn);
+  }
+
   // Observers are held weakly and told in registration order.
   void add_observer(std::weak_ptr<SandboxObserver> observer);
   // Runs once when the sandbox becomes ready (e.g. to start the control socket).
@@ -79,11 +94,12 @@ class SandboxHost : public std::enable_shared_from_this<SandboxHost> {
   SandboxHost(uv_loop_t* loop, VmFactory vm_factory);
   void on_create_result(bool launch_entrypoint, Result<std::shared_ptr<VmPort>> r);
   void watch_termination();
-  void watch_file_events();
+  void watch_events();
   void on_vm_crashed(const Error& e);
   void launch_entrypoint();
   void finish_create(std::optional<RpcError> error);
   void start_close();
+  void on_lifetime_expired(uint64_t seconds, uint64_t graceful_ms);
   void on_closed(Status st);
   void move_to(SandboxState to);
   template <typename Fn>
@@ -109,6 +125,9 @@ class SandboxHost : public std::enable_shared_from_this<SandboxHost> {
   std::function<void()> on_ready_;
   std::function<void(const Error&)> on_terminated_;
   std::optional<Error> crash_;
+  std::unique_ptr<uv::Timer> lifetime_timer_;  // set_timeout; null when none is pending
+  std::function<void(const std::string&)> on_timed_out_;
+  std::string stop_reason_;  // why the host closes the sandbox itself ("" = a client asked)
 };
 
 }  // namespace matchlock::rpc

@@ -31,6 +31,7 @@ class SandboxVm : public VmPort {
   void close(uint64_t graceful_ms, std::function<void(Status)> done) override {
     s_->close(graceful_ms, std::move(done));
   }
+  void set_stop_reason(const std::string& reason) override { s_->set_stop_reason(reason); }
   void set_on_terminated(std::function<void(const Error&)> fn) override {
     s_->set_on_terminated(std::move(fn));
   }
@@ -70,8 +71,8 @@ class SandboxVm : public VmPort {
                    std::function<void(Status)> done) override {
     s_->rename_file(old_path, new_path, std::move(done));
   }
-  void set_on_file_event(std::function<void(const vfs::FileOperation&, int)> fn) override {
-    s_->set_on_file_event(std::move(fn));
+  void set_on_event(std::function<void(const sandbox::SandboxEvent&)> fn) override {
+    s_->set_on_event(std::move(fn));
   }
 
  private:

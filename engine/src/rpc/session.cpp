@@ -190,6 +190,7 @@ void Session::dispatch(const Request& req) {
   if (m == "allow_list_add") return on_allow_list(req, true);
   if (m == "allow_list_delete") return on_allow_list(req, false);
   if (m == "port_forward") return on_port_forward(req);
+  if (m == "set_timeout") return on_set_timeout(req);
   if (m == "write_file") return on_write_file(req);
   if (m == "read_file") return on_read_file(req);
   if (m == "list_files") return on_list_files(req);

@@ -66,10 +66,12 @@ class Session : public SandboxObserver, public std::enable_shared_from_this<Sess
 
   void on_sandbox_closing() override;
   void on_sandbox_closed() override;
-  void on_file_event(const vfs::FileOperation& op, int error) override;
+  // rpc/event_notifications.cpp
+  void on_sandbox_event(const sandbox::SandboxEvent& event) override;
 
-  // File `event` lines queued to this client and not yet written; beyond this many, new events
-  // are dropped (a slow client must not grow the engine's memory, nor slow the guest).
+  // `event` lines (file and network) queued to this client and not yet written; beyond this
+  // many, new events are dropped (a slow client must not grow the engine's memory, nor slow
+  // the guest).
   static constexpr size_t kMaxEventsInFlight = 1024;
 
  private:
@@ -88,6 +90,7 @@ class Session : public SandboxObserver, public std::enable_shared_from_this<Sess
   void on_resize(const Request& req);
   void on_allow_list(const Request& req, bool add);
   void on_port_forward(const Request& req);
+  void on_set_timeout(const Request& req);  // rpc/set_timeout_method.cpp
   // rpc/file_methods.cpp
   void on_write_file(const Request& req);
   void on_read_file(const Request& req);

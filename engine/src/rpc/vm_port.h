@@ -39,6 +39,8 @@ class VmPort {
   virtual std::shared_ptr<ExecPort> exec(const sandbox::ExecSpec& spec,
                                          sandbox::ExecEvents events) = 0;
   virtual void close(uint64_t graceful_ms, std::function<void(Status)> done) = 0;
+  // Why the next close() happens, for the sandbox's lifecycle history (a timeout).
+  virtual void set_stop_reason(const std::string& /*reason*/) {}
   virtual void set_on_terminated(std::function<void(const Error&)> fn) = 0;
   // Runtime allow-list changes (sandbox::Sandbox::allow_list_add/remove): kUnsupported unless
   // the sandbox runs in interception mode.
@@ -83,8 +85,9 @@ class VmPort {
                            std::function<void(Status)> done) {
     done(Error(ErrorCode::kUnsupported, "VM backend does not support files"));
   }
-  // VFS operations observed by the sandbox's hooks (rpc `event` notifications).
-  virtual void set_on_file_event(std::function<void(const vfs::FileOperation&, int error)>) {}
+  // VFS operations observed by the sandbox's hooks, HTTP exchanges and blocked connections of
+  // its interception proxy (rpc `event` notifications; sandbox::Sandbox::set_on_event).
+  virtual void set_on_event(std::function<void(const sandbox::SandboxEvent&)>) {}
 };
 
 using VmCreateCallback = std::function<void(Result<std::shared_ptr<VmPort>>)>;

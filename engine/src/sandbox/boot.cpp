@@ -251,6 +251,13 @@ void Boot::start_network(StepDone done) {
       make_network_policy(options, sandbox_->id_, certificate_authority_, sandbox_->loop_);
   if (!policy.ok()) return done(policy.error());
   res().policy = policy.value();
+  if (res().policy) {
+    std::weak_ptr<Sandbox> weak = sandbox_;
+    res().policy->set_on_network_event([weak](const NetworkEvent& e) {
+      auto sb = weak.lock();
+      if (sb && sb->on_event_) sb->on_event_(e);
+    });
+  }
   // The policy holds the secrets' values now; the sandbox keeps names, hosts and placeholders.
   for (auto& secret : sandbox_->options_.secrets) forget_value(secret);
   net::NetworkConfig cfg;
@@ -281,7 +288,7 @@ void Boot::prepare_files(StepDone done) {
     res().vfs_hooks = std::make_shared<vfs::HookPipeline>(
         sandbox_->loop_, hooks, [weak](const vfs::FileOperation& op, int error) {
           auto sb = weak.lock();
-          if (sb && sb->on_file_event_) sb->on_file_event_(op, error);
+          if (sb && sb->on_event_) sb->on_event_(FileEvent{op, error});
         });
   }
   done(Status());

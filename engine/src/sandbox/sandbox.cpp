@@ -131,7 +131,7 @@ void Sandbox::close(uint64_t graceful_ms, std::function<void(Status)> done) {
   for (auto& [fn, lost] : early) fn(lost, -1);
   // A crashed sandbox's history ends with why it crashed, not with the clean-up.
   if (res_->state && !crash_error_) {
-    warn_if_failed(res_->state->append_lifecycle(id_, "stopping", ""));
+    warn_if_failed(res_->state->append_lifecycle(id_, "stopping", stop_reason_));
   }
   if (!res_->qemu || !res_->qemu->running()) return finish_close(Status());
   // A crashed guest cannot shut down cleanly: stop what is left of it at once.

@@ -19,6 +19,7 @@
 #include "sandbox/lifecycle.h"
 #include "sandbox/network_policy.h"
 #include "sandbox/port_forward.h"
+#include "sandbox/sandbox_event.h"
 #include "sandbox/sandbox_options.h"
 #include "vfs/file_operation.h"
 
@@ -55,6 +56,9 @@ class Sandbox : public std::enable_shared_from_this<Sandbox> {
   // Stops the VM (graceful: the guest powers off within `graceful_ms`, else a hard stop) and
   // removes its files and state row (unless keep_after_close). Safe to call more than once.
   void close(uint64_t graceful_ms, std::function<void(Status)> done);
+  // Why the next close() stops the sandbox ("timed out after 60 s"): the detail of its
+  // `stopping` history entry. Unset, a close is recorded without one (a client asked).
+  void set_stop_reason(std::string reason) { stop_reason_ = std::move(reason); }
 
   // Fires once if the sandbox crashes while running: the VM dies or the guest channel is lost.
   // By then the state row says `crashed` (with why in its history) and every running exec has
@@ -94,10 +98,9 @@ class Sandbox : public std::enable_shared_from_this<Sandbox> {
   void rename_file(const std::string& old_path, const std::string& new_path,
                    std::function<void(Status)> done);
 
-  // Every VFS operation the hooks observe (when vfs hooks emit events): rpc `event` notices.
-  void set_on_file_event(std::function<void(const vfs::FileOperation&, int error)> fn) {
-    on_file_event_ = std::move(fn);
-  }
+  // Every VFS operation the hooks observe (when vfs hooks emit events) and, in interception
+  // mode, every HTTP exchange and blocked connection: rpc `event` notices.
+  void set_on_event(std::function<void(const SandboxEvent&)> fn) { on_event_ = std::move(fn); }
 
   // Last lines of the guest console, for error messages.
   std::string console_tail(size_t max_lines = 20) const;
@@ -130,8 +133,9 @@ class Sandbox : public std::enable_shared_from_this<Sandbox> {
   Lifecycle lifecycle_ = Lifecycle::kBooting;
   std::unique_ptr<Resources> res_;
   std::function<void(const Error&)> on_terminated_;
-  std::function<void(const vfs::FileOperation&, int error)> on_file_event_;
+  std::function<void(const SandboxEvent&)> on_event_;
   std::vector<std::function<void(Status)>> close_waiters_;
+  std::string stop_reason_;
   std::optional<Error> crash_error_;  // set once crashed
   // Execs that lost the channel before the crash's cause was known (see on_guest_lost).
   std::vector<std::pair<std::function<void(const Error&, int)>, Error>> execs_lost_early_;

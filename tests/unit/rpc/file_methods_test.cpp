@@ -38,7 +38,7 @@ struct FileVm : VmPort {
   uint32_t file_mode = S_IFREG | 0640;
   std::vector<sandbox::GuestFileWrite> writes;
   std::vector<std::pair<uint64_t, uint64_t>> reads;  // offset, limit
-  std::function<void(const vfs::FileOperation&, int)> on_event;
+  std::function<void(const sandbox::SandboxEvent&)> on_event;
 
   std::string id() const override { return "vm-0123abcd"; }
   std::vector<std::string> entrypoint_command() const override { return {}; }
@@ -94,7 +94,7 @@ struct FileVm : VmPort {
     renamed.emplace_back(old_path, new_path);
     done(Status());
   }
-  void set_on_file_event(std::function<void(const vfs::FileOperation&, int)> fn) override {
+  void set_on_event(std::function<void(const sandbox::SandboxEvent&)> fn) override {
     on_event = std::move(fn);
   }
   std::vector<sandbox::GuestMakeDir> dirs;
@@ -281,7 +281,7 @@ TEST_CASE("file_events_are_notifications_dropped_when_the_client_is_slow", "[rpc
   op.op = vfs::FileOp::kCreate;
   op.path = "/workspace/new";
   op.mode = 0644;
-  h.vm->on_event(op, 0);
+  h.vm->on_event(sandbox::FileEvent{op, 0});
   CHECK(h.last().rfind(R"({"jsonrpc":"2.0","method":"event","params":{"type":"file","timestamp":)",
                        0) == 0);
   CHECK(h.last().find(R"("file":{"op":"create","path":"/workspace/new","size":0,"mode":420}})") !=
@@ -289,10 +289,11 @@ TEST_CASE("file_events_are_notifications_dropped_when_the_client_is_slow", "[rpc
   // A client that does not read: at most kMaxEventsInFlight lines wait, the rest are dropped.
   h.out->hold_writes = true;
   const size_t before = h.out->lines.size();
-  for (size_t i = 0; i < Session::kMaxEventsInFlight + 10; ++i) h.vm->on_event(op, 0);
+  for (size_t i = 0; i < Session::kMaxEventsInFlight + 10; ++i)
+    h.vm->on_event(sandbox::FileEvent{op, 0});
   CHECK(h.out->lines.size() - before == Session::kMaxEventsInFlight);
   for (auto& done : h.out->held) done(true);
   h.out->held.clear();
-  h.vm->on_event(op, 0);
+  h.vm->on_event(sandbox::FileEvent{op, 0});
   CHECK(h.out->lines.size() - before == Session::kMaxEventsInFlight + 1);
 }

@@ -22,6 +22,10 @@ void InterceptPolicy::LogSink::on_event(const policy::Event& e) {
   if (event_log) event_log->on_event(e);
 }
 
+void InterceptPolicy::LogSink::on_network(const policy::NetworkEvent& e) {
+  if (on_network_event) on_network_event(e);
+}
+
 Result<std::shared_ptr<InterceptPolicy>> InterceptPolicy::create(const InterceptOptions& o) {
   std::shared_ptr<InterceptPolicy> p(new InterceptPolicy());
   p->block_private_ips_ = o.block_private_ips;
@@ -101,6 +105,11 @@ bool InterceptPolicy::may_dial(uint32_t ip, const std::string& host) {
   if (auto literal = policy::IpAddress::parse(host)) return literal->canonical() == addr;
   auto it = bindings_.find(host);
   return it != bindings_.end() && it->second.count(ip) > 0;
+}
+
+// The event log already has the gate's decision; the watchers get the connection itself.
+void InterceptPolicy::connection_blocked(const policy::Request& request, const std::string& why) {
+  sink_.on_network(policy::blocked_connection_event(request, why));
 }
 
 DnsVerdict InterceptPolicy::dns_query(const std::string& query) {

@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -17,6 +18,7 @@
 #include "net/policy/allow_list.h"
 #include "net/policy/event_log.h"
 #include "net/policy/event_sink.h"
+#include "net/policy/network_event.h"
 #include "net/policy/pipeline.h"
 #include "net/policy/plugin_settings.h"
 #include "net/policy/private_ranges.h"
@@ -52,19 +54,28 @@ class InterceptPolicy : public PolicyHook {
   std::optional<std::string> dns_reply(const std::string& forwarded, std::string reply) override;
   GateDecision gate(const policy::Request& request) override;
   bool may_dial(uint32_t ip, const std::string& host) override;
+  void connection_blocked(const policy::Request& request, const std::string& why) override;
   // The HTTP proxy's services when InterceptOptions::certificate_authority was set, else null.
   proxy::MitmServices* mitm() override { return mitm_.get(); }
 
   // For the rpc allow_list_add / allow_list_delete methods (loop thread).
   policy::AllowList& allow_list() { return *allow_list_; }
 
+  // Every finished exchange and blocked connection (rpc `event` notifications); loop thread.
+  void set_on_network_event(std::function<void(const policy::NetworkEvent&)> fn) {
+    sink_.on_network_event = std::move(fn);
+  }
+
  private:
   InterceptPolicy() = default;
-  // Every decision as a debug line, and, with --event-log, as a line of the event log.
+  // Every decision as a debug line, and, with --event-log, as a line of the event log;
+  // network events to whoever watches them (the sandbox, for its rpc clients).
   struct LogSink : policy::EventSink {
     void on_decision(const policy::PolicyEvent& e) override;
     void on_event(const policy::Event& e) override;
+    void on_network(const policy::NetworkEvent& e) override;
     std::unique_ptr<policy::EventLog> event_log;
+    std::function<void(const policy::NetworkEvent&)> on_network_event;
   };
 
   void bind(const std::string& name, uint32_t ip);

@@ -3,6 +3,8 @@
 namespace matchlock::net {
 namespace {
 
+using policy::path_without_query;
+
 proxy::RequestOutcome refused(int status, std::string reason) {
   proxy::RequestOutcome outcome;
   outcome.reply = proxy::Reply{status, std::move(reason)};
@@ -10,10 +12,6 @@ proxy::RequestOutcome refused(int status, std::string reason) {
 }
 
 }  // namespace
-
-std::string path_without_query(const std::string& target) {
-  return target.substr(0, target.find_first_of("?#"));
-}
 
 void PipelineExchangePolicy::emit(policy::Event event) const {
   if (auto* sink = pipeline_.sink()) sink->on_event(event);
@@ -113,28 +111,25 @@ void PipelineExchangePolicy::run_remote_responses(
 void PipelineExchangePolicy::on_finished(const proxy::Exchange& exchange,
                                          const proxy::ExchangeSummary& summary) {
   const auto& request = exchange.request;
-  int status = summary.replied ? summary.replied->status : exchange.response.status;
-  // Blocked = the policy answered instead of the server (not the engine's own 400/413/502).
-  bool blocked = summary.replied && summary.replied->status != 400 &&
-                 summary.replied->status != 413 && summary.replied->status != 502;
-  std::string reason = summary.replied ? summary.replied->reason : summary.error;
-  policy::Event event;
-  event.type = policy::EventType::kHttpResponse;
-  event.plugin = "proxy";
+  policy::NetworkEvent event;
+  event.method = request.method;
+  event.scheme = request.tls ? "https" : "http";
+  event.host = request.host;
+  if (request.destination) event.address = request.destination->to_string();
+  event.port = request.port;
   // The guest's own path: the transformed one may hold an injected secret value.
-  std::string path = path_without_query(exchange.original_target);
-  event.summary = std::to_string(status) + " " + request.method + " " + request.host + path;
-  event.data = {{"method", request.method},
-                {"host", request.host},
-                {"path", path},
-                {"exchange_id", static_cast<int64_t>(request.exchange_id)},
-                {"status", static_cast<int64_t>(status)},
-                {"bytes", static_cast<int64_t>(summary.response_bytes)},
-                {"request_bytes", static_cast<int64_t>(summary.request_bytes)},
-                {"duration_ms", static_cast<int64_t>(summary.duration.count())},
-                {"blocked", blocked},
-                {"reason", reason}};
-  emit(std::move(event));
+  event.path = path_without_query(exchange.original_target);
+  event.exchange_id = request.exchange_id;
+  event.status = summary.replied ? summary.replied->status : exchange.response.status;
+  // Blocked = the policy answered instead of the server (not the engine's own 400/413/502).
+  event.blocked = summary.replied && summary.replied->status != 400 &&
+                  summary.replied->status != 413 && summary.replied->status != 502;
+  event.reason = summary.replied ? summary.replied->reason : summary.error;
+  event.request_bytes = summary.request_bytes;
+  event.response_bytes = summary.response_bytes;
+  event.duration_ms = static_cast<int64_t>(summary.duration.count());
+  emit(policy::http_response_event(event));
+  if (auto* sink = pipeline_.sink()) sink->on_network(event);
 }
 
 }  // namespace matchlock::net

@@ -3,13 +3,15 @@
 // route, request transforms, then the remote plugins' before_request in order (async), then
 // the request-body phase; for the response: transforms, the remote plugins' after_response,
 // and each plugin's response body filter. Reports `http_request` and `http_response` events to
-// the pipeline's EventSink.
+// the pipeline's EventSink, and each finished exchange as a NetworkEvent (the source of the
+// `http_response` line and of rpc `event` notifications).
 //
 // What events carry: method, host, the path WITHOUT its query, the exchange id, status, byte
 // counts, duration, blocked and the reason. Never a header value or a query string: secrets
 // travel in both, and the event log is a file users share.
 #pragma once
 
+#include "net/policy/network_event.h"
 #include "net/policy/pipeline.h"
 #include "net/proxy/exchange_policy.h"
 
@@ -38,8 +40,5 @@ class PipelineExchangePolicy final : public proxy::ExchangePolicy {
 
   const policy::Pipeline& pipeline_;
 };
-
-// "/a/b?token=x" -> "/a/b": what events may say about a target.
-std::string path_without_query(const std::string& target);
 
 }  // namespace matchlock::net

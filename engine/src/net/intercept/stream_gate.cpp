@@ -97,13 +97,18 @@ std::optional<std::string> StreamGate::check_dial(bool http, const std::string& 
 
 StreamAction StreamGate::decide_connection(policy::Protocol protocol, const std::string& host) {
   StreamAction a;
-  auto verdict = hook_.gate(base_request(protocol, host));
+  auto request = base_request(protocol, host);
+  auto verdict = hook_.gate(request);
   if (!verdict.allowed) {
     state_ = State::kClosed;
     a.reset = true;  // blocked TLS and raw TCP: the guest sees a reset
+    hook_.connection_blocked(request, verdict.reason);
     return a;
   }
-  if (check_dial(false, host, a)) return a;
+  if (auto refused = check_dial(false, host, a)) {
+    hook_.connection_blocked(request, *refused);
+    return a;
+  }
   state_ = State::kPassthrough;
   a.forward = std::move(sniffed_);
   sniffed_.clear();
@@ -129,9 +134,13 @@ StreamAction StreamGate::run_http(std::string_view bytes) {
         if (!verdict.allowed) {
           state_ = State::kClosed;
           a.close_with = forbidden_response(ev.head.host);
+          hook_.connection_blocked(r, verdict.reason);
           return a;  // earlier allowed requests in `forward` still go out first
         }
-        if (check_dial(true, ev.head.host, a)) return a;
+        if (auto refused = check_dial(true, ev.head.host, a)) {
+          hook_.connection_blocked(r, *refused);
+          return a;
+        }
         a.forward += ev.raw_head;
         break;
       }

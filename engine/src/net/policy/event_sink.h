@@ -12,6 +12,8 @@
 
 namespace matchlock::net::policy {
 
+struct NetworkEvent;  // network_event.h
+
 struct PolicyEvent {
   std::string phase;   // "gate", "route", "request", "response"
   std::string plugin;  // plugin name, or "pipeline" for its own fall-through decision
@@ -70,6 +72,9 @@ class EventSink {
   virtual void on_decision(const PolicyEvent& event) = 0;
   // A plugin's own event; same thread rules. Sinks that only follow decisions ignore these.
   virtual void on_event(const Event& event) {}
+  // An HTTP exchange ended, or a connection was blocked (for rpc `event` notifications; the
+  // exchange's event-log line comes through on_event). Same thread rules.
+  virtual void on_network(const NetworkEvent& event) {}
 };
 
 }  // namespace matchlock::net::policy
