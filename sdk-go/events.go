@@ -58,11 +58,10 @@ type eventDispatcher struct {
 	stopped  bool
 	nextSub  int
 	handlers map[int]func(Event)
-	finished chan struct{}
 }
 
 func newEventDispatcher(c *Client) *eventDispatcher {
-	d := &eventDispatcher{client: c, handlers: map[int]func(Event){}, finished: make(chan struct{})}
+	d := &eventDispatcher{client: c, handlers: map[int]func(Event){}}
 	d.cond = sync.NewCond(&d.mu)
 	go d.run()
 	return d
@@ -90,17 +89,16 @@ func (d *eventDispatcher) push(params json.RawMessage) {
 	d.mu.Unlock()
 }
 
-// stop ends the dispatcher after the queued events were delivered.
+// stop ends the dispatcher once the queued events were delivered. It does not wait for
+// that: a callback that blocks must not keep Close from returning.
 func (d *eventDispatcher) stop() {
 	d.mu.Lock()
 	d.stopped = true
 	d.cond.Signal()
 	d.mu.Unlock()
-	<-d.finished
 }
 
 func (d *eventDispatcher) run() {
-	defer close(d.finished)
 	for {
 		d.mu.Lock()
 		for len(d.queue) == 0 && !d.stopped {
