@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	sdk "matchlock.dev/go/sdk"
 )
@@ -187,33 +188,62 @@ func TestE2EFiles(t *testing.T) {
 func TestE2EFileExtensions(t *testing.T) {
 	c := shared(t)
 	ctx := context.Background()
-	err := c.Mkdir(ctx, "/tmp/ext/a/b", nil)
-	failExtension(t, "Mkdir", err)
-	fi, err := c.Stat(ctx, "/tmp/ext/a/b")
-	if err != nil || fi == nil || !fi.IsDir || os.FileMode(fi.Mode).Perm() != 0o755 {
-		t.Fatalf("Stat dir: %+v %v", fi, err)
-	}
-	if err := c.WriteFile(ctx, "/tmp/ext/a/f.txt", []byte("x")); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Rename(ctx, "/tmp/ext/a/f.txt", "/tmp/ext/g.txt"); err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := c.Exists(ctx, "/tmp/ext/a/f.txt"); ok || err != nil {
-		t.Errorf("old name still exists: %v %v", ok, err)
-	}
-	if fi, err := c.Stat(ctx, "/tmp/ext/g.txt"); err != nil || fi == nil || fi.Size != 1 || fi.IsDir {
-		t.Errorf("Stat file: %+v %v", fi, err)
-	}
-	if err := c.RemoveFile(ctx, "/tmp/ext/a", false); err == nil {
-		t.Error("non-recursive remove of a non-empty directory succeeded")
-	}
-	if err := c.RemoveFile(ctx, "/tmp/ext", true); err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := c.Exists(ctx, "/tmp/ext"); ok || err != nil {
-		t.Errorf("removed tree still exists: %v %v", ok, err)
-	}
+	// Each method in its own subtest, prepared with shell commands, so one missing engine
+	// extension does not hide the others.
+	mustExec(t, c, "rm -rf /tmp/ext && mkdir -p /tmp/ext/full /tmp/ext/empty && echo x > /tmp/ext/full/f.txt && ln -s f.txt /tmp/ext/full/link")
+	t.Run("Stat", func(t *testing.T) {
+		fi, err := c.Stat(ctx, "/tmp/ext/full/f.txt")
+		failExtension(t, "Stat", err)
+		if fi == nil || fi.Size != 2 || fi.IsDir || fi.Name != "f.txt" || fi.ModTime.IsZero() {
+			t.Errorf("file: %+v", fi)
+		}
+		if fi, err := c.Stat(ctx, "/tmp/ext/full"); err != nil || fi == nil || !fi.IsDir {
+			t.Errorf("dir: %+v %v", fi, err)
+		}
+		if fi, err := c.Stat(ctx, "/tmp/ext/full/link"); err != nil || fi == nil || !fi.IsSymlink {
+			t.Errorf("symlink: %+v %v", fi, err)
+		}
+		if fi, err := c.Stat(ctx, "/tmp/ext/nope/deeper"); err != nil || fi != nil {
+			t.Errorf("missing: %+v %v", fi, err)
+		}
+	})
+	t.Run("Mkdir", func(t *testing.T) {
+		failExtension(t, "Mkdir", c.Mkdir(ctx, "/tmp/ext/made/a/b", nil))
+		if out := mustExec(t, c, "stat -c %a /tmp/ext/made/a/b"); out != "755\n" {
+			t.Errorf("mode %q", out)
+		}
+		if err := c.Mkdir(ctx, "/tmp/ext/nope/x", &sdk.MkdirOptions{NoParents: true}); err == nil {
+			t.Error("mkdir without parents succeeded under a missing directory")
+		}
+	})
+	t.Run("Rename", func(t *testing.T) {
+		failExtension(t, "Rename", c.Rename(ctx, "/tmp/ext/full/f.txt", "/tmp/ext/g.txt"))
+		if out := mustExec(t, c, "cat /tmp/ext/g.txt; test -e /tmp/ext/full/f.txt || echo gone"); out != "x\ngone\n" {
+			t.Errorf("after rename: %q", out)
+		}
+	})
+	t.Run("RemoveFile", func(t *testing.T) {
+		failExtension(t, "RemoveFile", c.RemoveFile(ctx, "/tmp/ext/empty", false))
+		if err := c.RemoveFile(ctx, "/tmp/ext/full", false); err == nil {
+			t.Error("non-recursive remove of a non-empty directory succeeded")
+		}
+		if err := c.RemoveFile(ctx, "/tmp/ext", true); err != nil {
+			t.Fatal(err)
+		}
+		if out := mustExec(t, c, "test -e /tmp/ext || echo gone"); out != "gone\n" {
+			t.Errorf("tree still there: %q", out)
+		}
+	})
+	t.Run("Exists", func(t *testing.T) {
+		ok, err := c.Exists(ctx, "/etc/passwd")
+		failExtension(t, "Exists", err)
+		if !ok {
+			t.Error("/etc/passwd does not exist")
+		}
+		if ok, err := c.Exists(ctx, "/tmp/ext-never"); ok || err != nil {
+			t.Errorf("missing path: %v %v", ok, err)
+		}
+	})
 }
 
 func TestE2EPortForward(t *testing.T) {
@@ -268,46 +298,74 @@ func TestE2EAllowList(t *testing.T) {
 }
 
 func TestE2ELog(t *testing.T) {
-	c := shared(t)
-	text, err := c.Log(context.Background())
+	env := requireE2E(t)
+	c, err := sdk.NewClient(env.config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(0)
+	ctx := context.Background()
+	// The entrypoint's output goes to the sandbox log.
+	sb := sdk.New(env.image).WithEntrypoint("sh", "-c", "echo from-entrypoint; exec sleep 600")
+	if _, err := c.Launch(ctx, sb); err != nil {
+		t.Fatal(err)
+	}
+	// LogStream follows the log until the entrypoint's line shows up; that is what ends it.
+	var streamed bytes.Buffer
+	follow, stop := context.WithCancel(ctx)
+	err = c.LogStream(follow, writerFunc(func(b []byte) {
+		streamed.Write(b)
+		if strings.Contains(streamed.String(), "from-entrypoint") {
+			stop()
+		}
+	}))
+	failExtension(t, "LogStream", ignoreCancel(err))
+	text, err := c.Log(ctx)
 	failExtension(t, "Log", err)
-	if text == "" {
-		t.Error("empty log")
+	if !strings.Contains(text, "from-entrypoint\n") {
+		t.Errorf("log %q", text)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var once sync.Once
-	err = c.LogStream(ctx, writerFunc(func([]byte) { once.Do(cancel) }))
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("LogStream ended with %v", err)
+}
+
+func ignoreCancel(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return nil
 	}
+	return err
 }
 
 func TestE2EEngineInfo(t *testing.T) {
 	env := requireE2E(t)
 	c := shared(t)
 	ctx := context.Background()
-	v, err := c.Version(ctx)
-	failExtension(t, "Version", err)
-	if v.Version != sdk.Version {
-		t.Errorf("engine %q, sdk %q", v.Version, sdk.Version)
-	}
-	boxes, err := sdk.ListSandboxes(ctx, env.config())
-	failExtension(t, "ListSandboxes", err)
-	found := false
-	for _, b := range boxes {
-		found = found || (b.ID == c.VMID() && b.State == "running")
-	}
-	if !found {
-		t.Errorf("shared sandbox %s not listed running: %+v", c.VMID(), boxes)
-	}
-	at, err := c.SetTimeout(ctx, 3600)
-	failExtension(t, "SetTimeout", err)
-	if at == nil {
-		t.Error("no expiry returned")
-	}
-	if cleared, err := c.SetTimeout(ctx, 0); err != nil || cleared != nil {
-		t.Errorf("clear: %v %v", cleared, err)
-	}
+	t.Run("Version", func(t *testing.T) {
+		v, err := c.Version(ctx)
+		failExtension(t, "Version", err)
+		if v.Version != sdk.Version || v.Commit == "" {
+			t.Errorf("engine %+v, sdk %q", v, sdk.Version)
+		}
+	})
+	t.Run("ListSandboxes", func(t *testing.T) {
+		boxes, err := sdk.ListSandboxes(ctx, env.config())
+		failExtension(t, "ListSandboxes", err)
+		found := false
+		for _, b := range boxes {
+			found = found || (b.ID == c.VMID() && b.State == "running" && b.Image == env.image)
+		}
+		if !found {
+			t.Errorf("shared sandbox %s not listed running: %+v", c.VMID(), boxes)
+		}
+	})
+	t.Run("SetTimeout", func(t *testing.T) {
+		at, err := c.SetTimeout(ctx, 3600)
+		failExtension(t, "SetTimeout", err)
+		if at == nil || at.Before(time.Now()) {
+			t.Errorf("expiry %v", at)
+		}
+		if cleared, err := c.SetTimeout(ctx, 0); err != nil || cleared != nil {
+			t.Errorf("clear: %v %v", cleared, err)
+		}
+	})
 }
 
 func TestE2EAttach(t *testing.T) {
@@ -335,13 +393,10 @@ func TestE2EVFSBlockRuleAndAfterHook(t *testing.T) {
 	}
 	mustExec(t, c, "echo fine > /workspace/allowed.txt")
 	mustExec(t, c, "mkdir -p /workspace/hooked && echo z > /workspace/hooked/f.txt")
-	for ev := range sharedHooked {
-		if ev.Path == "/workspace/hooked/f.txt" {
-			if ev.Op != sdk.VFSHookOpWrite {
-				t.Errorf("hook event %+v", ev)
-			}
-			break
-		}
+	ev := waitFor(t, sharedHooked, "the after-hook for /workspace/hooked/f.txt",
+		func(ev sdk.VFSHookEvent) bool { return ev.Path == "/workspace/hooked/f.txt" })
+	if ev.Op != sdk.VFSHookOpWrite {
+		t.Errorf("hook event %+v", ev)
 	}
 }
 
@@ -356,13 +411,11 @@ func TestE2EOnEvent(t *testing.T) {
 	})
 	defer unregister()
 	mustExec(t, c, "echo e > /workspace/event.txt")
-	for ev := range events {
-		if ev.Type == "file" && ev.File != nil && ev.File.Path == "/workspace/event.txt" && ev.File.Op == "write" {
-			if ev.Timestamp == 0 || ev.File.Size != 2 {
-				t.Errorf("event %+v %+v", ev, ev.File)
-			}
-			break
-		}
+	ev := waitFor(t, events, "a write event for /workspace/event.txt", func(ev sdk.Event) bool {
+		return ev.Type == "file" && ev.File != nil && ev.File.Path == "/workspace/event.txt" && ev.File.Op == "write"
+	})
+	if ev.Timestamp == 0 || ev.File.Size != 2 {
+		t.Errorf("event %+v %+v", ev, ev.File)
 	}
 }
 
@@ -417,4 +470,21 @@ func tail(s string, n int) string {
 		return s
 	}
 	return s[len(s)-n:]
+}
+
+// waitFor returns the first value from ch that matches; a generous bound turns a missing
+// value into a failure instead of a hang.
+func waitFor[T any](t *testing.T, ch <-chan T, what string, match func(T) bool) T {
+	t.Helper()
+	deadline := time.After(60 * time.Second)
+	for {
+		select {
+		case v := <-ch:
+			if match(v) {
+				return v
+			}
+		case <-deadline:
+			t.Fatalf("gave up waiting for %s", what)
+		}
+	}
 }
