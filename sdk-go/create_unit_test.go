@@ -275,3 +275,20 @@ func TestNetworkHookCallbackServer(t *testing.T) {
 		t.Errorf("hook saw %+v", seen)
 	}
 }
+
+func TestNetworkEventsReachOnEvent(t *testing.T) {
+	c, _ := newFakeClient(t)
+	events := make(chan sdk.Event, 1)
+	c.OnEvent(func(ev sdk.Event) { events <- ev })
+	if _, err := c.Exec(context.Background(), "emit-network"); err != nil {
+		t.Fatal(err)
+	}
+	ev := <-events
+	n := ev.Network
+	if ev.Type != "network" || n == nil || !n.Blocked || n.BlockReason != "host not allowed" || n.StatusCode != 403 || n.Host != "x.com" || n.ResponseBytes != 17 {
+		t.Errorf("event %+v network %+v", ev, n)
+	}
+	if !strings.Contains(string(ev.Raw), `"block_reason"`) {
+		t.Errorf("raw params %s", ev.Raw)
+	}
+}

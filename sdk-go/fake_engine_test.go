@@ -119,6 +119,11 @@ func (f *fakeEngine) handle(line []byte) (int, bool) {
 			fmt.Fprintln(os.Stderr, "starting up")
 			fmt.Fprintln(os.Stderr, "fatal: engine exploded")
 			return 3, true
+		case "emit-network":
+			f.notify("event", map[string]interface{}{"type": "network", "timestamp": 1718000000456,
+				"network": map[string]interface{}{"method": "GET", "url": "https://x.com/a", "host": "x.com", "status_code": 403,
+					"request_bytes": 0, "response_bytes": 17, "duration_ms": 3, "blocked": true, "block_reason": "host not allowed"}})
+			f.reply(req.ID, map[string]interface{}{"exit_code": 0, "stdout": "", "stderr": "", "duration_ms": 1})
 		case "emit":
 			f.notify("event", map[string]interface{}{"type": "file", "timestamp": 1718000000123,
 				"file": map[string]interface{}{"op": "write", "path": "/workspace/a.txt", "size": 5, "mode": 420}})
