@@ -105,8 +105,8 @@ func mustExec(t *testing.T, c *sdk.Client, command string) string {
 	return res.Stdout
 }
 
-// notSupportedYet marks an error from an engine that lacks a contract extension, so the
-// report can tell those apart; the test still fails.
+// failExtension fails the test on err, saying so when the engine lacks the contract
+// extension being tested (so such failures are easy to tell apart).
 func failExtension(t *testing.T, what string, err error) {
 	t.Helper()
 	if err != nil && (strings.Contains(err.Error(), "-32601") || strings.Contains(err.Error(), "not supported yet")) {
