@@ -1,0 +1,3 @@
+module matchlock.dev/go/sdk
+
+go 1.19
