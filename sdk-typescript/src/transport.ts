@@ -41,7 +41,6 @@ export class Transport {
   private exitInfo: { code: number | null; signal: string | null } | undefined;
   private readonly exited: Promise<void>;
   private markExited!: () => void;
-  private holdsEventLoop = false;
 
   constructor(
     private readonly argv: string[],
@@ -85,7 +84,6 @@ export class Transport {
         reject(death);
       });
     });
-    this.updateEventLoopHold();
 
     void (async () => {
       await Promise.race([stdoutEnded, processExited]);
@@ -128,8 +126,7 @@ export class Transport {
         if (timer) clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
         this.pending.delete(id);
-        this.updateEventLoopHold();
-      };
+          };
       // Abort and timeout: tell the engine, but do not wait for either reply.
       const giveUp = (error: Error): void => {
         if (!this.pending.has(id)) return;
@@ -149,8 +146,7 @@ export class Transport {
         },
         onNotification: options.onNotification,
       });
-      this.updateEventLoopHold();
-      if (timeoutMs !== undefined && timeoutMs > 0) {
+        if (timeoutMs !== undefined && timeoutMs > 0) {
         timer = setTimeout(
           () =>
             giveUp(new TimeoutError(`request ${method} (id=${id}) timed out after ${timeoutMs}ms`)),
@@ -276,30 +272,8 @@ export class Transport {
         }),
       );
     }
-    this.updateEventLoopHold();
     this.markExited();
     this.onDeath(error);
-  }
-
-  /**
-   * The engine keeps the event loop alive only while calls are pending: an idle client does not
-   * stop the program from exiting, and the exit closes the engine's stdin, which stops the
-   * sandbox.
-   */
-  private updateEventLoopHold(): void {
-    const child = this.child;
-    if (!child) return;
-    const hold = this.pending.size > 0 && !this.deathError;
-    if (hold === this.holdsEventLoop) return;
-    this.holdsEventLoop = hold;
-    const handles = [child, child.stdout, child.stderr, child.stdin] as unknown as Array<{
-      ref?: () => void;
-      unref?: () => void;
-    }>;
-    for (const handle of handles) {
-      if (hold) handle.ref?.();
-      else handle.unref?.();
-    }
   }
 }
 
