@@ -11,6 +11,7 @@ let client;
 const hookEvents = [];
 let hookSeen;
 const events = [];
+const networkHookCalls = [];
 
 before(async () => {
   client = recordedClient();
@@ -21,6 +22,21 @@ before(async () => {
     .allowHost("example.com")
     .addSecret("API_TOKEN", "tok-real-value", "example.com")
     .withEnv("GREETING", "hello")
+    // No internet is needed: the before-phase hook answers before any upstream connection.
+    .allowHost("api.example.com")
+    .addHost("api.example.com", "93.184.216.34")
+    .withNetworkInterception({
+      rules: [
+        {
+          phase: "before",
+          hosts: ["api.example.com"],
+          hook: (request) => {
+            networkHookCalls.push(request);
+            return { action: "block" };
+          },
+        },
+      ],
+    })
     .withVFSInterception({
       rules: [
         { name: "no-blocked", phase: "before", ops: ["create"], path: "/workspace/blocked/*", action: "block" },
@@ -224,6 +240,17 @@ test("secrets: the guest only sees the placeholder", async () => {
   const result = await client.exec("echo $API_TOKEN");
   assert.match(result.stdout, /^SANDBOX_SECRET_[0-9a-f]{32}\n$/);
   assert.doesNotMatch(result.stdout, /tok-real-value/);
+});
+
+test("network hook: the SDK-hosted callback sees the request and blocks it", async () => {
+  const result = await client.exec("wget -q -O - 'http://api.example.com/v1/items?token='$API_TOKEN 2>&1");
+  assert.notEqual(result.exitCode, 0);
+  assert.match(result.stdout, /403/);
+  const call = networkHookCalls.at(-1);
+  assert.equal(call.host, "api.example.com");
+  assert.equal(call.method, "GET");
+  assert.equal(call.path, "/v1/items");
+  assert.match(call.query.token, /^SANDBOX_SECRET_/);
 });
 
 test("allow-list add and delete", async () => {
