@@ -226,7 +226,18 @@ export class Client {
     });
     let result: JSONObject;
     try {
-      result = await transport.call("create", params);
+      result = await transport.call("create", params, {
+        // Events can follow the reply immediately (e.g. from the entrypoint): the hooks that
+        // consume them must be in place before the next line is read.
+        onResult: (reply) => {
+          const id = asString(reply.id);
+          if (!id) return;
+          this.vmIdValue = id;
+          this.lastVmId = id;
+          this.localHooks = vfs.local;
+          this.hookServer = server;
+        },
+      });
     } catch (error) {
       await server?.stop();
       throw error;
@@ -236,10 +247,6 @@ export class Client {
       await server?.stop();
       throw new MatchlockError("invalid create response: missing id");
     }
-    this.vmIdValue = id;
-    this.lastVmId = id;
-    this.localHooks = vfs.local;
-    this.hookServer = server;
     if ((options.portForwards ?? []).length > 0) {
       // The sandbox exists even when this fails; vmId stays set.
       await this.portForwardMappings(options.portForwardAddresses, options.portForwards ?? []);

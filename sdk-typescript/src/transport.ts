@@ -13,6 +13,11 @@ export interface CallOptions extends RequestOptions {
   onNotification?: NotificationHandler;
   /** Told the request id as soon as it is allocated (before anything is sent). */
   onId?: (id: number) => void;
+  /**
+   * Called with a successful result synchronously, before the next line from the engine is
+   * handled (state that notifications right after the reply depend on is set here).
+   */
+  onResult?: (result: JSONObject) => void;
 }
 
 interface Pending {
@@ -138,6 +143,7 @@ export class Transport {
         method,
         resolve: (result) => {
           cleanup();
+          options.onResult?.(result);
           resolve(result);
         },
         reject: (error) => {

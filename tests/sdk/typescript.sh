@@ -51,7 +51,8 @@ JSON
 export MATCHLOCK_SDK_REPO="$root"
 export MATCHLOCK_SDK_TSC="$sdk/node_modules/.bin/tsc"
 cd "$project"
+# The timeouts only end a hung run; a normal run ends well within them.
 echo "sdk-typescript: unit tests"
-node --test test/unit/
+timeout 600 node --test test/unit/
 echo "sdk-typescript: end-to-end tests"
-node --test --test-concurrency=1 test/e2e/
+timeout 900 node --test --test-concurrency=1 test/e2e/

@@ -325,6 +325,8 @@ test("kill() on an attached client sends close", async () => {
 });
 
 test("events reach onEvent listeners and matching after-hooks", async () => {
+  // create is not awaited: the exec is pipelined right behind it, so the event arrives in the
+  // same read as create's reply. The hooks must already be installed then.
   const fake = fakeClient();
   const hookSeen = new Promise((resolve) => {
     fake.client
