@@ -358,6 +358,8 @@ export class Client {
       stdout: fromBase64(result.stdout).toString("utf8"),
       stderr: fromBase64(result.stderr).toString("utf8"),
       durationMs: asNumber(result.duration_ms),
+      ...(result.stdout_truncated === true ? { stdoutTruncated: true } : {}),
+      ...(result.stderr_truncated === true ? { stderrTruncated: true } : {}),
     };
   }
 

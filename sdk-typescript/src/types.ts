@@ -312,6 +312,9 @@ export interface ExecResult {
   stdout: string;
   stderr: string;
   durationMs: number;
+  /** Set when the engine dropped output beyond its buffer limit (use execStream for more). */
+  stdoutTruncated?: boolean;
+  stderrTruncated?: boolean;
 }
 
 export interface ExecStreamResult {
