@@ -3,7 +3,7 @@ package sdk
 // SandboxBuilder configures a sandbox fluently:
 //
 //	sb := sdk.New("alpine:latest").WithCPUs(2).WithMemory(1024).AllowHost("api.openai.com")
-//	vmID, err := client.Launch(ctx, sb)
+//	vmID, err := client.Launch(sb)
 //
 // Verbs record values only; they are checked (ValidationError naming the verb) by Validate,
 // Create and Launch, before anything is sent to the engine.

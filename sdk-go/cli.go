@@ -12,7 +12,7 @@ import (
 
 // Remove deletes the state of this client's stopped sandbox (`matchlock rm ID`); call it
 // after Close. It runs the engine binary from Config (BinaryPath, MATCHLOCK_BIN, PATH).
-func (c *Client) Remove(ctx context.Context) error {
+func (c *Client) RemoveContext(ctx context.Context) error {
 	id := c.VMID()
 	if id == "" {
 		return nil // nothing was created
@@ -24,7 +24,7 @@ func (c *Client) Remove(ctx context.Context) error {
 }
 
 // VolumeCreate creates a named volume of sizeMB (`matchlock volume create`).
-func (c *Client) VolumeCreate(ctx context.Context, name string, sizeMB int) (*VolumeInfo, error) {
+func (c *Client) VolumeCreateContext(ctx context.Context, name string, sizeMB int) (*VolumeInfo, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return nil, invalid("VolumeCreate", "volume name is required")
@@ -50,7 +50,7 @@ func (c *Client) VolumeCreate(ctx context.Context, name string, sizeMB int) (*Vo
 }
 
 // VolumeList lists named volumes (`matchlock volume ls`).
-func (c *Client) VolumeList(ctx context.Context) ([]VolumeInfo, error) {
+func (c *Client) VolumeListContext(ctx context.Context) ([]VolumeInfo, error) {
 	out, err := c.runCLI(ctx, "volume", "ls", "--json")
 	if err != nil {
 		return nil, err
@@ -63,7 +63,7 @@ func (c *Client) VolumeList(ctx context.Context) ([]VolumeInfo, error) {
 }
 
 // VolumeRemove deletes a named volume (`matchlock volume rm`).
-func (c *Client) VolumeRemove(ctx context.Context, name string) error {
+func (c *Client) VolumeRemoveContext(ctx context.Context, name string) error {
 	if strings.TrimSpace(name) == "" {
 		return invalid("VolumeRemove", "volume name is required")
 	}

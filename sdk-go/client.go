@@ -85,7 +85,7 @@ func (c *Client) EngineStderr() string { return c.eng.stderr.String() }
 
 // Create validates opts, boots the sandbox and returns its id. If applying PortForwards
 // fails after the boot, the id is returned together with the error so the caller can clean up.
-func (c *Client) Create(ctx context.Context, opts CreateOptions) (string, error) {
+func (c *Client) CreateContext(ctx context.Context, opts CreateOptions) (string, error) {
 	plan, err := planCreate(opts)
 	if err != nil {
 		return "", err
@@ -125,10 +125,10 @@ func (c *Client) Create(ctx context.Context, opts CreateOptions) (string, error)
 }
 
 // Launch is Create with the image's ENTRYPOINT/CMD started detached.
-func (c *Client) Launch(ctx context.Context, b *SandboxBuilder) (string, error) {
+func (c *Client) LaunchContext(ctx context.Context, b *SandboxBuilder) (string, error) {
 	opts := b.Options()
 	opts.LaunchEntrypoint = true
-	return c.Create(ctx, opts)
+	return c.CreateContext(ctx, opts)
 }
 
 // Close stops the sandbox and the engine: it sends `close` (graceful deadline timeout,

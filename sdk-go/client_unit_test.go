@@ -297,7 +297,7 @@ func TestCloseIsIdempotentAndLaterCallsFail(t *testing.T) {
 
 func TestRPCErrorHelpers(t *testing.T) {
 	c, _ := newFakeClient(t)
-	_, err := c.Create(context.Background(), sdk.CreateOptions{Image: "fail-image"})
+	_, err := c.CreateContext(context.Background(), sdk.CreateOptions{Image: "fail-image"})
 	var rpcErr *sdk.RPCError
 	if !errors.As(err, &rpcErr) || !rpcErr.IsVMError() || rpcErr.IsExecError() || rpcErr.IsFileError() {
 		t.Fatalf("got %v", err)
@@ -389,7 +389,7 @@ func TestPortForwardSpecsAndShapes(t *testing.T) {
 
 func TestCreateReturnsIDWhenPortForwardFails(t *testing.T) {
 	c, _ := newFakeClient(t)
-	id, err := c.Create(context.Background(), sdk.New("img").WithPortForward(1, 80).Options())
+	id, err := c.CreateContext(context.Background(), sdk.New("img").WithPortForward(1, 80).Options())
 	if id != "vm-0000abcd" || err == nil {
 		t.Errorf("id %q err %v", id, err)
 	}
@@ -529,23 +529,23 @@ func TestVolumeCommandsReportMissingCLI(t *testing.T) {
 	}
 	defer c.Close(0)
 	ctx := context.Background()
-	_, err = c.VolumeCreate(ctx, "cache", 10)
+	_, err = c.VolumeCreateContext(ctx, "cache", 10)
 	if !errors.Is(err, sdk.ErrNotSupported) || !strings.Contains(err.Error(), "volume") {
 		t.Errorf("VolumeCreate: %v", err)
 	}
-	if _, err := c.VolumeList(ctx); !errors.Is(err, sdk.ErrNotSupported) {
+	if _, err := c.VolumeListContext(ctx); !errors.Is(err, sdk.ErrNotSupported) {
 		t.Errorf("VolumeList: %v", err)
 	}
-	if err := c.VolumeRemove(ctx, "cache"); !errors.Is(err, sdk.ErrNotSupported) {
+	if err := c.VolumeRemoveContext(ctx, "cache"); !errors.Is(err, sdk.ErrNotSupported) {
 		t.Errorf("VolumeRemove: %v", err)
 	}
-	if err := c.Remove(ctx); err != nil {
+	if err := c.RemoveContext(ctx); err != nil {
 		t.Errorf("Remove without a sandbox: %v", err)
 	}
-	if _, err := c.Create(ctx, sdk.CreateOptions{Image: "img"}); err != nil {
+	if _, err := c.CreateContext(ctx, sdk.CreateOptions{Image: "img"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Remove(ctx); err != nil {
+	if err := c.RemoveContext(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := os.ReadFile(fakeBin + ".rm"); strings.TrimSpace(string(got)) != "rm vm-0000abcd" {

@@ -18,9 +18,9 @@ func createParams(t *testing.T, b *sdk.SandboxBuilder, launch bool) map[string]i
 	c, record := newFakeClient(t)
 	var err error
 	if launch {
-		_, err = c.Launch(context.Background(), b)
+		_, err = c.LaunchContext(context.Background(), b)
 	} else {
-		_, err = c.Create(context.Background(), b.Options())
+		_, err = c.CreateContext(context.Background(), b.Options())
 	}
 	if err != nil {
 		t.Fatalf("create: %v", err)
@@ -146,7 +146,7 @@ func TestValidationErrorsNameTheOptionAndSendNothing(t *testing.T) {
 	for option, b := range cases {
 		t.Run(option, func(t *testing.T) {
 			c, record := newFakeClient(t)
-			_, err := c.Create(context.Background(), b.Options())
+			_, err := c.CreateContext(context.Background(), b.Options())
 			var verr *sdk.ValidationError
 			if !errors.As(err, &verr) || verr.Option != option {
 				t.Fatalf("want ValidationError for %s, got %v", option, err)
@@ -172,7 +172,7 @@ func TestOptionsReturnsADeepCopy(t *testing.T) {
 func TestLocalVFSHooksGuardSDKFileCalls(t *testing.T) {
 	c, record := newFakeClient(t)
 	ctx := context.Background()
-	_, err := c.Create(ctx, sdk.New("i").WithVFSInterception(&sdk.VFSInterceptionConfig{Rules: []sdk.VFSHookRule{
+	_, err := c.CreateContext(ctx, sdk.New("i").WithVFSInterception(&sdk.VFSInterceptionConfig{Rules: []sdk.VFSHookRule{
 		{Name: "no-secrets", Ops: []string{"write", "read"}, Path: "/workspace/.env",
 			ActionHook: func(_ context.Context, req sdk.VFSActionRequest) string { return sdk.VFSHookActionBlock }},
 		{Name: "upper", Ops: []string{"write"}, Path: "/workspace/*.txt",
@@ -202,7 +202,7 @@ func TestEventsReachOnEventAndAfterHooks(t *testing.T) {
 	c, _ := newFakeClient(t)
 	ctx := context.Background()
 	hooked := make(chan sdk.VFSHookEvent, 1)
-	_, err := c.Create(ctx, sdk.New("i").WithVFSInterception(&sdk.VFSInterceptionConfig{Rules: []sdk.VFSHookRule{
+	_, err := c.CreateContext(ctx, sdk.New("i").WithVFSInterception(&sdk.VFSInterceptionConfig{Rules: []sdk.VFSHookRule{
 		{Phase: "after", Ops: []string{"write"}, Path: "/workspace/*",
 			Hook: func(_ context.Context, ev sdk.VFSHookEvent) error { hooked <- ev; return nil }},
 		{Phase: "after", Ops: []string{"remove"}, Hook: func(context.Context, sdk.VFSHookEvent) error {
@@ -242,7 +242,7 @@ func TestNetworkHookCallbackServer(t *testing.T) {
 		}, nil
 	}
 	c, record := newFakeClient(t)
-	_, err := c.Create(context.Background(), sdk.New("i").WithNetworkInterception(&sdk.NetworkInterceptionConfig{Rules: []sdk.NetworkHookRule{
+	_, err := c.CreateContext(context.Background(), sdk.New("i").WithNetworkInterception(&sdk.NetworkInterceptionConfig{Rules: []sdk.NetworkHookRule{
 		{Name: "static", Phase: "before", Hosts: []string{"x.com"}, Action: "block"},
 		{Name: "dynamic", Phase: "before", TimeoutMS: 1500, Hook: hook},
 	}}).Options())

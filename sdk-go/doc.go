@@ -8,7 +8,7 @@
 //	client, err := sdk.NewClient(sdk.DefaultConfig())
 //	if err != nil { ... }
 //	defer client.Close(0)
-//	vmID, err := client.Launch(ctx, sdk.New("alpine:latest").WithMemory(1024))
+//	vmID, err := client.Launch(sdk.New("alpine:latest").WithMemory(1024))
 //	res, err := client.Exec(ctx, "echo hello")
 //
 // Concurrency: all methods of Client, Process and the value returned by Start are safe for

@@ -279,7 +279,7 @@ func snippetHooks(ctx context.Context, client *sdk.Client, image string) error {
 				return []byte("# generated\n"), nil
 			}},
 	}})
-	if _, err := client.Launch(ctx, sandbox); err != nil {
+	if _, err := client.Launch(sandbox); err != nil {
 		return err
 	}
 	res, err := client.Exec(ctx, "echo x > /workspace/.env; echo $?; echo y > /workspace/ok.txt")

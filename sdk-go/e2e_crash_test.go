@@ -92,7 +92,7 @@ func TestE2EEngineKilledMidCall(t *testing.T) {
 	}
 	defer c.Close(0)
 	ctx := context.Background()
-	id, err := c.Create(ctx, sdk.New(env.image).Options())
+	id, err := c.CreateContext(ctx, sdk.New(env.image).Options())
 	if err != nil {
 		t.Fatal(err)
 	}

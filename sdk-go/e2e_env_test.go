@@ -69,7 +69,7 @@ func shared(t *testing.T) *sdk.Client {
 			return
 		}
 		afterAll = append(afterAll, func() { _ = c.Close(0) })
-		_, sharedErr = c.Create(context.Background(), sdk.New(env.image).
+		_, sharedErr = c.CreateContext(context.Background(), sdk.New(env.image).
 			WithEnv("GREETING", "hello").
 			WithNetworkInterception().
 			WithVFSInterception(&sdk.VFSInterceptionConfig{Rules: []sdk.VFSHookRule{

@@ -307,7 +307,7 @@ func TestE2ELog(t *testing.T) {
 	ctx := context.Background()
 	// The entrypoint's output goes to the sandbox log.
 	sb := sdk.New(env.image).WithEntrypoint("sh", "-c", "echo from-entrypoint; exec sleep 600")
-	if _, err := c.Launch(ctx, sb); err != nil {
+	if _, err := c.LaunchContext(ctx, sb); err != nil {
 		t.Fatal(err)
 	}
 	// LogStream follows the log until the entrypoint's line shows up; that is what ends it.

@@ -21,7 +21,7 @@ func Example() {
 	defer client.Close(0) // stops the sandbox and the engine
 
 	image := os.Getenv("MATCHLOCK_TEST_IMAGE") // any image, e.g. "alpine:latest"
-	if _, err := client.Launch(ctx, sdk.New(image).WithMemory(512)); err != nil {
+	if _, err := client.Launch(sdk.New(image).WithMemory(512)); err != nil {
 		log.Fatal(err)
 	}
 	if err := client.WriteFile(ctx, "/workspace/greet.sh", []byte("echo hello from $(uname -s)\n")); err != nil {

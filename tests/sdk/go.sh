@@ -16,6 +16,8 @@ for var in MATCHLOCK_BIN MATCHLOCK_HOME MATCHLOCK_TEST_IMAGE MATCHLOCK_TEST_LAUN
     exit 2
   fi
 done
+# Go's own installer puts it in /usr/local/go/bin, which is not always on PATH.
+command -v go >/dev/null || { [ -x /usr/local/go/bin/go ] && PATH="$PATH:/usr/local/go/bin"; } || true
 command -v go >/dev/null || { echo "tests/sdk/go.sh: go is not on PATH" >&2; exit 2; }
 
 # Never fetch a toolchain or a module: everything needed is local.

@@ -57,7 +57,7 @@ func main() {
 	sandbox := sdk.New(image).
 		AllowHost(apiHost).
 		AddSecret("API_KEY", realKey, apiHost)
-	vmID, err := client.Launch(ctx, sandbox)
+	vmID, err := client.Launch(sandbox)
 	if err != nil {
 		log.Fatal(err)
 	}

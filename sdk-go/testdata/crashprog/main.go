@@ -24,7 +24,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	id, err := client.Create(context.Background(), sdk.New(os.Getenv("MATCHLOCK_TEST_IMAGE")).Options())
+	id, err := client.CreateContext(context.Background(), sdk.New(os.Getenv("MATCHLOCK_TEST_IMAGE")).Options())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
