@@ -21,6 +21,7 @@
 #include "vfs/hook_pipeline.h"
 #include "vm/qemu_command.h"
 #include "vm/vm_launcher.h"
+#include "volume/disk_users.h"
 
 namespace matchlock::sandbox {
 
@@ -30,6 +31,7 @@ namespace matchlock::sandbox {
 const Boot::Step Boot::kSteps[] = {
     {"publish ports", [](Boot& b, StepDone d) { b.publish_ports(std::move(d)); }},
     {"state", [](Boot& b, StepDone d) { b.open_state(std::move(d)); }},
+    {"disks", [](Boot& b, StepDone d) { b.check_disks(std::move(d)); }},
     {"image", [](Boot& b, StepDone d) { b.resolve_image(std::move(d)); }},
     {"guest bundle", [](Boot& b, StepDone d) { b.locate_guest_bundle(std::move(d)); }},
     {"register sandbox", [](Boot& b, StepDone d) { b.register_sandbox(std::move(d)); }},
@@ -110,6 +112,27 @@ void Boot::open_state(StepDone done) {
   auto state = state::StateStore::open(matchlock_home());
   if (!state.ok()) return done(state.error());
   res().state = std::move(state.value());
+  done(Status());
+}
+
+// --disk / extra_disks held by another live sandbox: read-write on either side is refused
+// before anything is created, naming the holder. (QEMU's image lock still catches a race
+// between two boots: on_vm_exit words that.)
+void Boot::check_disks(StepDone done) {
+  for (const auto& disk : sandbox_->options_.disks) {
+    auto users = volume::active_disk_users(*res().state, disk.host_path);
+    if (!users.ok()) return done(users.error());
+    std::vector<volume::DiskUser> conflicting;
+    for (const auto& u : *users) {
+      if (!disk.readonly || !u.readonly) conflicting.push_back(u);
+    }
+    if (!conflicting.empty()) {
+      return done(Error(ErrorCode::kAlreadyExists,
+                        disk.host_path + " is in use by running sandbox " +
+                            volume::describe_users(conflicting) +
+                            ": a disk is attached read-write to one sandbox at a time"));
+    }
+  }
   done(Status());
 }
 
@@ -318,6 +341,10 @@ void Boot::start_qemu(StepDone done) {
   spec.memory_mib = options.memory_mib;
   spec.base_disk = base_disk_;
   spec.upper_disk = r.dir / "upper.ext4";
+  for (size_t i = 0; i < options.disks.size(); ++i) {
+    const auto& disk = options.disks[i];
+    spec.data_disks.push_back({disk.host_path, vm::data_disk_serial(i), disk.readonly});
+  }
   spec.console_log = r.dir / "console.log";
   spec.host_tsc_khz = vm::host_tsc_khz();
   spec.slirp_baseline = slirp_baseline_;
@@ -406,6 +433,10 @@ guest_client::GuestConfig Boot::guest_config() const {
   cfg.resolv_conf = resolv_conf(options.dns_servers);
   cfg.ca_certificate = ca_certificate_pem_;  // "" outside interception mode
   cfg.workspace = options.vfs.workspace;
+  for (size_t i = 0; i < options.disks.size(); ++i) {
+    const auto& disk = options.disks[i];
+    cfg.disks.push_back({vm::data_disk_serial(i), disk.guest_path, disk.readonly});
+  }
   if (res().net) {
     auto a = net::guest_addressing(options.mtu);
     cfg.network = guest_client::GuestNetwork{a.address, a.prefix, a.gateway, a.mtu};
@@ -436,6 +467,13 @@ void Boot::on_vm_exit(const vm::ExitInfo& info) {
   std::string qemu_log = tail_lines(r.dir / "qemu.log", 5);
   std::string console = sandbox_->console_tail(15);
   Error e(ErrorCode::kVm, "the VM " + info.describe() + " during boot");
+  // QEMU's image lock: another process (a sandbox that booted meanwhile, or anything else)
+  // has one of the data disks open.
+  if (qemu_log.find("\" lock") != std::string::npos) {
+    e.message =
+        "a disk is in use by another process (QEMU could not lock it; a disk is "
+        "attached read-write to one sandbox at a time)";
+  }
   if (!qemu_log.empty()) e.message += "\n--- qemu ---\n" + qemu_log;
   if (!console.empty()) e.message += "--- guest console ---\n" + console;
   r.qemu.reset();  // already gone: only the handle is left
