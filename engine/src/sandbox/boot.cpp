@@ -117,7 +117,7 @@ void Boot::open_state(StepDone done) {
 
 // --disk / extra_disks held by another live sandbox: read-write on either side is refused
 // before anything is created, naming the holder. (QEMU's image lock still catches a race
-// between two boots: on_vm_exit words that.)
+// between two boots: disk_lock_refusal words that.)
 void Boot::check_disks(StepDone done) {
   for (const auto& disk : sandbox_->options_.disks) {
     auto users = volume::active_disk_users(*res().state, disk.host_path);
@@ -462,18 +462,29 @@ void Boot::arm_timeout() {
   });
 }
 
+// QEMU refuses a data disk that another process holds (its image lock: a sandbox that booted
+// meanwhile, the same file under another name, anything else) by exiting at once, which the
+// step waiting on QEMU sees first as a closed channel. The reason is in QEMU's log.
+std::string Boot::disk_lock_refusal() const {
+  if (!sandbox_ || sandbox_->options_.disks.empty()) return "";
+  std::string log = tail_lines(res().dir / "qemu.log", 5);
+  auto at = log.find("Failed to get ");
+  if (at == std::string::npos || log.find(" lock", at) == std::string::npos) return "";
+  std::string image;
+  if (auto open = log.find("image [", at); open != std::string::npos) {
+    auto close = log.find(']', open);
+    if (close != std::string::npos) image = log.substr(open + 7, close - open - 7);
+  }
+  return "start QEMU: disk " + (image.empty() ? std::string("image") : image) +
+         " is in use by another process (QEMU could not lock it): a disk is attached "
+         "read-write to one sandbox at a time";
+}
+
 void Boot::on_vm_exit(const vm::ExitInfo& info) {
   auto& r = res();
   std::string qemu_log = tail_lines(r.dir / "qemu.log", 5);
   std::string console = sandbox_->console_tail(15);
   Error e(ErrorCode::kVm, "the VM " + info.describe() + " during boot");
-  // QEMU's image lock: another process (a sandbox that booted meanwhile, or anything else)
-  // has one of the data disks open.
-  if (qemu_log.find("\" lock") != std::string::npos) {
-    e.message =
-        "a disk is in use by another process (QEMU could not lock it; a disk is "
-        "attached read-write to one sandbox at a time)";
-  }
   if (!qemu_log.empty()) e.message += "\n--- qemu ---\n" + qemu_log;
   if (!console.empty()) e.message += "--- guest console ---\n" + console;
   r.qemu.reset();  // already gone: only the handle is left
@@ -493,6 +504,9 @@ void Boot::ready() {
 
 void Boot::fail(Error e) {
   if (finished()) return;
+  if (auto refusal = disk_lock_refusal(); !refusal.empty()) {
+    e = Error(ErrorCode::kAlreadyExists, refusal);
+  }
   auto done = std::exchange(done_, nullptr);
   if (timeout_) timeout_->stop();
   auto& r = res();
