@@ -22,15 +22,17 @@ ALLOWED = {
     "image": {"core"},
     "state": {"core"},
     "vfs": {"core"},
-    "sandbox": {"core", "vm", "guest_client", "net", "image", "state", "vfs"},
+    # Named volumes, and which live sandboxes (state records) hold a disk image.
+    "volume": {"core", "state"},
+    "sandbox": {"core", "vm", "guest_client", "net", "image", "state", "vfs", "volume"},
     # rpc speaks the VFS's value types on the wire: hook settings in `create` and the file
     # operations of `event` notices (vfs/file_operation.h, vfs/hook_rules.h).
     "rpc": {"core", "sandbox", "vfs"},
     # The image commands (pull, image ls/rm/import) and the record-keeping commands (list, get,
     # inspect, rm, prune, gc) work on the image store and the state database without a sandbox;
     # `version` and `setup linux` report the host's QEMU and guest bundle (vm/qemu_install.h,
-    # vm/bundle.h) without starting one.
-    "cli": {"core", "rpc", "sandbox", "image", "state", "vm"},
+    # vm/bundle.h) without starting one; the volume commands manage volumes without one.
+    "cli": {"core", "rpc", "sandbox", "image", "state", "vm", "volume"},
 }
 GUEST_AGENT_ALLOWED = {"core", "guest_protocol"}
 

@@ -6,7 +6,9 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <string>
 #include <vector>
@@ -245,13 +247,13 @@ void Agent::on_control_frame(const Frame& frame) {
         return;
       }
       exec_env_defaults_ = std::move(applied->exec_env_defaults);
-      if (!applied->workspace.empty()) {
-        if (auto mounted = mount_vfs(applied->workspace); !mounted.ok()) {
-          log_line(mounted.error().message);
-          channel_.send(FrameType::kError, guest_protocol::kControlStream,
-                        error_message(mounted.error().message));
-          return;
-        }
+      auto mounted = mount_disks(applied->disks);
+      if (mounted.ok() && !applied->workspace.empty()) mounted = mount_vfs(applied->workspace);
+      if (!mounted.ok()) {
+        log_line(mounted.error().message);
+        channel_.send(FrameType::kError, guest_protocol::kControlStream,
+                      error_message(mounted.error().message));
+        return;
       }
       handshake_ = Handshake::kReady;
       channel_.send(FrameType::kReady, guest_protocol::kControlStream, "{}");
@@ -262,7 +264,7 @@ void Agent::on_control_frame(const Frame& frame) {
       return;
     case FrameType::kShutdown: {
       auto grace_ms = guest_protocol::parse_u32(frame.payload);
-      graceful_shutdown(grace_ms.value_or(0), vfs_ ? &*vfs_ : nullptr);
+      graceful_shutdown(grace_ms.value_or(0), vfs_ ? &*vfs_ : nullptr, disk_mounts_);
     }
     default:
       log_line(std::string("unexpected ") + guest_protocol::frame_type_name(frame.type) +
@@ -279,6 +281,20 @@ Status Agent::mount_vfs(const std::string& workspace) {
   auto mounted = mount_workspace(workspace, modules_dir_);
   if (!mounted.ok()) return mounted.error();
   vfs_ = std::move(*mounted);
+  return {};
+}
+
+Status Agent::mount_disks(const std::vector<DataDisk>& disks) {
+  // Devices were probed during boot, long before CONFIG: a short wait covers a late one.
+  constexpr auto kDiskWait = std::chrono::seconds(5);
+  for (const auto& disk : disks) {
+    if (std::find(disk_mounts_.begin(), disk_mounts_.end(), disk.path) != disk_mounts_.end()) {
+      continue;  // a host that reconnected sends CONFIG again
+    }
+    auto mounted = mount_data_disk(disk, kDiskWait);
+    if (!mounted.ok()) return mounted.error();
+    disk_mounts_.push_back(disk.path);
+  }
   return {};
 }
 

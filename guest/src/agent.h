@@ -11,6 +11,7 @@
 
 #include "channel.h"
 #include "core/unique_fd.h"
+#include "disks.h"
 #include "exec_session.h"
 #include "file_session.h"
 #include "port_session.h"
@@ -38,6 +39,8 @@ class Agent {
   bool stream_busy(uint32_t stream) const;
   // CONFIG "workspace": mounts it once (a host that reconnects finds it mounted).
   Status mount_vfs(const std::string& workspace);
+  // CONFIG "disks": each mounted once, before the workspace (which may not be beneath them).
+  Status mount_disks(const std::vector<DataDisk>& disks);
   void reap_children();
 
   Channel channel_;
@@ -51,6 +54,7 @@ class Agent {
   std::map<uint32_t, std::unique_ptr<FileSession>> files_;
   std::string modules_dir_;
   std::optional<VfsMount> vfs_;
+  std::vector<std::string> disk_mounts_;  // mount points of the data disks, in mount order
 };
 
 }  // namespace matchlock::guest_agent

@@ -67,6 +67,31 @@ Status write_etc(const char* path, const rapidjson::Value& text) {
   return {};
 }
 
+// CONFIG.disks: [{"serial","path","readonly"}], at most kMaxDataDisks.
+Result<std::vector<DataDisk>> parse_disks(const rapidjson::Value& value) {
+  constexpr size_t kMaxDataDisks = 16;
+  if (!value.IsArray() || value.Size() > kMaxDataDisks) {
+    return invalid_argument("config: disks is not an array of at most 16 disks");
+  }
+  std::vector<DataDisk> disks;
+  for (const auto& e : value.GetArray()) {
+    if (!e.IsObject()) return invalid_argument("config: a disk is not an object");
+    auto serial = e.FindMember("serial");
+    auto path = e.FindMember("path");
+    auto readonly = e.FindMember("readonly");
+    if (serial == e.MemberEnd() || !serial->value.IsString() || path == e.MemberEnd() ||
+        !path->value.IsString() || readonly == e.MemberEnd() || !readonly->value.IsBool()) {
+      return invalid_argument("config: a disk needs serial, path and readonly");
+    }
+    DataDisk disk{std::string(serial->value.GetString(), serial->value.GetStringLength()),
+                  std::string(path->value.GetString(), path->value.GetStringLength()),
+                  readonly->value.GetBool()};
+    MATCHLOCK_TRY(validate_data_disk(disk));
+    disks.push_back(std::move(disk));
+  }
+  return disks;
+}
+
 }  // namespace
 
 Result<AppliedConfig> apply_config(std::string_view payload) {
@@ -110,6 +135,11 @@ Result<AppliedConfig> apply_config(std::string_view payload) {
   if (auto it = config.FindMember("workspace"); it != config.MemberEnd() && !it->value.IsNull()) {
     if (!it->value.IsString()) return invalid_argument("config: workspace is not a string");
     applied.workspace.assign(it->value.GetString(), it->value.GetStringLength());
+  }
+  if (auto it = config.FindMember("disks"); it != config.MemberEnd() && !it->value.IsNull()) {
+    auto disks = parse_disks(it->value);
+    if (!disks.ok()) return disks.error();
+    applied.disks = std::move(*disks);
   }
   return applied;
 }

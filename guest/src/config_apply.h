@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "disks.h"
 
 namespace matchlock::guest_agent {
 
@@ -16,6 +17,8 @@ struct AppliedConfig {
   std::vector<std::string> exec_env_defaults;
   // Where to mount the VFS (CONFIG "workspace"); "" = no VFS. The agent mounts it (vfs_mount.h).
   std::string workspace;
+  // Data disks to mount (CONFIG "disks"), before the workspace. The agent mounts them.
+  std::vector<DataDisk> disks;
 };
 
 // `payload` is the CONFIG JSON; any malformed field is an error, reported back as ERROR.

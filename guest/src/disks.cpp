@@ -68,4 +68,40 @@ Status mount_overlay_root(const std::string& base_device, const std::string& upp
   return {};
 }
 
+Status validate_data_disk(const DataDisk& disk) {
+  const std::string& s = disk.serial;
+  bool serial_ok = s.size() > 4 && s.size() <= 6 && s.rfind("disk", 0) == 0 &&
+                   s.find_first_not_of("0123456789", 4) == std::string::npos;
+  if (!serial_ok) return invalid_argument("config: disk serial \"" + s + "\" is not disk<N>");
+  const std::string& p = disk.path;
+  bool path_ok = p.size() > 1 && p.size() <= 4096 && p.front() == '/' && p.back() != '/' &&
+                 p.find('\0') == std::string::npos && p.find("//") == std::string::npos &&
+                 p.find("/./") == std::string::npos && p.find("/../") == std::string::npos &&
+                 (p.size() < 2 || p.compare(p.size() - 2, 2, "/.") != 0) &&
+                 (p.size() < 3 || p.compare(p.size() - 3, 3, "/..") != 0);
+  if (!path_ok) return invalid_argument("config: disk " + s + " mount point is not a clean path");
+  return {};
+}
+
+Status mount_data_disk(const DataDisk& disk, std::chrono::milliseconds timeout) {
+  MATCHLOCK_TRY(validate_data_disk(disk));
+  auto device = wait_for_disk(disk.serial, timeout);
+  if (!device) {
+    return io_error("disk " + disk.serial + " for " + disk.path + ": no such virtio-blk device");
+  }
+  auto mounted = mount_ext4(*device, disk.path, disk.readonly ? MS_RDONLY : 0);
+  if (!mounted.ok()) {
+    return io_error("disk " + disk.serial + " (ext4) at " + disk.path + ": " +
+                    mounted.error().message);
+  }
+  return {};
+}
+
+void unmount_data_disks(const std::vector<std::string>& paths) {
+  for (auto it = paths.rbegin(); it != paths.rend(); ++it) {
+    if (::umount2(it->c_str(), 0) == 0) continue;
+    ::mount(nullptr, it->c_str(), nullptr, MS_REMOUNT | MS_RDONLY, nullptr);
+  }
+}
+
 }  // namespace matchlock::guest_agent

@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "disks.h"
 #include "fs_util.h"
 #include "log.h"
 
@@ -51,7 +52,8 @@ void fatal(std::string_view reason) {
   power_off();
 }
 
-void graceful_shutdown(uint32_t grace_ms, const VfsMount* vfs) {
+void graceful_shutdown(uint32_t grace_ms, const VfsMount* vfs,
+                       const std::vector<std::string>& disk_mounts) {
   log_line("shutdown requested");
   // kill(-1) skips the caller, so the agent survives to finish the sequence.
   ::kill(-1, SIGTERM);
@@ -60,6 +62,7 @@ void graceful_shutdown(uint32_t grace_ms, const VfsMount* vfs) {
     reap_until(monotonic_ms() + 1000);
   }
   if (vfs) ::umount2(vfs->workspace.c_str(), MNT_DETACH);
+  unmount_data_disks(disk_mounts);
   power_off();
 }
 

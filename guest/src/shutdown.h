@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "vfs_mount.h"
 
@@ -16,7 +18,10 @@ namespace matchlock::guest_agent {
 // SHUTDOWN: SIGTERM everything, reap for up to grace_ms, SIGKILL the rest, sync, power off.
 // With a workspace mount, its relay (which ignores SIGTERM) keeps serving while the others
 // stop, so they can still flush into the workspace; then the workspace is detached (a lazy
-// unmount, which nothing can block) and the relay killed.
-[[noreturn]] void graceful_shutdown(uint32_t grace_ms, const VfsMount* vfs = nullptr);
+// unmount, which nothing can block) and the relay killed. The data disks mounted at
+// `disk_mounts` are unmounted last, so what was written to them is on the host's image file
+// with a clean journal before the VM powers off.
+[[noreturn]] void graceful_shutdown(uint32_t grace_ms, const VfsMount* vfs = nullptr,
+                                    const std::vector<std::string>& disk_mounts = {});
 
 }  // namespace matchlock::guest_agent

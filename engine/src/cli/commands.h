@@ -28,6 +28,7 @@ int cmd_log(Args args);   // log ID [-f]
 int cmd_allow_list(Args args);
 int cmd_cp(Args args);            // cp SRC DST: one side ID:/guest/path
 int cmd_port_forward(Args args);  // allow-list add|delete ID HOSTS...
+int cmd_volume(Args args);        // volume create|ls|rm|cp
 
 // Prints "matchlock: <message>" on stderr; returns the exit code to use for usage errors.
 int fail(const std::string& message, int exit_code = 2);

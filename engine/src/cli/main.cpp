@@ -48,6 +48,8 @@ const Command kCommands[] = {
     {"pull", nullptr, cmd_pull, "pull", "Pull an image from a registry"},
     {"build", nullptr, nullptr, "build", "Build an image from a Dockerfile"},
     {"image", nullptr, cmd_image, "image ls|rm|import", "Manage local images"},
+    {"volume", nullptr, cmd_volume, "volume create|ls|rm",
+     "Manage named volumes, ext4 disks for run --disk @NAME:/path (also cp)"},
     {"setup", nullptr, cmd_setup, "setup linux", "Check this host and fix what it can"},
     {"version", nullptr, cmd_version, "version", "Print the version, commit and QEMU"},
 };

@@ -10,6 +10,7 @@
 
 #include "core/value_parsers.h"
 #include "image/image_store.h"
+#include "sandbox/disk_spec.h"
 #include "sandbox/mount_spec.h"
 #include "sandbox/network_policy.h"
 #include "sandbox/plugin_options.h"
@@ -87,8 +88,6 @@ Status parse_network_flags(const ParsedArgs& a, sandbox::SandboxOptions& o) {
         return invalid_argument(std::string("--no-network cannot be combined with --") + flag);
     }
   }
-  // Registered so conflicts and typos get precise errors; the feature lands with a later issue.
-  if (!a.values("disk").empty()) return invalid_argument("--disk is not supported yet");
   o.force_interception = a.is_set("network-intercept");
   return {};
 }
@@ -168,6 +167,23 @@ Status parse_vfs_flags(const ParsedArgs& a, sandbox::SandboxOptions& o) {
   auto vfs = sandbox::parse_cli_vfs(a.values("volume"), a.value("workspace").value_or(""), cwd);
   if (!vfs.ok()) return vfs.error();
   o.vfs = std::move(*vfs);
+  return {};
+}
+
+// --disk, after the VFS flags: a disk must not sit at or beneath the workspace.
+Status parse_disk_flags(const ParsedArgs& a, sandbox::SandboxOptions& o) {
+  std::error_code ec;
+  const std::string cwd = std::filesystem::current_path(ec).string();
+  if (ec) return invalid_argument("cannot read the current directory: " + ec.message());
+  const auto values = a.values("disk");
+  for (const auto& v : values) {
+    auto disk = sandbox::parse_disk_flag(v, cwd);
+    if (!disk.ok()) return disk.error();
+    o.disks.push_back(std::move(*disk));
+  }
+  if (auto conflict = sandbox::find_disk_conflict(o.disks, o.vfs.workspace)) {
+    return invalid_argument("invalid --disk \"" + values[conflict->index] + "\": " + conflict->why);
+  }
   return {};
 }
 
@@ -251,7 +267,10 @@ ArgParser run_arg_parser() {
                     "absolute beneath it); MODE overlay (default: the guest's changes stay in "
                     "the sandbox), host_fs (read-write) or ro")
       .add_value("workspace", 0, "PATH", "guest directory of the file mounts", "/workspace")
-      .add_repeated("disk", 0, "HOST:GUEST[:ro]", "attach a raw ext4 disk (not supported yet)")
+      .add_repeated("disk", 0, "HOST:GUEST[:ro]",
+                    "attach an ext4 image file (or @NAME, a `matchlock volume`) and mount it at "
+                    "the absolute GUEST path; writes go to the file itself; :ro mounts it "
+                    "read-only")
       .add_repeated("allow-private-host", 0, "IP",
                     "let interception dial this private address (blocked by default)")
       .add_repeated("publish", 'p', "[ADDR:]HOST:GUEST",
@@ -399,6 +418,7 @@ Result<RunOptions> parse_run_options(Args args, bool stdin_is_tty) {
   if (auto st = parse_secret_flags(a, o.sandbox); !st.ok()) return st.error();
   if (auto st = parse_publish_flags(a, o.sandbox); !st.ok()) return st.error();
   if (auto st = parse_vfs_flags(a, o.sandbox); !st.ok()) return st.error();
+  if (auto st = parse_disk_flags(a, o.sandbox); !st.ok()) return st.error();
   return o;
 }
 

@@ -309,6 +309,17 @@ void GuestConnection::send_config() {
     d.AddMember("ca_certificate", json::str(config_->ca_certificate, a), a);
   }
   if (!config_->workspace.empty()) d.AddMember("workspace", json::str(config_->workspace, a), a);
+  if (!config_->disks.empty()) {
+    rapidjson::Value disks(rapidjson::kArrayType);
+    for (const auto& disk : config_->disks) {
+      rapidjson::Value e(rapidjson::kObjectType);
+      e.AddMember("serial", json::str(disk.serial, a), a);
+      e.AddMember("path", json::str(disk.path, a), a);
+      e.AddMember("readonly", disk.readonly, a);
+      disks.PushBack(e, a);
+    }
+    d.AddMember("disks", disks, a);
+  }
   if (config_->network) {
     rapidjson::Value n(rapidjson::kObjectType);
     n.AddMember("address", json::str(config_->network->address, a), a);

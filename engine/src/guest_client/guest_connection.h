@@ -37,6 +37,14 @@ struct GuestNetwork {
   int mtu = 1500;
 };
 
+// A data disk the guest mounts (CONFIG "disks"): the virtio-blk device with this serial, ext4,
+// at `path`. A disk that fails to mount fails the boot.
+struct GuestDisk {
+  std::string serial;
+  std::string path;
+  bool readonly = false;
+};
+
 // Per-sandbox settings applied by the guest after HELLO (the CONFIG frame).
 struct GuestConfig {
   std::string hostname;
@@ -48,6 +56,7 @@ struct GuestConfig {
   std::string ca_certificate;
   // Where the guest mounts the virtio-fs workspace (CONFIG "workspace"); "" = no workspace.
   std::string workspace;
+  std::vector<GuestDisk> disks;  // mounted before the workspace
 };
 
 struct ExecRequest {

@@ -10,14 +10,19 @@
 // numbers from 1, one sequence for all kinds, never reused in a session).
 //
 // Session:
-//   guest -> host  HELLO   {"version":4,"agent":"matchlock-guest <ver>","boot_ms":N}
-//   host  -> guest HELLO   {"version":4}
+//   guest -> host  HELLO   {"version":5,"agent":"matchlock-guest <ver>","boot_ms":N}
+//   host  -> guest HELLO   {"version":5}
 //   host  -> guest CONFIG  {"hostname":..,"hosts":"<file text>","resolv_conf":"<file text>"|absent,
 //                           "time_unix_ms":N,"network":{"address":"192.168.127.15","prefix":24,
 //                           "gateway":"192.168.127.2","mtu":1500}|absent,   (absent: no NIC)
 //                           "ca_certificate":"<PEM>"|absent,
-//                           "workspace":"/workspace"|absent}
+//                           "workspace":"/workspace"|absent,
+//                           "disks":[{"serial":"disk0","path":"/data","readonly":bool}]|absent}
 //   guest -> host  READY   {}                          (or ERROR {"message":..} on stream 0)
+// With "disks", the guest mounts each virtio-blk disk of that serial (ext4, read-only if asked)
+// at its path, mkdir -p first, before the workspace; a disk that is missing or fails to mount is
+// an ERROR for CONFIG (deliberately fatal: a silently missing data disk is worse). The guest
+// unmounts them when it shuts down, so their journals are clean.
 // With "workspace", the guest mounts the VFS there before READY: the virtio-fs device tagged
 // "matchlock", whose FUSE requests the host serves as the device's vhost-user backend (not over
 // this channel). A mount failure is an ERROR for CONFIG, so every exec after READY sees the
@@ -109,7 +114,8 @@ namespace matchlock::guest_protocol {
 // 3: CONFIG "workspace" (the VFS mount) and file streams (FILE_READ, FILE_WRITE, FILE_LIST,
 //    FILE_INFO, FILE_LISTING, FILE_DONE).
 // 4: FILE_STAT, FILE_MKDIR, FILE_REMOVE, FILE_RENAME (and FILE_INFO's "mtime" for a stat).
-inline constexpr uint32_t kProtocolVersion = 4;
+// 5: CONFIG "disks" (an older agent would ignore them and run without its data disks).
+inline constexpr uint32_t kProtocolVersion = 5;
 inline constexpr size_t kFrameHeaderSize = 9;
 // Largest payload either side accepts. DATA frames are produced in chunks of kMaxDataChunk.
 inline constexpr uint32_t kMaxFramePayload = 256 * 1024;

@@ -11,6 +11,7 @@
 #include "core/json.h"
 #include "core/value_parsers.h"
 #include "rpc/vfs_params.h"
+#include "sandbox/disk_spec.h"
 #include "sandbox/network_policy.h"
 #include "sandbox/secret_spec.h"
 
@@ -340,6 +341,44 @@ Status parse_vfs(const Value& params, sandbox::SandboxOptions& o) {
   return {};
 }
 
+// extra_disks: [{host_path, guest_mount, readonly}], after vfs (the workspace must be known).
+// host_path is absolute (an rpc server has no meaningful working directory) or @NAME.
+Status parse_extra_disks(const Value& params, sandbox::SandboxOptions& o) {
+  const Value* disks = member(params, "extra_disks");
+  if (!disks) return {};
+  if (!disks->IsArray()) return invalid("extra_disks", "must be an array");
+  const auto entries = disks->GetArray();
+  for (rapidjson::SizeType i = 0; i < entries.Size(); ++i) {
+    const std::string field = "extra_disks[" + std::to_string(i) + "]";
+    const Value& e = entries[i];
+    if (!e.IsObject()) return invalid(field, "must be an object");
+    auto host = get_string(e, "host_path", field + ".host_path");
+    if (!host.ok()) return host.error();
+    auto guest = get_string(e, "guest_mount", field + ".guest_mount");
+    if (!guest.ok()) return guest.error();
+    auto readonly = get_bool(e, "readonly", field + ".readonly");
+    if (!readonly.ok()) return readonly.error();
+    sandbox::DiskSpec disk;
+    disk.readonly = *readonly;
+    if (host->empty() || (host->front() != '/' && host->front() != '@')) {
+      return invalid(field + ".host_path", "must be an absolute path or @NAME of a volume");
+    }
+    auto guest_path = sandbox::parse_disk_guest_path(*guest);
+    if (!guest_path.ok()) return invalid(field + ".guest_mount", guest_path.error().message);
+    disk.guest_path = *guest_path;
+    if (auto st = sandbox::resolve_disk_host(*host, "/", disk.readonly, disk); !st.ok()) {
+      return invalid(field + ".host_path", st.error().message);
+    }
+    o.disks.push_back(std::move(disk));
+  }
+  if (auto conflict = sandbox::find_disk_conflict(o.disks, o.vfs.workspace)) {
+    return invalid("extra_disks[" + std::to_string(conflict->index) + "]." +
+                       (conflict->guest_side ? "guest_mount" : "host_path"),
+                   conflict->why);
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<CreateRequest> parse_create_params(const rapidjson::Value* params) {
@@ -369,9 +408,7 @@ Result<CreateRequest> parse_create_params(const rapidjson::Value* params) {
   MATCHLOCK_TRY(append_env_map(p, "env", "env", o.env));
   MATCHLOCK_TRY(parse_network(p, o));
   MATCHLOCK_TRY(parse_vfs(p, o));
-  if (const Value* d = member(p, "extra_disks"); non_empty(d)) {
-    return invalid_argument("extra_disks is not supported yet");
-  }
+  MATCHLOCK_TRY(parse_extra_disks(p, o));
   return req;
 }
 

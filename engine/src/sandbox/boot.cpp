@@ -21,6 +21,7 @@
 #include "vfs/hook_pipeline.h"
 #include "vm/qemu_command.h"
 #include "vm/vm_launcher.h"
+#include "volume/disk_users.h"
 
 namespace matchlock::sandbox {
 
@@ -30,6 +31,7 @@ namespace matchlock::sandbox {
 const Boot::Step Boot::kSteps[] = {
     {"publish ports", [](Boot& b, StepDone d) { b.publish_ports(std::move(d)); }},
     {"state", [](Boot& b, StepDone d) { b.open_state(std::move(d)); }},
+    {"disks", [](Boot& b, StepDone d) { b.check_disks(std::move(d)); }},
     {"image", [](Boot& b, StepDone d) { b.resolve_image(std::move(d)); }},
     {"guest bundle", [](Boot& b, StepDone d) { b.locate_guest_bundle(std::move(d)); }},
     {"register sandbox", [](Boot& b, StepDone d) { b.register_sandbox(std::move(d)); }},
@@ -110,6 +112,27 @@ void Boot::open_state(StepDone done) {
   auto state = state::StateStore::open(matchlock_home());
   if (!state.ok()) return done(state.error());
   res().state = std::move(state.value());
+  done(Status());
+}
+
+// --disk / extra_disks held by another live sandbox: read-write on either side is refused
+// before anything is created, naming the holder. (QEMU's image lock still catches a race
+// between two boots: disk_lock_refusal words that.)
+void Boot::check_disks(StepDone done) {
+  for (const auto& disk : sandbox_->options_.disks) {
+    auto users = volume::active_disk_users(*res().state, disk.host_path);
+    if (!users.ok()) return done(users.error());
+    std::vector<volume::DiskUser> conflicting;
+    for (const auto& u : *users) {
+      if (!disk.readonly || !u.readonly) conflicting.push_back(u);
+    }
+    if (!conflicting.empty()) {
+      return done(Error(ErrorCode::kAlreadyExists,
+                        disk.host_path + " is in use by running sandbox " +
+                            volume::describe_users(conflicting) +
+                            ": a disk is attached read-write to one sandbox at a time"));
+    }
+  }
   done(Status());
 }
 
@@ -325,6 +348,10 @@ void Boot::start_qemu(StepDone done) {
   spec.memory_mib = options.memory_mib;
   spec.base_disk = base_disk_;
   spec.upper_disk = r.dir / "upper.ext4";
+  for (size_t i = 0; i < options.disks.size(); ++i) {
+    const auto& disk = options.disks[i];
+    spec.data_disks.push_back({disk.host_path, vm::data_disk_serial(i), disk.readonly});
+  }
   spec.console_log = r.dir / "console.log";
   spec.host_tsc_khz = vm::host_tsc_khz();
   spec.slirp_baseline = slirp_baseline_;
@@ -413,6 +440,10 @@ guest_client::GuestConfig Boot::guest_config() const {
   cfg.resolv_conf = resolv_conf(options.dns_servers);
   cfg.ca_certificate = ca_certificate_pem_;  // "" outside interception mode
   cfg.workspace = options.vfs.workspace;
+  for (size_t i = 0; i < options.disks.size(); ++i) {
+    const auto& disk = options.disks[i];
+    cfg.disks.push_back({vm::data_disk_serial(i), disk.guest_path, disk.readonly});
+  }
   if (res().net) {
     auto a = net::guest_addressing(options.mtu);
     cfg.network = guest_client::GuestNetwork{a.address, a.prefix, a.gateway, a.mtu};
@@ -436,6 +467,24 @@ void Boot::arm_timeout() {
     self->fail_in_current_step(Error(ErrorCode::kTimeout, "the guest agent did not answer within " +
                                                               std::to_string(limit / 1000) + " s"));
   });
+}
+
+// QEMU refuses a data disk that another process holds (its image lock: a sandbox that booted
+// meanwhile, the same file under another name, anything else) by exiting at once, which the
+// step waiting on QEMU sees first as a closed channel. The reason is in QEMU's log.
+std::string Boot::disk_lock_refusal() const {
+  if (!sandbox_ || sandbox_->options_.disks.empty()) return "";
+  std::string log = tail_lines(res().dir / "qemu.log", 5);
+  auto at = log.find("Failed to get ");
+  if (at == std::string::npos || log.find(" lock", at) == std::string::npos) return "";
+  std::string image;
+  if (auto open = log.find("image [", at); open != std::string::npos) {
+    auto close = log.find(']', open);
+    if (close != std::string::npos) image = log.substr(open + 7, close - open - 7);
+  }
+  return "start QEMU: disk " + (image.empty() ? std::string("image") : image) +
+         " is in use by another process (QEMU could not lock it): a disk is attached "
+         "read-write to one sandbox at a time";
 }
 
 void Boot::on_vm_exit(const vm::ExitInfo& info) {
@@ -462,6 +511,9 @@ void Boot::ready() {
 
 void Boot::fail(Error e) {
   if (finished()) return;
+  if (auto refusal = disk_lock_refusal(); !refusal.empty()) {
+    e = Error(ErrorCode::kAlreadyExists, refusal);
+  }
   auto done = std::exchange(done_, nullptr);
   if (timeout_) timeout_->stop();
   auto& r = res();

@@ -1,8 +1,9 @@
 // Boots a sandbox as a list of named steps. The order is written once, in Boot::kSteps
 // (boot.cpp), read top to bottom:
 //
-//   open state → resolve image → guest bundle → register sandbox → upper disk → accelerator
-//   → certificate authority → network → files → start QEMU → connect guest and QMP → ready
+//   open state → disks in use → resolve image → guest bundle → register sandbox → upper disk
+//   → accelerator → certificate authority → network → files → start QEMU → connect guest and QMP →
+//   ready
 //
 // The certificate authority comes before the network (whose policy signs with it) and so
 // before the guest configuration that carries its certificate into the guest.
@@ -29,9 +30,9 @@
 #include "net/tls/certificate_authority.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/sandbox_resources.h"
+#include "vfs/mount_table.h"
 #include "vm/accel_probe.h"
 #include "vm/bundle.h"
-#include "vfs/mount_table.h"
 #include "vm/qemu_process.h"
 
 namespace matchlock::sandbox {
@@ -53,6 +54,7 @@ class Boot : public std::enable_shared_from_this<Boot> {
 
   // The steps, in boot order.
   void open_state(StepDone done);
+  void check_disks(StepDone done);
   void resolve_image(StepDone done);
   void publish_ports(StepDone done);
   void locate_guest_bundle(StepDone done);
@@ -69,6 +71,7 @@ class Boot : public std::enable_shared_from_this<Boot> {
   guest_client::GuestConfig guest_config() const;
   void arm_timeout();
   void on_vm_exit(const vm::ExitInfo& info);
+  std::string disk_lock_refusal() const;  // "" unless QEMU refused a locked data disk
   void ready();
   void fail(Error e);
   // Fails with the context of the step running now (the VM exit and timeout watchdogs).

@@ -99,6 +99,20 @@ rapidjson::Value vfs_object(const VfsOptions& v, Alloc& a) {
   return out;
 }
 
+// Extra disks by host image: `volume rm` and the boot's in-use check read these back.
+rapidjson::Value disks_array(const std::vector<DiskSpec>& disks, Alloc& a) {
+  rapidjson::Value out(rapidjson::kArrayType);
+  for (const auto& d : disks) {
+    rapidjson::Value e(rapidjson::kObjectType);
+    e.AddMember("host_path", json::str(d.host_path, a), a);
+    e.AddMember("guest_path", json::str(d.guest_path, a), a);
+    e.AddMember("readonly", d.readonly, a);
+    if (!d.volume.empty()) e.AddMember("volume", json::str(d.volume, a), a);
+    out.PushBack(e, a);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string options_record_json(const SandboxOptions& o) {
@@ -129,6 +143,7 @@ std::string options_record_json(const SandboxOptions& o) {
   }
   d.AddMember("ports", ports, a);
   d.AddMember("vfs", vfs_object(o.vfs, a), a);
+  d.AddMember("disks", disks_array(o.disks, a), a);
   return json::to_string(d);
 }
 

@@ -38,6 +38,8 @@ namespace {
 // How long a lost guest channel waits for QEMU's exit to be reported: QEMU's sockets close as it
 // dies, a moment before its pidfd says so, and the crash should name the real cause.
 constexpr uint64_t kGuestLostGraceMs = 300;
+// How long a guest with data disks gets to kill its processes, flush and unmount them.
+constexpr uint64_t kDiskFlushMs = 10000;
 
 Error no_interception() {
   return Error(ErrorCode::kUnsupported,
@@ -150,9 +152,12 @@ void Sandbox::stop_vm(uint64_t graceful_ms) {
       if (res_->qemu) res_->qemu->kill(SIGKILL);
     });
   };
-  if (graceful_ms > 0 && r.guest && r.guest->ready()) {
+  // What the guest wrote to a data disk may still be in its page cache: a sandbox with disks
+  // always stops through the agent, which unmounts them, however short the grace.
+  const bool flush_disks = !options_.disks.empty();
+  if ((graceful_ms > 0 || flush_disks) && r.guest && r.guest->ready()) {
     r.guest->shutdown(static_cast<uint32_t>(graceful_ms));
-    r.close_timer->start(graceful_ms + 1000, hard_stop);
+    r.close_timer->start(graceful_ms + (flush_disks ? kDiskFlushMs : 1000), hard_stop);
   } else if (graceful_ms > 0 && r.qmp && r.qmp->ready()) {
     r.qmp->execute("system_powerdown", [](Result<std::string>) {});
     r.close_timer->start(graceful_ms, hard_stop);

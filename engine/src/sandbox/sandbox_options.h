@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "sandbox/disk_spec.h"
 #include "sandbox/mount_spec.h"
 #include "sandbox/plugin_options.h"
 #include "sandbox/port_forward_spec.h"
@@ -50,6 +51,8 @@ struct SandboxOptions {
   bool keep_after_crash = false;
   // -v / --workspace / rpc create vfs: the guest's FUSE tree at vfs.workspace.
   VfsOptions vfs;
+  // --disk / rpc extra_disks: ext4 images the guest mounts, in the given order.
+  std::vector<DiskSpec> disks;
 };
 
 }  // namespace matchlock::sandbox

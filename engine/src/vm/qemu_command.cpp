@@ -65,6 +65,26 @@ std::string qemu_option_value(std::string_view value) {
   return out;
 }
 
+std::string data_disk_serial(size_t index) {
+  return "disk" + std::to_string(index);
+}
+
+namespace {
+
+// A user's image through the file protocol explicitly (never parsed as "proto:..."). QEMU
+// takes an exclusive write lock on an image it opens read-write, so a second sandbox cannot
+// open the same disk read-write at once (boot.cpp words that failure).
+void add_data_disk(std::vector<std::string>& a, const VmDisk& disk) {
+  const std::string id = qemu_option_value(disk.serial);
+  a.insert(a.end(), {"-drive",
+                     "file.driver=file,file.filename=" + qemu_option_value(disk.path.string()) +
+                         ",if=none,id=" + id + ",format=raw" +
+                         (disk.readonly ? ",readonly=on" : ",discard=unmap"),
+                     "-device", "virtio-blk-device,drive=" + id + ",serial=" + id});
+}
+
+}  // namespace
+
 std::vector<std::string> qemu_argv(const VmSpec& spec) {
   std::vector<std::string> a;
   // virtio-fs: the file server (another process) reads and writes the guest's RAM directly,
@@ -100,6 +120,9 @@ std::vector<std::string> qemu_argv(const VmSpec& spec) {
                             ",if=none,id=upper,format=raw,cache=unsafe,discard=unmap",
                         "-device",
                         "virtio-blk-device,drive=upper,serial=upper",
+                    });
+  for (const auto& disk : spec.data_disks) add_data_disk(a, disk);
+  a.insert(a.end(), {
                         "-device",
                         "virtio-serial-device,max_ports=4",
                         "-chardev",

@@ -30,6 +30,16 @@ inline constexpr const char* kGuestRamId = "ram";
 // The QEMU program sandboxes run, looked up on $PATH.
 inline constexpr const char* kQemuBinary = "qemu-system-x86_64";
 
+// A data disk beyond the sandbox's own two: the guest finds it by its virtio-blk serial.
+struct VmDisk {
+  std::filesystem::path path;  // used in place (writes persist in the file)
+  std::string serial;          // "disk0", "disk1", ...
+  bool readonly = false;
+};
+
+// The serial of the index-th data disk.
+std::string data_disk_serial(size_t index);
+
 struct VmSpec {
   std::string qemu_binary = kQemuBinary;
   Accel accel = Accel::kTcg;
@@ -39,6 +49,7 @@ struct VmSpec {
   uint64_t memory_mib = 512;
   std::filesystem::path base_disk;   // read-only image rootfs, serial "base"
   std::filesystem::path upper_disk;  // writable per-sandbox disk, serial "upper"
+  std::vector<VmDisk> data_disks;    // --disk / extra_disks, in order
   std::filesystem::path console_log;
   bool network = false;  // attach virtio-net on kNetFd
   bool vfs = false;      // add virtio-fs (tag kVirtioFsTag), its vhost-user backend on kVfsFd

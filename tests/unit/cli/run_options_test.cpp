@@ -1,6 +1,8 @@
 #include <stdlib.h>
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -114,5 +116,38 @@ TEST_CASE("run -v errors name the value", "[cli][mount]") {
         "invalid volume mount \"/nonexistent/q:x\": host path does not exist");
   CHECK(error_of({"-v", "/tmp:/x"}).rfind("invalid volume mount \"/tmp:/x\": ", 0) == 0);
   CHECK(error_of({"--workspace", "/proc"}).rfind("invalid --workspace \"/proc\"", 0) == 0);
-  CHECK(error_of({"--disk", "/tmp/a:/b"}) == "--disk is not supported yet");
+  CHECK(error_of({"--disk", "/nonexistent/a:/b"})
+            .rfind("invalid --disk \"/nonexistent/a:/b\": ", 0) == 0);
+}
+
+TEST_CASE("run --disk: repeatable, checked as a set against the workspace", "[cli][disk]") {
+  char dir[] = "/tmp/matchlock-run-disk-XXXXXX";
+  REQUIRE(::mkdtemp(dir) != nullptr);
+  const std::string a = std::string(dir) + "/a.img", b = std::string(dir) + "/b.img";
+  for (const auto& path : {a, b}) {
+    std::string image(4096, '\0');
+    image[1080] = '\x53';
+    image[1081] = '\xEF';
+    std::ofstream(path, std::ios::binary) << image;
+  }
+  auto r = parse({"--disk", a + ":/data", "--disk", b + ":/ref:ro"});
+  REQUIRE(r.ok());
+  REQUIRE(r->sandbox.disks.size() == 2);
+  CHECK(r->sandbox.disks[0].guest_path == "/data");
+  CHECK_FALSE(r->sandbox.disks[0].readonly);
+  CHECK(r->sandbox.disks[1].host_path == b);
+  CHECK(r->sandbox.disks[1].readonly);
+
+  CHECK(error_of({"--disk", a + ":/data", "--disk", a + ":/other"}) ==
+        "invalid --disk \"" + a + ":/other\": the same image as an earlier disk: " + a);
+  CHECK(error_of({"--disk", a + ":/d", "--disk", b + ":/d"}).find("overlaps the mount point") !=
+        std::string::npos);
+  CHECK(error_of({"--disk", a + ":/workspace/x"}) ==
+        "invalid --disk \"" + a +
+            ":/workspace/x\": \"/workspace/x\" is shadowed by the workspace "
+            "\"/workspace\"");
+  CHECK(error_of({"--workspace", "/w", "--disk", a + ":/w/x"}).find("shadowed by the workspace") !=
+        std::string::npos);
+  CHECK(parse({"--workspace", "/w", "--disk", a + ":/workspace/x"}).ok());
+  std::filesystem::remove_all(dir);
 }

@@ -1,5 +1,8 @@
 #include <rapidjson/document.h>
+#include <stdlib.h>
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 
 #include "rpc/create_params.h"
 #include "sandbox/network_policy.h"
@@ -207,4 +210,46 @@ TEST_CASE("create_intercept_and_interception_turn_interception_on", "[rpc][creat
   auto plain = parse(R"({"image":"a","network":{"intercept":false}})");
   REQUIRE(plain.ok());
   CHECK_FALSE(sandbox::wants_interception(plain->options));
+}
+
+TEST_CASE("create extra_disks: validated like --disk, errors name extra_disks[i].field",
+          "[rpc][create][disk]") {
+  char dir[] = "/tmp/matchlock-rpc-disk-XXXXXX";
+  REQUIRE(::mkdtemp(dir) != nullptr);
+  const std::string img = std::string(dir) + "/v.img";
+  std::string image(4096, '\0');
+  image[1080] = '\x53';
+  image[1081] = '\xEF';
+  std::ofstream(img, std::ios::binary) << image;
+  auto req = [&](const std::string& disks) {
+    return R"({"image":"a","extra_disks":)" + disks + "}";
+  };
+  auto ok = parse(
+      req(R"([{"host_path":")" + img + R"(","guest_mount":"/data","readonly":true}])").c_str());
+  REQUIRE(ok.ok());
+  REQUIRE(ok->options.disks.size() == 1);
+  CHECK(ok->options.disks[0].host_path == img);
+  CHECK(ok->options.disks[0].guest_path == "/data");
+  CHECK(ok->options.disks[0].readonly);
+  CHECK(parse(req("[]").c_str())->options.disks.empty());
+  CHECK(parse(R"({"image":"a","extra_disks":null})")->options.disks.empty());
+
+  CHECK(error_of(req("{}").c_str()) == "invalid extra_disks: must be an array");
+  CHECK(error_of(req("[1]").c_str()) == "invalid extra_disks[0]: must be an object");
+  CHECK(error_of(req(R"([{"host_path":"rel.img","guest_mount":"/d"}])").c_str()) ==
+        "invalid extra_disks[0].host_path: must be an absolute path or @NAME of a volume");
+  CHECK(error_of(req(R"([{"host_path":"/nonexistent.img","guest_mount":"/d"}])").c_str()) ==
+        "invalid extra_disks[0].host_path: host file /nonexistent.img: No such file or directory");
+  CHECK(error_of(req(R"([{"host_path":")" + img + R"(","guest_mount":"/proc/x"}])").c_str())
+            .rfind("invalid extra_disks[0].guest_mount: guest path \"/proc/x\"", 0) == 0);
+  CHECK(error_of(req(R"([{"host_path":")" + img + R"(","guest_mount":"/d","readonly":"yes"}])")
+                     .c_str()) == "invalid extra_disks[0].readonly: must be a boolean");
+  CHECK(error_of(req(R"([{"host_path":")" + img + R"(","guest_mount":"/a"},{"host_path":")" + img +
+                     R"(","guest_mount":"/b"}])")
+                     .c_str()) ==
+        "invalid extra_disks[1].host_path: the same image as an earlier disk: " + img);
+  CHECK(error_of(req(R"([{"host_path":")" + img + R"(","guest_mount":"/workspace/d"}])").c_str()) ==
+        "invalid extra_disks[0].guest_mount: \"/workspace/d\" is shadowed by the workspace "
+        "\"/workspace\"");
+  std::filesystem::remove_all(dir);
 }

@@ -153,3 +153,21 @@ TEST_CASE("the virtio-9p bench baseline shares one escaped host directory", "[vm
       has_pair(argv, "-fsdev", "local,id=bench9p,path=/srv/a,,readonly=on/w,security_model=none"));
   CHECK(has_pair(argv, "-device", "virtio-9p-device,fsdev=bench9p,mount_tag=bench9p"));
 }
+
+TEST_CASE("data disks are virtio-blk drives by serial, paths escaped, ro when asked",
+          "[vm][disk]") {
+  VmSpec s = sample();
+  s.data_disks = {{"/v/data,x.ext4", data_disk_serial(0), false},
+                  {"nbd:host:1", data_disk_serial(1), true}};
+  auto argv = qemu_argv(s);
+  CHECK(has_pair(argv, "-drive",
+                 "file.driver=file,file.filename=/v/data,,x.ext4,if=none,id=disk0,format=raw,"
+                 "discard=unmap"));
+  CHECK(has_pair(argv, "-device", "virtio-blk-device,drive=disk0,serial=disk0"));
+  // The file protocol is explicit: a name that looks like "proto:..." is still a file name.
+  CHECK(has_pair(argv, "-drive",
+                 "file.driver=file,file.filename=nbd:host:1,if=none,id=disk1,format=raw,"
+                 "readonly=on"));
+  CHECK(has_pair(argv, "-device", "virtio-blk-device,drive=disk1,serial=disk1"));
+  CHECK(std::count(argv.begin(), argv.end(), std::string("-drive")) == 4);
+}
