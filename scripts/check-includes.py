@@ -26,8 +26,9 @@ ALLOWED = {
     "volume": {"core", "state"},
     "sandbox": {"core", "vm", "guest_client", "net", "image", "state", "vfs", "volume"},
     # rpc speaks the VFS's value types on the wire: hook settings in `create` and the file
-    # operations of `event` notices (vfs/file_operation.h, vfs/hook_rules.h).
-    "rpc": {"core", "sandbox", "vfs"},
+    # operations of `event` notices (vfs/file_operation.h, vfs/hook_rules.h); `list_sandboxes`
+    # reads the state records without a sandbox, as the cli's `list` does.
+    "rpc": {"core", "sandbox", "vfs", "state"},
     # The image commands (pull, image ls/rm/import) and the record-keeping commands (list, get,
     # inspect, rm, prune, gc) work on the image store and the state database without a sandbox;
     # `version` and `setup linux` report the host's QEMU and guest bundle (vm/qemu_install.h,

@@ -20,7 +20,7 @@ std::string_view bounded(const std::string& s) {
 
 }  // namespace
 
-std::string network_event_line(const net::policy::NetworkEvent& e, int64_t unix_ms) {
+std::string network_event_line(const sandbox::NetworkEvent& e, int64_t unix_ms) {
   rapidjson::Document d(rapidjson::kObjectType);
   auto& a = d.GetAllocator();
   auto str = [&](const std::string& s) {

@@ -8,13 +8,13 @@
 #include <cstdint>
 #include <string>
 
-#include "net/policy/network_event.h"
+#include "sandbox/sandbox_event.h"
 
 namespace matchlock::rpc {
 
 // {"type":"network","timestamp":<unix ms>,"network":{"method","url","host","status_code",
 // "request_bytes","response_bytes","duration_ms","blocked","block_reason"?}} as one line;
 // block_reason only when blocked.
-std::string network_event_line(const net::policy::NetworkEvent& event, int64_t unix_ms);
+std::string network_event_line(const sandbox::NetworkEvent& event, int64_t unix_ms);
 
 }  // namespace matchlock::rpc
