@@ -297,6 +297,48 @@ func TestE2EAllowList(t *testing.T) {
 	}
 }
 
+// Named volumes are CLI calls (`matchlock volume ... --json`), with the original's signatures.
+func TestE2EVolumes(t *testing.T) {
+	c := shared(t)
+	info, err := c.VolumeCreate("sdk-go-vol", 16)
+	if err != nil {
+		t.Fatalf("VolumeCreate: %v", err)
+	}
+	if info.Name != "sdk-go-vol" || info.Size != "16.0 MB" || !strings.HasSuffix(info.Path, "/sdk-go-vol.ext4") {
+		t.Errorf("VolumeCreate = %+v", info)
+	}
+	if st, err := os.Stat(info.Path); err != nil || !st.Mode().IsRegular() {
+		t.Errorf("volume file %s: %v", info.Path, err)
+	}
+	has := func() bool {
+		vols, err := c.VolumeList()
+		if err != nil {
+			t.Fatalf("VolumeList: %v", err)
+		}
+		for _, v := range vols {
+			if v.Name == "sdk-go-vol" {
+				return true
+			}
+		}
+		return false
+	}
+	if !has() {
+		t.Error("VolumeList misses sdk-go-vol")
+	}
+	if _, err := c.VolumeCreate("sdk-go-vol", 16); err == nil || !strings.Contains(err.Error(), "sdk-go-vol") {
+		t.Errorf("duplicate VolumeCreate: %v", err)
+	}
+	if err := c.VolumeRemove("sdk-go-vol"); err != nil {
+		t.Fatalf("VolumeRemove: %v", err)
+	}
+	if has() {
+		t.Error("VolumeList still lists sdk-go-vol")
+	}
+	if _, err := os.Stat(info.Path); !os.IsNotExist(err) {
+		t.Errorf("volume file left behind: %v", err)
+	}
+}
+
 func TestE2ELog(t *testing.T) {
 	env := requireE2E(t)
 	c, err := sdk.NewClient(env.config())

@@ -143,11 +143,6 @@ def test_allow_list(sandbox):
     assert removed.changed == ["example.com"] and "api.example.com" in removed.allowed_hosts
 
 
-def test_volumes_not_supported(sandbox):
-    with pytest.raises(matchlock.NotSupportedError, match="volume"):
-        sandbox.volume_list()
-
-
 # ── matchlock extensions (being added to the engine in parallel) ──
 
 
@@ -196,3 +191,16 @@ def test_set_timeout(sandbox):
 def test_mypy_strict_on_installed_package():
     done = subprocess.run([sys.executable, "-m", "mypy", "--strict", "-p", "matchlock"], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_volumes_through_the_cli(sandbox):
+    # Named volumes are CLI calls (`matchlock volume … --json`), not rpc methods.
+    info = sandbox.volume_create("sdk-py-vol", 16)
+    assert info.name == "sdk-py-vol" and info.size == "16.0 MB"
+    assert info.path.endswith("/sdk-py-vol.ext4") and os.path.isfile(info.path)
+    assert "sdk-py-vol" in [v.name for v in sandbox.volume_list()]
+    with pytest.raises(matchlock.MatchlockError, match="sdk-py-vol"):
+        sandbox.volume_create("sdk-py-vol", 16)  # exists already
+    sandbox.volume_remove("sdk-py-vol")
+    assert "sdk-py-vol" not in [v.name for v in sandbox.volume_list()]
+    assert not os.path.exists(info.path)

@@ -1,6 +1,7 @@
 // Lifecycle against the real engine: engine death mid-call, a crashed program, remove(),
 // create errors, volumes, discovery.
 import assert from "node:assert/strict";
+import fs from "node:fs";
 import { spawn } from "node:child_process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -79,8 +80,18 @@ test("create errors are RPC errors and leave the client usable for close()", asy
   }
 });
 
-test("volume methods say the engine lacks the volume command", async () => {
+test("named volumes through the CLI: create, list, refuse a duplicate, remove", async () => {
   const client = new Client({ binaryPath: engineBin });
+  const info = await client.volumeCreate("sdk-ts-vol", 16);
+  assert.equal(info.name, "sdk-ts-vol");
+  assert.equal(info.size, "16.0 MB");
+  assert.ok(info.path.endsWith("/sdk-ts-vol.ext4") && fs.statSync(info.path).isFile());
+  assert.ok((await client.volumeList()).some((v) => v.name === "sdk-ts-vol"));
+  await assert.rejects(client.volumeCreate("sdk-ts-vol", 16), (e) => e instanceof MatchlockError && /sdk-ts-vol/.test(e.message));
+  await client.volumeRemove("sdk-ts-vol");
+  assert.ok(!(await client.volumeList()).some((v) => v.name === "sdk-ts-vol"));
+  assert.ok(!fs.existsSync(info.path));
+});
   await assert.rejects(client.volumeList(), (e) => e instanceof MatchlockError && /not supported by this engine.*matchlock volume/.test(e.message));
   await assert.rejects(client.volumeCreate("cache", 16), /not supported by this engine/);
   await assert.rejects(client.volumeRemove("cache"), /not supported by this engine/);
