@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ._validate import check_port, parse_port_spec
 from .errors import MatchlockError, ValidationError
@@ -225,6 +225,32 @@ def exec_result(result: Dict[str, Any]) -> ExecResult:
         stdout_bytes=out,
         stderr_bytes=err,
     )
+
+
+class StreamedOutput:
+    """Collects ``exec_stream`` output for a buffered :class:`ExecResult` while handing each
+    chunk to the caller's optional callbacks as it arrives (``route`` is the notification
+    handler; it runs on the client's reader)."""
+
+    def __init__(self, on_stdout: Optional[Callable[[bytes], Any]], on_stderr: Optional[Callable[[bytes], Any]]) -> None:
+        self._out, self._err = bytearray(), bytearray()
+        self._on_stdout, self._on_stderr = on_stdout, on_stderr
+
+    def route(self, method: str, params: Dict[str, Any]) -> None:
+        data = b64decode(params.get("data"))
+        if method.endswith(".stdout"):
+            self._out.extend(data)
+            if self._on_stdout is not None:
+                self._on_stdout(data)
+        elif method.endswith(".stderr"):
+            self._err.extend(data)
+            if self._on_stderr is not None:
+                self._on_stderr(data)
+
+    def result(self, final: Dict[str, Any]) -> ExecResult:
+        exit_code, duration_ms = exit_fields(final)
+        out, err = bytes(self._out), bytes(self._err)
+        return ExecResult(exit_code, decode_text(out), decode_text(err), duration_ms, out, err)
 
 
 def exit_fields(result: Dict[str, Any]) -> Tuple[int, int]:

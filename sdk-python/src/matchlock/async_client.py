@@ -209,21 +209,8 @@ class AsyncClient:
         conn = self._connection()
         if on_stdout is None and on_stderr is None:
             return wire.exec_result(await conn.request("exec", params, timeout))
-        out, err = bytearray(), bytearray()
-
-        def route(method: str, p: Dict[str, Any]) -> None:
-            data = wire.b64decode(p.get("data"))
-            if method.endswith(".stdout"):
-                out.extend(data)
-                if on_stdout is not None:
-                    on_stdout(data)
-            elif method.endswith(".stderr"):
-                err.extend(data)
-                if on_stderr is not None:
-                    on_stderr(data)
-
-        exit_code, duration_ms = wire.exit_fields(await conn.request("exec_stream", params, timeout, route))
-        return ExecResult(exit_code, wire.decode_text(bytes(out)), wire.decode_text(bytes(err)), duration_ms, bytes(out), bytes(err))
+        streamed = wire.StreamedOutput(on_stdout, on_stderr)
+        return streamed.result(await conn.request("exec_stream", params, timeout, streamed.route))
 
     async def exec_stream(
         self, command: str, stdout: OutputTarget = None, stderr: OutputTarget = None, working_dir: str = "", timeout: Optional[float] = None

@@ -197,21 +197,8 @@ class Client:
         conn = self._connection()
         if on_stdout is None and on_stderr is None:
             return wire.exec_result(conn.request("exec", params, timeout))
-        out, err = bytearray(), bytearray()
-
-        def route(method: str, p: Dict[str, Any]) -> None:
-            data = wire.b64decode(p.get("data"))
-            if method.endswith(".stdout"):
-                out.extend(data)
-                if on_stdout is not None:
-                    on_stdout(data)
-            elif method.endswith(".stderr"):
-                err.extend(data)
-                if on_stderr is not None:
-                    on_stderr(data)
-
-        exit_code, duration_ms = wire.exit_fields(conn.request("exec_stream", params, timeout, route))
-        return ExecResult(exit_code, wire.decode_text(bytes(out)), wire.decode_text(bytes(err)), duration_ms, bytes(out), bytes(err))
+        streamed = wire.StreamedOutput(on_stdout, on_stderr)
+        return streamed.result(conn.request("exec_stream", params, timeout, streamed.route))
 
     def exec_stream(
         self,
