@@ -2,7 +2,8 @@
 """A launch-command prefix for the SDK tests: `rpc_recorder.py -- matchlock rpc` runs the engine
 and relays its stdio unchanged, appending every protocol line (both directions) to a file in
 $MATCHLOCK_RPC_RECORD_DIR, so validate_traffic.py can check the real traffic against
-rpc-schema/schema.json. Without that variable it simply becomes the engine (exec).
+rpc-schema/schema.json. Without that variable, or for another subcommand than `rpc`, it
+simply becomes the command (exec).
 
 Recorded lines: {"dir": "c2e" | "e2c", "line": "<the raw line>"}. The engine's stderr is not
 touched (the SDK reads it directly). When this process dies, the engine's stdin pipe closes with
@@ -21,7 +22,9 @@ def main():
     if not argv:
         sys.exit("usage: rpc_recorder.py -- ENGINE rpc [args]")
     record_dir = os.environ.get("MATCHLOCK_RPC_RECORD_DIR")
-    if not record_dir:
+    # SDKs also run other subcommands (`rm`, `volume …`) through their launch command: only
+    # `ENGINE rpc …` speaks the protocol.
+    if not record_dir or len(argv) < 2 or argv[1] != "rpc":
         os.execvp(argv[0], argv)
 
     os.makedirs(record_dir, exist_ok=True)
