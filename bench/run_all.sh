@@ -45,6 +45,9 @@ timeout 1800 "$PY" "$here/exec_roundtrip.py" --bin "$bin"
 echo
 timeout 1800 "$PY" "$here/port_forward.py" --bin "$bin"
 echo
+# SDKs: what each SDK adds to an exec (and to an engine-only call) over a raw JSON-lines client.
+timeout 1800 "$PY" "$here/sdk.py" --bin "$bin"
+echo
 # Files: the workspace mount against QEMU's virtio-9p (builds a 9p-capable bundle on first use).
 timeout 3600 "$PY" "$here/vfs.py" --bin "$bin"
 echo

@@ -1,5 +1,5 @@
-// Times sequential Exec("true") calls through the Go SDK for bench/sdk.py: prints one JSON line
-// {"seconds": [...]} (one entry per timed call). Reads MATCHLOCK_BIN, BENCH_IMAGE,
+// Times sequential Exec("true") and Version calls through the Go SDK for bench/sdk.py: prints
+// one JSON line {"exec": [...], "version": [...]} (seconds per timed call). Reads MATCHLOCK_BIN, BENCH_IMAGE,
 // BENCH_EXECS and BENCH_WARMUP from the environment.
 package main
 
@@ -36,19 +36,27 @@ func run() error {
 			return err
 		}
 	}
-	seconds := []float64{}
+	execs := []float64{}
 	for i := 0; i < envInt("BENCH_EXECS", 100); i++ {
 		start := time.Now()
 		r, err := client.Exec(ctx, "true")
 		if err != nil {
 			return err
 		}
-		seconds = append(seconds, time.Since(start).Seconds())
+		execs = append(execs, time.Since(start).Seconds())
 		if r.ExitCode != 0 {
 			return fmt.Errorf("exec true: exit %d", r.ExitCode)
 		}
 	}
-	return json.NewEncoder(os.Stdout).Encode(map[string][]float64{"seconds": seconds})
+	versions := []float64{}
+	for i := 0; i < envInt("BENCH_EXECS", 100); i++ {
+		start := time.Now()
+		if _, err := client.Version(ctx); err != nil {
+			return err
+		}
+		versions = append(versions, time.Since(start).Seconds())
+	}
+	return json.NewEncoder(os.Stdout).Encode(map[string][]float64{"exec": execs, "version": versions})
 }
 
 func main() {
