@@ -1,4 +1,4 @@
-// `matchlock rpc`: JSON-RPC 2.0 over stdin/stdout for the SDKs (rpc-protocol.md).
+// `matchlock rpc`: JSON-RPC 2.0 over stdin/stdout for the SDKs (docs/rpc.md).
 #include <uv.h>
 
 #include <csignal>

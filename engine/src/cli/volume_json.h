@@ -1,4 +1,4 @@
-// The `volume ... --json` output the SDKs parse (rpc-protocol §9): one object per volume,
+// The `volume ... --json` output the SDKs parse (docs/rpc.md): one object per volume,
 // {"name","size":"%.1f MB","path"}, and an array of them for `ls` ([] when none).
 #pragma once
 

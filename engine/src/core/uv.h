@@ -1,4 +1,4 @@
-// RAII around libuv handles and writes (the libuv habit from STYLE.md): a handle's memory is
+// RAII around libuv handles and writes: a handle's memory is
 // freed only in its close callback, and write completions reach their owner through a weak
 // reference, so a callback never runs on a destroyed object.
 #pragma once

@@ -1,4 +1,4 @@
-// Validation of `create` params (rpc-protocol.md §4) into the shared SandboxOptions.
+// Validation of `create` params (docs/rpc.md) into the shared SandboxOptions.
 //
 // THREAT MODEL: params come from the client; every field is type- and range-checked, and an
 // error names the offending field ("invalid resources.cpus: ...").

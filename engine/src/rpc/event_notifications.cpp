@@ -1,4 +1,4 @@
-// rpc `event` notifications (rpc-protocol.md §7): what the sandbox reports - guest file
+// rpc `event` notifications (docs/rpc.md): what the sandbox reports - guest file
 // operations and network exchanges - as lines to this session's client, bounded per client.
 #include <chrono>
 #include <type_traits>

@@ -1,4 +1,4 @@
-// rpc write_file / read_file / list_files (rpc-protocol.md §3.4, with the offset/limit/truncate
+// rpc write_file / read_file / list_files (docs/rpc.md, with the offset/limit/truncate
 // extension `matchlock cp` streams through), the stat_file / make_dir / remove_file /
 // rename_file extensions, and file `event` notifications (§7).
 #include "core/base64.h"

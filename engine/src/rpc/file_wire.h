@@ -1,4 +1,4 @@
-// The wire forms of guest files in the rpc protocol (rpc-protocol.md §3.4, §7): FileInfo rows,
+// The wire forms of guest files in the rpc protocol (docs/rpc.md): FileInfo rows,
 // Go os.FileMode numbers, RFC 3339 times and file `event` notifications.
 #pragma once
 

@@ -1,4 +1,4 @@
-// rpc `log` and `log_stream` (rpc-protocol.md §3.7): the VM log of rpc/vm_log.h, whole or
+// rpc `log` and `log_stream` (docs/rpc.md): the VM log of rpc/vm_log.h, whole or
 // followed.
 #include "core/base64.h"
 #include "core/paths.h"

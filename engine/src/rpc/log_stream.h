@@ -1,4 +1,4 @@
-// One rpc `log_stream` (rpc-protocol.md §3.7): sends the VM log (rpc/vm_log.h) that exists,
+// One rpc `log_stream` (docs/rpc.md): sends the VM log (rpc/vm_log.h) that exists,
 // then the bytes appended to it as they arrive, until stopped. Event-driven: a libuv fs event
 // (inotify) on the sandbox directory wakes it, never a polling timer. One chunk is in flight
 // at a time (the next is read once the client's output took the previous one), so a slow

@@ -12,7 +12,7 @@
 
 namespace matchlock::rpc {
 
-// Error codes on the wire (rpc-protocol.md §8).
+// Error codes on the wire (docs/rpc.md).
 inline constexpr int kParseError = -32700;
 inline constexpr int kInvalidRequest = -32600;
 inline constexpr int kMethodNotFound = -32601;

@@ -1,4 +1,4 @@
-// The wire form of network `event` notifications (rpc-protocol.md §7, docs/network.md).
+// The wire form of network `event` notifications (docs/rpc.md, docs/network.md).
 //
 // What the guest sent, never what went upstream: the URL is built from the guest's own path
 // with its query string and fragment removed (a query is where tokens travel; after secret

@@ -1,4 +1,4 @@
-// `port_forward` params (rpc-protocol §3.5): {"forwards": [{"local_port", "remote_port",
+// `port_forward` params (docs/rpc.md): {"forwards": [{"local_port", "remote_port",
 // "address"?}], "addresses": [IP...]?} into the listeners to bind. "address" per forward is our
 // extension (for `matchlock port-forward ID ADDR:HOST:GUEST`); the reference's clients send
 // only "addresses", which applies to every forward (default 127.0.0.1).

@@ -134,7 +134,7 @@ void Session::handle_line(std::string_view line) {
   }
   if (req->method.empty())
     return reply_error(req->id, kInvalidRequest, "Invalid Request: method is required");
-  // create is a barrier (rpc-protocol.md §2): what arrives while it runs waits for its end.
+  // create is a barrier (docs/rpc.md): what arrives while it runs waits for its end.
   if (host_->state() == SandboxState::kCreating && waits_for_create(req->method)) {
     waiting_for_create_.push_back(std::move(*req));
     return update_input_pause();
@@ -205,7 +205,7 @@ void Session::dispatch(const Request& req) {
   reply_error(req.id, kMethodNotFound, "Method not found");
 }
 
-// ---- port_forward (rpc-protocol.md §3.5) -----------------------------------------------------
+// ---- port_forward (docs/rpc.md) -----------------------------------------------------
 
 // The new set replaces this session's previous one (the old listeners close first, so a
 // forward may be re-requested on the same port). The listeners belong to the session: they
@@ -233,7 +233,7 @@ void Session::on_port_forward(const Request& req) {
   reply(req.id, d);
 }
 
-// ---- allow-list (rpc-protocol.md §3.6) -------------------------------------------------------
+// ---- allow-list (docs/rpc.md) -------------------------------------------------------
 
 void Session::on_allow_list(const Request& req, bool add) {
   if (!host_->ready()) return reply_error(req.id, kVmFailed, "VM not created");

@@ -1,4 +1,4 @@
-// rpc create `vfs` (rpc-protocol.md §4.5, docs/files.md) into the sandbox's VfsOptions.
+// rpc create `vfs` (docs/rpc.md, docs/files.md) into the sandbox's VfsOptions.
 //
 // THREAT MODEL: the client's JSON; every field is type-checked and errors name it
 // ("invalid vfs.mounts[\"/workspace/x\"].type: unknown type \"nfs\" ...").

@@ -1,4 +1,4 @@
-// The VM log of rpc `log` / `log_stream` (rpc-protocol.md §3.7): the sandbox's guest console
+// The VM log of rpc `log` / `log_stream` (docs/rpc.md): the sandbox's guest console
 // (vms/<id>/console.log) followed by the output of its detached command or launched image
 // entrypoint (vms/<id>/output.log), the same files `matchlock log` prints. The owner's own
 // diagnostics (engine.log) are not part of it.

@@ -1,4 +1,4 @@
-// Go FileMode numbers, RFC 3339 times and file event lines (rpc-protocol.md §3.4, §7).
+// Go FileMode numbers, RFC 3339 times and file event lines (docs/rpc.md).
 #include "rpc/file_wire.h"
 
 #include <sys/stat.h>

@@ -1,6 +1,6 @@
 // NAT's decision for a held guest SYN: dial the destination first. A connected socket accepts
 // the guest's connection with an UpstreamRelay over it; a failed dial refuses it (RST), so the
-// guest's connect() completes only once the far end exists (notes-network.md §2).
+// guest's connect() completes only once the far end exists.
 #pragma once
 
 #include <uv.h>

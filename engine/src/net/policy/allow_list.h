@@ -1,5 +1,5 @@
 // The ordered --allow-host list, mutable at runtime through the rpc methods allow_list_add /
-// allow_list_delete (rpc-protocol.md §3.6). Owned by the loop thread: no locking.
+// allow_list_delete (docs/rpc.md). Owned by the loop thread: no locking.
 #pragma once
 
 #include <string>
