@@ -277,6 +277,9 @@ class AsyncClient:
         sink.finish()
         return ExecInteractiveResult(*wire.exit_fields(result))
 
+    # The name the protocol uses (`exec_tty`), for code that calls it that way.
+    exec_tty = exec_interactive
+
     async def spawn(
         self,
         command: str,

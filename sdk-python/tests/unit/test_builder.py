@@ -199,3 +199,10 @@ def test_options_copy_keeps_hooks_bound_to_unpicklable_objects():
     cfg = VFSInterceptionConfig(rules=[VFSHookRule(phase="after", hook=sink.add)])
     opts = Sandbox("a").with_vfs_interception(cfg).options()
     assert opts.vfs_interception.rules[0].hook == sink.add
+
+
+def test_exec_tty_is_the_protocol_name_of_exec_interactive() -> None:
+    import matchlock
+
+    assert matchlock.Client.exec_tty is matchlock.Client.exec_interactive
+    assert matchlock.AsyncClient.exec_tty is matchlock.AsyncClient.exec_interactive
