@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <utility>
 
 #include "core/append_file.h"
 #include "core/log.h"
@@ -197,7 +198,9 @@ void SandboxHost::on_lifetime_expired(uint64_t seconds, uint64_t graceful_ms) {
   auto keep_alive = shared_from_this();  // the owner may drop its reference when told
   // Recorded first: the owner may start its own close while being told (run does).
   stop_reason_ = "timed out after " + std::to_string(seconds) + " s";
-  if (on_timed_out_) on_timed_out_(stop_reason_);
+  // A lifetime ends once: the callback goes with it, so one that holds this host (as a
+  // caller's `[host]` capture does) cannot keep it alive in a cycle.
+  if (auto notify = std::exchange(on_timed_out_, nullptr)) notify(stop_reason_);
   close(graceful_ms, false, {});  // an earlier close's deadline stands
 }
 
