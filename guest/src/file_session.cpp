@@ -69,11 +69,6 @@ bool get_bool(const rapidjson::Value& obj, const char* key, bool fallback) {
   return it != obj.MemberEnd() && it->value.IsBool() ? it->value.GetBool() : fallback;
 }
 
-std::string parent_of(const std::string& path) {
-  auto slash = path.find_last_of('/');
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
 // Where a mistyped stat leaves us: a directory is EISDIR, anything else not regular EINVAL.
 int not_regular_errno(mode_t mode) {
   return S_ISDIR(mode) ? EISDIR : EINVAL;

@@ -10,6 +10,11 @@
 
 namespace matchlock::guest_agent {
 
+std::string parent_of(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
+}
+
 bool make_dirs(const std::string& path, mode_t mode) {
   for (size_t pos = 1; pos <= path.size(); ++pos) {
     if (pos != path.size() && path[pos] != '/') continue;

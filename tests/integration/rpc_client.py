@@ -1,6 +1,7 @@
 """A minimal JSON-RPC client for `matchlock rpc`, speaking as the SDKs do, that schema-checks
 every line in both directions against rpc-schema/schema.json."""
 import base64
+import contextlib
 import json
 import os
 import queue
@@ -110,3 +111,20 @@ class Rpc:
 
 def b64(data):
     return base64.b64encode(data).decode()
+
+
+@contextlib.contextmanager
+def booted(ml, create_params):
+    """An Rpc whose sandbox is created with `create_params` (its id in `.vm_id`); on exit it is
+    closed cleanly, every line must have matched the schema and nothing may be left behind.
+    For module fixtures that share one sandbox between tests."""
+    rpc = Rpc(ml.env)
+    try:
+        rpc.vm_id = rpc.call("create", create_params)["id"]
+        yield rpc
+        assert rpc.close() == ({}, 0)
+    finally:
+        rpc.kill()
+    assert rpc.schema_errors == []
+    ml.assert_nothing_left()
+

@@ -5,22 +5,14 @@ import re
 import pytest
 
 from conftest import IMAGE
-from rpc_client import Rpc, RpcError, b64
+from rpc_client import RpcError, b64, booted
 
 
 @pytest.fixture(scope="module")
 def sandbox(ml):
     """One booted sandbox shared by the cases that do not change it."""
-    rpc = Rpc(ml.env)
-    result = rpc.call("create", {"image": IMAGE, "resources": {"cpus": 1, "memory_mb": 512}})
-    rpc.vm_id = result["id"]
-    yield rpc
-    try:
-        assert rpc.close() == ({}, 0)
-    finally:
-        rpc.kill()
-    assert rpc.schema_errors == []
-    ml.assert_nothing_left()
+    with booted(ml, {"image": IMAGE, "resources": {"cpus": 1, "memory_mb": 512}}) as rpc:
+        yield rpc
 
 
 def test_create_returns_a_sandbox_id_recorded_in_state(ml, sandbox):

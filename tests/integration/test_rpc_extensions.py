@@ -8,7 +8,7 @@ import queue
 import pytest
 
 from conftest import AGENT_IMAGE, IMAGE, wait_for
-from rpc_client import Rpc, RpcError, check_outgoing
+from rpc_client import Rpc, RpcError, booted, check_outgoing
 
 CREATE = {"image": IMAGE, "resources": {"cpus": 1, "memory_mb": 512}}
 
@@ -16,15 +16,8 @@ CREATE = {"image": IMAGE, "resources": {"cpus": 1, "memory_mb": 512}}
 @pytest.fixture(scope="module")
 def sandbox(ml):
     """One booted sandbox shared by the cases that leave it running."""
-    rpc = Rpc(ml.env)
-    rpc.vm_id = rpc.call("create", CREATE)["id"]
-    yield rpc
-    try:
-        assert rpc.close() == ({}, 0)
-    finally:
-        rpc.kill()
-    assert rpc.schema_errors == []
-    ml.assert_nothing_left()
+    with booted(ml, CREATE) as rpc:
+        yield rpc
 
 
 def vm_log(rpc):

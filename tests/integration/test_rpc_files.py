@@ -10,7 +10,7 @@ import socket
 import pytest
 
 from conftest import IMAGE
-from rpc_client import Rpc, RpcError, b64, check_incoming, check_outgoing
+from rpc_client import Rpc, RpcError, b64, booted, check_incoming, check_outgoing
 
 MEM = "/workspace/mem"  # a VFS memory mount
 DIR_BIT = 1 << 31
@@ -21,19 +21,12 @@ RFC3339 = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z"
 @pytest.fixture(scope="module")
 def box(ml):
     """One sandbox for the module; each test works under its own directories."""
-    rpc = Rpc(ml.env)
-    rpc.vm_id = rpc.call("create", {
+    with booted(ml, {
         "image": IMAGE,
         "resources": {"cpus": 1, "memory_mb": 512},
         "vfs": {"workspace": "/workspace", "mounts": {MEM: {"type": "memory"}}},
-    })["id"]
-    yield rpc
-    try:
-        assert rpc.close() == ({}, 0)
-    finally:
-        rpc.kill()
-    assert rpc.schema_errors == []
-    ml.assert_nothing_left()
+    }) as rpc:
+        yield rpc
 
 
 def sh(box, script):
