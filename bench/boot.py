@@ -45,7 +45,8 @@ def engine_fallback_argv(kernel):
             if line.startswith("cpu MHz"):
                 args.append("tsc_early_khz=%d" % round(float(line.split(":")[1]) * 1000))
                 break
-    return ["qemu-system-x86_64", "-M", "microvm,x-option-roms=off", "-nodefaults",
+    return ["qemu-system-x86_64", "-M", "microvm,x-option-roms=off", "-bios", "qboot.rom",
+            "-nodefaults",
             "-no-user-config", "-nographic", "-no-reboot", "-accel", "tcg", "-cpu", "max",
             "-smp", "1", "-m", "512M", "-kernel", kernel, "-initrd", "(engine initrd)",
             "-append", " ".join(args)]

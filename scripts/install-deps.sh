@@ -10,8 +10,8 @@ PACKAGES=(
   # engine libraries
   libuv1-dev libssl-dev rapidjson-dev catch2 node-llhttp libnghttp2-dev libcurl4-openssl-dev
   libarchive-dev libsqlite3-dev
-  # guest bundle and images
-  qemu-system-x86 qemu-utils e2fsprogs busybox-static cpio xz-utils zstd python3
+  # guest bundle and images (QEMU itself: below)
+  e2fsprogs busybox-static cpio xz-utils zstd python3
   # tests
   python3-pytest python3-jsonschema dnsmasq-base iproute2 curl openssl
   # the SDK tests install each SDK's artifact into a fresh virtualenv / node project / Go module
@@ -39,6 +39,24 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# QEMU >= 9.0: warm starts migrate the virtio-fs device, which QEMU 7.2 (Debian 12's own)
+# refuses to migrate. On Debian 12 it comes from bookworm-backports; newer releases have it.
+qemu_major() { qemu-system-x86_64 --version 2>/dev/null | sed -n '1s/^QEMU emulator version \([0-9]*\)\..*/\1/p'; }
+if [ "$(qemu_major || true)" = "" ] || [ "$(qemu_major)" -lt 9 ]; then
+  qemu_from=()
+  if grep -q '^VERSION_CODENAME=bookworm$' /etc/os-release 2>/dev/null; then
+    bpo=/etc/apt/sources.list.d/matchlock-backports.list
+    if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+      echo "deb http://deb.debian.org/debian bookworm-backports main" | as_root tee "$bpo" >/dev/null
+    fi
+    qemu_from=(-t bookworm-backports)
+  fi
+  echo "install-deps: installing QEMU ${qemu_from[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${qemu_from[@]}" qemu-system-x86 qemu-utils
 fi
 
 # lwIP's source comes from Debian's source package; enable deb-src if it is missing.

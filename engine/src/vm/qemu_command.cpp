@@ -31,8 +31,11 @@ std::string join(const std::vector<std::string>& v, char sep) {
 
 void add_common_machine_args(std::vector<std::string>& a, const std::string& binary, Accel accel,
                              const std::string& machine_extra = "") {
-  a = {binary, "-M", "microvm,x-option-roms=off" + machine_extra, "-nodefaults", "-no-user-config",
-       "-nographic", "-no-reboot",
+  a = {binary, "-M", "microvm,x-option-roms=off" + machine_extra,
+       // qboot, by name: QEMU finds it in its data directory. Debian's QEMU 10 has no
+       // bios-microvm.bin and would fall back to SeaBIOS, which cannot boot a PVH kernel without
+       // option ROMs and leaves the guest without a way to power off.
+       "-bios", "qboot.rom", "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
        // QEMU's own seccomp filter: no obsolete syscalls, no setuid/setgid, no fork/exec, no
        // scheduler or resource-limit changes. A guest that escapes into QEMU gets little.
        "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",

@@ -39,6 +39,7 @@ TEST_CASE("tcg boots get tsc_early_khz, kvm boots do not", "[vm]") {
 TEST_CASE("qemu argv uses microvm, serial-identified disks and the fd-passed channel", "[vm]") {
   auto argv = qemu_argv(sample());
   CHECK(has_pair(argv, "-M", "microvm,x-option-roms=off"));
+  CHECK(has_pair(argv, "-bios", "qboot.rom"));
   CHECK(has_pair(argv, "-smp", "2"));
   CHECK(has_pair(argv, "-m", "768M"));
   CHECK(has_pair(argv, "-accel", "tcg"));
