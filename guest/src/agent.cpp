@@ -14,11 +14,15 @@
 #include <vector>
 
 #include "agent_messages.h"
+#include "boot_settings.h"
 #include "ca_trust.h"
 #include "config_apply.h"
+#include "disk_reprobe.h"
+#include "entropy.h"
 #include "exec_request.h"
 #include "log.h"
 #include "process_spawn.h"
+#include "sandbox_root.h"
 #include "shutdown.h"
 
 namespace matchlock::guest_agent {
@@ -239,6 +243,13 @@ void Agent::on_control_frame(const Frame& frame) {
         log_line("CONFIG before HELLO ignored");
         return;
       }
+      auto prepared = prepare_sandbox(frame.payload);
+      if (!prepared.ok()) {
+        log_line(prepared.error().message);
+        channel_.send(FrameType::kError, guest_protocol::kControlStream,
+                      error_message(prepared.error().message));
+        return;
+      }
       auto applied = apply_config(frame.payload);
       if (!applied.ok()) {
         log_line("config: " + applied.error().message);
@@ -271,6 +282,31 @@ void Agent::on_control_frame(const Frame& frame) {
                " on the control stream ignored");
       return;
   }
+}
+
+Status Agent::prepare_sandbox(std::string_view config_payload) {
+  // Restored guests share their RNG state and clock with the saved boot: both come first.
+  auto settings = parse_boot_settings(config_payload);
+  if (!settings.ok()) return settings.error();
+  MATCHLOCK_TRY(add_host_entropy(settings->entropy));
+  if (settings->time_unix_ms) MATCHLOCK_TRY(set_clock(*settings->time_unix_ms));
+  // A host that reconnects sends CONFIG again; the root is entered only once.
+  if (root_ == Root::kSandbox) return {};
+  if (root_ == Root::kFailed) return io_error(root_error_);
+  Status entered;
+  if (settings->restored) {
+    // Generous: under TCG re-probing is slow, and the host's boot timeout still bounds it.
+    constexpr auto kReprobeTimeout = std::chrono::seconds(10);
+    entered = reprobe_virtio_disks("base", kReprobeTimeout);
+  }
+  if (entered.ok()) entered = enter_sandbox_root();
+  if (!entered.ok()) {
+    root_ = Root::kFailed;
+    root_error_ = "entering the sandbox root: " + entered.error().message;
+    return io_error(root_error_);
+  }
+  root_ = Root::kSandbox;
+  return {};
 }
 
 Status Agent::mount_vfs(const std::string& workspace) {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "channel.h"
@@ -21,12 +22,15 @@ namespace matchlock::guest_agent {
 
 class Agent {
  public:
-  // `modules_dir`: where on-demand kernel modules (fuse.ko) are, after switch_root.
+  // `modules_dir`: where on-demand kernel modules (fuse.ko) are, also after the root switch.
   Agent(Channel channel, std::string modules_dir);
   [[noreturn]] void run();
 
  private:
   enum class Handshake { kAwaitHello, kAwaitConfig, kReady };
+  // Where PID 1's root is: the initramfs until the first CONFIG, then the sandbox's overlay.
+  // A failed switch is not retried (the mounts may be half done); the host fails the boot.
+  enum class Root { kInitramfs, kSandbox, kFailed };
 
   void on_connected();
   void on_disconnected();
@@ -37,6 +41,9 @@ class Agent {
   void on_port_open(const guest_protocol::Frame& frame);
   void on_file_open(const guest_protocol::Frame& frame);
   bool stream_busy(uint32_t stream) const;
+  // CONFIG's first steps (protocol v6): seed the RNG, set the clock and, on the first CONFIG
+  // only, re-probe the disks of a restored guest and enter the sandbox's root.
+  Status prepare_sandbox(std::string_view config_payload);
   // CONFIG "workspace": mounts it once (a host that reconnects finds it mounted).
   Status mount_vfs(const std::string& workspace);
   // CONFIG "disks": each mounted once, before the workspace (which may not be beneath them).
@@ -47,6 +54,8 @@ class Agent {
   UniqueFd child_signals_;    // signalfd for SIGCHLD
   UniqueFd reconnect_timer_;  // ticks only while no host is connected
   Handshake handshake_ = Handshake::kAwaitHello;
+  Root root_ = Root::kInitramfs;
+  std::string root_error_;  // why the switch failed (Root::kFailed)
   // From CONFIG (the CA bundle variables): added to every exec that does not set them.
   std::vector<std::string> exec_env_defaults_;
   std::map<uint32_t, std::unique_ptr<ExecSession>> sessions_;

@@ -26,16 +26,6 @@ Status apply_hostname(const std::string& hostname) {
   return {};
 }
 
-Status apply_clock(int64_t unix_ms) {
-  timeval tv{};
-  tv.tv_sec = unix_ms / 1000;
-  tv.tv_usec = (unix_ms % 1000) * 1000;
-  if (::settimeofday(&tv, nullptr) != 0) {
-    return io_error("settimeofday: " + std::string(std::strerror(errno)));
-  }
-  return {};
-}
-
 // eth0 address, route and MTU come from CONFIG.network (absent: no NIC attached).
 Status apply_network(const rapidjson::Value& network) {
   if (!network.IsObject()) return invalid_argument("config: network is not an object");
@@ -94,6 +84,16 @@ Result<std::vector<DataDisk>> parse_disks(const rapidjson::Value& value) {
 
 }  // namespace
 
+Status set_clock(int64_t unix_ms) {
+  timeval tv{};
+  tv.tv_sec = unix_ms / 1000;
+  tv.tv_usec = (unix_ms % 1000) * 1000;
+  if (::settimeofday(&tv, nullptr) != 0) {
+    return io_error("settimeofday: " + std::string(std::strerror(errno)));
+  }
+  return {};
+}
+
 Result<AppliedConfig> apply_config(std::string_view payload) {
   rapidjson::Document config;
   config.Parse(payload.data(), payload.size());
@@ -112,10 +112,6 @@ Result<AppliedConfig> apply_config(std::string_view payload) {
     // Images often ship resolv.conf as a symlink into /run; replace the link, not its target.
     ::unlink("/etc/resolv.conf");
     MATCHLOCK_TRY(write_etc("/etc/resolv.conf", it->value));
-  }
-  if (auto it = config.FindMember("time_unix_ms"); it != config.MemberEnd()) {
-    if (!it->value.IsInt64()) return invalid_argument("config: time_unix_ms is not an integer");
-    MATCHLOCK_TRY(apply_clock(it->value.GetInt64()));
   }
   // lo is always up (localhost works without a NIC); IPv6 is off so nothing bypasses the gate.
   if (auto st = bring_up_loopback(); !st.ok()) log_line(st.error().message);

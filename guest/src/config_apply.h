@@ -1,7 +1,9 @@
-// Applies the host's CONFIG message (hostname, hosts, resolv.conf, clock, the sandbox CA) to
-// the guest.
+// Applies the host's CONFIG message (hostname, hosts, resolv.conf, network, the sandbox CA) to
+// the guest, once it runs in the sandbox's root. The fields needed before that (entropy, clock,
+// restored) are boot_settings.h's.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +22,9 @@ struct AppliedConfig {
   // Data disks to mount (CONFIG "disks"), before the workspace. The agent mounts them.
   std::vector<DataDisk> disks;
 };
+
+// Sets the wall clock (CONFIG "time_unix_ms").
+Status set_clock(int64_t unix_ms);
 
 // `payload` is the CONFIG JSON; any malformed field is an error, reported back as ERROR.
 Result<AppliedConfig> apply_config(std::string_view payload);

@@ -1,5 +1,7 @@
-// matchlock-guest: PID 1 of the sandbox VM. Boots the guest (mounts, modules, disks, overlay
-// root), then becomes the agent that serves the host over virtio-serial.
+// matchlock-guest: PID 1 of the sandbox VM. Boots the guest as far as anything shared by every
+// sandbox goes (mounts, modules, disks present), then becomes the agent that serves the host over
+// virtio-serial. The sandbox's own root is entered on CONFIG (agent.cpp), so that a boot saved
+// right after HELLO can be restored for any sandbox.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -25,10 +27,10 @@ using matchlock::UniqueFd;
 
 constexpr auto kDiskTimeout = std::chrono::seconds(10);
 constexpr int kPortTimeoutMs = 10'000;
-constexpr const char* kNewRoot = "/newroot";
 
-// Returns the initramfs's module directory, opened before switch_root hides it, so modules
-// loaded on demand later (fuse.ko, for the workspace) stay reachable as /proc/self/fd/N.
+// Returns the initramfs's module directory, opened here because the agent switches root later,
+// which hides it: modules loaded on demand (fuse.ko, for the workspace) stay reachable as
+// /proc/self/fd/N.
 UniqueFd boot_guest() {
   if (auto status = mount_initramfs_filesystems(); !status.ok()) fatal(status.error().message);
   // The KVM probe only needs to show that we got this far; answer before any slow step.
@@ -36,18 +38,11 @@ UniqueFd boot_guest() {
 
   load_kernel_modules();
 
-  auto base = wait_for_disk("base", kDiskTimeout);
-  if (!base) fatal("no disk with serial \"base\"");
-  auto upper = wait_for_disk("upper", kDiskTimeout);
-  if (!upper) fatal("no disk with serial \"upper\"");
-  if (auto status = mount_overlay_root(*base, *upper, kNewRoot); !status.ok()) {
-    fatal(status.error().message);
-  }
-  UniqueFd modules(::open("/modules", O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (auto status = switch_root(kNewRoot); !status.ok()) fatal(status.error().message);
-  if (auto status = mount_root_filesystems(); !status.ok()) fatal(status.error().message);
-  ::setenv("PATH", kDefaultPath, 1);
-  return modules;
+  // Nothing here may read or depend on the disks' contents: they belong to one sandbox, and the
+  // host may save this guest right after HELLO. Their presence is the same for every sandbox.
+  if (!wait_for_disk("base", kDiskTimeout)) fatal("no disk with serial \"base\"");
+  if (!wait_for_disk("upper", kDiskTimeout)) fatal("no disk with serial \"upper\"");
+  return UniqueFd(::open("/modules", O_PATH | O_DIRECTORY | O_CLOEXEC));
 }
 
 }  // namespace

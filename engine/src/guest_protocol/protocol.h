@@ -10,15 +10,26 @@
 // numbers from 1, one sequence for all kinds, never reused in a session).
 //
 // Session:
-//   guest -> host  HELLO   {"version":5,"agent":"matchlock-guest <ver>","boot_ms":N}
-//   host  -> guest HELLO   {"version":5}
-//   host  -> guest CONFIG  {"hostname":..,"hosts":"<file text>","resolv_conf":"<file text>"|absent,
+//   guest -> host  HELLO   {"version":6,"agent":"matchlock-guest <ver>","boot_ms":N}
+//   host  -> guest HELLO   {"version":6}
+//   host  -> guest CONFIG  {"entropy":"<base64 of 64 random bytes>","restored":true|absent,
+//                           "hostname":..,"hosts":"<file text>","resolv_conf":"<file text>"|absent,
 //                           "time_unix_ms":N,"network":{"address":"192.168.127.15","prefix":24,
 //                           "gateway":"192.168.127.2","mtu":1500}|absent,   (absent: no NIC)
 //                           "ca_certificate":"<PEM>"|absent,
 //                           "workspace":"/workspace"|absent,
 //                           "disks":[{"serial":"disk0","path":"/data","readonly":bool}]|absent}
 //   guest -> host  READY   {}                          (or ERROR {"message":..} on stream 0)
+// Boot order: the guest sends HELLO from its initramfs, with the "base" and "upper" disks present
+// but not mounted, and nothing per-sandbox done (no randomness drawn that must differ between
+// sandboxes, boot_id unread), so the host may save the VM right after HELLO and restore that
+// state for many sandboxes. On CONFIG the guest first credits "entropy" (required, 64 bytes) to
+// its RNG and reseeds it, then sets the clock; with "restored" (the VM was restored from a save)
+// it re-probes every virtio-blk disk but "base" (driver unbind + bind), so the upper and data
+// disks are read fresh; then it mounts the overlay root (base + upper), switches to it, and only
+// then applies the rest (hostname, files, CA, network, disks, workspace). A failure in any of
+// these steps is an ERROR for CONFIG. A CONFIG after a reconnect re-seeds and sets the clock but
+// never switches root again.
 // With "disks", the guest mounts each virtio-blk disk of that serial (ext4, read-only if asked)
 // at its path, mkdir -p first, before the workspace; a disk that is missing or fails to mount is
 // an ERROR for CONFIG (deliberately fatal: a silently missing data disk is worse). The guest
@@ -115,7 +126,8 @@ namespace matchlock::guest_protocol {
 //    FILE_INFO, FILE_LISTING, FILE_DONE).
 // 4: FILE_STAT, FILE_MKDIR, FILE_REMOVE, FILE_RENAME (and FILE_INFO's "mtime" for a stat).
 // 5: CONFIG "disks" (an older agent would ignore them and run without its data disks).
-inline constexpr uint32_t kProtocolVersion = 5;
+// 6: HELLO before the root is mounted (warm start), CONFIG "entropy" (required) and "restored".
+inline constexpr uint32_t kProtocolVersion = 6;
 inline constexpr size_t kFrameHeaderSize = 9;
 // Largest payload either side accepts. DATA frames are produced in chunks of kMaxDataChunk.
 inline constexpr uint32_t kMaxFramePayload = 256 * 1024;

@@ -1,0 +1,14 @@
+// Leaves the initramfs for the sandbox's root: the overlay of the image ("base" disk, read-only)
+// and the sandbox's own changes ("upper" disk). Runs on the first CONFIG, not at boot, because
+// a boot saved right after HELLO is restored for many sandboxes, each with its own upper disk.
+#pragma once
+
+#include "core/result.h"
+
+namespace matchlock::guest_agent {
+
+// Mounts the overlay root, switches to it, mounts /proc, /sys, /dev... in it and sets PATH.
+// Files opened before (the modules directory) stay reachable through /proc/self/fd.
+Status enter_sandbox_root();
+
+}  // namespace matchlock::guest_agent
