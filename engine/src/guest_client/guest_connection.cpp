@@ -1,9 +1,11 @@
 #include "guest_client/guest_connection.h"
 
+#include <sys/random.h>
 #include <sys/time.h>
 
 #include <chrono>
 
+#include "core/base64.h"
 #include "core/json.h"
 
 namespace matchlock::guest_client {
@@ -299,8 +301,17 @@ void GuestConnection::handshake(GuestConfig config, std::function<void(Status)> 
 }
 
 void GuestConnection::send_config() {
+  // Fresh bytes for every CONFIG: guests restored from one saved boot start with the same RNG
+  // state, and this is what makes theirs differ. getrandom() of <= 256 bytes is never short once
+  // the host's pool is initialized; a failure leaves the entry out and the guest refuses CONFIG.
+  std::string entropy(64, '\0');
+  ssize_t drawn = ::getrandom(entropy.data(), entropy.size(), 0);
   rapidjson::Document d(rapidjson::kObjectType);
   auto& a = d.GetAllocator();
+  if (drawn == static_cast<ssize_t>(entropy.size())) {
+    d.AddMember("entropy", json::str(base64::encode(entropy), a), a);
+  }
+  if (config_->restored) d.AddMember("restored", true, a);
   d.AddMember("hostname", json::str(config_->hostname, a), a);
   d.AddMember("hosts", json::str(config_->hosts_file, a), a);
   if (config_->resolv_conf) d.AddMember("resolv_conf", json::str(*config_->resolv_conf, a), a);

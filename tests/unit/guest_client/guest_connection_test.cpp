@@ -1,6 +1,7 @@
 // The host side of the channel against a scripted, hostile "guest" on a socketpair.
 #include <catch2/catch.hpp>
 
+#include "core/base64.h"
 #include "core/json.h"
 #include "guest_client/fake_guest.h"
 
@@ -144,4 +145,45 @@ TEST_CASE("CONFIG carries the workspace only when there is one", "[guest_connect
       CHECK(json::get_string(d, "workspace") == "/workspace");
     }
   }
+}
+
+namespace {
+
+// The CONFIG the host sends for `config`, as JSON.
+rapidjson::Document sent_config_for(const guest_client::GuestConfig& config) {
+  FakeGuest h;
+  h.conn->handshake(config, [](Status) {});
+  h.guest_sends(
+      encode_frame(FrameType::kHello, 0,
+                   "{\"version\":" + std::to_string(kProtocolVersion) + ",\"agent\":\"t\"}"));
+  rapidjson::Document d;
+  for (auto& f : h.host_sent())
+    if (f.type == FrameType::kConfig) d.Parse(f.payload.c_str());
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("CONFIG carries 64 fresh random bytes of entropy", "[guest_connection][config]") {
+  auto first = sent_config_for(test_config());
+  auto second = sent_config_for(test_config());
+  REQUIRE(first.IsObject());
+  REQUIRE(second.IsObject());
+  auto a = base64::decode(json::get_string(first, "entropy"));
+  auto b = base64::decode(json::get_string(second, "entropy"));
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK(a->size() == 64);
+  CHECK(b->size() == 64);
+  CHECK(*a != *b);
+}
+
+TEST_CASE("CONFIG says restored only for a restored guest", "[guest_connection][config]") {
+  auto config = test_config();
+  CHECK_FALSE(sent_config_for(config).HasMember("restored"));
+  config.restored = true;
+  auto restored = sent_config_for(config);
+  REQUIRE(restored.HasMember("restored"));
+  CHECK(restored["restored"].IsBool());
+  CHECK(restored["restored"].GetBool());
 }
