@@ -1,0 +1,59 @@
+"""The guest's boot (protocol v6): HELLO from the initramfs, then on CONFIG the host's entropy,
+the clock and the overlay root, then the sandbox's own settings and disks."""
+import time
+import uuid
+
+from conftest import IMAGE
+
+PROBE = ("head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n'; echo; "
+         "cat /proc/sys/kernel/random/boot_id; date +%s; "
+         "awk '$2 == \"/\" {print $3}' /proc/mounts | tail -n 1")
+
+
+def probe(ml, *args):
+    r = ml.run("run", "--image", IMAGE, *args, "--", "sh", "-c", PROBE)
+    assert r.returncode == 0, r.stderr
+    random_hex, boot_id, clock, root_type = r.stdout.decode().split("\n")[:4]
+    return random_hex, boot_id, int(clock), root_type
+
+
+def test_each_sandbox_gets_its_own_randomness_boot_id_and_the_host_clock(ml):
+    first = probe(ml)
+    second = probe(ml)
+    for random_hex, boot_id, clock, _ in (first, second):
+        assert len(random_hex) == 64
+        assert len(boot_id) == 36
+        assert abs(clock - time.time()) < 120
+    assert first[0] != second[0]
+    assert first[1] != second[1]
+    ml.assert_nothing_left()
+
+
+def test_the_root_is_the_overlay_with_the_usual_filesystems(ml):
+    r = ml.run("run", "--image", IMAGE, "--", "sh", "-c",
+               "awk '{print $2, $3}' /proc/mounts; echo PATH=$PATH; ls -d /dev/pts/ptmx")
+    assert r.returncode == 0, r.stderr
+    mounts = r.stdout.decode().splitlines()
+    assert "/ overlay" in mounts
+    for expected in ("/proc proc", "/sys sysfs", "/dev devtmpfs", "/dev/pts devpts", "/tmp tmpfs",
+                     "/run tmpfs"):
+        assert expected in mounts, mounts
+    # The initramfs's staging mounts stay behind the root switch.
+    assert not any(m.startswith(("/mnt/base ", "/mnt/upper ", "/newroot ")) for m in mounts)
+
+
+def test_a_data_disk_mounts_after_the_root_switch(ml):
+    name = f"boot-{uuid.uuid4().hex[:8]}"
+    r = ml.run("volume", "create", name, "--size", "16", "--json")
+    assert r.returncode == 0, r.stderr
+    try:
+        r = ml.run("run", "--image", IMAGE, "--disk", f"@{name}:/data", "--", "sh", "-c",
+                   "echo kept > /data/f; awk '$2 == \"/data\" {print $3}' /proc/mounts")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == b"ext4\n"
+        r = ml.run("run", "--image", IMAGE, "--disk", f"@{name}:/data:ro", "--", "cat", "/data/f")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == b"kept\n"
+    finally:
+        ml.run("volume", "rm", name)
+    ml.assert_nothing_left()
