@@ -58,6 +58,7 @@ constexpr uint64_t kFeatureProtocolFeatures = uint64_t{1} << 30;
 constexpr uint64_t kFeatureLogAll = uint64_t{1} << 26;
 constexpr uint64_t kOfferedFeatures = kFeatureVersion1 | kFeatureProtocolFeatures | kFeatureLogAll;
 constexpr uint64_t kProtocolMq = uint64_t{1} << 0;
+constexpr uint64_t kProtocolLogShmfd = uint64_t{1} << 1;
 constexpr uint64_t kProtocolReplyAck = uint64_t{1} << 3;
 constexpr uint64_t kProtocolDeviceState = uint64_t{1} << 19;
 
@@ -107,8 +108,9 @@ class Backend : public VhostUserBackend {
         on_lost_(std::move(on_lost)),
         device_state_(std::move(device_state)),
         offered_protocol_(kProtocolMq | kProtocolReplyAck |
-                          (device_state_.save && device_state_.load ? kProtocolDeviceState : 0)) {
-  }
+                          (device_state_.save && device_state_.load
+                               ? kProtocolDeviceState | kProtocolLogShmfd
+                               : 0)) {}
   ~Backend() override { close(); }
 
   int start(UniqueFd socket) {

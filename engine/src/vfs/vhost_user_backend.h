@@ -5,14 +5,15 @@
 // payload, file descriptors alongside (SCM_RIGHTS).
 //
 // Offered: VIRTIO_F_VERSION_1, VHOST_USER_F_PROTOCOL_FEATURES and VHOST_F_LOG_ALL; protocol
-// features REPLY_ACK, MQ and (with a DeviceState) DEVICE_STATE. No backend requests, no config
-// space, no inflight.
+// features REPLY_ACK, MQ and (with a DeviceState) DEVICE_STATE and LOG_SHMFD. No backend
+// requests, no config space, no inflight.
 //
 // Migration: only a stopped guest is saved (QMP stop first), so nothing is written to guest
-// memory while QEMU copies it and dirty logging is never needed. VHOST_F_LOG_ALL is offered
-// only because QEMU blocks migration without it; an actual request to log (SET_LOG_BASE,
-// SET_FEATURES with LOG_ALL) is refused loudly: nacked when QEMU asked for an answer, the
-// channel closed when it did not (QEMU would otherwise believe we log).
+// memory while QEMU copies it and dirty logging is never needed. VHOST_F_LOG_ALL and LOG_SHMFD
+// are offered only because QEMU (hw/virtio/vhost.c, vhost-user.c) blocks migration without
+// them; an actual request to log (SET_LOG_BASE, SET_LOG_FD, SET_FEATURES with LOG_ALL) is
+// refused loudly: nacked when QEMU asked for an answer, the channel closed when it did not
+// (QEMU would otherwise believe we log).
 // The device's own state crosses over SET_DEVICE_STATE_FD / CHECK_DEVICE_STATE (phase
 // "stopped" only), as bytes DeviceState produces and checks.
 //
