@@ -88,8 +88,9 @@ class MigrationRun : public std::enable_shared_from_this<MigrationRun> {
     auto reply = [weak, name = c.name](Result<std::string> r) {
       auto self = weak.lock();
       if (!self || self->finished_) return;
-      if (!r.ok()) return self->finish(Error(ErrorCode::kVm, self->what_ + " failed at " + name +
-                                                                 ": " + r.error().message));
+      if (!r.ok())
+        return self->finish(
+            Error(ErrorCode::kVm, self->what_ + " failed at " + name + ": " + r.error().message));
       self->next_command();
     };
     if (c.arguments.empty()) {
@@ -102,8 +103,8 @@ class MigrationRun : public std::enable_shared_from_this<MigrationRun> {
   void on_event(const Result<QmpEvent>& event) {
     if (finished_) return;
     if (!event.ok()) {
-      return finish(Error(ErrorCode::kVm, what_ + ": QEMU's QMP connection ended (" +
-                                              event.error().message + ")"));
+      return finish(Error(ErrorCode::kVm,
+                          what_ + ": QEMU's QMP connection ended (" + event.error().message + ")"));
     }
     if (event.value().name != "MIGRATION") return;
     rapidjson::Document d;
@@ -143,7 +144,8 @@ class MigrationRun : public std::enable_shared_from_this<MigrationRun> {
 
   void on_timeout() {
     if (finished_) return;
-    if (cancel_on_timeout_ && !qmp_gone()) qmp_->execute("migrate_cancel", [](Result<std::string>) {});
+    if (cancel_on_timeout_ && !qmp_gone())
+      qmp_->execute("migrate_cancel", [](Result<std::string>) {});
     finish(Error(ErrorCode::kVm, what_ + " did not finish in time" +
                                      (failing_ ? " (QEMU reported a failure)" : "")));
   }

@@ -126,13 +126,12 @@ void QmpClient::execute(const std::string& command, Reply done) {
   send(std::string(sb.GetString()) + "\n", std::move(done));
 }
 
-void QmpClient::execute(const std::string& command, const std::string& arguments_json,
-                        Reply done) {
+void QmpClient::execute(const std::string& command, const std::string& arguments_json, Reply done) {
   rapidjson::Document args;
   args.Parse(arguments_json.c_str(), arguments_json.size());
   if (args.HasParseError() || !args.IsObject()) {
-    done(Error(ErrorCode::kInvalidArgument, "QMP: the arguments of " + command +
-                                                " are not a JSON object"));
+    done(Error(ErrorCode::kInvalidArgument,
+               "QMP: the arguments of " + command + " are not a JSON object"));
     return;
   }
   rapidjson::Document msg(rapidjson::kObjectType);

@@ -102,9 +102,9 @@ class PausedQemu {
     REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp) == 0);
     REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, vfs) == 0);
     UniqueFd qmp_theirs(qmp[1]), vfs_theirs(vfs[1]);
-    auto service = vfs::VfsService::start(&loop.loop, UniqueFd(vfs[0]),
-                                          *vfs::MountTable::create({}), "/workspace", nullptr,
-                                          [this](const Error& e) { vfs_lost = e; });
+    auto service =
+        vfs::VfsService::start(&loop.loop, UniqueFd(vfs[0]), *vfs::MountTable::create({}),
+                               "/workspace", nullptr, [this](const Error& e) { vfs_lost = e; });
     REQUIRE(service);
     vfs_ = std::move(*service);
     qmp_ = std::make_unique<vm::QmpClient>(&loop.loop, UniqueFd(qmp[0]),
@@ -112,13 +112,31 @@ class PausedQemu {
     // The machine sandboxes use (qemu_argv), minus kernel and disks: microvm, qboot, QEMU's
     // seccomp filter, shared memfd RAM (the back-end maps it), the same virtio-fs device.
     std::vector<std::string> argv = {
-        vm::kQemuBinary, "-M", "microvm,x-option-roms=off,memory-backend=ram", "-bios",
-        "qboot.rom", "-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-sandbox",
-        "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny", "-accel",
-        "tcg", "-S", "-object", "memory-backend-memfd,id=ram,size=64M,share=on", "-m", "64M",
-        "-chardev", "socket,id=qmp,fd=" + std::to_string(vm::kQmpFd), "-mon",
-        "chardev=qmp,mode=control", "-chardev",
-        "socket,id=vfs,fd=" + std::to_string(vm::kVfsFd), "-device",
+        vm::kQemuBinary,
+        "-M",
+        "microvm,x-option-roms=off,memory-backend=ram",
+        "-bios",
+        "qboot.rom",
+        "-nodefaults",
+        "-no-user-config",
+        "-nographic",
+        "-no-reboot",
+        "-sandbox",
+        "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+        "-accel",
+        "tcg",
+        "-S",
+        "-object",
+        "memory-backend-memfd,id=ram,size=64M,share=on",
+        "-m",
+        "64M",
+        "-chardev",
+        "socket,id=qmp,fd=" + std::to_string(vm::kQmpFd),
+        "-mon",
+        "chardev=qmp,mode=control",
+        "-chardev",
+        "socket,id=vfs,fd=" + std::to_string(vm::kVfsFd),
+        "-device",
         "vhost-user-fs-device,chardev=vfs,tag=matchlock,queue-size=1024"};
     if (incoming) argv.insert(argv.end(), {"-incoming", "defer"});
     auto proc = vm::QemuProcess::spawn(
@@ -219,8 +237,7 @@ TEST_CASE("a paused guest with virtio-fs is saved to a file and loaded by anothe
   CHECK_FALSE(target.vfs_lost);
 }
 
-TEST_CASE("a damaged or truncated guest state fails the load with an error",
-          "[migration][qemu]") {
+TEST_CASE("a damaged or truncated guest state fails the load with an error", "[migration][qemu]") {
   if (!qemu_can_migrate_vhost_user_fs()) return;
   Loop loop;
   TempDir dir;

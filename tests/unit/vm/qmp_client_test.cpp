@@ -212,8 +212,8 @@ TEST_CASE("QMP events reach subscribers until they unsubscribe, then the end", "
   q.send("{\"event\": \"RESUME\"}\n{\"event\": 7}\n");
   q.run_until([&] { return b.size() == 3; });
   CHECK(a == std::vector<std::string>{"STOP {}", "MIGRATION {\"status\":\"completed\"}"});
-  CHECK(b == std::vector<std::string>{"STOP {}", "MIGRATION {\"status\":\"completed\"}",
-                                      "RESUME {}"});
+  CHECK(b ==
+        std::vector<std::string>{"STOP {}", "MIGRATION {\"status\":\"completed\"}", "RESUME {}"});
   ::shutdown(q.fd, SHUT_RDWR);
   q.run_until([&] { return b_end.has_value(); });
   CHECK(b_end);
