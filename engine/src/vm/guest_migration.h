@@ -6,6 +6,8 @@
 // The file is QEMU's migration stream: only a QEMU of the same version, with the same devices
 // (argv), can load it. A file that is damaged or from another setup fails the load with QEMU's
 // reason (query-migrate's error-desc), never a hang: `timeout` bounds each operation.
+// `done` may run before the call returns (a refused path, a QMP connection already closed).
+// Needs QEMU >= 9.1 (migrate-incoming's exit-on-error; vhost-user-fs migrates from 9.0).
 #pragma once
 
 #include <chrono>

@@ -212,6 +212,12 @@ TEST_CASE("a paused guest with virtio-fs is saved to a file and loaded by anothe
     INFO((saved.ok() ? std::string() : saved.error().message));
     REQUIRE(saved.ok());
     CHECK(source.status() == "postmigrate");  // stopped for the save, and it stays so
+    // The saving host goes on with its own guest afterwards.
+    std::optional<Result<std::string>> cont;
+    source.qmp().execute("cont", [&](Result<std::string> r) { cont = std::move(r); });
+    REQUIRE(loop.run_until([&] { return cont.has_value(); }));
+    REQUIRE(cont->ok());
+    CHECK(source.status() == "running");
     CHECK_FALSE(source.vfs_lost);
   }
   const std::string bytes = read_file(state);
