@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 #include <unordered_map>
 
 #include "core/log.h"
@@ -19,6 +20,20 @@ namespace matchlock::vfs {
 namespace {
 
 constexpr uint32_t kHiprioQueue = 0;
+
+// What a migration carries of the file server: guests are saved before they mount virtio-fs,
+// so the only state that can be saved is "no FUSE session". A versioned record, so a later
+// engine that saves more can tell an old save from a new one.
+constexpr std::string_view kStateMagic = "MLVFS";
+constexpr char kStateVersion = 1;
+constexpr char kStateNoSession = 0;
+
+std::string no_session_record() {
+  std::string r(kStateMagic);
+  r += kStateVersion;
+  r += kStateNoSession;
+  return r;
+}
 
 bool has_no_reply(uint32_t opcode) {
   return opcode == FUSE_FORGET || opcode == FUSE_BATCH_FORGET || opcode == FUSE_INTERRUPT;
@@ -42,7 +57,9 @@ class VirtioFsService : public VfsService {
         [this](ChainRef chain) { on_chain(std::move(chain)); },
         [this, alive](const Error& e) {
           if (!alive.expired()) lost(e);
-        });
+        },
+        DeviceState{[this] { return save_state(); },
+                    [this](std::string_view bytes) { return load_state(bytes); }});
     if (!backend.ok()) return backend.error();
     backend_ = std::move(backend.value());
     return matchlock::Status();
@@ -104,6 +121,26 @@ class VirtioFsService : public VfsService {
     fuse_out_header error{sizeof(fuse_out_header), -EIO, h.unique};
     std::string_view bytes(reinterpret_cast<const char*>(&error), sizeof(error));
     if (!backend_->complete(ref, bytes)) backend_->complete(ref, {});
+  }
+
+  // A FUSE session (open files, node ids the guest holds) cannot be saved: the save fails
+  // rather than restore a guest whose mount would then refer to nothing.
+  bool has_session() const { return server_->initialized() || !waiting_.empty(); }
+
+  Result<std::string> save_state() const {
+    if (has_session()) {
+      return Error(ErrorCode::kVm,
+                   "the guest has mounted the shared files; a mounted virtio-fs cannot be saved");
+    }
+    return no_session_record();
+  }
+
+  matchlock::Status load_state(std::string_view bytes) const {
+    if (bytes != no_session_record()) {
+      return Error(ErrorCode::kProtocol, "not a virtio-fs state this engine writes");
+    }
+    if (has_session()) return Error(ErrorCode::kVm, "a FUSE session is already open");
+    return matchlock::Status();
   }
 
   void lost(const Error& e) {

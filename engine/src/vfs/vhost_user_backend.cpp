@@ -2,6 +2,7 @@
 // with exact sizes (header, then payload), so the descriptors that arrive belong to the message
 // being read; at most kMaxFds per message. Replies are small and QEMU waits for them: a full
 // socket (EAGAIN) means a front-end that does not read, and ends the channel.
+// Device state (migration) goes over a pipe QEMU sends; see set_device_state_fd().
 #include "vfs/vhost_user_backend.h"
 
 #include <fcntl.h>
@@ -39,6 +40,8 @@ enum Request : uint32_t {
   kSetVringEnable = 18,
   kSetBackendReqFd = 21,
   kGetConfig = 24,
+  kSetDeviceStateFd = 42,
+  kCheckDeviceState = 43,
 };
 
 constexpr uint32_t kVersion = 0x1;
@@ -52,11 +55,24 @@ constexpr uint64_t kVringIndexMask = 0xff;
 
 constexpr uint64_t kFeatureVersion1 = uint64_t{1} << 32;
 constexpr uint64_t kFeatureProtocolFeatures = uint64_t{1} << 30;
-constexpr uint64_t kOfferedFeatures = kFeatureVersion1 | kFeatureProtocolFeatures;
+constexpr uint64_t kFeatureLogAll = uint64_t{1} << 26;
+constexpr uint64_t kOfferedFeatures = kFeatureVersion1 | kFeatureProtocolFeatures | kFeatureLogAll;
 constexpr uint64_t kProtocolMq = uint64_t{1} << 0;
+constexpr uint64_t kProtocolLogShmfd = uint64_t{1} << 1;
 constexpr uint64_t kProtocolReplyAck = uint64_t{1} << 3;
-constexpr uint64_t kOfferedProtocol = kProtocolMq | kProtocolReplyAck;
+constexpr uint64_t kProtocolDeviceState = uint64_t{1} << 19;
 
+// SET_DEVICE_STATE_FD: the transfer's direction and phase, and the reply's "invalid FD" flag
+// (set: no fd comes back, QEMU keeps using the one it sent).
+constexpr uint32_t kTransferSave = 0;
+constexpr uint32_t kTransferLoad = 1;
+constexpr uint32_t kPhaseStopped = 0;
+constexpr uint64_t kDeviceStateNoFd = uint64_t{1} << 8;
+
+struct DeviceStateTransfer {
+  uint32_t direction;
+  uint32_t phase;
+};
 struct Header {
   uint32_t request;
   uint32_t flags;
@@ -84,12 +100,17 @@ struct MemoryRegionWire {
 class Backend : public VhostUserBackend {
  public:
   Backend(uv_loop_t* loop, uint32_t queues, size_t max_readable, OnChain on_chain,
-          std::function<void(const Error&)> on_lost)
+          std::function<void(const Error&)> on_lost, DeviceState device_state)
       : loop_(loop),
         queues_(queues),
         max_readable_(max_readable),
         on_chain_(std::move(on_chain)),
-        on_lost_(std::move(on_lost)) {}
+        on_lost_(std::move(on_lost)),
+        device_state_(std::move(device_state)),
+        offered_protocol_(kProtocolMq | kProtocolReplyAck |
+                          (device_state_.save && device_state_.load
+                               ? kProtocolDeviceState | kProtocolLogShmfd
+                               : 0)) {}
   ~Backend() override { close(); }
 
   int start(UniqueFd socket) {
@@ -125,6 +146,7 @@ class Backend : public VhostUserBackend {
     if (closed_) return;
     closed_ = true;
     poll_.close();
+    end_load_channel();
     for (auto& q : queues_) stop_ring(q);
     socket_.reset();
     mem_ = GuestMemory();
@@ -255,6 +277,11 @@ class Backend : public VhostUserBackend {
       case kSetFeatures: {
         uint64_t v = 0;
         ok = u64(&v);
+        if (ok && (v & kFeatureLogAll)) {
+          if (!refuse_logging(h, "SET_FEATURES with VHOST_F_LOG_ALL")) return;
+          ok = false;
+          break;
+        }
         features_ = v & kOfferedFeatures;
         // Without protocol features, rings are enabled from the start (vhost-user spec).
         if (!(features_ & kFeatureProtocolFeatures)) {
@@ -263,13 +290,13 @@ class Backend : public VhostUserBackend {
         break;
       }
       case kGetProtocolFeatures:
-        reply_u64(h, kOfferedProtocol);
+        reply_u64(h, offered_protocol_);
         replied = true;
         break;
       case kSetProtocolFeatures: {
         uint64_t v = 0;
         ok = u64(&v);
-        protocol_ = v & kOfferedProtocol;
+        protocol_ = v & offered_protocol_;
         break;
       }
       case kGetQueueNum:
@@ -324,7 +351,17 @@ class Backend : public VhostUserBackend {
       }
       case kSetLogBase:
       case kSetLogFd:
-        ok = false;  // no dirty logging: migration is not supported
+        if (!refuse_logging(h, h.request == kSetLogBase ? "SET_LOG_BASE" : "SET_LOG_FD")) return;
+        ok = false;
+        break;
+      case kSetDeviceStateFd:
+        // Success or not, no fd comes back: the transfer uses QEMU's own pipe.
+        reply_u64(h, kDeviceStateNoFd | (set_device_state_fd(p, std::move(fds)) ? 0 : 1));
+        replied = true;
+        break;
+      case kCheckDeviceState:
+        reply_u64(h, check_device_state() ? 0 : 1);
+        replied = true;
         break;
       case kSetBackendReqFd:
         break;  // never used: no backend-initiated requests are offered
@@ -427,6 +464,142 @@ class Backend : public VhostUserBackend {
     q.vq.reset_state();
   }
 
+  // --- dirty logging and device state ------------------------------------------------------
+
+  // QEMU asks us to log our writes to guest memory, which we never do (only a stopped guest is
+  // saved). Pretending would let a running guest's save miss pages we wrote, so: a nack when
+  // QEMU waits for one, otherwise the channel ends. False when the channel has ended (the
+  // caller returns at once: on_lost may have destroyed us).
+  bool refuse_logging(const Header& h, const char* what) {
+    const std::string why = std::string("vhost-user: QEMU requested dirty logging (") + what +
+                            "), which this back-end does not do; only a stopped guest can be saved";
+    log::warn(why);
+    if ((h.flags & kFlagNeedReply) && (protocol_ & kProtocolReplyAck)) return true;
+    fail(why);
+    return false;
+  }
+
+  // SET_DEVICE_STATE_FD: starts a save or a load over the pipe QEMU sent. False (an error
+  // reply) when it cannot start; a save is complete when this returns true.
+  bool set_device_state_fd(const std::string& p, std::vector<UniqueFd> fds) {
+    end_load_channel();  // a new transfer replaces an unfinished one
+    DeviceStateTransfer t{};
+    if (!(protocol_ & kProtocolDeviceState) || p.size() < sizeof(t) || fds.size() != 1) {
+      return transfer_failed("a malformed SET_DEVICE_STATE_FD");
+    }
+    std::memcpy(&t, p.data(), sizeof(t));
+    if (t.phase != kPhaseStopped) {
+      return transfer_failed("migration phase " + std::to_string(t.phase) + " is not supported");
+    }
+    if (::fcntl(fds[0].get(), F_SETFL, ::fcntl(fds[0].get(), F_GETFL) | O_NONBLOCK) != 0) {
+      return transfer_failed(std::string("the state channel: ") + std::strerror(errno));
+    }
+    if (t.direction == kTransferSave) return save_state(std::move(fds[0]));
+    if (t.direction == kTransferLoad) return start_load(std::move(fds[0]));
+    return transfer_failed("transfer direction " + std::to_string(t.direction) + " is unknown");
+  }
+
+  // The state is at most kMaxDeviceStateBytes (PIPE_BUF on Linux) and QEMU hands over a fresh
+  // pipe it reads only after our reply: one non-blocking write fits whole. If it does not
+  // (EAGAIN: not an empty pipe), the save fails instead of blocking the loop. Closing our end
+  // then tells QEMU the state is complete.
+  bool save_state(UniqueFd fd) {
+    auto bytes = device_state_.save();
+    if (!bytes.ok()) return transfer_failed("cannot save the device: " + bytes.error().message);
+    const std::string& data = bytes.value();
+    if (data.size() > kMaxDeviceStateBytes) return transfer_failed("the device state is too large");
+    ssize_t n;
+    do {
+      n = ::write(fd.get(), data.data(), data.size());
+    } while (n < 0 && errno == EINTR);
+    if (n != static_cast<ssize_t>(data.size())) {
+      return transfer_failed(n < 0 ? std::string("writing the state: ") + std::strerror(errno)
+                                   : std::string("the state channel took part of the state"));
+    }
+    transfer_ = Transfer::kDone;
+    return true;
+  }
+
+  // QEMU writes the state after our reply, then closes its end, then sends CHECK_DEVICE_STATE.
+  // The pipe is read as data arrives (so QEMU never blocks on a full pipe), at most
+  // kMaxDeviceStateBytes of it.
+  bool start_load(UniqueFd fd) {
+    load_fd_ = std::move(fd);
+    load_bytes_.clear();
+    transfer_ = Transfer::kLoading;
+    int rc = load_poll_.init(loop_, this, uv_poll_init, load_fd_.get());
+    if (rc == 0) {
+      rc = uv_poll_start(load_poll_.get(), UV_READABLE, [](uv_poll_t* h, int status, int) {
+        auto* self = static_cast<Backend*>(h->data);
+        if (!self) return;
+        if (status < 0) return self->finish_load("the state channel: " + uv::error_text(status));
+        self->read_load(false);
+      });
+    }
+    if (rc != 0) {
+      end_load_channel();
+      return transfer_failed("the state channel: " + uv::error_text(rc));
+    }
+    return true;
+  }
+
+  // Reads what the pipe holds now. At CHECK_DEVICE_STATE (`at_check`) QEMU has closed its end,
+  // so the pipe must reach its end now; nothing there yet means QEMU did not finish.
+  void read_load(bool at_check) {
+    char buf[1024];
+    while (transfer_ == Transfer::kLoading) {
+      ssize_t n = ::read(load_fd_.get(), buf, sizeof(buf));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (at_check) finish_load("QEMU asked for the result before the state was complete");
+        return;
+      }
+      if (n < 0) return finish_load(std::string("reading the state: ") + std::strerror(errno));
+      if (n == 0) return finish_load("");
+      if (load_bytes_.size() + static_cast<size_t>(n) > kMaxDeviceStateBytes) {
+        // Closing our end makes QEMU's write fail (EPIPE): the load fails there as well.
+        return finish_load("more than " + std::to_string(kMaxDeviceStateBytes) +
+                           " bytes of device state");
+      }
+      load_bytes_.append(buf, static_cast<size_t>(n));
+    }
+  }
+
+  // Ends the load: `error` empty means the whole state arrived and is handed to the device.
+  void finish_load(std::string error) {
+    end_load_channel();
+    if (error.empty()) {
+      auto st = device_state_.load(load_bytes_);
+      if (!st.ok()) error = "the saved state does not load: " + st.error().message;
+    }
+    load_bytes_.clear();
+    if (error.empty()) {
+      transfer_ = Transfer::kDone;
+    } else {
+      transfer_failed(error);
+    }
+  }
+
+  void end_load_channel() {
+    load_poll_.close();
+    load_fd_.reset();
+  }
+
+  // CHECK_DEVICE_STATE: whether the last transfer fully succeeded. A transfer is checked once.
+  bool check_device_state() {
+    if (transfer_ == Transfer::kLoading) read_load(true);
+    if (transfer_ == Transfer::kNone) transfer_failed("CHECK_DEVICE_STATE without a transfer");
+    const bool ok = transfer_ == Transfer::kDone;
+    transfer_ = Transfer::kNone;
+    return ok;
+  }
+
+  bool transfer_failed(const std::string& why) {
+    log::warn("vhost-user device state: " + why);
+    transfer_ = Transfer::kFailed;
+    return false;
+  }
+
   // --- rings -------------------------------------------------------------------------------
 
   // Hands every available chain of queue `index` to the device; completions made meanwhile
@@ -485,6 +658,8 @@ class Backend : public VhostUserBackend {
   size_t max_readable_;
   OnChain on_chain_;
   std::function<void(const Error&)> on_lost_;
+  DeviceState device_state_;
+  const uint64_t offered_protocol_;
   UniqueFd socket_;
   uv::Handle<uv_poll_t> poll_;
   std::string in_;
@@ -494,6 +669,12 @@ class Backend : public VhostUserBackend {
   uint64_t protocol_ = 0;
   bool processing_ = false;
   bool closed_ = false;
+  // The last SET_DEVICE_STATE_FD's transfer, which CHECK_DEVICE_STATE reports.
+  enum class Transfer { kNone, kLoading, kDone, kFailed };
+  Transfer transfer_ = Transfer::kNone;
+  UniqueFd load_fd_;
+  uv::Handle<uv_poll_t> load_poll_;
+  std::string load_bytes_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
@@ -501,10 +682,10 @@ class Backend : public VhostUserBackend {
 
 Result<std::unique_ptr<VhostUserBackend>> VhostUserBackend::start(
     uv_loop_t* loop, UniqueFd socket, uint32_t queues, size_t max_readable, OnChain on_chain,
-    std::function<void(const Error&)> on_lost) {
+    std::function<void(const Error&)> on_lost, DeviceState device_state) {
   if (queues == 0 || queues > 64) return invalid_argument("vhost-user: bad queue count");
   auto b = std::make_unique<Backend>(loop, queues, max_readable, std::move(on_chain),
-                                     std::move(on_lost));
+                                     std::move(on_lost), std::move(device_state));
   if (int rc = b->start(std::move(socket)); rc != 0) {
     return io_error("vhost-user socket: " + uv::error_text(rc));
   }

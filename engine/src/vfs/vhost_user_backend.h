@@ -4,8 +4,18 @@
 // without QEMU in the data path. Messages: a 12-byte header (request, flags, size) and a
 // payload, file descriptors alongside (SCM_RIGHTS).
 //
-// Offered: VIRTIO_F_VERSION_1 and VHOST_USER_F_PROTOCOL_FEATURES; protocol features REPLY_ACK
-// and MQ only. No logging (migration), no backend requests, no config space, no inflight.
+// Offered: VIRTIO_F_VERSION_1, VHOST_USER_F_PROTOCOL_FEATURES and VHOST_F_LOG_ALL; protocol
+// features REPLY_ACK, MQ and (with a DeviceState) DEVICE_STATE and LOG_SHMFD. No backend
+// requests, no config space, no inflight.
+//
+// Migration: only a stopped guest is saved (QMP stop first), so nothing is written to guest
+// memory while QEMU copies it and dirty logging is never needed. VHOST_F_LOG_ALL and LOG_SHMFD
+// are offered only because QEMU (hw/virtio/vhost.c, vhost-user.c) blocks migration without
+// them; an actual request to log (SET_LOG_BASE, SET_LOG_FD, SET_FEATURES with LOG_ALL) is
+// refused loudly: nacked when QEMU asked for an answer, the channel closed when it did not
+// (QEMU would otherwise believe we log).
+// The device's own state crosses over SET_DEVICE_STATE_FD / CHECK_DEVICE_STATE (phase
+// "stopped" only), as bytes DeviceState produces and checks.
 //
 // THREAT MODEL: QEMU runs the guest and may be subverted by it; every message is checked
 // (sizes, indices, fd counts). A malformed message ends the channel; unknown requests get an
@@ -34,6 +44,17 @@ struct ChainRef {
   DescriptorChain chain;
 };
 
+// What the device saves and restores when QEMU migrates it. Both run on the loop.
+struct DeviceState {
+  // The bytes that describe the device now (at most kMaxDeviceStateBytes), or why the device
+  // cannot be saved (the save then fails in QEMU).
+  std::function<Result<std::string>()> save;
+  // Checks and applies bytes a save produced. They come from a file QEMU read: untrusted.
+  std::function<matchlock::Status(std::string_view bytes)> load;
+};
+// Device state is tiny: anything larger is refused (and never buffered past this).
+inline constexpr size_t kMaxDeviceStateBytes = 4096;
+
 class VhostUserBackend {
  public:
   // Each valid chain popped from any queue; the device completes it (now or later) with
@@ -42,10 +63,13 @@ class VhostUserBackend {
 
   // `queues`: the device's virtqueue count (virtio-fs: hiprio + request queues).
   // `max_readable` bounds one chain's readable bytes (a larger request is a bad chain).
+  // `device_state` empty (no save/load): DEVICE_STATE is not offered, so QEMU refuses to
+  // migrate the device.
   static Result<std::unique_ptr<VhostUserBackend>> start(uv_loop_t* loop, UniqueFd socket,
                                                          uint32_t queues, size_t max_readable,
                                                          OnChain on_chain,
-                                                         std::function<void(const Error&)> on_lost);
+                                                         std::function<void(const Error&)> on_lost,
+                                                         DeviceState device_state = {});
   virtual ~VhostUserBackend() = default;
 
   // Writes `reply` into the chain's writable buffers and returns it to the guest with that

@@ -154,6 +154,7 @@ std::vector<std::string> qemu_argv(const VmSpec& spec) {
                        "virtio-net-device,netdev=net0,mac=" + spec.mac +
                            (spec.mtu > 0 ? ",host_mtu=" + std::to_string(spec.mtu) : "")});
   }
+  if (spec.incoming_deferred) a.insert(a.end(), {"-incoming", "defer"});
   if (!spec.bench_virtfs_dir.empty()) {
     // security_model=none: files keep the host user's ids, as a bind mount would.
     a.insert(a.end(), {"-fsdev",

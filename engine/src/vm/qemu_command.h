@@ -63,6 +63,9 @@ struct VmSpec {
   int mtu = 0;                // > 0: advertised to the guest as host_mtu (VIRTIO_NET_F_MTU)
   uint32_t host_tsc_khz = 0;  // 0 = unknown (then no tsc_early_khz)
   std::vector<std::string> extra_kernel_args;
+  // Start waiting for a migration stream (QMP migrate-incoming) instead of booting: a warm
+  // start loads a saved guest this way (vm/guest_migration.h).
+  bool incoming_deferred = false;
 };
 
 std::string kernel_cmdline(const VmSpec& spec);

@@ -4,6 +4,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <vector>
+
 #include "core/json.h"
 
 namespace matchlock::vm {
@@ -33,7 +35,7 @@ VmStatus parse_query_status(std::string_view json) {
 }
 
 QmpClient::QmpClient(uv_loop_t* loop, UniqueFd socket, std::function<void(Status)> on_ready)
-    : on_ready_(std::move(on_ready)) {
+    : loop_(loop), on_ready_(std::move(on_ready)) {
   pipe_.init(loop, this, uv_pipe_init, 0);
   if (uv_pipe_open(pipe_.get(), socket.release()) != 0) {
     fail_all(Error(ErrorCode::kVm, "QMP: cannot open socket"));
@@ -92,7 +94,15 @@ void QmpClient::on_message(const std::string& line) {
     uv::write(pipe_.stream(), "{\"execute\":\"qmp_capabilities\"}\n");
     return;
   }
-  if (d.HasMember("event")) return;  // asynchronous events are not needed yet
+  if (d.HasMember("event")) {
+    if (!d["event"].IsString()) return;
+    QmpEvent event{d["event"].GetString()};
+    if (const auto* data = json::member(d, "data"); data && data->IsObject()) {
+      event.data = to_json(*data);
+    }
+    deliver(std::move(event));
+    return;
+  }
   if (pending_.empty()) return;
   auto cb = std::move(pending_.front());
   pending_.pop_front();
@@ -106,13 +116,70 @@ void QmpClient::on_message(const std::string& line) {
   }
 }
 
-void QmpClient::execute(const std::string& command, std::function<void(Result<std::string>)> done) {
-  if (!pipe_.initialized()) {
+void QmpClient::execute(const std::string& command, Reply done) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.StartObject();
+  w.Key("execute");
+  w.String(command.c_str(), static_cast<rapidjson::SizeType>(command.size()));
+  w.EndObject();
+  send(std::string(sb.GetString()) + "\n", std::move(done));
+}
+
+void QmpClient::execute(const std::string& command, const std::string& arguments_json, Reply done) {
+  rapidjson::Document args;
+  args.Parse(arguments_json.c_str(), arguments_json.size());
+  if (args.HasParseError() || !args.IsObject()) {
+    done(Error(ErrorCode::kInvalidArgument,
+               "QMP: the arguments of " + command + " are not a JSON object"));
+    return;
+  }
+  rapidjson::Document msg(rapidjson::kObjectType);
+  auto& a = msg.GetAllocator();
+  msg.AddMember("execute", json::str(command, a), a);
+  msg.AddMember("arguments", rapidjson::Value(args, a), a);
+  send(to_json(msg) + "\n", std::move(done));
+}
+
+void QmpClient::send(const std::string& line, Reply done) {
+  if (!pipe_.initialized() || ended_) {
     done(Error(ErrorCode::kVm, "QMP connection closed"));
     return;
   }
   pending_.push_back(std::move(done));
-  uv::write(pipe_.stream(), "{\"execute\":\"" + command + "\"}\n");
+  uv::write(pipe_.stream(), line);
+}
+
+uint64_t QmpClient::subscribe(EventHandler handler) {
+  const uint64_t id = next_subscriber_++;
+  if (ended_) {
+    // Nothing will come: the subscriber learns that at once, on a later turn of the loop.
+    uv::defer(loop_, [handler = std::move(handler)] {
+      handler(Error(ErrorCode::kVm, "QMP connection closed"));
+    });
+    return id;
+  }
+  subscribers_.emplace(id, std::move(handler));
+  return id;
+}
+
+void QmpClient::unsubscribe(uint64_t id) {
+  subscribers_.erase(id);
+}
+
+// Each handler is looked up again before it runs, so one may unsubscribe another (or destroy
+// this client) from inside its call.
+void QmpClient::deliver(Result<QmpEvent> event) {
+  std::weak_ptr<bool> alive = alive_;
+  std::vector<uint64_t> ids;
+  for (const auto& [id, handler] : subscribers_) ids.push_back(id);
+  for (uint64_t id : ids) {
+    auto it = subscribers_.find(id);
+    if (it == subscribers_.end()) continue;
+    EventHandler handler = it->second;  // a copy: the handler may unsubscribe itself
+    handler(event);
+    if (alive.expired()) return;
+  }
 }
 
 void QmpClient::query_status(std::function<void(Result<VmStatus>)> done) {
@@ -124,6 +191,7 @@ void QmpClient::query_status(std::function<void(Result<VmStatus>)> done) {
 
 void QmpClient::fail_all(const Error& e) {
   std::weak_ptr<bool> alive = alive_;
+  ended_ = true;
   if (on_ready_) {
     auto cb = std::move(on_ready_);
     cb(e);
@@ -135,6 +203,10 @@ void QmpClient::fail_all(const Error& e) {
     cb(e);
     if (alive.expired()) return;
   }
+  // Subscribers hear of the end last, once, and are then forgotten.
+  deliver(e);
+  if (alive.expired()) return;
+  subscribers_.clear();
 }
 
 }  // namespace matchlock::vm

@@ -3,10 +3,12 @@
 // rings). Covers the protocol, FUSE round trips, and a front-end that misbehaves.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <optional>
 
 #include "vfs/fuse_test_client.h"
@@ -401,4 +403,142 @@ TEST_CASE("vfs_service_starts_a_new_session_on_a_remount", "[vfs][virtio]") {
   CHECK(parse_reply(*stale).error != 0);
   found = qemu.call(1, fuse_request(FUSE_LOOKUP, FUSE_ROOT_ID, cstr("hello"), 3));
   CHECK(parse_reply(*found).error == 0);
+}
+
+// --- migration: dirty logging refused, device state over a pipe ------------------------------
+
+namespace {
+
+constexpr uint32_t kSetLogFd = 7, kSetDeviceStateFd = 42, kCheckDeviceState = 43;
+constexpr uint64_t kLogAll = uint64_t{1} << 26;
+constexpr uint64_t kLogShmfd = uint64_t{1} << 1, kDeviceState = uint64_t{1} << 19;
+constexpr uint32_t kSave = 0, kLoad = 1, kStopped = 0;
+constexpr uint64_t kNoFdBack = uint64_t{1} << 8;
+const std::string kNoSessionRecord("MLVFS\x01\x00", 7);
+
+struct Pipe {
+  UniqueFd read, write;
+  Pipe() {
+    int p[2];
+    REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
+    read = UniqueFd(p[0]);
+    write = UniqueFd(p[1]);
+  }
+};
+
+// bring_up(), with DEVICE_STATE negotiated as QEMU >= 9 does.
+void bring_up_migratable(FakeQemu& qemu) {
+  qemu.bring_up();
+  qemu.send(kSetProtocolFeatures, pack(kReplyAck | kDeviceState | kLogShmfd));
+}
+
+// SET_DEVICE_STATE_FD's u64 reply.
+uint64_t set_device_state_fd(FakeQemu& qemu, uint32_t direction, uint32_t phase, int fd) {
+  qemu.send(kSetDeviceStateFd, pack(direction, phase), {fd});
+  auto r = qemu.reply();
+  REQUIRE(r);
+  REQUIRE(r->request == kSetDeviceStateFd);
+  REQUIRE(r->payload.size() == 8);
+  uint64_t v = 0;
+  std::memcpy(&v, r->payload.data(), 8);
+  return v;
+}
+
+std::string read_all(int fd) {
+  std::string out;
+  char buf[256];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("vfs_service_offers_what_qemu_needs_to_migrate_it", "[vfs][virtio][migration]") {
+  FakeQemu qemu;
+  CHECK((qemu.get_u64(kGetFeatures) & kLogAll) == kLogAll);
+  CHECK((qemu.get_u64(kGetProtocolFeatures) & (kDeviceState | kLogShmfd)) ==
+        (kDeviceState | kLogShmfd));
+}
+
+TEST_CASE("vfs_service_refuses_dirty_logging_loudly", "[vfs][virtio][migration]") {
+  SECTION("nacked when QEMU waits for the answer") {
+    FakeQemu qemu;
+    bring_up_migratable(qemu);
+    CHECK(qemu.acked(kSetFeatures, pack(kVersion1 | kProtocolFeatures | kLogAll)) != 0);
+    CHECK(qemu.acked(kSetLogFd, pack(uint64_t{0})) != 0);
+    CHECK_FALSE(qemu.lost);
+  }
+  SECTION("the channel ends when QEMU would not hear a nack") {
+    FakeQemu qemu;
+    bring_up_migratable(qemu);
+    Pipe log;  // stands for the shared log memory
+    qemu.send(kSetLogBase, pack(uint64_t{4096}, uint64_t{0}), {log.read.get()});
+    CHECK_FALSE(qemu.reply());
+    REQUIRE(qemu.lost);
+    CHECK(qemu.lost->message.find("dirty logging") != std::string::npos);
+  }
+}
+
+TEST_CASE("vfs_service_saves_a_device_without_a_fuse_session", "[vfs][virtio][migration]") {
+  FakeQemu qemu;
+  bring_up_migratable(qemu);
+  Pipe p;
+  // Success, and no fd back: the state is in QEMU's pipe, whose write end we closed.
+  CHECK(set_device_state_fd(qemu, kSave, kStopped, p.write.get()) == kNoFdBack);
+  p.write.reset();
+  CHECK(read_all(p.read.get()) == kNoSessionRecord);
+  CHECK(qemu.get_u64(kCheckDeviceState) == 0);
+  // A check is for one transfer: another without a transfer fails.
+  CHECK(qemu.get_u64(kCheckDeviceState) != 0);
+  // Only the "stopped" phase exists.
+  Pipe q;
+  CHECK((set_device_state_fd(qemu, kSave, 1, q.write.get()) & 0xff) != 0);
+  CHECK(qemu.get_u64(kCheckDeviceState) != 0);
+  CHECK_FALSE(qemu.lost);
+}
+
+TEST_CASE("vfs_service_refuses_to_save_a_mounted_file_system", "[vfs][virtio][migration]") {
+  FakeQemu qemu;
+  bring_up_migratable(qemu);
+  REQUIRE(qemu.call(1, init_request(1)));  // the guest mounted: a FUSE session exists
+  Pipe p;
+  const uint64_t r = set_device_state_fd(qemu, kSave, kStopped, p.write.get());
+  CHECK((r & 0xff) != 0);
+  CHECK((r & kNoFdBack) == kNoFdBack);  // an error never comes with an fd
+  p.write.reset();
+  CHECK(read_all(p.read.get()).empty());
+  CHECK(qemu.get_u64(kCheckDeviceState) != 0);
+  CHECK_FALSE(qemu.lost);
+}
+
+TEST_CASE("vfs_service_loads_only_its_own_bounded_record", "[vfs][virtio][migration]") {
+  FakeQemu qemu;
+  bring_up_migratable(qemu);
+  auto load = [&](const std::string& bytes, bool close_first = true) {
+    Pipe p;
+    REQUIRE(set_device_state_fd(qemu, kLoad, kStopped, p.read.get()) == kNoFdBack);
+    p.read.reset();
+    // QEMU writes after the reply, then closes, then checks.
+    size_t at = 0;
+    while (at < bytes.size()) {
+      ssize_t n = ::write(p.write.get(), bytes.data() + at, bytes.size() - at);
+      if (n < 0 && errno == EPIPE) break;  // we stopped reading: too much
+      REQUIRE(n > 0);
+      at += static_cast<size_t>(n);
+      uv_run(&qemu.loop, UV_RUN_NOWAIT);
+    }
+    if (close_first) p.write.reset();
+    return qemu.get_u64(kCheckDeviceState);
+  };
+  void (*old)(int) = ::signal(SIGPIPE, SIG_IGN);
+  CHECK(load(kNoSessionRecord) == 0);
+  CHECK(load("") != 0);
+  CHECK(load(kNoSessionRecord.substr(0, 6)) != 0);
+  CHECK(load(kNoSessionRecord + "x") != 0);
+  CHECK(load(std::string("MLVFS\x02\x00", 7)) != 0);
+  CHECK(load(std::string(64 * 1024, 'x')) != 0);  // beyond the cap: refused, not buffered
+  CHECK(load(kNoSessionRecord, false) != 0);      // QEMU checked before it finished
+  ::signal(SIGPIPE, old);
+  CHECK_FALSE(qemu.lost);
 }

@@ -172,3 +172,13 @@ TEST_CASE("data disks are virtio-blk drives by serial, paths escaped, ro when as
   CHECK(has_pair(argv, "-device", "virtio-blk-device,drive=disk1,serial=disk1"));
   CHECK(std::count(argv.begin(), argv.end(), std::string("-drive")) == 4);
 }
+
+TEST_CASE("a warm start's QEMU waits for a migration stream instead of booting", "[vm]") {
+  VmSpec s = sample();
+  auto argv = qemu_argv(s);
+  CHECK(std::find(argv.begin(), argv.end(), "-incoming") == argv.end());
+  s.incoming_deferred = true;
+  argv = qemu_argv(s);
+  CHECK(has_pair(argv, "-incoming", "defer"));
+  CHECK(std::count(argv.begin(), argv.end(), std::string("-incoming")) == 1);
+}

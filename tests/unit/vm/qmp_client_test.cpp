@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "vm/qmp_client.h"
 
@@ -162,4 +163,66 @@ TEST_CASE("a reply callback may destroy the client mid-read", "[qmp]") {
   q.run_until([&] { return answered; });
   CHECK(answered);
   CHECK_FALSE(q.client);
+}
+
+TEST_CASE("QMP commands carry JSON arguments, escaped", "[qmp]") {
+  FakeQemu q;
+  q.send("{\"QMP\": {}}\n");
+  q.run_until([&] { return !q.received().empty(); });
+  q.send("{\"return\": {}}\n");
+  q.run_until([&] { return q.ready.has_value(); });
+  std::optional<Result<std::string>> got;
+  q.client->execute("migrate", R"({"uri": "file:/a\"b"})",
+                    [&](Result<std::string> r) { got = std::move(r); });
+  std::string sent;
+  q.run_until([&] { return !(sent += q.received()).empty(); });
+  CHECK(sent == "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"file:/a\\\"b\"}}\n");
+  q.send("{\"return\": {}}\n");
+  q.run_until([&] { return got.has_value(); });
+  REQUIRE(got);
+  CHECK(got->ok());
+  // Arguments that are not an object are refused before anything is sent.
+  std::optional<Result<std::string>> bad;
+  q.client->execute("migrate", "[1]", [&](Result<std::string> r) { bad = std::move(r); });
+  REQUIRE(bad);
+  CHECK_FALSE(bad->ok());
+  CHECK(q.received().empty());
+}
+
+TEST_CASE("QMP events reach subscribers until they unsubscribe, then the end", "[qmp]") {
+  FakeQemu q;
+  q.send("{\"QMP\": {}}\n");
+  q.run_until([&] { return !q.received().empty(); });
+  std::vector<std::string> a, b;
+  std::optional<Error> a_end, b_end;
+  auto record = [](std::vector<std::string>& into, std::optional<Error>& end) {
+    return [&into, &end](Result<vm::QmpEvent> e) {
+      if (!e.ok()) return void(end = e.error());
+      into.push_back(e.value().name + " " + e.value().data);
+    };
+  };
+  uint64_t ida = q.client->subscribe(record(a, a_end));
+  q.client->subscribe(record(b, b_end));
+  // Events before the capabilities reply (QEMU may send them) are delivered too.
+  q.send("{\"event\": \"STOP\", \"timestamp\": {}}\n{\"return\": {}}\n");
+  q.run_until([&] { return q.ready.has_value(); });
+  q.send("{\"event\": \"MIGRATION\", \"data\": {\"status\": \"completed\"}}\n");
+  q.run_until([&] { return b.size() == 2; });
+  q.client->unsubscribe(ida);
+  q.send("{\"event\": \"RESUME\"}\n{\"event\": 7}\n");
+  q.run_until([&] { return b.size() == 3; });
+  CHECK(a == std::vector<std::string>{"STOP {}", "MIGRATION {\"status\":\"completed\"}"});
+  CHECK(b ==
+        std::vector<std::string>{"STOP {}", "MIGRATION {\"status\":\"completed\"}", "RESUME {}"});
+  ::shutdown(q.fd, SHUT_RDWR);
+  q.run_until([&] { return b_end.has_value(); });
+  CHECK(b_end);
+  CHECK_FALSE(a_end);  // unsubscribed: not told
+  // A subscriber after the end hears of it (on a later turn of the loop).
+  std::optional<Error> late;
+  q.client->subscribe([&](Result<vm::QmpEvent> e) {
+    if (!e.ok()) late = e.error();
+  });
+  q.run_until([&] { return late.has_value(); });
+  CHECK(late);
 }

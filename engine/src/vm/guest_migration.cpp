@@ -1,0 +1,217 @@
+// One migration (save or load) as a small self-owned state machine: it subscribes to QMP
+// events first (QEMU may report the end before it answers the command that started it), runs
+// its commands in order, then waits for the MIGRATION event that ends it. It owns itself until
+// it finishes (done, error or timeout); a QMP client destroyed meanwhile ends it at the timeout.
+#include "vm/guest_migration.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/json.h"
+#include "core/uv.h"
+
+namespace matchlock::vm {
+namespace {
+
+// QEMU throttles migration to 128 MiB/s by default; a saved guest is stopped, so there is
+// nothing to be gentle with. 1 TiB/s is "unlimited" without risking overflow inside QEMU.
+constexpr int64_t kUnlimitedBandwidth = int64_t{1} << 40;
+
+struct Command {
+  std::string name;
+  std::string arguments;  // JSON object, empty for none
+};
+
+std::string to_json(const rapidjson::Value& v) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  v.Accept(w);
+  return sb.GetString();
+}
+
+std::string events_capability() {
+  return R"({"capabilities":[{"capability":"events","state":true}]})";
+}
+
+// {"uri":"file:PATH"} plus, for the incoming side, "exit-on-error": false so a bad file leaves
+// QEMU up to say why (QEMU >= 9.1).
+std::string file_uri_arguments(const std::filesystem::path& path, bool incoming) {
+  rapidjson::Document d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  d.AddMember("uri", json::str("file:" + path.string(), a), a);
+  if (incoming) d.AddMember("exit-on-error", false, a);
+  return to_json(d);
+}
+
+class MigrationRun : public std::enable_shared_from_this<MigrationRun> {
+ public:
+  MigrationRun(QmpClient& qmp, std::string what, std::function<void(Status)> done)
+      : qmp_(&qmp),
+        qmp_alive_(qmp.lifetime()),
+        loop_(qmp.loop()),
+        what_(std::move(what)),
+        done_(std::move(done)),
+        timer_(loop_) {}
+
+  void start(std::vector<Command> commands, std::chrono::milliseconds timeout,
+             bool cancel_on_timeout) {
+    self_ = shared_from_this();
+    cancel_on_timeout_ = cancel_on_timeout;
+    timer_.start(static_cast<uint64_t>(timeout.count()), [this] { on_timeout(); });
+    std::weak_ptr<MigrationRun> weak = weak_from_this();
+    subscription_ = qmp_->subscribe([weak](Result<QmpEvent> event) {
+      if (auto self = weak.lock()) self->on_event(event);
+    });
+    commands_ = std::move(commands);
+    next_command();
+  }
+
+ private:
+  bool qmp_gone() const { return qmp_alive_.expired(); }
+
+  void next_command() {
+    if (finished_ || qmp_gone()) return;
+    if (commands_.empty()) {
+      started_ = true;  // the last command (migrate / migrate-incoming) was accepted
+      return maybe_finish();
+    }
+    Command c = std::move(commands_.front());
+    commands_.erase(commands_.begin());
+    std::weak_ptr<MigrationRun> weak = weak_from_this();
+    auto reply = [weak, name = c.name](Result<std::string> r) {
+      auto self = weak.lock();
+      if (!self || self->finished_) return;
+      if (!r.ok())
+        return self->finish(
+            Error(ErrorCode::kVm, self->what_ + " failed at " + name + ": " + r.error().message));
+      self->next_command();
+    };
+    if (c.arguments.empty()) {
+      qmp_->execute(c.name, std::move(reply));
+    } else {
+      qmp_->execute(c.name, c.arguments, std::move(reply));
+    }
+  }
+
+  void on_event(const Result<QmpEvent>& event) {
+    if (finished_) return;
+    if (!event.ok()) {
+      return finish(Error(ErrorCode::kVm,
+                          what_ + ": QEMU's QMP connection ended (" + event.error().message + ")"));
+    }
+    if (event.value().name != "MIGRATION") return;
+    rapidjson::Document d;
+    d.Parse(event.value().data.c_str(), event.value().data.size());
+    if (d.HasParseError() || !d.IsObject()) return;
+    const std::string status = json::get_string(d, "status");
+    if (status == "completed") {
+      completed_ = true;
+      maybe_finish();
+    } else if (status == "failed" || status == "cancelled") {
+      report_failure(status);
+    }
+  }
+
+  void maybe_finish() {
+    if (started_ && completed_) finish(Status());
+  }
+
+  // QEMU's own reason is in query-migrate's error-desc.
+  void report_failure(const std::string& status) {
+    failing_ = true;
+    std::weak_ptr<MigrationRun> weak = weak_from_this();
+    qmp_->execute("query-migrate", [weak, status](Result<std::string> r) {
+      auto self = weak.lock();
+      if (!self || self->finished_) return;
+      std::string why = "migration " + status;
+      if (r.ok()) {
+        rapidjson::Document d;
+        d.Parse(r.value().c_str(), r.value().size());
+        if (!d.HasParseError() && d.IsObject()) {
+          why = json::get_string(d, "error-desc", why);
+        }
+      }
+      self->finish(Error(ErrorCode::kVm, self->what_ + " failed: " + why));
+    });
+  }
+
+  void on_timeout() {
+    if (finished_) return;
+    if (cancel_on_timeout_ && !qmp_gone())
+      qmp_->execute("migrate_cancel", [](Result<std::string>) {});
+    finish(Error(ErrorCode::kVm, what_ + " did not finish in time" +
+                                     (failing_ ? " (QEMU reported a failure)" : "")));
+  }
+
+  // Ends the run once: the timer and subscription go, `done` runs, and the run frees itself on
+  // a later turn of the loop (it may be inside its own timer's callback now).
+  void finish(Status status) {
+    if (finished_) return;
+    finished_ = true;
+    timer_.stop();
+    if (!qmp_gone()) qmp_->unsubscribe(subscription_);
+    uv::defer(loop_, [self = std::move(self_)] {});
+    auto done = std::move(done_);
+    done(std::move(status));
+  }
+
+  QmpClient* qmp_;
+  std::weak_ptr<bool> qmp_alive_;
+  uv_loop_t* loop_;
+  std::string what_;
+  std::function<void(Status)> done_;
+  uv::Timer timer_;
+  std::shared_ptr<MigrationRun> self_;
+  std::vector<Command> commands_;
+  uint64_t subscription_ = 0;
+  bool cancel_on_timeout_ = false;
+  bool started_ = false;
+  bool completed_ = false;
+  bool failing_ = false;
+  bool finished_ = false;
+};
+
+// QEMU's "file:" URI takes options after a comma: a path with one would be misread.
+std::optional<Error> check_path(const std::filesystem::path& path) {
+  if (path.empty() || path.string().find(',') != std::string::npos) {
+    return invalid_argument("a guest state file's path must be non-empty and have no ',': " +
+                            path.string());
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void save_guest_state(QmpClient& qmp, const std::filesystem::path& path,
+                      std::chrono::milliseconds timeout, std::function<void(Status)> done) {
+  if (auto bad = check_path(path)) return done(*bad);
+  std::vector<Command> commands = {
+      {"stop", ""},
+      {"migrate-set-capabilities", events_capability()},
+      {"migrate-set-parameters",
+       R"({"max-bandwidth":)" + std::to_string(kUnlimitedBandwidth) + "}"},
+      {"migrate", file_uri_arguments(path, false)},
+  };
+  auto run = std::make_shared<MigrationRun>(qmp, "saving the guest", std::move(done));
+  run->start(std::move(commands), timeout, true);
+}
+
+void load_guest_state(QmpClient& qmp, const std::filesystem::path& path,
+                      std::chrono::milliseconds timeout, std::function<void(Status)> done) {
+  if (auto bad = check_path(path)) return done(*bad);
+  std::vector<Command> commands = {
+      {"migrate-set-capabilities", events_capability()},
+      {"migrate-incoming", file_uri_arguments(path, true)},
+  };
+  auto run = std::make_shared<MigrationRun>(qmp, "loading the guest", std::move(done));
+  run->start(std::move(commands), timeout, false);
+}
+
+}  // namespace matchlock::vm
