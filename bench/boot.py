@@ -1,11 +1,14 @@
 #!/usr/bin/python3
-"""Boot benchmark: `matchlock run --image matchlock/busybox:latest true` against bare QEMU
+"""Boot benchmark: `matchlock run --image matchlock/busybox:latest true`, cold (`--cold`: the
+kernel boots) and warm (the saved guest is restored, docs/warm-start.md), against bare QEMU
 booting the same vmlinux with the baseline initramfs (bench/baseline: a static init that
 prints BASELINE_MARKER and powers off), with the same machine flags and kernel command line
 as the engine.
 
-Wall-clock from process start to process exit, N runs of each, interleaved (A B A B ...),
-after one untimed warm-up of each. Prints medians, min/max and the ratio matchlock/bare.
+Wall-clock from process start to process exit, N runs of each, interleaved (A B C A B C ...),
+after one untimed warm-up of each (the first warm-up makes the save). Prints medians, min/max,
+the ratios cold/bare (goal <= 1.25) and warm/cold (goal <= 0.2), then rpc `create` round trips
+(request to response) warm and cold.
 Then (unless --no-breakdown) extra, untimed runs that split matchlock's time: one under
 strace for host-side phases, three with `dmesg` for guest-side milestones (guest clock).
 
@@ -15,6 +18,7 @@ created, the image imported from <bin dir>/images/matchlock-busybox.tar, and rem
 """
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -31,7 +35,7 @@ MARKER = b"BASELINE_MARKER"
 # Options of the engine's QEMU command line that describe the machine (kept for the bare run);
 # every device/backend option is dropped, -initrd is swapped for the baseline initramfs.
 DROP = {"-chardev", "-serial", "-drive", "-device", "-mon", "-monitor", "-qmp", "-netdev",
-        "-object", "-nic", "-net"}
+        "-object", "-nic", "-net", "-incoming"}
 
 
 def engine_fallback_argv(kernel):
@@ -76,9 +80,9 @@ def build_baseline(workdir):
     return os.path.join(workdir, "baseline.cpio")
 
 
-def run_matchlock(binary, timeout, cmd=("true",)):
+def run_matchlock(binary, timeout, cmd=("true",), flags=()):
     t0 = bl.now()
-    r = bl.run([binary, "run", "--image", bl.IMAGE, *cmd], timeout,
+    r = bl.run([binary, "run", "--image", bl.IMAGE, *flags, *cmd], timeout,
                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     dt = bl.now() - t0
     if r.returncode != 0:
@@ -86,8 +90,35 @@ def run_matchlock(binary, timeout, cmd=("true",)):
     return dt
 
 
+def rpc_create(binary, timeout, cold):
+    """Seconds from writing `create` to reading its response, in a fresh `matchlock rpc`."""
+    params = {"image": bl.IMAGE}
+    if cold:
+        params["cold"] = True
+    p = subprocess.Popen([binary, "rpc"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    try:
+        t0 = bl.now()
+        p.stdin.write((json.dumps({"jsonrpc": "2.0", "id": 1, "method": "create",
+                                   "params": params}) + "\n").encode())
+        p.stdin.flush()
+        reply = json.loads(p.stdout.readline() or b"{}")
+        dt = bl.now() - t0
+        if "result" not in reply:
+            bl.die(f"rpc create failed: {reply} {p.stderr.read().decode(errors='replace')[-2000:]}")
+        p.stdin.write(b'{"jsonrpc":"2.0","id":2,"method":"close","params":{"timeout_seconds":0}}\n')
+        p.stdin.close()
+        p.wait(timeout)
+        return dt
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def run_guest_log(binary, timeout):
-    r = bl.run([binary, "run", "--image", bl.IMAGE, "--", "sh", "-c", "cat /proc/uptime; dmesg"],
+    r = bl.run([binary, "run", "--image", bl.IMAGE, "--cold", "--", "sh", "-c",
+                "cat /proc/uptime; dmesg"],
                timeout, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if r.returncode != 0:
         bl.die(f"matchlock run (dmesg) exited {r.returncode}: {r.stderr.decode(errors='replace')[-2000:]}")
@@ -111,7 +142,8 @@ def traced_run(binary, timeout, tracefile):
     and the kernel log. Returns (events, guest stdout)."""
     cmd = ["strace", "-f", "--seccomp-bpf", "-ttt", "-s", "8192", "-v",
            "-e", "trace=execve,exit_group", "-e", "signal=none", "-o", tracefile,
-           binary, "run", "--image", bl.IMAGE, "--", "sh", "-c", "cat /proc/uptime; dmesg"]
+           binary, "run", "--image", bl.IMAGE, "--cold", "--", "sh", "-c",
+           "cat /proc/uptime; dmesg"]
     r = bl.run(cmd, timeout, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if r.returncode != 0:
         bl.die(f"traced matchlock run exited {r.returncode}: {r.stderr.decode(errors='replace')[-2000:]}")
@@ -222,30 +254,47 @@ def main():
             bare = bare_argv_from(eng, baseline)
             run_bare(bare, args.timeout)  # warm-up
 
-            print("== boot: `matchlock run --image matchlock/busybox:latest true` vs bare QEMU ==")
+            run_matchlock(binary, args.timeout)  # warm-up: restores the save the trace made
+
+            print("== boot: `matchlock run --image matchlock/busybox:latest true`, cold and warm, "
+                  "vs bare QEMU ==")
             print(bl.machine_line())
             print(f"matchlock: {binary}")
             print(f"bare argv ({src}):")
             print("  " + " ".join(a if " " not in a else repr(a) for a in bare))
             print(f"{args.runs} runs each, interleaved, wall-clock process start -> exit")
-            a, b, bg = [], [], []
+            cold, warm, b, bg = [], [], [], []
             for i in range(args.runs):
-                a.append(run_matchlock(binary, args.timeout))
+                cold.append(run_matchlock(binary, args.timeout, flags=("--cold",)))
+                warm.append(run_matchlock(binary, args.timeout))
                 dt, g = run_bare(bare, args.timeout)
                 b.append(dt)
                 bg.append(g)
-                print(f"  run {i + 1}: matchlock {bl.fmt_ms(a[-1])}   bare {bl.fmt_ms(b[-1])}", flush=True)
-            sa, sb = bl.summary(a), bl.summary(b)
+                print(f"  run {i + 1}: cold {bl.fmt_ms(cold[-1])}   warm {bl.fmt_ms(warm[-1])}"
+                      f"   bare {bl.fmt_ms(b[-1])}", flush=True)
+            sc, sw, sb = bl.summary(cold), bl.summary(warm), bl.summary(b)
             print(f"  {'':10s} {'median':>11s} {'min':>11s} {'max':>11s}")
-            for name, s in (("matchlock", sa), ("bare", sb)):
+            for name, s in (("cold", sc), ("warm", sw), ("bare", sb)):
                 print(f"  {name:10s} {bl.fmt_ms(s['median'])} {bl.fmt_ms(s['min'])} {bl.fmt_ms(s['max'])}")
-            print(f"  ratio matchlock/bare (medians): {sa['median'] / sb['median']:.3f}   (goal <= 1.25)")
-            print(f"  overhead matchlock - bare (medians): {(sa['median'] - sb['median']) * 1000:.0f} ms")
+            print(f"  ratio cold/bare (medians): {sc['median'] / sb['median']:.3f}   (goal <= 1.25)")
+            print(f"  overhead cold - bare (medians): {(sc['median'] - sb['median']) * 1000:.0f} ms")
+            print(f"  ratio warm/cold (medians): {sw['median'] / sc['median']:.3f}   (goal <= 0.2)")
+            print(f"  ratio warm/bare (medians): {sw['median'] / sb['median']:.3f}")
+            rc_, rw_ = [], []
+            for i in range(args.runs):
+                rc_.append(rpc_create(binary, args.timeout, cold=True))
+                rw_.append(rpc_create(binary, args.timeout, cold=False))
+            src_, srw = bl.summary(rc_), bl.summary(rw_)
+            print(f"== rpc create round trip, {args.runs} runs each, interleaved ==")
+            for name, s in (("cold", src_), ("warm", srw)):
+                print(f"  {name:10s} {bl.fmt_ms(s['median'])} {bl.fmt_ms(s['min'])} {bl.fmt_ms(s['max'])}")
+            print(f"  ratio warm/cold (medians): {srw['median'] / src_['median']:.3f}")
             if not args.no_breakdown and events:
                 # Traced again now that the home is warm (the first run also probed KVM).
                 events, _ = traced_run(binary, args.timeout, os.path.join(work, "trace2"))
                 outs = [run_guest_log(binary, args.timeout) for _ in range(3)]
                 med_idx = sorted(range(len(b)), key=lambda k: b[k])[len(b) // 2]
+                print("cold boot breakdown (runs with --cold):")
                 breakdown(events, outs, sb["median"], bg[med_idx])
     finally:
         shutil.rmtree(work, ignore_errors=True)

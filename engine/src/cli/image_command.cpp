@@ -1,4 +1,5 @@
-// `matchlock image import|ls|rm`: thin wrappers over image::ImageStore.
+// `matchlock image import|ls|rm`: thin wrappers over image::ImageStore, and over the saved
+// guests of warm starts (sandbox::SavedGuestStore), which belong to their image.
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,6 +16,7 @@
 #include "core/unique_fd.h"
 #include "image/content_store.h"
 #include "image/image_store.h"
+#include "sandbox/saved_guest_store.h"
 
 namespace matchlock::cli {
 namespace {
@@ -24,8 +26,8 @@ constexpr const char* kImageUsage =
     "Manage local images.\n\n"
     "Commands:\n"
     "  import NAME   Import a `docker save` or OCI archive from stdin, tagged NAME\n"
-    "  ls            List local images\n"
-    "  rm NAME...    Remove images\n\n"
+    "  ls            List local images (--saved: the saved guests warm starts restore)\n"
+    "  rm NAME...    Remove images and their saved guests (--saved: only the saved guests)\n\n"
     "Run 'matchlock image COMMAND --help' for more information.\n";
 
 std::string ago(int64_t unix_time) {
@@ -98,26 +100,7 @@ int cmd_import(Args args) {
   return 0;
 }
 
-int cmd_ls(Args args) {
-  ArgParser parser("matchlock image ls", "List local images.");
-  auto p = parser.parse(args);
-  if (!p) return fail("image ls: " + p.error().message);
-  if (p->help) {
-    std::printf("%s", parser.help_text().c_str());
-    return 0;
-  }
-  if (!p->positionals.empty())
-    return fail("image ls: unexpected argument \"" + p->positionals[0] + "\"");
-  auto store = open_store();
-  if (!store) return fail("image ls: " + store.error().message, 1);
-  auto images = (*store)->list();
-  if (!images) return fail("image ls: " + images.error().message, 1);
-
-  std::vector<std::vector<std::string>> rows = {{"NAME", "DIGEST", "SIZE", "CREATED", "SOURCE"}};
-  for (const auto& r : *images) {
-    std::string short_digest = r.digest.substr(r.digest.find(':') + 1, 12);
-    rows.push_back({r.name, short_digest, human_bytes(r.size), ago(r.created_unix), r.source});
-  }
+void print_table(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> width(rows[0].size(), 0);
   for (const auto& row : rows) {
     for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
@@ -130,11 +113,65 @@ int cmd_ls(Args args) {
     }
     std::printf("%s\n", line.c_str());
   }
+}
+
+// One line per saved guest: what it restores to, and its cost on disk.
+void print_saved_guests(const std::vector<sandbox::SavedGuestInfo>& saved) {
+  std::vector<std::vector<std::string>> rows = {
+      {"SAVED GUEST", "IMAGE", "MEMORY", "CPUS", "NETWORK", "SIZE", "CREATED", "LAST USED"}};
+  for (const auto& s : saved) {
+    rows.push_back({s.key, s.image, std::to_string(s.memory_mib) + " MiB", std::to_string(s.cpus),
+                    s.network ? "on" : "off", human_bytes(static_cast<int64_t>(s.state_bytes)),
+                    ago(s.created_unix), ago(s.last_used_unix)});
+  }
+  print_table(rows);
+}
+
+int cmd_ls(Args args) {
+  ArgParser parser("matchlock image ls", "List local images.");
+  parser.add_bool("saved", 0, "list the saved guests that warm starts restore, one per line");
+  auto p = parser.parse(args);
+  if (!p) return fail("image ls: " + p.error().message);
+  if (p->help) {
+    std::printf("%s", parser.help_text().c_str());
+    return 0;
+  }
+  if (!p->positionals.empty())
+    return fail("image ls: unexpected argument \"" + p->positionals[0] + "\"");
+  auto saved = sandbox::SavedGuestStore::open_default().list();
+  if (p->flag("saved")) {
+    print_saved_guests(saved);
+    return 0;
+  }
+  auto store = open_store();
+  if (!store) return fail("image ls: " + store.error().message, 1);
+  auto images = (*store)->list();
+  if (!images) return fail("image ls: " + images.error().message, 1);
+
+  std::vector<std::vector<std::string>> rows = {
+      {"NAME", "DIGEST", "SIZE", "CREATED", "SOURCE", "SAVED GUESTS"}};
+  for (const auto& r : *images) {
+    std::string short_digest = r.digest.substr(r.digest.find(':') + 1, 12);
+    size_t count = 0;
+    uint64_t bytes = 0;
+    for (const auto& s : saved) {
+      if (s.image_digest != r.digest) continue;
+      ++count;
+      bytes += s.state_bytes;
+    }
+    rows.push_back({r.name, short_digest, human_bytes(r.size), ago(r.created_unix), r.source,
+                    count == 0 ? "-"
+                               : std::to_string(count) + " (" +
+                                     human_bytes(static_cast<int64_t>(bytes)) + ")"});
+  }
+  print_table(rows);
   return 0;
 }
 
 int cmd_rm(Args args) {
-  ArgParser parser("matchlock image rm NAME...", "Remove local images and the data only they use.");
+  ArgParser parser("matchlock image rm NAME...",
+                   "Remove local images, the data only they use and their saved guests.");
+  parser.add_bool("saved", 0, "remove only the images' saved guests (the next boot is cold)");
   auto p = parser.parse(args, false);
   if (!p) return fail("image rm: " + p.error().message);
   if (p->help) {
@@ -144,13 +181,35 @@ int cmd_rm(Args args) {
   if (p->positionals.empty()) return fail("image rm: expected at least one NAME");
   auto store = open_store();
   if (!store) return fail("image rm: " + store.error().message, 1);
+  auto saved_guests = sandbox::SavedGuestStore::open_default();
+  const bool only_saved = p->flag("saved");
   int code = 0;
   for (const auto& name : p->positionals) {
-    if (auto s = (*store)->remove(name); !s) {
-      code = fail("image rm: " + s.error().message, 1);
+    auto record = (*store)->find(name);
+    if (!only_saved) {
+      if (auto s = (*store)->remove(name); !s) {
+        code = fail("image rm: " + s.error().message, 1);
+        continue;
+      }
+    } else if (!record) {
+      code = fail("image rm: " + record.error().message, 1);
       continue;
     }
-    std::printf("Removed %s\n", name.c_str());
+    if (!record) continue;
+    // A save is of a digest: it goes once no image name keeps that digest.
+    bool digest_still_named = false;
+    if (!only_saved) {
+      if (auto left = (*store)->list()) {
+        for (const auto& r : *left) digest_still_named |= r.digest == record->digest;
+      }
+    }
+    size_t dropped = digest_still_named ? 0 : saved_guests.remove_for_image(record->digest);
+    if (only_saved) {
+      std::printf("Removed %zu saved guest%s of %s\n", dropped, dropped == 1 ? "" : "s",
+                  name.c_str());
+    } else {
+      std::printf("Removed %s\n", name.c_str());
+    }
   }
   return code;
 }

@@ -233,6 +233,9 @@ ArgParser run_arg_parser() {
       .add_value("graceful-shutdown", 0, "DURATION",
                  "let the guest shut down cleanly for this long before a hard stop", "0")
       .add_bool("privileged", 0, "skip the seccomp filter, capability drop and no_new_privs")
+      .add_bool("cold", 0,
+                "boot the guest kernel even when a saved guest of this image could be "
+                "restored (and save none)")
       .add_bool("rm", 0,
                 "remove the sandbox when it stops; --rm=false keeps it running after the "
                 "command (until `matchlock kill`) and keeps its record once stopped",
@@ -406,6 +409,7 @@ Result<RunOptions> parse_run_options(Args args, bool stdin_is_tty) {
   o.remove = a.flag("rm");
   o.sandbox.keep_after_close = !o.remove;
   o.sandbox.privileged = a.flag("privileged");
+  o.sandbox.cold_boot = a.flag("cold");
   o.sandbox.no_network = a.flag("no-network");
 
   // Each part names the first bad flag it meets.

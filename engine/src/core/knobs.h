@@ -10,6 +10,7 @@
 // | MATCHLOCK_ACCEL                  | users      | kvm | tcg: skip the accelerator probe             |
 // | MATCHLOCK_INSECURE_REGISTRIES    | users      | comma-separated registries reached over plain HTTP|
 // | MATCHLOCK_BOOT_TIMEOUT_MS        | users      | how long a boot may take before it fails         |
+// | MATCHLOCK_WARM_CACHE_MIB         | users      | disk for saved guests (default 4096; 0: no saves)|
 // | MATCHLOCK_KVM_PROBE_CPU          | tests      | -cpu model of the KVM probe boot                 |
 // | MATCHLOCK_KVM_PROBE_TIMEOUT_MS   | tests      | how long the KVM probe boot may take             |
 // | MATCHLOCK_UNSAFE_SLIRP_BASELINE  | bench only | 1: QEMU's unfiltered -netdev user (no policy!)   |
@@ -38,5 +39,6 @@ inline constexpr const char* kKvmProbeCpu = "MATCHLOCK_KVM_PROBE_CPU";
 inline constexpr const char* kKvmProbeTimeoutMs = "MATCHLOCK_KVM_PROBE_TIMEOUT_MS";
 inline constexpr const char* kUnsafeSlirpBaseline = "MATCHLOCK_UNSAFE_SLIRP_BASELINE";
 inline constexpr const char* kUnsafeBenchVirtfs = "MATCHLOCK_UNSAFE_BENCH_VIRTFS";
+inline constexpr const char* kWarmCacheMib = "MATCHLOCK_WARM_CACHE_MIB";
 
 }  // namespace matchlock::knobs

@@ -163,11 +163,22 @@ void GuestConnection::on_control_frame(guest_protocol::Frame& f) {
                                                  std::to_string(guest_protocol::kProtocolVersion)));
       }
       agent_ = json::get_string(d, "agent").substr(0, 200);
-      hello_seen_ = true;
-      send(FrameType::kHello, 0,
-           "{\"version\":" + std::to_string(guest_protocol::kProtocolVersion) + "}");
-      // A HELLO before READY (the agent reopened its port mid-handshake) gets the config again.
-      if (config_) send_config();
+      if (hello_gate_) {
+        // The first HELLO: the guest is booted and waits for us, which is the moment to save
+        // it. The reply waits until the gate opens; a HELLO meanwhile (the agent reopened its
+        // port) is answered then.
+        auto gate = std::exchange(hello_gate_, nullptr);
+        hello_gate_closed_ = true;
+        std::weak_ptr<GuestConnection> weak = weak_from_this();
+        return gate([weak] {
+          auto self = weak.lock();
+          if (!self || self->closed_) return;
+          self->hello_gate_closed_ = false;
+          self->answer_hello();
+        });
+      }
+      if (hello_gate_closed_) return;
+      answer_hello();
       return;
     }
     case FrameType::kReady: {
@@ -294,10 +305,26 @@ void GuestConnection::on_exec_frame(guest_protocol::Frame& f,
   }
 }
 
+void GuestConnection::answer_hello() {
+  hello_seen_ = true;
+  send(FrameType::kHello, 0,
+       "{\"version\":" + std::to_string(guest_protocol::kProtocolVersion) + "}");
+  // A HELLO before READY (the agent reopened its port mid-handshake) gets the config again.
+  if (config_) send_config();
+}
+
 void GuestConnection::handshake(GuestConfig config, std::function<void(Status)> on_ready) {
   config_ = std::move(config);
   on_ready_ = std::move(on_ready);
   if (hello_seen_) send_config();
+}
+
+void GuestConnection::defer_hello_reply(std::function<void(std::function<void()> reply)> gate) {
+  hello_gate_ = std::move(gate);
+}
+
+void GuestConnection::resume_restored_guest() {
+  answer_hello();
 }
 
 void GuestConnection::send_config() {

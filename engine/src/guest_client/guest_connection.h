@@ -120,6 +120,13 @@ class GuestConnection : public std::enable_shared_from_this<GuestConnection> {
 
   // Waits for the guest's HELLO, sends HELLO + CONFIG, and reports READY (or the guest's error).
   void handshake(GuestConfig config, std::function<void(Status)> on_ready);
+  // Warm starts. Before handshake(): the guest's first HELLO is not answered until `gate` calls
+  // the function it is given (the boot saves the guest meanwhile, so the saved guest is one
+  // that has said HELLO and waits for the host's).
+  void defer_hello_reply(std::function<void(std::function<void()> reply)> gate);
+  // A guest restored from such a save already said HELLO, to the host that saved it: answer as
+  // if it had just said it again (the version was checked then; the save's key pins the agent).
+  void resume_restored_guest();
   std::shared_ptr<ExecHandle> open_exec(const ExecRequest& request, ExecEvents events);
   // Opens a TCP connection to `target` inside the guest, relayed by the agent. A closed channel
   // or an invalid target is reported through events.on_closed before this returns.
@@ -171,6 +178,7 @@ class GuestConnection : public std::enable_shared_from_this<GuestConnection> {
                         guest_protocol::FrameType type, std::string body);
   void send(guest_protocol::FrameType type, uint32_t stream, std::string_view payload);
   void send_config();
+  void answer_hello();
   uint32_t register_stream(const std::shared_ptr<GuestStream>& s);
   // Sends the host -> guest bytes (and EOF) that the stream's credit allows.
   void pump(GuestStream& s);
@@ -183,6 +191,8 @@ class GuestConnection : public std::enable_shared_from_this<GuestConnection> {
   std::function<void(Status)> on_ready_;
   std::optional<GuestConfig> config_;
   bool hello_seen_ = false;
+  std::function<void(std::function<void()>)> hello_gate_;  // defer_hello_reply()
+  bool hello_gate_closed_ = false;                         // the gate has the HELLO now
   bool ready_ = false;
   bool closed_ = false;
   std::string agent_;

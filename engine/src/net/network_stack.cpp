@@ -27,6 +27,21 @@ struct NetworkStack::Impl {
   std::unique_ptr<DnsForwarder> dns;
   std::unique_ptr<UdpRelay> udp;
   std::unique_ptr<TcpRelay> tcp;
+  std::function<void(const Error&)> on_closed;
+
+  Status open_link(UniqueFd link_fd) {
+    GuestLink::Events ev;
+    ev.on_frame = [this](const uint8_t* f, size_t n) { on_frame(f, n); };
+    ev.on_closed = [cb = on_closed](const Error& e) {
+      if (cb) cb(e);
+    };
+    // Frame = MTU + Ethernet header (+ a VLAN tag's worth of slack).
+    auto opened = GuestLink::open(loop, std::move(link_fd), static_cast<size_t>(config.mtu) + 18,
+                                  std::move(ev));
+    if (!opened.ok()) return opened.error();
+    link = std::move(opened.value());
+    return Status();
+  }
 
   bool intercepting() const { return config.policy != nullptr; }
 
@@ -126,17 +141,14 @@ Result<std::unique_ptr<NetworkStack>> NetworkStack::start(
   i->tcp = std::make_unique<TcpRelay>(
       loop, *i->stack, [i](uint32_t dst, uint16_t dport) { return i->plan_tcp(dst, dport); },
       i->config.policy.get(), i->dns.get());
-  GuestLink::Events ev;
-  ev.on_frame = [i](const uint8_t* f, size_t n) { i->on_frame(f, n); };
-  ev.on_closed = [on_closed](const Error& e) {
-    if (on_closed) on_closed(e);
-  };
-  // Frame = MTU + Ethernet header (+ a VLAN tag's worth of slack).
-  auto link = GuestLink::open(loop, std::move(link_fd), static_cast<size_t>(i->config.mtu) + 18,
-                              std::move(ev));
-  if (!link.ok()) return link.error();
-  i->link = std::move(link.value());
+  i->on_closed = std::move(on_closed);
+  if (auto st = i->open_link(std::move(link_fd)); !st.ok()) return st.error();
   return std::unique_ptr<NetworkStack>(new NetworkStack(std::move(impl)));
+}
+
+Status NetworkStack::replace_link(UniqueFd link_fd) {
+  impl_->link.reset();  // the old QEMU's end: closed without a word, it is going away
+  return impl_->open_link(std::move(link_fd));
 }
 
 }  // namespace matchlock::net

@@ -37,6 +37,9 @@ class NetworkStack {
                                                      NetworkConfig config,
                                                      std::function<void(const Error&)> on_closed);
   ~NetworkStack();
+  // Attaches a new QEMU's end in place of the current one (a boot that starts QEMU again after
+  // a failed warm start). Connections through the old link are gone with that guest.
+  Status replace_link(UniqueFd link_fd);
 
  private:
   struct Impl;

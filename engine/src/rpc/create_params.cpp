@@ -399,6 +399,9 @@ Result<CreateRequest> parse_create_params(const rapidjson::Value* params) {
   auto privileged = get_bool(p, "privileged", "privileged");
   if (!privileged.ok()) return privileged.error();
   o.privileged = *privileged;
+  auto cold = get_bool(p, "cold", "cold");
+  if (!cold.ok()) return cold.error();
+  o.cold_boot = *cold;
   auto launch = get_bool(p, "launch_entrypoint", "launch_entrypoint");
   if (!launch.ok()) return launch.error();
   req.launch_entrypoint = *launch;

@@ -9,6 +9,7 @@
 #include <iterator>
 #include <random>
 #include <sstream>
+#include <string_view>
 #include <utility>
 
 #include "core/knobs.h"
@@ -41,6 +42,7 @@ const Boot::Step Boot::kSteps[] = {
      [](Boot& b, StepDone d) { b.create_certificate_authority(std::move(d)); }},
     {"network", [](Boot& b, StepDone d) { b.start_network(std::move(d)); }},
     {"files", [](Boot& b, StepDone d) { b.prepare_files(std::move(d)); }},
+    {"warm start", [](Boot& b, StepDone d) { b.plan_warm_start(std::move(d)); }},
     {"start QEMU", [](Boot& b, StepDone d) { b.start_qemu(std::move(d)); }},
     {"connect", [](Boot& b, StepDone d) { b.connect_guest_and_qmp(std::move(d)); }},
 };
@@ -96,11 +98,31 @@ void Boot::start(uv_loop_t* loop, SandboxOptions options, Sandbox::CreateCallbac
 Boot::Boot(std::shared_ptr<Sandbox> sandbox, Sandbox::CreateCallback done)
     : sandbox_(std::move(sandbox)), done_(std::move(done)) {}
 
+size_t Boot::files_step_index() {
+  for (size_t i = 0; i < std::size(kSteps); ++i) {
+    if (std::string_view(kSteps[i].context) == "files") return i;
+  }
+  return 0;
+}
+
+void Boot::log_milestone(const std::string& what) const {
+  if (!log::enabled(log::Level::kDebug) || !sandbox_) return;
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  started_)
+                .count();
+  log::debug("sandbox " + sandbox_->id() + ": +" + std::to_string(ms) + " ms " + what);
+}
+
 void Boot::run_step(size_t index) {
-  if (index == std::size(kSteps)) return ready();
+  if (index == std::size(kSteps)) {
+    log_milestone("ready");
+    return ready();
+  }
   current_step_ = index;
-  kSteps[index].run(*this, [self = shared_from_this(), index](Status st) {
-    if (self->finished()) return;  // a watchdog failed the boot meanwhile
+  log_milestone(kSteps[index].context);
+  kSteps[index].run(*this, [self = shared_from_this(), index, attempt = attempt_](Status st) {
+    if (self->finished()) return;           // a watchdog failed the boot meanwhile
+    if (attempt != self->attempt_) return;  // a restore given up for a cold boot
     if (!st.ok()) return self->fail(st.error().with_context(kSteps[index].context));
     self->run_step(index + 1);
   });
@@ -337,7 +359,7 @@ Status Boot::start_file_server(UniqueFd vhost_user_socket) {
   return Status();
 }
 
-void Boot::start_qemu(StepDone done) {
+vm::VmSpec Boot::vm_spec() const {
   const auto& options = sandbox_->options_;
   auto& r = res();
   vm::VmSpec spec;
@@ -355,8 +377,17 @@ void Boot::start_qemu(StepDone done) {
   spec.console_log = r.dir / "console.log";
   spec.host_tsc_khz = vm::host_tsc_khz();
   spec.slirp_baseline = slirp_baseline_;
+  spec.network = r.net != nullptr;
   spec.mtu = options.mtu;
   spec.vfs = true;
+  return spec;
+}
+
+void Boot::start_qemu(StepDone done) {
+  auto& r = res();
+  undo_before_qemu_ = undo_.size();
+  vm::VmSpec spec = vm_spec();
+  spec.incoming_deferred = guest_start_.mode == GuestStart::kRestore;
   if (auto dir = vm::bench_virtfs_requested()) {
     std::error_code ec;
     if (!dir->is_absolute() || !std::filesystem::is_directory(*dir, ec)) {
@@ -370,10 +401,11 @@ void Boot::start_qemu(StepDone done) {
   std::weak_ptr<Sandbox> weak_sandbox = sandbox_;
   std::weak_ptr<Boot> weak_boot = shared_from_this();
   auto vm = vm::launch_vm(sandbox_->loop_, spec, std::move(qemu_net_link_), r.dir / "qemu.log",
-                          [weak_sandbox, weak_boot](vm::ExitInfo info) {
+                          [weak_sandbox, weak_boot, attempt = attempt_](vm::ExitInfo info) {
                             auto sb = weak_sandbox.lock();
                             if (!sb) return;
                             auto boot = weak_boot.lock();
+                            if (boot && boot->attempt_ != attempt) return;  // abandoned QEMU
                             if (boot && !boot->finished()) return boot->on_vm_exit(info);
                             sb->on_vm_exit(info);
                           });
@@ -412,13 +444,24 @@ void Boot::connect_guest_and_qmp(StepDone done) {
                                                     }
                                                     sb->on_guest_lost(e);
                                                   });
-  r.guest->handshake(guest_config(), both);
   std::weak_ptr<Boot> weak_boot = shared_from_this();
+  const GuestStart mode = guest_start_.mode;
+  if (mode == GuestStart::kColdAndSave) {
+    r.guest->defer_hello_reply([weak_boot](std::function<void()> reply) {
+      if (auto self = weak_boot.lock(); self && !self->finished()) {
+        self->save_guest_at_hello(std::move(reply));
+      }
+    });
+  }
+  // A restored guest said HELLO before it was saved: its handshake starts once it runs again.
+  if (mode != GuestStart::kRestore) r.guest->handshake(guest_config(), both);
   r.qmp = std::make_unique<vm::QmpClient>(
-      sandbox_->loop_, std::move(qmp_socket_), [weak_boot, both](Status st) {
+      sandbox_->loop_, std::move(qmp_socket_), [weak_boot, both, mode](Status st) {
         auto self = weak_boot.lock();
         if (!self || self->finished()) return;
         if (!st.ok()) return both(std::move(st));
+        self->log_milestone("QMP ready");
+        if (mode == GuestStart::kRestore) return self->restore_guest(both);
         self->res().qmp->query_status([both](Result<vm::VmStatus> status) {
           if (!status.ok()) return both(status.error());
           if (!status->running) {
@@ -440,6 +483,7 @@ guest_client::GuestConfig Boot::guest_config() const {
   cfg.resolv_conf = resolv_conf(options.dns_servers);
   cfg.ca_certificate = ca_certificate_pem_;  // "" outside interception mode
   cfg.workspace = options.vfs.workspace;
+  cfg.restored = guest_start_.mode == GuestStart::kRestore;
   for (size_t i = 0; i < options.disks.size(); ++i) {
     const auto& disk = options.disks[i];
     cfg.disks.push_back({vm::data_disk_serial(i), disk.guest_path, disk.readonly});
@@ -511,6 +555,7 @@ void Boot::ready() {
 
 void Boot::fail(Error e) {
   if (finished()) return;
+  if (fall_back_to_cold_boot(e)) return;
   if (auto refusal = disk_lock_refusal(); !refusal.empty()) {
     e = Error(ErrorCode::kAlreadyExists, refusal);
   }

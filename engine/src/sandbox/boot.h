@@ -2,8 +2,12 @@
 // (boot.cpp), read top to bottom:
 //
 //   open state → disks in use → resolve image → guest bundle → register sandbox → upper disk
-//   → accelerator → certificate authority → network → files → start QEMU → connect guest and QMP →
-//   ready
+//   → accelerator → certificate authority → network → files → warm start → start QEMU →
+//   connect guest and QMP → ready
+//
+// "warm start" decides whether QEMU restores a saved guest or boots the kernel (warm_start.h).
+// A failed restore is not a failed boot: what "start QEMU" and later acquired is undone, and the
+// boot goes again from "files", cold, rebuilding the save.
 //
 // The certificate authority comes before the network (whose policy signs with it) and so
 // before the guest configuration that carries its certificate into the guest.
@@ -16,6 +20,7 @@
 
 #include <uv.h>
 
+#include <chrono>
 #include <cstddef>
 #include <filesystem>
 #include <functional>
@@ -30,9 +35,11 @@
 #include "net/tls/certificate_authority.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/sandbox_resources.h"
+#include "sandbox/warm_start.h"
 #include "vfs/mount_table.h"
 #include "vm/accel_probe.h"
 #include "vm/bundle.h"
+#include "vm/qemu_command.h"
 #include "vm/qemu_process.h"
 
 namespace matchlock::sandbox {
@@ -51,6 +58,7 @@ class Boot : public std::enable_shared_from_this<Boot> {
 
   Boot(std::shared_ptr<Sandbox> sandbox, Sandbox::CreateCallback done);
   void run_step(size_t index);
+  static size_t files_step_index();  // where a boot starts again after a failed restore
 
   // The steps, in boot order.
   void open_state(StepDone done);
@@ -64,10 +72,17 @@ class Boot : public std::enable_shared_from_this<Boot> {
   void create_certificate_authority(StepDone done);
   void start_network(StepDone done);
   void prepare_files(StepDone done);
+  void plan_warm_start(StepDone done);
   void start_qemu(StepDone done);
   void connect_guest_and_qmp(StepDone done);
 
   Status start_file_server(UniqueFd vhost_user_socket);
+  vm::VmSpec vm_spec() const;
+  // Warm starts (boot_warm.cpp).
+  void save_guest_at_hello(std::function<void()> reply_to_guest);
+  void commit_save(std::function<void()> then);
+  void restore_guest(StepDone done);
+  bool fall_back_to_cold_boot(const Error& e);  // false: not a restore, fail as usual
   guest_client::GuestConfig guest_config() const;
   void arm_timeout();
   void on_vm_exit(const vm::ExitInfo& info);
@@ -98,7 +113,16 @@ class Boot : public std::enable_shared_from_this<Boot> {
   UniqueFd control_socket_;  // host ends of the guest agent and QMP channels, until the
   UniqueFd qmp_socket_;      // connect step takes them
   std::unique_ptr<uv::Timer> timeout_;
-  std::optional<vfs::MountTable> mount_table_;  // from the files step until the server has it
+  std::optional<vfs::MountTable> mount_table_;       // from the files step until the server has it
+  GuestStartPlan guest_start_;                       // from the warm start step
+  std::shared_ptr<StateVerification> verification_;  // kRestore: the state file's checksum
+  std::string qemu_identity_;
+  // Each QEMU this boot starts is one attempt; callbacks of an abandoned attempt are ignored.
+  uint64_t attempt_ = 0;
+  size_t undo_before_qemu_ = 0;  // undo_.size() when "start QEMU" began
+  // MATCHLOCK_LOG=debug prints a timeline: each step and warm-start milestone, in ms from here.
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  void log_milestone(const std::string& what) const;
 };
 
 }  // namespace matchlock::sandbox

@@ -53,6 +53,9 @@ struct SandboxOptions {
   VfsOptions vfs;
   // --disk / rpc extra_disks: ext4 images the guest mounts, in the given order.
   std::vector<DiskSpec> disks;
+  // --cold / rpc create "cold": boot the kernel even when a saved guest could be restored (and
+  // do not save one).
+  bool cold_boot = false;
 };
 
 }  // namespace matchlock::sandbox

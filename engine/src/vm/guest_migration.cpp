@@ -37,7 +37,7 @@ std::string to_json(const rapidjson::Value& v) {
 }
 
 std::string events_capability() {
-  return R"({"capabilities":[{"capability":"events","state":true}]})";
+  return R"({"capabilities":[{"capability":"events","state":true},{"capability":"mapped-ram","state":true}]})";
 }
 
 // {"uri":"file:PATH"} plus, for the incoming side, "exit-on-error": false so a bad file leaves
@@ -212,6 +212,67 @@ void load_guest_state(QmpClient& qmp, const std::filesystem::path& path,
   };
   auto run = std::make_shared<MigrationRun>(qmp, "loading the guest", std::move(done));
   run->start(std::move(commands), timeout, false);
+}
+
+namespace {
+
+// QEMU sends the "completed" event from its migration thread and finalises the migration in a
+// bottom half after it; a `cont` in between is refused with "Migration is not finalized yet".
+// That refusal (and only it) is retried every millisecond until the deadline. The run owns
+// itself while a `cont` is in flight; between attempts the timer holds only a weak reference,
+// and `self_` keeps it alive.
+class ResumeRun : public std::enable_shared_from_this<ResumeRun> {
+ public:
+  ResumeRun(QmpClient& qmp, std::chrono::milliseconds timeout, std::function<void(Status)> done)
+      : qmp_(&qmp),
+        qmp_alive_(qmp.lifetime()),
+        loop_(qmp.loop()),
+        deadline_(std::chrono::steady_clock::now() + timeout),
+        done_(std::move(done)),
+        timer_(loop_) {}
+
+  void attempt() {
+    self_ = shared_from_this();
+    if (qmp_alive_.expired()) {
+      return finish(Error(ErrorCode::kVm, "QEMU's QMP connection ended before the guest resumed"));
+    }
+    std::weak_ptr<ResumeRun> weak = weak_from_this();
+    qmp_->execute("cont", [weak](Result<std::string> r) {
+      if (auto self = weak.lock()) self->on_reply(r);
+    });
+  }
+
+ private:
+  void on_reply(const Result<std::string>& r) {
+    if (r.ok()) return finish(Status());
+    const bool not_final = r.error().message.find("not finalized") != std::string::npos;
+    if (!not_final || std::chrono::steady_clock::now() >= deadline_) return finish(r.error());
+    std::weak_ptr<ResumeRun> weak = weak_from_this();
+    timer_.start(1, [weak] {
+      if (auto self = weak.lock()) self->attempt();
+    });
+  }
+
+  void finish(Status st) {
+    timer_.stop();
+    uv::defer(loop_, [self = std::move(self_)] {});  // freed outside its own callbacks
+    if (auto done = std::exchange(done_, nullptr)) done(std::move(st));
+  }
+
+  QmpClient* qmp_;
+  std::weak_ptr<bool> qmp_alive_;
+  uv_loop_t* loop_;
+  std::chrono::steady_clock::time_point deadline_;
+  std::function<void(Status)> done_;
+  uv::Timer timer_;
+  std::shared_ptr<ResumeRun> self_;
+};
+
+}  // namespace
+
+void resume_after_save(QmpClient& qmp, std::chrono::milliseconds timeout,
+                       std::function<void(Status)> done) {
+  std::make_shared<ResumeRun>(qmp, timeout, std::move(done))->attempt();
 }
 
 }  // namespace matchlock::vm

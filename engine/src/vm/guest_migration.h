@@ -31,4 +31,9 @@ void save_guest_state(QmpClient& qmp, const std::filesystem::path& path,
 void load_guest_state(QmpClient& qmp, const std::filesystem::path& path,
                       std::chrono::milliseconds timeout, std::function<void(Status)> done);
 
+// Resumes a guest after save_guest_state (QMP `cont`), waiting out the moment after the
+// "completed" event in which QEMU still refuses to resume ("Migration is not finalized yet").
+void resume_after_save(QmpClient& qmp, std::chrono::milliseconds timeout,
+                       std::function<void(Status)> done);
+
 }  // namespace matchlock::vm

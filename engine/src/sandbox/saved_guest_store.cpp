@@ -1,0 +1,289 @@
+#include "sandbox/saved_guest_store.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+#include "core/json.h"
+#include "core/knobs.h"
+#include "core/log.h"
+#include "core/paths.h"
+#include "image/digest.h"
+
+namespace matchlock::sandbox {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kStateFile = "guest.state";
+constexpr const char* kMetaFile = "meta.json";
+constexpr const char* kTemporaryPrefix = "guest.state.tmp-";
+constexpr int kMetaFormat = 1;
+constexpr uint64_t kDefaultBudgetMib = 4096;
+
+bool valid_key(const std::string& key) {
+  return key.size() == 32 && std::all_of(key.begin(), key.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+std::string meta_json(const SavedGuestInfo& m) {
+  rapidjson::Document d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  d.AddMember("format", kMetaFormat, a);
+  d.AddMember("key", json::str(m.key, a), a);
+  d.AddMember("image", json::str(m.image, a), a);
+  d.AddMember("image_digest", json::str(m.image_digest, a), a);
+  d.AddMember("memory_mib", m.memory_mib, a);
+  d.AddMember("cpus", m.cpus, a);
+  d.AddMember("network", m.network, a);
+  d.AddMember("qemu", json::str(m.qemu, a), a);
+  d.AddMember("state_bytes", m.state_bytes, a);
+  d.AddMember("state_sha256", json::str(m.state_sha256, a), a);
+  d.AddMember("created_unix", m.created_unix, a);
+  return json::to_string(d);
+}
+
+std::optional<SavedGuestInfo> read_meta(const fs::path& dir) {
+  std::ifstream in(dir / kMetaFile);
+  if (!in) return std::nullopt;
+  std::stringstream text;
+  text << in.rdbuf();
+  rapidjson::Document d;
+  d.Parse(text.str().c_str());
+  if (d.HasParseError() || !d.IsObject() || json::get_int(d, "format") != kMetaFormat) {
+    return std::nullopt;
+  }
+  SavedGuestInfo m;
+  m.key = json::get_string(d, "key");
+  m.image = json::get_string(d, "image");
+  m.image_digest = json::get_string(d, "image_digest");
+  m.memory_mib = static_cast<uint64_t>(json::get_int(d, "memory_mib"));
+  m.cpus = static_cast<int>(json::get_int(d, "cpus"));
+  if (auto* n = json::member(d, "network"); n && n->IsBool()) m.network = n->GetBool();
+  m.qemu = json::get_string(d, "qemu");
+  m.state_bytes = static_cast<uint64_t>(json::get_int(d, "state_bytes"));
+  m.state_sha256 = json::get_string(d, "state_sha256");
+  m.created_unix = json::get_int(d, "created_unix");
+  if (m.key != dir.filename().string() || !image::is_sha256_digest(m.state_sha256)) {
+    return std::nullopt;
+  }
+  std::error_code ec;
+  auto used = fs::last_write_time(dir / kMetaFile, ec);
+  if (!ec) {
+    m.last_used_unix = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::file_clock::to_sys(used).time_since_epoch())
+                           .count();
+  }
+  return m;
+}
+
+}  // namespace
+
+// QEMU's mapped-ram format writes each RAM page at its own offset, so a state file is as large
+// as the guest's RAM but mostly holes. The checksum covers every data extent with its offset
+// (SEEK_DATA / SEEK_HOLE), so holes cost nothing to check and moving data is still a change.
+Result<std::string> sha256_of_file(const fs::path& file, uint64_t* bytes) {
+  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return io_error("open " + file.string() + ": " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return io_error("stat " + file.string());
+  *bytes = static_cast<uint64_t>(st.st_size);
+  image::Sha256 hash;
+  std::vector<char> buf(1 << 20);
+  off_t pos = 0;
+  while (pos < st.st_size) {
+    off_t data = ::lseek(fd.get(), pos, SEEK_DATA);
+    if (data < 0) break;  // ENXIO: only a hole is left
+    off_t hole = ::lseek(fd.get(), data, SEEK_HOLE);
+    if (hole < 0) hole = st.st_size;
+    std::string extent = std::to_string(data) + "+" + std::to_string(hole - data) + ":";
+    hash.update(extent.data(), extent.size());
+    for (off_t at = data; at < hole;) {
+      size_t want = static_cast<size_t>(std::min<off_t>(hole - at, static_cast<off_t>(buf.size())));
+      ssize_t n = ::pread(fd.get(), buf.data(), want, at);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return io_error("read " + file.string() + ": " + std::strerror(errno));
+      if (n == 0) return io_error("read " + file.string() + ": unexpected end of file");
+      hash.update(buf.data(), static_cast<size_t>(n));
+      at += n;
+    }
+    pos = hole;
+  }
+  return hash.finish();
+}
+
+namespace {
+
+Status write_file_durably(const fs::path& path, const std::string& text) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd) return io_error("create " + path.string() + ": " + std::strerror(errno));
+  size_t off = 0;
+  while (off < text.size()) {
+    ssize_t n = ::write(fd.get(), text.data() + off, text.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return io_error("write " + path.string() + ": " + std::strerror(errno));
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd.get()) != 0)
+    return io_error("fsync " + path.string() + ": " + std::strerror(errno));
+  return Status();
+}
+
+uint64_t dir_bytes(const fs::path& dir) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.is_regular_file(ec)) total += e.file_size(ec);
+  }
+  return total;
+}
+
+}  // namespace
+
+SaveSlot::~SaveSlot() {
+  if (!committed_ && !temporary_.empty()) {
+    std::error_code ec;
+    fs::remove(temporary_, ec);
+  }
+}
+
+Status SaveSlot::commit(SavedGuestInfo info) {
+  uint64_t bytes = 0;
+  auto digest = sha256_of_file(temporary_, &bytes);
+  if (!digest.ok()) return digest.error();
+  if (bytes == 0) return Error(ErrorCode::kIo, "the saved guest state is empty");
+  // The state file is complete on disk before meta.json names it: a crash in between leaves a
+  // state without meta, which find() ignores and the next save replaces.
+  {
+    UniqueFd fd(::open(temporary_.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd || ::fsync(fd.get()) != 0) {
+      return io_error("fsync " + temporary_.string() + ": " + std::strerror(errno));
+    }
+  }
+  info.key = dir_.filename().string();
+  info.state_bytes = bytes;
+  info.state_sha256 = digest.value();
+  info.created_unix = static_cast<int64_t>(::time(nullptr));
+  std::error_code ec;
+  fs::remove(dir_ / kMetaFile, ec);  // an older save's meta must never describe the new state
+  fs::rename(temporary_, dir_ / kStateFile, ec);
+  if (ec) return io_error("rename " + temporary_.string() + ": " + ec.message());
+  auto meta_tmp = dir_ / (std::string(kMetaFile) + ".tmp");
+  if (auto st = write_file_durably(meta_tmp, meta_json(info)); !st.ok()) return st;
+  fs::rename(meta_tmp, dir_ / kMetaFile, ec);
+  if (ec) return io_error("rename " + meta_tmp.string() + ": " + ec.message());
+  committed_ = true;
+  return Status();
+}
+
+SavedGuestStore::SavedGuestStore(fs::path root, uint64_t budget_bytes)
+    : root_(std::move(root)), budget_bytes_(budget_bytes) {}
+
+SavedGuestStore SavedGuestStore::open_default() {
+  uint64_t mib = kDefaultBudgetMib;
+  if (auto v = knobs::get(knobs::kWarmCacheMib)) {
+    char* end = nullptr;
+    unsigned long long parsed = std::strtoull(v->c_str(), &end, 10);
+    if (end && *end == '\0') mib = parsed;  // 0 disables saving (nothing fits)
+  }
+  return SavedGuestStore(matchlock_home() / "cache" / "warm", mib << 20);
+}
+
+std::optional<SavedGuest> SavedGuestStore::find(const std::string& key) const {
+  if (!valid_key(key)) return std::nullopt;
+  auto dir = root_ / key;
+  auto meta = read_meta(dir);
+  if (!meta) return std::nullopt;
+  std::error_code ec;
+  auto size = fs::file_size(dir / kStateFile, ec);
+  if (ec || size != meta->state_bytes) return std::nullopt;  // truncated or replaced: not ours
+  return SavedGuest{std::move(*meta), dir / kStateFile};
+}
+
+Result<std::optional<SaveSlot>> SavedGuestStore::try_begin_save(const std::string& key) const {
+  if (!valid_key(key)) return invalid_argument("saved guest key is malformed");
+  if (budget_bytes_ == 0) return std::optional<SaveSlot>();
+  auto dir = root_ / key;
+  if (auto st = ensure_private_dir(dir); !st.ok()) return st.error();
+  auto lock_path = root_ / (key + ".lock");
+  UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock) return io_error("open " + lock_path.string() + ": " + std::strerror(errno));
+  if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) return std::optional<SaveSlot>();
+    return io_error("lock " + lock_path.string() + ": " + std::strerror(errno));
+  }
+  // We hold the key: any temporary file here is a killed saver's.
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.path().filename().string().rfind(kTemporaryPrefix, 0) == 0) fs::remove(e.path(), ec);
+  }
+  auto temporary = dir / (kTemporaryPrefix + std::to_string(::getpid()));
+  return std::optional<SaveSlot>(SaveSlot(std::move(lock), dir, temporary));
+}
+
+void SavedGuestStore::touch(const std::string& key) const {
+  if (!valid_key(key)) return;
+  std::error_code ec;
+  fs::last_write_time(root_ / key / kMetaFile, fs::file_time_type::clock::now(), ec);
+}
+
+Status SavedGuestStore::remove(const std::string& key) const {
+  if (!valid_key(key)) return invalid_argument("saved guest key is malformed");
+  auto lock_path = root_ / (key + ".lock");
+  UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CLOEXEC));
+  if (lock && ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) return Status();  // being written
+  std::error_code ec;
+  fs::remove(root_ / key / kMetaFile, ec);  // first: a half-removed save is never found
+  fs::remove_all(root_ / key, ec);
+  if (ec) return io_error("remove saved guest " + key + ": " + ec.message());
+  fs::remove(lock_path, ec);
+  return Status();
+}
+
+std::vector<SavedGuestInfo> SavedGuestStore::list() const {
+  std::vector<SavedGuestInfo> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(root_, ec)) {
+    if (!e.is_directory(ec) || !valid_key(e.path().filename().string())) continue;
+    if (auto saved = find(e.path().filename().string())) out.push_back(saved->info);
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.last_used_unix != b.last_used_unix ? a.last_used_unix < b.last_used_unix
+                                                : a.key < b.key;
+  });
+  return out;
+}
+
+size_t SavedGuestStore::remove_for_image(const std::string& image_digest) const {
+  size_t removed = 0;
+  for (const auto& s : list()) {
+    if (s.image_digest == image_digest && remove(s.key).ok()) ++removed;
+  }
+  return removed;
+}
+
+void SavedGuestStore::enforce_budget(const std::string& keep) const {
+  auto saves = list();  // least recently used first
+  uint64_t total = 0;
+  for (const auto& s : saves) total += dir_bytes(root_ / s.key);
+  for (const auto& s : saves) {
+    if (total <= budget_bytes_) break;
+    if (s.key == keep) continue;
+    uint64_t bytes = dir_bytes(root_ / s.key);
+    if (remove(s.key).ok()) {
+      log::info("saved guest " + s.key + " (" + s.image + ") evicted: the warm cache is full");
+      total -= std::min(total, bytes);
+    }
+  }
+}
+
+}  // namespace matchlock::sandbox

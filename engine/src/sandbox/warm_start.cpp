@@ -1,0 +1,105 @@
+#include "sandbox/warm_start.h"
+
+#include <fstream>
+
+#include "core/log.h"
+#include "core/uv.h"
+#include "image/digest.h"
+
+namespace matchlock::sandbox {
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path unsupported_marker(const SavedGuestStore& store, const std::string& qemu_identity) {
+  return store.root() /
+         ("cannot-save-" + image::digest_hex(image::sha256_digest(qemu_identity)).substr(0, 16));
+}
+
+}  // namespace
+
+GuestStartPlan plan_guest_start(const SavedGuestStore& store, const SavedGuestKeyInputs& inputs,
+                                const std::string& qemu_identity, bool cold_requested) {
+  GuestStartPlan plan;
+  if (cold_requested) {
+    plan.reason = "cold boot requested";
+    return plan;
+  }
+  if (store.root().string().find(',') != std::string::npos) {
+    plan.reason = "no warm start: QEMU's file URI cannot name a path with a comma (" +
+                  store.root().string() + ")";
+    return plan;
+  }
+  plan.key = saved_guest_key(inputs);
+  if (auto saved = store.find(plan.key)) {
+    plan.mode = GuestStart::kRestore;
+    plan.saved = std::move(saved);
+    plan.reason = "saved guest " + plan.key;
+    return plan;
+  }
+  std::error_code ec;
+  if (fs::exists(unsupported_marker(store, qemu_identity), ec)) {
+    plan.reason =
+        "this QEMU cannot save guests (" + unsupported_marker(store, qemu_identity).string() + ")";
+    return plan;
+  }
+  auto slot = store.try_begin_save(plan.key);
+  if (!slot.ok()) {
+    plan.reason = "no save: " + slot.error().message;
+  } else if (!slot->has_value()) {
+    plan.reason = "another boot is saving " + plan.key;
+  } else {
+    plan.mode = GuestStart::kColdAndSave;
+    plan.slot = std::move(*slot.value());
+    plan.reason = "no saved guest yet: saving " + plan.key;
+  }
+  return plan;
+}
+
+std::optional<SaveSlot> claim_save_slot(const SavedGuestStore& store, const std::string& key) {
+  auto slot = store.try_begin_save(key);
+  if (!slot.ok() || !slot->has_value()) return std::nullopt;
+  return std::move(*slot.value());
+}
+
+void mark_saving_unsupported(const SavedGuestStore& store, const std::string& qemu_identity,
+                             const std::string& reason) {
+  std::ofstream(unsupported_marker(store, qemu_identity)) << reason << "\n";
+}
+
+bool is_permanent_save_refusal(const std::string& qmp_error) {
+  return qmp_error.find("non-migratable") != std::string::npos ||
+         qmp_error.find("does not support migration") != std::string::npos ||
+         qmp_error.find("Migration disabled") != std::string::npos;
+}
+
+std::shared_ptr<StateVerification> StateVerification::start(uv_loop_t* loop,
+                                                            const SavedGuest& saved) {
+  auto v = std::make_shared<StateVerification>();
+  auto result = std::make_shared<Status>();
+  uv::queue_work(
+      loop,
+      [result, file = saved.state_file, want = saved.info.state_sha256,
+       want_bytes = saved.info.state_bytes] {
+        uint64_t bytes = 0;
+        auto got = sha256_of_file(file, &bytes);
+        if (!got.ok()) {
+          *result = got.error();
+        } else if (got.value() != want || bytes != want_bytes) {
+          *result = Error(ErrorCode::kIo, "the saved guest " + file.string() +
+                                              " does not match its checksum (corrupt)");
+        }
+      },
+      [v, result] {
+        v->result_ = *result;
+        if (auto w = std::exchange(v->waiter_, nullptr)) w(*v->result_);
+      });
+  return v;
+}
+
+void StateVerification::when_verified(std::function<void(Status)> done) {
+  if (result_) return done(*result_);
+  waiter_ = std::move(done);
+}
+
+}  // namespace matchlock::sandbox

@@ -1,0 +1,61 @@
+// How a boot gets its running guest: restored from a saved guest (a warm start), or booted from
+// the kernel (cold), saving the booted guest when no save exists for its key yet. The plan is
+// made off the loop (it reads the cache); the state file's checksum is verified in the
+// background while QEMU loads it, and the guest runs only once both agree.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/result.h"
+#include "sandbox/saved_guest_key.h"
+#include "sandbox/saved_guest_store.h"
+
+namespace matchlock::sandbox {
+
+enum class GuestStart {
+  kCold,         // boot; no save (asked to, saving is unavailable, or another boot is saving)
+  kColdAndSave,  // boot and save the guest at its HELLO
+  kRestore,      // restore the saved guest
+};
+
+struct GuestStartPlan {
+  GuestStart mode = GuestStart::kCold;
+  std::string key;
+  std::optional<SavedGuest> saved;  // kRestore
+  std::optional<SaveSlot> slot;     // kColdAndSave
+  std::string reason;               // for the debug log: why this mode
+};
+
+// Blocking. `cold_requested`: --cold. `qemu_identity` names the QEMU binary for the
+// "cannot save" marker (a QEMU that refused to save is not asked again).
+GuestStartPlan plan_guest_start(const SavedGuestStore& store, const SavedGuestKeyInputs& key,
+                                const std::string& qemu_identity, bool cold_requested);
+
+// Claims `key`'s save slot after a failed restore, so the cold boot that follows rebuilds it.
+std::optional<SaveSlot> claim_save_slot(const SavedGuestStore& store, const std::string& key);
+
+// Records that this QEMU cannot save guests (e.g. QEMU < 9.0 refuses to migrate virtio-fs), so
+// later boots stop trying until QEMU changes.
+void mark_saving_unsupported(const SavedGuestStore& store, const std::string& qemu_identity,
+                             const std::string& reason);
+// True for QEMU's refusals that no retry will change.
+bool is_permanent_save_refusal(const std::string& qmp_error);
+
+// The SHA-256 of a saved guest's state file, computed on the libuv thread pool. when_verified()
+// calls back once the result is known (at once if it already is).
+class StateVerification : public std::enable_shared_from_this<StateVerification> {
+ public:
+  static std::shared_ptr<StateVerification> start(uv_loop_t* loop, const SavedGuest& saved);
+  void when_verified(std::function<void(Status)> done);
+
+ private:
+  std::optional<Status> result_;
+  std::function<void(Status)> waiter_;
+};
+
+}  // namespace matchlock::sandbox

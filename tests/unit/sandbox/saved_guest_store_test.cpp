@@ -1,0 +1,222 @@
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "sandbox/saved_guest_key.h"
+#include "sandbox/saved_guest_store.h"
+#include "sandbox/warm_start.h"
+
+using namespace matchlock::sandbox;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/saved-guest-test-XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+SavedGuestKeyInputs some_inputs() {
+  SavedGuestKeyInputs in;
+  in.qemu_argv = {"qemu-system-x86_64", "-m", "512M", "-drive", "file=<upper disk>"};
+  in.image_digest = "sha256:" + std::string(64, 'a');
+  in.file_identities = {"/usr/bin/qemu 1:2 3 4", "/b/vmlinux 1:5 6 7", "/b/initramfs 1:8 9 10"};
+  in.engine_version = "0.1.0 abc";
+  return in;
+}
+
+void write_file(const fs::path& p, const std::string& text) {
+  std::ofstream(p, std::ios::binary) << text;
+}
+
+// Writes a complete save for `key` through the slot, as a boot would.
+void save(const SavedGuestStore& store, const std::string& key, const std::string& state,
+          const std::string& digest = "sha256:" + std::string(64, 'a')) {
+  auto slot = store.try_begin_save(key);
+  REQUIRE(slot.ok());
+  REQUIRE(slot->has_value());
+  write_file((*slot)->temporary_file(), state);
+  SavedGuestInfo info;
+  info.image = "img:latest";
+  info.image_digest = digest;
+  info.memory_mib = 512;
+  info.cpus = 1;
+  REQUIRE((*slot)->commit(info).ok());
+}
+
+}  // namespace
+
+TEST_CASE("the saved guest key changes with anything the restored machine depends on",
+          "[sandbox][warm]") {
+  const auto base = saved_guest_key(some_inputs());
+  CHECK(base.size() == 32);
+  CHECK(saved_guest_key(some_inputs()) == base);
+  auto other_argv = some_inputs();
+  other_argv.qemu_argv[2] = "1024M";
+  CHECK(saved_guest_key(other_argv) != base);
+  auto other_image = some_inputs();
+  other_image.image_digest = "sha256:" + std::string(64, 'b');
+  CHECK(saved_guest_key(other_image) != base);
+  auto new_qemu = some_inputs();
+  new_qemu.file_identities[0] = "/usr/bin/qemu 1:2 3 5";  // upgraded: new mtime
+  CHECK(saved_guest_key(new_qemu) != base);
+  auto new_engine = some_inputs();
+  new_engine.engine_version = "0.1.1 abc";
+  CHECK(saved_guest_key(new_engine) != base);
+  // Length-prefixed fields: moving a boundary between two arguments is a different key.
+  auto split = some_inputs();
+  split.qemu_argv = {"qemu-system-x86_64", "-m", "512M", "-drive", "file=<upper", " disk>"};
+  CHECK(saved_guest_key(split) != base);
+}
+
+TEST_CASE("a file's identity changes when it is rewritten", "[sandbox][warm]") {
+  TempDir dir;
+  auto f = dir.path / "vmlinux";
+  write_file(f, "kernel one");
+  auto first = file_identity(f);
+  REQUIRE(first.ok());
+  fs::remove(f);
+  write_file(f, "kernel two, longer");
+  auto second = file_identity(f);
+  REQUIRE(second.ok());
+  CHECK(first.value() != second.value());
+  CHECK_FALSE(file_identity(dir.path / "missing").ok());
+}
+
+TEST_CASE("a committed save is found with its checksum; nothing else is", "[sandbox][warm]") {
+  TempDir dir;
+  SavedGuestStore store(dir.path, 1 << 30);
+  const std::string key(32, 'c');
+  CHECK_FALSE(store.find(key).has_value());
+  save(store, key, "device state and RAM");
+  auto found = store.find(key);
+  REQUIRE(found.has_value());
+  CHECK(found->info.key == key);
+  CHECK(found->info.state_bytes == 20);
+  uint64_t bytes = 0;
+  auto digest = sha256_of_file(found->state_file, &bytes);
+  REQUIRE(digest.ok());
+  CHECK(found->info.state_sha256 == digest.value());
+  CHECK(store.list().size() == 1);
+  // Not a key: never a path outside the store.
+  CHECK_FALSE(store.find("../../etc").has_value());
+  CHECK_FALSE(store.try_begin_save("../x").ok());
+}
+
+TEST_CASE("a truncated or replaced state file is not a save", "[sandbox][warm]") {
+  TempDir dir;
+  SavedGuestStore store(dir.path, 1 << 30);
+  const std::string key(32, 'd');
+  save(store, key, "0123456789");
+  fs::resize_file(dir.path / key / "guest.state", 4);
+  CHECK_FALSE(store.find(key).has_value());
+}
+
+TEST_CASE("one boot at a time holds a key's slot, and an abandoned slot leaves no file",
+          "[sandbox][warm]") {
+  TempDir dir;
+  SavedGuestStore store(dir.path, 1 << 30);
+  const std::string key(32, 'e');
+  fs::path temporary;
+  {
+    auto first = store.try_begin_save(key);
+    REQUIRE(first.ok());
+    REQUIRE(first->has_value());
+    temporary = (*first)->temporary_file();
+    write_file(temporary, "half a save");
+    // flock is per open file description: a second open, as a second boot makes, is refused.
+    auto second = store.try_begin_save(key);
+    REQUIRE(second.ok());
+    CHECK_FALSE(second->has_value());
+  }
+  CHECK_FALSE(fs::exists(temporary));
+  CHECK_FALSE(store.find(key).has_value());
+}
+
+TEST_CASE("a killed saver's temporary file is removed by the next saver", "[sandbox][warm]") {
+  TempDir dir;
+  SavedGuestStore store(dir.path, 1 << 30);
+  const std::string key(32, 'f');
+  fs::create_directories(dir.path / key);
+  write_file(dir.path / key / "guest.state.tmp-99999", "left by kill -9");
+  auto slot = store.try_begin_save(key);
+  REQUIRE(slot.ok());
+  REQUIRE(slot->has_value());
+  CHECK_FALSE(fs::exists(dir.path / key / "guest.state.tmp-99999"));
+}
+
+TEST_CASE("saves beyond the budget go least recently used first", "[sandbox][warm]") {
+  TempDir dir;
+  SavedGuestStore store(dir.path, 2500);  // room for two saves of ~1 KiB (+ meta)
+  const std::string a(32, '1'), b(32, '2'), c(32, '3');
+  save(store, a, std::string(1000, 'a'));
+  save(store, b, std::string(1000, 'b'));
+  save(store, c, std::string(1000, 'c'));
+  // a: used long ago; b: recently; c: just made.
+  fs::last_write_time(dir.path / a / "meta.json",
+                      fs::file_time_type::clock::now() - std::chrono::hours(2));
+  fs::last_write_time(dir.path / b / "meta.json",
+                      fs::file_time_type::clock::now() - std::chrono::hours(1));
+  store.enforce_budget(c);
+  CHECK_FALSE(store.find(a).has_value());
+  CHECK(store.find(c).has_value());
+}
+
+TEST_CASE("removing an image's saves leaves other images' saves", "[sandbox][warm]") {
+  TempDir dir;
+  SavedGuestStore store(dir.path, 1 << 30);
+  const std::string one = "sha256:" + std::string(64, '1'), two = "sha256:" + std::string(64, '2');
+  save(store, std::string(32, 'a'), "x", one);
+  save(store, std::string(32, 'b'), "y", one);
+  save(store, std::string(32, 'c'), "z", two);
+  CHECK(store.remove_for_image(one) == 2);
+  REQUIRE(store.list().size() == 1);
+  CHECK(store.list()[0].image_digest == two);
+}
+
+TEST_CASE("a budget of zero saves nothing", "[sandbox][warm]") {
+  TempDir dir;
+  SavedGuestStore store(dir.path, 0);
+  auto slot = store.try_begin_save(std::string(32, 'a'));
+  REQUIRE(slot.ok());
+  CHECK_FALSE(slot->has_value());
+}
+
+TEST_CASE("the plan restores a save, else saves, else boots cold", "[sandbox][warm]") {
+  TempDir dir;
+  SavedGuestStore store(dir.path, 1 << 30);
+  auto inputs = some_inputs();
+  auto first = plan_guest_start(store, inputs, "qemu-id", false);
+  CHECK(first.mode == GuestStart::kColdAndSave);
+  // While the first boot holds the slot, a second boots cold without waiting.
+  auto concurrent = plan_guest_start(store, inputs, "qemu-id", false);
+  CHECK(concurrent.mode == GuestStart::kCold);
+  write_file(first.slot->temporary_file(), "state");
+  REQUIRE(first.slot->commit(SavedGuestInfo{}).ok());
+  first.slot.reset();
+  CHECK(plan_guest_start(store, inputs, "qemu-id", false).mode == GuestStart::kRestore);
+  CHECK(plan_guest_start(store, inputs, "qemu-id", true).mode == GuestStart::kCold);
+  // A QEMU that refused to save is not asked again.
+  auto other = some_inputs();
+  other.image_digest = "sha256:" + std::string(64, '9');
+  mark_saving_unsupported(store, "old-qemu", "State blocked by non-migratable device");
+  CHECK(plan_guest_start(store, other, "old-qemu", false).mode == GuestStart::kCold);
+  CHECK(plan_guest_start(store, other, "qemu-id", false).mode == GuestStart::kColdAndSave);
+}
+
+TEST_CASE("QEMU's refusals to migrate at all are told from passing failures", "[sandbox][warm]") {
+  CHECK(is_permanent_save_refusal(
+      "State blocked by non-migratable device 'virtio-mmio@00000000feb02e00/vhost-user-fs'"));
+  CHECK_FALSE(is_permanent_save_refusal("No space left on device"));
+}
