@@ -57,6 +57,25 @@ QemuAptSource qemu_apt_source(const OsRelease& os) {
   return s;
 }
 
+bool apt_source_names_suite(std::string_view text, std::string_view suite) {
+  while (!text.empty()) {
+    const size_t eol = text.find('\n');
+    std::string_view line = text.substr(0, eol);
+    text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
+    const size_t first = line.find_first_not_of(" \t");
+    if (first == std::string_view::npos || line[first] == '#') continue;
+    // A whole word: "bookworm-backports-sloppy" is another suite.
+    for (size_t at = line.find(suite); at != std::string_view::npos;
+         at = line.find(suite, at + 1)) {
+      const size_t end = at + suite.size();
+      const bool starts = at == 0 || line[at - 1] == ' ' || line[at - 1] == '\t';
+      const bool ends = end == line.size() || line[end] == ' ' || line[end] == '\t';
+      if (starts && ends) return true;
+    }
+  }
+  return false;
+}
+
 std::vector<std::string> QemuAptSource::install_args() const {
   std::vector<std::string> args{"install", "-y"};
   if (!backports_suite.empty()) args.insert(args.end(), {"-t", backports_suite});

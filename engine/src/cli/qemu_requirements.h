@@ -41,6 +41,10 @@ struct QemuAptSource {
 };
 QemuAptSource qemu_apt_source(const OsRelease& os);
 
+// Whether the text of an apt source file (one-line .list or deb822 .sources) names `suite` on a
+// line that is not a comment.
+bool apt_source_names_suite(std::string_view text, std::string_view suite);
+
 // Whether `qemu` can warm-start sandboxes, in one sentence that says how to get one that can.
 struct WarmStartSupport {
   bool supported = false;

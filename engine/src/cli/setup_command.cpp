@@ -64,17 +64,20 @@ bool meets(const std::optional<vm::QemuInstall>& q, const vm::QemuVersion& want)
   return q && q->version && q->version->at_least(want.major, want.minor);
 }
 
-// Whether some apt source already names `suite` (a one-line or a deb822 source).
+// Whether some apt source already names `suite`. apt reads sources.list and, in sources.list.d,
+// only *.list and *.sources files.
 bool apt_has_suite(const std::string& suite) {
   std::vector<std::filesystem::path> files{"/etc/apt/sources.list"};
   std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator("/etc/apt/sources.list.d", ec))
-    files.push_back(e.path());
+  for (const auto& e : std::filesystem::directory_iterator("/etc/apt/sources.list.d", ec)) {
+    const auto ext = e.path().extension();
+    if (ext == ".list" || ext == ".sources") files.push_back(e.path());
+  }
   for (const auto& path : files) {
     std::ifstream f(path);
     std::ostringstream text;
     text << f.rdbuf();
-    if (text.str().find(suite) != std::string::npos) return true;
+    if (apt_source_names_suite(text.str(), suite)) return true;
   }
   return false;
 }

@@ -55,6 +55,23 @@ TEST_CASE("Debian 12 installs QEMU from bookworm-backports, others from their ow
   }
 }
 
+TEST_CASE("an apt source names a suite only on a line that is not a comment", "[cli]") {
+  const std::string_view bpo = "bookworm-backports";
+  CHECK(apt_source_names_suite("deb http://deb.debian.org/debian bookworm-backports main\n", bpo));
+  CHECK(apt_source_names_suite(
+      "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates "
+      "bookworm-backports\nComponents: main\n",
+      bpo));
+  CHECK(apt_source_names_suite("  Suites:\tbookworm-backports", bpo));
+  CHECK_FALSE(
+      apt_source_names_suite("# deb http://deb.debian.org/debian bookworm-backports main\n", bpo));
+  CHECK_FALSE(apt_source_names_suite("  #Suites: bookworm-backports\n", bpo));
+  CHECK_FALSE(apt_source_names_suite("Suites: bookworm bookworm-updates\n", bpo));
+  CHECK_FALSE(apt_source_names_suite("deb http://x/debian bookworm-backports-sloppy main\n", bpo));
+  CHECK_FALSE(apt_source_names_suite("deb http://x/debian old-bookworm-backports main\n", bpo));
+  CHECK_FALSE(apt_source_names_suite("", bpo));
+}
+
 TEST_CASE("warm starts are supported from QEMU 9.0 on", "[cli]") {
   auto ten = warm_start_support(
       install("QEMU emulator version 10.0.2 (Debian 1:10.0.2+ds-2+deb13u1~bpo12+1)"), kBookworm);
