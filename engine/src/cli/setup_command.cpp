@@ -282,8 +282,8 @@ int cmd_setup(Args args) {
       "Check this host for matchlock step by step: QEMU >= 7.2 (>= 9.0 for warm starts),\n"
       "/dev/kvm access, the guest bundle, $MATCHLOCK_HOME and the default image. Run as root it\n"
       "also fixes system steps (installs QEMU with apt-get, from bookworm-backports on Debian\n"
-      "12; adds the invoking user to the KVM group); per-user steps\n"
-      "(creating $MATCHLOCK_HOME, importing the default image) are fixed for whoever runs it.\n"
+      "12; adds the invoking user to the KVM group); per-user steps (creating $MATCHLOCK_HOME,\n"
+      "importing the default image) are fixed for whoever runs it.\n"
       "Safe to rerun. Exits 1 while a step still needs attention.");
   parser.add_bool("dry-run", '\0', "Only check; change nothing");
   auto p = parser.parse(args, false);
