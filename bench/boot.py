@@ -33,9 +33,12 @@ import benchlib as bl  # noqa: E402
 
 MARKER = b"BASELINE_MARKER"
 # Options of the engine's QEMU command line that describe the machine (kept for the bare run);
-# every device/backend option is dropped, -initrd is swapped for the baseline initramfs.
+# every device/backend option is dropped, -initrd is swapped for the baseline initramfs. The one
+# -object kept is the guest RAM (memory-backend-*): -M names it as the machine's memory, and
+# QEMU refuses to start when that backend is missing.
 DROP = {"-chardev", "-serial", "-drive", "-device", "-mon", "-monitor", "-qmp", "-netdev",
         "-object", "-nic", "-net", "-incoming"}
+KEEP_OBJECT = "memory-backend-"
 
 
 def engine_fallback_argv(kernel):
@@ -49,9 +52,12 @@ def engine_fallback_argv(kernel):
             if line.startswith("cpu MHz"):
                 args.append("tsc_early_khz=%d" % round(float(line.split(":")[1]) * 1000))
                 break
-    return ["qemu-system-x86_64", "-M", "microvm,x-option-roms=off", "-bios", "qboot.rom",
-            "-nodefaults",
-            "-no-user-config", "-nographic", "-no-reboot", "-accel", "tcg", "-cpu", "max",
+    # The run's workspace is virtio-fs, so the guest RAM is a shared memfd named by -M.
+    return ["qemu-system-x86_64", "-M", "microvm,x-option-roms=off,memory-backend=ram",
+            "-bios", "qboot.rom", "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+            "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+            "-accel", "tcg", "-cpu", "max",
+            "-object", "memory-backend-memfd,id=ram,size=512M,share=on",
             "-smp", "1", "-m", "512M", "-kernel", kernel, "-initrd", "(engine initrd)",
             "-append", " ".join(args)]
 
@@ -64,7 +70,7 @@ def bare_argv_from(engine_argv, baseline_cpio):
         has_val = i + 1 < len(engine_argv) and not engine_argv[i + 1].startswith("-")
         val = engine_argv[i + 1] if has_val else None
         i += 2 if has_val else 1
-        if opt in DROP:
+        if opt in DROP and not (opt == "-object" and (val or "").startswith(KEEP_OBJECT)):
             continue
         if opt == "-initrd":
             val = baseline_cpio

@@ -261,17 +261,48 @@ def test_version_names_commit_and_qemu(ml):
     assert re.fullmatch(r"commit: +([0-9a-f]{7,}|unknown)", lines[1]), lines
     assert re.fullmatch(r"qemu: +(/\S+qemu-system-x86_64 \(QEMU emulator version .*\)|not found)",
                         lines[2]), lines
+    # Cold boots need 7.2; warm starts 9.0, and the line says whether this QEMU has it.
+    assert re.fullmatch(r"needs: +QEMU >= 7\.2 to boot sandboxes; (QEMU \S+ can warm-start "
+                        r"sandboxes \(that needs >= 9\.0\)|warm starts need QEMU >= 9\.0, .+)",
+                        lines[3]), lines
 
 
 def test_setup_linux_checks_each_step(ml):
     r = ml.run("setup", "linux", "--dry-run")
     out = r.stdout.decode()
-    for step in ("QEMU >= 7.2", "KVM", "guest bundle", "MATCHLOCK_HOME", "default image"):
+    for step in ("QEMU >= 7.2", "warm starts", "KVM", "guest bundle", "MATCHLOCK_HOME",
+                 "default image"):
         assert re.search(rf"^{re.escape(step)} +(ok|fixed|note|TODO) ", out, re.M), out
     # The test environment has QEMU, a bundle and the imported image: nothing is broken.
     assert r.returncode == 0, out
     assert "TODO" not in out
 
+    # A QEMU too old for warm starts is a note, not a broken step: cold boots still work.
+    warm = re.search(r"^warm starts +(ok|note) +(.*)$", out, re.M)
+    assert warm, out
+    assert ("can warm-start" in warm.group(2)) == (warm.group(1) == "ok"), out
+
     r = ml.run("setup", "linux", "--dry-run", env={"MATCHLOCK_BUNDLE": "/nonexistent"})
     assert r.returncode == 1
     assert re.search(r"^guest bundle +TODO .*/nonexistent", r.stdout.decode(), re.M)
+
+
+def test_a_qemu_7_2_boots_sandboxes_but_is_told_how_to_warm_start(ml, tmp_path):
+    # Debian 12's own QEMU, as its --version prints it: enough for cold boots only.
+    fake = tmp_path / "qemu-system-x86_64"
+    banner = "QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)"
+    fake.write_text(f"#!/bin/sh\necho '{banner}'\n")
+    fake.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    r = ml.run("setup", "linux", "--dry-run", env=env)
+    out = r.stdout.decode()
+    assert r.returncode == 0, out
+    assert re.search(rf"^QEMU >= 7\.2 +ok +{re.escape(str(fake))} ", out, re.M), out
+    assert re.search(r"^warm starts +note +warm starts need QEMU >= 9\.0, this is 7\.2\.22; ", out,
+                     re.M), out
+    lines = ml.run("version", env=env, check=True).stdout.decode().splitlines()
+    assert lines[3].startswith("needs:    QEMU >= 7.2 to boot sandboxes; warm starts need QEMU "
+                               ">= 9.0, this is 7.2.22; "), lines
+    with open("/etc/os-release") as f:
+        if "VERSION_CODENAME=bookworm" in f.read().split():
+            assert "-t bookworm-backports qemu-system-x86" in lines[3], lines

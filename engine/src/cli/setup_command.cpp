@@ -1,18 +1,22 @@
 // `matchlock setup linux`: checks this host step by step and fixes what it can, idempotently.
-// System changes (installing QEMU, group membership) need root; per-user ones (creating
-// $MATCHLOCK_HOME, importing the default image) are made for whoever runs it. --dry-run
-// changes nothing. Exit 1 while any step remains broken.
+// System changes (installing QEMU, from bookworm-backports on Debian 12; group membership) need
+// root; per-user ones (creating $MATCHLOCK_HOME, importing the default image) are made for whoever
+// runs it. --dry-run changes nothing. Exit 1 while any step remains broken.
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "cli/arg_parser.h"
 #include "cli/commands.h"
 #include "cli/host_checks.h"
+#include "cli/qemu_requirements.h"
 #include "core/paths.h"
 #include "core/subprocess.h"
 #include "image/image_store.h"
@@ -22,7 +26,6 @@
 namespace matchlock::cli {
 namespace {
 
-constexpr int kMinQemuMajor = 7, kMinQemuMinor = 2;
 constexpr const char* kDefaultImage = "matchlock/busybox:latest";
 constexpr const char* kImageArchiveName = "matchlock-busybox.tar";
 
@@ -57,31 +60,76 @@ std::string describe(const vm::QemuInstall& q) {
   return q.path + " (" + (q.version_line.empty() ? "version unknown" : q.version_line) + ")";
 }
 
-StepResult check_qemu(const SetupContext& ctx) {
-  auto ok = [](const std::optional<vm::QemuInstall>& q) {
-    return q && q->version && q->version->at_least(kMinQemuMajor, kMinQemuMinor);
-  };
-  auto qemu = vm::find_qemu();
-  if (ok(qemu)) return {Outcome::kOk, describe(*qemu)};
-  const std::string found = qemu ? "found " + describe(*qemu) : "qemu-system-x86_64 not found";
-  if (!ctx.root || ctx.dry_run) {
-    return {Outcome::kBroken, found + "; install QEMU >= 7.2: sudo apt-get install " +
-                                  "qemu-system-x86 (or run 'sudo matchlock setup linux')"};
+bool meets(const std::optional<vm::QemuInstall>& q, const vm::QemuVersion& want) {
+  return q && q->version && q->version->at_least(want.major, want.minor);
+}
+
+// Whether some apt source already names `suite`. apt reads sources.list and, in sources.list.d,
+// only *.list and *.sources files.
+bool apt_has_suite(const std::string& suite) {
+  std::vector<std::filesystem::path> files{"/etc/apt/sources.list"};
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/etc/apt/sources.list.d", ec)) {
+    const auto ext = e.path().extension();
+    if (ext == ".list" || ext == ".sources") files.push_back(e.path());
   }
+  for (const auto& path : files) {
+    std::ifstream f(path);
+    std::ostringstream text;
+    text << f.rdbuf();
+    if (apt_source_names_suite(text.str(), suite)) return true;
+  }
+  return false;
+}
+
+// Installs QEMU with apt-get, from backports where the distribution's own QEMU cannot warm-start
+// (enabling that suite first if no source names it).
+Status install_qemu(const QemuAptSource& source) {
   ::setenv("DEBIAN_FRONTEND", "noninteractive", 1);
-  auto st = run_tool("apt-get", {"install", "-y", "qemu-system-x86"});
-  if (!st) {  // a stale package index is the usual reason: refresh it once
-    if (run_tool("apt-get", {"update"}))
-      st = run_tool("apt-get", {"install", "-y", "qemu-system-x86"});
+  bool refreshed = false;
+  if (!source.backports_suite.empty() && !apt_has_suite(source.backports_suite)) {
+    const auto list = std::filesystem::path("/etc/apt/sources.list.d") / "matchlock-backports.list";
+    std::ofstream f(list, std::ios::trunc);
+    f << source.backports_line << '\n';
+    if (!f.flush()) return io_error("cannot write " + list.string());
+    if (auto st = run_tool("apt-get", {"update"}); !st) return st;
+    refreshed = true;
   }
-  if (!st)
+  auto st = run_tool("apt-get", source.install_args());
+  if (!st && !refreshed) {  // a stale package index is the usual reason: refresh it once
+    if (run_tool("apt-get", {"update"})) st = run_tool("apt-get", source.install_args());
+  }
+  return st;
+}
+
+StepResult check_qemu(const SetupContext& ctx) {
+  const std::string need = requirement_name(kColdBootQemu);
+  auto qemu = vm::find_qemu();
+  if (meets(qemu, kColdBootQemu)) return {Outcome::kOk, describe(*qemu)};
+  const std::string found = qemu ? "found " + describe(*qemu) : "qemu-system-x86_64 not found";
+  const QemuAptSource source = qemu_apt_source(read_os_release());
+  if (!ctx.root || ctx.dry_run) {
+    return {Outcome::kBroken, found + "; install QEMU >= " + need +
+                                  " (>= " + requirement_name(kWarmStartQemu) +
+                                  " for warm starts): " + source.install_hint() +
+                                  " (or run 'sudo matchlock setup linux')"};
+  }
+  if (auto st = install_qemu(source); !st) {
     return {Outcome::kBroken,
             found + "; apt-get install qemu-system-x86 failed: " + st.error().message};
+  }
   qemu = vm::find_qemu();
-  if (ok(qemu)) return {Outcome::kFixed, "installed " + describe(*qemu)};
+  if (meets(qemu, kColdBootQemu)) return {Outcome::kFixed, "installed " + describe(*qemu)};
   return {Outcome::kBroken, "installed qemu-system-x86 but " +
                                 (qemu ? describe(*qemu) : std::string("it is not on $PATH")) +
-                                " is older than 7.2; install a newer QEMU"};
+                                " is older than " + need + "; install a newer QEMU"};
+}
+
+// Only a note when missing: cold boots work without it, and upgrading the system's QEMU is the
+// administrator's call.
+StepResult check_warm_start(const SetupContext&) {
+  const WarmStartSupport warm = warm_start_support(vm::find_qemu(), read_os_release());
+  return {warm.supported ? Outcome::kOk : Outcome::kNote, warm.message};
 }
 
 StepResult check_kvm(const SetupContext& ctx) {
@@ -203,8 +251,11 @@ const char* label(Outcome o) {
 int setup_linux(const SetupContext& ctx) {
   // The home comes first: the image step writes into it.
   const Step steps[] = {
-      {"QEMU >= 7.2", check_qemu},    {"KVM", check_kvm},
-      {"guest bundle", check_bundle}, {"MATCHLOCK_HOME", check_home},
+      {"QEMU >= 7.2", check_qemu},
+      {"warm starts", check_warm_start},
+      {"KVM", check_kvm},
+      {"guest bundle", check_bundle},
+      {"MATCHLOCK_HOME", check_home},
       {"default image", check_image},
   };
   int broken = 0;
@@ -228,10 +279,11 @@ int setup_linux(const SetupContext& ctx) {
 int cmd_setup(Args args) {
   ArgParser parser(
       "matchlock setup linux [flags]",
-      "Check this host for matchlock step by step: QEMU >= 7.2, /dev/kvm access, the guest\n"
-      "bundle, $MATCHLOCK_HOME and the default image. Run as root it also fixes system steps\n"
-      "(installs QEMU with apt-get, adds the invoking user to the KVM group); per-user steps\n"
-      "(creating $MATCHLOCK_HOME, importing the default image) are fixed for whoever runs it.\n"
+      "Check this host for matchlock step by step: QEMU >= 7.2 (>= 9.0 for warm starts),\n"
+      "/dev/kvm access, the guest bundle, $MATCHLOCK_HOME and the default image. Run as root it\n"
+      "also fixes system steps (installs QEMU with apt-get, from bookworm-backports on Debian\n"
+      "12; adds the invoking user to the KVM group); per-user steps (creating $MATCHLOCK_HOME,\n"
+      "importing the default image) are fixed for whoever runs it.\n"
       "Safe to rerun. Exits 1 while a step still needs attention.");
   parser.add_bool("dry-run", '\0', "Only check; change nothing");
   auto p = parser.parse(args, false);

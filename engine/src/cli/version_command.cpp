@@ -1,9 +1,10 @@
-// `matchlock version`: the version, the git commit it was configured from and the QEMU that
-// sandboxes would run.
+// `matchlock version`: the version, the git commit it was configured from, the QEMU that
+// sandboxes would run and what that QEMU can do (boot always, warm-start from 9.0 on).
 #include <cstdio>
 
 #include "cli/arg_parser.h"
 #include "cli/commands.h"
+#include "cli/qemu_requirements.h"
 #include "core/build_info.h"
 #include "vm/qemu_install.h"
 
@@ -30,6 +31,9 @@ int cmd_version(Args args) {
     std::printf("qemu:     %s (%s)\n", qemu->path.c_str(),
                 qemu->version_line.empty() ? "version unknown" : qemu->version_line.c_str());
   }
+  std::printf("needs:    QEMU >= %s to boot sandboxes; %s\n",
+              requirement_name(kColdBootQemu).c_str(),
+              warm_start_support(qemu, read_os_release()).message.c_str());
   return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "core/knobs.h"
+#include "core/subprocess.h"
 #include "core/unique_fd.h"
 #include "core/uv.h"
 #include "vm/qemu_process.h"
@@ -21,14 +22,23 @@ namespace {
 
 constexpr const char* kProbeMarker = "MATCHLOCK_PROBE_OK";
 
+// Size and mtime of `path`: a file replaced in place (an upgrade) changes at least one.
+void add_file_identity(std::ostringstream& key, const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) key << '|' << st.st_size << '|' << st.st_mtime;
+}
+
 // Identifies the situation a cached verdict is valid for: host kernel, QEMU and guest kernel.
+// QEMU counts by its file, not its name: whether nested KVM boots can change with the QEMU
+// version (an upgrade from 7.2 to 10 keeps the name), so an upgrade must probe again.
 std::string cache_key(const ProbeInputs& in) {
   utsname u{};
   ::uname(&u);
-  struct stat st {};
   std::ostringstream key;
-  key << u.release << '|' << in.qemu_binary << '|' << in.kernel.string();
-  if (::stat(in.kernel.c_str(), &st) == 0) key << '|' << st.st_size << '|' << st.st_mtime;
+  key << u.release << '|' << in.qemu_binary;
+  if (auto qemu = find_program(in.qemu_binary); qemu.ok()) add_file_identity(key, *qemu);
+  key << '|' << in.kernel.string();
+  add_file_identity(key, in.kernel.string());
   return key.str();
 }
 
