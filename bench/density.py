@@ -91,6 +91,19 @@ def cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
 
 
+def context_switches(pid):
+    """Voluntary + involuntary context switches of all threads: each wake-up of an idle thread
+    is one."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
+                        total += int(line.split()[1])
+    return total
+
+
 def children(pid):
     """Direct and indirect children of pid."""
     parent = {}
@@ -127,11 +140,13 @@ class Sandbox:
                 "total": q_pss + o_pss}
 
     def ticks(self):
-        owner = 0
+        """(owner CPU ticks, QEMU CPU ticks, owner context switches, QEMU context switches)"""
+        owner = owner_cs = 0
         for p in self.owner_side:
             with contextlib.suppress(OSError):
                 owner += cpu_ticks(p)
-        return owner, cpu_ticks(self.qemu)
+                owner_cs += context_switches(p)
+        return owner, cpu_ticks(self.qemu), owner_cs, context_switches(self.qemu)
 
 
 def start_one(binary, timeout):
@@ -172,14 +187,15 @@ def kib_mib(kib):
 
 
 def measure_cpu(sandboxes, window):
-    """% of one core per sandbox (owner, QEMU) over `window` seconds."""
+    """Per sandbox over `window` seconds: (owner, QEMU) % of one core, then (owner, QEMU)
+    context switches per second."""
     before = [s.ticks() for s in sandboxes]
     t0 = time.monotonic()
     time.sleep(window)  # the measurement window itself, not a synchronisation
     after = [s.ticks() for s in sandboxes]
     span = time.monotonic() - t0
-    return [tuple(100.0 * (a - b) / TICK / span for a, b in zip(aa, bb))
-            for aa, bb in zip(after, before)]
+    return [(100.0 * (a[0] - b[0]) / TICK / span, 100.0 * (a[1] - b[1]) / TICK / span,
+             (a[2] - b[2]) / span, (a[3] - b[3]) / span) for a, b in zip(after, before)]
 
 
 def stats_line(label, values, fmt):
@@ -203,6 +219,9 @@ def report(sandboxes, window, load0, avail0):
     print(stats_line("owner", [c[0] for c in cpu], pct))
     print(stats_line("QEMU", [c[1] for c in cpu], pct))
     print(stats_line("owner + QEMU", [c[0] + c[1] for c in cpu], pct))
+    rate = lambda v: f"{v:5.1f}/s"  # noqa: E731
+    print(stats_line("owner wake-ups", [c[2] for c in cpu], rate))
+    print(stats_line("QEMU wake-ups", [c[3] for c in cpu], rate))
     over = sum(1 for c in cpu if c[0] + c[1] > 2.0)
     print(f"  sandboxes over 2 % of a core: {over}   all sandboxes together: "
           f"{sum(c[0] + c[1] for c in cpu):.1f} % of one core ({os.cpu_count()} cpus)")
