@@ -292,9 +292,33 @@ def cleanup(binary, timeout, ids, sandboxes):
             with open(f"/proc/{s.owner}/cmdline", "rb") as f:
                 if binary.encode() in f.read():
                     os.kill(s.owner, signal.SIGKILL)
-    stray = bl.kill_strays(os.environ.get("MATCHLOCK_HOME"))
+    stray = owners_of_home(binary, os.environ.get("MATCHLOCK_HOME"))
+    for pid in stray:  # e.g. the detached owner of a `run -d` interrupted before it printed an id
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    stray += bl.kill_strays(os.environ.get("MATCHLOCK_HOME"))
     if stray:
-        print(f"bench: killed stray QEMU processes {stray}", file=sys.stderr)
+        print(f"bench: killed stray processes {stray}", file=sys.stderr)
+
+
+def owners_of_home(binary, home):
+    """Pids of our matchlock binary running with our private MATCHLOCK_HOME."""
+    if not home:
+        return []
+    mark = f"MATCHLOCK_HOME={home}".encode()
+    pids = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit() or int(p) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                argv0 = f.read().split(b"\0")[0]
+            if argv0 != binary.encode():
+                continue
+            with open(f"/proc/{p}/environ", "rb") as f:
+                if mark in f.read().split(b"\0"):
+                    pids.append(int(p))
+    return pids
 
 
 def main():
