@@ -16,11 +16,12 @@ agent) until N run or one fails to start, then measures every running sandbox:
       - host per sandbox = owner Pss + QEMU Pss (Pss splits pages shared between processes,
         so the guest RAM the two share, and the binaries all sandboxes share, count once);
   * idle CPU: utime+stime deltas (/proc/PID/stat, all threads) of owner and QEMU over a
-    window (--window seconds) after a settle time, as % of one core per sandbox;
+    window (--window seconds) after a settle time, as % of one core per sandbox, and their
+    context switches per second (each wake-up of an idle thread is one);
   * the host: loadavg and MemAvailable before the first start and after the last window.
 
-Every sandbox it started is killed at the end, on failure and on Ctrl-C/SIGTERM; QEMUs left
-behind by our private MATCHLOCK_HOME are killed too. It also stops starting sandboxes when the
+Every sandbox it started is killed at the end, on failure and on Ctrl-C/SIGTERM; owners and
+QEMUs left behind with our private MATCHLOCK_HOME (an interrupted start) are killed too. It also stops starting sandboxes when the
 host's MemAvailable falls below --min-available-mib (the host is shared).
 
 Usage: bench/density.py [--bin PATH] [--count 64] [--window 20] [--settle 10]
