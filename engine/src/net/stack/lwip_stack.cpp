@@ -90,15 +90,14 @@ void LwipStack::arm_timer() {
   const u32_t sleep = sys_timeouts_sleeptime();
   if (sleep == SYS_TIMEOUTS_SLEEPTIME_INFINITE) {
     timer_->stop();
-    armed_due_ms_ = 0;
+    armed_due_ms_.reset();
     return;
   }
-  // sys_now() wraps after 49 days; a due time of 0 only costs one extra re-arm.
-  const uint32_t due = sys_now() + sleep;
-  if (due == armed_due_ms_) return;
+  const uint32_t due = sys_now() + sleep;  // wraps like sys_now(); only equality matters
+  if (armed_due_ms_ == due) return;
   armed_due_ms_ = due;
   timer_->start(sleep, [this] {
-    armed_due_ms_ = 0;
+    armed_due_ms_.reset();
     sys_check_timeouts();
   });
 }
