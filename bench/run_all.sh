@@ -51,4 +51,8 @@ echo
 # Files: the workspace mount against QEMU's virtio-9p (builds a 9p-capable bundle on first use).
 timeout 3600 "$PY" "$here/vfs.py" --bin "$bin"
 echo
+# Density: idle sandboxes started one after another; 8 here (64, the figure, takes
+# several minutes under TCG: bench/density.py --count 64).
+timeout 1800 "$PY" "$here/density.py" --bin "$bin" --count 8
+echo
 echo "# image pull: (to be measured)   network: (to be measured)"

@@ -76,12 +76,34 @@ Result<std::unique_ptr<LwipStack>> LwipStack::create(uv_loop_t* loop, int mtu, O
   etharp_add_static_entry(&guest, &guest_mac);
 
   s->timer_.emplace(loop);
-  s->timer_->start(
-      50, [] { sys_check_timeouts(); }, 50);
+  // Anything that adds an lwIP timeout runs in a loop callback, so checking the next due time
+  // once per loop iteration, before the loop waits, never misses one.
+  s->rearm_.init(loop, s.get(), uv_prepare_init);
+  uv_prepare_start(s->rearm_.get(), [](uv_prepare_t* h) {
+    if (auto* self = static_cast<LwipStack*>(h->data)) self->arm_timer();
+  });
+  s->arm_timer();
   return s;
 }
 
+void LwipStack::arm_timer() {
+  const u32_t sleep = sys_timeouts_sleeptime();
+  if (sleep == SYS_TIMEOUTS_SLEEPTIME_INFINITE) {
+    timer_->stop();
+    armed_due_ms_.reset();
+    return;
+  }
+  const uint32_t due = sys_now() + sleep;  // wraps like sys_now(); only equality matters
+  if (armed_due_ms_ == due) return;
+  armed_due_ms_ = due;
+  timer_->start(sleep, [this] {
+    armed_due_ms_.reset();
+    sys_check_timeouts();
+  });
+}
+
 LwipStack::~LwipStack() {
+  rearm_.close();
   timer_.reset();
   if (netif_) {
     ip4_addr_t guest;

@@ -30,9 +30,16 @@ class LwipStack {
 
  private:
   LwipStack() = default;
+  // Arms timer_ for lwIP's next due timeout, if it moved (runs before the loop waits).
+  void arm_timer();
+
   OutputFn output_;
   std::unique_ptr<struct netif> netif_;
-  std::optional<uv::Timer> timer_;  // drives lwIP's own timeouts
+  // lwIP's timeouts run when due, not on a fixed tick: an idle sandbox's owner then wakes about
+  // once a second (ARP and reassembly ageing), not 20 times (docs/performance.md, Density).
+  std::optional<uv::Timer> timer_;
+  uv::Handle<uv_prepare_t> rearm_;        // checks the next due timeout before each loop wait
+  std::optional<uint32_t> armed_due_ms_;  // sys_now() when timer_ fires, if armed
   std::unique_ptr<uint8_t[]> out_buf_;
   size_t out_cap_ = 0;
   friend struct LwipGlue;
