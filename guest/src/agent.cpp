@@ -297,7 +297,10 @@ Status Agent::prepare_sandbox(std::string_view config_payload) {
   if (settings->restored) {
     // Generous: under TCG re-probing is slow, and the host's boot timeout still bounds it.
     constexpr auto kReprobeTimeout = std::chrono::seconds(10);
-    entered = reprobe_virtio_disks("base", kReprobeTimeout);
+    // The upper disk has the saved boot's size (it is in the save's key): dropping its cached
+    // blocks is enough, and much cheaper under TCG than a re-probe.
+    entered = reprobe_virtio_disks({"base", "upper"}, kReprobeTimeout);
+    if (entered.ok()) entered = drop_cached_blocks("upper", kReprobeTimeout);
   }
   if (entered.ok()) entered = enter_sandbox_root();
   if (!entered.ok()) {

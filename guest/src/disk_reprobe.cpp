@@ -1,5 +1,11 @@
 #include "disk_reprobe.h"
 
+#include <set>
+
+#include <sys/ioctl.h>
+
+#include <linux/fs.h>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,6 +17,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/unique_fd.h"
 #include "disks.h"
 #include "fs_util.h"
 
@@ -41,7 +48,7 @@ std::optional<std::string> virtio_device_of(const std::string& block_name) {
   return name;
 }
 
-Result<std::vector<VirtioDisk>> disks_except(const std::string& keep_serial) {
+Result<std::vector<VirtioDisk>> disks_except(const std::set<std::string>& keep_serials) {
   std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir("/sys/block"), ::closedir);
   if (!dir) return io_error(std::string("open /sys/block: ") + std::strerror(errno));
   std::vector<VirtioDisk> disks;
@@ -49,7 +56,7 @@ Result<std::vector<VirtioDisk>> disks_except(const std::string& keep_serial) {
     std::string name = entry->d_name;
     if (name.rfind("vd", 0) != 0) continue;
     std::string serial = trimmed(read_file("/sys/block/" + name + "/serial", 256).value_or(""));
-    if (serial == keep_serial) continue;
+    if (keep_serials.count(serial) != 0) continue;
     auto device = virtio_device_of(name);
     if (!device) return io_error("disk " + name + ": no virtio device behind it");
     disks.push_back({serial, *device});
@@ -74,8 +81,9 @@ Status write_driver_file(const char* file, const std::string& device) {
 
 }  // namespace
 
-Status reprobe_virtio_disks(const std::string& keep_serial, std::chrono::milliseconds timeout) {
-  auto disks = disks_except(keep_serial);
+Status reprobe_virtio_disks(const std::set<std::string>& keep_serials,
+                            std::chrono::milliseconds timeout) {
+  auto disks = disks_except(keep_serials);
   if (!disks.ok()) return disks.error();
   for (const auto& disk : *disks) {
     MATCHLOCK_TRY(write_driver_file("unbind", disk.virtio_device));
@@ -90,6 +98,18 @@ Status reprobe_virtio_disks(const std::string& keep_serial, std::chrono::millise
     if (!wait_for_disk(disk.serial, std::max(left, std::chrono::milliseconds(0)))) {
       return io_error("disk " + disk.serial + " did not come back after its re-probe");
     }
+  }
+  return {};
+}
+
+Status drop_cached_blocks(const std::string& serial, std::chrono::milliseconds timeout) {
+  auto dev = wait_for_disk(serial, timeout);
+  if (!dev) return io_error("no disk with serial \"" + serial + "\"");
+  UniqueFd fd(::open(dev->c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return io_error("open " + *dev + ": " + std::strerror(errno));
+  // Writes back nothing (nothing was written) and drops every cached block of the device.
+  if (::ioctl(fd.get(), BLKFLSBUF, 0) != 0) {
+    return io_error("BLKFLSBUF " + *dev + ": " + std::strerror(errno));
   }
   return {};
 }

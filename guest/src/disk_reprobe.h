@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <set>
 #include <string>
 
 #include "core/result.h"
@@ -11,8 +12,15 @@
 namespace matchlock::guest_agent {
 
 // Unbinds and binds again (through /sys/bus/virtio/drivers/virtio_blk) every virtio-blk disk
-// whose serial is not `keep_serial`, then waits up to `timeout` for each to reappear under its
-// serial (its /dev/vdX name may change). Must run before any of them is mounted.
-Status reprobe_virtio_disks(const std::string& keep_serial, std::chrono::milliseconds timeout);
+// whose serial is not in `keep_serials`, then waits up to `timeout` for each to reappear under
+// its serial (its /dev/vdX name may change). Must run before any of them is mounted. For data
+// disks, whose read-only flag (a feature negotiated at probe) may differ from the saved boot's.
+Status reprobe_virtio_disks(const std::set<std::string>& keep_serials,
+                            std::chrono::milliseconds timeout);
+
+// Drops every cached block of the disk `serial` (BLKFLSBUF). Enough for the upper disk: the
+// saved guest's key includes its size, so only blocks read at probe time (the partition scan
+// read its first page, which holds the ext4 superblock) can be stale.
+Status drop_cached_blocks(const std::string& serial, std::chrono::milliseconds timeout);
 
 }  // namespace matchlock::guest_agent

@@ -23,6 +23,7 @@ constexpr int kVirtioBlock = 2;
 constexpr int kVirtioConsole = 3;
 constexpr int kVirtioRng = 4;
 constexpr int kVirtio9p = 9;  // only bench/vfs.py's baseline attaches one
+constexpr int kVirtioFs = 26;
 
 enum class When { kBus, kAlways, kDevice, kOnDemand };
 struct ModulePolicy {
@@ -44,8 +45,9 @@ const ModulePolicy kPolicies[] = {
     {"virtio_net.ko", When::kDevice, kVirtioNet},
     {"virtio-rng.ko", When::kDevice, kVirtioRng},
     {"overlay.ko", When::kAlways},
-    {"fuse.ko", When::kOnDemand},
-    {"virtiofs.ko", When::kOnDemand},
+    // Before HELLO, so a saved guest has them: a restore then only mounts the workspace.
+    {"fuse.ko", When::kDevice, kVirtioFs},
+    {"virtiofs.ko", When::kDevice, kVirtioFs},
     {"fscache.ko", When::kDevice, kVirtio9p},
     {"netfs.ko", When::kDevice, kVirtio9p},
     {"9pnet.ko", When::kDevice, kVirtio9p},

@@ -37,7 +37,8 @@ void Boot::plan_warm_start(StepDone done) {
   }
   vm::VmSpec spec = vm_spec();
   spec.host_tsc_khz = 0;  // calibration help for a booting kernel; "cpu MHz" may drift
-  spec.upper_disk = "<upper disk>";
+  // The guest learnt the upper disk's size when it probed it before the save.
+  spec.upper_disk = "<upper disk of " + std::to_string(options.disk_size_mib) + " MiB>";
   spec.console_log = "<console log>";
   for (size_t i = 0; i < spec.data_disks.size(); ++i) {
     spec.data_disks[i].path = "<data disk " + std::to_string(i) + ">";
