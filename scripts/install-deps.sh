@@ -41,10 +41,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# QEMU >= 9.0: warm starts migrate the virtio-fs device, which QEMU 7.2 (Debian 12's own)
-# refuses to migrate. On Debian 12 it comes from bookworm-backports; newer releases have it.
-qemu_major() { qemu-system-x86_64 --version 2>/dev/null | sed -n '1s/^QEMU emulator version \([0-9]*\)\..*/\1/p'; }
-if [ "$(qemu_major || true)" = "" ] || [ "$(qemu_major)" -lt 9 ]; then
+# QEMU >= 9.1: warm starts migrate the virtio-fs device and load saves that QEMU 7.2 (Debian 12's
+# own) cannot. On Debian 12 it comes from bookworm-backports; newer releases have it.
+qemu_version() { qemu-system-x86_64 --version 2>/dev/null | sed -n '1s/^QEMU emulator version \([0-9]*\)\.\([0-9]*\).*/\1 \2/p'; }
+read -r qemu_major qemu_minor <<<"$(qemu_version || true)"
+if [ -z "${qemu_major:-}" ] || [ "$qemu_major" -lt 9 ] || { [ "$qemu_major" -eq 9 ] && [ "$qemu_minor" -lt 1 ]; }; then
   qemu_from=()
   if grep -q '^VERSION_CODENAME=bookworm$' /etc/os-release 2>/dev/null; then
     bpo=/etc/apt/sources.list.d/matchlock-backports.list

@@ -261,7 +261,7 @@ def test_version_names_commit_and_qemu(ml):
     assert re.fullmatch(r"commit: +([0-9a-f]{7,}|unknown)", lines[1]), lines
     assert re.fullmatch(r"qemu: +(/\S+qemu-system-x86_64 \(QEMU emulator version .*\)|not found)",
                         lines[2]), lines
-    # Cold boots need 7.2; warm starts 9.0, and the line says whether this QEMU has it.
+    # Cold boots need 7.2; warm starts 9.1, and the line says whether this QEMU has it.
     assert re.fullmatch(r"needs: +QEMU >= 7\.2 to boot sandboxes; (QEMU \S+ can warm-start "
                         r"sandboxes \(that needs >= 9\.0\)|warm starts need QEMU >= 9\.0, .+)",
                         lines[3]), lines
@@ -298,11 +298,11 @@ def test_a_qemu_7_2_boots_sandboxes_but_is_told_how_to_warm_start(ml, tmp_path):
     out = r.stdout.decode()
     assert r.returncode == 0, out
     assert re.search(rf"^QEMU >= 7\.2 +ok +{re.escape(str(fake))} ", out, re.M), out
-    assert re.search(r"^warm starts +note +warm starts need QEMU >= 9\.0, this is 7\.2\.22; ", out,
+    assert re.search(r"^warm starts +note +warm starts need QEMU >= 9\.1, this is 7\.2\.22; ", out,
                      re.M), out
     lines = ml.run("version", env=env, check=True).stdout.decode().splitlines()
     assert lines[3].startswith("needs:    QEMU >= 7.2 to boot sandboxes; warm starts need QEMU "
-                               ">= 9.0, this is 7.2.22; "), lines
+                               ">= 9.1, this is 7.2.22; "), lines
     with open("/etc/os-release") as f:
         if "VERSION_CODENAME=bookworm" in f.read().split():
             assert "-t bookworm-backports qemu-system-x86" in lines[3], lines

@@ -49,7 +49,7 @@ OsRelease read_os_release() {
 QemuAptSource qemu_apt_source(const OsRelease& os) {
   QemuAptSource s;
   // Debian 12 ships QEMU 7.2: enough to boot, too old for warm starts. Its backports suite
-  // carries a newer one built for Debian 12. Later Debian releases ship >= 9.0 themselves.
+  // carries a newer one built for Debian 12. Later Debian releases ship >= 9.1 themselves.
   if (os.id == "debian" && os.version_codename == "bookworm") {
     s.backports_suite = "bookworm-backports";
     s.backports_line = "deb http://deb.debian.org/debian bookworm-backports main";

@@ -1,7 +1,8 @@
 // Which QEMU matchlock needs, and how apt gets it on this host: what `setup linux` checks and
 // installs and what `version` reports. Cold boots need 7.2 (microvm with qboot, vhost-user
-// virtio-fs); warm starts need 9.0, the first QEMU that migrates a vhost-user-fs device.
-// Debian 12's own QEMU is 7.2, so there a QEMU for warm starts comes from bookworm-backports.
+// virtio-fs); warm starts need 9.1: 9.0 is the first QEMU that migrates a vhost-user-fs device and
+// saves RAM in mapped-ram form, 9.1 the first whose migrate-incoming can report a bad file and stay
+// up. Debian 12's own QEMU is 7.2, so there a QEMU for warm starts comes from bookworm-backports.
 #pragma once
 
 #include <optional>
@@ -14,7 +15,7 @@
 namespace matchlock::cli {
 
 inline constexpr vm::QemuVersion kColdBootQemu{7, 2, 0};
-inline constexpr vm::QemuVersion kWarmStartQemu{9, 0, 0};
+inline constexpr vm::QemuVersion kWarmStartQemu{9, 1, 0};
 
 // "7.2": how a requirement is written in messages and step names.
 std::string requirement_name(const vm::QemuVersion& v);

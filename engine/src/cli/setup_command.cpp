@@ -279,7 +279,7 @@ int setup_linux(const SetupContext& ctx) {
 int cmd_setup(Args args) {
   ArgParser parser(
       "matchlock setup linux [flags]",
-      "Check this host for matchlock step by step: QEMU >= 7.2 (>= 9.0 for warm starts),\n"
+      "Check this host for matchlock step by step: QEMU >= 7.2 (>= 9.1 for warm starts),\n"
       "/dev/kvm access, the guest bundle, $MATCHLOCK_HOME and the default image. Run as root it\n"
       "also fixes system steps (installs QEMU with apt-get, from bookworm-backports on Debian\n"
       "12; adds the invoking user to the KVM group); per-user steps (creating $MATCHLOCK_HOME,\n"

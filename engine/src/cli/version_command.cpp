@@ -1,5 +1,5 @@
 // `matchlock version`: the version, the git commit it was configured from, the QEMU that
-// sandboxes would run and what that QEMU can do (boot always, warm-start from 9.0 on).
+// sandboxes would run and what that QEMU can do (boot always, warm-start from 9.1 on).
 #include <cstdio>
 
 #include "cli/arg_parser.h"

@@ -214,10 +214,15 @@ bool Boot::fall_back_to_cold_boot(const Error& e) {
             e.message + "); booting cold");
   auto store = SavedGuestStore::open_default();
   warn_if_failed(store.remove(key));
+  if (is_permanent_save_refusal(e.message)) {
+    mark_saving_unsupported(store, qemu_identity_, e.message);  // this QEMU cannot restore
+    guest_start_ = GuestStartPlan{};
+  }
+  const bool can_save = guest_start_.mode == GuestStart::kRestore;
   guest_start_ = GuestStartPlan{};
   verification_.reset();
   guest_start_.key = key;
-  if (auto slot = claim_save_slot(store, key)) {
+  if (auto slot = can_save ? claim_save_slot(store, key) : std::nullopt) {
     guest_start_.mode = GuestStart::kColdAndSave;
     guest_start_.slot = std::move(slot);
   }

@@ -68,7 +68,10 @@ void mark_saving_unsupported(const SavedGuestStore& store, const std::string& qe
 }
 
 bool is_permanent_save_refusal(const std::string& qmp_error) {
+  // "exit-on-error": a QEMU before 9.1 cannot load a save and stay up to say why.
   return qmp_error.find("non-migratable") != std::string::npos ||
+         qmp_error.find("exit-on-error") != std::string::npos ||
+         qmp_error.find("mapped-ram") != std::string::npos ||
          qmp_error.find("does not support migration") != std::string::npos ||
          qmp_error.find("Migration disabled") != std::string::npos;
 }

@@ -17,9 +17,9 @@ const OsRelease kTrixie{"debian", "trixie"};
 
 }  // namespace
 
-TEST_CASE("cold boots need QEMU 7.2, warm starts 9.0", "[cli]") {
+TEST_CASE("cold boots need QEMU 7.2, warm starts 9.1", "[cli]") {
   CHECK(requirement_name(kColdBootQemu) == "7.2");
-  CHECK(requirement_name(kWarmStartQemu) == "9.0");
+  CHECK(requirement_name(kWarmStartQemu) == "9.1");
 }
 
 TEST_CASE("os-release fields parse, quoted or not", "[cli]") {
@@ -72,30 +72,30 @@ TEST_CASE("an apt source names a suite only on a line that is not a comment", "[
   CHECK_FALSE(apt_source_names_suite("", bpo));
 }
 
-TEST_CASE("warm starts are supported from QEMU 9.0 on", "[cli]") {
+TEST_CASE("warm starts are supported from QEMU 9.1 on", "[cli]") {
   auto ten = warm_start_support(
       install("QEMU emulator version 10.0.2 (Debian 1:10.0.2+ds-2+deb13u1~bpo12+1)"), kBookworm);
   CHECK(ten.supported);
-  CHECK(ten.message == "QEMU 10.0.2 can warm-start sandboxes (that needs >= 9.0)");
-  CHECK(warm_start_support(install("QEMU emulator version 9.0.0"), kTrixie).supported);
+  CHECK(ten.message == "QEMU 10.0.2 can warm-start sandboxes (that needs >= 9.1)");
+  CHECK(warm_start_support(install("QEMU emulator version 9.1.0"), kTrixie).supported);
 
   auto bookworm = warm_start_support(
       install("QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)"), kBookworm);
   CHECK_FALSE(bookworm.supported);
   CHECK_THAT(bookworm.message,
-             Catch::StartsWith("warm starts need QEMU >= 9.0, this is 7.2.22; on Debian 12 it "
+             Catch::StartsWith("warm starts need QEMU >= 9.1, this is 7.2.22; on Debian 12 it "
                                "comes from bookworm-backports") &&
                  Catch::Contains("-t bookworm-backports qemu-system-x86"));
 
   auto elsewhere = warm_start_support(install("QEMU emulator version 8.2.2"), OsRelease{});
   CHECK_FALSE(elsewhere.supported);
   CHECK(elsewhere.message ==
-        "warm starts need QEMU >= 9.0, this is 8.2.2; install a newer QEMU from your "
+        "warm starts need QEMU >= 9.1, this is 8.2.2; install a newer QEMU from your "
         "distribution");
 
   auto none = warm_start_support(std::nullopt, kBookworm);
   CHECK_FALSE(none.supported);
-  CHECK_THAT(none.message, Catch::StartsWith("warm starts need QEMU >= 9.0, none is installed; "));
+  CHECK_THAT(none.message, Catch::StartsWith("warm starts need QEMU >= 9.1, none is installed; "));
   auto unknown = warm_start_support(install(""), kBookworm);
   CHECK_FALSE(unknown.supported);
   CHECK_THAT(unknown.message, Catch::Contains("this one's version is unknown"));
