@@ -126,13 +126,15 @@ def run_client(binary, client_dir, backend, mtu, *args):
 
 
 def one_run(binary, client_dir, backend, direction, mib, mtu, server):
-    """MB/s of one transfer, on the server's (host) clock."""
+    """(MB/s on the server's host clock, MB/s the guest client measured) of one transfer."""
     port = PORT if direction == "down" else PORT + 1
-    run_client(binary, client_dir, backend, mtu, direction, LAB_IP, port, mib)
+    guest = run_client(binary, client_dir, backend, mtu, direction, LAB_IP, port, mib).split()
     line = server.stdout.readline().split()
     if not line or line[0] != direction:
         benchlib.die(f"server did not report the {direction} transfer: {line}")
-    return int(line[1]) / float(line[2]) / 1e6
+    # The client prints "<dir> <bytes> bytes <seconds> s <MB/s> MB/s ...".
+    guest_mbps = float(guest[5]) if len(guest) > 5 and guest[0] == direction else float("nan")
+    return int(line[1]) / float(line[2]) / 1e6, guest_mbps
 
 
 def setup_times(binary, client_dir, backend, conns):
@@ -192,14 +194,15 @@ def bench(args, binary, client_dir):
                     for backend, mtu in configs:
                         res[(backend, mtu)].append(
                             one_run(binary, client_dir, backend, direction, args.mib, mtu, server))
-                med = {c: statistics.median(v) for c, v in res.items()}
+                med = {c: statistics.median(host for host, _ in v) for c, v in res.items()}
                 base = med[("slirp", 1500)]
                 print(f"  {direction:4s}: -netdev user {base:7.1f} MB/s | matchlock mtu 1500 "
                       f"{med[('matchlock', 1500)]:7.1f} MB/s ({med[('matchlock', 1500)] / base:4.2f}x) | "
                       f"mtu 65520 {med[('matchlock', 65520)]:7.1f} MB/s "
                       f"({med[('matchlock', 65520)] / base:4.2f}x)   goal >= 1.5x")
                 for (backend, mtu), v in res.items():
-                    print(f"        runs {backend} mtu {mtu}: " + ", ".join(f"{x:.1f}" for x in v))
+                    print(f"        runs {backend} mtu {mtu}: "
+                          + ", ".join(f"{h:.1f} (guest clock {g:.1f})" for h, g in v))
             setup = {"matchlock": [], "slirp": []}
             for _ in range(args.runs):
                 for b in setup:
