@@ -29,20 +29,25 @@ struct PendingShutdown {
   std::function<void()> done;
 };
 
-struct PendingWrite {
-  explicit PendingWrite(GuestBytes b) : bytes(std::move(b)) {}
-  uv_write_t req{};
-  GuestBytes bytes;
-  Alive alive;
-  UpstreamSocket::Status done;
-};
-
 }  // namespace
+
+// Writes gathered in one turn of the loop, then one libuv request: the bytes stay alive until
+// libuv is done with them, and each writer hears the request's status, in order.
+struct UpstreamSocket::Batch {
+  uv_write_t req{};
+  std::vector<GuestBytes> parts;
+  std::vector<Status> dones;
+  Alive alive;
+};
 
 UpstreamSocket::UpstreamSocket(uv_loop_t* loop, const Endpoint& to)
     : loop_(loop), to_(to), alive_(std::make_shared<UpstreamSocket*>(this)) {}
 
-UpstreamSocket::~UpstreamSocket() = default;  // the handle closes; the token dies with us
+UpstreamSocket::~UpstreamSocket() {
+  // The bytes go out as they would have without batching; nobody hears the outcome (the
+  // liveness token dies with us), and the handle closes after.
+  flush_writes();
+}
 
 std::unique_ptr<UpstreamSocket> UpstreamSocket::dial(uv_loop_t* loop, const Endpoint& to) {
   std::unique_ptr<UpstreamSocket> s(new UpstreamSocket(loop, to));
@@ -86,25 +91,59 @@ void UpstreamSocket::connected(int status) {
 
 int UpstreamSocket::write(GuestBytes bytes, Status done) {
   if (!h_.initialized()) return UV_EBADF;
-  auto w = std::make_unique<PendingWrite>(std::move(bytes));
-  w->alive = alive_;
-  w->done = std::move(done);
-  w->req.data = w.get();
-  std::vector<uv_buf_t> bufs = w->bytes.buffers();
-  int rc = uv_write(&w->req, h_.stream(), bufs.data(), static_cast<unsigned>(bufs.size()),
+  if (!batch_) {
+    if (!flush_check_.initialized() && flush_check_.init(loop_, this, uv_check_init) != 0) {
+      batch_ = std::make_unique<Batch>();  // no check handle: write through at once
+      batch_->parts.push_back(std::move(bytes));
+      batch_->dones.push_back(std::move(done));
+      flush_writes();
+      return 0;
+    }
+    batch_ = std::make_unique<Batch>();
+    uv_check_start(flush_check_.get(), [](uv_check_t* h) {
+      if (auto* self = static_cast<UpstreamSocket*>(h->data)) self->flush_writes();
+    });
+  }
+  batch_->parts.push_back(std::move(bytes));
+  batch_->dones.push_back(std::move(done));
+  return 0;
+}
+
+void UpstreamSocket::flush_writes() {
+  if (flush_check_.initialized()) uv_check_stop(flush_check_.get());
+  if (!batch_) return;
+  std::unique_ptr<Batch> b = std::move(batch_);
+  if (!h_.initialized()) return;  // closed meanwhile: nothing to hear (as with the token gone)
+  b->alive = alive_;
+  b->req.data = b.get();
+  std::vector<uv_buf_t> bufs;
+  for (GuestBytes& part : b->parts)
+    for (const uv_buf_t& buf : part.buffers()) bufs.push_back(buf);
+  if (bufs.empty()) bufs.push_back(uv_buf_init(nullptr, 0));  // libuv wants one buffer at least
+  int rc = uv_write(&b->req, h_.stream(), bufs.data(), static_cast<unsigned>(bufs.size()),
                     [](uv_write_t* r, int status) {
-                      std::unique_ptr<PendingWrite> owned(static_cast<PendingWrite*>(r->data));
-                      Alive alive = owned->alive;
-                      Status fn = std::move(owned->done);
-                      owned.reset();  // the bytes (and their pbufs) go first
-                      if (alive.lock() && fn) fn(status);
+                      std::unique_ptr<Batch> owned(static_cast<Batch*>(r->data));
+                      owned->parts.clear();  // the bytes (and their pbufs) go first
+                      // A writer's handler may destroy this socket: stop hearing then.
+                      for (Status& fn : owned->dones)
+                        if (owned->alive.lock() && fn) fn(status);
                     });
-  if (rc == 0) w.release();  // libuv owns it until the callback
-  return rc;
+  if (rc == 0) {
+    b.release();  // libuv owns it until the callback
+    return;
+  }
+  // Reported as the writes' status on a later turn, as a failed libuv write would be.
+  std::shared_ptr<Batch> failed(std::move(b));
+  uv::defer(loop_, [failed, rc] {
+    failed->parts.clear();
+    for (Status& fn : failed->dones)
+      if (failed->alive.lock() && fn) fn(rc);
+  });
 }
 
 int UpstreamSocket::shutdown(std::function<void()> done) {
   if (!h_.initialized()) return UV_EBADF;
+  flush_writes();
   using Shutdown = PendingShutdown;
   auto req = std::make_unique<Shutdown>();
   req->alive = alive_;
@@ -141,11 +180,14 @@ void UpstreamSocket::stop_reads() {
 }
 
 void UpstreamSocket::close() {
+  flush_writes();
+  flush_check_.close();
   open_ = false;
   h_.close();
 }
 
 void UpstreamSocket::reset() {
+  flush_writes();
   uv_os_fd_t fd;
   if (open_ && h_.initialized() && uv_fileno(h_.handle(), &fd) == 0) {
     linger l{1, 0};

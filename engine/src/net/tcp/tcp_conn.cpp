@@ -86,6 +86,10 @@ void TcpConn::on_guest_error(int8_t err) {
 }
 
 void TcpConn::send(std::string_view bytes) {
+  // Nothing queued before: lwIP copies straight from the caller's buffer (the common case of
+  // a download), and only what it could not take is queued.
+  if (to_guest_.empty() && pcb_.attached())
+    bytes.remove_prefix(pcb_.write(bytes.data(), bytes.size()));
   to_guest_.append(bytes);
   flush_to_guest();
 }
