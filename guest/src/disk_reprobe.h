@@ -1,6 +1,6 @@
 // Makes virtio_blk forget what it knew about the sandbox's disks, for a guest restored from a
-// boot saved by another sandbox: that sandbox's upper disk (and data disks) had other contents,
-// maybe another size, and blocks of them may sit in the page cache.
+// boot saved by another sandbox: that sandbox's upper disk had other contents (blocks of it may
+// sit in the page cache), its data disks maybe another size and mode.
 #pragma once
 
 #include <chrono>

@@ -57,7 +57,8 @@ struct GuestConfig {
   // Where the guest mounts the virtio-fs workspace (CONFIG "workspace"); "" = no workspace.
   std::string workspace;
   std::vector<GuestDisk> disks;  // mounted before the workspace
-  // The VM was restored from a saved boot (CONFIG "restored"): the guest re-reads its disks.
+  // The VM was restored from a saved boot (CONFIG "restored"): the guest drops the upper disk's
+  // cached blocks and re-probes its data disks.
   bool restored = false;
 };
 

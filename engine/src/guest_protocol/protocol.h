@@ -25,16 +25,16 @@
 // sandboxes, boot_id unread), so the host may save the VM right after HELLO and restore that
 // state for many sandboxes. On CONFIG the guest first credits "entropy" (required, 64 bytes) to
 // its RNG and reseeds it, then sets the clock; with "restored" (the VM was restored from a save)
-// it re-probes every virtio-blk disk but "base" (driver unbind + bind), so the upper and data
-// disks are read fresh; then it mounts the overlay root (base + upper), switches to it, and only
-// then applies the rest (hostname, files, CA, network, disks, workspace). A failure in any of
-// these steps is an ERROR for CONFIG. A CONFIG after a reconnect re-seeds and sets the clock but
-// never switches root again.
-// With "disks", the guest mounts each virtio-blk disk of that serial (ext4, read-only if asked)
-// at its path, mkdir -p first, before the workspace; a disk that is missing or fails to mount is
-// an ERROR for CONFIG (deliberately fatal: a silently missing data disk is worse). The guest
-// unmounts them when it shuts down, so their journals are clean.
-// With "workspace", the guest mounts the VFS there before READY: the virtio-fs device tagged
+// it drops the upper disk's cached blocks (BLKFLSBUF: the save's key fixes the upper disk's
+// size) and re-probes every other disk but "base" (driver unbind + bind), so the data disks
+// are read fresh with their sizes and modes; then it mounts the overlay root (base + upper),
+// switches to it, and only then applies the rest (hostname, files, CA, network, disks, workspace).
+// A failure in any of these steps is an ERROR for CONFIG. A CONFIG after a reconnect re-seeds and
+// sets the clock but never switches root again. With "disks", the guest mounts each virtio-blk disk
+// of that serial (ext4, read-only if asked) at its path, mkdir -p first, before the workspace; a
+// disk that is missing or fails to mount is an ERROR for CONFIG (deliberately fatal: a silently
+// missing data disk is worse). The guest unmounts them when it shuts down, so their journals are
+// clean. With "workspace", the guest mounts the VFS there before READY: the virtio-fs device tagged
 // "matchlock", whose FUSE requests the host serves as the device's vhost-user backend (not over
 // this channel). A mount failure is an ERROR for CONFIG, so every exec after READY sees the
 // workspace. The guest sends HELLO again whenever it (re)opens the port, so a host still

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "core/build_info.h"
+#include "core/file_identity.h"
 #include "core/log.h"
 #include "core/subprocess.h"
 #include "core/uv.h"

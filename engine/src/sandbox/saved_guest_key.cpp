@@ -1,10 +1,5 @@
 #include "sandbox/saved_guest_key.h"
 
-#include <sys/stat.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include "image/digest.h"
 
 namespace matchlock::sandbox {
@@ -25,16 +20,6 @@ std::string saved_guest_key(const SavedGuestKeyInputs& inputs) {
   add(std::to_string(inputs.qemu_argv.size()));
   for (const auto& a : inputs.qemu_argv) add(a);
   return image::digest_hex(hash.finish()).substr(0, 32);
-}
-
-Result<std::string> file_identity(const std::filesystem::path& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    return io_error("stat " + path.string() + ": " + std::strerror(errno));
-  }
-  return path.string() + " " + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + " " +
-         std::to_string(st.st_size) + " " +
-         std::to_string(int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec);
 }
 
 }  // namespace matchlock::sandbox

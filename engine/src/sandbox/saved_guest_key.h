@@ -18,14 +18,11 @@ namespace matchlock::sandbox {
 struct SavedGuestKeyInputs {
   std::vector<std::string> qemu_argv;  // per-sandbox paths already replaced by placeholders
   std::string image_digest;
-  std::vector<std::string> file_identities;  // file_identity() of QEMU, kernel, initramfs
+  std::vector<std::string> file_identities;  // core/file_identity.h: QEMU, kernel, initramfs
   std::string engine_version;
 };
 
 // 32 lowercase hex digits (the first half of a SHA-256 over the inputs).
 std::string saved_guest_key(const SavedGuestKeyInputs& inputs);
-
-// "path dev:ino size mtime_ns": changes when the file is replaced or rewritten.
-Result<std::string> file_identity(const std::filesystem::path& path);
 
 }  // namespace matchlock::sandbox

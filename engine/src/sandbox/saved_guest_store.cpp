@@ -16,6 +16,7 @@
 #include "core/knobs.h"
 #include "core/log.h"
 #include "core/paths.h"
+#include "image/content_store.h"
 #include "image/digest.h"
 
 namespace matchlock::sandbox {
@@ -181,6 +182,7 @@ Status SaveSlot::commit(SavedGuestInfo info) {
   if (auto st = write_file_durably(meta_tmp, meta_json(info)); !st.ok()) return st;
   fs::rename(meta_tmp, dir_ / kMetaFile, ec);
   if (ec) return io_error("rename " + meta_tmp.string() + ": " + ec.message());
+  if (auto st = image::fsync_dir(dir_); !st.ok()) return st;  // the renames themselves
   committed_ = true;
   return Status();
 }

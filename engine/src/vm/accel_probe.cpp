@@ -11,6 +11,7 @@
 #include <memory>
 #include <sstream>
 
+#include "core/file_identity.h"
 #include "core/knobs.h"
 #include "core/subprocess.h"
 #include "core/unique_fd.h"
@@ -22,10 +23,9 @@ namespace {
 
 constexpr const char* kProbeMarker = "MATCHLOCK_PROBE_OK";
 
-// Size and mtime of `path`: a file replaced in place (an upgrade) changes at least one.
+// Adds `path`'s identity (core/file_identity.h): a file replaced in place (an upgrade) changes it.
 void add_file_identity(std::ostringstream& key, const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0) key << '|' << st.st_size << '|' << st.st_mtime;
+  if (auto id = file_identity(path); id.ok()) key << '|' << id.value();
 }
 
 // Identifies the situation a cached verdict is valid for: host kernel, QEMU and guest kernel.

@@ -6,11 +6,13 @@
 #include <fstream>
 #include <string>
 
+#include "core/file_identity.h"
 #include "sandbox/saved_guest_key.h"
 #include "sandbox/saved_guest_store.h"
 #include "sandbox/warm_start.h"
 
 using namespace matchlock::sandbox;
+using matchlock::file_identity;
 namespace fs = std::filesystem;
 
 namespace {
