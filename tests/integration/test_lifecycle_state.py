@@ -263,7 +263,7 @@ def test_version_names_commit_and_qemu(ml):
                         lines[2]), lines
     # Cold boots need 7.2; warm starts 9.1, and the line says whether this QEMU has it.
     assert re.fullmatch(r"needs: +QEMU >= 7\.2 to boot sandboxes; (QEMU \S+ can warm-start "
-                        r"sandboxes \(that needs >= 9\.0\)|warm starts need QEMU >= 9\.0, .+)",
+                        r"sandboxes \(that needs >= 9\.1\)|warm starts need QEMU >= 9\.1, .+)",
                         lines[3]), lines
 
 

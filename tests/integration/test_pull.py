@@ -75,6 +75,15 @@ def temp_files(m):
     return [f for f in os.listdir(d) if f.startswith("blob-")] if os.path.isdir(d) else []
 
 
+def image_ls_rows(text):
+    """`image ls` rows as dicts keyed by header; columns are cut at the header's offsets."""
+    header, *lines = text.splitlines()
+    names = re.findall(r"\S+(?: \S+)*", header)
+    starts = [header.index(n) for n in names]
+    bounds = list(zip(starts, starts[1:] + [None]))
+    return [{n: l[a:b].strip() for n, (a, b) in zip(names, bounds)} for l in lines]
+
+
 def image_names(m):
     r = m.run("image", "ls")
     return [l.split()[0] for l in r.stdout.decode().splitlines()[1:]]
@@ -217,9 +226,9 @@ def test_image_ls_and_rm_of_pulled_images(home):
     assert pull(home, f"{PLAIN}/busybox:amd64")[0] == 0
     assert pull(home, f"{PLAIN}/busybox:v2s2")[0] == 0
     r = home.run("image", "ls")
-    rows = [l.split() for l in r.stdout.decode().splitlines()[1:]]
-    assert sorted(row[0] for row in rows) == [f"{PLAIN}/busybox:amd64", f"{PLAIN}/busybox:v2s2"]
-    assert all(row[-1] == "pull" for row in rows)
+    rows = image_ls_rows(r.stdout.decode())
+    assert sorted(row["NAME"] for row in rows) == [f"{PLAIN}/busybox:amd64", f"{PLAIN}/busybox:v2s2"]
+    assert all(row["SOURCE"] == "pull" and row["SAVED GUESTS"] == "-" for row in rows), rows
     assert home.run("image", "rm", f"{PLAIN}/busybox:amd64").returncode == 0
     assert len(blob_files(home)) == 3  # v2s2: manifest, config, shared layer
     assert home.run("image", "rm", f"{PLAIN}/busybox:v2s2").returncode == 0
