@@ -61,6 +61,8 @@ class LocalImageStore final : public ImageStore {
   Result<ImageRecord> find(const std::string& reference) override;
   Result<fs::path> base_disk(const ImageRecord& image) override;
   Result<std::vector<ImageRecord>> list() override;
+  Result<ImageParts> parts(const ImageRecord& image) override;
+  fs::path blob_path(std::string_view digest) const override { return blobs_.path(digest); }
   Result<PullReport> pull(const std::string& reference, const PullOptions& options) override;
   Status remove(const std::string& reference) override;
 
@@ -213,6 +215,29 @@ Result<std::vector<ImageRecord>> LocalImageStore::list() {
     out.push_back(std::move(*r));
   }
   return out;
+}
+
+Result<ImageParts> LocalImageStore::parts(const ImageRecord& image) {
+  auto stored = db_.get(image.name);
+  if (!stored) return stored.error();
+  if (!stored->has_value() || (*stored)->manifest_digest != image.digest) {
+    return not_found("no such image: " + image.name);
+  }
+  const StoredImage& s = **stored;
+  ImageParts parts;
+  auto config = blobs_.read_verified(s.config_digest, kMaxJsonBytes);
+  if (!config) return config.error().with_context(image.name + ": config");
+  parts.config_json = std::move(*config);
+  auto diff_ids = parse_diff_ids(parts.config_json);
+  if (!diff_ids) return diff_ids.error().with_context(image.name + ": config");
+  if (diff_ids->size() != s.layers.size()) {
+    return Error(ErrorCode::kProtocol,
+                 image.name + ": the config names " + std::to_string(diff_ids->size()) +
+                     " layers, the manifest " + std::to_string(s.layers.size()));
+  }
+  parts.layers = s.layers;
+  parts.diff_ids = std::move(*diff_ids);
+  return parts;
 }
 
 Result<fs::path> LocalImageStore::base_disk(const ImageRecord& image) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "image/manifest.h"
 
 namespace matchlock::image {
 
@@ -21,6 +22,14 @@ struct ImageConfig {
   std::vector<std::string> entrypoint;
   std::vector<std::string> cmd;
   std::vector<std::string> env;  // "KEY=VALUE", in image order
+};
+
+// What a build needs of a stored image to stack layers on it: its config blob as stored, and
+// its layers (descriptors in application order, with their uncompressed diff_ids).
+struct ImageParts {
+  std::string config_json;
+  std::vector<Descriptor> layers;
+  std::vector<std::string> diff_ids;  // rootfs.diff_ids, one per layer
 };
 
 struct ImageRecord {
@@ -75,6 +84,10 @@ class ImageStore {
   // The read-only ext4 base disk for this image, built once per image digest and reused.
   virtual Result<std::filesystem::path> base_disk(const ImageRecord& image) = 0;
   virtual Result<std::vector<ImageRecord>> list() = 0;
+  // The image's config blob and layers (checked against their digests); kNotFound if untagged.
+  virtual Result<ImageParts> parts(const ImageRecord& image) = 0;
+  // Where the content store keeps a blob (which may not exist).
+  virtual std::filesystem::path blob_path(std::string_view digest) const = 0;
   // Pulls from the image's registry (docker.io/library/ defaults; plain HTTP only for
   // loopback and MATCHLOCK_INSECURE_REGISTRIES) into the store, tagging it as `reference` is
   // normalised. Blobs already present are not transferred. Errors read "pull REF: cause" and
