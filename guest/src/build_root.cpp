@@ -60,7 +60,8 @@ class RootBuilder {
     if (auto failed = mount_at("proc", true, "proc", "proc", kNoDevExecSuid, nullptr)) {
       return failed;
     }
-    if (auto failed = mount_at("sys", true, "sysfs", "sysfs", kNoDevExecSuid | MS_RDONLY, nullptr)) {
+    if (auto failed =
+            mount_at("sys", true, "sysfs", "sysfs", kNoDevExecSuid | MS_RDONLY, nullptr)) {
       return failed;
     }
     if (auto failed = mount_at("dev", true, "/dev", nullptr, MS_BIND | MS_REC, nullptr)) {
@@ -101,14 +102,15 @@ class RootBuilder {
       return directory ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode);
     }
     if (errno != ENOENT) return false;
-    const std::string parent = rel.find('/') == std::string::npos ? "" : parent_of("/" + rel).substr(1);
+    const std::string parent =
+        rel.find('/') == std::string::npos ? "" : parent_of("/" + rel).substr(1);
     const bool parent_in_upper =
         parent.empty() || ::faccessat(upper_fd_, parent.c_str(), F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-    bool made = directory ? ::mkdir(path.c_str(), 0755) == 0
-                          : UniqueFd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-                                                              O_CLOEXEC,
-                                            0644))
-                                .valid();
+    bool made = directory
+                    ? ::mkdir(path.c_str(), 0755) == 0
+                    : UniqueFd(::open(path.c_str(),
+                                      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644))
+                          .valid();
     if (!made) return false;
     if (!parent_in_upper) created_.push_back(parent);
     created_.push_back(rel);
@@ -119,7 +121,8 @@ class RootBuilder {
                                            const char* source, const char* type,
                                            unsigned long flags, const char* data) {
     const std::string target = root_ + "/" + rel;
-    if (!ensure_entry(rel, directory)) return BuildRootFailure{"create /" + rel, errno ? errno : EEXIST};
+    if (!ensure_entry(rel, directory))
+      return BuildRootFailure{"create /" + rel, errno ? errno : EEXIST};
     if (::mount(source, target.c_str(), type, flags & ~MS_RDONLY, data) != 0) {
       return BuildRootFailure{"mount /" + rel, errno};
     }
@@ -177,7 +180,8 @@ std::variant<PreparedBuildRoot, BuildRootFailure> enter_build_root(const BuildRo
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
     return BuildRootFailure{"make mounts private", errno};
   }
-  UniqueFd layers(::open(storage.layers_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd layers(
+      ::open(storage.layers_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!layers) return BuildRootFailure{"open " + storage.layers_dir, errno};
   if (::mkdirat(layers.get(), root.upper.c_str(), 0755) != 0) {
     return BuildRootFailure{"create layer " + root.upper, errno};
@@ -203,8 +207,8 @@ std::variant<PreparedBuildRoot, BuildRootFailure> enter_build_root(const BuildRo
   }
 
   PreparedBuildRoot prepared;
-  UniqueFd upper(::openat(layers.get(), root.upper.c_str(),
-                          O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd upper(
+      ::openat(layers.get(), root.upper.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!upper) return BuildRootFailure{"open layer " + root.upper, errno};
   RootBuilder builder(storage.mount_point, upper.get());
   auto failed = builder.mount_filesystems();

@@ -63,8 +63,7 @@ Status read_build_root(const rapidjson::Value& object, std::optional<BuildRoot>&
   MATCHLOCK_TRY(read_string(it->value, "upper", root.upper));
   if (root.lower.size() > guest_protocol::kMaxBuildLowerLayers) {
     return invalid_argument("build_root has more than " +
-                            std::to_string(guest_protocol::kMaxBuildLowerLayers) +
-                            " lower layers");
+                            std::to_string(guest_protocol::kMaxBuildLowerLayers) + " lower layers");
   }
   for (const auto& id : root.lower) {
     if (!is_valid_layer_id(id)) return invalid_argument("build_root: bad layer id \"" + id + "\"");
@@ -119,8 +118,8 @@ Result<ExecRequest> parse_exec_request(std::string_view payload) {
         read_string(doc, "cwd", request.cwd), read_string(doc, "user", request.user),
         read_bool(doc, "tty", request.tty), read_u16(doc, "rows", request.rows),
         read_u16(doc, "cols", request.cols), read_bool(doc, "stdin", request.stdin_open),
-        read_bool(doc, "privileged", request.privileged),
-        read_build_root(doc, request.build_root), read_builtin(doc, request.builtin)}) {
+        read_bool(doc, "privileged", request.privileged), read_build_root(doc, request.build_root),
+        read_builtin(doc, request.builtin)}) {
     if (!field_status.ok()) return field_status.error().with_context("invalid exec request");
   }
   if (request.builtin != Builtin::kNone) {

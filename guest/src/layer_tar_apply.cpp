@@ -284,7 +284,9 @@ Status LayerWriter::apply(const tar::Entry& entry, TarInput& input) {
   auto dir = open_parent(*parts);
   if (!dir.ok()) return dir.error();
   const std::string& name = parts->back();
-  auto skip_data = [&] { return input.read_data(entry.size, [](std::string_view) { return Status(); }); };
+  auto skip_data = [&] {
+    return input.read_data(entry.size, [](std::string_view) { return Status(); });
+  };
 
   switch (entry.type) {
     case tar::kRegular:
@@ -419,7 +421,8 @@ Status apply_layer_tar(int in_fd, const std::string& layers_dir, const std::stri
     if (errno == EEXIST) return invalid_argument("layer " + id + " already exists");
     return io_error("create layer " + id + ": " + errno_text(errno));
   }
-  UniqueFd root(::openat(layers.get(), id.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd root(
+      ::openat(layers.get(), id.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   Status applied = root ? Status() : io_error("open layer " + id + ": " + errno_text(errno));
   if (applied.ok()) {
     LayerWriter writer(std::move(root));

@@ -50,8 +50,8 @@ unsigned checksum_of(std::string_view block, bool as_signed) {
   for (size_t i = 0; i < kBlockSize; ++i) {
     bool in_checksum = i >= kChecksum.offset && i < kChecksum.offset + kChecksum.width;
     unsigned char byte = in_checksum ? ' ' : static_cast<unsigned char>(block[i]);
-    sum += as_signed ? static_cast<unsigned>(static_cast<int>(static_cast<signed char>(byte)))
-                     : byte;
+    sum +=
+        as_signed ? static_cast<unsigned>(static_cast<int>(static_cast<signed char>(byte))) : byte;
   }
   return sum;
 }
@@ -115,8 +115,8 @@ Result<uint64_t> parse_number(std::string_view block, Field field, const char* w
   size_t begin = raw.find_first_not_of(' ');
   if (begin == std::string_view::npos) return uint64_t{0};
   size_t end = raw.find_first_of(std::string_view(" \0", 2), begin);
-  std::string_view digits = raw.substr(begin, end == std::string_view::npos ? raw.size() - begin
-                                                                            : end - begin);
+  std::string_view digits =
+      raw.substr(begin, end == std::string_view::npos ? raw.size() - begin : end - begin);
   if (digits.empty()) return uint64_t{0};
   uint64_t value = 0;
   auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value, 8);
@@ -206,9 +206,12 @@ Result<std::optional<Entry>> decode_header(std::string_view block) {
     uint64_t* out;
   };
   uint64_t mode = 0, mtime = 0, major = 0, minor = 0;
-  for (const NumberField& f : {NumberField{kMode, "mode", &mode}, {kUid, "uid", &entry.uid},
-                               {kGid, "gid", &entry.gid}, {kSize, "size", &entry.size},
-                               {kMtime, "mtime", &mtime}, {kDevMajor, "devmajor", &major},
+  for (const NumberField& f : {NumberField{kMode, "mode", &mode},
+                               {kUid, "uid", &entry.uid},
+                               {kGid, "gid", &entry.gid},
+                               {kSize, "size", &entry.size},
+                               {kMtime, "mtime", &mtime},
+                               {kDevMajor, "devmajor", &major},
                                {kDevMinor, "devminor", &minor}}) {
     auto value = parse_number(block, f.field, f.what);
     if (!value.ok()) return value.error();
