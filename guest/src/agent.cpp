@@ -15,6 +15,7 @@
 
 #include "agent_messages.h"
 #include "boot_settings.h"
+#include "build_root.h"
 #include "ca_trust.h"
 #include "config_apply.h"
 #include "disk_reprobe.h"
@@ -352,7 +353,17 @@ void Agent::on_exec_open(const Frame& frame) {
     return;
   }
   add_missing_env(request->env, exec_env_defaults_);
-  auto spawned = spawn_process(*request);
+  std::optional<BuildStorage> storage;
+  if (request->build_root) {
+    // Mounted on first use only: sandboxes that never build never see the layer store.
+    auto prepared = ensure_build_storage();
+    if (!prepared.ok()) {
+      channel_.send(FrameType::kError, frame.stream, error_message(prepared.error().message, 126));
+      return;
+    }
+    storage = std::move(*prepared);
+  }
+  auto spawned = spawn_process(*request, storage ? &*storage : nullptr);
   if (auto* failure = std::get_if<SpawnFailure>(&spawned)) {
     channel_.send(FrameType::kError, frame.stream,
                   error_message(failure->message, failure->exit_code));

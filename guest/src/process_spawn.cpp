@@ -7,15 +7,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <optional>
 
+#include "build_root.h"
 #include "exec_path.h"
 #include "fs_util.h"
 #include "init_mounts.h"
+#include "layer_builtins.h"
 #include "pty.h"
 #include "sandbox_policy.h"
 #include "user_lookup.h"
@@ -34,11 +37,14 @@ enum class ChildStep : int {
   kChdir,
   kSeccomp,
   kExec,
+  kBuildRoot,  // detail: the setup step
+  kBuildUser,  // detail: the whole message (no errno)
 };
 
 struct ChildFailure {
   ChildStep step;
   int error;
+  char detail[256];  // NUL-terminated; one pipe write stays atomic (< PIPE_BUF)
 };
 
 // Everything the child needs, prepared before fork so the child only makes syscalls.
@@ -52,6 +58,7 @@ struct ChildPlan {
   int stdout_fd = -1;
   int stderr_fd = -1;
   int tty_slave = -1;
+  const BuildStorage* build_storage = nullptr;
 };
 
 std::string lowercase(std::string text) {
@@ -80,8 +87,10 @@ std::vector<char*> c_strings(const std::vector<std::string>& strings) {
   return out;
 }
 
-[[noreturn]] void fail_child(int error_pipe, ChildStep step, int error) {
-  ChildFailure failure{step, error};
+[[noreturn]] void fail_child(int error_pipe, ChildStep step, int error,
+                             std::string_view detail = {}) {
+  ChildFailure failure{step, error, {}};
+  std::memcpy(failure.detail, detail.data(), std::min(detail.size(), sizeof failure.detail - 1));
   ssize_t ignored = ::write(error_pipe, &failure, sizeof failure);
   (void)ignored;
   ::_exit(step == ChildStep::kExec && error == ENOENT ? 127 : 126);
@@ -135,6 +144,9 @@ int exec_program(const ChildPlan& plan, char* const* argv, char* const* envp) {
   return exec_first_candidate(plan.candidates, argv, envp).error;
 }
 
+[[noreturn]] void run_build_root_init(const ChildPlan& plan, int error_pipe);
+[[noreturn]] void run_as_user(const ChildPlan& plan, int error_pipe);
+
 [[noreturn]] void run_child(const ChildPlan& plan, int error_pipe) {
   // The agent blocks SIGCHLD (for its signalfd) and ignores SIGPIPE; the program gets defaults.
   sigset_t none;
@@ -161,6 +173,50 @@ int exec_program(const ChildPlan& plan, char* const* argv, char* const* envp) {
     }
   }
 
+  if (request.builtin != Builtin::kNone) {
+    ::_exit(run_layer_builtin(request.builtin, request.build_root->upper, *plan.build_storage));
+  }
+  if (request.build_root) run_build_root_init(plan, error_pipe);
+  run_as_user(plan, error_pipe);
+}
+
+// The build root's pid 1: the namespace setup, then what the agent does before fork for a
+// normal exec (user, PATH candidates) but inside the new root, then the command.
+[[noreturn]] void run_build_root_init(const ChildPlan& plan, int error_pipe) {
+  const ExecRequest& request = *plan.request;
+  auto entered = enter_build_root(*request.build_root, *plan.build_storage);
+  if (auto* failure = std::get_if<BuildRootFailure>(&entered)) {
+    fail_child(error_pipe, ChildStep::kBuildRoot, failure->error, failure->step);
+  }
+  auto& root = std::get<PreparedBuildRoot>(entered);
+  ChildPlan inner = plan;
+  auto user = resolve_user(request.user, read_file("/etc/passwd").value_or(""),
+                           read_file("/etc/group").value_or(""));
+  if (!user.ok()) fail_child(error_pipe, ChildStep::kBuildUser, 0, user.error().message);
+  inner.user = *user;
+  if (!find_env(inner.env, "HOME")) inner.env.push_back("HOME=" + inner.user.home);
+  inner.candidates =
+      exec_candidates(request.argv[0], find_env(request.env, "PATH").value_or(kDefaultPath));
+  inner.likely = likely_candidates(inner.candidates);
+  // As docker's WORKDIR: a missing working directory is created, owned by root.
+  make_dirs(request.cwd);
+
+  pid_t command = ::fork();
+  if (command < 0) fail_child(error_pipe, ChildStep::kBuildRoot, errno, "fork");
+  if (command == 0) {
+    if (int error = become_build_command(request.tty)) {
+      fail_child(error_pipe, ChildStep::kSession, error);
+    }
+    run_as_user(inner, error_pipe);
+  }
+  // Only the command reports from here on: the agent reads the pipe until its exec.
+  ::close(error_pipe);
+  supervise_build_command(command, request.tty, root);
+}
+
+// The common end of every exec: capabilities, user, cwd, seccomp, exec.
+[[noreturn]] void run_as_user(const ChildPlan& plan, int error_pipe) {
+  const ExecRequest& request = *plan.request;
   if (!request.privileged) {
     if (int error = drop_dangerous_capabilities()) {
       fail_child(error_pipe, ChildStep::kCapabilities, error);
@@ -207,6 +263,10 @@ SpawnFailure describe_failure(const ExecRequest& request, const ResolvedUser& us
       return {"set up session: " + reason, 126};
     case ChildStep::kStdio:
       return {"set up stdio: " + reason, 126};
+    case ChildStep::kBuildRoot:
+      return {"build root: " + std::string(failure.detail) + ": " + reason, 126};
+    case ChildStep::kBuildUser:
+      return {std::string(failure.detail), 126};
   }
   return {"start process: " + reason, 126};
 }
@@ -229,21 +289,26 @@ std::optional<Pipe> make_pipe() {
 
 }  // namespace
 
-std::variant<SpawnedProcess, SpawnFailure> spawn_process(const ExecRequest& request) {
-  auto passwd = read_file("/etc/passwd").value_or("");
-  auto group = read_file("/etc/group").value_or("");
-  auto user = resolve_user(request.user, passwd, group);
-  if (!user.ok()) return SpawnFailure{user.error().message, 126};
-
+std::variant<SpawnedProcess, SpawnFailure> spawn_process(const ExecRequest& request,
+                                                         const BuildStorage* build_storage) {
   ChildPlan plan;
   plan.request = &request;
-  plan.user = *user;
   plan.env = request.env;
-  if (!find_env(plan.env, "HOME")) plan.env.push_back("HOME=" + plan.user.home);
-  // execvpe semantics with the PATH of the request's environment, not the agent's.
-  plan.candidates =
-      exec_candidates(request.argv[0], find_env(request.env, "PATH").value_or(kDefaultPath));
-  plan.likely = likely_candidates(plan.candidates);
+  plan.build_storage = build_storage;
+  if (request.build_root && !build_storage) return SpawnFailure{"no build storage", 126};
+  // A build root's user and program are looked up inside it, by its pid 1; builtins run as root.
+  if (!request.build_root) {
+    auto passwd = read_file("/etc/passwd").value_or("");
+    auto group = read_file("/etc/group").value_or("");
+    auto user = resolve_user(request.user, passwd, group);
+    if (!user.ok()) return SpawnFailure{user.error().message, 126};
+    plan.user = *user;
+    if (!find_env(plan.env, "HOME")) plan.env.push_back("HOME=" + plan.user.home);
+    // execvpe semantics with the PATH of the request's environment, not the agent's.
+    plan.candidates =
+        exec_candidates(request.argv[0], find_env(request.env, "PATH").value_or(kDefaultPath));
+    plan.likely = likely_candidates(plan.candidates);
+  }
 
   SpawnedProcess process;
   process.tty = request.tty;
@@ -269,7 +334,8 @@ std::variant<SpawnedProcess, SpawnFailure> spawn_process(const ExecRequest& requ
   auto error_pipe = make_pipe();
   if (!error_pipe) return SpawnFailure{"pipe: " + error_text(errno), 126};
 
-  pid_t pid = ::fork();
+  const bool new_namespaces = request.build_root && request.builtin == Builtin::kNone;
+  pid_t pid = new_namespaces ? fork_into_build_namespaces() : ::fork();
   if (pid < 0) return SpawnFailure{"fork: " + error_text(errno), 126};
   if (pid == 0) run_child(plan, error_pipe->write_end.get());
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <variant>
 
+#include "build_root.h"
 #include "core/unique_fd.h"
 #include "exec_request.h"
 
@@ -28,6 +29,9 @@ struct SpawnFailure {
 
 // All agent-side fds are non-blocking and close-on-exec. A failed exec is detected through a
 // close-on-exec pipe, so on success the process is known to be running the target program.
-std::variant<SpawnedProcess, SpawnFailure> spawn_process(const ExecRequest& request);
+// A request with build_root needs `build_storage` (see build_root.h): its process runs in new
+// namespaces, a builtin runs in the child instead of argv.
+std::variant<SpawnedProcess, SpawnFailure> spawn_process(
+    const ExecRequest& request, const BuildStorage* build_storage = nullptr);
 
 }  // namespace matchlock::guest_agent

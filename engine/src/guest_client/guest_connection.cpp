@@ -401,6 +401,13 @@ std::shared_ptr<ExecHandle> GuestConnection::open_exec(const ExecRequest& r, Exe
   d.AddMember("cols", r.cols, a);
   d.AddMember("stdin", r.stdin_open, a);
   d.AddMember("privileged", r.privileged, a);
+  if (r.build_root) {
+    rapidjson::Value root(rapidjson::kObjectType);
+    root.AddMember("lower", json::str_array(r.build_root->lower, a), a);
+    root.AddMember("upper", json::str(r.build_root->upper, a), a);
+    d.AddMember("build_root", root, a);
+  }
+  if (!r.builtin.empty()) d.AddMember("builtin", json::str(r.builtin, a), a);
   send(FrameType::kExecOpen, h->stream_, json::to_string(d));
   if (!r.stdin_open) h->to_guest_.close_silently();
   return h;

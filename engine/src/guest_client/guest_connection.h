@@ -71,6 +71,13 @@ struct ExecRequest {
   uint16_t rows = 24, cols = 80;
   bool stdin_open = false;  // false: the process reads /dev/null
   bool privileged = false;
+  // EXEC_OPEN "build_root" (sent when set) and "builtin" (sent when not empty).
+  struct BuildRoot {
+    std::vector<std::string> lower;
+    std::string upper;
+  };
+  std::optional<BuildRoot> build_root;
+  std::string builtin;
 };
 
 struct ExecEvents {

@@ -10,8 +10,8 @@
 // numbers from 1, one sequence for all kinds, never reused in a session).
 //
 // Session:
-//   guest -> host  HELLO   {"version":6,"agent":"matchlock-guest <ver>","boot_ms":N}
-//   host  -> guest HELLO   {"version":6}
+//   guest -> host  HELLO   {"version":7,"agent":"matchlock-guest <ver>","boot_ms":N}
+//   host  -> guest HELLO   {"version":7}
 //   host  -> guest CONFIG  {"entropy":"<base64 of 64 random bytes>","restored":true|absent,
 //                           "hostname":..,"hosts":"<file text>","resolv_conf":"<file text>"|absent,
 //                           "time_unix_ms":N,"network":{"address":"192.168.127.15","prefix":24,
@@ -44,7 +44,25 @@
 //
 // Exec stream N (host picks N, never reused in a session):
 //   host  -> guest EXEC_OPEN {"argv":[..],"env":["K=V",..],"cwd":"/..","user":"name|uid[:gid]"|"",
-//                             "tty":bool,"rows":N,"cols":N,"stdin":bool,"privileged":bool}
+//                             "tty":bool,"rows":N,"cols":N,"stdin":bool,"privileged":bool,
+//                             "build_root":{"lower":["l3","l2","l1"],"upper":"l4"}|absent,
+//                             "builtin":"layer-export"|"layer-apply"|"layer-drop"|absent}
+//     Build layers (for image builds) are directories layers/<id> on the upper disk, which the
+//     agent mounts a second time at /run/matchlock-build/disk/build (the base disk read-only at
+//     /run/matchlock-build/base). Ids match [a-z0-9_-]{1,64}; at most kMaxBuildLowerLayers lowers.
+//     "build_root": argv runs in a new mount + pid namespace whose root is an overlay of the
+//     `lower` layers (top first) over the base disk, with a new layer `upper` (which must not
+//     exist) as its upperdir; /proc, /sys (ro), /dev (the guest's), /dev/shm, and the guest's
+//     /etc/resolv.conf, /etc/hosts and /etc/hostname are mounted in it (mount points the agent
+//     had to create are removed from the layer afterwards). The user is looked up in that root
+//     and a missing cwd is created (root-owned). When the process exits, every process of the
+//     namespace is killed. Signals reach the process (its group without a tty) as usual.
+//     "builtin" (needs "build_root" with "upper"; argv is ignored and may be empty) runs a
+//     built-in command as root instead of argv, with the usual stdio, flow control and EXIT:
+//       layer-export  stdout = a tar of layer `upper` (overlay whiteouts as .wh. entries)
+//       layer-apply   stdin = an uncompressed layer tar, extracted into new layer `upper`
+//       layer-drop    removes layer `upper` and its overlay work dir
+//     Errors go to stderr, with a non-zero exit code.
 //   guest -> host  EXEC_STARTED {"pid":N}    or   ERROR {"message":..,"exit_code":N} (stream over)
 //   data:  DATA [fd u8][bytes]   fd 0 = stdin (host->guest), 1 = stdout, 2 = stderr (guest->host);
 //          with a tty, all output is fd 1.
@@ -127,7 +145,8 @@ namespace matchlock::guest_protocol {
 // 4: FILE_STAT, FILE_MKDIR, FILE_REMOVE, FILE_RENAME (and FILE_INFO's "mtime" for a stat).
 // 5: CONFIG "disks" (an older agent would ignore them and run without its data disks).
 // 6: HELLO before the root is mounted (warm start), CONFIG "entropy" (required) and "restored".
-inline constexpr uint32_t kProtocolVersion = 6;
+// 7: EXEC_OPEN "build_root" and "builtin" (image builds).
+inline constexpr uint32_t kProtocolVersion = 7;
 inline constexpr size_t kFrameHeaderSize = 9;
 // Largest payload either side accepts. DATA frames are produced in chunks of kMaxDataChunk.
 inline constexpr uint32_t kMaxFramePayload = 256 * 1024;
@@ -140,6 +159,8 @@ inline constexpr size_t kMaxListEntries = 100'000;
 // Deepest directory nesting one recursive FILE_REMOVE walks (it holds one open directory per
 // level, so the agent keeps file descriptors for its other streams).
 inline constexpr size_t kMaxRemoveDepth = 256;
+// Most lower layers one EXEC_OPEN "build_root" stacks (overlayfs allows about 500).
+inline constexpr size_t kMaxBuildLowerLayers = 200;
 
 enum class FrameType : uint8_t {
   kHello = 0x01,

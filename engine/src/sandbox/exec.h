@@ -19,6 +19,13 @@ class ExecHandle;
 
 namespace matchlock::sandbox {
 
+// A stack of build layers in the guest (EXEC_OPEN "build_root", see guest_protocol/protocol.h).
+// Ids are [a-z0-9_-]{1,64}; the guest refuses anything else.
+struct BuildRoot {
+  std::vector<std::string> lower;  // top first, above the image's base disk
+  std::string upper;               // the new layer (or, for a builtin, the layer it acts on)
+};
+
 // One process to run. Unset fields take the sandbox's defaults (image config, -e, -w, -u).
 struct ExecSpec {
   std::vector<std::string> argv;
@@ -28,6 +35,11 @@ struct ExecSpec {
   bool tty = false;
   uint16_t rows = 24, cols = 80;
   bool stdin_open = false;
+  // Run in a fresh overlay of build layers (image builds) instead of the sandbox's root.
+  std::optional<BuildRoot> build_root;
+  // "layer-export" | "layer-apply" | "layer-drop": the guest runs that instead of argv, on
+  // build_root->upper. "" = run argv.
+  std::string builtin;
 };
 
 // Which of the process's output streams bytes came from (with a tty, everything is stdout).

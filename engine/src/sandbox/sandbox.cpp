@@ -84,6 +84,11 @@ std::shared_ptr<ExecHandle> Sandbox::exec(const ExecSpec& spec, ExecEvents event
   r.cols = spec.cols;
   r.stdin_open = spec.stdin_open;
   r.privileged = options_.privileged;
+  if (spec.build_root) {
+    r.build_root = guest_client::ExecRequest::BuildRoot{spec.build_root->lower,
+                                                        spec.build_root->upper};
+  }
+  r.builtin = spec.builtin;
   if (!res_->guest || is_shutting_down(lifecycle_)) {
     // A handle on a process that never started, as the guest channel gives for a refused one.
     auto h = std::make_shared<ExecHandle>(std::make_shared<guest_client::ExecHandle>());
