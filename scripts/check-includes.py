@@ -33,7 +33,10 @@ ALLOWED = {
     # inspect, rm, prune, gc) work on the image store and the state database without a sandbox;
     # `version` and `setup linux` report the host's QEMU and guest bundle (vm/qemu_install.h,
     # vm/bundle.h) without starting one; the volume commands manage volumes without one.
-    "cli": {"core", "rpc", "sandbox", "image", "state", "vm", "volume"},
+    # `matchlock build`: the Dockerfile frontend and executor; layers go through the image
+    # store, RUN steps through a sandbox.
+    "build": {"core", "image", "sandbox"},
+    "cli": {"core", "rpc", "sandbox", "image", "state", "vm", "volume", "build"},
 }
 GUEST_AGENT_ALLOWED = {"core", "guest_protocol"}
 

@@ -2,6 +2,7 @@
 // dockerfile_parser.cpp; what each instruction means is build_steps.cpp.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -15,7 +16,9 @@ namespace matchlock::build {
 // (no expansion).
 struct Heredoc {
   std::string name;  // the delimiter word ("EOF")
-  std::string body;  // the lines between the instruction and the delimiter, each with its '\n'
+  std::string body;  // the lines between the instruction and the delimiter, each with its line
+                     // end as written ("\r\n" too, as Docker keeps it); for `<<-` with leading
+                     // tabs already removed
   bool expand = true;
   bool strip_tabs = false;
 };
@@ -26,8 +29,9 @@ struct Instruction {
   std::vector<std::pair<std::string, std::string>> flags;  // --name=value in order; "" for --flag
   bool json_form = false;                                  // exec form: ["a", "b"]
   std::vector<std::string> args;                           // exec form: the array's strings
-  std::string rest;  // shell form: the text after the flags, continuation lines joined, unexpanded
-  std::vector<Heredoc> heredocs;
+  std::string rest;  // the text after the flags, continuation lines joined, unexpanded (also set
+                     // for the exec form, as written)
+  std::vector<Heredoc> heredocs;  // RUN, COPY, ADD in shell form (and ONBUILD of those)
   std::string original;  // the instruction's text as written (continuations joined), for messages
 };
 
@@ -39,5 +43,11 @@ struct Dockerfile {
 
 // Errors name the line: "line 7: unknown instruction: FORM".
 Result<Dockerfile> parse_dockerfile(std::string_view text);
+
+// The exec form as Docker detects it: text starting with '[' that decodes as a JSON array of
+// strings (anything after the array is ignored, as Docker's decoder does). nullopt = not JSON, so
+// the shell form; an error for an array holding anything but strings. The parser applies it to
+// RUN CMD ENTRYPOINT SHELL COPY ADD VOLUME; HEALTHCHECK's CMD part is for its evaluator.
+Result<std::optional<std::vector<std::string>>> parse_json_string_array(std::string_view text);
 
 }  // namespace matchlock::build
