@@ -242,6 +242,10 @@ Status add_exposed_ports(const std::string& spec, std::set<std::string>& ports) 
   return {};
 }
 
+bool is_ascii_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
 // STOPSIGNAL: a number or a Linux signal name, with or without "SIG".
 bool valid_signal(const std::string& signal) {
   static const std::set<std::string> kNames = {
@@ -249,7 +253,7 @@ bool valid_signal(const std::string& signal) {
       "INT",    "IO",     "IOT",  "KILL", "PIPE",   "POLL",  "PROF", "PWR",  "QUIT",
       "SEGV",   "STKFLT", "STOP", "SYS",  "TERM",   "TRAP",  "TSTP", "TTIN", "TTOU",
       "UNUSED", "URG",    "USR1", "USR2", "VTALRM", "WINCH", "XCPU", "XFSZ"};
-  if (!signal.empty() && std::all_of(signal.begin(), signal.end(), ::isdigit)) {
+  if (!signal.empty() && std::all_of(signal.begin(), signal.end(), is_ascii_digit)) {
     return signal.size() <= 2 && std::stoi(signal) >= 1 && std::stoi(signal) <= 64;
   }
   std::string name = upper(signal);
@@ -259,7 +263,7 @@ bool valid_signal(const std::string& signal) {
     if (name == rt) return true;
     if (name.rfind(rt, 0) == 0 && name.size() > 6 && (name[5] == '+' || name[5] == '-')) {
       std::string n = name.substr(6);
-      if (n.size() <= 2 && std::all_of(n.begin(), n.end(), ::isdigit)) return true;
+      if (n.size() <= 2 && std::all_of(n.begin(), n.end(), is_ascii_digit)) return true;
     }
   }
   return false;
