@@ -111,7 +111,8 @@ Result<LayerBlob> compress_layer(const std::filesystem::path& tar, const Content
 
 Status decompress_layer(const std::filesystem::path& blob, int out_fd) {
   struct stat st {};
-  if (::stat(blob.c_str(), &st) != 0) return io_error("stat " + blob.string() + ": " + errno_text());
+  if (::stat(blob.c_str(), &st) != 0)
+    return io_error("stat " + blob.string() + ": " + errno_text());
   if (st.st_size == 0) return {};  // an empty blob is an empty stream (the raw reader refuses it)
   ArchiveReader a(archive_read_new());
   if (!a) return io_error("libarchive: out of memory");

@@ -149,8 +149,8 @@ Status Canonicalizer::check_whiteout(archive_entry* e, const std::string& rel,
 
 Status Canonicalizer::spool_data(archive* in, const std::string& rel, Node& node) {
   int64_t size = node.meta.size;
-  if (size < 0 || static_cast<uint64_t>(spooled_) + static_cast<uint64_t>(size) >
-                      limits_.max_total_bytes) {
+  if (size < 0 ||
+      static_cast<uint64_t>(spooled_) + static_cast<uint64_t>(size) > limits_.max_total_bytes) {
     return invalid_argument("layer content exceeds " + std::to_string(limits_.max_total_bytes) +
                             " bytes (at " + in_quotes(rel) + ")");
   }
@@ -165,7 +165,8 @@ Status Canonicalizer::spool_data(archive* in, const std::string& rel, Node& node
     }
     if (n == 0) break;
     got += n;
-    if (got > size) return invalid_argument("entry " + in_quotes(rel) + " has more data than its size");
+    if (got > size)
+      return invalid_argument("entry " + in_quotes(rel) + " has more data than its size");
     const char* p = buf.data();
     size_t left = static_cast<size_t>(n);
     while (left > 0) {
@@ -237,7 +238,8 @@ Status Canonicalizer::read_entry(archive* in, archive_entry* e) {
       break;
     case AE_IFLNK: {
       const char* target = archive_entry_symlink(e);
-      if (!target || !*target) return invalid_argument("symlink " + in_quotes(*rel) + " has no target");
+      if (!target || !*target)
+        return invalid_argument("symlink " + in_quotes(*rel) + " has no target");
       MATCHLOCK_TRY(check_name("symlink target", target));
       m.kind = TarEntryKind::kSymlink;
       m.link = target;
@@ -255,14 +257,17 @@ Status Canonicalizer::read_entry(archive* in, archive_entry* e) {
     default:
       return invalid_argument("entry " + in_quotes(*rel) + " has an unsupported type");
   }
+  // A pax header may carry an xattr twice (SCHILY.xattr and LIBARCHIVE.xattr): the last wins.
+  std::map<std::string, std::string> xattrs;
   const char* xname = nullptr;
   const void* xvalue = nullptr;
   size_t xsize = 0;
   archive_entry_xattr_reset(e);
   while (archive_entry_xattr_next(e, &xname, &xvalue, &xsize) == ARCHIVE_OK) {
     if (!xname || !*xname) return invalid_argument("entry " + in_quotes(*rel) + " has a bad xattr");
-    m.xattrs.emplace_back(xname, std::string(static_cast<const char*>(xvalue), xsize));
+    xattrs[xname] = std::string(static_cast<const char*>(xvalue), xsize);
   }
+  m.xattrs.assign(xattrs.begin(), xattrs.end());
   paths_[*rel] = std::move(node);
   return {};
 }
@@ -345,8 +350,7 @@ Result<CanonicalLayer> run(int in_fd, const std::filesystem::path& out_tar,
   InputSource source;
   source.fd = in_fd;
   source.max_bytes = limits.max_input_bytes;
-  if (archive_read_open(in.get(), &source, nullptr, &InputSource::on_read, nullptr) !=
-      ARCHIVE_OK) {
+  if (archive_read_open(in.get(), &source, nullptr, &InputSource::on_read, nullptr) != ARCHIVE_OK) {
     return invalid_argument("layer tar: " + archive_error_text(in.get()));
   }
   Status read = canon.read_all(in.get());

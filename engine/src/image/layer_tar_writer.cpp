@@ -69,9 +69,18 @@ struct LayerTarWriter::State {
   std::set<std::string> linkable;  // non-directory paths written so far (hardlink targets)
   std::string write_error;         // errno text of a failed write(), for the error message
   bool finished = false;
+  bool abandoned = false;
+
+  // A writer dropped before finish() must not append a trailer to a half-written tar, and
+  // libarchive's free() would otherwise call back into members already destroyed.
+  ~State() {
+    abandoned = true;
+    archive.reset();
+  }
 
   static la_ssize_t on_write(::archive*, void* self, const void* buf, size_t len) {
     auto* s = static_cast<State*>(self);
+    if (s->abandoned) return -1;
     const char* p = static_cast<const char*>(buf);
     size_t left = len;
     while (left > 0) {

@@ -19,7 +19,15 @@
 
 namespace matchlock::image {
 
-enum class TarEntryKind { kDirectory, kFile, kSymlink, kHardlink, kCharDevice, kBlockDevice, kFifo };
+enum class TarEntryKind {
+  kDirectory,
+  kFile,
+  kSymlink,
+  kHardlink,
+  kCharDevice,
+  kBlockDevice,
+  kFifo
+};
 
 struct TarEntry {
   std::string path;  // clean relative path: no leading "/" or "./", no "." or ".." parts, not ""
