@@ -88,6 +88,12 @@ TEST_CASE("canonicaliser bounds pax metadata, names, entries and content",
   REQUIRE_FALSE(pax.ok());
 
   LayerLimits small;
+  small.max_metadata_bytes = 64 * 1024;  // below what libarchive itself refuses
+  auto xattr = c.run(
+      TarBuilder().file_with_xattr("f", "", "user.big", std::string(100000, 'x')).finish(), small);
+  REQUIRE_FALSE(xattr.ok());
+  CHECK(error_of(xattr).find("metadata") != std::string::npos);
+  small = {};
   small.max_entries = 2;
   CHECK_FALSE(c.run(TarBuilder().file("a", "").file("b", "").file("c", "").finish(), small).ok());
   small = {};
