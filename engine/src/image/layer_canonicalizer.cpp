@@ -80,6 +80,8 @@ class Canonicalizer {
 
  private:
   Status read_entry(archive* in, archive_entry* e);
+  Status read_node(archive* in, archive_entry* e, const std::string& rel, Node& node);
+  Status bind_hardlink(const std::string& rel, const char* hardlink);
   Status check_name(std::string_view what, std::string_view name) const;
   Status check_metadata(archive_entry* e, const std::string& rel) const;
   Status check_whiteout(archive_entry* e, const std::string& rel, const std::string& name) const;
@@ -182,6 +184,71 @@ Status Canonicalizer::spool_data(archive* in, const std::string& rel, Node& node
   return {};
 }
 
+// The object a non-link entry describes: its kind, device numbers, link target, content
+// (spooled) and xattrs.
+Status Canonicalizer::read_node(archive* in, archive_entry* e, const std::string& rel, Node& node) {
+  TarEntry& m = node.meta;
+  mode_t type = archive_entry_filetype(e);
+  switch (type) {
+    case AE_IFREG:
+      m.kind = TarEntryKind::kFile;
+      m.size = archive_entry_size(e);
+      MATCHLOCK_TRY(spool_data(in, rel, node));
+      break;
+    case AE_IFDIR:
+      m.kind = TarEntryKind::kDirectory;
+      break;
+    case AE_IFLNK: {
+      const char* target = archive_entry_symlink(e);
+      if (!target || !*target)
+        return invalid_argument("symlink " + in_quotes(rel) + " has no target");
+      MATCHLOCK_TRY(check_name("symlink target", target));
+      m.kind = TarEntryKind::kSymlink;
+      m.link = target;
+      break;
+    }
+    case AE_IFCHR:
+    case AE_IFBLK:
+      m.kind = type == AE_IFCHR ? TarEntryKind::kCharDevice : TarEntryKind::kBlockDevice;
+      m.dev_major = static_cast<uint32_t>(archive_entry_rdevmajor(e));
+      m.dev_minor = static_cast<uint32_t>(archive_entry_rdevminor(e));
+      break;
+    case AE_IFIFO:
+      m.kind = TarEntryKind::kFifo;
+      break;
+    default:
+      return invalid_argument("entry " + in_quotes(rel) + " has an unsupported type");
+  }
+  // A pax header may carry an xattr twice (SCHILY.xattr and LIBARCHIVE.xattr): the last wins.
+  std::map<std::string, std::string> xattrs;
+  const char* xname = nullptr;
+  const void* xvalue = nullptr;
+  size_t xsize = 0;
+  archive_entry_xattr_reset(e);
+  while (archive_entry_xattr_next(e, &xname, &xvalue, &xsize) == ARCHIVE_OK) {
+    if (!xname || !*xname) return invalid_argument("entry " + in_quotes(rel) + " has a bad xattr");
+    xattrs[xname] = std::string(static_cast<const char*>(xvalue), xsize);
+  }
+  m.xattrs.assign(xattrs.begin(), xattrs.end());
+  return {};
+}
+
+Status Canonicalizer::bind_hardlink(const std::string& rel, const char* hardlink) {
+  MATCHLOCK_TRY(check_name("hardlink target", hardlink));
+  auto target = confine_entry_path(hardlink);
+  if (!target || target->empty()) {
+    return invalid_argument("hardlink " + in_quotes(rel) + " points outside the root");
+  }
+  auto it = paths_.find(*target);
+  if (it == paths_.end() || it->second->meta.kind == TarEntryKind::kDirectory ||
+      it->second->whiteout) {
+    return invalid_argument("hardlink " + in_quotes(rel) + " -> " + in_quotes(*target) +
+                            ": not an earlier file of this layer");
+  }
+  paths_[rel] = it->second;  // the same object under one more name
+  return {};
+}
+
 // One tar header and its data: validate, then bind the path to a node (the last entry wins).
 Status Canonicalizer::read_entry(archive* in, archive_entry* e) {
   const char* raw = archive_entry_pathname(e);
@@ -199,20 +266,9 @@ Status Canonicalizer::read_entry(archive* in, archive_entry* e) {
   std::string name = base_name(*rel);
 
   if (hardlink) {
-    MATCHLOCK_TRY(check_name("hardlink target", hardlink));
-    auto target = confine_entry_path(hardlink);
-    if (!target || target->empty()) {
-      return invalid_argument("hardlink " + in_quotes(*rel) + " points outside the root");
-    }
-    auto it = paths_.find(*target);
-    if (it == paths_.end() || it->second->meta.kind == TarEntryKind::kDirectory ||
-        it->second->whiteout) {
-      return invalid_argument("hardlink " + in_quotes(*rel) + " -> " + in_quotes(*target) +
-                              ": not an earlier file of this layer");
-    }
+    // check_whiteout refuses it: a whiteout is never a link.
     if (name.starts_with(kWhiteoutPrefix)) return check_whiteout(e, *rel, name);
-    paths_[*rel] = it->second;
-    return {};
+    return bind_hardlink(*rel, hardlink);
   }
 
   auto node = std::make_shared<Node>();
@@ -227,47 +283,7 @@ Status Canonicalizer::read_entry(archive* in, archive_entry* e) {
     paths_[*rel] = std::move(node);
     return {};
   }
-  switch (type) {
-    case AE_IFREG:
-      m.kind = TarEntryKind::kFile;
-      m.size = archive_entry_size(e);
-      MATCHLOCK_TRY(spool_data(in, *rel, *node));
-      break;
-    case AE_IFDIR:
-      m.kind = TarEntryKind::kDirectory;
-      break;
-    case AE_IFLNK: {
-      const char* target = archive_entry_symlink(e);
-      if (!target || !*target)
-        return invalid_argument("symlink " + in_quotes(*rel) + " has no target");
-      MATCHLOCK_TRY(check_name("symlink target", target));
-      m.kind = TarEntryKind::kSymlink;
-      m.link = target;
-      break;
-    }
-    case AE_IFCHR:
-    case AE_IFBLK:
-      m.kind = type == AE_IFCHR ? TarEntryKind::kCharDevice : TarEntryKind::kBlockDevice;
-      m.dev_major = static_cast<uint32_t>(archive_entry_rdevmajor(e));
-      m.dev_minor = static_cast<uint32_t>(archive_entry_rdevminor(e));
-      break;
-    case AE_IFIFO:
-      m.kind = TarEntryKind::kFifo;
-      break;
-    default:
-      return invalid_argument("entry " + in_quotes(*rel) + " has an unsupported type");
-  }
-  // A pax header may carry an xattr twice (SCHILY.xattr and LIBARCHIVE.xattr): the last wins.
-  std::map<std::string, std::string> xattrs;
-  const char* xname = nullptr;
-  const void* xvalue = nullptr;
-  size_t xsize = 0;
-  archive_entry_xattr_reset(e);
-  while (archive_entry_xattr_next(e, &xname, &xvalue, &xsize) == ARCHIVE_OK) {
-    if (!xname || !*xname) return invalid_argument("entry " + in_quotes(*rel) + " has a bad xattr");
-    xattrs[xname] = std::string(static_cast<const char*>(xvalue), xsize);
-  }
-  m.xattrs.assign(xattrs.begin(), xattrs.end());
+  MATCHLOCK_TRY(read_node(in, e, *rel, *node));
   paths_[*rel] = std::move(node);
   return {};
 }
