@@ -350,6 +350,15 @@ Status CopyLayerBuilder::collect() {
                             "directory and end with a /");
   }
   std::string dest = clean_dest(req_.dest);
+  if (cb_.resolve_dest && !dest.empty()) {
+    auto real = cb_.resolve_dest(dest);
+    if (!real) return real.error().with_context(instruction() + " failed: destination /" + dest);
+    auto clean = clean_relative(*real);
+    if (!clean)
+      return invalid_argument(instruction() + " failed: destination /" + dest +
+                              " resolves outside the image");
+    dest = *clean;
+  }
   bool dest_is_dir = slash || dest.empty() || (cb_.existing_dir && cb_.existing_dir(dest));
   for (const auto& source : req_.sources) MATCHLOCK_TRY(add_source(source, dest, dest_is_dir));
   add_parents();

@@ -61,6 +61,10 @@ struct CopyCallbacks {
   // A directory of the image below the new layer at `path` (relative, clean): its metadata, or
   // nullopt when the image has no directory there. Null: the image is taken to have none.
   std::function<std::optional<image::EntryMeta>(std::string_view path)> existing_dir;
+  // The destination with the image's own symlinks resolved inside the image, so that a COPY to
+  // /bin/x of a merged-/usr image lands in usr/bin/x instead of replacing the /bin link with a
+  // directory. `path` is relative and clean; so is the result. Null: dest is taken as written.
+  std::function<Result<std::string>(std::string_view path)> resolve_dest;
   // Recorded metadata of a source path (a flattened stage rootfs carries ownership and
   // permissions beside its files, image/layer_flattener.h). Null or nullopt: lstat's.
   std::function<std::optional<image::EntryMeta>(std::string_view rel)> source_metadata;

@@ -286,6 +286,21 @@ TEST_CASE("copy: the image's directories decide dest and parent metadata", "[bui
   CHECK(e[1].perm == 0755);
 }
 
+TEST_CASE("copy: the destination follows the image's symlinks", "[build][copy_layer]") {
+  Context c;
+  c.file("tool", "t", 0755);
+  c.callbacks.resolve_dest = [](std::string_view path) -> matchlock::Result<std::string> {
+    if (path.starts_with("bin/")) return "usr/" + std::string(path);
+    return std::string(path);
+  };
+  REQUIRE(c.copy({"tool"}, "/bin/tool").ok());
+  CHECK(c.paths() == std::vector<std::string>{"usr/", "usr/bin/", "usr/bin/tool"});
+  c.callbacks.resolve_dest = [](std::string_view) -> matchlock::Result<std::string> {
+    return std::string("../../etc");
+  };
+  CHECK_FALSE(c.copy({"tool"}, "/x").ok());
+}
+
 TEST_CASE("copy: ADD extracts local tar archives, literally and confined", "[build][copy_layer]") {
   Context c;
   write_file(c.root / "app.tar.gz", TarBuilder(Compression::kGzip)
