@@ -26,7 +26,7 @@ struct ImageConfig {
 struct ImageRecord {
   std::string name;    // normalised reference, e.g. "matchlock/busybox:latest"
   std::string digest;  // manifest digest, "sha256:<hex>"
-  std::string source;  // "import" or "pull"
+  std::string source;  // "import", "pull" or "build"
   int64_t size = 0;    // sum of compressed layer sizes, bytes
   int64_t created_unix = 0;
   ImageConfig config;
@@ -82,6 +82,15 @@ class ImageStore {
   virtual Result<PullReport> pull(const std::string& reference, const PullOptions& options) = 0;
   // Removes the tag; blobs and base disks no other image uses are deleted too.
   virtual Status remove(const std::string& reference) = 0;
+  // Records an image a build assembled (built_image.h makes its manifest) under every name in
+  // `names` (normalised; a name that pointed elsewhere is moved, as `docker tag` does). The layer
+  // blobs must already be in the content store with the manifest's sizes; the config and
+  // manifest blobs are stored here. All names or none: on error no row was added or changed.
+  // Returns the record of the first name. Runs no garbage collection, so blobs that a moved name
+  // orphaned (and the build's other blobs) stay until the next import, pull or rm.
+  virtual Result<ImageRecord> add_image(const std::vector<std::string>& names,
+                                        const std::string& manifest_json,
+                                        const std::string& config_json) = 0;
 };
 
 // Docker-style normalisation: "busybox" -> "busybox:latest"; keeps "host:port/repo:tag" and
