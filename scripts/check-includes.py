@@ -29,11 +29,14 @@ ALLOWED = {
     # operations of `event` notices (vfs/file_operation.h, vfs/hook_rules.h); `list_sandboxes`
     # reads the state records without a sandbox, as the cli's `list` does.
     "rpc": {"core", "sandbox", "vfs", "state"},
+    # `matchlock build`: runs each RUN in a sandbox and assembles the image in the image store.
+    "build": {"core", "image", "sandbox"},
     # The image commands (pull, image ls/rm/import) and the record-keeping commands (list, get,
     # inspect, rm, prune, gc) work on the image store and the state database without a sandbox;
     # `version` and `setup linux` report the host's QEMU and guest bundle (vm/qemu_install.h,
-    # vm/bundle.h) without starting one; the volume commands manage volumes without one.
-    "cli": {"core", "rpc", "sandbox", "image", "state", "vm", "volume"},
+    # vm/bundle.h) without starting one; the volume commands manage volumes without one; `build`
+    # drives the build module.
+    "cli": {"core", "rpc", "sandbox", "image", "state", "vm", "volume", "build"},
 }
 GUEST_AGENT_ALLOWED = {"core", "guest_protocol"}
 
