@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "core/result.h"
+#include "image/content_store.h"
+#include "image/manifest.h"
 
 namespace matchlock::image {
 
@@ -30,6 +32,12 @@ struct ImageRecord {
   int64_t size = 0;    // sum of compressed layer sizes, bytes
   int64_t created_unix = 0;
   ImageConfig config;
+};
+
+// An image's stored manifest and config blob, as a build reads its base image.
+struct ImageContents {
+  Manifest manifest;  // config descriptor and layers, media types as stored
+  std::string config_json;
 };
 
 // "amd64", "arm64", ... in OCI terms, for the machine matchlock was built for.
@@ -91,6 +99,12 @@ class ImageStore {
   virtual Result<ImageRecord> add_image(const std::vector<std::string>& names,
                                         const std::string& manifest_json,
                                         const std::string& config_json) = 0;
+  // The manifest and config blob of a local image, read from the store and verified.
+  virtual Result<ImageContents> contents(const ImageRecord& image) = 0;
+  // The store's blobs, for a build writing layers before add_image records them. Until then
+  // nothing references those blobs, so an import, pull or rm collecting garbage meanwhile may
+  // delete them (add_image then fails naming the missing layer).
+  virtual const ContentStore& blobs() const = 0;
 };
 
 // Docker-style normalisation: "busybox" -> "busybox:latest"; keeps "host:port/repo:tag" and

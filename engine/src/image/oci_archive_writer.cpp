@@ -6,10 +6,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <set>
 #include <string_view>
+#include <vector>
 
 #include "image/archive_util.h"
 #include "image/digest.h"

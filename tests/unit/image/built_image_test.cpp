@@ -13,17 +13,18 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A store plus a ContentStore on its blobs, as `matchlock build` writes layers before it records
-// the image.
+std::unique_ptr<ImageStore> open_store(const fs::path& dir) {
+  auto s = ImageStore::open(dir);
+  REQUIRE(s.ok());
+  return std::move(*s);
+}
+
+// A store and its blobs, into which `matchlock build` writes layers before it records the image.
 struct BuildStore {
   TempDir tmp;
-  std::unique_ptr<ImageStore> store;
-  ContentStore blobs{tmp / "images/blobs", tmp / "images/tmp"};
-  BuildStore() {
-    auto s = ImageStore::open(tmp / "images");
-    REQUIRE(s.ok());
-    store = std::move(*s);
-  }
+  std::unique_ptr<ImageStore> store = open_store(tmp / "images");
+  const ContentStore& blobs = store->blobs();
+
   // Stores a gzip layer; returns its descriptor (no media type: the build's own) and diff_id.
   std::pair<Descriptor, std::string> layer(const std::string& file, const std::string& content) {
     std::string plain = TarBuilder().file(file, content).finish();
@@ -207,6 +208,32 @@ TEST_CASE("add_image checks the layers and adds no row when anything is wrong", 
   REQUIRE(keep.ok());
   CHECK(keep->digest == old->digest);
   CHECK(keep->source == "import");
+}
+
+TEST_CASE("contents gives a local image's manifest and config blob", "[image][build]") {
+  BuildStore s;
+  Built b = two_layer_image(s);
+  auto rec = s.store->add_image({"app"}, b.manifest, b.config);
+  REQUIRE(rec.ok());
+  auto c = s.store->contents(*rec);
+  REQUIRE(c.ok());
+  CHECK(c->config_json == b.config);
+  REQUIRE(c->manifest.layers.size() == 2);
+  CHECK(c->manifest.layers[1].digest == b.layers[1].digest);
+  CHECK(c->manifest.layers[1].media_type == media_type::kOciLayerGzip);
+
+  auto imported = s.import("base", simple_docker_save());
+  REQUIRE(imported.ok());
+  auto base = s.store->contents(*imported);
+  REQUIRE(base.ok());
+  CHECK(base->manifest.layers.size() == 1);
+  CHECK(base->manifest.config.digest == sha256_digest(base->config_json));
+  // A record whose manifest is gone is an error naming the image.
+  ImageRecord ghost = *imported;
+  ghost.digest = "sha256:" + std::string(64, '0');
+  auto missing = s.store->contents(ghost);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().message.find("base:latest") != std::string::npos);
 }
 
 TEST_CASE("adding the same built image again is idempotent", "[image][build]") {
