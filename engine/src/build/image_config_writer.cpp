@@ -246,9 +246,17 @@ void put_history(JsonWriter& w, const std::vector<HistoryEntry>& history) {
   w.EndArray();
 }
 
-// Base fields kept as they are: string ones, then os.features (an array of strings).
-constexpr const char* kKeptStringFields[] = {"author", "architecture", "variant", "os",
-                                             "os.version"};
+// Base fields kept as they are (os.features, an array, follows them). The fallback fills a field
+// the base lacks (or a scratch image): an image without a platform runs nowhere.
+struct KeptField {
+  const char* key;
+  std::string (*fallback)();
+};
+const KeptField kKeptStringFields[] = {
+    {"author", nullptr},     {"architecture", &image::host_architecture},
+    {"variant", nullptr},    {"os", [] { return std::string("linux"); }},
+    {"os.version", nullptr},
+};
 
 // Reads `digits` decimal digits at text[pos], advancing pos; false if they are not there.
 bool read_digits(std::string_view text, size_t& pos, size_t digits, int& out) {
@@ -391,14 +399,10 @@ std::string write_config_json(std::string_view base_config_json, const ImageSett
   w.StartObject();
   w.Key("created");
   put_string(w, format_rfc3339_utc(created_unix));
-  for (const char* key : kKeptStringFields) {
+  for (const auto& [key, fallback] : kKeptStringFields) {
     const auto* v = present(base, key);
     std::string value = v && v->IsString() ? std::string(v->GetString(), v->GetStringLength()) : "";
-    // An image without a platform is not runnable anywhere: scratch gets the host's.
-    if (value.empty() && std::string_view(key) == "architecture") {
-      value = image::host_architecture();
-    }
-    if (value.empty() && std::string_view(key) == "os") value = "linux";
+    if (value.empty() && fallback) value = fallback();
     if (value.empty()) continue;
     w.Key(key);
     put_string(w, value);
