@@ -118,6 +118,10 @@ Status ImageDb::migrate() {
 }
 
 Status ImageDb::put(const StoredImage& img) {
+  return put_all({img});
+}
+
+Status ImageDb::put_all(const std::vector<StoredImage>& images) {
   MATCHLOCK_TRY(exec("BEGIN IMMEDIATE"));
   auto fail = [&](const char* what) {
     Error e = io_error(std::string("images.db: ") + what + ": " + sqlite3_errmsg(db_.get()));
@@ -131,19 +135,21 @@ Status ImageDb::put(const StoredImage& img) {
   };
   Stmt m = prepare(
       "INSERT OR IGNORE INTO manifests(digest, config_digest, config_size, size) VALUES (?,?,?,?)");
-  if (!m) return fail("prepare");
-  sqlite3_bind_text(m.get(), 1, img.manifest_digest.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(m.get(), 2, img.config_digest.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64(m.get(), 3, img.config_size);
-  sqlite3_bind_int64(m.get(), 4, img.size);
-  if (sqlite3_step(m.get()) != SQLITE_DONE) return fail("insert manifest");
-  bool fresh = sqlite3_changes(db_.get()) > 0;
-  if (fresh) {
-    Stmt l = prepare(
-        "INSERT INTO manifest_layers(manifest_digest, ordinal, digest, size, media_type) VALUES "
-        "(?,?,?,?,?)");
-    if (!l) return fail("prepare");
-    for (size_t i = 0; i < img.layers.size(); ++i) {
+  Stmt l = prepare(
+      "INSERT INTO manifest_layers(manifest_digest, ordinal, digest, size, media_type) VALUES "
+      "(?,?,?,?,?)");
+  Stmt t = prepare(
+      "INSERT OR REPLACE INTO images(name, manifest_digest, created, source) VALUES (?,?,?,?)");
+  if (!m || !l || !t) return fail("prepare");
+  for (const StoredImage& img : images) {
+    sqlite3_reset(m.get());
+    sqlite3_bind_text(m.get(), 1, img.manifest_digest.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(m.get(), 2, img.config_digest.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(m.get(), 3, img.config_size);
+    sqlite3_bind_int64(m.get(), 4, img.size);
+    if (sqlite3_step(m.get()) != SQLITE_DONE) return fail("insert manifest");
+    bool fresh = sqlite3_changes(db_.get()) > 0;
+    for (size_t i = 0; fresh && i < img.layers.size(); ++i) {
       sqlite3_reset(l.get());
       sqlite3_bind_text(l.get(), 1, img.manifest_digest.c_str(), -1, SQLITE_TRANSIENT);
       sqlite3_bind_int64(l.get(), 2, static_cast<int64_t>(i));
@@ -152,16 +158,15 @@ Status ImageDb::put(const StoredImage& img) {
       sqlite3_bind_text(l.get(), 5, img.layers[i].media_type.c_str(), -1, SQLITE_TRANSIENT);
       if (sqlite3_step(l.get()) != SQLITE_DONE) return fail("insert layer");
     }
+    sqlite3_reset(t.get());
+    sqlite3_bind_text(t.get(), 1, img.name.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(t.get(), 2, img.manifest_digest.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(t.get(), 3, img.created_unix);
+    sqlite3_bind_text(t.get(), 4, img.source.c_str(), -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(t.get()) != SQLITE_DONE) return fail("insert image");
   }
-  Stmt t = prepare(
-      "INSERT OR REPLACE INTO images(name, manifest_digest, created, source) VALUES (?,?,?,?)");
-  if (!t) return fail("prepare");
-  sqlite3_bind_text(t.get(), 1, img.name.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(t.get(), 2, img.manifest_digest.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64(t.get(), 3, img.created_unix);
-  sqlite3_bind_text(t.get(), 4, img.source.c_str(), -1, SQLITE_TRANSIENT);
-  if (sqlite3_step(t.get()) != SQLITE_DONE) return fail("insert image");
   m.reset();
+  l.reset();
   t.reset();
   if (auto st =
           exec("DELETE FROM manifests WHERE digest NOT IN (SELECT manifest_digest FROM images)");

@@ -25,7 +25,7 @@ struct StoredImage {
   std::vector<Descriptor> layers;  // in application order
   int64_t size = 0;                // sum of layer blob sizes
   int64_t created_unix = 0;
-  std::string source;  // "import" | "pull"
+  std::string source;  // "import" | "pull" | "build"
 };
 
 class ImageDb {
@@ -34,6 +34,8 @@ class ImageDb {
 
   // Tags `image.name` (replacing an older tag of that name) in one transaction.
   Status put(const StoredImage& image);
+  // put() for several tags in one transaction: all of them or none.
+  Status put_all(const std::vector<StoredImage>& images);
   Result<std::optional<StoredImage>> get(const std::string& name);
   Result<std::vector<StoredImage>> list();
   // The ordered layers of a manifest; empty if no tag references it.

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/paths.h"
 #include "image/archive_reader.h"
+#include "image/built_image.h"
 #include "image/content_store.h"
 #include "image/digest.h"
 #include "image/ext4_builder.h"
@@ -65,6 +66,11 @@ class LocalImageStore final : public ImageStore {
   fs::path blob_path(std::string_view digest) const override { return blobs_.path(digest); }
   Result<PullReport> pull(const std::string& reference, const PullOptions& options) override;
   Status remove(const std::string& reference) override;
+  Result<ImageRecord> add_image(const std::vector<std::string>& names,
+                                const std::string& manifest_json,
+                                const std::string& config_json) override;
+  Result<ImageContents> contents(const ImageRecord& image) override;
+  const ContentStore& blobs() const override { return blobs_; }
 
  private:
   fs::path tmp_dir() const { return root_ / "tmp"; }
@@ -72,6 +78,12 @@ class LocalImageStore final : public ImageStore {
     return root_ / "disks" / (digest_hex(digest) + ".ext4");
   }
   Result<ImageRecord> to_record(const StoredImage& s);
+  // The row for `name`; the sizes and the time come from the descriptors and the clock.
+  static StoredImage stored_image(const std::string& name, const std::string& source,
+                                  const std::string& manifest_digest, const Descriptor& config,
+                                  const std::vector<Descriptor>& layers);
+  // Error unless every layer blob is in the content store with the descriptor's size.
+  Status check_layers_present(const std::vector<Descriptor>& layers) const;
   // Writes the row naming a fetched image, once its config parses: an image we cannot run is
   // not worth a row. Import and pull share it.
   Result<StoredImage> record_image(const std::string& name, const std::string& source,
@@ -103,13 +115,10 @@ Result<ImageRecord> LocalImageStore::to_record(const StoredImage& s) {
   return r;
 }
 
-Result<StoredImage> LocalImageStore::record_image(const std::string& name,
-                                                  const std::string& source,
-                                                  const std::string& manifest_digest,
-                                                  const Descriptor& config,
-                                                  const std::vector<Descriptor>& layers,
-                                                  const std::string& config_json) {
-  if (auto cfg = parse_image_config(config_json); !cfg) return cfg.error();
+StoredImage LocalImageStore::stored_image(const std::string& name, const std::string& source,
+                                          const std::string& manifest_digest,
+                                          const Descriptor& config,
+                                          const std::vector<Descriptor>& layers) {
   StoredImage s;
   s.name = name;
   s.manifest_digest = manifest_digest;
@@ -119,8 +128,70 @@ Result<StoredImage> LocalImageStore::record_image(const std::string& name,
   for (const auto& l : layers) s.size += l.size;
   s.created_unix = static_cast<int64_t>(std::time(nullptr));
   s.source = source;
+  return s;
+}
+
+Result<StoredImage> LocalImageStore::record_image(const std::string& name,
+                                                  const std::string& source,
+                                                  const std::string& manifest_digest,
+                                                  const Descriptor& config,
+                                                  const std::vector<Descriptor>& layers,
+                                                  const std::string& config_json) {
+  if (auto cfg = parse_image_config(config_json); !cfg) return cfg.error();
+  StoredImage s = stored_image(name, source, manifest_digest, config, layers);
   MATCHLOCK_TRY(db_.put(s));
   return s;
+}
+
+Status LocalImageStore::check_layers_present(const std::vector<Descriptor>& layers) const {
+  for (const auto& l : layers) {
+    struct stat st {};
+    if (!blobs_.contains(l.digest) || ::stat(blobs_.path(l.digest).c_str(), &st) != 0) {
+      return not_found("layer " + l.digest + " is not in the content store");
+    }
+    if (st.st_size != l.size) {
+      return io_error("layer " + l.digest + " is " + std::to_string(st.st_size) +
+                      " bytes in the content store, the manifest says " + std::to_string(l.size));
+    }
+  }
+  return {};
+}
+
+Result<ImageRecord> LocalImageStore::add_image(const std::vector<std::string>& names,
+                                               const std::string& manifest_json,
+                                               const std::string& config_json) {
+  auto checked = check_built_image(names, manifest_json, config_json);
+  if (!checked) return checked.error();
+  const std::string& first = checked->names.front();
+  std::vector<StoredImage> rows;
+  for (const auto& name : checked->names) {
+    rows.push_back(stored_image(name, "build", checked->manifest_digest, checked->manifest.config,
+                                checked->manifest.layers));
+  }
+  Status recorded = [&]() -> Status {
+    // Shared: garbage collection (exclusive) must not run between the checks and the rows.
+    auto held = lock_.shared();
+    if (!held) return held.error();
+    MATCHLOCK_TRY(check_layers_present(checked->manifest.layers));
+    if (auto c = blobs_.put(config_json, checked->manifest.config.digest); !c) return c.error();
+    if (auto m = blobs_.put(manifest_json, checked->manifest_digest); !m) return m.error();
+    return db_.put_all(rows);
+  }();
+  // No garbage collection on failure either: the layers belong to the build cache, and a
+  // config or manifest blob left behind goes with the next collection.
+  if (!recorded) return recorded.error().with_context(first);
+  return to_record(rows.front());
+}
+
+Result<ImageContents> LocalImageStore::contents(const ImageRecord& image) {
+  auto fail = [&](const Error& e) { return e.with_context(image.name); };
+  auto manifest_json = blobs_.read_verified(image.digest, kMaxJsonBytes);
+  if (!manifest_json) return fail(manifest_json.error());
+  auto manifest = parse_manifest(*manifest_json);
+  if (!manifest) return fail(manifest.error());
+  auto config_json = blobs_.read_verified(manifest->config.digest, kMaxJsonBytes);
+  if (!config_json) return fail(config_json.error());
+  return ImageContents{std::move(*manifest), std::move(*config_json)};
 }
 
 Result<ImageRecord> LocalImageStore::import_archive(const std::string& name,

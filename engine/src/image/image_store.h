@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "image/content_store.h"
 #include "image/manifest.h"
 
 namespace matchlock::image {
@@ -35,10 +36,16 @@ struct ImageParts {
 struct ImageRecord {
   std::string name;    // normalised reference, e.g. "matchlock/busybox:latest"
   std::string digest;  // manifest digest, "sha256:<hex>"
-  std::string source;  // "import" or "pull"
+  std::string source;  // "import", "pull" or "build"
   int64_t size = 0;    // sum of compressed layer sizes, bytes
   int64_t created_unix = 0;
   ImageConfig config;
+};
+
+// An image's stored manifest and config blob, as a build reads its base image.
+struct ImageContents {
+  Manifest manifest;  // config descriptor and layers, media types as stored
+  std::string config_json;
 };
 
 // "amd64", "arm64", ... in OCI terms, for the machine matchlock was built for.
@@ -95,6 +102,21 @@ class ImageStore {
   virtual Result<PullReport> pull(const std::string& reference, const PullOptions& options) = 0;
   // Removes the tag; blobs and base disks no other image uses are deleted too.
   virtual Status remove(const std::string& reference) = 0;
+  // Records an image a build assembled (built_image.h makes its manifest) under every name in
+  // `names` (normalised; a name that pointed elsewhere is moved, as `docker tag` does). The layer
+  // blobs must already be in the content store with the manifest's sizes; the config and
+  // manifest blobs are stored here. All names or none: on error no row was added or changed.
+  // Returns the record of the first name. Runs no garbage collection, so blobs that a moved name
+  // orphaned (and the build's other blobs) stay until the next import, pull or rm.
+  virtual Result<ImageRecord> add_image(const std::vector<std::string>& names,
+                                        const std::string& manifest_json,
+                                        const std::string& config_json) = 0;
+  // The manifest and config blob of a local image, read from the store and verified.
+  virtual Result<ImageContents> contents(const ImageRecord& image) = 0;
+  // The store's blobs, for a build writing layers before add_image records them. Until then
+  // nothing references those blobs, so an import, pull or rm collecting garbage meanwhile may
+  // delete them (add_image then fails naming the missing layer).
+  virtual const ContentStore& blobs() const = 0;
 };
 
 // Docker-style normalisation: "busybox" -> "busybox:latest"; keeps "host:port/repo:tag" and
