@@ -35,13 +35,8 @@ ALLOWED = {
     # The image commands (pull, image ls/rm/import) and the record-keeping commands (list, get,
     # inspect, rm, prune, gc) work on the image store and the state database without a sandbox;
     # `version` and `setup linux` report the host's QEMU and guest bundle (vm/qemu_install.h,
-<<<<<<< HEAD
     # vm/bundle.h) without starting one; the volume commands manage volumes without one;
     # `build` drives the build module.
-=======
-    # vm/bundle.h) without starting one; the volume commands manage volumes without one; `build`
-    # drives the build module.
->>>>>>> wip-assembly
     "cli": {"core", "rpc", "sandbox", "image", "state", "vm", "volume", "build"},
 }
 GUEST_AGENT_ALLOWED = {"core", "guest_protocol"}
