@@ -174,6 +174,9 @@ int exec_program(const ChildPlan& plan, char* const* argv, char* const* envp) {
   }
 
   if (request.builtin != Builtin::kNone) {
+    // A builtin never execs: closing the error pipe is what tells the agent it started (the
+    // agent waits for that before it passes stdin on or reads the output).
+    ::close(error_pipe);
     ::_exit(run_layer_builtin(request.builtin, request.build_root->upper, *plan.build_storage));
   }
   if (request.build_root) run_build_root_init(plan, error_pipe);

@@ -58,6 +58,10 @@ std::optional<CacheEntry> parse_entry(std::string_view json) {
   auto layer = doc.FindMember("layer");
   if (layer == doc.MemberEnd()) return std::nullopt;
   CacheEntry e;
+  if (auto created = doc.FindMember("created"); created != doc.MemberEnd()) {
+    if (!created->value.IsInt64()) return std::nullopt;
+    e.created_unix = created->value.GetInt64();
+  }
   if (layer->value.IsNull()) {
     e.no_layer = true;
     return e;
@@ -89,6 +93,8 @@ std::string entry_json(const CacheEntry& e) {
   w.StartObject();
   w.Key("version");
   w.Int(kFormatVersion);
+  w.Key("created");
+  w.Int64(e.created_unix);
   w.Key("layer");
   if (e.no_layer) {
     w.Null();

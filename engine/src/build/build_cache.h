@@ -22,6 +22,9 @@ struct CacheEntry {
   std::string digest;   // compressed layer blob, "sha256:<hex>"
   std::string diff_id;  // sha256 of the uncompressed tar
   int64_t size = 0;     // compressed size, bytes
+  // When the step first ran: the image's history and `created` reuse it on a hit, so an
+  // unchanged rebuild is the same image, digest and all.
+  int64_t created_unix = 0;
 };
 
 class BuildCache {

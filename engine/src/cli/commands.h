@@ -13,6 +13,7 @@ using Args = std::span<const std::string>;
 int cmd_run(Args args);
 int cmd_rpc(Args args);
 int cmd_pull(Args args);
+int cmd_build(Args args);  // build [flags] CONTEXT
 int cmd_image(Args args);  // image import | ls | rm
 int cmd_list(Args args);   // list | ls
 int cmd_get(Args args);

@@ -46,7 +46,7 @@ const Command kCommands[] = {
      "Change a running sandbox's network allow-list"},
     {"rpc", nullptr, cmd_rpc, "rpc", "Serve JSON-RPC 2.0 on stdin/stdout (used by the SDKs)"},
     {"pull", nullptr, cmd_pull, "pull", "Pull an image from a registry"},
-    {"build", nullptr, nullptr, "build", "Build an image from a Dockerfile"},
+    {"build", nullptr, cmd_build, "build", "Build an image from a Dockerfile"},
     {"image", nullptr, cmd_image, "image ls|rm|import", "Manage local images"},
     {"volume", nullptr, cmd_volume, "volume create|ls|rm",
      "Manage named volumes, ext4 disks for run --disk @NAME:/path (also cp)"},
