@@ -55,4 +55,7 @@ echo
 # several minutes under TCG: bench/density.py --count 64).
 timeout 1800 "$PY" "$here/density.py" --bin "$bin" --count 8
 echo
+# Dockerfile builds, cold and cached, against buildah bud when it is installed.
+timeout 3600 "$PY" "$here/build.py" --bin "$bin"
+echo
 echo "# image pull: (to be measured)   network: (to be measured)"

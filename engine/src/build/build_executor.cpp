@@ -335,6 +335,8 @@ Result<const FlatRoot*> Builder::stage_files(const std::string& from,
   }
   FlatRoot root;
   root.dir = tmp_->path() / ("from-" + std::to_string(flattened_.size()));
+  std::error_code ec;
+  fs::create_directories(root.dir, ec);
   auto flat = image::LayerFlattener::create(root.dir);
   if (!flat) return flat.error();
   Status applied;
@@ -382,7 +384,10 @@ Status Builder::run_copy(const Step& step, StageImage& image) {
   CopyCallbacks callbacks;
   if (step.copy.from) {
     auto root = stage_files(*step.copy.from, step.copy.from_stage, in);
-    if (!root) return root.error();
+    if (!root) {
+      const auto& e = root.error();
+      return e.message.rfind("Dockerfile:", 0) == 0 ? e : Error(e.code, step_error(in, e.message));
+    }
     request.source_root = (*root)->dir;
     request.keep_source_owner = true;
     const auto* metadata = &(*root)->metadata;
