@@ -33,7 +33,7 @@ MATCHLOCK_BIN="$PWD/build/asan/matchlock" MATCHLOCK_BUNDLE="$PWD/$build/bundle" 
 fixtures_dir="$PWD/build/oci-fixtures"
 echo "test: starting the OCI fixture registries (tests/fixtures/oci-fixtures.sh)"
 trap 'bash tests/fixtures/oci-fixtures.sh "$fixtures_dir" stop >/dev/null 2>&1 || true' EXIT
-OCI_FIXTURES_DEBIAN=${OCI_FIXTURES_DEBIAN:-0} bash tests/fixtures/oci-fixtures.sh "$fixtures_dir" >/dev/null
+OCI_FIXTURES_DEBIAN=${OCI_FIXTURES_DEBIAN:-1} bash tests/fixtures/oci-fixtures.sh "$fixtures_dir" >/dev/null
 export OCI_FIXTURES_DIR="$fixtures_dir" OCI_FIXTURES_REQUIRED=1
 
 echo "test: integration tests (pytest, real VMs)"

@@ -260,3 +260,52 @@ def test_run_steps_have_the_builds_network(home, flags, interfaces):
     assert rc == 0, err
     line = next(l for l in err.splitlines() if "ifaces: " in l and "RUN" not in l)
     assert line.split("ifaces: ")[1].split() == interfaces.split(), line
+
+
+# ---------------------------------------------------------------- a Debian base from the fixtures
+
+FIXTURES = os.environ.get("OCI_FIXTURES_DIR", "")
+DEBIAN = "127.0.0.1:5000/debian:bookworm"
+
+
+def debian_available():
+    import urllib.request
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:5000/v2/debian/tags/list", timeout=5) as r:
+            return "bookworm" in json.load(r).get("tags", [])
+    except OSError:
+        return False
+
+
+DEBIAN_DOCKERFILE = f"""\
+FROM {DEBIAN}
+RUN useradd -m -u 1234 -s /bin/bash builder && rm -rf /usr/share/doc && mkdir -p /opt/app
+COPY --chown=builder:builder app.txt /opt/app/
+COPY tool.sh /bin/tool
+USER builder
+WORKDIR /home/builder
+RUN id -un > who && stat -c %U /opt/app/app.txt >> who && tool >> who
+"""
+
+
+def test_debian_base_users_merged_usr_and_deleted_dirs(home):
+    """A real distribution: useradd in a RUN, --chown by name from its /etc/passwd, COPY into
+    /bin (a symlink to usr/bin there), a base directory deleted by a RUN."""
+    if not debian_available():
+        if os.environ.get("OCI_FIXTURES_REQUIRED") == "1":
+            raise AssertionError("the fixtures registry has no debian image (OCI_FIXTURES_DEBIAN=1)")
+        pytest.skip("the fixtures registry has no debian image")
+    ctx = context(home, "debian", {
+        "Dockerfile": DEBIAN_DOCKERFILE,
+        "app.txt": "app\n",
+        "tool.sh": "#!/bin/sh\necho tool-ran\n",
+    })
+    os.chmod(os.path.join(ctx, "tool.sh"), 0o755)
+    rc, out, err = build(home, ctx, "-t", "built/debian:1")
+    assert rc == 0, err
+    rc, o, e = run_image(home, "built/debian:1", "sh", "-c",
+                         "cat who; id -un; pwd; test -L /bin && echo bin-is-link;"
+                         " ls /usr/bin/tool; test -e /usr/share/doc || echo no-doc")
+    assert rc == 0, e
+    assert o.splitlines() == ["builder", "builder", "tool-ran", "builder", "/home/builder",
+                              "bin-is-link", "/usr/bin/tool", "no-doc"], o

@@ -270,27 +270,31 @@ Result<StageImage> Builder::from_image(const Stage& stage) {
 }
 
 Result<StageImage> Builder::build_stage(const Stage& stage) {
+  // The step count is known once the steps are evaluated, which needs the base's settings.
+  stage_title_ = stage.display_name();
+  progress_.begin("[" + stage_title_ + "] FROM " + stage.base);
   StageImage image;
   if (stage.base_stage) {
     image = finished_.at(*stage.base_stage);
   } else {
     auto base = from_image(stage);
-    if (!base)
-      return Error(base.error().code, "Dockerfile:" + std::to_string(stage.line) + ": FROM " +
-                                          stage.base + ": " + base.error().message);
+    if (!base) {
+      Error e(base.error().code, "Dockerfile:" + std::to_string(stage.line) + ": FROM " +
+                                     stage.base + ": " + base.error().message);
+      progress_.error(e.message);
+      return e;
+    }
     image = std::move(*base);
   }
   StageEvaluator evaluator(plan_, stage.index, image.settings, options_.build_args);
   auto steps = evaluator.evaluate();
-  if (!steps) return dockerfile_error(steps.error());
-
-  stage_title_ = stage.display_name();
+  if (!steps) {
+    progress_.error(dockerfile_error(steps.error()).message);
+    return dockerfile_error(steps.error());
+  }
+  progress_.done();
   step_count_ = steps->size() + 1;
   step_number_ = 1;
-  progress_.begin(
-      "[" + stage_title_ + " 1/" + std::to_string(step_count_) + "] FROM " +
-      (stage.base_stage ? stage.base : (image.root_image.empty() ? "scratch" : image.root_image)));
-  progress_.done();
 
   for (const Step& step : *steps) {
     ++step_number_;
@@ -413,18 +417,18 @@ Status Builder::run_copy(const Step& step, StageImage& image) {
   callbacks.existing_dir = [shape](std::string_view path) { return shape->directory(path); };
   callbacks.resolve_dest = [shape](std::string_view path) { return shape->resolve(path); };
   callbacks.lookup_user = [shape](std::string_view user) -> Result<UserIds> {
-    auto found = find_account(shape->passwd(), user);
+    auto found = find_user(shape->passwd(), user);
     if (!found)
       return Error(ErrorCode::kInvalidArgument,
                    "unknown user " + std::string(user) + " (not in the image's /etc/passwd)");
     return UserIds{found->first, found->second};
   };
   callbacks.lookup_group = [shape](std::string_view group) -> Result<uint32_t> {
-    auto found = find_account(shape->group(), group);
+    auto found = find_group(shape->group(), group);
     if (!found)
       return Error(ErrorCode::kInvalidArgument,
                    "unknown group " + std::string(group) + " (not in the image's /etc/group)");
-    return found->first;
+    return *found;
   };
   fs::path tar = tmp_->path() / "copy.tar";
   std::optional<Result<CopyLayer>> written;

@@ -184,8 +184,11 @@ Result<std::string> ImageTree::resolve(std::string_view path) const {
   return resolved;
 }
 
-std::optional<std::pair<uint32_t, uint32_t>> find_account(const std::string& file,
-                                                          std::string_view name) {
+namespace {
+
+// The fields of the line of a passwd or group file whose first field is `name`.
+std::optional<std::vector<std::string_view>> account_fields(const std::string& file,
+                                                            std::string_view name) {
   size_t pos = 0;
   while (pos < file.size()) {
     size_t end = file.find('\n', pos);
@@ -200,13 +203,27 @@ std::optional<std::pair<uint32_t, uint32_t>> find_account(const std::string& fil
       if (colon == std::string_view::npos) break;
       start = colon + 1;
     }
-    if (fields.size() < 3 || fields[0] != name) continue;
-    auto id = parse_id(fields[2]);
-    auto gid = fields.size() > 3 ? parse_id(fields[3]) : id;
-    if (id && gid) return std::make_pair(*id, *gid);
-    return std::nullopt;
+    if (fields.size() >= 3 && fields[0] == name) return fields;
   }
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::pair<uint32_t, uint32_t>> find_user(const std::string& passwd,
+                                                       std::string_view name) {
+  auto fields = account_fields(passwd, name);
+  if (!fields || fields->size() < 4) return std::nullopt;
+  auto uid = parse_id((*fields)[2]);
+  auto gid = parse_id((*fields)[3]);
+  if (!uid || !gid) return std::nullopt;
+  return std::make_pair(*uid, *gid);
+}
+
+std::optional<uint32_t> find_group(const std::string& group, std::string_view name) {
+  auto fields = account_fields(group, name);
+  if (!fields) return std::nullopt;
+  return parse_id((*fields)[2]);
 }
 
 }  // namespace matchlock::build

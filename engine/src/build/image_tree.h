@@ -43,8 +43,10 @@ class ImageTree {
   std::string passwd_, group_;
 };
 
-// Parses /etc/passwd or /etc/group text: the (id, primary gid) of the line named `name`.
-std::optional<std::pair<uint32_t, uint32_t>> find_account(const std::string& file,
-                                                          std::string_view name);
+// /etc/passwd text: the (uid, primary gid) of user `name`; nullopt if absent or malformed.
+std::optional<std::pair<uint32_t, uint32_t>> find_user(const std::string& passwd,
+                                                       std::string_view name);
+// /etc/group text: the gid of group `name`.
+std::optional<uint32_t> find_group(const std::string& group, std::string_view name);
 
 }  // namespace matchlock::build
