@@ -111,7 +111,7 @@ class Planner {
   }
 
   Status add_global_args(const Instruction& ins) {
-    auto decls = parse_arg_declarations(ins.rest, df_.escape);
+    auto decls = parse_arg_definitions(ins.rest, df_.escape);
     if (!decls) return line_error(ins.line, decls.error().message);
     for (auto& [name, default_value] : *decls) {
       declared_.insert(name);
@@ -133,7 +133,7 @@ class Planner {
   // Stage ARGs only matter here for reporting unused --build-args; their values are
   // build_steps' business. Recorded per stage since only the stages built count.
   Status note_stage_args(const Instruction& ins) {
-    auto decls = parse_arg_declarations(ins.rest, df_.escape);
+    auto decls = parse_arg_definitions(ins.rest, df_.escape);
     if (!decls) return line_error(ins.line, decls.error().message);
     for (auto& decl : *decls) stage_declared_[plan_.stages.size() - 1].insert(decl.name);
     return {};
@@ -291,48 +291,6 @@ class Planner {
 };
 
 }  // namespace
-
-Result<std::vector<ArgDeclaration>> parse_arg_declarations(std::string_view s, char escape) {
-  std::vector<ArgDeclaration> decls;
-  // Words split on unquoted whitespace; a default keeps its quotes for expand_word.
-  std::string word;
-  bool in_word = false;
-  char quote = 0;
-  auto finish = [&]() -> Status {
-    if (!in_word) return {};
-    size_t eq = word.find('=');
-    std::string name = word.substr(0, eq);
-    if (name.empty()) return invalid_argument("ARG names can not be blank");
-    if (eq == std::string::npos) {
-      decls.push_back({name, std::nullopt});
-    } else {
-      decls.push_back({name, word.substr(eq + 1)});
-    }
-    word.clear();
-    in_word = false;
-    return {};
-  };
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (!quote && std::isspace(static_cast<unsigned char>(c))) {
-      MATCHLOCK_TRY(finish());
-      continue;
-    }
-    in_word = true;
-    word += c;
-    if (c == escape && i + 1 < s.size()) {
-      word += s[++i];
-    } else if (quote && c == quote) {
-      quote = 0;
-    } else if (!quote && (c == '"' || c == '\'')) {
-      quote = c;
-    }
-  }
-  if (quote) return invalid_argument("ARG: unterminated quote");
-  MATCHLOCK_TRY(finish());
-  if (decls.empty()) return invalid_argument("ARG requires at least one argument");
-  return decls;
-}
 
 bool is_predefined_proxy_arg(std::string_view name) {
   return std::find(kProxyArgs.begin(), kProxyArgs.end(), name) != kProxyArgs.end();

@@ -32,14 +32,6 @@ Result<std::pair<std::string, std::optional<std::string>>> parse_build_arg(
 Result<BuildArgs> parse_build_args(const std::vector<std::string>& flag_values,
                                    const EnvLookup& host_env);
 
-// One name of an ARG instruction: `NAME` or `NAME=default` (default unexpanded, quotes kept).
-struct ArgDeclaration {
-  std::string name;
-  std::optional<std::string> default_value;
-};
-// The body of ARG: one or more declarations separated by unquoted whitespace.
-Result<std::vector<ArgDeclaration>> parse_arg_declarations(std::string_view rest, char escape);
-
 // HTTP_PROXY, https_proxy, NO_PROXY, ... : usable by RUN without an ARG, kept out of the cache
 // key and the history (docker's predefined ARGs).
 bool is_predefined_proxy_arg(std::string_view name);

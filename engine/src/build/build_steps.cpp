@@ -424,10 +424,10 @@ std::vector<std::string> StageEvaluator::run_env() const {
 }
 
 Status StageEvaluator::apply_arg(const Instruction& ins, Step& step) {
-  auto decls = parse_arg_declarations(ins.rest, plan_.escape);
+  auto decls = parse_arg_definitions(ins.rest, plan_.escape);
   if (!decls) return decls.error();
   std::vector<std::string> history;
-  for (const ArgDeclaration& decl : *decls) {
+  for (const ArgDefinition& decl : *decls) {
     std::optional<std::string> value;
     auto given = build_args_.values.find(decl.name);
     auto global = plan_.global_args.find(decl.name);

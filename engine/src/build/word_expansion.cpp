@@ -465,6 +465,7 @@ Result<std::vector<ArgDefinition>> parse_arg_definitions(std::string_view rest, 
       definitions.push_back({word.substr(0, eq), word.substr(eq + 1)});
     }
   }
+  if (definitions.empty()) return invalid_argument("ARG requires at least one argument");
   return definitions;
 }
 

@@ -69,7 +69,6 @@ class LocalImageStore final : public ImageStore {
   Result<ImageRecord> add_image(const std::vector<std::string>& names,
                                 const std::string& manifest_json,
                                 const std::string& config_json) override;
-  Result<ImageContents> contents(const ImageRecord& image) override;
   const ContentStore& blobs() const override { return blobs_; }
 
  private:
@@ -181,17 +180,6 @@ Result<ImageRecord> LocalImageStore::add_image(const std::vector<std::string>& n
   // config or manifest blob left behind goes with the next collection.
   if (!recorded) return recorded.error().with_context(first);
   return to_record(rows.front());
-}
-
-Result<ImageContents> LocalImageStore::contents(const ImageRecord& image) {
-  auto fail = [&](const Error& e) { return e.with_context(image.name); };
-  auto manifest_json = blobs_.read_verified(image.digest, kMaxJsonBytes);
-  if (!manifest_json) return fail(manifest_json.error());
-  auto manifest = parse_manifest(*manifest_json);
-  if (!manifest) return fail(manifest.error());
-  auto config_json = blobs_.read_verified(manifest->config.digest, kMaxJsonBytes);
-  if (!config_json) return fail(config_json.error());
-  return ImageContents{std::move(*manifest), std::move(*config_json)};
 }
 
 Result<ImageRecord> LocalImageStore::import_archive(const std::string& name,

@@ -42,12 +42,6 @@ struct ImageRecord {
   ImageConfig config;
 };
 
-// An image's stored manifest and config blob, as a build reads its base image.
-struct ImageContents {
-  Manifest manifest;  // config descriptor and layers, media types as stored
-  std::string config_json;
-};
-
 // "amd64", "arm64", ... in OCI terms, for the machine matchlock was built for.
 std::string host_architecture();
 
@@ -111,8 +105,6 @@ class ImageStore {
   virtual Result<ImageRecord> add_image(const std::vector<std::string>& names,
                                         const std::string& manifest_json,
                                         const std::string& config_json) = 0;
-  // The manifest and config blob of a local image, read from the store and verified.
-  virtual Result<ImageContents> contents(const ImageRecord& image) = 0;
   // The store's blobs, for a build writing layers before add_image records them. Until then
   // nothing references those blobs, so an import, pull or rm collecting garbage meanwhile may
   // delete them (add_image then fails naming the missing layer).

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "build/build_plan.h"
+#include "build/word_expansion.h"
 #include "build_test_util.h"
 
 using namespace matchlock;
@@ -270,13 +271,13 @@ TEST_CASE("plan_reports_unused_build_args_sorted", "[build][plan]") {
 }
 
 TEST_CASE("arg_declarations_several_per_line_with_quotes", "[build][plan]") {
-  auto decls = parse_arg_declarations("A B=1 C=\"two words\"", '\\');
+  auto decls = parse_arg_definitions("A B=1 C=\"two words\"", '\\');
   REQUIRE(decls);
   REQUIRE(decls->size() == 3);
   CHECK((*decls)[0].name == "A");
   CHECK_FALSE((*decls)[0].default_value);
   CHECK((*decls)[1].default_value == "1");
   CHECK((*decls)[2].default_value == "\"two words\"");
-  CHECK_FALSE(parse_arg_declarations("", '\\'));
-  CHECK_FALSE(parse_arg_declarations("=x", '\\'));
+  CHECK_FALSE(parse_arg_definitions("", '\\'));
+  CHECK_FALSE(parse_arg_definitions("=x", '\\'));
 }

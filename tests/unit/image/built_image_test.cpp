@@ -210,28 +210,28 @@ TEST_CASE("add_image checks the layers and adds no row when anything is wrong", 
   CHECK(keep->source == "import");
 }
 
-TEST_CASE("contents gives a local image's manifest and config blob", "[image][build]") {
+TEST_CASE("parts gives a local image's config blob and layers", "[image][build]") {
   BuildStore s;
   Built b = two_layer_image(s);
   auto rec = s.store->add_image({"app"}, b.manifest, b.config);
   REQUIRE(rec.ok());
-  auto c = s.store->contents(*rec);
-  REQUIRE(c.ok());
-  CHECK(c->config_json == b.config);
-  REQUIRE(c->manifest.layers.size() == 2);
-  CHECK(c->manifest.layers[1].digest == b.layers[1].digest);
-  CHECK(c->manifest.layers[1].media_type == media_type::kOciLayerGzip);
+  auto p = s.store->parts(*rec);
+  REQUIRE(p.ok());
+  CHECK(p->config_json == b.config);
+  REQUIRE(p->layers.size() == 2);
+  REQUIRE(p->diff_ids.size() == 2);
+  CHECK(p->layers[1].digest == b.layers[1].digest);
+  CHECK(p->layers[1].media_type == media_type::kOciLayerGzip);
 
   auto imported = s.import("base", simple_docker_save());
   REQUIRE(imported.ok());
-  auto base = s.store->contents(*imported);
+  auto base = s.store->parts(*imported);
   REQUIRE(base.ok());
-  CHECK(base->manifest.layers.size() == 1);
-  CHECK(base->manifest.config.digest == sha256_digest(base->config_json));
-  // A record whose manifest is gone is an error naming the image.
+  CHECK(base->layers.size() == 1);
+  // A record whose manifest is not the stored one is kNotFound, naming the image.
   ImageRecord ghost = *imported;
   ghost.digest = "sha256:" + std::string(64, '0');
-  auto missing = s.store->contents(ghost);
+  auto missing = s.store->parts(ghost);
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().message.find("base:latest") != std::string::npos);
 }
