@@ -8,6 +8,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tarfile
 import tempfile
@@ -309,3 +310,76 @@ def test_debian_base_users_merged_usr_and_deleted_dirs(home):
     assert rc == 0, e
     assert o.splitlines() == ["builder", "builder", "tool-ran", "builder", "/home/builder",
                               "bin-is-link", "/usr/bin/tool", "no-doc"], o
+
+
+CONFIG_DOCKERFILE = """\
+FROM matchlock/busybox:latest
+SHELL ["/bin/sh", "-c"]
+RUN <<EOF
+echo "from a heredoc" > /heredoc.txt
+mkdir -p /data
+EOF
+COPY <<-EOT /etc/app.conf
+	key=value
+	EOT
+ENV A=1 B="two words"
+USER agent
+WORKDIR /home/agent
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["cat /heredoc.txt /etc/app.conf"]
+LABEL a=b c="d e"
+EXPOSE 80 53/udp
+VOLUME /data
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=30s --retries=2 CMD wget -q -O- http://localhost/ || exit 1
+"""
+
+
+def test_config_records_every_setting_and_heredocs_run(home):
+    ctx = context(home, "config", {"Dockerfile": CONFIG_DOCKERFILE})
+    dest = os.path.join(home.root, "config.oci.tar")
+    rc, out, err = build(home, ctx, "-t", "built/config:1", "--output", f"type=oci,dest={dest}")
+    assert rc == 0, err
+    with tarfile.open(dest) as t:
+        index = json.load(t.extractfile("index.json"))
+        manifest = json.load(t.extractfile(
+            "blobs/sha256/" + index["manifests"][0]["digest"].split(":")[1]))
+        config = json.load(t.extractfile(
+            "blobs/sha256/" + manifest["config"]["digest"].split(":")[1]))
+    c = config["config"]
+    assert "A=1" in c["Env"] and "B=two words" in c["Env"]
+    assert c["User"] == "agent" and c["WorkingDir"] == "/home/agent"
+    assert c["Entrypoint"] == ["/bin/sh", "-c"] and c["Cmd"] == ["cat /heredoc.txt /etc/app.conf"]
+    assert c["Labels"] == {"a": "b", "c": "d e"}
+    assert c["ExposedPorts"] == {"80/tcp": {}, "53/udp": {}}
+    assert c["Volumes"] == {"/data": {}}
+    assert c["StopSignal"] == "SIGTERM"
+    assert c["Healthcheck"]["Test"][0] == "CMD-SHELL" and c["Healthcheck"]["Retries"] == 2
+    assert c["Healthcheck"]["Interval"] == 30 * 10**9
+    # Layers: busybox's, the RUN, the COPY; metadata steps are empty_layer history entries.
+    assert len(manifest["layers"]) == len(config["rootfs"]["diff_ids"]) == 3
+    assert sum(1 for h in config["history"] if not h.get("empty_layer")) == 3
+    rc, o, e = run_image(home, "built/config:1")
+    assert rc == 0, e
+    assert o == "from a heredoc\nkey=value\n", o
+
+
+def test_interrupted_build_leaves_nothing(home):
+    ctx = context(home, "interrupt", {
+        "Dockerfile": "FROM matchlock/busybox:latest\nRUN echo started-long-step; sleep 300\n",
+    })
+    p = home.popen("build", "--progress", "plain", "--no-cache", "-t", "built/interrupted:1", ctx,
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = []
+    for raw in p.stderr:
+        seen.append(raw.decode(errors="replace"))
+        if "started-long-step" in seen[-1] and "RUN" not in seen[-1]:
+            break
+    else:
+        raise AssertionError("the step never started: " + "".join(seen))
+    p.send_signal(signal.SIGINT)
+    rest = p.stderr.read().decode(errors="replace")
+    assert p.wait(timeout=60) == 130, "".join(seen) + rest
+    assert "interrupted" in rest
+    assert "built/interrupted:1" not in image_names(home)
+    home.assert_nothing_left()
