@@ -61,6 +61,17 @@ bool ImageTree::is_regular_file(const std::string& path) const {
   return it != nodes_.end() && S_ISREG(it->second.meta.mode);
 }
 
+// A layer need not list the directories above its entries; unpacking creates them (0755,
+// root), so the image has them and COPY must see them as directories. Every node's parents are
+// in the tree, so the walk up stops at the first one that is.
+void ImageTree::add_missing_parents(const std::string& path) {
+  for (std::string dir = parent_of(path); !dir.empty(); dir = parent_of(dir)) {
+    Node implicit;
+    implicit.meta.mode = S_IFDIR | 0755;
+    if (!nodes_.emplace(dir, std::move(implicit)).second) break;
+  }
+}
+
 void ImageTree::remove_tree(const std::string& path) {
   nodes_.erase(path);
   remove_children(path);
@@ -132,6 +143,7 @@ Status ImageTree::add_layer(const std::filesystem::path& blob) {
   for (auto& entry : additions) {
     // A non-directory replaces whatever was there, a whole tree included.
     if (!S_ISDIR(entry.meta.mode)) remove_children(entry.path);
+    add_missing_parents(entry.path);
     nodes_[entry.path] = Node{entry.meta, std::move(entry.link)};
   }
   if (layer_passwd) passwd_ = std::move(*layer_passwd);

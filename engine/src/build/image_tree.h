@@ -40,6 +40,7 @@ class ImageTree {
   void remove_tree(const std::string& path);
   void remove_children(const std::string& dir);
   bool is_regular_file(const std::string& path) const;
+  void add_missing_parents(const std::string& path);
 
   std::map<std::string, Node> nodes_;  // by clean relative path
   std::string passwd_, group_;

@@ -90,6 +90,38 @@ TEST_CASE("image tree: directories of plain and gzip layers", "[build][image_tre
   CHECK_FALSE(l.tree.directory("home/app/nope"));
 }
 
+TEST_CASE("image tree: directories a layer leaves implicit are there", "[build][image_tree]") {
+  Layers l;
+  TarBuilder base;
+  // No entries for usr, usr/local or usr/local/bin; srv comes after its child.
+  base.file("usr/local/bin/tool", "#!/bin/sh\n", 0755).dir("srv/www").dir("srv", 0700, 33, 33);
+  l.add(base);
+  for (const char* implicit : {"usr", "usr/local", "usr/local/bin"}) {
+    INFO(implicit);
+    auto d = l.tree.directory(implicit);
+    REQUIRE(d);
+    CHECK(d->mode == (S_IFDIR | 0755));
+    CHECK(d->uid == 0);
+    CHECK(d->gid == 0);
+  }
+  auto srv = l.tree.directory("srv");
+  REQUIRE(srv);
+  CHECK((srv->mode & 07777) == 0700);
+  CHECK(srv->uid == 33);
+  CHECK(l.tree.directory("srv/www"));
+
+  // An implicit parent never replaces what a lower layer has there.
+  TarBuilder upper;
+  upper.file("srv/www/site/index.html", "").file("usr/local/share/x", "");
+  l.add(upper);
+  CHECK(l.tree.directory("srv/www/site"));
+  CHECK(l.tree.directory("usr/local/share"));
+  srv = l.tree.directory("srv");
+  REQUIRE(srv);
+  CHECK((srv->mode & 07777) == 0700);
+  CHECK(srv->uid == 33);
+}
+
 TEST_CASE("image tree: a later directory entry updates the metadata and keeps the children",
           "[build][image_tree]") {
   Layers l;
