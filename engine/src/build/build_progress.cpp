@@ -1,5 +1,7 @@
 #include "build/build_progress.h"
 
+#include <utility>
+
 #include "core/printable.h"
 
 namespace matchlock::build {
@@ -8,6 +10,8 @@ namespace {
 constexpr const char* kBold = "\033[1m";
 constexpr const char* kRed = "\033[31m";
 constexpr const char* kReset = "\033[0m";
+// The longest piece of an output line shown at once.
+constexpr size_t kMaxPiece = 4096;
 
 }  // namespace
 
@@ -34,7 +38,11 @@ void BuildProgress::output(std::string_view bytes) {
     if (c != '\n') {
       // A runaway line without newlines is shown in pieces rather than held without bound.
       partial_.push_back(c);
-      if (partial_.size() < 4096) continue;
+      split_ = false;
+      if (partial_.size() < kMaxPiece) continue;
+      split_ = true;
+    } else if (std::exchange(split_, false) && partial_.empty()) {
+      continue;  // the newline ending a line that just came out as its last full piece
     }
     std::string line = printable(partial_);
     partial_.clear();
@@ -49,6 +57,7 @@ void BuildProgress::output(std::string_view bytes) {
 
 void BuildProgress::flush_partial_line() {
   if (!partial_.empty()) output("\n");
+  split_ = false;  // a newline after this begins a line of its own
 }
 
 void BuildProgress::cached() {

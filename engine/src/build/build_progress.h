@@ -36,6 +36,7 @@ class BuildProgress {
   std::FILE* out_;
   int step_ = 0;
   std::string partial_;  // an output line not yet ended by '\n'
+  bool split_ = false;   // the last output came out as a full piece of a longer line
   std::chrono::steady_clock::time_point started_;
 };
 

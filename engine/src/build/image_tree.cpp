@@ -56,6 +56,22 @@ void ImageTree::remove_children(const std::string& dir) {
   }
 }
 
+bool ImageTree::is_regular_file(const std::string& path) const {
+  auto it = nodes_.find(path);
+  return it != nodes_.end() && S_ISREG(it->second.meta.mode);
+}
+
+// A layer need not list the directories above its entries; unpacking creates them (0755,
+// root), so the image has them and COPY must see them as directories. Every node's parents are
+// in the tree, so the walk up stops at the first one that is.
+void ImageTree::add_missing_parents(const std::string& path) {
+  for (std::string dir = parent_of(path); !dir.empty(); dir = parent_of(dir)) {
+    Node implicit;
+    implicit.meta.mode = S_IFDIR | 0755;
+    if (!nodes_.emplace(dir, std::move(implicit)).second) break;
+  }
+}
+
 void ImageTree::remove_tree(const std::string& path) {
   nodes_.erase(path);
   remove_children(path);
@@ -74,6 +90,7 @@ Status ImageTree::add_layer(const std::filesystem::path& blob) {
   }
   std::vector<LayerEntry> additions;
   std::vector<std::string> whiteouts, opaque_dirs;
+  std::optional<std::string> layer_passwd, layer_group;
   for (;;) {
     archive_entry* e = nullptr;
     int r = archive_read_next_header(in.get(), &e);
@@ -90,7 +107,11 @@ Status ImageTree::add_layer(const std::filesystem::path& blob) {
       continue;
     }
     if (name.rfind(".wh.", 0) == 0) {
-      whiteouts.push_back(join(parent_of(*path), name.substr(4)));
+      // ".wh." alone (or with "." / "..") names no entry; joined, it would mean the root.
+      const std::string target = name.substr(4);
+      if (!target.empty() && target != "." && target != "..") {
+        whiteouts.push_back(join(parent_of(*path), target));
+      }
       continue;
     }
     LayerEntry entry;
@@ -103,27 +124,33 @@ Status ImageTree::add_layer(const std::filesystem::path& blob) {
     entry.meta.mtime_sec = archive_entry_mtime(e);
     entry.meta.mtime_nsec = archive_entry_mtime_nsec(e);
     if (const char* target = archive_entry_symlink(e)) entry.link = target;
-    if (type == AE_IFREG && (*path == "etc/passwd" || *path == "etc/group") &&
-        archive_entry_size(e) <= kMaxAccountFileBytes && !archive_entry_hardlink(e)) {
-      std::string content(static_cast<size_t>(archive_entry_size(e)), '\0');
-      la_ssize_t n = archive_read_data(in.get(), content.data(), content.size());
-      if (n == static_cast<la_ssize_t>(content.size())) {
-        (*path == "etc/passwd" ? passwd_ : group_) = std::move(content);
+    if (*path == "etc/passwd" || *path == "etc/group") {
+      // Whatever this layer puts there replaces the lower content; what cannot be read here
+      // (a link, a hard link, an oversized file) leaves none rather than a stale one.
+      std::string content;
+      if (type == AE_IFREG && !archive_entry_hardlink(e) &&
+          archive_entry_size(e) <= kMaxAccountFileBytes) {
+        content.resize(static_cast<size_t>(archive_entry_size(e)));
+        la_ssize_t n = archive_read_data(in.get(), content.data(), content.size());
+        if (n != static_cast<la_ssize_t>(content.size())) content.clear();
       }
+      (*path == "etc/passwd" ? layer_passwd : layer_group) = std::move(content);
     }
     additions.push_back(std::move(entry));
   }
   for (const auto& dir : opaque_dirs) remove_children(dir);
-  for (const auto& path : whiteouts) {
-    remove_tree(path);
-    if (path == "etc/passwd") passwd_.clear();
-    if (path == "etc/group") group_.clear();
-  }
+  for (const auto& path : whiteouts) remove_tree(path);
   for (auto& entry : additions) {
     // A non-directory replaces whatever was there, a whole tree included.
     if (!S_ISDIR(entry.meta.mode)) remove_children(entry.path);
+    add_missing_parents(entry.path);
     nodes_[entry.path] = Node{entry.meta, std::move(entry.link)};
   }
+  if (layer_passwd) passwd_ = std::move(*layer_passwd);
+  if (layer_group) group_ = std::move(*layer_group);
+  // Removed by a whiteout, an opaque or replaced /etc, or turned into a link: gone with it.
+  if (!is_regular_file("etc/passwd")) passwd_.clear();
+  if (!is_regular_file("etc/group")) group_.clear();
   return {};
 }
 

@@ -27,7 +27,8 @@ class ImageTree {
   // `path` (relative, clean) with the image's symlinks resolved inside the image (as if it were
   // "/"); a missing tail is kept as written. Errors on a symlink loop.
   Result<std::string> resolve(std::string_view path) const;
-  // /etc/passwd and /etc/group as the image has them ("" when absent).
+  // /etc/passwd and /etc/group as the image has them: "" when absent, or when the topmost one
+  // is not a plain file this tree can read (a symlink, a hard link, larger than 4 MiB).
   const std::string& passwd() const { return passwd_; }
   const std::string& group() const { return group_; }
 
@@ -38,6 +39,8 @@ class ImageTree {
   };
   void remove_tree(const std::string& path);
   void remove_children(const std::string& dir);
+  bool is_regular_file(const std::string& path) const;
+  void add_missing_parents(const std::string& path);
 
   std::map<std::string, Node> nodes_;  // by clean relative path
   std::string passwd_, group_;

@@ -151,3 +151,52 @@ TEST_CASE("malformed entries and keys are misses, never crashes", "[build][cache
   broken.digest = "sha256:short";
   CHECK_FALSE(f.cache.store(key, broken).ok());
 }
+
+TEST_CASE("the step's creation time round-trips", "[build][cache]") {
+  Fixture f;
+  const std::string key = BuildCache::key("p", "RUN e", "");
+  CacheEntry e = f.put_layer("layer with a time");
+  e.created_unix = 1700000123;
+  REQUIRE(f.cache.store(key, e).ok());
+  auto hit = f.cache.lookup(key, f.blobs);
+  REQUIRE(hit.has_value());
+  CHECK(hit->created_unix == 1700000123);
+  CHECK(hit->digest == e.digest);
+
+  // No-layer entries keep it too.
+  const std::string none_key = BuildCache::key("p", "ENV A=1", "");
+  CacheEntry none;
+  none.no_layer = true;
+  none.created_unix = 1600000000;
+  REQUIRE(f.cache.store(none_key, none).ok());
+  auto none_hit = f.cache.lookup(none_key, f.blobs);
+  REQUIRE(none_hit.has_value());
+  CHECK(none_hit->no_layer);
+  CHECK(none_hit->created_unix == 1600000000);
+}
+
+TEST_CASE("an entry whose creation time is not an integer is a miss", "[build][cache]") {
+  Fixture f;
+  CacheEntry e = f.put_layer("layer");
+  const std::string key = BuildCache::key("p", "RUN f", "");
+  REQUIRE(f.cache.store(key, e).ok());
+  const std::string layer = R"({"digest":")" + e.digest + R"(","diff_id":")" + e.diff_id +
+                            R"(","size":)" + std::to_string(e.size) + "}";
+  // The same entry with a well-formed time hits, so only the time decides below.
+  write_file(f.entry_file(key), R"({"version":1,"created":1700000000,"layer":)" + layer + "}");
+  auto hit = f.cache.lookup(key, f.blobs);
+  REQUIRE(hit.has_value());
+  CHECK(hit->created_unix == 1700000000);
+
+  const std::string bad_times[] = {
+      R"("1700000000")", "1700000000.5", "null", "true", "[]", "{}", "18446744073709551615",
+  };
+  for (const auto& created : bad_times) {
+    INFO(created);
+    write_file(f.entry_file(key),
+               R"({"version":1,"created":)" + created + R"(,"layer":)" + layer + "}");
+    CHECK_FALSE(f.cache.lookup(key, f.blobs).has_value());
+    write_file(f.entry_file(key), R"({"version":1,"created":)" + created + R"(,"layer":null})");
+    CHECK_FALSE(f.cache.lookup(key, f.blobs).has_value());
+  }
+}
