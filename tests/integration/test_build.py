@@ -383,3 +383,26 @@ def test_interrupted_build_leaves_nothing(home):
     assert "interrupted" in rest
     assert "built/interrupted:1" not in image_names(home)
     home.assert_nothing_left()
+
+
+def test_killed_build_is_cleaned_by_gc(home):
+    ctx = context(home, "killed", {
+        "Dockerfile": "FROM matchlock/busybox:latest\nRUN echo started-killed-step; sleep 300\n",
+    })
+    p = home.popen("build", "--progress", "plain", "--no-cache", "-t", "built/killed:1", ctx,
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for raw in p.stderr:
+        line = raw.decode(errors="replace")
+        if "started-killed-step" in line and "RUN" not in line:
+            break
+    scratch = os.path.join(home.home, "cache", "build", "tmp")
+    assert any(n.startswith(f"build-{p.pid}-") for n in os.listdir(scratch))
+    p.kill()
+    p.wait(timeout=30)
+    r = home.run("gc")
+    assert r.returncode == 0, r.stderr
+    assert b"build scratch build-%d-" % p.pid in r.stdout, r.stdout
+    assert not any(n.startswith(f"build-{p.pid}-") for n in os.listdir(scratch))
+    assert home.run("prune").returncode == 0
+    assert "built/killed:1" not in image_names(home)
+    home.assert_nothing_left()

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "build/build_cache.h"
+#include "build/build_leftovers.h"
 #include "build/build_steps.h"
 #include "build/build_vm.h"
 #include "build/copy_layer.h"
@@ -90,7 +91,7 @@ class TempDir {
   static Result<TempDir> create(const fs::path& parent) {
     std::error_code ec;
     fs::create_directories(parent, ec);
-    std::string pattern = (parent / "build-XXXXXX").string();
+    std::string pattern = (parent / (scratch_prefix() + "XXXXXX")).string();
     if (!::mkdtemp(pattern.data())) {
       return Error(ErrorCode::kIo, "cannot create a directory in " + parent.string());
     }
@@ -226,7 +227,7 @@ Status Builder::prepare() {
   auto cache = BuildCache::open(cache_root / "steps");
   if (!cache) return cache.error();
   cache_ = std::make_unique<BuildCache>(std::move(*cache));
-  auto tmp = TempDir::create(cache_root / "tmp");
+  auto tmp = TempDir::create(scratch_root());
   if (!tmp) return tmp.error();
   tmp_.emplace(std::move(*tmp));
   return {};

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <set>
 
+#include "build/build_leftovers.h"
 #include "cli/arg_parser.h"
 #include "cli/commands.h"
 #include "cli/sandbox_lookup.h"
@@ -158,6 +159,15 @@ int cmd_gc(Args args) {
   }
   if (p->positionals.empty() || !only_orphan.empty()) {
     if (collect_orphans(**store, only_orphan) > 0) code = 1;
+  }
+  if (p->positionals.empty()) {
+    // Scratch space of builds that were killed before they could clean up.
+    auto removed = [](const std::filesystem::path& dir) {
+      std::printf("build scratch %s: removed (its build is gone)\n", dir.filename().c_str());
+    };
+    if (build::remove_dead_build_scratch(build::scratch_root(), removed) > 0) {
+      code = fail("gc: could not remove every dead build's scratch directory", 1);
+    }
   }
   std::printf("Reconciled %zu sandbox%s\n", rows.size(), rows.size() == 1 ? "" : "es");
   return code;
