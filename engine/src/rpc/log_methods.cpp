@@ -32,7 +32,8 @@ void Session::on_log(const Request& req) {
 
 // Never ends by itself: cancel, close or the client leaving ends it with -32003.
 void Session::on_log_stream(const Request& req) {
-  if (!req.id) return reply_error(std::nullopt, kInvalidRequest, "log_stream requires request id");
+  // Its data notifications are keyed by the request id: a notification (no id) is dropped.
+  if (!req.id) return;
   if (!host_->ready()) return reply_error(req.id, kVmFailed, "VM not created");
   const uint64_t id = *req.id;
   std::weak_ptr<Session> weak = shared_from_this();

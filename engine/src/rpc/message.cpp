@@ -60,28 +60,42 @@ size_t utf8_sequence_length(std::string_view s, size_t i) {
 
 }  // namespace
 
-std::optional<Request> parse_request(std::string_view line) {
+std::variant<Request, RejectedLine> parse_request(std::string_view line) {
   auto doc = std::make_shared<rapidjson::Document>();
   doc->Parse(line.data(), line.size());
-  if (doc->HasParseError() || !doc->IsObject()) return std::nullopt;
+  if (doc->HasParseError()) return RejectedLine{kParseError, "Parse error", std::nullopt};
+  // One error for a whole batch: its replies would have to be gathered into one array, and
+  // no SDK sends one.
+  if (doc->IsArray())
+    return RejectedLine{kInvalidRequest, "Invalid Request: batches are not supported",
+                        std::nullopt};
+  if (!doc->IsObject())
+    return RejectedLine{kInvalidRequest, "Invalid Request: not an object", std::nullopt};
 
   Request r;
-  if (auto it = doc->FindMember("method"); it != doc->MemberEnd()) {
-    if (it->value.IsString()) {
-      r.method.assign(it->value.GetString(), it->value.GetStringLength());
-    } else if (!it->value.IsNull()) {
-      return std::nullopt;
-    }
-  }
+  // The id first, so that the other errors can name the request they answer.
   if (auto it = doc->FindMember("id"); it != doc->MemberEnd() && !it->value.IsNull()) {
-    // The SDKs' ids are unsigned integers; anything else is undecodable, as in the original.
-    if (!it->value.IsUint64()) return std::nullopt;
+    if (!it->value.IsUint64())
+      return RejectedLine{kInvalidRequest, "Invalid Request: id must be an unsigned integer",
+                          std::nullopt};
     r.id = it->value.GetUint64();
   }
-  if (auto it = doc->FindMember("jsonrpc"); it != doc->MemberEnd()) {
-    if (!it->value.IsString() && !it->value.IsNull()) return std::nullopt;
-  }
+  auto version = doc->FindMember("jsonrpc");
+  if (version == doc->MemberEnd() || !version->value.IsString() ||
+      std::string_view(version->value.GetString(), version->value.GetStringLength()) != "2.0")
+    return RejectedLine{kInvalidRequest, R"(Invalid Request: jsonrpc must be "2.0")", r.id};
+  auto method = doc->FindMember("method");
+  if (method == doc->MemberEnd() || method->value.IsNull())
+    return RejectedLine{kInvalidRequest, "Invalid Request: method is required", r.id};
+  if (!method->value.IsString())
+    return RejectedLine{kInvalidRequest, "Invalid Request: method must be a string", r.id};
+  r.method.assign(method->value.GetString(), method->value.GetStringLength());
+  if (r.method.empty())
+    return RejectedLine{kInvalidRequest, "Invalid Request: method is required", r.id};
   if (auto it = doc->FindMember("params"); it != doc->MemberEnd() && !it->value.IsNull()) {
+    if (!it->value.IsObject() && !it->value.IsArray())
+      return RejectedLine{kInvalidRequest, "Invalid Request: params must be an object or array",
+                          r.id};
     r.params = &it->value;
   }
   r.doc = std::move(doc);

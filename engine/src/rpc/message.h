@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 
 namespace matchlock::rpc {
 
@@ -38,9 +39,19 @@ struct Request {
   const rapidjson::Value* params = nullptr;
 };
 
-// Parses one line. nullopt means "Parse error" (reply -32700 without id): invalid JSON, not an
-// object, a method that is not a string, or an id that is not an unsigned integer.
-std::optional<Request> parse_request(std::string_view line);
+// A line that is not a request we serve, and the one error that answers it. `id` is set when
+// the line carried a usable id (JSON-RPC 2.0 answers an invalid request with its id if known).
+struct RejectedLine {
+  int code = kInvalidRequest;
+  std::string message;
+  std::optional<uint64_t> id;
+};
+
+// Parses one line (docs/rpc.md, "Errors"): -32700 only for text that is not JSON; -32600 for
+// JSON that is not a request we serve: a batch (an array, empty or not), a non-object, a
+// `jsonrpc` other than "2.0", a missing or non-string `method`, an id that is not an unsigned
+// integer (the SDKs' ids), or `params` that is neither an object nor an array.
+std::variant<Request, RejectedLine> parse_request(std::string_view line);
 
 std::string result_line(std::optional<uint64_t> id, const rapidjson::Value& result);
 std::string error_line(std::optional<uint64_t> id, int code, std::string_view message);

@@ -4,6 +4,7 @@
 #include <cassert>
 #include <cmath>
 #include <utility>
+#include <variant>
 
 #include "core/base64.h"
 #include "core/log.h"
@@ -92,7 +93,8 @@ Session::Session(uv_loop_t* loop, std::shared_ptr<Output> output, std::shared_pt
       role_(role),
       framer_([this](std::string_view line) { handle_line(line); },
               [this] {
-                if (serving()) reply_error(std::nullopt, kParseError, "Parse error: line too long");
+                if (serving())
+                  send(error_line(std::nullopt, kParseError, "Parse error: line too long"));
               }) {}
 
 Session::~Session() = default;
@@ -123,23 +125,18 @@ void Session::handle_eof() {
 
 void Session::handle_line(std::string_view line) {
   if (!serving()) return;  // after close every line is ignored, never answered
-  auto req = parse_request(line);
-  if (!req) {
-    // A batch is well-formed JSON-RPC we do not serve (the SDKs never send one).
-    const auto first = line.find_first_not_of(" \t\r");
-    if (first != std::string_view::npos && line[first] == '[')
-      return reply_error(std::nullopt, kInvalidRequest,
-                         "Invalid Request: batches are not supported");
-    return reply_error(std::nullopt, kParseError, "Parse error");
+  auto parsed = parse_request(line);
+  if (auto* rejected = std::get_if<RejectedLine>(&parsed)) {
+    // Answered even without an id: the client cannot have meant it as a notification.
+    return send(error_line(rejected->id, rejected->code, rejected->message));
   }
-  if (req->method.empty())
-    return reply_error(req->id, kInvalidRequest, "Invalid Request: method is required");
+  auto req = std::get<Request>(std::move(parsed));
   // create is a barrier (docs/rpc.md): what arrives while it runs waits for its end.
-  if (host_->state() == SandboxState::kCreating && waits_for_create(req->method)) {
-    waiting_for_create_.push_back(std::move(*req));
+  if (host_->state() == SandboxState::kCreating && waits_for_create(req.method)) {
+    waiting_for_create_.push_back(std::move(req));
     return update_input_pause();
   }
-  dispatch(*req);
+  dispatch(req);
 }
 
 void Session::release_waiting_for_create() {
@@ -413,9 +410,9 @@ void Session::cancel_all_calls() {
 // ---- exec family -----------------------------------------------------------------------------
 
 void Session::on_exec(const Request& req, ExecMode mode) {
-  if (!req.id && (mode == ExecMode::kPipe || mode == ExecMode::kTty)) {
-    return reply_error(std::nullopt, kInvalidRequest, req.method + " requires request id");
-  }
+  // Their notifications and input are keyed by the request id; a notification (no id) cannot
+  // use them, and is never answered, so it is dropped.
+  if (!req.id && (mode == ExecMode::kPipe || mode == ExecMode::kTty)) return;
   if (!host_->ready()) return reply_error(req.id, kVmFailed, "VM not created");
   if (!req.params || !req.params->IsObject()) {
     return reply_error(req.id, kInvalidParams, "invalid params: command is required");
@@ -526,8 +523,9 @@ void Session::reply(std::optional<uint64_t> id, const rapidjson::Value& result) 
   send(result_line(id, result));
 }
 
+// A notification (no id) is never answered, not even with an error (JSON-RPC 2.0).
 void Session::reply_error(std::optional<uint64_t> id, int code, std::string_view message) {
-  if (!id && code != kParseError && code != kInvalidRequest) return;
+  if (!id) return;
   send(error_line(id, code, message));
 }
 

@@ -3,11 +3,28 @@
 
 #include "rpc/message.h"
 
+#include <variant>
+
 using namespace matchlock::rpc;
 
+namespace {
+
+std::optional<Request> request(std::string_view line) {
+  auto parsed = parse_request(line);
+  if (auto* r = std::get_if<Request>(&parsed)) return std::move(*r);
+  return std::nullopt;
+}
+
+RejectedLine rejected(std::string_view line) {
+  auto parsed = parse_request(line);
+  REQUIRE(std::holds_alternative<RejectedLine>(parsed));
+  return std::get<RejectedLine>(parsed);
+}
+
+}  // namespace
+
 TEST_CASE("request_with_integer_id_and_params_parses", "[rpc][message]") {
-  auto r =
-      parse_request(R"({"jsonrpc":"2.0","method":"exec","params":{"command":"echo hi"},"id":2})");
+  auto r = request(R"({"jsonrpc":"2.0","method":"exec","params":{"command":"echo hi"},"id":2})");
   REQUIRE(r.has_value());
   CHECK(r->method == "exec");
   CHECK(r->id == 2u);
@@ -16,30 +33,61 @@ TEST_CASE("request_with_integer_id_and_params_parses", "[rpc][message]") {
 }
 
 TEST_CASE("request_without_params_or_id_parses", "[rpc][message]") {
-  auto r = parse_request(R"({"jsonrpc":"2.0","method":"close"})");
+  auto r = request(R"({"jsonrpc":"2.0","method":"close"})");
   REQUIRE(r.has_value());
   CHECK_FALSE(r->id.has_value());
   CHECK(r->params == nullptr);
-  auto n = parse_request(R"({"method":"cancel","params":null,"id":null})");
+  auto n = request(R"({"jsonrpc":"2.0","method":"cancel","params":null,"id":null})");
   REQUIRE(n.has_value());
   CHECK(n->params == nullptr);
   CHECK_FALSE(n->id.has_value());
 }
 
-TEST_CASE("request_with_string_negative_or_fractional_id_is_a_parse_error", "[rpc][message]") {
-  CHECK_FALSE(parse_request(R"({"method":"exec","id":"1"})").has_value());
-  CHECK_FALSE(parse_request(R"({"method":"exec","id":-1})").has_value());
-  CHECK_FALSE(parse_request(R"({"method":"exec","id":1.5})").has_value());
-  CHECK_FALSE(parse_request(R"({"method":"exec","id":1.0})").has_value());
-  CHECK(parse_request(R"({"method":"exec","id":18446744073709551615})").has_value());
+TEST_CASE("request_with_string_negative_or_fractional_id_is_an_invalid_request", "[rpc][message]") {
+  for (const char* line : {R"({"jsonrpc":"2.0","method":"exec","id":"1"})",
+                           R"({"jsonrpc":"2.0","method":"exec","id":-1})",
+                           R"({"jsonrpc":"2.0","method":"exec","id":1.5})",
+                           R"({"jsonrpc":"2.0","method":"exec","id":1.0})"}) {
+    auto e = rejected(line);
+    CHECK(e.code == kInvalidRequest);
+    CHECK_FALSE(e.id.has_value());
+  }
+  CHECK(request(R"({"jsonrpc":"2.0","method":"exec","id":18446744073709551615})").has_value());
 }
 
-TEST_CASE("array_invalid_json_and_non_string_method_are_parse_errors", "[rpc][message]") {
-  CHECK_FALSE(parse_request(R"([{"method":"exec","id":1}])").has_value());
-  CHECK_FALSE(parse_request(R"({"method":"exec","id":1)").has_value());
-  CHECK_FALSE(parse_request(R"({"method":7,"id":1})").has_value());
-  CHECK_FALSE(parse_request(R"("exec")").has_value());
-  CHECK_FALSE(parse_request(R"({"method":"exec"} {"x":1})").has_value());
+TEST_CASE("only_text_that_is_not_json_is_a_parse_error", "[rpc][message]") {
+  CHECK(rejected(R"({"jsonrpc":"2.0","method":"exec","id":1)").code == kParseError);
+  CHECK(rejected(R"({"method":"exec"} {"x":1})").code == kParseError);
+  CHECK(rejected("").code == kParseError);
+}
+
+TEST_CASE("batches_and_non_objects_are_invalid_requests", "[rpc][message]") {
+  for (const char* line :
+       {"[]", R"([{"jsonrpc":"2.0","method":"exec","id":1}])", R"("exec")", "7", "null"}) {
+    auto e = rejected(line);
+    CHECK(e.code == kInvalidRequest);
+    CHECK_FALSE(e.id.has_value());
+  }
+  CHECK(rejected("[]").message == "Invalid Request: batches are not supported");
+}
+
+TEST_CASE("invalid_requests_keep_their_id_when_it_is_usable", "[rpc][message]") {
+  auto no_method = rejected(R"({"jsonrpc":"2.0","id":1})");
+  CHECK(no_method.code == kInvalidRequest);
+  CHECK(no_method.id == 1u);
+  CHECK(no_method.message == "Invalid Request: method is required");
+  auto bad_method = rejected(R"({"jsonrpc":"2.0","method":7,"id":2})");
+  CHECK(bad_method.code == kInvalidRequest);
+  CHECK(bad_method.id == 2u);
+  auto old_version = rejected(R"({"jsonrpc":"1.0","method":"version","id":3})");
+  CHECK(old_version.id == 3u);
+  CHECK(old_version.message == R"(Invalid Request: jsonrpc must be "2.0")");
+  CHECK(rejected(R"({"method":"version","id":4})").id == 4u);
+  CHECK(rejected(R"({"jsonrpc":2.0,"method":"version","id":5})").id == 5u);
+  auto scalar_params = rejected(R"({"jsonrpc":"2.0","method":"exec","params":"ls","id":6})");
+  CHECK(scalar_params.code == kInvalidRequest);
+  CHECK(scalar_params.id == 6u);
+  CHECK(request(R"({"jsonrpc":"2.0","method":"exec","params":[],"id":7})").has_value());
 }
 
 TEST_CASE("result_line_has_jsonrpc_result_object_and_integer_id", "[rpc][message]") {

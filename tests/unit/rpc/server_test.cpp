@@ -154,11 +154,20 @@ struct Harness {
 
 TEST_CASE("unparsable_lines_get_a_parse_error_without_id", "[rpc][server]") {
   Harness h;
-  h.send(R"({"jsonrpc":"2.0","method":"exec","id":"1"})");
-  CHECK(h.last() == R"({"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error"}})");
   h.send("not json");
   CHECK(h.last() == R"({"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error"}})");
+  h.send(R"({"jsonrpc":"2.0","method":"version","id":1)");
+  CHECK(h.last() == R"({"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error"}})");
   CHECK(h.out->lines.size() == 2);
+}
+
+TEST_CASE("an_id_that_is_not_an_unsigned_integer_is_an_invalid_request", "[rpc][server]") {
+  Harness h;
+  h.send(R"({"jsonrpc":"2.0","method":"exec","id":"1"})");
+  CHECK(
+      h.last() ==
+      R"({"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request: id must be an unsigned integer"}})");
+  CHECK(h.out->lines.size() == 1);
 }
 
 TEST_CASE("a_batch_is_an_invalid_request_not_a_parse_error", "[rpc][server]") {
@@ -167,6 +176,18 @@ TEST_CASE("a_batch_is_an_invalid_request_not_a_parse_error", "[rpc][server]") {
   CHECK(
       h.last() ==
       R"({"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request: batches are not supported"}})");
+  // Not one of its requests ran: the session still serves.
+  CHECK_FALSE(h.done);
+  CHECK(h.created.empty());
+}
+
+TEST_CASE("an_empty_batch_gets_one_invalid_request_error", "[rpc][server]") {
+  Harness h;
+  h.send("[]");
+  CHECK(
+      h.last() ==
+      R"({"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request: batches are not supported"}})");
+  CHECK(h.out->lines.size() == 1);
 }
 
 TEST_CASE("a_request_without_method_is_an_invalid_request", "[rpc][server]") {
@@ -175,6 +196,26 @@ TEST_CASE("a_request_without_method_is_an_invalid_request", "[rpc][server]") {
   CHECK(
       h.last() ==
       R"({"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request: method is required"},"id":4})");
+  // Not a notification either: without method and id it is still answered.
+  h.send(R"({"jsonrpc":"2.0"})");
+  CHECK(
+      h.last() ==
+      R"({"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request: method is required"}})");
+}
+
+TEST_CASE("a_wrong_or_missing_jsonrpc_version_is_an_invalid_request", "[rpc][server]") {
+  Harness h;
+  h.send(R"({"jsonrpc":"1.0","method":"version","id":5})");
+  CHECK(
+      h.last() ==
+      R"({"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request: jsonrpc must be \"2.0\""},"id":5})");
+  h.send(R"({"method":"version","id":6})");
+  CHECK(
+      h.last() ==
+      R"({"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request: jsonrpc must be \"2.0\""},"id":6})");
+  h.send(R"({"jsonrpc":"2.0","method":"version","id":7})");  // still serving
+  CHECK(h.json(2)["id"].GetUint64() == 7);
+  CHECK(h.json(2).HasMember("result"));
 }
 
 TEST_CASE("notifications_are_never_answered", "[rpc][server]") {
@@ -205,9 +246,9 @@ TEST_CASE("log_methods_need_a_sandbox", "[rpc][server]") {
   h.send(R"({"jsonrpc":"2.0","method":"log_stream","id":5})");
   CHECK(h.last() ==
         R"({"jsonrpc":"2.0","error":{"code":-32000,"message":"VM not created"},"id":5})");
-  h.send(R"({"jsonrpc":"2.0","method":"log_stream"})");
-  CHECK(h.last() ==
-        R"({"jsonrpc":"2.0","error":{"code":-32600,"message":"log_stream requires request id"}})");
+  size_t before = h.out->lines.size();
+  h.send(R"({"jsonrpc":"2.0","method":"log_stream"})");  // a notification: never answered
+  CHECK(h.out->lines.size() == before);
 }
 
 TEST_CASE("version_needs_no_sandbox", "[rpc][server]") {
@@ -418,15 +459,14 @@ TEST_CASE("exec_pipe_sends_ready_first_and_routes_stdin_by_params_id_without_rep
   CHECK(d["result"]["exit_code"].GetInt64() == 7);
 }
 
-TEST_CASE("exec_pipe_and_exec_tty_require_an_id", "[rpc][server]") {
+TEST_CASE("exec_pipe_and_exec_tty_sent_as_notifications_are_dropped_unanswered", "[rpc][server]") {
   Harness h;
   h.create_vm();
+  size_t before = h.out->lines.size();
   h.send(R"({"jsonrpc":"2.0","method":"exec_pipe","params":{"command":"cat"}})");
-  CHECK(h.last() ==
-        R"({"jsonrpc":"2.0","error":{"code":-32600,"message":"exec_pipe requires request id"}})");
   h.send(R"({"jsonrpc":"2.0","method":"exec_tty","params":{"command":"sh"}})");
-  CHECK(h.last() ==
-        R"({"jsonrpc":"2.0","error":{"code":-32600,"message":"exec_tty requires request id"}})");
+  CHECK(h.out->lines.size() == before);
+  CHECK(h.vm->execs.empty());  // nothing was started that no one could talk to
 }
 
 TEST_CASE("exec_tty_uses_requested_size_and_forwards_resize", "[rpc][server]") {
