@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -24,6 +25,9 @@ constexpr uint64_t kMinMemoryMib = 64;
 constexpr uint64_t kMaxMemoryMib = 64 * 1024;
 constexpr uint64_t kMinDiskMib = 64;
 constexpr uint64_t kMaxDiskMib = 1024 * 1024;
+// A grace period is capped (as --timeout is by the host) so its milliseconds cannot wrap
+// around into a short wait: anything longer than this is "wait as long as it takes".
+constexpr uint64_t kMaxGracefulSeconds = 100ull * 365 * 24 * 3600;
 
 // A regular file only: a directory "reads" as empty on Linux, which would hide the mistake.
 Result<std::string> read_file(const std::string& path, const std::string& flag) {
@@ -315,7 +319,7 @@ Status parse_resource_flags(const ParsedArgs& a, RunOptions& o) {
   if (auto v = a.value("graceful-shutdown")) {
     auto t = parse_duration_seconds(*v, "--graceful-shutdown");
     if (!t.ok()) return t.error();
-    o.graceful_shutdown_ms = *t * 1000;
+    o.graceful_shutdown_ms = std::min(*t, kMaxGracefulSeconds) * 1000;
   }
   return {};
 }

@@ -25,11 +25,6 @@ GuestStartPlan plan_guest_start(const SavedGuestStore& store, const SavedGuestKe
     plan.reason = "cold boot requested";
     return plan;
   }
-  if (store.root().string().find(',') != std::string::npos) {
-    plan.reason = "no warm start: QEMU's file URI cannot name a path with a comma (" +
-                  store.root().string() + ")";
-    return plan;
-  }
   plan.key = saved_guest_key(inputs);
   if (auto saved = store.find(plan.key)) {
     plan.mode = GuestStart::kRestore;

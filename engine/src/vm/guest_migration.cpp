@@ -40,12 +40,22 @@ std::string events_capability() {
   return R"({"capabilities":[{"capability":"events","state":true},{"capability":"mapped-ram","state":true}]})";
 }
 
-// {"uri":"file:PATH"} plus, for the incoming side, "exit-on-error": false so a bad file leaves
-// QEMU up to say why (QEMU >= 9.1).
-std::string file_uri_arguments(const std::filesystem::path& path, bool incoming) {
+// The file as a structured channel, never a "file:PATH" URI: QEMU parses options after a comma
+// in a URI, so a path with one (a MATCHLOCK_HOME like "/srv/a,b") would be misread. For the
+// incoming side, "exit-on-error": false so a bad file leaves QEMU up to say why (QEMU >= 9.1).
+std::string file_channel_arguments(const std::filesystem::path& path, bool incoming) {
   rapidjson::Document d(rapidjson::kObjectType);
   auto& a = d.GetAllocator();
-  d.AddMember("uri", json::str("file:" + path.string(), a), a);
+  rapidjson::Value addr(rapidjson::kObjectType);
+  addr.AddMember("transport", "file", a);
+  addr.AddMember("filename", json::str(path.string(), a), a);
+  addr.AddMember("offset", 0, a);
+  rapidjson::Value channel(rapidjson::kObjectType);
+  channel.AddMember("channel-type", "main", a);
+  channel.AddMember("addr", addr, a);
+  rapidjson::Value channels(rapidjson::kArrayType);
+  channels.PushBack(channel, a);
+  d.AddMember("channels", channels, a);
   if (incoming) d.AddMember("exit-on-error", false, a);
   return to_json(d);
 }
@@ -178,12 +188,8 @@ class MigrationRun : public std::enable_shared_from_this<MigrationRun> {
   bool finished_ = false;
 };
 
-// QEMU's "file:" URI takes options after a comma: a path with one would be misread.
 std::optional<Error> check_path(const std::filesystem::path& path) {
-  if (path.empty() || path.string().find(',') != std::string::npos) {
-    return invalid_argument("a guest state file's path must be non-empty and have no ',': " +
-                            path.string());
-  }
+  if (path.empty()) return invalid_argument("a guest state file's path must not be empty");
   return std::nullopt;
 }
 
@@ -197,7 +203,7 @@ void save_guest_state(QmpClient& qmp, const std::filesystem::path& path,
       {"migrate-set-capabilities", events_capability()},
       {"migrate-set-parameters",
        R"({"max-bandwidth":)" + std::to_string(kUnlimitedBandwidth) + "}"},
-      {"migrate", file_uri_arguments(path, false)},
+      {"migrate", file_channel_arguments(path, false)},
   };
   auto run = std::make_shared<MigrationRun>(qmp, "saving the guest", std::move(done));
   run->start(std::move(commands), timeout, true);
@@ -208,7 +214,7 @@ void load_guest_state(QmpClient& qmp, const std::filesystem::path& path,
   if (auto bad = check_path(path)) return done(*bad);
   std::vector<Command> commands = {
       {"migrate-set-capabilities", events_capability()},
-      {"migrate-incoming", file_uri_arguments(path, true)},
+      {"migrate-incoming", file_channel_arguments(path, true)},
   };
   auto run = std::make_shared<MigrationRun>(qmp, "loading the guest", std::move(done));
   run->start(std::move(commands), timeout, false);

@@ -21,7 +21,8 @@ namespace matchlock::vm {
 
 // Stops the guest (it stays stopped), lifts QEMU's default 128 MiB/s migration bandwidth cap,
 // and migrates to `path` (created or truncated). Status ok once the file is complete.
-// `path` must not contain ',' (QEMU's "file:" URI reads options after one).
+// `path` may be any non-empty path, commas included (it goes to QEMU as a structured file
+// channel, not as a URI QEMU would parse).
 void save_guest_state(QmpClient& qmp, const std::filesystem::path& path,
                       std::chrono::milliseconds timeout, std::function<void(Status)> done);
 

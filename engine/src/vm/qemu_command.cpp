@@ -74,6 +74,11 @@ std::string data_disk_serial(size_t index) {
 
 namespace {
 
+// QEMU's default on a failed write is to pause the VM when the host disk is full (ENOSPC),
+// which would hang `run` for good: the guest gets the I/O error instead, so its write fails
+// and the command ends.
+constexpr char kReportIoErrors[] = ",werror=report,rerror=report";
+
 // A user's image through the file protocol explicitly (never parsed as "proto:..."). QEMU
 // takes an exclusive write lock on an image it opens read-write, so a second sandbox cannot
 // open the same disk read-write at once (boot.cpp words that failure).
@@ -82,7 +87,8 @@ void add_data_disk(std::vector<std::string>& a, const VmDisk& disk) {
   a.insert(a.end(), {"-drive",
                      "file.driver=file,file.filename=" + qemu_option_value(disk.path.string()) +
                          ",if=none,id=" + id + ",format=raw" +
-                         (disk.readonly ? ",readonly=on" : ",discard=unmap"),
+                         (disk.readonly ? std::string(",readonly=on")
+                                        : std::string(",discard=unmap") + kReportIoErrors),
                      "-device", "virtio-blk-device,drive=" + id + ",serial=" + id});
 }
 
@@ -98,32 +104,33 @@ std::vector<std::string> qemu_argv(const VmSpec& spec) {
     a.insert(a.end(), {"-object", "memory-backend-memfd,id=" + std::string(kGuestRamId) +
                                       ",size=" + std::to_string(spec.memory_mib) + "M,share=on"});
   }
-  a.insert(a.end(), {
-                        "-smp",
-                        std::to_string(spec.vcpus),
-                        "-m",
-                        std::to_string(spec.memory_mib) + "M",
-                        "-kernel",
-                        spec.kernel.string(),
-                        "-initrd",
-                        spec.initrd.string(),
-                        "-append",
-                        kernel_cmdline(spec),
-                        "-chardev",
-                        "file,id=console,path=" + qemu_option_value(spec.console_log.string()),
-                        "-serial",
-                        "chardev:console",
-                        "-drive",
-                        "file=" + qemu_option_value(spec.base_disk.string()) +
-                            ",if=none,id=base,format=raw,readonly=on",
-                        "-device",
-                        "virtio-blk-device,drive=base,serial=base",
-                        "-drive",
-                        "file=" + qemu_option_value(spec.upper_disk.string()) +
-                            ",if=none,id=upper,format=raw,cache=unsafe,discard=unmap",
-                        "-device",
-                        "virtio-blk-device,drive=upper,serial=upper",
-                    });
+  a.insert(a.end(),
+           {
+               "-smp",
+               std::to_string(spec.vcpus),
+               "-m",
+               std::to_string(spec.memory_mib) + "M",
+               "-kernel",
+               spec.kernel.string(),
+               "-initrd",
+               spec.initrd.string(),
+               "-append",
+               kernel_cmdline(spec),
+               "-chardev",
+               "file,id=console,path=" + qemu_option_value(spec.console_log.string()),
+               "-serial",
+               "chardev:console",
+               "-drive",
+               "file=" + qemu_option_value(spec.base_disk.string()) +
+                   ",if=none,id=base,format=raw,readonly=on",
+               "-device",
+               "virtio-blk-device,drive=base,serial=base",
+               "-drive",
+               "file=" + qemu_option_value(spec.upper_disk.string()) +
+                   ",if=none,id=upper,format=raw,cache=unsafe,discard=unmap" + kReportIoErrors,
+               "-device",
+               "virtio-blk-device,drive=upper,serial=upper",
+           });
   for (const auto& disk : spec.data_disks) add_data_disk(a, disk);
   a.insert(a.end(), {
                         "-device",

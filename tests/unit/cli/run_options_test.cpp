@@ -151,3 +151,23 @@ TEST_CASE("run --disk: repeatable, checked as a set against the workspace", "[cl
   CHECK(parse({"--workspace", "/w", "--disk", a + ":/workspace/x"}).ok());
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("run --timeout and --graceful-shutdown: overflow is an error or saturates, never wraps",
+          "[cli][duration]") {
+  CHECK(error_of({"--timeout", "99999999999999999999"}) ==
+        "invalid --timeout \"99999999999999999999\": duration is too long");
+  CHECK_THAT(error_of({"--timeout", "1e30s"}), Catch::StartsWith("invalid --timeout \"1e30s\": "));
+  CHECK_THAT(error_of({"--graceful-shutdown", "99999999999999999999"}),
+             Catch::StartsWith("invalid --graceful-shutdown "));
+  // Fits in 64 bits as seconds, not as milliseconds: a long wait, not a wrapped short one.
+  auto r = parse({"--graceful-shutdown", "18446744073709551615"});
+  REQUIRE(r.ok());
+  CHECK(r->graceful_shutdown_ms >= 100ull * 365 * 24 * 3600 * 1000);
+  r = parse({"--timeout", "18446744073709551615"});
+  REQUIRE(r.ok());
+  CHECK(r->timeout_seconds == 18446744073709551615ull);  // the host caps it (kMaxTimeoutSeconds)
+}
+
+TEST_CASE("run --env-file refuses a directory", "[cli][env]") {
+  CHECK(error_of({"--env-file", "/tmp"}) == "--env-file /tmp: not a regular file");
+}

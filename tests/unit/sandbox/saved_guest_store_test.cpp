@@ -217,6 +217,19 @@ TEST_CASE("the plan restores a save, else saves, else boots cold", "[sandbox][wa
   CHECK(plan_guest_start(store, other, "qemu-id", false).mode == GuestStart::kColdAndSave);
 }
 
+TEST_CASE("a store whose path has a comma still saves and restores", "[sandbox][warm]") {
+  // The guest state goes to QEMU as a structured file channel, never a URI it would split.
+  TempDir dir;
+  SavedGuestStore store(dir.path / "home,offset=9", 1 << 30);
+  auto inputs = some_inputs();
+  auto first = plan_guest_start(store, inputs, "qemu-id", false);
+  REQUIRE(first.mode == GuestStart::kColdAndSave);
+  write_file(first.slot->temporary_file(), "state");
+  REQUIRE(first.slot->commit(SavedGuestInfo{}).ok());
+  first.slot.reset();
+  CHECK(plan_guest_start(store, inputs, "qemu-id", false).mode == GuestStart::kRestore);
+}
+
 TEST_CASE("QEMU's refusals to migrate at all are told from passing failures", "[sandbox][warm]") {
   CHECK(is_permanent_save_refusal(
       "State blocked by non-migratable device 'virtio-mmio@00000000feb02e00/vhost-user-fs'"));

@@ -202,7 +202,9 @@ TEST_CASE("a paused guest with virtio-fs is saved to a file and loaded by anothe
   if (!qemu_can_migrate_vhost_user_fs()) return;
   Loop loop;
   TempDir dir;
-  const fs::path state = dir.path / "guest.state";
+  // A comma (an option separator in a "file:" URI) is only part of the name.
+  fs::create_directory(dir.path / "home,offset=4096");
+  const fs::path state = dir.path / "home,offset=4096" / "guest.state";
 
   {
     PausedQemu source(loop, dir.path, "source", false);
@@ -278,14 +280,14 @@ TEST_CASE("a damaged or truncated guest state fails the load with an error", "[m
   CHECK_FALSE(target.exited);  // exit-on-error off: QEMU stays to say why
 }
 
-TEST_CASE("a guest state path QEMU would misread is refused", "[migration]") {
+TEST_CASE("an empty guest state path is refused", "[migration]") {
   Loop loop;
   int sv[2];
   REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
   UniqueFd peer(sv[1]);
   vm::QmpClient qmp(&loop.loop, UniqueFd(sv[0]), [](Status) {});
   std::optional<Status> got;
-  vm::save_guest_state(qmp, "/tmp/a,offset=9", kTimeout, [&](Status st) { got = std::move(st); });
+  vm::save_guest_state(qmp, "", kTimeout, [&](Status st) { got = std::move(st); });
   REQUIRE(got);
   CHECK_FALSE(got->ok());
   got.reset();

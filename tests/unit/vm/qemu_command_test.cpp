@@ -133,6 +133,27 @@ TEST_CASE("paths with commas cannot inject qemu options", "[vm]") {
   CHECK(found);
 }
 
+TEST_CASE("writable disks report I/O errors to the guest instead of pausing the VM", "[vm][disk]") {
+  // QEMU pauses the VM on ENOSPC by default: a full host disk would hang `run`.
+  VmSpec s = sample();
+  s.data_disks = {{"/v/rw.ext4", data_disk_serial(0), false},
+                  {"/v/ro.ext4", data_disk_serial(1), true}};
+  auto argv = qemu_argv(s);
+  size_t writable = 0;
+  for (const auto& a : argv) {
+    const bool upper = a.find(",id=upper,") != std::string::npos;
+    const bool rw_data = a.find(",id=disk0,") != std::string::npos;
+    if (upper || rw_data) {
+      ++writable;
+      CHECK_THAT(a, Catch::EndsWith(",werror=report,rerror=report"));
+    } else if (a.find(",id=base,") != std::string::npos ||
+               a.find(",id=disk1,") != std::string::npos) {
+      CHECK(a.find("werror") == std::string::npos);  // read-only: nothing to write
+    }
+  }
+  CHECK(writable == 2);
+}
+
 TEST_CASE("qemu runs under its own seccomp sandbox", "[vm]") {
   auto argv = qemu_argv(sample());
   auto it = std::find(argv.begin(), argv.end(), "-sandbox");
@@ -163,7 +184,7 @@ TEST_CASE("data disks are virtio-blk drives by serial, paths escaped, ro when as
   auto argv = qemu_argv(s);
   CHECK(has_pair(argv, "-drive",
                  "file.driver=file,file.filename=/v/data,,x.ext4,if=none,id=disk0,format=raw,"
-                 "discard=unmap"));
+                 "discard=unmap,werror=report,rerror=report"));
   CHECK(has_pair(argv, "-device", "virtio-blk-device,drive=disk0,serial=disk0"));
   // The file protocol is explicit: a name that looks like "proto:..." is still a file name.
   CHECK(has_pair(argv, "-drive",
