@@ -230,7 +230,8 @@ def test_gc_removes_old_folders_without_a_row(ml):
     (["port-forward", "vm-nope0000", "8080:80"], 1, "no such sandbox: vm-nope0000"),
     (["log", "vm-nope0000"], 1, "no such sandbox: vm-nope0000"),
     (["allow-list", "add", "vm-nope0000", "x"], 1, "no such sandbox: vm-nope0000"),
-    (["build", "."], 2, "build is not available yet"),
+    (["build", "."], 2, "-t NAME[:TAG]"),
+    (["build", "--bogus", "."], 2, "--bogus"),
     (["frobnicate"], 2, "frobnicate"),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
 def test_bad_input_is_one_clear_line(ml, args, code, named):
@@ -247,7 +248,8 @@ def test_help_lists_every_command_and_each_has_help(ml):
                 "log", "allow-list"):
         assert re.search(rf"^  {re.escape(cmd)}[ ,]", text, re.M), cmd
     for cmd in (["list"], ["ls"], ["get"], ["inspect"], ["rm"], ["prune"], ["gc"], ["setup"],
-                ["version"], ["exec"], ["kill"], ["log"], ["allow-list"], ["port-forward"]):
+                ["version"], ["exec"], ["kill"], ["log"], ["allow-list"], ["port-forward"],
+                ["build"]):
         r = ml.run(*cmd, "--help")
         assert r.returncode == 0, (cmd, r.stderr)
         assert r.stdout.startswith(b"Usage: matchlock ")
