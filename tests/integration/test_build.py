@@ -406,3 +406,17 @@ def test_killed_build_is_cleaned_by_gc(home):
     assert home.run("prune").returncode == 0
     assert "built/killed:1" not in image_names(home)
     home.assert_nothing_left()
+
+
+def test_allow_host_build_runs_behind_the_policy(home):
+    """--allow-host puts RUN behind the interception policy: a name that is not allowed gets the
+    policy's sinkhole address from the engine's DNS, which only interception answers with."""
+    ctx = context(home, "allowhost", {
+        "Dockerfile": "FROM matchlock/busybox:latest\n"
+                      "RUN nslookup not-allowed.example.com 2>&1 | sed 's/^/dns: /'; true\n",
+    })
+    rc, out, err = build(home, ctx, "--allow-host", "allowed.example.com", "--no-cache",
+                         "-t", "built/allowhost:1")
+    assert rc == 0, err
+    answers = [l for l in err.splitlines() if "dns: " in l and "RUN" not in l]
+    assert any("192.168.127.3" in l for l in answers), err
