@@ -31,13 +31,13 @@ ALLOWED = {
     "rpc": {"core", "sandbox", "vfs", "state"},
     # `matchlock build`: the Dockerfile frontend and executor; layers go to the image store,
     # RUN steps run in sandboxes.
-    "build": {"core", "image", "sandbox"},
+    "dockerbuild": {"core", "image", "sandbox"},
     # The image commands (pull, image ls/rm/import) and the record-keeping commands (list, get,
     # inspect, rm, prune, gc) work on the image store and the state database without a sandbox;
     # `version` and `setup linux` report the host's QEMU and guest bundle (vm/qemu_install.h,
     # vm/bundle.h) without starting one; the volume commands manage volumes without one;
-    # `build` drives the build module.
-    "cli": {"core", "rpc", "sandbox", "image", "state", "vm", "volume", "build"},
+    # `build` drives the dockerbuild module.
+    "cli": {"core", "rpc", "sandbox", "image", "state", "vm", "volume", "dockerbuild"},
 }
 GUEST_AGENT_ALLOWED = {"core", "guest_protocol"}
 

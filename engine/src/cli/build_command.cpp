@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <thread>
 
-#include "build/build_executor.h"
-#include "build/build_plan.h"
+#include "dockerbuild/build_executor.h"
+#include "dockerbuild/build_plan.h"
 #include "cli/arg_parser.h"
 #include "cli/commands.h"
 #include "core/printable.h"
@@ -77,7 +77,7 @@ int cmd_build(Args args) {
   }
   if (p->positionals.size() != 1) return fail("build: expected one CONTEXT directory");
 
-  build::BuildOptions o;
+  dockerbuild::BuildOptions o;
   o.context = p->positionals[0];
   if (auto f = p->value("file")) o.dockerfile = *f;
   for (const auto& tag : p->values("tag")) {
@@ -86,7 +86,7 @@ int cmd_build(Args args) {
     o.tags.push_back(*normalised);
   }
   for (const auto& arg : p->values("build-arg")) {
-    auto parsed = build::parse_build_arg(arg, host_env_lookup);
+    auto parsed = dockerbuild::parse_build_arg(arg, host_env_lookup);
     if (!parsed) return fail("build: " + parsed.error().message);
     o.build_args.values[parsed->first] = parsed->second;
   }
@@ -107,15 +107,15 @@ int cmd_build(Args args) {
   }
   std::string progress = p->value("progress").value_or("auto");
   if (progress == "auto") {
-    o.progress = ::isatty(2) ? build::ProgressMode::kTty : build::ProgressMode::kPlain;
+    o.progress = ::isatty(2) ? dockerbuild::ProgressMode::kTty : dockerbuild::ProgressMode::kPlain;
   } else if (progress == "plain") {
-    o.progress = build::ProgressMode::kPlain;
+    o.progress = dockerbuild::ProgressMode::kPlain;
   } else if (progress == "tty") {
-    o.progress = build::ProgressMode::kTty;
+    o.progress = dockerbuild::ProgressMode::kTty;
   } else {
     return fail("build: --progress must be auto, plain or tty (got '" + progress + "')");
   }
-  if (p->flag("quiet")) o.progress = build::ProgressMode::kQuiet;
+  if (p->flag("quiet")) o.progress = dockerbuild::ProgressMode::kQuiet;
   int host_cpus = static_cast<int>(std::thread::hardware_concurrency());
   if (host_cpus <= 0) host_cpus = 1;
   o.cpus = host_cpus;
@@ -135,7 +135,7 @@ int cmd_build(Args args) {
     o.disk_size_mib = *d;
   }
 
-  auto outcome = build::run_build(o);
+  auto outcome = dockerbuild::run_build(o);
   if (outcome.error) {
     std::fprintf(stderr, "matchlock: build: %s\n", printable(outcome.error->message).c_str());
     return outcome.exit_code == 0 ? 1 : outcome.exit_code;

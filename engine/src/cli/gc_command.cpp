@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <set>
 
-#include "build/build_leftovers.h"
+#include "dockerbuild/build_leftovers.h"
 #include "cli/arg_parser.h"
 #include "cli/commands.h"
 #include "cli/sandbox_lookup.h"
@@ -165,7 +165,7 @@ int cmd_gc(Args args) {
     auto removed = [](const std::filesystem::path& dir) {
       std::printf("build scratch %s: removed (its build is gone)\n", dir.filename().c_str());
     };
-    if (build::remove_dead_build_scratch(build::scratch_root(), removed) > 0) {
+    if (dockerbuild::remove_dead_build_scratch(dockerbuild::scratch_root(), removed) > 0) {
       code = fail("gc: could not remove every dead build's scratch directory", 1);
     }
   }

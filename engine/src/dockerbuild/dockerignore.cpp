@@ -1,0 +1,341 @@
+#include "dockerbuild/dockerignore.h"
+
+#include <algorithm>
+
+#include "dockerbuild/utf8_text.h"
+
+namespace matchlock::dockerbuild {
+
+namespace {
+
+using GlobToken = DockerIgnore::GlobToken;
+using Pattern = DockerIgnore::Pattern;
+
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// Whether `p` is well formed for Go's filepath.Match (Docker rejects the .dockerignore
+// otherwise): every `[` closed and non-empty, ranges complete, no escape at the end.
+bool valid_match_syntax(const std::u32string& p) {
+  // One class member: a character other than '-' and ']', or an escaped one.
+  auto member = [&](size_t& i) {
+    if (i >= p.size() || p[i] == U'-' || p[i] == U']') return false;
+    if (p[i] == U'\\' && ++i >= p.size()) return false;
+    ++i;
+    return i < p.size();  // a class still needs its ']'
+  };
+  size_t i = 0;
+  while (i < p.size()) {
+    if (p[i] == U'\\') {
+      if (i + 1 >= p.size()) return false;
+      i += 2;
+    } else if (p[i] == U'[') {
+      ++i;
+      if (i < p.size() && p[i] == U'^') ++i;
+      for (int ranges = 0;; ++ranges) {
+        if (i < p.size() && p[i] == U']' && ranges > 0) {
+          ++i;
+          break;
+        }
+        if (!member(i)) return false;
+        if (p[i] == U'-') {
+          ++i;
+          if (!member(i)) return false;
+        }
+      }
+    } else {
+      ++i;
+    }
+  }
+  return true;
+}
+
+// `[...]` starting at p[i] == '[' (already validated); leaves i after the ']'.
+GlobToken parse_class(const std::u32string& p, size_t& i) {
+  GlobToken t;
+  t.kind = GlobToken::Kind::kClass;
+  ++i;
+  if (p[i] == U'^') {
+    t.negated = true;
+    ++i;
+  }
+  auto member = [&]() {
+    if (p[i] == U'\\') ++i;
+    return p[i++];
+  };
+  while (!(p[i] == U']' && !t.ranges.empty())) {
+    const char32_t lo = member();
+    char32_t hi = lo;
+    if (p[i] == U'-') {
+      ++i;
+      hi = member();
+    }
+    t.ranges.emplace_back(lo, hi);
+  }
+  ++i;
+  return t;
+}
+
+// Docker turns a pattern into an exact, prefix or suffix comparison when it can, else into a
+// regexp; this follows the same steps so that every pattern matches what it matches there.
+void compile(Pattern& pattern) {
+  const std::u32string p = utf8_decode(pattern.text);
+  using Kind = Pattern::Kind;
+  Kind kind = Kind::kExact;
+  std::vector<GlobToken> tokens;
+  auto add = [&](GlobToken::Kind k, char32_t ch = 0) {
+    GlobToken t;
+    t.kind = k;
+    t.ch = ch;
+    tokens.push_back(std::move(t));
+  };
+  size_t i = 0;
+  for (int n = 0; i < p.size(); ++n) {
+    const char32_t ch = p[i++];
+    if (ch == U'*' && i < p.size() && p[i] == U'*') {
+      ++i;
+      if (i < p.size() && p[i] == U'/') ++i;
+      if (i == p.size()) {
+        if (kind == Kind::kExact) {
+          kind = Kind::kPrefix;
+        } else {
+          add(GlobToken::Kind::kAnything);
+          kind = Kind::kGlob;
+        }
+      } else {
+        add(GlobToken::Kind::kAnyDirs);
+        kind = Kind::kGlob;
+      }
+      if (n == 0) kind = Kind::kSuffix;
+    } else if (ch == U'*') {
+      add(GlobToken::Kind::kStar);
+      kind = Kind::kGlob;
+    } else if (ch == U'?') {
+      add(GlobToken::Kind::kOne);
+      kind = Kind::kGlob;
+    } else if (ch == U'\\') {
+      if (i < p.size()) {
+        add(GlobToken::Kind::kChar, p[i++]);
+        kind = Kind::kGlob;
+      } else {
+        add(GlobToken::Kind::kChar, U'\\');
+      }
+    } else if (ch == U'[') {
+      --i;
+      tokens.push_back(parse_class(p, i));
+      kind = Kind::kGlob;
+    } else if (ch == U']') {
+      add(GlobToken::Kind::kChar, ch);
+      kind = Kind::kGlob;
+    } else {
+      add(GlobToken::Kind::kChar, ch);
+    }
+  }
+  pattern.kind = kind;
+  if (kind == Kind::kGlob) pattern.glob = std::move(tokens);
+}
+
+bool in_class(const GlobToken& t, char32_t c) {
+  bool in = std::any_of(t.ranges.begin(), t.ranges.end(),
+                        [c](const auto& r) { return r.first <= c && c <= r.second; });
+  return in != t.negated;
+}
+
+// Whole-path match of a token list. Failed (token, position) states are remembered, so a
+// pattern with many wildcards stays polynomial; recursion depth is bounded by the token count.
+class GlobMatcher {
+ public:
+  GlobMatcher(const std::vector<GlobToken>& tokens, const std::u32string& path)
+      : tokens_(tokens), path_(path), failed_((tokens.size() + 1) * (path.size() + 1), false) {}
+
+  bool match(size_t ti, size_t pi) {
+    if (ti == tokens_.size()) return pi == path_.size();
+    const size_t key = ti * (path_.size() + 1) + pi;
+    if (failed_[key]) return false;
+    const bool ok = step(ti, pi);
+    if (!ok) failed_[key] = true;
+    return ok;
+  }
+
+ private:
+  bool step(size_t ti, size_t pi) {
+    const GlobToken& t = tokens_[ti];
+    const size_t n = path_.size();
+    switch (t.kind) {
+      case GlobToken::Kind::kChar:
+        return pi < n && path_[pi] == t.ch && match(ti + 1, pi + 1);
+      case GlobToken::Kind::kOne:
+        return pi < n && path_[pi] != U'/' && match(ti + 1, pi + 1);
+      case GlobToken::Kind::kClass:
+        return pi < n && in_class(t, path_[pi]) && match(ti + 1, pi + 1);
+      case GlobToken::Kind::kStar:
+        for (size_t k = pi;; ++k) {
+          if (match(ti + 1, k)) return true;
+          if (k == n || path_[k] == U'/') return false;
+        }
+      case GlobToken::Kind::kAnything:
+        for (size_t k = pi;; ++k) {
+          if (match(ti + 1, k)) return true;
+          if (k == n || path_[k] == U'\n') return false;
+        }
+      case GlobToken::Kind::kAnyDirs:
+        // Nothing, or a run (no newline, as a regexp's '.') that ends with '/'.
+        if (match(ti + 1, pi)) return true;
+        for (size_t k = pi; k < n && path_[k] != U'\n'; ++k) {
+          if (path_[k] == U'/' && match(ti + 1, k + 1)) return true;
+        }
+        return false;
+    }
+    return false;
+  }
+
+  const std::vector<GlobToken>& tokens_;
+  const std::u32string& path_;
+  std::vector<bool> failed_;
+};
+
+std::string_view parent_of(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
+}
+
+}  // namespace
+
+std::string clean_path(std::string_view path) {
+  if (path.empty()) return ".";
+  const bool rooted = path.front() == '/';
+  std::vector<std::string_view> parts;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    size_t slash = path.find('/', pos);
+    if (slash == std::string_view::npos) slash = path.size();
+    std::string_view part = path.substr(pos, slash - pos);
+    pos = slash + 1;
+    if (part.empty() || part == ".") continue;
+    if (part == "..") {
+      if (!parts.empty() && parts.back() != "..") {
+        parts.pop_back();
+      } else if (!rooted) {
+        parts.push_back(part);
+      }
+      continue;
+    }
+    parts.push_back(part);
+  }
+  std::string out = rooted ? "/" : "";
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i > 0) out += '/';
+    out += parts[i];
+  }
+  return out.empty() ? "." : out;
+}
+
+bool DockerIgnore::Pattern::matches(std::string_view path) const {
+  switch (kind) {
+    case Kind::kExact:
+      return path == text;
+    case Kind::kPrefix:
+      return path.starts_with(std::string_view(text).substr(0, text.size() - 2));
+    case Kind::kSuffix: {
+      const std::string_view suffix = std::string_view(text).substr(2);
+      if (path.ends_with(suffix)) return true;
+      return !suffix.empty() && suffix.front() == '/' && path == suffix.substr(1);
+    }
+    case Kind::kGlob: {
+      const std::u32string chars = utf8_decode(path);
+      return GlobMatcher(glob, chars).match(0, 0);
+    }
+  }
+  return false;
+}
+
+// Long because it is Docker's two passes over each line in one place: the ignore-file reader
+// (comments, blanks, '!', cleaning, the leading '/') and the matcher's own checks.
+Result<DockerIgnore> DockerIgnore::parse(std::string_view text) {
+  DockerIgnore ignore;
+  constexpr std::string_view kBom = "\xEF\xBB\xBF";
+  if (text.starts_with(kBom)) text.remove_prefix(kBom.size());
+  int number = 0;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    std::string_view line = text.substr(pos, nl - pos);
+    pos = nl + 1;
+    ++number;
+    if (line.starts_with('#')) continue;  // only at the very start of the line
+    line = trim(line);
+    if (line.empty()) continue;
+    const bool exception = line.front() == '!';
+    if (exception) line = trim(line.substr(1));
+    std::string cleaned;
+    if (!line.empty()) {
+      cleaned = clean_path(line);
+      if (cleaned.size() > 1 && cleaned.front() == '/') cleaned.erase(0, 1);
+    }
+    // The matcher cleans once more, with the '!' in front (so "!" + "/" is just "!").
+    std::string full = clean_path((exception ? "!" : "") + cleaned);
+    Pattern pattern;
+    if (full.front() == '!') {
+      if (full.size() == 1) {
+        return invalid_argument("line " + std::to_string(number) +
+                                ": illegal exclusion pattern: \"!\"");
+      }
+      pattern.exception = true;
+      full.erase(0, 1);
+    }
+    if (!valid_match_syntax(utf8_decode(full))) {
+      return invalid_argument("line " + std::to_string(number) +
+                              ": syntax error in pattern: " + full);
+    }
+    pattern.text = std::move(full);
+    compile(pattern);
+    if (pattern.exception && pattern.text.find_first_of("*?[\\") != std::string::npos) {
+      ignore.has_wildcard_exception_ = true;
+    }
+    ignore.patterns_.push_back(std::move(pattern));
+  }
+  return ignore;
+}
+
+bool DockerIgnore::excluded(std::string_view rel) const {
+  if (patterns_.empty()) return false;
+  std::string path = clean_path(rel);
+  if (path.size() > 1 && path.front() == '/') path.erase(0, 1);
+  if (path == "." || path == "/") return false;
+  // The ancestors of the path, shortest first: "a", "a/b" for "a/b/c".
+  std::vector<std::string_view> ancestors;
+  for (std::string_view dir = parent_of(path); !dir.empty(); dir = parent_of(dir)) {
+    ancestors.push_back(dir);
+  }
+  std::reverse(ancestors.begin(), ancestors.end());
+  bool matched = false;
+  for (const Pattern& pattern : patterns_) {
+    // Only a pattern that could change the verdict is looked at: an exclusion while the path is
+    // not excluded, an exception while it is.
+    if (pattern.exception != matched) continue;
+    bool match = pattern.matches(path);
+    for (size_t i = 0; !match && i < ancestors.size(); ++i) match = pattern.matches(ancestors[i]);
+    if (match) matched = !pattern.exception;
+  }
+  return matched;
+}
+
+bool DockerIgnore::may_include_below(std::string_view dir) const {
+  if (has_wildcard_exception_) return true;
+  std::string prefix = clean_path(dir);
+  if (prefix == ".") return true;
+  prefix += '/';
+  return std::any_of(patterns_.begin(), patterns_.end(), [&](const Pattern& p) {
+    return p.exception && (p.text + "/").starts_with(prefix);
+  });
+}
+
+}  // namespace matchlock::dockerbuild

@@ -1,0 +1,137 @@
+#include "dockerbuild/shell_pattern.h"
+
+#include <algorithm>
+#include <optional>
+#include <vector>
+
+#include "dockerbuild/utf8_text.h"
+
+namespace matchlock::dockerbuild {
+
+namespace {
+
+struct Token {
+  enum class Kind { kLiteral, kAnyRun, kAnyOne } kind;
+  char32_t ch = 0;
+};
+using Tokens = std::vector<Token>;
+
+Result<Tokens> compile(std::string_view pattern) {
+  const std::u32string chars = utf8_decode(pattern);
+  Tokens tokens;
+  for (size_t i = 0; i < chars.size(); ++i) {
+    const char32_t ch = chars[i];
+    if (ch == U'*') {
+      tokens.push_back({Token::Kind::kAnyRun});
+    } else if (ch == U'?') {
+      tokens.push_back({Token::Kind::kAnyOne});
+    } else if (ch == U'\\') {
+      // `\}` and `\/` had to be escaped to end up in the pattern; the escape is not part of it.
+      if (i + 1 < chars.size() && (chars[i + 1] == U'}' || chars[i + 1] == U'/')) continue;
+      if (i + 1 >= chars.size() ||
+          (chars[i + 1] != U'*' && chars[i + 1] != U'?' && chars[i + 1] != U'\\')) {
+        const std::string what = i + 1 < chars.size() ? utf8_encode(chars.substr(i + 1, 1)) : "";
+        return invalid_argument("invalid pattern (" + std::string(pattern) +
+                                ") in substitution: invalid escape '\\" + what + "'");
+      }
+      tokens.push_back({Token::Kind::kLiteral, chars[++i]});
+    } else {
+      tokens.push_back({Token::Kind::kLiteral, ch});
+    }
+  }
+  return tokens;
+}
+
+// Backtracking in the order a regex engine with leftmost-first semantics tries alternatives
+// (Docker compiles these patterns to Go regexps): a `*` tries its longest run first when
+// `longest`, its shortest first otherwise. Returns where the first match found ends.
+std::optional<size_t> match_from(const Tokens& tokens, size_t ti, const std::u32string& value,
+                                 size_t vi, bool longest) {
+  if (ti == tokens.size()) return vi;
+  const Token& t = tokens[ti];
+  switch (t.kind) {
+    case Token::Kind::kLiteral:
+      if (vi < value.size() && value[vi] == t.ch) {
+        return match_from(tokens, ti + 1, value, vi + 1, longest);
+      }
+      return std::nullopt;
+    case Token::Kind::kAnyOne:
+      if (vi < value.size() && value[vi] != U'\n') {
+        return match_from(tokens, ti + 1, value, vi + 1, longest);
+      }
+      return std::nullopt;
+    case Token::Kind::kAnyRun: {
+      size_t max = 0;
+      while (vi + max < value.size() && value[vi + max] != U'\n') ++max;
+      for (size_t k = 0; k <= max; ++k) {
+        const size_t run = longest ? max - k : k;
+        if (auto end = match_from(tokens, ti + 1, value, vi + run, longest)) return end;
+      }
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+struct Match {
+  size_t begin, end;
+};
+
+std::optional<Match> find(const Tokens& tokens, const std::u32string& value, size_t from) {
+  for (size_t begin = from; begin <= value.size(); ++begin) {
+    if (auto end = match_from(tokens, 0, value, begin, true)) return Match{begin, *end};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<std::string> trim_shell_pattern_prefix(std::string_view value, std::string_view pattern,
+                                              bool longest) {
+  auto tokens = compile(pattern);
+  if (!tokens.ok()) return tokens.error();
+  const std::u32string chars = utf8_decode(value);
+  auto end = match_from(*tokens, 0, chars, 0, longest);
+  return utf8_encode(std::u32string_view(chars).substr(end.value_or(0)));
+}
+
+Result<std::string> trim_shell_pattern_suffix(std::string_view value, std::string_view pattern,
+                                              bool longest) {
+  // A suffix match is a prefix match of the reversed pattern on the reversed value (as Docker
+  // does it, so the same suffix is chosen).
+  auto tokens = compile(pattern);
+  if (!tokens.ok()) return tokens.error();
+  std::reverse(tokens->begin(), tokens->end());
+  std::u32string chars = utf8_decode(value);
+  std::reverse(chars.begin(), chars.end());
+  auto end = match_from(*tokens, 0, chars, 0, longest);
+  chars.erase(0, end.value_or(0));
+  std::reverse(chars.begin(), chars.end());
+  return utf8_encode(chars);
+}
+
+Result<std::string> replace_shell_pattern(std::string_view value, std::string_view pattern,
+                                          std::string_view replacement, bool all) {
+  auto tokens = compile(pattern);
+  if (!tokens.ok()) return tokens.error();
+  const std::u32string chars = utf8_decode(value);
+  const std::u32string repl = utf8_decode(replacement);
+  std::u32string out;
+  size_t last_end = 0;
+  size_t search = 0;
+  // Non-overlapping matches left to right; an empty match right after a match is not replaced
+  // and the search always moves on by at least one character (Go's ReplaceAll rules).
+  while (search <= chars.size()) {
+    auto m = find(*tokens, chars, search);
+    if (!m) break;
+    out.append(chars, last_end, m->begin - last_end);
+    if (m->end > last_end || m->begin == 0) out += repl;
+    last_end = m->end;
+    search = std::max(search + 1, m->end);
+    if (!all) break;
+  }
+  out.append(chars, last_end, std::u32string::npos);
+  return utf8_encode(out);
+}
+
+}  // namespace matchlock::dockerbuild
