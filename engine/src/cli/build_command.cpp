@@ -5,12 +5,12 @@
 #include <cstdio>
 #include <thread>
 
-#include "dockerbuild/build_executor.h"
-#include "dockerbuild/build_plan.h"
 #include "cli/arg_parser.h"
 #include "cli/commands.h"
 #include "core/printable.h"
 #include "core/value_parsers.h"
+#include "dockerbuild/build_executor.h"
+#include "dockerbuild/build_plan.h"
 #include "image/image_store.h"
 
 namespace matchlock::cli {

@@ -6,12 +6,12 @@
 #include <cstdio>
 #include <set>
 
-#include "dockerbuild/build_leftovers.h"
 #include "cli/arg_parser.h"
 #include "cli/commands.h"
 #include "cli/sandbox_lookup.h"
 #include "cli/sandbox_teardown.h"
 #include "core/paths.h"
+#include "dockerbuild/build_leftovers.h"
 #include "state/reconcile.h"
 
 namespace matchlock::cli {

@@ -10,6 +10,9 @@
 #include <memory>
 #include <sstream>
 
+#include "core/log.h"
+#include "core/paths.h"
+#include "core/unique_fd.h"
 #include "dockerbuild/build_cache.h"
 #include "dockerbuild/build_leftovers.h"
 #include "dockerbuild/build_steps.h"
@@ -19,9 +22,6 @@
 #include "dockerbuild/dockerignore.h"
 #include "dockerbuild/image_config_writer.h"
 #include "dockerbuild/image_tree.h"
-#include "core/log.h"
-#include "core/paths.h"
-#include "core/unique_fd.h"
 #include "image/built_image.h"
 #include "image/content_store.h"
 #include "image/digest.h"

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "core/result.h"
 #include "dockerbuild/build_plan.h"
 #include "dockerbuild/build_progress.h"
-#include "core/result.h"
 
 namespace matchlock::dockerbuild {
 

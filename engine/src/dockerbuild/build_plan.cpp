@@ -9,8 +9,8 @@
 #include <functional>
 #include <set>
 
-#include "dockerbuild/word_expansion.h"
 #include "core/ascii.h"
+#include "dockerbuild/word_expansion.h"
 
 namespace matchlock::dockerbuild {
 namespace {

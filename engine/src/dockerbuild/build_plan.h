@@ -11,9 +11,9 @@
 #include <utility>
 #include <vector>
 
-#include "dockerbuild/dockerfile.h"
 #include "core/result.h"
 #include "core/value_parsers.h"
+#include "dockerbuild/dockerfile.h"
 
 namespace matchlock::dockerbuild {
 

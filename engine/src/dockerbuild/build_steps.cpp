@@ -14,8 +14,8 @@
 #include <cstdlib>
 #include <set>
 
-#include "dockerbuild/word_expansion.h"
 #include "core/ascii.h"
+#include "dockerbuild/word_expansion.h"
 
 namespace matchlock::dockerbuild {
 namespace {

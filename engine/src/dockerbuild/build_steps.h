@@ -16,10 +16,10 @@
 #include <string>
 #include <vector>
 
+#include "core/result.h"
 #include "dockerbuild/build_plan.h"
 #include "dockerbuild/dockerfile.h"
 #include "dockerbuild/image_settings.h"
-#include "core/result.h"
 
 namespace matchlock::dockerbuild {
 

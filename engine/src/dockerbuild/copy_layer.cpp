@@ -11,8 +11,8 @@
 #include <map>
 #include <memory>
 
-#include "dockerbuild/source_paths.h"
 #include "core/unique_fd.h"
+#include "dockerbuild/source_paths.h"
 #include "image/archive_util.h"
 #include "image/content_store.h"
 #include "image/digest.h"

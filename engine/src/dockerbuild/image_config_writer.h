@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "dockerbuild/image_settings.h"
 #include "core/result.h"
+#include "dockerbuild/image_settings.h"
 
 namespace matchlock::dockerbuild {
 

@@ -1,8 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include "build_test_util.h"
 #include "dockerbuild/build_plan.h"
 #include "dockerbuild/word_expansion.h"
-#include "build_test_util.h"
 
 using namespace matchlock;
 using namespace matchlock::dockerbuild;

@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "dockerbuild/build_steps.h"
 #include "build_test_util.h"
+#include "dockerbuild/build_steps.h"
 
 using namespace matchlock;
 using namespace matchlock::dockerbuild;
