@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <limits>
 
+#include "core/text_lines.h"
+
 namespace matchlock {
 namespace {
 
@@ -228,15 +230,8 @@ void upsert_env(std::vector<EnvVar>& env, EnvVar var) {
 Result<std::vector<EnvVar>> parse_env_file(std::string_view contents, std::string_view path,
                                            const EnvLookup& host_lookup) {
   std::vector<EnvVar> env;
-  size_t line_no = 0;
-  size_t pos = 0;
-  while (pos < contents.size()) {
-    size_t end = contents.find('\n', pos);
-    if (end == std::string_view::npos) end = contents.size();
-    std::string_view line = contents.substr(pos, end - pos);
-    pos = end + 1;
-    ++line_no;
-
+  TextLines lines(contents);
+  for (std::string_view line; lines.next(line);) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // CRLF files
     line = trim_left(line);
     if (line.empty() || line[0] == '#') continue;
@@ -246,7 +241,7 @@ Result<std::vector<EnvVar>> parse_env_file(std::string_view contents, std::strin
     auto var = parse_env_assignment(line, host_lookup);
     if (!var.ok()) {
       return var.error().with_context("--env-file " + std::string(path) + ":" +
-                                      std::to_string(line_no));
+                                      std::to_string(lines.number()));
     }
     upsert_env(env, std::move(var).value());
   }

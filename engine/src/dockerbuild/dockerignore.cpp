@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/text_lines.h"
 #include "dockerbuild/utf8_text.h"
 
 namespace matchlock::dockerbuild {
@@ -262,14 +263,8 @@ Result<DockerIgnore> DockerIgnore::parse(std::string_view text) {
   DockerIgnore ignore;
   constexpr std::string_view kBom = "\xEF\xBB\xBF";
   if (text.starts_with(kBom)) text.remove_prefix(kBom.size());
-  int number = 0;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string_view::npos) nl = text.size();
-    std::string_view line = text.substr(pos, nl - pos);
-    pos = nl + 1;
-    ++number;
+  TextLines lines(text);
+  for (std::string_view line; lines.next(line);) {
     if (line.starts_with('#')) continue;  // only at the very start of the line
     line = trim(line);
     if (line.empty()) continue;
@@ -285,14 +280,14 @@ Result<DockerIgnore> DockerIgnore::parse(std::string_view text) {
     Pattern pattern;
     if (full.front() == '!') {
       if (full.size() == 1) {
-        return invalid_argument("line " + std::to_string(number) +
+        return invalid_argument("line " + std::to_string(lines.number()) +
                                 ": illegal exclusion pattern: \"!\"");
       }
       pattern.exception = true;
       full.erase(0, 1);
     }
     if (!valid_match_syntax(utf8_decode(full))) {
-      return invalid_argument("line " + std::to_string(number) +
+      return invalid_argument("line " + std::to_string(lines.number()) +
                               ": syntax error in pattern: " + full);
     }
     pattern.text = std::move(full);

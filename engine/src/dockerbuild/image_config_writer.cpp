@@ -162,37 +162,35 @@ void put_healthcheck(JsonWriter& w, const Healthcheck& hc) {
   w.EndObject();
 }
 
+// Each field is written only when it is set: docker leaves unset ones out.
+void put_if_set(JsonWriter& w, const char* key, const std::string& value) {
+  if (value.empty()) return;
+  w.Key(key);
+  put_string(w, value);
+}
+
+void put_if_set(JsonWriter& w, const char* key, const std::vector<std::string>& list) {
+  if (list.empty()) return;
+  w.Key(key);
+  put_strings(w, list);
+}
+
+void put_if_set(JsonWriter& w, const char* key, const std::set<std::string>& keys) {
+  if (keys.empty()) return;
+  w.Key(key);
+  put_key_set(w, keys);
+}
+
 // config.config: only what is set, in the order docker writes its fields.
 void put_settings(JsonWriter& w, const ImageSettings& s) {
   w.StartObject();
-  if (!s.user.empty()) {
-    w.Key("User");
-    put_string(w, s.user);
-  }
-  if (!s.exposed_ports.empty()) {
-    w.Key("ExposedPorts");
-    put_key_set(w, s.exposed_ports);
-  }
-  if (!s.env.empty()) {
-    w.Key("Env");
-    put_strings(w, s.env);
-  }
-  if (s.entrypoint && !s.entrypoint->empty()) {
-    w.Key("Entrypoint");
-    put_strings(w, *s.entrypoint);
-  }
-  if (s.cmd && !s.cmd->empty()) {
-    w.Key("Cmd");
-    put_strings(w, *s.cmd);
-  }
-  if (!s.volumes.empty()) {
-    w.Key("Volumes");
-    put_key_set(w, s.volumes);
-  }
-  if (!s.workdir.empty()) {
-    w.Key("WorkingDir");
-    put_string(w, s.workdir);
-  }
+  put_if_set(w, "User", s.user);
+  put_if_set(w, "ExposedPorts", s.exposed_ports);
+  put_if_set(w, "Env", s.env);
+  if (s.entrypoint) put_if_set(w, "Entrypoint", *s.entrypoint);
+  if (s.cmd) put_if_set(w, "Cmd", *s.cmd);
+  put_if_set(w, "Volumes", s.volumes);
+  put_if_set(w, "WorkingDir", s.workdir);
   if (!s.labels.empty()) {
     w.Key("Labels");
     w.StartObject();
@@ -202,18 +200,9 @@ void put_settings(JsonWriter& w, const ImageSettings& s) {
     }
     w.EndObject();
   }
-  if (!s.onbuild.empty()) {
-    w.Key("OnBuild");
-    put_strings(w, s.onbuild);
-  }
-  if (!s.stop_signal.empty()) {
-    w.Key("StopSignal");
-    put_string(w, s.stop_signal);
-  }
-  if (!s.shell.empty()) {
-    w.Key("Shell");
-    put_strings(w, s.shell);
-  }
+  put_if_set(w, "OnBuild", s.onbuild);
+  put_if_set(w, "StopSignal", s.stop_signal);
+  put_if_set(w, "Shell", s.shell);
   if (s.healthcheck) {
     w.Key("Healthcheck");
     put_healthcheck(w, *s.healthcheck);
@@ -229,14 +218,8 @@ void put_history(JsonWriter& w, const std::vector<HistoryEntry>& history) {
       w.Key("created");
       put_string(w, format_rfc3339_utc(h.created_unix));
     }
-    if (!h.created_by.empty()) {
-      w.Key("created_by");
-      put_string(w, h.created_by);
-    }
-    if (!h.comment.empty()) {
-      w.Key("comment");
-      put_string(w, h.comment);
-    }
+    put_if_set(w, "created_by", h.created_by);
+    put_if_set(w, "comment", h.comment);
     if (h.empty_layer) {
       w.Key("empty_layer");
       w.Bool(true);

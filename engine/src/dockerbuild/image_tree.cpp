@@ -6,6 +6,7 @@
 #include <charconv>
 #include <vector>
 
+#include "core/text_lines.h"
 #include "image/archive_util.h"
 
 namespace matchlock::dockerbuild {
@@ -216,12 +217,8 @@ namespace {
 // The fields of the line of a passwd or group file whose first field is `name`.
 std::optional<std::vector<std::string_view>> account_fields(const std::string& file,
                                                             std::string_view name) {
-  size_t pos = 0;
-  while (pos < file.size()) {
-    size_t end = file.find('\n', pos);
-    if (end == std::string::npos) end = file.size();
-    std::string_view line(file.data() + pos, end - pos);
-    pos = end + 1;
+  TextLines lines(file);
+  for (std::string_view line; lines.next(line);) {
     std::vector<std::string_view> fields;
     for (size_t start = 0;;) {
       size_t colon = line.find(':', start);
