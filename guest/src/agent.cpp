@@ -268,7 +268,8 @@ void Agent::on_control_frame(const Frame& frame) {
         return;
       }
       handshake_ = Handshake::kReady;
-      channel_.send(FrameType::kReady, guest_protocol::kControlStream, "{}");
+      channel_.send(FrameType::kReady, guest_protocol::kControlStream,
+                    ready_message(channel_token_));
       return;
     }
     case FrameType::kPing:
@@ -289,6 +290,7 @@ Status Agent::prepare_sandbox(std::string_view config_payload) {
   // Restored guests share their RNG state and clock with the saved boot: both come first.
   auto settings = parse_boot_settings(config_payload);
   if (!settings.ok()) return settings.error();
+  channel_token_ = settings->channel_token;
   MATCHLOCK_TRY(add_host_entropy(settings->entropy));
   if (settings->time_unix_ms) MATCHLOCK_TRY(set_clock(*settings->time_unix_ms));
   // A host that reconnects sends CONFIG again; the root is entered only once.

@@ -43,6 +43,7 @@ class Agent {
   bool stream_busy(uint32_t stream) const;
   // CONFIG's first steps (protocol v6): seed the RNG, set the clock and, on the first CONFIG
   // only, re-probe the disks of a restored guest and enter the sandbox's root.
+  // Also takes CONFIG's channel token, which READY echoes.
   Status prepare_sandbox(std::string_view config_payload);
   // CONFIG "workspace": mounts it once (a host that reconnects finds it mounted).
   Status mount_vfs(const std::string& workspace);
@@ -54,6 +55,7 @@ class Agent {
   UniqueFd child_signals_;    // signalfd for SIGCHLD
   UniqueFd reconnect_timer_;  // ticks only while no host is connected
   Handshake handshake_ = Handshake::kAwaitHello;
+  std::string channel_token_;  // of the last CONFIG: READY echoes it
   Root root_ = Root::kInitramfs;
   std::string root_error_;  // why the switch failed (Root::kFailed)
   // From CONFIG (the CA bundle variables): added to every exec that does not set them.

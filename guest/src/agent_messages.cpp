@@ -22,6 +22,16 @@ std::string hello_message(int64_t boot_ms) {
   return buffer.GetString();
 }
 
+std::string ready_message(std::string_view channel_token) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.StartObject();
+  writer.Key("channel_token");
+  writer.String(channel_token.data(), static_cast<rapidjson::SizeType>(channel_token.size()));
+  writer.EndObject();
+  return buffer.GetString();
+}
+
 std::string error_message(std::string_view message, std::optional<int> exit_code) {
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);

@@ -11,6 +11,8 @@
 namespace matchlock::guest_agent {
 
 std::string hello_message(int64_t boot_ms);
+// READY: {"channel_token":..} echoing the CONFIG it answers.
+std::string ready_message(std::string_view channel_token);
 std::string error_message(std::string_view message, std::optional<int> exit_code = std::nullopt);
 std::string exec_started_message(pid_t pid);
 // ERROR on a file stream: {"message":..,"errno":N}.

@@ -3,6 +3,7 @@
 #include <rapidjson/document.h>
 
 #include "core/base64.h"
+#include "guest_protocol/channel_token.h"
 
 namespace matchlock::guest_agent {
 
@@ -13,6 +14,14 @@ Result<BootSettings> parse_boot_settings(std::string_view payload) {
     return invalid_argument("config: not a JSON object");
   }
   BootSettings settings;
+  auto token = config.FindMember("channel_token");
+  if (token == config.MemberEnd() || !token->value.IsString() ||
+      !guest_protocol::is_channel_token(
+          {token->value.GetString(), token->value.GetStringLength()})) {
+    return invalid_argument("config: channel_token is missing or not " +
+                            std::to_string(guest_protocol::kChannelTokenLength) + " hex digits");
+  }
+  settings.channel_token = token->value.GetString();
   auto entropy = config.FindMember("entropy");
   if (entropy == config.MemberEnd() || !entropy->value.IsString()) {
     return invalid_argument("config: entropy is missing or not a string");

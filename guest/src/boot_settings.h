@@ -15,12 +15,14 @@ namespace matchlock::guest_agent {
 inline constexpr size_t kHostEntropyBytes = 64;
 
 struct BootSettings {
+  std::string channel_token;            // echoed in READY: proves READY answers this CONFIG
   std::string entropy;                  // kHostEntropyBytes raw bytes
   std::optional<int64_t> time_unix_ms;  // the host's clock
   bool restored = false;                // this guest was restored from a saved boot
 };
 
-// Parses "entropy" (required), "time_unix_ms" and "restored" of a CONFIG payload; anything
+// Parses "channel_token" and "entropy" (both required), "time_unix_ms" and "restored" of a
+// CONFIG payload; anything
 // malformed is an error (reported back to the host as ERROR for CONFIG).
 Result<BootSettings> parse_boot_settings(std::string_view payload);
 

@@ -22,6 +22,7 @@
 #include "pty.h"
 #include "sandbox_policy.h"
 #include "user_lookup.h"
+#include "workload_view.h"
 
 namespace matchlock::guest_agent {
 namespace {
@@ -30,6 +31,7 @@ namespace {
 enum class ChildStep : int {
   kStdio,
   kSession,
+  kWorkloadView,  // detail: the mount that failed
   kCapabilities,
   kSetgroups,
   kSetgid,
@@ -221,6 +223,10 @@ int exec_program(const ChildPlan& plan, char* const* argv, char* const* envp) {
 [[noreturn]] void run_as_user(const ChildPlan& plan, int error_pipe) {
   const ExecRequest& request = *plan.request;
   if (!request.privileged) {
+    std::string failed_mount;
+    if (int error = enter_workload_view(failed_mount)) {
+      fail_child(error_pipe, ChildStep::kWorkloadView, error, failed_mount);
+    }
     if (int error = drop_dangerous_capabilities()) {
       fail_child(error_pipe, ChildStep::kCapabilities, error);
     }
@@ -258,6 +264,8 @@ SpawnFailure describe_failure(const ExecRequest& request, const ResolvedUser& us
       return {"setgid " + std::to_string(user.gid) + ": " + reason, 126};
     case ChildStep::kSetuid:
       return {"setuid " + std::to_string(user.uid) + ": " + reason, 126};
+    case ChildStep::kWorkloadView:
+      return {"confine the workload's view of " + std::string(failure.detail) + ": " + reason, 126};
     case ChildStep::kCapabilities:
       return {"drop capabilities: " + reason, 126};
     case ChildStep::kSeccomp:

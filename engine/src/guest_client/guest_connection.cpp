@@ -3,10 +3,13 @@
 #include <sys/random.h>
 #include <sys/time.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 
 #include "core/base64.h"
 #include "core/json.h"
+#include "guest_protocol/channel_token.h"
 
 namespace matchlock::guest_client {
 
@@ -20,6 +23,22 @@ int64_t now_unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// 32 bytes from getrandom(2) in lowercase hex: a fresh channel token.
+Result<std::string> draw_channel_token() {
+  unsigned char bytes[guest_protocol::kChannelTokenLength / 2];
+  if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes)) {
+    return Error(ErrorCode::kIo, std::string("getrandom (channel token): ") + std::strerror(errno));
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string token;
+  token.reserve(guest_protocol::kChannelTokenLength);
+  for (unsigned char b : bytes) {
+    token.push_back(kHex[b >> 4]);
+    token.push_back(kHex[b & 0xf]);
+  }
+  return token;
 }
 }  // namespace
 
@@ -108,6 +127,10 @@ void GuestConnection::on_read(ssize_t n, const uv_buf_t* buf) {
     return;
   }
   auto self = shared_from_this();  // frame handlers may drop the last outside reference
+  if (read_gate_) {
+    read_gate_();
+    if (closed_) return;
+  }
   decoder_.feed(std::string_view(buf->base, static_cast<size_t>(n)));
   while (!closed_) {
     auto f = decoder_.next();
@@ -183,6 +206,17 @@ void GuestConnection::on_control_frame(guest_protocol::Frame& f) {
     }
     case FrameType::kReady: {
       if (ready_) return;
+      if (channel_token_.empty()) {
+        return fail(Error(ErrorCode::kProtocol, "the guest sent READY before any CONFIG"));
+      }
+      rapidjson::Document d;
+      d.Parse(f.payload.c_str(), f.payload.size());
+      std::string token = d.IsObject() ? json::get_string(d, "channel_token") : "";
+      if (!guest_protocol::channel_tokens_equal(channel_token_, token)) {
+        return fail(Error(ErrorCode::kProtocol,
+                          "the guest's READY does not carry this connection's channel token (the "
+                          "channel was taken over, or the agent is not ours)"));
+      }
       ready_ = true;
       if (auto cb = std::move(on_ready_)) cb(Status());
       return;
@@ -333,8 +367,14 @@ void GuestConnection::send_config() {
   // the host's pool is initialized; a failure leaves the entry out and the guest refuses CONFIG.
   std::string entropy(64, '\0');
   ssize_t drawn = ::getrandom(entropy.data(), entropy.size(), 0);
+  if (channel_token_.empty()) {
+    auto token = draw_channel_token();
+    if (!token.ok()) return fail(token.error());
+    channel_token_ = std::move(*token);
+  }
   rapidjson::Document d(rapidjson::kObjectType);
   auto& a = d.GetAllocator();
+  d.AddMember("channel_token", json::str(channel_token_, a), a);
   if (drawn == static_cast<ssize_t>(entropy.size())) {
     d.AddMember("entropy", json::str(base64::encode(entropy), a), a);
   }

@@ -158,6 +158,13 @@ class GuestConnection : public std::enable_shared_from_this<GuestConnection> {
   void ping(std::string payload, std::function<void()> on_pong);
   // Closes the channel; running execs and open port streams fail with `reason`.
   void close(const Error& reason);
+  // The channel was lost to something the connection cannot see itself (the port was reopened
+  // in the guest): closes it as close() does, and reports `reason` to `on_lost`.
+  void lose(const Error& reason) { fail(reason); }
+  // Runs before each chunk of guest bytes is decoded; if it closes the connection, the chunk is
+  // dropped. The sandbox reads QEMU's pending events there, so bytes written after the port was
+  // taken over are never taken for the agent's.
+  void set_read_gate(std::function<void()> gate) { read_gate_ = std::move(gate); }
 
   bool ready() const { return ready_; }
   const std::string& agent_version() const { return agent_; }
@@ -198,6 +205,9 @@ class GuestConnection : public std::enable_shared_from_this<GuestConnection> {
   std::function<void(const Error&)> on_lost_;
   std::function<void(Status)> on_ready_;
   std::optional<GuestConfig> config_;
+  // CONFIG's "channel_token" for this connection (drawn with the first CONFIG); READY must echo it.
+  std::string channel_token_;
+  std::function<void()> read_gate_;
   bool hello_seen_ = false;
   std::function<void(std::function<void()>)> hello_gate_;  // defer_hello_reply()
   bool hello_gate_closed_ = false;                         // the gate has the HELLO now

@@ -10,16 +10,17 @@
 // numbers from 1, one sequence for all kinds, never reused in a session).
 //
 // Session:
-//   guest -> host  HELLO   {"version":7,"agent":"matchlock-guest <ver>","boot_ms":N}
-//   host  -> guest HELLO   {"version":7}
-//   host  -> guest CONFIG  {"entropy":"<base64 of 64 random bytes>","restored":true|absent,
+//   guest -> host  HELLO   {"version":8,"agent":"matchlock-guest <ver>","boot_ms":N}
+//   host  -> guest HELLO   {"version":8}
+//   host  -> guest CONFIG  {"channel_token":"<64 hex>","entropy":"<base64 of 64 random bytes>",
+//                           "restored":true|absent,
 //                           "hostname":..,"hosts":"<file text>","resolv_conf":"<file text>"|absent,
 //                           "time_unix_ms":N,"network":{"address":"192.168.127.15","prefix":24,
 //                           "gateway":"192.168.127.2","mtu":1500}|absent,   (absent: no NIC)
 //                           "ca_certificate":"<PEM>"|absent,
 //                           "workspace":"/workspace"|absent,
 //                           "disks":[{"serial":"disk0","path":"/data","readonly":bool}]|absent}
-//   guest -> host  READY   {}                          (or ERROR {"message":..} on stream 0)
+//   guest -> host  READY   {"channel_token":"<the CONFIG's>"}   (or ERROR {"message":..})
 // Boot order: the guest sends HELLO from its initramfs, with the "base" and "upper" disks present
 // but not mounted, and nothing per-sandbox done (no randomness drawn that must differ between
 // sandboxes, boot_id unread), so the host may save the VM right after HELLO and restore that
@@ -40,7 +41,10 @@
 // workspace. The guest sends HELLO again whenever it (re)opens the port, so a host still
 // handshaking resyncs by waiting for the next HELLO. After READY a HELLO is fatal: the host treats
 // the channel as lost (something in the guest reopened or took over the port). Versions must match
-// exactly; on mismatch the host fails the boot.
+// exactly; on mismatch the host fails the boot. "channel_token" is fresh for every connection
+// (a restored guest gets its own); a READY that does not echo it exactly fails the boot, so a
+// READY is the answer of the agent that read this connection's CONFIG. After READY the host also
+// treats any open or close of the port itself (QEMU's VSERPORT_CHANGE) as a lost channel.
 //
 // Exec stream N (host picks N, never reused in a session):
 //   host  -> guest EXEC_OPEN {"argv":[..],"env":["K=V",..],"cwd":"/..","user":"name|uid[:gid]"|"",
@@ -146,7 +150,10 @@ namespace matchlock::guest_protocol {
 // 5: CONFIG "disks" (an older agent would ignore them and run without its data disks).
 // 6: HELLO before the root is mounted (warm start), CONFIG "entropy" (required) and "restored".
 // 7: EXEC_OPEN "build_root" and "builtin" (image builds).
-inline constexpr uint32_t kProtocolVersion = 7;
+// 8: CONFIG "channel_token" (required), echoed by READY.
+inline constexpr uint32_t kProtocolVersion = 8;
+// Length of CONFIG's "channel_token": 32 random bytes in lowercase hex.
+inline constexpr size_t kChannelTokenLength = 64;
 inline constexpr size_t kFrameHeaderSize = 9;
 // Largest payload either side accepts. DATA frames are produced in chunks of kMaxDataChunk.
 inline constexpr uint32_t kMaxFramePayload = 256 * 1024;

@@ -432,6 +432,7 @@ void Boot::connect_guest_and_qmp(StepDone done) {
   auto& r = res();
   undo_.push_back([this] {
     res().guest.reset();
+    res().agent_port_watch.reset();
     res().qmp.reset();
   });
   std::weak_ptr<Sandbox> weak = sandbox_;
@@ -471,6 +472,32 @@ void Boot::connect_guest_and_qmp(StepDone done) {
           both(Status());
         });
       });
+  watch_agent_port();
+}
+
+// Once the guest is ready, its agent's port changing state means the channel is no longer the
+// agent's: the connection is closed at once (nothing more from the port is believed) and the
+// sandbox crashes with that reason. The read gate makes the order hold: before guest bytes are
+// decoded, QEMU's events already written are handled, so bytes sent after a takeover are dropped.
+void Boot::watch_agent_port() {
+  auto& r = res();
+  std::weak_ptr<guest_client::GuestConnection> weak_guest = r.guest;
+  std::weak_ptr<Sandbox> weak_sandbox = sandbox_;
+  r.agent_port_watch = std::make_unique<AgentPortWatch>(
+      *r.qmp, vm::kAgentPortId,
+      [weak_guest] {
+        auto guest = weak_guest.lock();
+        return guest && guest->ready();
+      },
+      [weak_guest, weak_sandbox](const Error& e) {
+        auto sb = weak_sandbox.lock();
+        if (!sb || sb->lifecycle_ != Lifecycle::kRunning) return;  // stopping: the agent let go
+        if (auto guest = weak_guest.lock()) guest->lose(e);
+      });
+  vm::QmpClient* qmp = r.qmp.get();
+  r.guest->set_read_gate([qmp, alive = qmp->lifetime()] {
+    if (!alive.expired()) qmp->read_pending_now();
+  });
 }
 
 // ---- helpers of the steps ----------------------------------------------------------------------

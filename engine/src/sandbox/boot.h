@@ -75,6 +75,7 @@ class Boot : public std::enable_shared_from_this<Boot> {
   void plan_warm_start(StepDone done);
   void start_qemu(StepDone done);
   void connect_guest_and_qmp(StepDone done);
+  void watch_agent_port();
 
   Status start_file_server(UniqueFd vhost_user_socket);
   vm::VmSpec vm_spec() const;

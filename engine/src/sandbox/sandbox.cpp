@@ -234,6 +234,7 @@ void Sandbox::finish_close(Status st) {
   }
   r.published_ports.reset();  // the listeners go with the sandbox, not with the last reference
   if (r.guest) r.guest->close(Error(ErrorCode::kCancelled, "sandbox closed"));
+  r.agent_port_watch.reset();
   r.qmp.reset();
   r.qemu.reset();
   r.net.reset();

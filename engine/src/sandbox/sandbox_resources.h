@@ -12,6 +12,7 @@
 #include "image/image_store.h"
 #include "net/intercept/intercept_policy.h"
 #include "net/network_stack.h"
+#include "sandbox/agent_port_watch.h"
 #include "sandbox/port_forward.h"
 #include "sandbox/sandbox.h"
 #include "state/state_store.h"
@@ -28,11 +29,12 @@ struct Sandbox::Resources {
   image::ImageRecord image;
   std::unique_ptr<net::NetworkStack> net;        // null with --no-network
   std::shared_ptr<net::InterceptPolicy> policy;  // null unless interception mode
-  std::shared_ptr<vfs::VfsHooks> vfs_hooks;    // null without vfs hook rules or events
-  std::unique_ptr<vfs::VfsService> files;       // the workspace's file server
+  std::shared_ptr<vfs::VfsHooks> vfs_hooks;      // null without vfs hook rules or events
+  std::unique_ptr<vfs::VfsService> files;        // the workspace's file server
   std::unique_ptr<vm::QemuProcess> qemu;
   std::unique_ptr<vm::QmpClient> qmp;
   std::shared_ptr<guest_client::GuestConnection> guest;
+  std::unique_ptr<AgentPortWatch> agent_port_watch;  // on qmp: reset before it
   std::unique_ptr<uv::Timer> close_timer;
   std::unique_ptr<PortForwarder> published_ports;  // run -p; null when none
   // Wait briefly for QEMU's exit after the guest channel or the NIC closed (on_*_lost).

@@ -132,20 +132,21 @@ std::vector<std::string> qemu_argv(const VmSpec& spec) {
                "virtio-blk-device,drive=upper,serial=upper",
            });
   for (const auto& disk : spec.data_disks) add_data_disk(a, disk);
-  a.insert(a.end(), {
-                        "-device",
-                        "virtio-serial-device,max_ports=4",
-                        "-chardev",
-                        "socket,id=ctl,fd=" + std::to_string(kControlFd),
-                        "-device",
-                        "virtserialport,chardev=ctl,name=matchlock.ctl",
-                        "-chardev",
-                        "socket,id=qmp,fd=" + std::to_string(kQmpFd),
-                        "-mon",
-                        "chardev=qmp,mode=control",
-                        "-device",
-                        "virtio-rng-device",
-                    });
+  a.insert(a.end(),
+           {
+               "-device",
+               "virtio-serial-device,max_ports=4",
+               "-chardev",
+               "socket,id=ctl,fd=" + std::to_string(kControlFd),
+               "-device",
+               "virtserialport,chardev=ctl,id=" + std::string(kAgentPortId) + ",name=matchlock.ctl",
+               "-chardev",
+               "socket,id=qmp,fd=" + std::to_string(kQmpFd),
+               "-mon",
+               "chardev=qmp,mode=control",
+               "-device",
+               "virtio-rng-device",
+           });
   if (spec.vfs) {
     a.insert(a.end(), {"-chardev", "socket,id=vfs,fd=" + std::to_string(kVfsFd), "-device",
                        "vhost-user-fs-device,chardev=vfs,tag=" + std::string(kVirtioFsTag) +

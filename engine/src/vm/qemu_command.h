@@ -26,6 +26,8 @@ inline constexpr int kVfsFd = 6;
 inline constexpr const char* kVirtioFsTag = "matchlock";
 inline constexpr int kVirtioFsQueueSize = 1024;
 inline constexpr const char* kGuestRamId = "ram";
+// QEMU's id of the agent's virtio-serial port: VSERPORT_CHANGE events name the port by it.
+inline constexpr const char* kAgentPortId = "matchlock-ctl";
 
 // The QEMU program sandboxes run, looked up on $PATH.
 inline constexpr const char* kQemuBinary = "qemu-system-x86_64";

@@ -4,6 +4,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <sys/socket.h>
+
 #include <vector>
 
 #include "core/json.h"
@@ -55,6 +57,21 @@ QmpClient::QmpClient(uv_loop_t* loop, UniqueFd socket, std::function<void(Status
 QmpClient::~QmpClient() {
   *alive_ = false;
   pipe_.close();
+}
+
+void QmpClient::read_pending_now() {
+  uv_os_fd_t fd;
+  if (ended_ || uv_fileno(pipe_.handle(), &fd) != 0) return;
+  std::weak_ptr<bool> alive = alive_;
+  // Bounded: QMP is small; what is left after this many chunks is read by the loop as usual.
+  for (int chunk = 0; chunk < 16; ++chunk) {
+    char scratch[16384];
+    ssize_t n = ::recv(fd, scratch, sizeof scratch, MSG_DONTWAIT);
+    if (n <= 0) return;  // nothing pending, or the end: the loop's own read reports that
+    uv_buf_t buf = uv_buf_init(scratch, static_cast<unsigned>(n));
+    on_read(n, &buf);
+    if (alive.expired() || ended_) return;
+  }
 }
 
 void QmpClient::on_read(ssize_t n, const uv_buf_t* buf) {

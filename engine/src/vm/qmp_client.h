@@ -55,6 +55,10 @@ class QmpClient {
   // Events go to `handler` until unsubscribe(id). Handlers may (un)subscribe from inside.
   uint64_t subscribe(EventHandler handler);
   void unsubscribe(uint64_t id);
+  // Reads whatever QEMU has already written to the socket, without waiting, and handles it
+  // (events reach their subscribers) before returning. For ordering: an event QEMU emitted
+  // before some guest bytes reached another socket is handled before those bytes are.
+  void read_pending_now();
   // query-status, parsed.
   void query_status(std::function<void(Result<VmStatus>)> done);
   bool ready() const { return ready_; }

@@ -8,8 +8,12 @@ using namespace matchlock::guest_agent;
 
 namespace {
 
+const std::string kToken(64, 'c');
+
+// A valid channel token, then "entropy" of `bytes` bytes.
 std::string entropy_field(size_t bytes) {
-  return "\"entropy\":\"" + base64::encode(std::string(bytes, '\x5a')) + "\"";
+  return "\"channel_token\":\"" + kToken + "\",\"entropy\":\"" +
+         base64::encode(std::string(bytes, '\x5a')) + "\"";
 }
 
 }  // namespace
@@ -33,9 +37,10 @@ TEST_CASE("CONFIG without exactly 64 bytes of entropy is refused", "[guest][conf
   CHECK_FALSE(parse_boot_settings("{" + entropy_field(63) + "}").ok());
   CHECK_FALSE(parse_boot_settings("{" + entropy_field(65) + "}").ok());
   CHECK_FALSE(parse_boot_settings("{" + entropy_field(0) + "}").ok());
-  CHECK_FALSE(parse_boot_settings(R"({"entropy":"not base64!"})").ok());
-  CHECK_FALSE(parse_boot_settings(R"({"entropy":64})").ok());
-  auto error = parse_boot_settings(R"({"entropy":null})");
+  const std::string token = "{\"channel_token\":\"" + kToken + "\",";
+  CHECK_FALSE(parse_boot_settings(token + R"("entropy":"not base64!"})").ok());
+  CHECK_FALSE(parse_boot_settings(token + R"("entropy":64})").ok());
+  auto error = parse_boot_settings(token + R"("entropy":null})");
   REQUIRE_FALSE(error.ok());
   CHECK(error.error().message.find("entropy") != std::string::npos);
 }
@@ -46,4 +51,22 @@ TEST_CASE("CONFIG boot settings of the wrong type are refused", "[guest][config]
   CHECK_FALSE(parse_boot_settings("{" + entropy_field(64) + ",\"time_unix_ms\":\"now\"}").ok());
   CHECK_FALSE(parse_boot_settings("[]").ok());
   CHECK_FALSE(parse_boot_settings("{").ok());
+}
+
+TEST_CASE("CONFIG without a well-formed channel token is refused", "[guest][config]") {
+  std::string entropy = "\"entropy\":\"" + base64::encode(std::string(64, 'x')) + "\"";
+  auto ok = parse_boot_settings("{" + entropy_field(64) + "}");
+  REQUIRE(ok.ok());
+  CHECK(ok->channel_token == kToken);
+  for (std::string token :
+       {std::string(""), std::string(63, 'a'), std::string(65, 'a'), std::string(64, 'G'),
+        std::string(64, 'A'), std::string(63, 'a') + "-"}) {
+    auto bad = parse_boot_settings("{\"channel_token\":\"" + token + "\"," + entropy + "}");
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.error().message.find("channel_token") != std::string::npos);
+  }
+  auto missing = parse_boot_settings("{" + entropy + "}");
+  REQUIRE_FALSE(missing.ok());
+  auto number = parse_boot_settings("{\"channel_token\":7," + entropy + "}");
+  REQUIRE_FALSE(number.ok());
 }

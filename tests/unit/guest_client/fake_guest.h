@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <rapidjson/document.h>
 #include <catch2/catch.hpp>
 
 #include "guest_client/guest_connection.h"
@@ -39,7 +40,7 @@ struct FakeGuest {
     REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
     guest_fd = sv[1];
     conn = guest_client::GuestConnection::create(&loop, UniqueFd(sv[0]),
-                                          [this](const Error& e) { lost = e; });
+                                                 [this](const Error& e) { lost = e; });
   }
   ~FakeGuest() {
     conn.reset();
@@ -93,9 +94,25 @@ struct FakeGuest {
     guest_sends(
         encode_frame(FrameType::kHello, 0,
                      "{\"version\":" + std::to_string(kProtocolVersion) + ",\"agent\":\"test\"}"));
-    guest_sends(encode_frame(FrameType::kReady, 0, "{}"));
+    guest_sends(encode_frame(FrameType::kReady, 0, ready_payload(config_token())));
     run_until([&] { return ready; });
     REQUIRE(ready);
+  }
+  // The "channel_token" of the last CONFIG the host sent ("" if none), as the agent reads it.
+  std::string config_token() {
+    std::string token;
+    for (const auto& f : host_sent()) {
+      if (f.type != FrameType::kConfig) continue;
+      rapidjson::Document d;
+      d.Parse(f.payload.c_str(), f.payload.size());
+      if (d.IsObject() && d.HasMember("channel_token") && d["channel_token"].IsString()) {
+        token = d["channel_token"].GetString();
+      }
+    }
+    return token;
+  }
+  static std::string ready_payload(const std::string& token) {
+    return "{\"channel_token\":\"" + token + "\"}";
   }
 };
 

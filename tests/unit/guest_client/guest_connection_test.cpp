@@ -1,9 +1,13 @@
 // The host side of the channel against a scripted, hostile "guest" on a socketpair.
+#include <functional>
+#include <set>
+
 #include <catch2/catch.hpp>
 
 #include "core/base64.h"
 #include "core/json.h"
 #include "guest_client/fake_guest.h"
+#include "guest_protocol/channel_token.h"
 
 using namespace matchlock;
 using namespace matchlock::guest_protocol;
@@ -122,6 +126,102 @@ TEST_CASE("a second HELLO after READY loses the channel", "[guest_connection]") 
   REQUIRE(h.lost);
   CHECK(h.lost->message.find("second HELLO") != std::string::npos);
   CHECK(h.conn->agent_version() == "test");
+}
+
+namespace {
+// Runs the handshake up to CONFIG and answers it with `ready_payload`; returns whether the
+// connection became ready.
+bool ready_with(FakeGuest& h, const std::function<std::string(const std::string&)>& ready_payload) {
+  std::optional<Status> result;
+  h.conn->handshake(test_config(), [&](Status st) { result = st; });
+  h.guest_sends(
+      encode_frame(FrameType::kHello, 0, "{\"version\":" + std::to_string(kProtocolVersion) + "}"));
+  std::string token = h.config_token();
+  h.guest_sends(encode_frame(FrameType::kReady, 0, ready_payload(token)));
+  h.run_until([&] { return result.has_value(); });
+  return result && result->ok();
+}
+}  // namespace
+
+TEST_CASE("a READY without this connection's token fails the boot", "[guest_connection][token]") {
+  std::vector<std::function<std::string(const std::string&)>> forged = {
+      [](const std::string&) { return std::string("{}"); },
+      [](const std::string&) { return FakeGuest::ready_payload(std::string(64, '0')); },
+      [](const std::string& t) { return FakeGuest::ready_payload(t.substr(0, 63)); },
+      [](const std::string& t) { return FakeGuest::ready_payload(t + "0"); },
+      [](const std::string&) { return std::string("not json"); },
+  };
+  for (const auto& payload : forged) {
+    FakeGuest h;
+    CHECK_FALSE(ready_with(h, payload));
+    CHECK_FALSE(h.conn->ready());
+    REQUIRE(h.lost);
+    CHECK(h.lost->message.find("channel token") != std::string::npos);
+  }
+}
+
+TEST_CASE("a READY before any CONFIG fails the boot", "[guest_connection][token]") {
+  FakeGuest h;
+  std::optional<Status> result;
+  h.conn->handshake(test_config(), [&](Status st) { result = st; });
+  h.guest_sends(encode_frame(FrameType::kReady, 0, FakeGuest::ready_payload(std::string(64, 'a'))));
+  h.run_until([&] { return result.has_value(); });
+  REQUIRE(result);
+  CHECK_FALSE(result->ok());
+  CHECK_FALSE(h.conn->ready());
+}
+
+TEST_CASE("the tokens of two connections differ and have the documented shape",
+          "[guest_connection][token]") {
+  std::set<std::string> seen;
+  for (int i = 0; i < 8; ++i) {
+    FakeGuest h;
+    h.conn->handshake(test_config(), [](Status) {});
+    h.guest_sends(encode_frame(FrameType::kHello, 0,
+                               "{\"version\":" + std::to_string(kProtocolVersion) + "}"));
+    std::string token = h.config_token();
+    CHECK(guest_protocol::is_channel_token(token));
+    seen.insert(token);
+  }
+  CHECK(seen.size() == 8);
+}
+
+TEST_CASE("constant-time token comparison", "[guest_connection][token]") {
+  using guest_protocol::channel_tokens_equal;
+  std::string t(64, 'a');
+  CHECK(channel_tokens_equal(t, t));
+  CHECK_FALSE(channel_tokens_equal(t, ""));
+  CHECK_FALSE(channel_tokens_equal(t, t + "a"));
+  std::string last = t;
+  last.back() = 'b';
+  CHECK_FALSE(channel_tokens_equal(t, last));
+  CHECK_FALSE(guest_protocol::is_channel_token(std::string(64, 'A')));
+  CHECK_FALSE(guest_protocol::is_channel_token(std::string(63, 'a')));
+}
+
+TEST_CASE("bytes behind a read gate that loses the channel are dropped",
+          "[guest_connection][token]") {
+  FakeGuest h;
+  h.handshake();
+  int exit_code = -1;
+  guest_client::ExecRequest req;
+  req.argv = {"true"};
+  guest_client::ExecEvents events;
+  events.on_exit = [&](int code) { exit_code = code; };
+  std::optional<Error> exec_error;
+  events.on_error = [&](const Error& e, int) { exec_error = e; };
+  auto exec = h.conn->open_exec(req, events);
+  REQUIRE(exec);
+  // The sandbox learns from QEMU, just before these bytes are decoded, that the port was
+  // reopened: a forged EXIT for the running exec must not be believed.
+  h.conn->set_read_gate([&] { h.conn->lose(Error(ErrorCode::kProtocol, "port reopened")); });
+  h.guest_sends(encode_frame(FrameType::kExit, exec->stream_id(), i32_payload(0)));
+  h.run_until([&] { return h.lost.has_value(); });
+  REQUIRE(h.lost);
+  CHECK(h.lost->message == "port reopened");
+  CHECK(exit_code == -1);
+  REQUIRE(exec_error);
+  CHECK(exec_error->message == "port reopened");
 }
 
 TEST_CASE("CONFIG carries the workspace only when there is one", "[guest_connection][config]") {

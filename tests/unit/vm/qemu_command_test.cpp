@@ -46,7 +46,7 @@ TEST_CASE("qemu argv uses microvm, serial-identified disks and the fd-passed cha
   CHECK(has_pair(argv, "-device", "virtio-blk-device,drive=base,serial=base"));
   CHECK(has_pair(argv, "-device", "virtio-blk-device,drive=upper,serial=upper"));
   CHECK(has_pair(argv, "-chardev", "socket,id=ctl,fd=4"));
-  CHECK(has_pair(argv, "-device", "virtserialport,chardev=ctl,name=matchlock.ctl"));
+  CHECK(has_pair(argv, "-device", "virtserialport,chardev=ctl,id=matchlock-ctl,name=matchlock.ctl"));
   CHECK(has_pair(argv, "-mon", "chardev=qmp,mode=control"));
   CHECK(std::find(argv.begin(), argv.end(), "-nodefaults") != argv.end());
   bool readonly_base = false;

@@ -1,0 +1,42 @@
+#include "sandbox/agent_port_watch.h"
+
+#include <rapidjson/document.h>
+
+#include <memory>
+
+#include "core/json.h"
+
+namespace matchlock::sandbox {
+
+bool is_port_change(const vm::QmpEvent& event, std::string_view port_id) {
+  if (event.name != "VSERPORT_CHANGE") return false;
+  rapidjson::Document d;
+  d.Parse(event.data.c_str(), event.data.size());
+  return d.IsObject() && json::get_string(d, "id") == port_id;
+}
+
+Error agent_port_lost_error() {
+  return Error(ErrorCode::kProtocol,
+               "its port was closed or reopened inside the guest after the sandbox was ready: "
+               "something in the guest took it over, or the guest rebooted");
+}
+
+AgentPortWatch::AgentPortWatch(vm::QmpClient& qmp, std::string port_id, std::function<bool()> armed,
+                               std::function<void(const Error&)> on_lost)
+    : qmp_(qmp) {
+  auto reported = std::make_shared<bool>(false);
+  subscription_ =
+      qmp_.subscribe([port_id = std::move(port_id), armed = std::move(armed),
+                      on_lost = std::move(on_lost), reported](Result<vm::QmpEvent> event) {
+        // The end of QMP is QEMU going away, which the sandbox learns from QEMU's exit.
+        if (!event.ok() || *reported || !is_port_change(*event, port_id) || !armed()) return;
+        *reported = true;
+        on_lost(agent_port_lost_error());
+      });
+}
+
+AgentPortWatch::~AgentPortWatch() {
+  qmp_.unsubscribe(subscription_);
+}
+
+}  // namespace matchlock::sandbox
