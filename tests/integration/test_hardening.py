@@ -36,7 +36,8 @@ def open_files(pid):
 def test_qemu_runs_confined_with_a_minimal_environment(ml):
     """QEMU never inherits the host's variables (API keys among them), runs under its own
     seccomp filter, can gain no privileges, dumps no core and holds only the files it needs;
-    as root, it runs as a uid and gid of its own, different for each QEMU."""
+    as root, it runs as a uid and gid of its own, different for each QEMU. Its owner dumps no
+    core either."""
     marker = "MATCHLOCK_TEST_HOST_SECRET"
     ids = []
     try:
@@ -68,6 +69,9 @@ def test_qemu_runs_confined_with_a_minimal_environment(ml):
             images = os.path.join(ml.home, "images") + "/"
             assert all(f.startswith((sandbox_dir, images)) for f in home_files), home_files
             assert not any("state.db" in f or "secret" in f for f in files), files
+            # The owner holds secret values: no core dumps either.
+            owner_limits = proc_limits(info["owner_pid"])
+            assert owner_limits["Max core file size"] == ("0", "0"), owner_limits
             if os.geteuid() == 0:
                 uids, gids = status["Uid"].split(), status["Gid"].split()
                 assert len(set(uids)) == 1 and uids[0] != "0", status["Uid"]
