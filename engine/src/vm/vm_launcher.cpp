@@ -44,6 +44,9 @@ Result<LaunchedVm> launch_vm(uv_loop_t* loop, VmSpec spec, UniqueFd net_link,
   // QEMU writes its disks, and a saved guest about the size of its RAM.
   const uint64_t ram_bytes = spec.memory_mib << 20;
   Confinement confinement = plan_confinement();
+  // The virtio-9p benchmark baseline (MATCHLOCK_UNSAFE_BENCH_VIRTFS) has QEMU serve a host
+  // directory by path, as the user who named it: it is unsafe by design and never used for real.
+  if (!spec.bench_virtfs_dir.empty()) confinement.drop_privileges = false;
   auto files = open_passed_files(qemu_passed_files(spec), confinement.drop_privileges);
   if (!files.ok()) return files.error();
   confinement.max_file_bytes = file_size_limit(std::max(files->largest_writable_bytes, ram_bytes));
