@@ -11,25 +11,80 @@ import pytest
 from conftest import ARCHIVE, IMAGE, Matchlock
 
 
+def proc_status(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return {k: v.strip() for k, v in (l.split(":", 1) for l in f.read().splitlines() if ":" in l)}
+
+
+def proc_limits(pid):
+    """/proc/PID/limits as {"Max core file size": (soft, hard), ...}."""
+    with open(f"/proc/{pid}/limits") as f:
+        lines = f.read().splitlines()[1:]
+    return {l[:26].strip(): tuple(l[26:].split()[:2]) for l in lines}
+
+
+def open_files(pid):
+    out = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            out.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except FileNotFoundError:
+            pass
+    return out
+
+
 def test_qemu_runs_confined_with_a_minimal_environment(ml):
-    """QEMU never inherits the host's variables (API keys among them), and runs under its own
-    seccomp filter."""
+    """QEMU never inherits the host's variables (API keys among them), runs under its own
+    seccomp filter, can gain no privileges, dumps no core and holds only the files it needs;
+    as root, it runs as a uid and gid of its own, different for each QEMU. Its owner dumps no
+    core either."""
     marker = "MATCHLOCK_TEST_HOST_SECRET"
-    r = ml.run("run", "-d", "--image", IMAGE, env={marker: "do-not-leak-this-value"})
-    assert r.returncode == 0, r.stderr
-    vm_id = r.stdout.decode().strip()
+    ids = []
     try:
-        info = json.loads(ml.run("get", vm_id).stdout)
-        with open(f"/proc/{info['qemu_pid']}/environ", "rb") as f:
-            env = [e for e in f.read().split(b"\0") if e]
-        assert not any(b"do-not-leak-this-value" in e for e in env), env
-        assert sorted(e.split(b"=", 1)[0] for e in env) == [b"LC_ALL", b"PATH"], env
-        # QEMU's own seccomp filter is on (-sandbox on, spawn/elevateprivileges/... denied).
-        with open(f"/proc/{info['qemu_pid']}/status") as f:
-            status = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
-        assert status["Seccomp"].strip() == "2", status["Seccomp"]
+        for _ in range(2):
+            r = ml.run("run", "-d", "--image", IMAGE, env={marker: "do-not-leak-this-value"})
+            assert r.returncode == 0, r.stderr
+            ids.append(r.stdout.decode().strip())
+        infos = [json.loads(ml.run("get", vm_id).stdout) for vm_id in ids]
+        for vm_id, info in zip(ids, infos):
+            pid = info["qemu_pid"]
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                env = [e for e in f.read().split(b"\0") if e]
+            assert not any(b"do-not-leak-this-value" in e for e in env), env
+            assert sorted(e.split(b"=", 1)[0] for e in env) == [b"LC_ALL", b"PATH"], env
+            status = proc_status(pid)
+            # QEMU's own seccomp filter is on (-sandbox on, spawn/elevateprivileges/... denied).
+            assert status["Seccomp"] == "2", status["Seccomp"]
+            assert status["NoNewPrivs"] == "1", status["NoNewPrivs"]
+            limits = proc_limits(pid)
+            assert limits["Max core file size"] == ("0", "0"), limits
+            assert limits["Max open files"] == ("1024", "1024"), limits
+            assert limits["Max file size"][1] != "unlimited", limits
+            files = open_files(pid)
+            # Its own sandbox's disk and logs, the image, the guest bundle: nothing of the
+            # engine's (state database, its logs, secrets, other sandboxes, saved guests).
+            home_files = [f for f in files if f.startswith(ml.home)]
+            assert home_files, files
+            sandbox_dir = os.path.join(ml.home, "vms", vm_id) + "/"
+            images = os.path.join(ml.home, "images") + "/"
+            assert all(f.startswith((sandbox_dir, images)) for f in home_files), home_files
+            assert not any("state.db" in f or "secret" in f for f in files), files
+            # The owner holds secret values: no core dumps either.
+            owner_limits = proc_limits(info["owner_pid"])
+            assert owner_limits["Max core file size"] == ("0", "0"), owner_limits
+            if os.geteuid() == 0:
+                uids, gids = status["Uid"].split(), status["Gid"].split()
+                assert len(set(uids)) == 1 and uids[0] != "0", status["Uid"]
+                assert gids == uids, status["Gid"]
+                assert status["Groups"] == "", status["Groups"]
+                assert status["CapEff"] == "0000000000000000", status["CapEff"]
+                assert limits["Max processes"] == ("512", "512"), limits
+        if os.geteuid() == 0:
+            first, second = (proc_status(info["qemu_pid"])["Uid"] for info in infos)
+            assert first != second, "two QEMUs share a uid"
     finally:
-        assert ml.run("kill", vm_id).returncode == 0
+        for vm_id in ids:
+            assert ml.run("kill", vm_id).returncode == 0
     ml.assert_nothing_left()
 
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "core/core_dumps.h"
 #include "core/printable.h"
 
 namespace matchlock::cli {
@@ -78,6 +79,7 @@ const Command* find_command(const std::string& word) {
 int main(int argc, char** argv) {
   // A closed stdout must show up as a write error, not kill the owner before it stops QEMU.
   ::signal(SIGPIPE, SIG_IGN);
+  matchlock::disable_core_dumps();
   using namespace matchlock::cli;
   std::vector<std::string> words(argv + 1, argv + argc);
   if (words.empty() || words[0] == "-h" || words[0] == "--help" || words[0] == "help") {

@@ -388,6 +388,13 @@ void Boot::start_qemu(StepDone done) {
   undo_before_qemu_ = undo_.size();
   vm::VmSpec spec = vm_spec();
   spec.incoming_deferred = guest_start_.mode == GuestStart::kRestore;
+  // QEMU gets the warm start's file open, from the start: it may have no right to open it.
+  if (guest_start_.mode == GuestStart::kRestore) {
+    spec.migration_file = guest_start_.saved->state_file;
+  } else if (guest_start_.slot) {
+    spec.migration_file = guest_start_.slot->temporary_file();
+    spec.migration_writes = true;
+  }
   if (auto dir = vm::bench_virtfs_requested()) {
     std::error_code ec;
     if (!dir->is_absolute() || !std::filesystem::is_directory(*dir, ec)) {

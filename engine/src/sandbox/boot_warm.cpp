@@ -109,26 +109,25 @@ void Boot::save_guest_at_hello(std::function<void()> reply_to_guest) {
     });
   };
   log_milestone("guest HELLO: saving");
-  vm::save_guest_state(
-      *r.qmp, guest_start_.slot->temporary_file(), kSaveTimeout, [weak, resume](Status st) {
-        auto self = weak.lock();
-        if (!self || self->finished()) return;
-        self->log_milestone("saved");
-        if (!st.ok()) {
-          const bool permanent = is_permanent_save_refusal(st.error().message);
-          (permanent ? log::info : log::warn)("warm start: could not save the booted guest (" +
-                                              st.error().message + "); sandboxes boot cold");
-          if (permanent) {
-            mark_saving_unsupported(SavedGuestStore::open_default(), self->qemu_identity_,
-                                    st.error().message);
-          }
-          self->guest_start_.slot.reset();
-          return resume();
-        }
-        // Stored before the guest goes on: a `run` that ends at once must not exit with the
-        // save still being hashed (it would be lost).
-        self->commit_save(std::move(resume));
-      });
+  vm::save_guest_state_to_fd_set(*r.qmp, vm::kMigrationFd, kSaveTimeout, [weak, resume](Status st) {
+    auto self = weak.lock();
+    if (!self || self->finished()) return;
+    self->log_milestone("saved");
+    if (!st.ok()) {
+      const bool permanent = is_permanent_save_refusal(st.error().message);
+      (permanent ? log::info : log::warn)("warm start: could not save the booted guest (" +
+                                          st.error().message + "); sandboxes boot cold");
+      if (permanent) {
+        mark_saving_unsupported(SavedGuestStore::open_default(), self->qemu_identity_,
+                                st.error().message);
+      }
+      self->guest_start_.slot.reset();
+      return resume();
+    }
+    // Stored before the guest goes on: a `run` that ends at once must not exit with the
+    // save still being hashed (it would be lost).
+    self->commit_save(std::move(resume));
+  });
 }
 
 // Hashing and renaming the save happen off the loop; `then` runs after either outcome.
@@ -172,8 +171,8 @@ void Boot::restore_guest(StepDone done) {
     if (!self || self->finished() || self->attempt_ != attempt) return nullptr;
     return self;
   };
-  vm::load_guest_state(
-      *res().qmp, guest_start_.saved->state_file, kRestoreTimeout, [alive, done](Status loaded) {
+  vm::load_guest_state_from_fd_set(
+      *res().qmp, vm::kMigrationFd, kRestoreTimeout, [alive, done](Status loaded) {
         auto self = alive();
         if (!self) return;
         if (!loaded.ok()) return done(loaded.error().with_context("restore the saved guest"));

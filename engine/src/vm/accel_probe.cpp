@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 
@@ -16,6 +17,7 @@
 #include "core/subprocess.h"
 #include "core/unique_fd.h"
 #include "core/uv.h"
+#include "vm/passed_files.h"
 #include "vm/qemu_process.h"
 
 namespace matchlock::vm {
@@ -83,8 +85,15 @@ class KvmProbe : public std::enable_shared_from_this<KvmProbe> {
     }
     UniqueFd ours(sv[0]), theirs(sv[1]);
     auto argv = probe_argv(in_.qemu_binary, Accel::kKvm, in_.kvm_cpu, in_.kernel, in_.initrd, 0);
-    auto proc = QemuProcess::spawn(loop_, argv, {{1, theirs.get()}, {2, theirs.get()}}, {},
-                                   [this](ExitInfo) { on_exit(); });
+    Confinement confinement = plan_confinement();
+    confinement.max_file_bytes = file_size_limit(0);  // it writes no file
+    auto files = open_passed_files(probe_passed_files(Accel::kKvm, in_.kernel, in_.initrd),
+                                   confinement.drop_privileges);
+    if (!files.ok()) return finish(Accel::kTcg, "kvm probe: " + files.error().message);
+    std::map<int, int> inherit = files->inherit;
+    inherit[1] = inherit[2] = theirs.get();
+    auto proc =
+        QemuProcess::spawn(loop_, argv, inherit, {}, confinement, [this](ExitInfo) { on_exit(); });
     if (!proc.ok()) return finish(Accel::kTcg, "kvm probe: " + proc.error().message);
     proc_ = std::move(proc.value());
     theirs.reset();

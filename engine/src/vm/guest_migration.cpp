@@ -16,6 +16,7 @@
 
 #include "core/json.h"
 #include "core/uv.h"
+#include "vm/qemu_command.h"
 
 namespace matchlock::vm {
 namespace {
@@ -218,6 +219,40 @@ void load_guest_state(QmpClient& qmp, const std::filesystem::path& path,
   };
   auto run = std::make_shared<MigrationRun>(qmp, "loading the guest", std::move(done));
   run->start(std::move(commands), timeout, false);
+}
+
+namespace {
+
+// Wraps `done`: first QMP remove-fd of `fdset`, then `done` with the migration's status, or
+// the removal's failure after a successful migration.
+std::function<void(Status)> then_remove_fd_set(QmpClient& qmp, int fdset,
+                                               std::function<void(Status)> done) {
+  return [qmp = &qmp, alive = qmp.lifetime(), fdset, done = std::move(done)](Status migrated) {
+    if (alive.expired()) return done(std::move(migrated));
+    qmp->execute(
+        "remove-fd", R"({"fdset-id":)" + std::to_string(fdset) + "}",
+        [migrated, done, fdset](Result<std::string> removed) mutable {
+          if (migrated.ok() && !removed.ok()) {
+            return done(Error(ErrorCode::kVm, "remove QEMU's fd set " + std::to_string(fdset) +
+                                                  ": " + removed.error().message));
+          }
+          done(std::move(migrated));
+        });
+  };
+}
+
+}  // namespace
+
+void save_guest_state_to_fd_set(QmpClient& qmp, int fdset, std::chrono::milliseconds timeout,
+                                std::function<void(Status)> done) {
+  save_guest_state(qmp, fdset_path(fdset), timeout,
+                   then_remove_fd_set(qmp, fdset, std::move(done)));
+}
+
+void load_guest_state_from_fd_set(QmpClient& qmp, int fdset, std::chrono::milliseconds timeout,
+                                  std::function<void(Status)> done) {
+  load_guest_state(qmp, fdset_path(fdset), timeout,
+                   then_remove_fd_set(qmp, fdset, std::move(done)));
 }
 
 namespace {

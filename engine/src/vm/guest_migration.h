@@ -32,6 +32,15 @@ void save_guest_state(QmpClient& qmp, const std::filesystem::path& path,
 void load_guest_state(QmpClient& qmp, const std::filesystem::path& path,
                       std::chrono::milliseconds timeout, std::function<void(Status)> done);
 
+// The same for a file QEMU was handed as fd set `fdset` (qemu_command.h: VmSpec::migration_file,
+// opened by the engine: QEMU may have no right to open it). The set is removed once the
+// migration ends, however it ends, so QEMU holds no fd on the file afterwards; a removal that
+// fails fails the operation.
+void save_guest_state_to_fd_set(QmpClient& qmp, int fdset, std::chrono::milliseconds timeout,
+                                std::function<void(Status)> done);
+void load_guest_state_from_fd_set(QmpClient& qmp, int fdset, std::chrono::milliseconds timeout,
+                                  std::function<void(Status)> done);
+
 // Resumes a guest after save_guest_state (QMP `cont`), waiting out the moment after the
 // "completed" event in which QEMU still refuses to resume ("Migration is not finalized yet").
 void resume_after_save(QmpClient& qmp, std::chrono::milliseconds timeout,

@@ -29,6 +29,12 @@ std::string join(const std::vector<std::string>& v, char sep) {
   return out;
 }
 
+// KVM through the passed /dev/kvm: an unprivileged QEMU could not open the device itself.
+std::string accel_option(Accel accel) {
+  if (accel == Accel::kTcg) return accel_name(accel);
+  return std::string(accel_name(accel)) + ",device=" + fdset_path(kKvmFd);
+}
+
 void add_common_machine_args(std::vector<std::string>& a, const std::string& binary, Accel accel,
                              const std::string& machine_extra = "") {
   a = {binary, "-M", "microvm,x-option-roms=off" + machine_extra,
@@ -39,7 +45,22 @@ void add_common_machine_args(std::vector<std::string>& a, const std::string& bin
        // QEMU's own seccomp filter: no obsolete syscalls, no setuid/setgid, no fork/exec, no
        // scheduler or resource-limit changes. A guest that escapes into QEMU gets little.
        "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
-       "-accel", accel_name(accel), "-cpu", accel == Accel::kKvm ? "host" : "max"};
+       "-accel", accel_option(accel), "-cpu", accel == Accel::kKvm ? "host" : "max"};
+}
+
+// Each fd-set file once, its host path as the set's description (query-fdsets, and `ps` shows
+// which sandbox a QEMU belongs to).
+void add_fd_sets(std::vector<std::string>& a, const std::vector<PassedFile>& files) {
+  for (const auto& f : files) {
+    if (f.reopened_by_path) continue;
+    const std::string n = std::to_string(f.fd);
+    a.insert(a.end(), {"-add-fd",
+                       "fd=" + n + ",set=" + n + ",opaque=" + qemu_option_value(f.path.string())});
+  }
+}
+
+std::string proc_fd_path(int fd) {
+  return "/proc/self/fd/" + std::to_string(fd);
 }
 
 }  // namespace
@@ -72,6 +93,39 @@ std::string data_disk_serial(size_t index) {
   return "disk" + std::to_string(index);
 }
 
+std::string fdset_path(int fd) {
+  return "/dev/fdset/" + std::to_string(fd);
+}
+
+std::vector<PassedFile> qemu_passed_files(const VmSpec& spec) {
+  std::vector<PassedFile> files = {
+      {kKernelFd, spec.kernel, FileAccess::kRead, true},
+      {kInitrdFd, spec.initrd, FileAccess::kRead, true},
+      {kConsoleFd, spec.console_log, FileAccess::kWriteCreate},
+  };
+  if (spec.accel == Accel::kKvm) files.push_back({kKvmFd, kKvmDevice, FileAccess::kReadWrite});
+  if (!spec.migration_file.empty()) {
+    files.push_back({kMigrationFd, spec.migration_file,
+                     spec.migration_writes ? FileAccess::kWriteCreate : FileAccess::kRead});
+  }
+  files.push_back({kBaseDiskFd, spec.base_disk, FileAccess::kRead});
+  files.push_back({kUpperDiskFd, spec.upper_disk, FileAccess::kReadWrite});
+  for (size_t i = 0; i < spec.data_disks.size(); ++i) {
+    const auto& disk = spec.data_disks[i];
+    files.push_back({kFirstDataDiskFd + static_cast<int>(i), disk.path,
+                     disk.readonly ? FileAccess::kRead : FileAccess::kReadWrite});
+  }
+  return files;
+}
+
+std::vector<PassedFile> probe_passed_files(Accel accel, const std::filesystem::path& kernel,
+                                           const std::filesystem::path& initrd) {
+  std::vector<PassedFile> files = {{kKernelFd, kernel, FileAccess::kRead, true},
+                                   {kInitrdFd, initrd, FileAccess::kRead, true}};
+  if (accel == Accel::kKvm) files.push_back({kKvmFd, kKvmDevice, FileAccess::kReadWrite});
+  return files;
+}
+
 namespace {
 
 // QEMU's default on a failed write is to pause the VM when the host disk is full (ENOSPC),
@@ -79,16 +133,21 @@ namespace {
 // and the command ends.
 constexpr char kReportIoErrors[] = ",werror=report,rerror=report";
 
-// A user's image through the file protocol explicitly (never parsed as "proto:..."). QEMU
-// takes an exclusive write lock on an image it opens read-write, so a second sandbox cannot
-// open the same disk read-write at once (boot.cpp words that failure).
-void add_data_disk(std::vector<std::string>& a, const VmDisk& disk) {
+// A writable disk is opened read-write once, from the start: with QEMU's default
+// (auto-read-only) it would first ask its fd set for a read-only fd, which it does not hold.
+constexpr char kWritableFromTheStart[] = ",file.auto-read-only=off";
+
+// A user's image through the file protocol explicitly (never parsed as "proto:..."), from its
+// passed fd. QEMU takes an exclusive write lock on an image it opens read-write, so a second
+// sandbox cannot open the same disk read-write at once (boot.cpp words that failure).
+void add_data_disk(std::vector<std::string>& a, const VmDisk& disk, int fd) {
   const std::string id = qemu_option_value(disk.serial);
   a.insert(a.end(), {"-drive",
-                     "file.driver=file,file.filename=" + qemu_option_value(disk.path.string()) +
-                         ",if=none,id=" + id + ",format=raw" +
+                     "file.driver=file,file.filename=" + fdset_path(fd) + ",if=none,id=" + id +
+                         ",format=raw" +
                          (disk.readonly ? std::string(",readonly=on")
-                                        : std::string(",discard=unmap") + kReportIoErrors),
+                                        : std::string(",discard=unmap") + kReportIoErrors +
+                                              kWritableFromTheStart),
                      "-device", "virtio-blk-device,drive=" + id + ",serial=" + id});
 }
 
@@ -100,6 +159,7 @@ std::vector<std::string> qemu_argv(const VmSpec& spec) {
   // so the RAM is a shared memfd QEMU passes over vhost-user.
   add_common_machine_args(a, spec.qemu_binary, spec.accel,
                           spec.vfs ? ",memory-backend=" + std::string(kGuestRamId) : "");
+  add_fd_sets(a, qemu_passed_files(spec));
   if (spec.vfs) {
     a.insert(a.end(), {"-object", "memory-backend-memfd,id=" + std::string(kGuestRamId) +
                                       ",size=" + std::to_string(spec.memory_mib) + "M,share=on"});
@@ -111,27 +171,29 @@ std::vector<std::string> qemu_argv(const VmSpec& spec) {
                "-m",
                std::to_string(spec.memory_mib) + "M",
                "-kernel",
-               spec.kernel.string(),
+               proc_fd_path(kKernelFd),
                "-initrd",
-               spec.initrd.string(),
+               proc_fd_path(kInitrdFd),
                "-append",
                kernel_cmdline(spec),
                "-chardev",
-               "file,id=console,path=" + qemu_option_value(spec.console_log.string()),
+               "file,id=console,path=" + fdset_path(kConsoleFd),
                "-serial",
                "chardev:console",
                "-drive",
-               "file=" + qemu_option_value(spec.base_disk.string()) +
-                   ",if=none,id=base,format=raw,readonly=on",
+               "file=" + fdset_path(kBaseDiskFd) + ",if=none,id=base,format=raw,readonly=on",
                "-device",
                "virtio-blk-device,drive=base,serial=base",
                "-drive",
-               "file=" + qemu_option_value(spec.upper_disk.string()) +
-                   ",if=none,id=upper,format=raw,cache=unsafe,discard=unmap" + kReportIoErrors,
+               "file=" + fdset_path(kUpperDiskFd) +
+                   ",if=none,id=upper,format=raw,cache=unsafe,discard=unmap" + kReportIoErrors +
+                   kWritableFromTheStart,
                "-device",
                "virtio-blk-device,drive=upper,serial=upper",
            });
-  for (const auto& disk : spec.data_disks) add_data_disk(a, disk);
+  for (size_t i = 0; i < spec.data_disks.size(); ++i) {
+    add_data_disk(a, spec.data_disks[i], kFirstDataDiskFd + static_cast<int>(i));
+  }
   a.insert(a.end(),
            {
                "-device",
@@ -186,8 +248,9 @@ std::vector<std::string> probe_argv(const std::string& qemu_binary, Accel accel,
   std::vector<std::string> a;
   add_common_machine_args(a, qemu_binary, accel);
   a.back() = cpu;
-  a.insert(a.end(), {"-smp", "1", "-m", "256M", "-kernel", kernel.string(), "-initrd",
-                     initrd.string(), "-append", kernel_cmdline(spec), "-serial", "stdio"});
+  add_fd_sets(a, probe_passed_files(accel, kernel, initrd));
+  a.insert(a.end(), {"-smp", "1", "-m", "256M", "-kernel", proc_fd_path(kKernelFd), "-initrd",
+                     proc_fd_path(kInitrdFd), "-append", kernel_cmdline(spec), "-serial", "stdio"});
   return a;
 }
 

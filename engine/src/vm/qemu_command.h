@@ -20,6 +20,37 @@ inline constexpr int kControlFd = 4;
 inline constexpr int kQmpFd = 5;
 inline constexpr int kVfsFd = 6;
 
+// Host files QEMU gets as inherited fds, never by path: it may run as an unprivileged uid of its
+// own (qemu_confinement.h) that cannot open anything in the engine's root-only directories. Each
+// is passed as fd set N (-add-fd fd=N,set=N) and opened by QEMU as /dev/fdset/N, except the
+// kernel and initrd, whose loaders only take a path: /proc/self/fd/N.
+inline constexpr int kKernelFd = 7;
+inline constexpr int kInitrdFd = 8;
+inline constexpr int kConsoleFd = 9;
+inline constexpr int kKvmFd = 10;
+inline constexpr int kMigrationFd = 11;
+inline constexpr int kBaseDiskFd = 12;
+inline constexpr int kUpperDiskFd = 13;
+inline constexpr int kFirstDataDiskFd = 14;  // + the data disk's index
+
+// How the engine opens a file it hands to QEMU. QEMU picks an fd from a set by its access mode,
+// so this must match what QEMU asks for.
+enum class FileAccess {
+  kRead,         // O_RDONLY
+  kReadWrite,    // O_RDWR, the file must exist
+  kWriteCreate,  // O_WRONLY | O_CREAT | O_TRUNC (console log, saved guest)
+};
+
+struct PassedFile {
+  int fd = -1;                 // the number QEMU inherits it as (k...Fd above)
+  std::filesystem::path path;  // the host file the engine opens
+  FileAccess access = FileAccess::kRead;
+  bool reopened_by_path = false;  // QEMU opens /proc/self/fd/N rather than using the fd
+};
+
+// The fd set path QEMU opens for a passed fd.
+std::string fdset_path(int fd);
+
 // virtio-fs (VmSpec::vfs): the mount tag the guest mounts, the request queue size (QEMU's
 // maximum: a 1 MiB FUSE write takes ~260 descriptors without indirect ones), and the id of the
 // shared RAM backend the vhost-user backend maps.
@@ -68,20 +99,33 @@ struct VmSpec {
   // Start waiting for a migration stream (QMP migrate-incoming) instead of booting: a warm
   // start loads a saved guest this way (vm/guest_migration.h).
   bool incoming_deferred = false;
+  // A warm start's migration file, passed as fd set kMigrationFd: the saved guest a restore
+  // reads, or the file a cold boot saves its guest to. Empty: none. The migration names it by
+  // fdset_path(kMigrationFd) and drops the set afterwards (guest_migration.h).
+  std::filesystem::path migration_file;
+  bool migration_writes = false;  // saving (created, truncated) rather than restoring
 };
 
 std::string kernel_cmdline(const VmSpec& spec);
 std::vector<std::string> qemu_argv(const VmSpec& spec);
+// The files qemu_argv(spec) refers to by fd, for the launcher to open and pass.
+std::vector<PassedFile> qemu_passed_files(const VmSpec& spec);
 
 // A value placed inside a QEMU "key=value,key=value" option (paths in -drive and -chardev):
 // commas doubled, so a path with a comma cannot end the value and inject options.
 std::string qemu_option_value(std::string_view value);
 
 // The kernel command line for the accelerator probe: boots to init, which powers off at once.
-// `cpu` is the -cpu model ("host" normally).
+// `cpu` is the -cpu model ("host" normally). Kernel, initrd and (under KVM) /dev/kvm are passed
+// files, as probe_passed_files lists them.
 std::vector<std::string> probe_argv(const std::string& qemu_binary, Accel accel,
                                     const std::string& cpu, const std::filesystem::path& kernel,
                                     const std::filesystem::path& initrd, uint32_t host_tsc_khz);
+std::vector<PassedFile> probe_passed_files(Accel accel, const std::filesystem::path& kernel,
+                                           const std::filesystem::path& initrd);
+
+// The device QEMU's KVM accelerator opens, passed as fd set kKvmFd.
+inline constexpr const char* kKvmDevice = "/dev/kvm";
 
 // MATCHLOCK_UNSAFE_SLIRP_BASELINE=1: bench/net_throughput.py's baseline, the same guest on
 // QEMU's -netdev user (VmSpec::slirp_baseline). Never for real use: nothing is filtered.

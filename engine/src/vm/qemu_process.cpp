@@ -20,11 +20,18 @@ int pidfd_open(pid_t pid) {
   return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
 }
 
+// The largest fd number QEMU is handed (qemu_command.h's fds, data disks included).
+constexpr int kMaxInheritedFd = 63;
+
+void write_text(int fd, const char* text) {
+  ssize_t ignored = ::write(fd, text, std::strlen(text));
+  (void)ignored;
+}
+
 // Runs in the forked child: only async-signal-safe calls until execvp.
 [[noreturn]] void exec_child(pid_t parent, char* const* argv, char* const* envp,
-                             const std::map<int, int>& inherit, int log_fd) {
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != parent) _exit(127);  // the owner died before prctl took effect
+                             const std::map<int, int>& inherit, int log_fd,
+                             const Confinement& confinement) {
   ::setpgid(0, 0);  // a terminal's Ctrl-C must reach the owner only, which then stops QEMU
   int devnull = ::open("/dev/null", O_RDONLY);
   if (devnull >= 0) ::dup2(devnull, 0);
@@ -33,11 +40,11 @@ int pidfd_open(pid_t pid) {
     ::dup2(log_fd, 2);
   }
   // Move inherited fds above the target range first, so dup2 never clobbers a source.
-  int moved[16];
+  int moved[kMaxInheritedFd + 1];
   int count = 0;
   for (const auto& [target, source] : inherit) {
-    if (count >= 16) _exit(127);
-    moved[count++] = ::fcntl(source, F_DUPFD, 64);
+    if (target > kMaxInheritedFd) _exit(127);
+    moved[count++] = ::fcntl(source, F_DUPFD, kMaxInheritedFd + 1);
   }
   count = 0;
   for (const auto& [target, source] : inherit) {
@@ -47,6 +54,16 @@ int pidfd_open(pid_t pid) {
   for (const auto& [target, source] : inherit)
     max_target = target > max_target ? target : max_target;
   ::syscall(SYS_close_range, max_target + 1, ~0U, 0);
+  const char* failed_step = nullptr;
+  if (!confine_this_process(confinement, &failed_step)) {
+    write_text(2, "matchlock: cannot confine QEMU: ");
+    write_text(2, failed_step);
+    write_text(2, " failed\n");
+    _exit(126);
+  }
+  // Set after the switch of ids, which clears it.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) _exit(127);  // the owner died before prctl took effect
   ::execvpe(argv[0], argv, envp);
   _exit(127);
 }
@@ -62,6 +79,7 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::spawn(uv_loop_t* loop,
                                                         const std::vector<std::string>& argv,
                                                         const std::map<int, int>& inherit,
                                                         const std::filesystem::path& output_log,
+                                                        const Confinement& confinement,
                                                         std::function<void(ExitInfo)> on_exit) {
   std::vector<std::string> args_copy = argv;
   std::vector<char*> cargv;
@@ -84,7 +102,7 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::spawn(uv_loop_t* loop,
   pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) return io_error(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) exec_child(parent, cargv.data(), envp, inherit, log.get());
+  if (pid == 0) exec_child(parent, cargv.data(), envp, inherit, log.get(), confinement);
 
   UniqueFd pidfd(pidfd_open(pid));
   if (!pidfd) {

@@ -1,5 +1,6 @@
 // A QEMU child process owned by the sandbox's owner process. QEMU dies with its owner
-// (PR_SET_PDEATHSIG) and the owner learns of QEMU's exit through a pidfd on the loop.
+// (PR_SET_PDEATHSIG) and the owner learns of QEMU's exit through a pidfd on the loop. It runs
+// confined (qemu_confinement.h) and holds only the fds it is given.
 #pragma once
 
 #include <sys/types.h>
@@ -15,6 +16,7 @@
 #include "core/result.h"
 #include "core/unique_fd.h"
 #include "core/uv.h"
+#include "vm/qemu_confinement.h"
 
 namespace matchlock::vm {
 
@@ -26,12 +28,15 @@ struct ExitInfo {
 
 class QemuProcess {
  public:
-  // Spawns argv with `inherit` fds dup2()ed to their map keys (e.g. {4: ctl}); stdin is
-  // /dev/null, stdout and stderr go to `output_log` (or a pipe the caller reads if empty).
+  // Spawns argv with `inherit` fds dup2()ed to their map keys (e.g. {4: ctl}) and every other
+  // fd closed; stdin is /dev/null, stdout and stderr go to `output_log` (or a pipe the caller
+  // reads if empty). The child applies `confinement` before exec, and exits 126 after saying
+  // why on stderr if it cannot.
   static Result<std::unique_ptr<QemuProcess>> spawn(uv_loop_t* loop,
                                                     const std::vector<std::string>& argv,
                                                     const std::map<int, int>& inherit,
                                                     const std::filesystem::path& output_log,
+                                                    const Confinement& confinement,
                                                     std::function<void(ExitInfo)> on_exit);
   ~QemuProcess();  // SIGKILLs the child if it still runs
 

@@ -2,7 +2,10 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <map>
+
+#include "vm/passed_files.h"
 
 namespace matchlock::vm {
 namespace {
@@ -38,9 +41,20 @@ Result<LaunchedVm> launch_vm(uv_loop_t* loop, VmSpec spec, UniqueFd net_link,
     vfs = std::move(*pair);
     inherit[kVfsFd] = vfs.theirs.get();
   }
-  auto proc = QemuProcess::spawn(loop, qemu_argv(spec), inherit, output_log, std::move(on_exit));
+  // QEMU writes its disks, and a saved guest about the size of its RAM.
+  const uint64_t ram_bytes = spec.memory_mib << 20;
+  Confinement confinement = plan_confinement();
+  // The virtio-9p benchmark baseline (MATCHLOCK_UNSAFE_BENCH_VIRTFS) has QEMU serve a host
+  // directory by path, as the user who named it: it is unsafe by design and never used for real.
+  if (!spec.bench_virtfs_dir.empty()) confinement.drop_privileges = false;
+  auto files = open_passed_files(qemu_passed_files(spec), confinement.drop_privileges);
+  if (!files.ok()) return files.error();
+  confinement.max_file_bytes = file_size_limit(std::max(files->largest_writable_bytes, ram_bytes));
+  inherit.insert(files->inherit.begin(), files->inherit.end());
+  auto proc = QemuProcess::spawn(loop, qemu_argv(spec), inherit, output_log, confinement,
+                                 std::move(on_exit));
   if (!proc.ok()) return proc.error();
-  // QEMU's ends close here (they live on in the child); ours go to the caller.
+  // QEMU's ends and files close here (they live on in the child); ours go to the caller.
   return LaunchedVm{std::move(proc.value()), std::move(ctl->ours), std::move(qmp->ours),
                     std::move(vfs.ours)};
 }

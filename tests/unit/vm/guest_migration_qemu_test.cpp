@@ -141,7 +141,7 @@ class PausedQemu {
     if (incoming) argv.insert(argv.end(), {"-incoming", "defer"});
     auto proc = vm::QemuProcess::spawn(
         &loop.loop, argv, {{vm::kQmpFd, qmp_theirs.get()}, {vm::kVfsFd, vfs_theirs.get()}}, log_,
-        [this](vm::ExitInfo info) { exited = info; });
+        vm::Confinement{}, [this](vm::ExitInfo info) { exited = info; });
     REQUIRE(proc);
     proc_ = std::move(*proc);
     INFO(output());

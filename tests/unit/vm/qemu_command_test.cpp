@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <map>
+#include <set>
 
 #include "vm/qemu_command.h"
 
@@ -96,7 +98,16 @@ TEST_CASE("virtio-fs and shared guest RAM are added only when the spec asks for 
 
 TEST_CASE("probe argv asks init to power off at once", "[vm]") {
   auto argv = probe_argv("qemu-system-x86_64", Accel::kKvm, "host", "/k", "/i", 0);
-  CHECK(has_pair(argv, "-accel", "kvm"));
+  CHECK(has_pair(argv, "-accel", "kvm,device=/dev/fdset/10"));
+  CHECK(has_pair(argv, "-add-fd", "fd=10,set=10,opaque=/dev/kvm"));
+  CHECK(has_pair(argv, "-kernel", "/proc/self/fd/7"));
+  CHECK(has_pair(argv, "-initrd", "/proc/self/fd/8"));
+  auto files = probe_passed_files(Accel::kKvm, "/k", "/i");
+  REQUIRE(files.size() == 3);
+  CHECK((files[0].fd == kKernelFd && files[0].path == "/k" && files[0].reopened_by_path));
+  CHECK((files[1].fd == kInitrdFd && files[1].path == "/i" && files[1].reopened_by_path));
+  CHECK((files[2].fd == kKvmFd && files[2].path == "/dev/kvm" &&
+         files[2].access == FileAccess::kReadWrite));
   CHECK(has_pair(argv, "-cpu", "host"));
   bool probe_flag = false;
   for (const auto& a : argv) probe_flag |= a.find("matchlock.probe=1") != std::string::npos;
@@ -123,14 +134,9 @@ TEST_CASE("paths with commas cannot inject qemu options", "[vm]") {
   auto s = sample();
   s.upper_disk = "/tmp/x,readonly=off,file=/etc/shadow/upper.ext4";
   auto argv = qemu_argv(s);
-  bool found = false;
-  for (const auto& a : argv) {
-    if (a.rfind("file=/tmp/x", 0) == 0) {
-      found = true;
-      CHECK(a.find("/tmp/x,,readonly=off,,file=/etc/shadow/upper.ext4,if=none") == 5);
-    }
-  }
-  CHECK(found);
+  // The path only describes the fd set QEMU gets the file from.
+  CHECK(has_pair(argv, "-add-fd",
+                 "fd=13,set=13,opaque=/tmp/x,,readonly=off,,file=/etc/shadow/upper.ext4"));
 }
 
 TEST_CASE("writable disks report I/O errors to the guest instead of pausing the VM", "[vm][disk]") {
@@ -145,7 +151,7 @@ TEST_CASE("writable disks report I/O errors to the guest instead of pausing the 
     const bool rw_data = a.find(",id=disk0,") != std::string::npos;
     if (upper || rw_data) {
       ++writable;
-      CHECK_THAT(a, Catch::EndsWith(",werror=report,rerror=report"));
+      CHECK_THAT(a, Catch::Contains(",werror=report,rerror=report"));
     } else if (a.find(",id=base,") != std::string::npos ||
                a.find(",id=disk1,") != std::string::npos) {
       CHECK(a.find("werror") == std::string::npos);  // read-only: nothing to write
@@ -176,22 +182,30 @@ TEST_CASE("the virtio-9p bench baseline shares one escaped host directory", "[vm
   CHECK(has_pair(argv, "-device", "virtio-9p-device,fsdev=bench9p,mount_tag=bench9p"));
 }
 
-TEST_CASE("data disks are virtio-blk drives by serial, paths escaped, ro when asked",
-          "[vm][disk]") {
+TEST_CASE("data disks are virtio-blk drives by serial, from fd sets, ro when asked", "[vm][disk]") {
   VmSpec s = sample();
   s.data_disks = {{"/v/data,x.ext4", data_disk_serial(0), false},
                   {"nbd:host:1", data_disk_serial(1), true}};
   auto argv = qemu_argv(s);
+  CHECK(has_pair(argv, "-add-fd", "fd=14,set=14,opaque=/v/data,,x.ext4"));
   CHECK(has_pair(argv, "-drive",
-                 "file.driver=file,file.filename=/v/data,,x.ext4,if=none,id=disk0,format=raw,"
-                 "discard=unmap,werror=report,rerror=report"));
+                 "file.driver=file,file.filename=/dev/fdset/14,if=none,id=disk0,format=raw,"
+                 "discard=unmap,werror=report,rerror=report,file.auto-read-only=off"));
   CHECK(has_pair(argv, "-device", "virtio-blk-device,drive=disk0,serial=disk0"));
-  // The file protocol is explicit: a name that looks like "proto:..." is still a file name.
+  // The file protocol is explicit: the fd set's path is never parsed as "proto:...".
+  CHECK(has_pair(argv, "-add-fd", "fd=15,set=15,opaque=nbd:host:1"));
   CHECK(has_pair(argv, "-drive",
-                 "file.driver=file,file.filename=nbd:host:1,if=none,id=disk1,format=raw,"
+                 "file.driver=file,file.filename=/dev/fdset/15,if=none,id=disk1,format=raw,"
                  "readonly=on"));
   CHECK(has_pair(argv, "-device", "virtio-blk-device,drive=disk1,serial=disk1"));
   CHECK(std::count(argv.begin(), argv.end(), std::string("-drive")) == 4);
+  auto files = qemu_passed_files(s);
+  auto find = [&files](int fd) {
+    return *std::find_if(files.begin(), files.end(),
+                         [fd](const PassedFile& f) { return f.fd == fd; });
+  };
+  CHECK((find(14).path == "/v/data,x.ext4" && find(14).access == FileAccess::kReadWrite));
+  CHECK((find(15).path == "nbd:host:1" && find(15).access == FileAccess::kRead));
 }
 
 TEST_CASE("a warm start's QEMU waits for a migration stream instead of booting", "[vm]") {
@@ -202,4 +216,108 @@ TEST_CASE("a warm start's QEMU waits for a migration stream instead of booting",
   argv = qemu_argv(s);
   CHECK(has_pair(argv, "-incoming", "defer"));
   CHECK(std::count(argv.begin(), argv.end(), std::string("-incoming")) == 1);
+}
+
+namespace {
+// The value of every "-add-fd" in argv.
+std::vector<std::string> fd_sets(const std::vector<std::string>& argv) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i + 1 < argv.size(); ++i) {
+    if (argv[i] == "-add-fd") out.push_back(argv[i + 1]);
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("QEMU opens no host file by path: each is a passed fd", "[vm][confinement]") {
+  VmSpec s = sample();
+  s.accel = Accel::kKvm;
+  s.data_disks = {{"/v/rw.ext4", data_disk_serial(0), false}};
+  auto argv = qemu_argv(s);
+  // Outside an fd set's description no argument names a host file of the spec.
+  for (size_t i = 0; i < argv.size(); ++i) {
+    if (i > 0 && argv[i - 1] == "-add-fd") continue;
+    for (const char* path : {"/b/vmlinux", "/b/initramfs.cpio", "/img/base.ext4", "/vm/upper.ext4",
+                             "/vm/console.log", "/v/rw.ext4", "/dev/kvm"}) {
+      CHECK(argv[i].find(path) == std::string::npos);
+    }
+  }
+  CHECK(has_pair(argv, "-kernel", "/proc/self/fd/7"));
+  CHECK(has_pair(argv, "-initrd", "/proc/self/fd/8"));
+  CHECK(has_pair(argv, "-chardev", "file,id=console,path=/dev/fdset/9"));
+  CHECK(has_pair(argv, "-accel", "kvm,device=/dev/fdset/10"));
+  CHECK(has_pair(argv, "-drive", "file=/dev/fdset/12,if=none,id=base,format=raw,readonly=on"));
+  CHECK(has_pair(argv, "-drive",
+                 "file=/dev/fdset/13,if=none,id=upper,format=raw,cache=unsafe,discard=unmap,"
+                 "werror=report,rerror=report,file.auto-read-only=off"));
+  // Every file but the two QEMU reopens by /proc/self/fd is exactly one fd set of its own
+  // number, and each is opened with the access QEMU asks its set for.
+  auto files = qemu_passed_files(s);
+  std::vector<std::string> expected_sets;
+  for (const auto& f : files) {
+    if (f.reopened_by_path) continue;
+    const std::string n = std::to_string(f.fd);
+    expected_sets.push_back("fd=" + n + ",set=" + n + ",opaque=" + f.path.string());
+  }
+  CHECK(fd_sets(argv) == expected_sets);
+  std::map<std::string, FileAccess> access;
+  for (const auto& f : files) access[f.path.string()] = f.access;
+  CHECK(access == std::map<std::string, FileAccess>{
+                      {"/b/vmlinux", FileAccess::kRead},
+                      {"/b/initramfs.cpio", FileAccess::kRead},
+                      {"/vm/console.log", FileAccess::kWriteCreate},
+                      {"/dev/kvm", FileAccess::kReadWrite},
+                      {"/img/base.ext4", FileAccess::kRead},
+                      {"/vm/upper.ext4", FileAccess::kReadWrite},
+                      {"/v/rw.ext4", FileAccess::kReadWrite},
+                  });
+}
+
+TEST_CASE("QEMU under TCG is handed no KVM device", "[vm][confinement]") {
+  VmSpec s = sample();
+  s.accel = Accel::kTcg;
+  auto files = qemu_passed_files(s);
+  CHECK(
+      std::none_of(files.begin(), files.end(), [](const PassedFile& f) { return f.fd == kKvmFd; }));
+  CHECK(has_pair(qemu_argv(s), "-accel", "tcg"));
+}
+
+TEST_CASE("passed fd numbers are distinct and clear of the channels, even with every disk",
+          "[vm][confinement]") {
+  VmSpec s = sample();
+  s.accel = Accel::kKvm;
+  s.migration_file = "/warm/guest.state";
+  for (size_t i = 0; i < 8; ++i)
+    s.data_disks.push_back({"/d" + std::to_string(i), data_disk_serial(i), false});
+  std::set<int> seen = {kNetFd, kControlFd, kQmpFd, kVfsFd};
+  for (const auto& f : qemu_passed_files(s)) {
+    CHECK(f.fd > 2);
+    CHECK(f.fd < 64);  // QemuProcess moves sources above 63 before placing them
+    CHECK(seen.insert(f.fd).second);
+  }
+  CHECK(seen.size() == 4 + 5 + 1 + 1 + 8);
+}
+
+TEST_CASE("a warm start's file is fd set 11: created when saving, read when restoring",
+          "[vm][confinement]") {
+  VmSpec s = sample();
+  auto has_migration_fd = [](const std::vector<PassedFile>& files) {
+    return std::any_of(files.begin(), files.end(),
+                       [](const PassedFile& f) { return f.fd == kMigrationFd; });
+  };
+  CHECK_FALSE(has_migration_fd(qemu_passed_files(s)));
+  s.migration_file = "/warm/k/guest.state.tmp";
+  s.migration_writes = true;
+  auto files = qemu_passed_files(s);
+  REQUIRE(has_migration_fd(files));
+  CHECK(has_pair(qemu_argv(s), "-add-fd", "fd=11,set=11,opaque=/warm/k/guest.state.tmp"));
+  for (const auto& f : files) {
+    if (f.fd == kMigrationFd) CHECK(f.access == FileAccess::kWriteCreate);
+  }
+  s.migration_writes = false;
+  s.incoming_deferred = true;
+  for (const auto& f : qemu_passed_files(s)) {
+    if (f.fd == kMigrationFd) CHECK(f.access == FileAccess::kRead);
+  }
+  CHECK(fdset_path(kMigrationFd) == "/dev/fdset/11");
 }
