@@ -1,5 +1,5 @@
 /* What a hostile workload does that BusyBox cannot: raw garbage into device nodes, thousands of
- * TCP connections at once, a flood of DNS queries. Built static by the hostile-guest suite
+ * TCP connections at once, a flood of DNS queries, the agent's code overwritten. Built static by the hostile-guest suite
  * (test_hostile_guest.py) and mounted into the guest read-only. Every loop is bounded in count
  * and time, and every subcommand prints one summary line. */
 #define _GNU_SOURCE
@@ -191,6 +191,43 @@ static int cmd_dnsflood(const char *server, int count) {
   return 0;
 }
 
+/* corrupt PID: overwrites the first executable mapping of PID with breakpoint instructions
+ * through /proc/PID/mem (root may write another process's code there), so the process dies
+ * with SIGTRAP the next time it runs: for PID 1, the guest agent, that is the end of the guest. */
+static int cmd_corrupt(const char *pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%s/maps", pid);
+  FILE *maps = fopen(path, "r");
+  if (!maps) return 2;
+  unsigned long long start = 0, end = 0;
+  char perms[8], line[512];
+  int found = 0;
+  while (fgets(line, sizeof line, maps)) {
+    if (sscanf(line, "%llx-%llx %7s", &start, &end, perms) == 3 && strcmp(perms, "r-xp") == 0) {
+      found = 1;
+      break;
+    }
+  }
+  fclose(maps);
+  if (!found) return 2;
+  snprintf(path, sizeof path, "/proc/%s/mem", pid);
+  int fd = open(path, O_RDWR);
+  if (fd < 0) {
+    printf("corrupt %s: open failed: %s\n", pid, strerror(errno));
+    return 1;
+  }
+  unsigned char traps[4096];
+  memset(traps, 0xcc, sizeof traps);
+  unsigned long long done = 0;
+  for (unsigned long long at = start; at < end; at += sizeof traps) {
+    if (pwrite(fd, traps, sizeof traps, (off_t)at) == (ssize_t)sizeof traps) done += sizeof traps;
+  }
+  close(fd);
+  printf("corrupt %s: overwrote %llu bytes of code\n", pid, done);
+  fflush(stdout);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   rng_state ^= (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
@@ -203,9 +240,10 @@ int main(int argc, char **argv) {
   if (argc == 4 && strcmp(argv[1], "dnsflood") == 0) {
     return cmd_dnsflood(argv[2], atoi(argv[3]));
   }
+  if (argc == 3 && strcmp(argv[1], "corrupt") == 0) return cmd_corrupt(argv[2]);
   fprintf(stderr,
           "usage: %s garbage PATH BYTES SECONDS | connect IP PORT COUNT SECONDS | "
-          "dnsflood SERVER COUNT\n",
+          "dnsflood SERVER COUNT | corrupt PID\n",
           argv[0]);
   return 2;
 }
