@@ -81,7 +81,8 @@ static void raise_fd_limit(int wanted) {
 }
 
 /* connect IP PORT COUNT SECONDS: COUNT non-blocking connects at once, all held open until each
- * has connected or failed (or SECONDS pass); prints how many did which. */
+ * has connected or failed, then until each connected one has read the server's first bytes or
+ * been closed (or SECONDS pass in all); prints how many did which. */
 static int cmd_connect(const char *ip, int port, int count, double seconds) {
   raise_fd_limit(count + 64);
   struct sockaddr_in to = {0};
@@ -92,45 +93,60 @@ static int cmd_connect(const char *ip, int port, int count, double seconds) {
   int opened = 0, connected = 0, failed = 0;
   for (int i = 0; i < count; i++) {
     int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    fds[i].fd = s;
     if (s < 0) {
       failed++;
-      fds[i].fd = -1;
       continue;
     }
     opened++;
-    fds[i].fd = s;
     fds[i].events = POLLOUT;
     if (connect(s, (struct sockaddr *)&to, sizeof to) == 0) {
       connected++;
-      fds[i].events = 0;
+      fds[i].events = POLLIN;
     } else if (errno != EINPROGRESS) {
       failed++;
       fds[i].events = 0;
     }
   }
   const double end = now_s() + seconds;
-  int pending = count - connected - failed;
-  while (pending > 0 && now_s() < end) {
+  int pending = count - connected - failed, answered = 0, closed = 0;
+  int waiting = connected; /* connected, nothing read yet */
+  while ((pending > 0 || waiting > 0) && now_s() < end) {
     if (poll(fds, (nfds_t)count, 200) <= 0) continue;
     for (int i = 0; i < count; i++) {
       if (fds[i].events == 0 || fds[i].revents == 0) continue;
-      int err = 0;
-      socklen_t len = sizeof err;
-      getsockopt(fds[i].fd, SOL_SOCKET, SO_ERROR, &err, &len);
-      if (err == 0 && !(fds[i].revents & (POLLERR | POLLHUP)))
-        connected++;
+      if (fds[i].events == POLLOUT) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        getsockopt(fds[i].fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        pending--;
+        if (err == 0 && !(fds[i].revents & POLLERR)) {
+          connected++;
+          waiting++;
+          fds[i].events = POLLIN;
+        } else {
+          failed++;
+          fds[i].events = 0;
+        }
+        continue;
+      }
+      char b[64];
+      ssize_t n = recv(fds[i].fd, b, sizeof b, 0);
+      if (n < 0 && errno == EAGAIN) continue;
+      if (n > 0)
+        answered++;
       else
-        failed++;
+        closed++;
+      waiting--;
       fds[i].events = 0;
-      pending--;
     }
   }
   for (int i = 0; i < count; i++) {
     if (fds[i].fd >= 0) close(fds[i].fd);
   }
   free(fds);
-  printf("connect %s:%d: opened=%d connected=%d failed=%d pending=%d\n", ip, port, opened,
-         connected, failed, pending);
+  printf("connect %s:%d: opened=%d connected=%d failed=%d pending=%d answered=%d closed=%d\n", ip,
+         port, opened, connected, failed, pending, answered, closed);
   fflush(stdout);
   return 0;
 }

@@ -27,7 +27,7 @@ MIB = 1024 * 1024
 N = 10 + (os.getpid() + 97) % 200
 HOST_IP = f"10.78.{N}.1"
 LAB_IP = f"10.78.{N}.2"
-REFUSED_IP = f"10.78.{N}.3"  # not allowed: the policy refuses it before anything is dialled
+REFUSED_IP = f"10.78.{N}.3"  # in the lab too, but not allowed: never dialled
 NETNS = f"mlhost{os.getpid()}"
 VETH = f"mlh{os.getpid() % 100000}"
 HOLD_PORT = 9000
@@ -41,9 +41,11 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip")
                                 or not shutil.which("gcc"),
                                 reason="needs root, iproute2 and gcc")
 
-# Accepts every connection and holds it open until the lab goes (the guest closes its end).
+# Accepts every connection, says "hi" and holds it open until the guest closes its end; one
+# line per accepted connection in its log.
 HOLDER = r"""
 import resource, selectors, socket, sys
+log = open(sys.argv[3], "a", buffering=1)
 resource.setrlimit(resource.RLIMIT_NOFILE, (8192, 8192))
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(4096); s.setblocking(False)
@@ -55,6 +57,8 @@ while True:
                 c, _ = s.accept()
             except BlockingIOError:
                 continue
+            log.write("accepted\n")
+            c.sendall(b"hi\n")
             c.setblocking(False); sel.register(c, selectors.EVENT_READ)
         else:
             try:
@@ -164,9 +168,14 @@ def lab(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("hostile-lab"))
     net = NetLab(NETNS, VETH, HOST_IP, LAB_IP, cwd=root).create()
     try:
-        net.start(sys.executable, "-c", HOLDER, LAB_IP, str(HOLD_PORT))
+        net.inside("ip", "addr", "add", f"{REFUSED_IP}/24", "dev", VETH + "p")
+        net.accepted = {}
+        for ip in (LAB_IP, REFUSED_IP):
+            net.accepted[ip] = os.path.join(root, f"accepted-{ip}.log")
+            open(net.accepted[ip], "w").close()
+            net.start(sys.executable, "-c", HOLDER, ip, str(HOLD_PORT), net.accepted[ip])
+            wait_for(lambda: net.listening(ip, HOLD_PORT), "the holder to listen", 30)
         net.start(sys.executable, "-c", BLACKHOLE_DNS, LAB_IP)
-        wait_for(lambda: net.listening(LAB_IP, HOLD_PORT), "the holder to listen", 30)
         wait_for(lambda: net.listening(LAB_IP, 53, udp=True), "the DNS blackhole", 30)
         yield net
     finally:
@@ -212,18 +221,29 @@ def test_console_flood_is_capped_on_disk_and_the_host_keeps_serving(ml, sandbox)
     assert_still_serving(ml, sandbox)
 
 
-def test_2000_connections_at_once_to_allowed_and_refused_hosts(ml, sandbox):
+def accepted(lab, ip):
+    with open(lab.accepted[ip]) as f:
+        return f.read().count("accepted")
+
+
+def test_2000_connections_at_once_to_allowed_and_refused_hosts(ml, sandbox, lab):
+    # The engine's stack accepts every guest connection (it decides once it knows where it
+    # goes): what counts is what reached the lab.
     with RssPeak(owner_pid(ml, sandbox)) as rss:
         r = guest(ml, sandbox, f"{TOOL} connect {LAB_IP} {HOLD_PORT} 2000 90 & "
-                               f"{TOOL} connect {REFUSED_IP} {HOLD_PORT} 2000 90 & wait")
+                               f"{TOOL} connect {REFUSED_IP} {HOLD_PORT} 2000 20 & wait")
     assert r.returncode == 0, r.stderr
     out = r.stdout.decode()
-    allowed = re.search(rf"connect {re.escape(LAB_IP)}:{HOLD_PORT}: opened=2000 connected=(\d+) "
-                        r"failed=(\d+) pending=0", out)
-    refused = re.search(rf"connect {re.escape(REFUSED_IP)}:{HOLD_PORT}: opened=2000 connected=0 "
-                        r"failed=2000 pending=0", out)
-    assert allowed and refused, out
-    assert int(allowed.group(1)) == 2000, out
+    # Every allowed connection was relayed to the lab and held there at once (each read the
+    # server's greeting while all were open); no refused one reached it.
+    assert f"connect {LAB_IP}:{HOLD_PORT}: opened=2000 connected=2000 failed=0 pending=0 " \
+           "answered=2000 closed=0" in out, out
+    # (The engine may hold a refused connection open, waiting for bytes to decide on: the tool
+    # stops waiting after 20 s.)
+    assert re.search(rf"connect {re.escape(REFUSED_IP)}:{HOLD_PORT}: opened=2000 .* answered=0 ",
+                     out), out
+    assert accepted(lab, LAB_IP) == 2000
+    assert accepted(lab, REFUSED_IP) == 0
     assert rss.growth_kib < 128 * 1024, (rss.before, rss.peak)
     assert_still_serving(ml, sandbox)
 
@@ -256,12 +276,12 @@ def test_a_guest_that_never_reads_stdin_while_the_host_sends_lots(ml, sandbox):
     with RssPeak(owner_pid(ml, sandbox)) as rss:
         t = threading.Thread(target=feed, daemon=True)
         t.start()
-        # The writer stalls: the engine stops taking stdin the guest does not read.
-        wait_for(lambda: not t.is_alive() or sent[0] >= 24, "the client to take stdin", 60)
-        before = sent[0]
-        t.join(timeout=3)
-    assert t.is_alive() and sent[0] < 256, sent
-    assert rss.growth_kib < 48 * 1024, (before, rss.before, rss.peak)
+        # The writer stalls: the engine stops taking stdin the guest does not read (a few MiB
+        # are in flight, far from the 256 offered).
+        wait_for(lambda: sent[0] >= 2, "the client to take stdin", 60)
+        t.join(timeout=5)
+    assert t.is_alive() and sent[0] < 64, sent
+    assert rss.growth_kib < 48 * 1024, (rss.before, rss.peak)
     p.send_signal(signal.SIGTERM)  # cancel: the command is killed, exec ends as signalled
     _, err = p.communicate(timeout=RUN_TIMEOUT)
     assert p.returncode == 128 + signal.SIGTERM, err
@@ -363,18 +383,20 @@ def test_a_frozen_agent_then_kill_each_exec_ends_with_a_line_naming_the_sandbox(
 
 # --- cases that end their sandbox ----------------------------------------------------------------
 
-def test_garbage_on_every_device_ends_in_one_clear_line(ml, tools):
-    # The console devices first (the sandbox survives them), then the agent's own port: opening
-    # it is a takeover, and the host stops the sandbox at once.
+def test_garbage_on_every_device_leaves_the_host_serving(ml, tools):
+    # The console devices take the garbage; the agent's own port is held open by the agent, so
+    # a second opener is refused (taking it over needs an unbind first: test_channel_takeover).
     script = (f"for d in /dev/ttyS0 /dev/hvc* /dev/port /dev/vport*; do "
               f"  [ -e $d ] && {TOOL} garbage $d {256 * 1024} 20; "
-              "done; sleep 600")
+              "done; echo survived")
     r = ml.run("run", "--privileged", "--image", IMAGE, "-v", f"{tools}:tools:ro", "--",
                "sh", "-c", script)
-    assert r.returncode == 125, (r.returncode, r.stdout, r.stderr)
-    assert re.fullmatch(r"matchlock: sandbox vm-[0-9a-f]{8} stopped unexpectedly: .+",
-                        one_line(r.stderr)), r.stderr
-    assert b"garbage /dev/ttyS0: wrote 262144 (done)" in r.stdout, r.stdout
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    out = r.stdout.decode()
+    assert f"garbage /dev/ttyS0: wrote {256 * 1024} (done)" in out, out
+    assert re.search(r"garbage /dev/vport\d+p\d+: open failed: Device or resource busy", out), out
+    assert out.endswith("survived\n"), out
+    assert r.stderr == b""
     ml.assert_nothing_left()
 
 
