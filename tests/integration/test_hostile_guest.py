@@ -201,6 +201,52 @@ def assert_still_serving(ml, vm_id):
     assert (r.returncode, r.stdout) == (0, b"alive\n"), r.stderr
 
 
+# --- cases with a sandbox of their own (first: the shared sandbox is not up yet) ---------------
+
+def test_garbage_on_every_device_leaves_the_host_serving(ml, tools):
+    # The console devices take the garbage; the agent's own port is held open by the agent, so
+    # a second opener is refused (taking it over needs an unbind first: test_channel_takeover).
+    script = (f"for d in /dev/ttyS0 /dev/hvc* /dev/port /dev/vport*; do "
+              f"  [ -e $d ] && {TOOL} garbage $d {256 * 1024} 20; "
+              "done; echo survived")
+    r = ml.run("run", "--privileged", "--image", IMAGE, "-v", f"{tools}:tools:ro", "--",
+               "sh", "-c", script)
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    out = r.stdout.decode()
+    assert f"garbage /dev/ttyS0: wrote {256 * 1024} (done)" in out, out
+    assert re.search(r"garbage /dev/vport\d+p\d+: open failed: Device or resource busy", out), out
+    assert out.endswith("survived\n"), out
+    assert r.stderr == b""
+    ml.assert_nothing_left()
+
+
+def test_the_agent_killed_stops_the_sandbox_with_one_line(ml, tools):
+    # kill -9 1 from inside is ignored by the kernel (init takes no SIGKILL from its own
+    # namespace); a privileged workload can still kill the agent by overwriting its code.
+    vm_id = run_detached(ml, tools)
+    r = guest(ml, vm_id, "kill -9 1; echo kill-ignored; "
+                         f"{TOOL} corrupt 1 && sleep 600")
+    assert r.returncode == 125, (r.returncode, r.stdout, r.stderr)
+    assert b"kill-ignored" in r.stdout
+    assert re.fullmatch(rf"matchlock: sandbox {vm_id} stopped unexpectedly: "
+                        r"(the guest kernel panicked.*|the VM exited with status 0|"
+                        r"the guest agent's channel was lost.*)", one_line(r.stderr)), r.stderr
+    gone_after_crash(ml, vm_id)
+    ml.assert_nothing_left()
+
+
+def test_a_kernel_panic_mid_flood_is_reported_as_a_crash(ml, tools):
+    vm_id = run_detached(ml, tools)
+    r = guest(ml, vm_id, f"{TOOL} garbage /dev/ttyS0 {64 * MIB} 120 >/dev/null & "
+                         "sleep 2; echo c > /proc/sysrq-trigger")
+    assert r.returncode == 125, (r.returncode, r.stdout, r.stderr)
+    assert re.fullmatch(rf"matchlock: sandbox {vm_id} stopped unexpectedly: "
+                        r"(the guest kernel panicked.*|the VM exited with status 0)",
+                        one_line(r.stderr)), r.stderr
+    gone_after_crash(ml, vm_id)
+    ml.assert_nothing_left()
+
+
 # --- floods the sandbox survives --------------------------------------------------------------
 
 def test_console_flood_is_capped_on_disk_and_the_host_keeps_serving(ml, sandbox):
@@ -378,50 +424,4 @@ def test_a_frozen_agent_then_kill_each_exec_ends_with_a_line_naming_the_sandbox(
     assert out == b"" and waiting.returncode in (125, 137), (waiting.returncode, err)
     assert re.fullmatch(rf"matchlock: sandbox {sandbox} was stopped while the command ran.*",
                         one_line(err)), err
-    ml.assert_nothing_left()
-
-
-# --- cases that end their sandbox ----------------------------------------------------------------
-
-def test_garbage_on_every_device_leaves_the_host_serving(ml, tools):
-    # The console devices take the garbage; the agent's own port is held open by the agent, so
-    # a second opener is refused (taking it over needs an unbind first: test_channel_takeover).
-    script = (f"for d in /dev/ttyS0 /dev/hvc* /dev/port /dev/vport*; do "
-              f"  [ -e $d ] && {TOOL} garbage $d {256 * 1024} 20; "
-              "done; echo survived")
-    r = ml.run("run", "--privileged", "--image", IMAGE, "-v", f"{tools}:tools:ro", "--",
-               "sh", "-c", script)
-    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
-    out = r.stdout.decode()
-    assert f"garbage /dev/ttyS0: wrote {256 * 1024} (done)" in out, out
-    assert re.search(r"garbage /dev/vport\d+p\d+: open failed: Device or resource busy", out), out
-    assert out.endswith("survived\n"), out
-    assert r.stderr == b""
-    ml.assert_nothing_left()
-
-
-def test_the_agent_killed_stops_the_sandbox_with_one_line(ml, tools):
-    # kill -9 1 from inside is ignored by the kernel (init takes no SIGKILL from its own
-    # namespace); a privileged workload can still kill the agent by overwriting its code.
-    vm_id = run_detached(ml, tools)
-    r = guest(ml, vm_id, "kill -9 1; echo kill-ignored; "
-                         f"{TOOL} corrupt 1 && sleep 600")
-    assert r.returncode == 125, (r.returncode, r.stdout, r.stderr)
-    assert b"kill-ignored" in r.stdout
-    assert re.fullmatch(rf"matchlock: sandbox {vm_id} stopped unexpectedly: "
-                        r"(the guest kernel panicked.*|the VM exited with status 0|"
-                        r"the guest agent's channel was lost.*)", one_line(r.stderr)), r.stderr
-    gone_after_crash(ml, vm_id)
-    ml.assert_nothing_left()
-
-
-def test_a_kernel_panic_mid_flood_is_reported_as_a_crash(ml, tools):
-    vm_id = run_detached(ml, tools)
-    r = guest(ml, vm_id, f"{TOOL} garbage /dev/ttyS0 {64 * MIB} 120 >/dev/null & "
-                         "sleep 2; echo c > /proc/sysrq-trigger")
-    assert r.returncode == 125, (r.returncode, r.stdout, r.stderr)
-    assert re.fullmatch(rf"matchlock: sandbox {vm_id} stopped unexpectedly: "
-                        r"(the guest kernel panicked.*|the VM exited with status 0)",
-                        one_line(r.stderr)), r.stderr
-    gone_after_crash(ml, vm_id)
     ml.assert_nothing_left()
