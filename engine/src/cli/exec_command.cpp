@@ -29,6 +29,10 @@ constexpr uint64_t kCancelId = 2;
 // Above this many bytes queued toward a slow reader, stop reading from its source.
 constexpr size_t kHighWater = 1 << 20;
 constexpr size_t kLowWater = 256 << 10;
+// After a signal, how long the sandbox gets to end the command: the engine's own grace (2 s of
+// SIGTERM, then SIGKILL) plus room for a slow TCG guest. A frozen or hostile guest never
+// answers, and a signal must still end the wait.
+constexpr uint64_t kCancelAnswerMs = 10000;
 
 class ExecClient {
  public:
@@ -52,7 +56,12 @@ class ExecClient {
     sock_in_.start([this](std::string_view bytes) { framer_.feed(bytes); },
                    [this] {
                      framer_.finish();
-                     fail("the sandbox's owner closed the connection", kExitEngineError);
+                     // The owner closes its clients' connections only as it goes: with the
+                     // sandbox (killed, or crashed with its owner).
+                     fail("sandbox " + opts_.id +
+                              " was stopped while the command ran (its owner closed the "
+                              "connection)",
+                          kExitEngineError);
                    });
   }
 
@@ -211,6 +220,13 @@ class ExecClient {
     if (signalled_ || done_) return finish(128 + signo);
     signalled_ = signo;
     send_cancel();
+    cancel_timer_ = std::make_unique<uv::Timer>(loop_);
+    cancel_timer_->start(kCancelAnswerMs, [this, signo] {
+      fail("sandbox " + opts_.id + " did not end the command within " +
+               std::to_string(kCancelAnswerMs / 1000) +
+               " s of the signal; stopped waiting (the command may still run)",
+           128 + signo);
+    });
   }
 
   void watch_window_size() {
@@ -252,6 +268,7 @@ class ExecClient {
   rpc::LineFramer framer_;
   std::vector<std::unique_ptr<uv::Signal>> signals_;
   std::unique_ptr<uv::Signal> winch_;
+  std::unique_ptr<uv::Timer> cancel_timer_;  // bounds the wait after a signal
   size_t sock_backlog_ = 0;
   size_t out_backlog_ = 0;
   bool stdin_started_ = false;

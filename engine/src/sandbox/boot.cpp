@@ -20,6 +20,7 @@
 #include "sandbox/options_record.h"
 #include "sandbox/vfs_mounts.h"
 #include "vfs/hook_pipeline.h"
+#include "vm/console_log.h"
 #include "vm/qemu_command.h"
 #include "vm/vm_launcher.h"
 #include "volume/disk_users.h"
@@ -374,7 +375,6 @@ vm::VmSpec Boot::vm_spec() const {
     const auto& disk = options.disks[i];
     spec.data_disks.push_back({disk.host_path, vm::data_disk_serial(i), disk.readonly});
   }
-  spec.console_log = r.dir / "console.log";
   spec.host_tsc_khz = vm::host_tsc_khz();
   spec.slirp_baseline = slirp_baseline_;
   spec.network = r.net != nullptr;
@@ -420,6 +420,11 @@ void Boot::start_qemu(StepDone done) {
   r.qemu = std::move(vm->process);
   undo_.push_back([this] { res().qemu.reset(); });  // SIGKILL + reap: no QEMU outlives a failure
   warn_if_failed(r.state->set_qemu_pid(sandbox_->id_, r.qemu->pid()));
+  auto console =
+      vm::ConsoleLog::start(sandbox_->loop_, std::move(vm->console), r.dir / "console.log");
+  if (!console.ok()) return done(console.error().with_context("guest console"));
+  r.console = std::move(console.value());
+  undo_.push_back([this] { res().console.reset(); });
   control_socket_ = std::move(vm->control);
   qmp_socket_ = std::move(vm->qmp);
   auto files = start_file_server(std::move(vm->vfs));

@@ -40,7 +40,6 @@ void Boot::plan_warm_start(StepDone done) {
   spec.host_tsc_khz = 0;  // calibration help for a booting kernel; "cpu MHz" may drift
   // The guest learnt the upper disk's size when it probed it before the save.
   spec.upper_disk = "<upper disk of " + std::to_string(options.disk_size_mib) + " MiB>";
-  spec.console_log = "<console log>";
   for (size_t i = 0; i < spec.data_disks.size(); ++i) {
     spec.data_disks[i].path = "<data disk " + std::to_string(i) + ">";
     spec.data_disks[i].readonly = false;  // re-read by the guest after a restore

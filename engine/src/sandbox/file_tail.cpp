@@ -16,8 +16,12 @@ std::string tail_lines(const std::filesystem::path& file, size_t max_lines) {
   int64_t start = size > 16384 ? size - 16384 : 0;
   in.seekg(start);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return last_lines(text, max_lines);
+}
+
+std::string last_lines(std::string_view text, size_t max_lines) {
   std::vector<std::string> lines;
-  std::istringstream ss(text);
+  std::istringstream ss{std::string(text)};
   for (std::string l; std::getline(ss, l);) {
     if (!l.empty() && l.back() == '\r') l.pop_back();
     if (!l.empty()) lines.push_back(l);

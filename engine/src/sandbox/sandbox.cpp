@@ -85,8 +85,8 @@ std::shared_ptr<ExecHandle> Sandbox::exec(const ExecSpec& spec, ExecEvents event
   r.stdin_open = spec.stdin_open;
   r.privileged = options_.privileged;
   if (spec.build_root) {
-    r.build_root = guest_client::ExecRequest::BuildRoot{spec.build_root->lower,
-                                                        spec.build_root->upper};
+    r.build_root =
+        guest_client::ExecRequest::BuildRoot{spec.build_root->lower, spec.build_root->upper};
   }
   r.builtin = spec.builtin;
   if (!res_->guest || is_shutting_down(lifecycle_)) {
@@ -237,6 +237,7 @@ void Sandbox::finish_close(Status st) {
   r.agent_port_watch.reset();
   r.qmp.reset();
   r.qemu.reset();
+  r.console.reset();
   r.net.reset();
   if (r.files) r.files->close();  // open host files close before the overlay uppers go
   r.files.reset();
@@ -267,6 +268,11 @@ void Sandbox::remove_files_and_state() {
 }
 
 std::string Sandbox::console_tail(size_t max_lines) const {
+  // From memory while the console is read: the file stops at its cap, the guest may not.
+  if (auto& console = res_->console) {
+    console->read_pending_now();
+    return last_lines(console->tail(), max_lines);
+  }
   return tail_lines(res_->dir / "console.log", max_lines);
 }
 

@@ -101,7 +101,6 @@ std::vector<PassedFile> qemu_passed_files(const VmSpec& spec) {
   std::vector<PassedFile> files = {
       {kKernelFd, spec.kernel, FileAccess::kRead, true},
       {kInitrdFd, spec.initrd, FileAccess::kRead, true},
-      {kConsoleFd, spec.console_log, FileAccess::kWriteCreate},
   };
   if (spec.accel == Accel::kKvm) files.push_back({kKvmFd, kKvmDevice, FileAccess::kReadWrite});
   if (!spec.migration_file.empty()) {
@@ -177,7 +176,8 @@ std::vector<std::string> qemu_argv(const VmSpec& spec) {
                "-append",
                kernel_cmdline(spec),
                "-chardev",
-               "file,id=console,path=" + fdset_path(kConsoleFd),
+               // A socket, not a file: the engine caps what it keeps (vm/console_log.h).
+               "socket,id=console,fd=" + std::to_string(kConsoleFd),
                "-serial",
                "chardev:console",
                "-drive",

@@ -19,6 +19,7 @@ inline constexpr int kNetFd = 3;
 inline constexpr int kControlFd = 4;
 inline constexpr int kQmpFd = 5;
 inline constexpr int kVfsFd = 6;
+inline constexpr int kConsoleFd = 9;  // the serial console's socket (vm/console_log.h)
 
 // Host files QEMU gets as inherited fds, never by path: it may run as an unprivileged uid of its
 // own (qemu_confinement.h) that cannot open anything in the engine's root-only directories. Each
@@ -26,7 +27,6 @@ inline constexpr int kVfsFd = 6;
 // kernel and initrd, whose loaders only take a path: /proc/self/fd/N.
 inline constexpr int kKernelFd = 7;
 inline constexpr int kInitrdFd = 8;
-inline constexpr int kConsoleFd = 9;
 inline constexpr int kKvmFd = 10;
 inline constexpr int kMigrationFd = 11;
 inline constexpr int kBaseDiskFd = 12;
@@ -38,7 +38,7 @@ inline constexpr int kFirstDataDiskFd = 14;  // + the data disk's index
 enum class FileAccess {
   kRead,         // O_RDONLY
   kReadWrite,    // O_RDWR, the file must exist
-  kWriteCreate,  // O_WRONLY | O_CREAT | O_TRUNC (console log, saved guest)
+  kWriteCreate,  // O_WRONLY | O_CREAT | O_TRUNC (a saved guest)
 };
 
 struct PassedFile {
@@ -83,9 +83,8 @@ struct VmSpec {
   std::filesystem::path base_disk;   // read-only image rootfs, serial "base"
   std::filesystem::path upper_disk;  // writable per-sandbox disk, serial "upper"
   std::vector<VmDisk> data_disks;    // --disk / extra_disks, in order
-  std::filesystem::path console_log;
-  bool network = false;  // attach virtio-net on kNetFd
-  bool vfs = false;      // add virtio-fs (tag kVirtioFsTag), its vhost-user backend on kVfsFd
+  bool network = false;              // attach virtio-net on kNetFd
+  bool vfs = false;  // add virtio-fs (tag kVirtioFsTag), its vhost-user backend on kVfsFd
   // Benchmark baseline only: QEMU's own user-mode network (slirp) instead of the engine's
   // sealed stack. It can reach the host's loopback and everything else, unfiltered.
   bool slirp_baseline = false;

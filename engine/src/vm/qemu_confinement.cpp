@@ -17,7 +17,7 @@ namespace {
 // kQemuIdBase + this.
 constexpr uint64_t kPidMaxLimit = 4u << 20;
 
-// Room beyond the largest file QEMU writes: the console log, a saved guest's device state.
+// Room beyond the largest file QEMU writes: a saved guest's device state.
 constexpr uint64_t kFileSizeMargin = uint64_t{1} << 30;
 
 // Whether every id QEMU may get exists in this user namespace (a container's narrow map has

@@ -29,7 +29,7 @@ struct Confinement {
 Confinement plan_confinement();
 
 // RLIMIT_FSIZE for a QEMU whose largest written file (a writable disk, a saved guest) is
-// `largest_written_bytes`, with room for the console log and a saved guest's device state.
+// `largest_written_bytes`, with room for a saved guest's device state.
 uint64_t file_size_limit(uint64_t largest_written_bytes);
 
 // Runs in the forked child, so only async-signal-safe calls. On failure returns false with a

@@ -31,8 +31,12 @@ Result<LaunchedVm> launch_vm(uv_loop_t* loop, VmSpec spec, UniqueFd net_link,
   if (!ctl.ok()) return ctl.error();
   auto qmp = socket_pair();
   if (!qmp.ok()) return qmp.error();
+  auto console = socket_pair();
+  if (!console.ok()) return console.error();
   spec.network = net_link.valid();
-  std::map<int, int> inherit = {{kControlFd, ctl->theirs.get()}, {kQmpFd, qmp->theirs.get()}};
+  std::map<int, int> inherit = {{kControlFd, ctl->theirs.get()},
+                                {kQmpFd, qmp->theirs.get()},
+                                {kConsoleFd, console->theirs.get()}};
   if (net_link.valid()) inherit[kNetFd] = net_link.get();
   SocketPair vfs;
   if (spec.vfs) {
@@ -56,7 +60,7 @@ Result<LaunchedVm> launch_vm(uv_loop_t* loop, VmSpec spec, UniqueFd net_link,
   if (!proc.ok()) return proc.error();
   // QEMU's ends and files close here (they live on in the child); ours go to the caller.
   return LaunchedVm{std::move(proc.value()), std::move(ctl->ours), std::move(qmp->ours),
-                    std::move(vfs.ours)};
+                    std::move(vfs.ours), std::move(console->ours)};
 }
 
 }  // namespace matchlock::vm

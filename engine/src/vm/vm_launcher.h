@@ -1,5 +1,6 @@
 // Starts the QEMU process for one sandbox with its channels wired up: the guest agent's
-// virtio-serial port and QMP each on a socketpair, and optionally the NIC's link. Callers get
+// virtio-serial port, QMP and the serial console each on a socketpair, and optionally the NIC's
+// link. Callers get
 // the host ends and never see fd numbers or the command line.
 #pragma once
 
@@ -21,6 +22,7 @@ struct LaunchedVm {
   UniqueFd control;  // host end of the guest agent's port (matchlock.ctl)
   UniqueFd qmp;      // host end of QEMU's monitor, in QMP mode
   UniqueFd vfs;      // backend end of virtio-fs's vhost-user socket; invalid without spec.vfs
+  UniqueFd console;  // the guest's serial console, for a ConsoleLog (vm/console_log.h)
 };
 
 // `net_link` is QEMU's end of the NIC's socketpair (its other end is the engine's network

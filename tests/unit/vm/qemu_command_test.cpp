@@ -22,7 +22,6 @@ VmSpec sample() {
   s.initrd = "/b/initramfs.cpio";
   s.base_disk = "/img/base.ext4";
   s.upper_disk = "/vm/upper.ext4";
-  s.console_log = "/vm/console.log";
   s.vcpus = 2;
   s.memory_mib = 768;
   return s;
@@ -48,7 +47,8 @@ TEST_CASE("qemu argv uses microvm, serial-identified disks and the fd-passed cha
   CHECK(has_pair(argv, "-device", "virtio-blk-device,drive=base,serial=base"));
   CHECK(has_pair(argv, "-device", "virtio-blk-device,drive=upper,serial=upper"));
   CHECK(has_pair(argv, "-chardev", "socket,id=ctl,fd=4"));
-  CHECK(has_pair(argv, "-device", "virtserialport,chardev=ctl,id=matchlock-ctl,name=matchlock.ctl"));
+  CHECK(
+      has_pair(argv, "-device", "virtserialport,chardev=ctl,id=matchlock-ctl,name=matchlock.ctl"));
   CHECK(has_pair(argv, "-mon", "chardev=qmp,mode=control"));
   CHECK(std::find(argv.begin(), argv.end(), "-nodefaults") != argv.end());
   bool readonly_base = false;
@@ -238,13 +238,15 @@ TEST_CASE("QEMU opens no host file by path: each is a passed fd", "[vm][confinem
   for (size_t i = 0; i < argv.size(); ++i) {
     if (i > 0 && argv[i - 1] == "-add-fd") continue;
     for (const char* path : {"/b/vmlinux", "/b/initramfs.cpio", "/img/base.ext4", "/vm/upper.ext4",
-                             "/vm/console.log", "/v/rw.ext4", "/dev/kvm"}) {
+                             "/v/rw.ext4", "/dev/kvm"}) {
       CHECK(argv[i].find(path) == std::string::npos);
     }
   }
   CHECK(has_pair(argv, "-kernel", "/proc/self/fd/7"));
   CHECK(has_pair(argv, "-initrd", "/proc/self/fd/8"));
-  CHECK(has_pair(argv, "-chardev", "file,id=console,path=/dev/fdset/9"));
+  // The console is a socket the engine reads and caps (console_log.h), not a file QEMU fills.
+  CHECK(has_pair(argv, "-chardev", "socket,id=console,fd=9"));
+  CHECK(has_pair(argv, "-serial", "chardev:console"));
   CHECK(has_pair(argv, "-accel", "kvm,device=/dev/fdset/10"));
   CHECK(has_pair(argv, "-drive", "file=/dev/fdset/12,if=none,id=base,format=raw,readonly=on"));
   CHECK(has_pair(argv, "-drive",
@@ -265,7 +267,6 @@ TEST_CASE("QEMU opens no host file by path: each is a passed fd", "[vm][confinem
   CHECK(access == std::map<std::string, FileAccess>{
                       {"/b/vmlinux", FileAccess::kRead},
                       {"/b/initramfs.cpio", FileAccess::kRead},
-                      {"/vm/console.log", FileAccess::kWriteCreate},
                       {"/dev/kvm", FileAccess::kReadWrite},
                       {"/img/base.ext4", FileAccess::kRead},
                       {"/vm/upper.ext4", FileAccess::kReadWrite},
@@ -289,13 +290,13 @@ TEST_CASE("passed fd numbers are distinct and clear of the channels, even with e
   s.migration_file = "/warm/guest.state";
   for (size_t i = 0; i < 8; ++i)
     s.data_disks.push_back({"/d" + std::to_string(i), data_disk_serial(i), false});
-  std::set<int> seen = {kNetFd, kControlFd, kQmpFd, kVfsFd};
+  std::set<int> seen = {kNetFd, kControlFd, kQmpFd, kVfsFd, kConsoleFd};
   for (const auto& f : qemu_passed_files(s)) {
     CHECK(f.fd > 2);
     CHECK(f.fd < 64);  // QemuProcess moves sources above 63 before placing them
     CHECK(seen.insert(f.fd).second);
   }
-  CHECK(seen.size() == 4 + 5 + 1 + 1 + 8);
+  CHECK(seen.size() == 5 + 4 + 1 + 1 + 8);
 }
 
 TEST_CASE("a warm start's file is fd set 11: created when saving, read when restoring",
