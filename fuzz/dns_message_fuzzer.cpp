@@ -62,7 +62,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto response = dns::parse_dns_response(message);
   if (response.ok()) {
     size_t address_records = 0;
-    for (const auto* section : {&response->answers, &response->authorities, &response->additionals}) {
+    for (const auto* section :
+         {&response->answers, &response->authorities, &response->additionals}) {
       for (const auto& record : *section) {
         check_name(record.name);
         if (record.type == dns::record_type::kA || record.type == dns::record_type::kAaaa) {

@@ -32,7 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!ignore.ok()) return 0;
   FUZZ_CHECK(!ignore->excluded("") && !ignore->excluded("."));
 
-  std::string_view rest = nul == std::string_view::npos ? std::string_view() : input.substr(nul + 1);
+  std::string_view rest =
+      nul == std::string_view::npos ? std::string_view() : input.substr(nul + 1);
   for (int n = 0; n < 16 && !rest.empty(); ++n) {
     size_t end = rest.find('\0');
     std::string_view path = rest.substr(0, end);

@@ -3,8 +3,8 @@
 // (exec_request.cpp). The frames around them are guest_frame_fuzzer's (the same decoder).
 // Invariants: parsed settings hold exactly kHostEntropyBytes of entropy; an accepted exec
 // request has an argv or a builtin, and its build layer ids are valid ids (they become paths).
-#include "boot_settings.h"
 #include "agent_messages.h"
+#include "boot_settings.h"
 #include "exec_request.h"
 #include "fuzz_check.h"
 #include "guest_protocol/protocol.h"

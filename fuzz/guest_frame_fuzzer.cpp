@@ -36,7 +36,8 @@ Decoded decode(std::string_view input, size_t chunk, uint32_t max_payload) {
 }
 
 void check_payload_parsers(const gp::Frame& f) {
-  if (auto d = gp::parse_data(f.payload)) FUZZ_CHECK(gp::data_payload(d->fd, d->bytes) == f.payload);
+  if (auto d = gp::parse_data(f.payload))
+    FUZZ_CHECK(gp::data_payload(d->fd, d->bytes) == f.payload);
   if (auto fd = gp::parse_fd(f.payload)) FUZZ_CHECK(gp::fd_payload(*fd) == f.payload);
   if (auto c = gp::parse_credit(f.payload))
     FUZZ_CHECK(gp::credit_payload(c->fd, c->bytes) == f.payload);

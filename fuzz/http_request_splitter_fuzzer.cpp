@@ -49,8 +49,9 @@ Outcome split(std::string_view input, size_t chunk) {
         case Kind::kBodyBytes:
         case Kind::kOpaqueBytes:
           // Views into this read's input, never copies from elsewhere.
-          FUZZ_CHECK(e.bytes.empty() || (e.bytes.data() >= piece.data() &&
-                                         e.bytes.data() + e.bytes.size() <= piece.data() + piece.size()));
+          FUZZ_CHECK(e.bytes.empty() ||
+                     (e.bytes.data() >= piece.data() &&
+                      e.bytes.data() + e.bytes.size() <= piece.data() + piece.size()));
           from_piece.append(e.bytes);
           out.forwarded.append(e.bytes);
           break;

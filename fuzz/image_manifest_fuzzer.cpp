@@ -36,7 +36,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       check_descriptor(layer);
       FUZZ_CHECK(image::is_layer_media_type(layer.media_type));
     }
-    auto again = image::parse_manifest(image::build_oci_manifest(manifest->config, manifest->layers));
+    auto again =
+        image::parse_manifest(image::build_oci_manifest(manifest->config, manifest->layers));
     FUZZ_CHECK(again.ok());
     FUZZ_CHECK(same_descriptor(again->config, manifest->config));
     FUZZ_CHECK(again->layers.size() == manifest->layers.size());

@@ -37,7 +37,10 @@ const fs::path& scratch_dir() {
   static const fs::path dir = [] {
     std::string pattern = (fs::temp_directory_path() / "matchlock-fuzz-layer-XXXXXX").string();
     FUZZ_CHECK(::mkdtemp(pattern.data()) != nullptr);
-    std::atexit([] { std::error_code ec; fs::remove_all(scratch_dir(), ec); });
+    std::atexit([] {
+      std::error_code ec;
+      fs::remove_all(scratch_dir(), ec);
+    });
     return fs::path(pattern);
   }();
   return dir;
@@ -56,6 +59,8 @@ matchlock::UniqueFd memory_file(std::string_view bytes) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const fs::path first = scratch_dir() / "first.tar";
   const fs::path second = scratch_dir() / "second.tar";
+  std::error_code ec;
+  fs::remove(first, ec);  // so "a refused layer leaves no file" is about this run
   auto input = memory_file(matchlock::fuzz::as_text(data, size));
   auto layer = image::canonicalize_layer(input.get(), first, small_limits());
   if (!layer.ok()) {
