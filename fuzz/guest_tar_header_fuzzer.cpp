@@ -48,6 +48,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (input.size() > tar::kBlockSize) {
     if (!tar::apply_pax_records(input.substr(tar::kBlockSize), entry).ok()) return 0;
   }
+  // A NUL cannot survive a ustar field; layer_tar_apply.cpp refuses such names itself.
+  if (entry.name.find('\0') != std::string::npos ||
+      entry.link_name.find('\0') != std::string::npos) {
+    return 0;
+  }
   if (entry.type == tar::kPaxExtended || entry.type == tar::kPaxGlobal ||
       entry.type == tar::kGnuLongName || entry.type == tar::kGnuLongLink) {
     return 0;  // meta entries are never re-encoded as such
