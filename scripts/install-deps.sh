@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   # build
   build-essential cmake ninja-build pkg-config clang-format
+  # the asan build and the libFuzzer harnesses (fuzz/): clang, its sanitizer and libFuzzer
+  # runtimes, llvm-symbolizer for readable reports
+  clang libclang-rt-dev llvm
   # engine libraries
   libuv1-dev libssl-dev rapidjson-dev catch2 node-llhttp libnghttp2-dev libcurl4-openssl-dev
   libarchive-dev libsqlite3-dev

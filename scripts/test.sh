@@ -22,7 +22,13 @@ ctest --test-dir "$build" --output-on-failure
 echo "test: unit tests and rpc lifecycle under ASan/UBSan (build/asan)"
 cmake --preset asan >/dev/null
 cmake --build --preset asan
+# rapidjson's header does pointer arithmetic on null (fuzz/ubsan.supp says where): not ours.
+export UBSAN_OPTIONS="suppressions=$PWD/fuzz/ubsan.supp${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 ctest --test-dir build/asan --output-on-failure
+# A short run of every libFuzzer harness (fuzz/) over its seed corpus: the corpus itself and a
+# few seconds of mutations must not crash any parser of untrusted input.
+echo "test: fuzz harnesses, ${MATCHLOCK_FUZZ_SECONDS:-5} s each (scripts/fuzz.sh)"
+bash scripts/fuzz.sh --no-build --build-dir build/asan --seconds "${MATCHLOCK_FUZZ_SECONDS:-5}"
 MATCHLOCK_BIN="$PWD/build/asan/matchlock" MATCHLOCK_BUNDLE="$PWD/$build/bundle" \
   MATCHLOCK_TEST_IMAGE_ARCHIVE="$PWD/$build/images/matchlock-busybox.tar" \
   /usr/bin/python3 -m pytest -p no:cacheprovider -q tests/integration/test_rpc_lifecycle.py

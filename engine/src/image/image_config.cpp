@@ -2,6 +2,8 @@
 
 #include <rapidjson/document.h>
 
+#include "image/digest.h"
+
 namespace matchlock::image {
 namespace {
 
@@ -62,6 +64,12 @@ Result<std::vector<std::string>> parse_diff_ids(std::string_view json) {
   auto rootfs = doc->FindMember("rootfs");
   if (rootfs == doc->MemberEnd() || !rootfs->value.IsObject()) return out;
   MATCHLOCK_TRY(read_strings(rootfs->value, "diff_ids", out));
+  // The config comes from a registry or an archive: a diff_id is checked like every digest
+  // before it names layers in builds and their cache.
+  for (const auto& id : out) {
+    if (!is_sha256_digest(id))
+      return invalid_argument("config.rootfs.diff_ids holds an invalid digest");
+  }
   return out;
 }
 

@@ -40,7 +40,8 @@ TEST_CASE("output beyond the granted credit closes the channel", "[guest_connect
   guest_client::ExecEvents ev;
   ev.on_output = [](StreamFd, std::string_view, std::function<void()>) {};  // never consumed
   ev.on_error = [&](const Error&, int code) { error_code = code; };
-  auto exec = h.conn->open_exec({{"true"}, {}, "/", "", false, 24, 80, false, false}, ev);
+  auto exec =
+      h.conn->open_exec({{"true"}, {}, "/", "", false, 24, 80, false, false, std::nullopt, ""}, ev);
   std::string chunk(kMaxDataChunk, 'x');
   for (uint32_t sent = 0; sent <= kInitialCredit; sent += kMaxDataChunk) {
     h.guest_sends(encode_frame(FrameType::kData, exec->stream_id(), data_payload(kStdout, chunk)));
@@ -72,7 +73,8 @@ TEST_CASE("malformed frames on an exec stream close the channel", "[guest_connec
     std::optional<Error> exec_error;
     guest_client::ExecEvents ev;
     ev.on_error = [&](const Error& e, int) { exec_error = e; };
-    auto exec = h.conn->open_exec({{"true"}, {}, "/", "", false, 24, 80, false, false}, ev);
+    auto exec = h.conn->open_exec(
+        {{"true"}, {}, "/", "", false, 24, 80, false, false, std::nullopt, ""}, ev);
     REQUIRE(exec->stream_id() == 1);
     h.guest_sends(bad);
     h.run_until([&] { return h.lost.has_value(); });
@@ -105,7 +107,8 @@ TEST_CASE("exit status and output reach the exec's events", "[guest_connection]"
     consumed();
   };
   ev.on_exit = [&](int c) { code = c; };
-  auto exec = h.conn->open_exec({{"echo"}, {}, "/", "", false, 24, 80, false, false}, ev);
+  auto exec =
+      h.conn->open_exec({{"echo"}, {}, "/", "", false, 24, 80, false, false, std::nullopt, ""}, ev);
   h.guest_sends(encode_frame(FrameType::kData, 1, data_payload(kStdout, "hi\n")));
   h.guest_sends(encode_frame(FrameType::kEof, 1, fd_payload(kStdout)));
   h.guest_sends(encode_frame(FrameType::kEof, 1, fd_payload(kStderr)));

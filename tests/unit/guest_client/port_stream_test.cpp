@@ -76,7 +76,8 @@ TEST_CASE("exec and port streams share one sequence of stream ids", "[guest_conn
   FakeGuest h;
   h.handshake();
   PortProbe probe;
-  auto exec = h.conn->open_exec({{"true"}, {}, "/", "", false, 24, 80, false, false}, {});
+  auto exec =
+      h.conn->open_exec({{"true"}, {}, "/", "", false, 24, 80, false, false, std::nullopt, ""}, {});
   auto p = h.conn->open_port(port(80), probe.events());
   CHECK(exec->stream_id() == 1);
   CHECK(p->stream_id() == 3);
@@ -307,7 +308,8 @@ TEST_CASE("hostile frames on a port stream close the channel", "[guest_connectio
 TEST_CASE("port frames on an exec stream close the channel", "[guest_connection][port]") {
   FakeGuest h;
   h.handshake();
-  auto exec = h.conn->open_exec({{"true"}, {}, "/", "", false, 24, 80, false, false}, {});
+  auto exec =
+      h.conn->open_exec({{"true"}, {}, "/", "", false, 24, 80, false, false, std::nullopt, ""}, {});
   h.guest_sends(encode_frame(FrameType::kPortOpened, exec->stream_id(), "{}"));
   h.run_until([&] { return h.lost.has_value(); });
   REQUIRE(h.lost);

@@ -73,3 +73,17 @@ TEST_CASE("platform selection picks linux/amd64 and skips attestations", "[image
   idx->pop_back();
   CHECK_FALSE(select_platform(*idx).ok());
 }
+
+// Found by fuzz/image_manifest_fuzzer: diff_ids were taken as any strings.
+TEST_CASE("diff_ids must be sha256 digests", "[image][config]") {
+  const std::string good = "sha256:" + std::string(64, 'b');
+  auto ok = parse_diff_ids(R"({"rootfs":{"type":"layers","diff_ids":[")" + good + R"("]}})");
+  REQUIRE(ok.ok());
+  CHECK(*ok == std::vector<std::string>{good});
+  for (const std::string& bad : {"sha2\u00ff56:" + std::string(64, 'c'), std::string("sha256:abc"),
+                                 "sha256:" + std::string(64, 'B'), std::string("../../etc")}) {
+    auto r = parse_diff_ids(R"({"rootfs":{"diff_ids":[")" + good + R"(",")" + bad + R"("]}})");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message.find("diff_ids") != std::string::npos);
+  }
+}

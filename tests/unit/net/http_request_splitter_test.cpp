@@ -157,3 +157,26 @@ TEST_CASE("pipelined requests in one read are all reported", "[net][sniff][http_
   REQUIRE(splitter.feed(stream).ok());
   CHECK(splitter.at_request_boundary());
 }
+
+// Found by fuzz/http_request_splitter_fuzzer: when the request line's CRLF was split across two
+// reads, the line counted as checked already and a bad one was held instead of refused.
+TEST_CASE("a request line completed by a split CRLF is checked at once",
+          "[net][sniff][http_splitter]") {
+  const std::string bad_line = "POST /HTTP/1.1\r\nHost: a.example\r\n";
+  HttpRequestSplitter whole;
+  CHECK_FALSE(whole.feed(bad_line).ok());
+
+  HttpRequestSplitter split;
+  REQUIRE(split.feed("POST /HTTP/1.1\r").ok());  // a valid prefix so far
+  CHECK_FALSE(split.feed("\nHost: a.example\r\n").ok());
+
+  // A good line split the same way still goes through.
+  HttpRequestSplitter good;
+  REQUIRE(good.feed("GET / HTTP/1.1\r").ok());
+  REQUIRE(good.feed("\nHost: a.example\r\n").ok());
+  auto events = good.feed("\r\n");
+  REQUIRE(events.ok());
+  REQUIRE(events->size() == 2);
+  CHECK((*events)[0].head.host == "a.example");
+  CHECK((*events)[1].kind == Kind::kRequestEnd);
+}

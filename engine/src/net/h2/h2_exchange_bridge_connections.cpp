@@ -63,8 +63,11 @@ void H2ExchangeBridge::flush() {
   };
   for (bool changed = true; changed;) {
     changed = false;
-    while ((!guest_closed_ && drain(guest_, guest_transport_)) |
-           (!upstream_closed_ && drain(upstream_, upstream_transport_))) {
+    // Both sides drain on every turn (no short circuit) until neither has output left.
+    for (bool sent = true; sent;) {
+      bool guest_sent = !guest_closed_ && drain(guest_, guest_transport_);
+      bool upstream_sent = !upstream_closed_ && drain(upstream_, upstream_transport_);
+      sent = guest_sent || upstream_sent;
     }
     if (!guest_closed_ && guest_.is_finished()) {
       guest_closed_ = true;

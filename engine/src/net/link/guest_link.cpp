@@ -12,7 +12,7 @@ constexpr size_t kMaxQueuedBytes = 16 * 1024 * 1024;
 
 Result<std::unique_ptr<GuestLink>> GuestLink::open(uv_loop_t* loop, UniqueFd fd, size_t max_frame,
                                                    Events events) {
-  std::unique_ptr<GuestLink> link(new GuestLink(loop, max_frame));
+  std::unique_ptr<GuestLink> link(new GuestLink(max_frame));
   link->events_ = std::move(events);
   link->alive_ = std::make_shared<GuestLink*>(link.get());
   link->read_buf_.resize(kReadBufSize);

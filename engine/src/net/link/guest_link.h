@@ -33,12 +33,11 @@ class GuestLink {
   bool closed() const { return closed_; }
 
  private:
-  GuestLink(uv_loop_t* loop, size_t max_frame) : loop_(loop), reader_(max_frame) {}
+  explicit GuestLink(size_t max_frame) : reader_(max_frame) {}
   void on_read(ssize_t nread, const uv_buf_t* buf);
   void flush();
   void fail(const Error& e);
 
-  uv_loop_t* loop_;
   uv::Handle<uv_pipe_t> pipe_;
   uv::Handle<uv_idle_t> flush_idle_;  // an active idle handle also makes the next poll non-blocking
   FrameReader reader_;

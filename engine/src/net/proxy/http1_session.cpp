@@ -140,7 +140,8 @@ void Http1Session::start_exchange(http1::RequestHead head) {
   r.headers = head.headers;
   r.exchange_id = services_.next_exchange_id();
   exchange->started = std::chrono::steady_clock::now();
-  active_.emplace();
+  // From a value: clang does not see the nested struct as default-constructible for emplace().
+  active_.emplace(Active{});
   active_->exchange = exchange;
   active_->head = std::move(head);
   active_->request = RequestPhase::kAwaitPolicy;

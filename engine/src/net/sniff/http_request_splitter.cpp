@@ -120,7 +120,10 @@ Result<size_t> HttpRequestSplitter::step_head(std::string_view input,
   // dribbling one byte per segment costs linear, not quadratic, work.
   size_t search_from = previous >= 3 ? previous - 3 : 0;
   bool has_terminator = head_buffer_.find("\r\n\r\n", search_from) != std::string::npos;
-  bool line_was_complete = head_buffer_.find("\r\n") < previous;
+  // Complete before: its whole CRLF was in the buffer already (a CRLF split across two reads
+  // completes the line now, and the line must be checked now).
+  size_t line_end = head_buffer_.find("\r\n");
+  bool line_was_complete = line_end != std::string::npos && line_end + 2 <= previous;
   if (!has_terminator && line_was_complete && head_buffer_.size() < kMaxHttpHeadBytes) {
     return take;
   }

@@ -1,0 +1,406 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the fuzz harnesses: fuzz/corpus/<harness>/<seed>.
+
+Small, real-looking inputs (a few KB per harness) from which libFuzzer mutates. Each harness's
+directory is rewritten whole, so the corpus is exactly what this script makes:
+    /usr/bin/python3 fuzz/make_corpus.py
+"""
+import base64
+import io
+import json
+import os
+import shutil
+import ssl
+import struct
+import tarfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CORPUS = os.path.join(HERE, "corpus")
+SHA_A = "sha256:" + "a" * 64
+SHA_B = "sha256:" + "b" * 64
+SHA_C = "sha256:" + "c" * 64
+
+
+def compact(obj):
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+# --- guest channel frames: [type u8][stream u32 BE][len u32 BE][payload] ---
+HELLO, CONFIG, READY, ERROR, PING, PONG = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
+EXEC_STARTED, DATA, EOF, CREDIT, RESIZE, EXIT = 0x11, 0x12, 0x13, 0x14, 0x15, 0x18
+PORT_OPENED, PORT_CLOSED = 0x21, 0x23
+FILE_INFO, FILE_LISTING, FILE_DONE = 0x33, 0x34, 0x35
+
+
+def frame(kind, stream, payload=b""):
+    return struct.pack(">BII", kind, stream, len(payload)) + payload
+
+
+def data(fd, payload):
+    return bytes([fd]) + payload
+
+
+def credit(fd, n):
+    return bytes([fd]) + struct.pack(">I", n)
+
+
+def guest_frame():
+    # Two leading bytes: the harness's chunk size and payload limit selectors.
+    return {
+        "hello": b"\x03\x01" + frame(HELLO, 0, b'{"version":7,"agent":"matchlock-guest 0.1.0","boot_ms":812}'),
+        "exec_output": b"\x07\x01" + frame(EXEC_STARTED, 1, b'{"pid":42}') + frame(DATA, 1, data(1, b"hello\n"))
+        + frame(DATA, 1, data(2, b"warning\n")) + frame(EOF, 1, b"\x01") + frame(EOF, 1, b"\x02")
+        + frame(EXIT, 1, struct.pack(">i", 0)),
+        "credit_resize": b"\x01\x00" + frame(CREDIT, 1, credit(0, 65536)) + frame(RESIZE, 1, struct.pack(">HH", 24, 80))
+        + frame(0x17, 1, struct.pack(">I", 5000)),
+        "oversized": b"\x05\x00" + struct.pack(">BII", DATA, 1, 1 << 20) + b"x" * 16,
+        "unknown_type": b"\x02\x01" + frame(0x7F, 9, b"?"),
+    }
+
+
+def guest_connection():
+    # Streams the harness opens: exec 1, port 3, file read 5, file list 7, file stat 9.
+    return {
+        "exec_exit": frame(EXEC_STARTED, 1, b'{"pid":7}') + frame(DATA, 1, data(1, b"out"))
+        + frame(CREDIT, 1, credit(0, 4096)) + frame(EOF, 1, b"\x01") + frame(EOF, 1, b"\x02")
+        + frame(EXIT, 1, struct.pack(">i", 3)),
+        "exec_error": frame(ERROR, 1, b'{"message":"exec: not found","exit_code":127}'),
+        "port": frame(PORT_OPENED, 3, b"{}") + frame(DATA, 3, data(1, b"HTTP/1.1 200 OK\r\n\r\n"))
+        + frame(EOF, 3, b"\x01") + frame(PORT_CLOSED, 3, b"{}"),
+        "files": frame(FILE_INFO, 5, b'{"size":12,"mode":33188}') + frame(DATA, 5, data(1, b"127.0.0.1 lo"))
+        + frame(EOF, 5, b"\x01") + frame(FILE_DONE, 5, b"{}")
+        + frame(FILE_LISTING, 7, compact({"files": [{"name": "etc", "size": 4096, "mode": 16877, "is_dir": True,
+                                                       "mtime": 1700000000}]}))
+        + frame(FILE_DONE, 7, b"{}") + frame(FILE_INFO, 9, b'{"size":4096,"mode":16877,"mtime":1700000000}')
+        + frame(FILE_DONE, 9, b"{}"),
+        "file_errors": frame(ERROR, 5, b'{"message":"open /etc/hosts: No such file or directory","errno":2}')
+        + frame(ERROR, 7, b'{"message":"not a directory","errno":20}') + frame(PONG, 0, b"x"),
+        "late_hello": frame(HELLO, 0, b'{"version":7,"agent":"x"}'),
+    }
+
+
+def guest_agent_messages():
+    entropy = base64.b64encode(bytes(range(64))).decode()
+    return {
+        "host_hello": b'{"version":7}',
+        "config": compact({"entropy": entropy, "restored": True, "hostname": "box", "hosts": "127.0.0.1 localhost\n",
+                           "time_unix_ms": 1700000000000, "network": {"address": "192.168.127.15", "prefix": 24,
+                                                                      "gateway": "192.168.127.2", "mtu": 1500}}),
+        "exec": compact({"argv": ["/bin/sh", "-c", "echo hi"], "env": ["PATH=/usr/bin:/bin", "HOME=/root"],
+                         "cwd": "/workspace", "user": "1000:1000", "tty": True, "rows": 24, "cols": 80,
+                         "stdin": True, "privileged": False}),
+        "exec_build": compact({"argv": ["make"], "env": [], "cwd": "/src", "user": "",
+                               "build_root": {"lower": ["l3", "l2", "l1"], "upper": "l4"}}),
+        "exec_builtin": compact({"argv": [], "builtin": "layer-apply", "build_root": {"lower": [], "upper": "l_9"}}),
+    }
+
+
+def tar_bytes(build, fmt=tarfile.PAX_FORMAT):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tar:
+        build(tar)
+    raw = buf.getvalue()
+    # tarfile pads to a 10 KiB record: keep the content and the two zero blocks that end it.
+    end = len(raw)
+    while end >= 512 and raw[end - 512:end] == b"\0" * 512:
+        end -= 512
+    return raw[:end] + b"\0" * 1024
+
+
+def add(tar, name, kind=tarfile.REGTYPE, content=b"", link="", mode=0o644, pax=None):
+    info = tarfile.TarInfo(name)
+    info.type, info.mode, info.mtime, info.uid, info.gid = kind, mode, 1700000000, 0, 0
+    info.linkname = link
+    info.size = len(content) if kind == tarfile.REGTYPE else 0
+    if pax:
+        info.pax_headers = pax
+    tar.addfile(info, io.BytesIO(content) if kind == tarfile.REGTYPE else None)
+
+
+def layer_canonicalizer():
+    def basic(tar):
+        add(tar, "etc", tarfile.DIRTYPE, mode=0o755)
+        add(tar, "etc/hostname", content=b"box\n")
+        add(tar, "etc/localtime", tarfile.SYMTYPE, link="/usr/share/zoneinfo/UTC")
+        add(tar, "etc/hostname.bak", tarfile.LNKTYPE, link="etc/hostname")
+
+    def whiteouts(tar):
+        add(tar, "usr", tarfile.DIRTYPE, mode=0o755)
+        add(tar, "usr/.wh..wh..opq")
+        add(tar, "usr/.wh.old-tool")
+
+    def pax(tar):
+        add(tar, "opt/" + "long-directory-name/" * 6 + "file", content=b"x",
+            pax={"SCHILY.xattr.user.note": "hi"})
+
+    def hostile(tar):
+        add(tar, "../escape", content=b"no")
+        add(tar, "/abs/path", content=b"abs")
+        add(tar, "dev/null", tarfile.CHRTYPE)
+
+    return {
+        "basic": tar_bytes(basic),
+        "whiteouts": tar_bytes(whiteouts),
+        "pax_xattr": tar_bytes(pax),
+        "gnu_hostile": tar_bytes(hostile, tarfile.GNU_FORMAT),
+    }
+
+
+def guest_tar_header():
+    def one(name, kind=tarfile.REGTYPE, content=b"", link="", fmt=tarfile.USTAR_FORMAT):
+        return tar_bytes(lambda tar: add(tar, name, kind, content, link), fmt)[:512]
+
+    return {
+        "file": one("etc/passwd", content=b"root:x:0:0::/root:/bin/sh\n"),
+        "symlink": one("bin/sh", tarfile.SYMTYPE, link="busybox"),
+        "dir": one("var/lib/", tarfile.DIRTYPE),
+        # A header, then pax records the harness applies onto it.
+        "pax": one("x") + b"30 path=opt/a/very/long/name\n20 uid=4294967296\n"
+        + b"32 SCHILY.xattr.user.a=value\n",
+    }
+
+
+def dns_name(name):
+    out = b""
+    for label in name.split("."):
+        if label:
+            out += bytes([len(label)]) + label.encode()
+    return out + b"\0"
+
+
+def dns_message():
+    def header(ident, flags, qd, an=0, ns=0, ar=0):
+        return struct.pack(">HHHHHH", ident, flags, qd, an, ns, ar)
+
+    opt = b"\0" + struct.pack(">HHIH", 41, 1232, 0, 0)
+    query_a = header(0x1234, 0x0100, 1) + dns_name("example.com") + struct.pack(">HH", 1, 1)
+    query_aaaa = header(0x4321, 0x0100, 1, ar=1) + dns_name("api.github.com") + struct.pack(">HH", 28, 1) + opt
+    # Answer: CNAME then A, names compressed against the question (offset 12).
+    answer = (header(0x1234, 0x8180, 1, an=2) + dns_name("www.example.com") + struct.pack(">HH", 1, 1)
+              + b"\xc0\x0c" + struct.pack(">HHIH", 5, 1, 300, 2) + b"\xc0\x10"
+              + b"\xc0\x10" + struct.pack(">HHIH", 1, 1, 300, 4) + bytes([93, 184, 216, 34]))
+    aaaa = (header(7, 0x8180, 1, an=1) + dns_name("v6.test") + struct.pack(">HH", 28, 1)
+            + b"\xc0\x0c" + struct.pack(">HHIH", 28, 1, 60, 16) + bytes(15) + b"\x01")
+    loop = header(9, 0x8180, 1, an=1) + b"\xc0\x0c" + struct.pack(">HH", 1, 1)
+    return {"query_a": query_a, "query_aaaa_edns": query_aaaa, "answer_cname": answer, "answer_aaaa": aaaa,
+            "pointer_loop": loop}
+
+
+HTTP_SEEDS = {
+    "get": b"GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/8.0\r\nAccept: */*\r\n\r\n",
+    "post": b"POST /api/v1/items?x=1 HTTP/1.1\r\nHost: api.example.com:8443\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 13\r\n\r\n{\"name\":\"a\"}\n",
+    "chunked": b"PUT /upload HTTP/1.1\r\nHost: up.example.com\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"5;ext=1\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n",
+    "absolute": b"GET http://[::1]:8080/p HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
+    "http10": b"GET / HTTP/1.0\r\n\r\n",
+    "upgrade": b"GET /ws HTTP/1.1\r\nHost: ws.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+               b"\x81\x05hello",
+    "smuggle": b"POST / HTTP/1.1\r\nHost: a.com\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "obs_fold": b"GET / HTTP/1.1\r\nHost: a.com\r\nX: a\r\n b\r\n\r\n",
+}
+
+
+def http_streams():
+    # First byte: the harness's chunk size selector. Pipelined requests on one connection.
+    pipelined = HTTP_SEEDS["get"] + HTTP_SEEDS["post"] + HTTP_SEEDS["chunked"]
+    seeds = {name: b"\x04" + body for name, body in HTTP_SEEDS.items()}
+    seeds["pipelined"] = b"\x0b" + pipelined
+    return seeds
+
+
+def client_hello(server_name, max_version=None):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if max_version:
+        ctx.maximum_version = max_version
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    conn = ctx.wrap_bio(incoming, outgoing, server_hostname=server_name)
+    try:
+        conn.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
+
+
+def tls_client_hello():
+    hello = client_hello("example.com")
+    # The same hello split over two handshake records (RFC 8446 §5.1 allows it).
+    body = hello[5:]
+    half = len(body) // 2
+    split = (hello[:3] + struct.pack(">H", half) + body[:half]
+             + hello[:3] + struct.pack(">H", len(body) - half) + body[half:])
+    return {
+        "sni": hello,
+        "sni_tls12": client_hello("api.github.com", ssl.TLSVersion.TLSv1_2),
+        "no_sni": client_hello(None),
+        "fragmented": split,
+        "truncated": hello[:40],
+    }
+
+
+def image_manifest():
+    oci = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+           "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": SHA_A, "size": 1469},
+           "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": SHA_B, "size": 3208942}]}
+    docker = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+              "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": SHA_A, "size": 7},
+              "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "digest": SHA_C,
+                          "size": 100}]}
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": SHA_A, "size": 500,
+         "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": SHA_B, "size": 501,
+         "platform": {"os": "linux", "architecture": "amd64"}},
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": SHA_C, "size": 840,
+         "annotations": {"vnd.docker.reference.type": "attestation-manifest"},
+         "platform": {"os": "unknown", "architecture": "unknown"}}]}
+    config = {"architecture": "amd64", "os": "linux",
+              "config": {"User": "1000", "WorkingDir": "/app", "Entrypoint": ["/bin/app"], "Cmd": ["--serve"],
+                         "Env": ["PATH=/usr/local/bin:/usr/bin", "LANG=C.UTF-8"]},
+              "rootfs": {"type": "layers", "diff_ids": [SHA_B, SHA_C]}}
+    return {"oci_manifest": compact(oci), "docker_manifest": compact(docker), "index": compact(index),
+            "config": compact(config), "null_config": b'{"config":null,"rootfs":{"diff_ids":[]}}'}
+
+
+def www_authenticate():
+    return {
+        "bearer": b'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",'
+                  b'scope="repository:library/busybox:pull"',
+        "basic": b'Basic realm="Registry Realm"',
+        "two": b'Basic realm="x", Bearer realm="https://r.example/t", error="invalid_token"',
+        "escaped": b'Bearer realm="a\\"b",charset=UTF-8',
+        "token68": b"Negotiate abc123==",
+    }
+
+
+def fuse_message(opcode, unique, node, body=b""):
+    return struct.pack("<IIQQIIIHH", 40 + len(body), opcode, unique, node, 1000, 1000, 1, 0, 0) + body
+
+
+def fuse_request():
+    lookup, getattr_, setattr_, readlink, symlink, mkdir, unlink = 1, 3, 4, 5, 6, 9, 10
+    rename, link, open_, read, write, release, opendir, readdir, create = 12, 13, 14, 15, 16, 18, 27, 28, 35
+    batch_forget, rename2 = 42, 45
+    create_file = fuse_message(create, 2, 1, struct.pack("<IIII", 0o102, 0o644, 0o022, 0) + b"a.txt\0")
+    write_file = fuse_message(write, 3, 2, struct.pack("<QQIIQII", 0, 0, 5, 0, 0, 0, 0) + b"hello")
+    read_file = fuse_message(read, 4, 2, struct.pack("<QQIIQII", 0, 0, 4096, 0, 0, 0, 0))
+    release_file = fuse_message(release, 5, 2, struct.pack("<QIIQ", 0, 0, 0, 0))
+    return {
+        "create_write_read": create_file + write_file + read_file + release_file,
+        "dirs": fuse_message(mkdir, 2, 1, struct.pack("<II", 0o755, 0o022) + b"src\0")
+        + fuse_message(lookup, 3, 1, b"src\0") + fuse_message(opendir, 4, 2, struct.pack("<II", 0, 0))
+        + fuse_message(readdir, 5, 2, struct.pack("<QQIIQII", 0, 0, 4096, 0, 0, 0, 0))
+        + fuse_message(unlink, 6, 1, b"missing\0"),
+        "links": fuse_message(symlink, 2, 1, b"ln\0target/path\0") + fuse_message(readlink, 3, 2)
+        + fuse_message(link, 4, 1, struct.pack("<Q", 2) + b"hard\0")
+        + fuse_message(rename, 5, 1, struct.pack("<Q", 1) + b"ln\0ln2\0")
+        + fuse_message(rename2, 6, 1, struct.pack("<QII", 1, 1, 0) + b"ln2\0hard\0"),
+        "attrs": fuse_message(getattr_, 2, 1, struct.pack("<IIQ", 0, 0, 0))
+        + fuse_message(setattr_, 3, 1, struct.pack("<IIQQQQQQIIIIIIII", 1, 0, 0, 0, 0, 0, 0, 0, 0o700, 0, 0, 0, 0, 0, 0, 0))
+        + fuse_message(open_, 4, 1, struct.pack("<II", 0, 0)),
+        "forget": fuse_message(batch_forget, 0, 0, struct.pack("<II", 2, 0) + struct.pack("<QQ", 2, 1) * 2),
+        "bad_len": struct.pack("<IIQQIIIHH", 4096, lookup, 9, 1, 0, 0, 0, 0, 0) + b"x\0",
+    }
+
+
+def dockerfile():
+    multi = (b"# syntax=docker/dockerfile:1\nARG BASE=debian:12\nARG VERSION\n"
+             b"FROM ${BASE} AS build\nARG VERSION\nENV APP_VERSION=${VERSION:-dev} \\\n    PATH=/opt/bin:$PATH\n"
+             b"WORKDIR /src\nCOPY --chown=1000:1000 --chmod=644 go.mod go.sum ./\n"
+             b"RUN <<EOF\nset -e\nmake build V=${APP_VERSION%%.*}\nEOF\n"
+             b"FROM scratch\nCOPY --from=build /src/out /app\nLABEL org.opencontainers.image.title=\"app\" k=v\n"
+             b"USER 1000:1000\nEXPOSE 8080/tcp\nVOLUME [\"/data\"]\nENTRYPOINT [\"/app\"]\nCMD [\"--serve\"]\n")
+    escape = (b"# escape=`\nFROM mcr.example/windows\nSHELL [\"powershell\", \"-Command\"]\n"
+              b"RUN Write-Host `\n  hi\nHEALTHCHECK --interval=5s CMD curl -f http://localhost/ || exit 1\n"
+              b"STOPSIGNAL SIGTERM\nONBUILD RUN echo child\n")
+    expand = (b"FROM busybox\nARG NAME=world\nENV GREETING=\"hello ${NAME}\" X=${NAME/o/0} Y=${NAME#w} Z=${UNSET:+set}\n"
+              b"RUN echo \"$GREETING\" '$literal' > /out\nADD https://example.com/a.tgz /tmp/\n"
+              b"COPY <<-\"END\" /etc/motd\n\tline one\n\tEND\n")
+    return {"multistage": multi, "escape": escape, "expand": expand, "bad": b"FORM busybox\nRUN\n"}
+
+
+def dockerignore():
+    patterns = b"# build output\n*.o\nbuild/\n**/node_modules\n!build/keep.txt\n/docs/*.md\nsrc/**/*.tmp\n[a-c]?.log\n"
+    paths = [b"main.o", b"build/x", b"build/keep.txt", b"a/b/node_modules/m", b"docs/README.md", b"./src//x/../y.tmp",
+             b"b1.log", b"../outside"]
+    return {"typical": patterns + b"\0" + b"\0".join(paths),
+            "exceptions": b"*\n!src\n!**/*.go\nsrc/vendor\n\0src/a.go\0src/vendor/b.go\0Makefile",
+            "bad": b"[\n\0x"}
+
+
+def env_file():
+    return {
+        "env_file": b"# settings\nAPP_ENV=production\n  DB_URL=postgres://u:p@db:5432/app?x=1\nEMPTY=\nHOME\n\nQUOTED=\"kept\"\nAPP_ENV=staging\n",
+        "size": b"512m", "size_gib": b"2GiB", "duration": b"1h30m", "cpus": b"0.5", "user": b"app:staff",
+        "hostname": b"build-box-1.internal", "path": b"/workspace/src",
+    }
+
+
+def rpc_request():
+    return {
+        "create": compact({"jsonrpc": "2.0", "id": 1, "method": "create", "params": {
+            "image": "busybox:latest", "resources": {"cpus": 1.5, "memory_mb": 512, "disk_size_mb": 1024,
+                                                     "timeout_seconds": 300},
+            "network": {"allowed_hosts": ["api.example.com", "*.github.com"], "block_private_ips": True,
+                        "dns_servers": ["1.1.1.1"], "add_hosts": [{"host": "db", "ip": "10.0.0.5"}]},
+            "vfs": {"workspace": "/workspace", "direct_mounts": {"/data": {"host_path": "/tmp", "readonly": True}}},
+            "env": {"A": "1"}, "hostname": "box", "user": "1000", "working_dir": "/workspace",
+            "port_forwards": [{"local_port": 8080, "remote_port": 80}]}}),
+        "exec": compact({"jsonrpc": "2.0", "id": 2, "method": "exec", "params": {
+            "command": "echo hi", "env": {"K": "V", "EMPTY": ""}, "working_dir": "/"}}),
+        "files": compact({"jsonrpc": "2.0", "id": 3, "method": "make_dir", "params": {
+            "path": "/a/b", "mode": 493, "parents": True, "recursive": True, "old_path": "/x", "new_path": "/y"}}),
+        "port_forward": compact({"jsonrpc": "2.0", "id": 4, "method": "port_forward", "params": {
+            "forwards": [{"local_port": 0, "remote_port": 8080, "address": "127.0.0.1"}]}}),
+        "set_timeout": compact({"jsonrpc": "2.0", "id": 5, "method": "set_timeout", "params": {"timeout_seconds": 60}}),
+        "notification": b'{"jsonrpc":"2.0","method":"cancel","params":[1]}',
+        "batch": b'[{"jsonrpc":"2.0","id":1,"method":"close"}]',
+        "bad_utf8": b'{"jsonrpc":"2.0","id":18446744073709551615,"method":"\xff\xfeclose"}',
+        "not_json": b"{jsonrpc: 2.0",
+    }
+
+
+def rpc_line_framer():
+    lines = b"".join(rpc_request()[k] + b"\n" for k in ("create", "exec", "notification"))
+    return {"lines": b"\x05" + lines, "crlf_partial": b"\x02" + b'{"a":1}\r\n\r\n\n{"b":' + b"\r"}
+
+
+HARNESSES = {
+    "rpc_line_framer": rpc_line_framer,
+    "rpc_request": rpc_request,
+    "guest_frame": guest_frame,
+    "guest_connection": guest_connection,
+    "guest_agent_messages": guest_agent_messages,
+    "guest_tar_header": guest_tar_header,
+    "dns_message": dns_message,
+    "http_request_head": lambda: dict(HTTP_SEEDS),
+    "http_request_splitter": http_streams,
+    "http1_request_reader": http_streams,
+    "tls_client_hello": tls_client_hello,
+    "image_manifest": image_manifest,
+    "www_authenticate": www_authenticate,
+    "layer_canonicalizer": layer_canonicalizer,
+    "fuse_request": fuse_request,
+    "dockerfile": dockerfile,
+    "dockerignore": dockerignore,
+    "env_file": env_file,
+}
+
+
+def main():
+    for harness, make in HARNESSES.items():
+        out = os.path.join(CORPUS, harness)
+        shutil.rmtree(out, ignore_errors=True)
+        os.makedirs(out)
+        total = 0
+        for name, payload in make().items():
+            with open(os.path.join(out, name), "wb") as f:
+                f.write(payload)
+            total += len(payload)
+        print(f"{harness}: {len(os.listdir(out))} seeds, {total} bytes")
+
+
+if __name__ == "__main__":
+    main()
