@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <rapidjson/document.h>
+
 #include <string>
 
 #include "fuzz_check.h"
@@ -52,9 +54,33 @@ class Harness {
     send(gp::encode_frame(
         gp::FrameType::kHello, 0,
         "{\"version\":" + std::to_string(gp::kProtocolVersion) + ",\"agent\":\"fuzz\"}"));
-    send(gp::encode_frame(gp::FrameType::kReady, 0, "{}"));
+    send(gp::encode_frame(gp::FrameType::kReady, 0,
+                          "{\"channel_token\":\"" + config_token() + "\"}"));
     turn();
     return ready;
+  }
+
+  // The "channel_token" of the CONFIG the host has sent (READY must echo it), "" if none came.
+  std::string config_token() {
+    gp::FrameDecoder from_host;
+    char buf[64 * 1024];
+    for (int i = 0; i < 8; ++i) {
+      uv_run(&loop_, UV_RUN_NOWAIT);
+      ssize_t n;
+      while ((n = ::recv(guest_fd_, buf, sizeof buf, MSG_DONTWAIT)) > 0) {
+        from_host.feed(std::string_view(buf, static_cast<size_t>(n)));
+      }
+    }
+    std::string token;
+    while (auto f = from_host.next()) {
+      if (f->type != gp::FrameType::kConfig) continue;
+      rapidjson::Document d;
+      d.Parse(f->payload.c_str(), f->payload.size());
+      if (d.IsObject() && d.HasMember("channel_token") && d["channel_token"].IsString()) {
+        token = d["channel_token"].GetString();
+      }
+    }
+    return token;
   }
 
   void open_streams(Ends& ends) {
