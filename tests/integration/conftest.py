@@ -27,6 +27,27 @@ AGENT_IMAGE = "matchlock-test/agent:latest"
 RUN_TIMEOUT = 180
 
 
+def alive(pid):
+    """Whether `pid` runs; a zombie (an exited child not yet reaped) counts as gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def rss_kib(pid):
+    """The resident memory of `pid` in KiB (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    return 0
+
+
 def wait_for(condition, what, timeout=60):
     """Polls `condition` until it holds; a deadline, not a sleep, is what ends a wait."""
     end = time.monotonic() + timeout
@@ -64,6 +85,15 @@ class Matchlock:
         con = sqlite3.connect(db)
         try:
             return con.execute("SELECT id, status FROM sandboxes").fetchall()
+        finally:
+            con.close()
+
+    def owner_pid(self, vm_id):
+        """The pid of the process that owns the sandbox, from its state row."""
+        con = sqlite3.connect(os.path.join(self.home, "state.db"))
+        try:
+            row = con.execute("SELECT owner_pid FROM sandboxes WHERE id = ?", (vm_id,)).fetchone()
+            return row[0]
         finally:
             con.close()
 

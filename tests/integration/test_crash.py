@@ -13,22 +13,12 @@ import re
 import signal
 import subprocess
 
-from conftest import IMAGE, wait_for
+from conftest import IMAGE, alive, wait_for
 from rpc_client import Rpc
 
 DEADLINE = 60
 # How fast "at once" must be: generous for a loaded TCG host, far below any hang.
 PROMPT = 20
-
-
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie child of ours is gone too, as far as the sandbox is concerned.
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def get_json(ml, vm_id, cmd="get"):

@@ -20,7 +20,7 @@ import threading
 
 import pytest
 
-from conftest import IMAGE, RUN_TIMEOUT, wait_for
+from conftest import IMAGE, RUN_TIMEOUT, alive, rss_kib, wait_for
 from netlab import NetLab
 
 MIB = 1024 * 1024
@@ -79,14 +79,6 @@ while True:
 """
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 class RssPeak:
     """Samples a process's resident memory on a thread while the block runs."""
 
@@ -120,23 +112,6 @@ def one_line(stderr):
     return lines[0]
 
 
-def owner_pid(ml, vm_id):
-    import sqlite3
-    con = sqlite3.connect(os.path.join(ml.home, "state.db"))
-    try:
-        return con.execute("SELECT owner_pid FROM sandboxes WHERE id = ?", (vm_id,)).fetchone()[0]
-    finally:
-        con.close()
-
-
-def alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 def run_detached(ml, tools, *args):
     r = ml.run("run", "-d", "--privileged", "--image", IMAGE, "-v", f"{tools}:tools:ro", *args)
     assert r.returncode == 0, r.stderr
@@ -147,7 +122,7 @@ def run_detached(ml, tools, *args):
 
 def gone_after_crash(ml, vm_id):
     """A detached sandbox's crash keeps its record for inspection; rm takes the rest."""
-    owner = owner_pid(ml, vm_id) if vm_id in dict(ml.state_rows()) else None
+    owner = ml.owner_pid(vm_id) if vm_id in dict(ml.state_rows()) else None
     if owner:
         wait_for(lambda: not alive(owner), "the owner to exit", RUN_TIMEOUT)
     if vm_id in dict(ml.state_rows()):
@@ -252,7 +227,7 @@ def test_a_kernel_panic_mid_flood_is_reported_as_a_crash(ml, tools):
 
 def test_console_flood_is_capped_on_disk_and_the_host_keeps_serving(ml, sandbox):
     console = os.path.join(ml.home, "vms", sandbox, "console.log")
-    with RssPeak(owner_pid(ml, sandbox)) as rss:
+    with RssPeak(ml.owner_pid(sandbox)) as rss:
         r = guest(ml, sandbox, f"{TOOL} garbage /dev/ttyS0 {5 * MIB} 150; "
                                f"for d in /dev/hvc*; do [ -e $d ] && {TOOL} garbage $d {MIB} 10; "
                                "done; true")
@@ -276,7 +251,7 @@ def accepted(lab, ip):
 def test_2000_connections_at_once_to_allowed_and_refused_hosts(ml, sandbox, lab):
     # The engine's stack accepts every guest connection (it decides once it knows where it
     # goes): what counts is what reached the lab.
-    with RssPeak(owner_pid(ml, sandbox)) as rss:
+    with RssPeak(ml.owner_pid(sandbox)) as rss:
         r = guest(ml, sandbox, f"{TOOL} connect {LAB_IP} {HOLD_PORT} 2000 90 & "
                                f"{TOOL} connect {REFUSED_IP} {HOLD_PORT} 2000 20 & wait")
     assert r.returncode == 0, r.stderr
@@ -296,7 +271,7 @@ def test_2000_connections_at_once_to_allowed_and_refused_hosts(ml, sandbox, lab)
 
 
 def test_dns_flood_to_a_silent_server_leaves_engine_memory_bounded(ml, sandbox):
-    with RssPeak(owner_pid(ml, sandbox)) as rss:
+    with RssPeak(ml.owner_pid(sandbox)) as rss:
         # Allowed names would be forwarded to the silent server; others are refused at once.
         r = guest(ml, sandbox, f"{TOOL} dnsflood {LAB_IP} 30000")
     assert r.returncode == 0, r.stderr
@@ -320,7 +295,7 @@ def test_a_guest_that_never_reads_stdin_while_the_host_sends_lots(ml, sandbox):
                 sent[0] += 1
         except (BrokenPipeError, ValueError, OSError):
             pass
-    with RssPeak(owner_pid(ml, sandbox)) as rss:
+    with RssPeak(ml.owner_pid(sandbox)) as rss:
         t = threading.Thread(target=feed, daemon=True)
         t.start()
         # The writer stalls: the engine stops taking stdin the guest does not read (a few MiB
@@ -344,7 +319,7 @@ def test_output_the_host_client_never_reads(ml, sandbox):
                      stdout=w_fd, stderr=subprocess.PIPE)
         os.close(w_fd)
         w_fd = None
-        with RssPeak(owner_pid(ml, sandbox)) as rss:
+        with RssPeak(ml.owner_pid(sandbox)) as rss:
             wait_for(lambda: pipe_full(r_fd), "the pipe to fill", 60)
             # The client and the engine both stop: sample a while with nothing draining.
             threading.Event().wait(3)

@@ -17,7 +17,7 @@ import threading
 
 import pytest
 
-from conftest import BIN, IMAGE, RUN_TIMEOUT, wait_for
+from conftest import BIN, IMAGE, RUN_TIMEOUT, rss_kib, wait_for
 from rpc_client import Rpc
 
 MIB = 1024 * 1024
@@ -33,23 +33,6 @@ def run_detached(ml, *args):
 
 def status(ml, vm_id):
     return dict(ml.state_rows()).get(vm_id)
-
-
-def owner_pid(ml, vm_id):
-    import sqlite3
-    con = sqlite3.connect(os.path.join(ml.home, "state.db"))
-    try:
-        return con.execute("SELECT owner_pid FROM sandboxes WHERE id = ?", (vm_id,)).fetchone()[0]
-    finally:
-        con.close()
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def control_path(ml, vm_id):
@@ -94,7 +77,7 @@ def test_exec_unknown_and_usage_errors(ml):
 
 
 def test_exec_20mb_each_way_with_bounded_engine_memory(ml, sandbox):
-    pid = owner_pid(ml, sandbox)
+    pid = ml.owner_pid(sandbox)
     before = rss_kib(pid)
     peak = [before]
     stop = threading.Event()
@@ -205,7 +188,7 @@ def test_log_prints_output_and_follows_until_stopped(ml):
 
 def test_kill_waits_for_the_owner_then_exec_and_kill_say_so(ml):
     vm_id = run_detached(ml, "--rm=false")
-    pid = owner_pid(ml, vm_id)
+    pid = ml.owner_pid(vm_id)
     r = ml.run("kill", vm_id)
     assert (r.returncode, r.stdout) == (0, vm_id.encode() + b"\n"), r.stderr
     assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"

@@ -2,8 +2,6 @@
 
 #include <rapidjson/document.h>
 
-#include <memory>
-
 #include "core/json.h"
 
 namespace matchlock::sandbox {

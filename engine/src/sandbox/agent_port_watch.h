@@ -32,6 +32,7 @@ class AgentPortWatch {
  private:
   vm::QmpClient& qmp_;
   uint64_t subscription_ = 0;
+  bool reported_ = false;
 };
 
 }  // namespace matchlock::sandbox

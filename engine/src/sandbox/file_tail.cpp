@@ -3,8 +3,9 @@
 #include <cstdint>
 #include <fstream>
 #include <iterator>
-#include <sstream>
 #include <vector>
+
+#include "core/text_lines.h"
 
 namespace matchlock::sandbox {
 
@@ -20,15 +21,18 @@ std::string tail_lines(const std::filesystem::path& file, size_t max_lines) {
 }
 
 std::string last_lines(std::string_view text, size_t max_lines) {
-  std::vector<std::string> lines;
-  std::istringstream ss{std::string(text)};
-  for (std::string l; std::getline(ss, l);) {
-    if (!l.empty() && l.back() == '\r') l.pop_back();
+  std::vector<std::string_view> lines;
+  TextLines cursor(text);
+  for (std::string_view l; cursor.next(l);) {
+    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
     if (!l.empty()) lines.push_back(l);
   }
   std::string out;
   size_t from = lines.size() > max_lines ? lines.size() - max_lines : 0;
-  for (size_t i = from; i < lines.size(); ++i) out += lines[i] + "\n";
+  for (size_t i = from; i < lines.size(); ++i) {
+    out.append(lines[i]);
+    out.push_back('\n');
+  }
   return out;
 }
 

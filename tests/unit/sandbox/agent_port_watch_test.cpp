@@ -61,10 +61,3 @@ TEST_CASE("a port change after READY is reported once; before READY it is the ag
   q.run_until([] { return false; });
   CHECK(lost.size() == 1);
 }
-
-TEST_CASE("read_pending_now with nothing pending returns at once", "[agent_port_watch][qmp]") {
-  FakeQemu q;
-  negotiate(q);
-  q.client->read_pending_now();
-  CHECK(q.client->ready());
-}
