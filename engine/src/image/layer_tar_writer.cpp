@@ -6,12 +6,25 @@
 #include <cerrno>
 #include <cstring>
 #include <set>
+#include <string_view>
 
 #include "image/archive_util.h"
 #include "image/layer_flattener.h"
 
 namespace matchlock::image {
 namespace {
+
+// libarchive's pax writer percent-encodes an xattr name's bytes outside '!'..'~' and its '%' and
+// '=' even in SCHILY.xattr records, which readers take literally: such a name would come back
+// altered (and the layer's diff_id would change each time it is rewritten). Refused instead.
+bool xattr_name_survives_pax(std::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte < '!' || byte > '~' || c == '%' || c == '=') return false;
+  }
+  return true;
+}
 
 constexpr size_t kCopyBuffer = 1 << 16;
 
@@ -170,8 +183,13 @@ Status LayerTarWriter::write_header(const TarEntry& entry) {
   auto xattrs = entry.xattrs;
   std::sort(xattrs.begin(), xattrs.end());
   for (size_t i = 0; i < xattrs.size(); ++i) {
-    if (xattrs[i].first.empty() || (i > 0 && xattrs[i].first == xattrs[i - 1].first)) {
-      return invalid_argument("layer tar: entry \"" + entry.path + "\" has a bad xattr name");
+    if (!xattr_name_survives_pax(xattrs[i].first)) {
+      return invalid_argument("layer tar: entry \"" + entry.path +
+                              "\" has an xattr name a pax header cannot carry (empty, or a "
+                              "space, control, non-ASCII, '%' or '=' byte)");
+    }
+    if (i > 0 && xattrs[i].first == xattrs[i - 1].first) {
+      return invalid_argument("layer tar: entry \"" + entry.path + "\" has a duplicate xattr");
     }
     archive_entry_xattr_add_entry(e.get(), xattrs[i].first.c_str(), xattrs[i].second.data(),
                                   xattrs[i].second.size());

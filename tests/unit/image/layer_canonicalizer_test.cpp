@@ -108,6 +108,19 @@ TEST_CASE("canonicaliser bounds pax metadata, names, entries and content",
   CHECK_FALSE(c.run(TarBuilder().file("a", std::string(8192, 'a')).finish(), small).ok());
 }
 
+// Found by fuzz/layer_canonicalizer: libarchive's pax writer percent-encodes such names, so the
+// canonical form was not a fixed point and the xattr came back renamed.
+TEST_CASE("canonicaliser refuses xattr names a pax header would alter", "[image][canonicalize]") {
+  Canon c;
+  for (std::string name : {"user.100%", "user.a=b", "user.a b", "user.\xee", "user.\x01"}) {
+    INFO(name);
+    auto layer = c.run(TarBuilder().file_with_xattr("f", "", name, "v").finish());
+    REQUIRE_FALSE(layer.ok());
+    CHECK(error_of(layer).find("xattr name") != std::string::npos);
+  }
+  CHECK(c.run(TarBuilder().file_with_xattr("f", "", "security.capability", "v").finish()).ok());
+}
+
 TEST_CASE("canonicaliser wants hardlinks to name an earlier file, and rewrites them in order",
           "[image][canonicalize]") {
   Canon c;
