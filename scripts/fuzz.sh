@@ -5,11 +5,13 @@
 # leak, a timeout or an out-of-memory input, and names the input it kept.
 #
 # usage: scripts/fuzz.sh [--seconds N | --runs N] [--build-dir DIR] [--no-build] [harness...]
+#                        [-- libFuzzer flags...]
 #   --seconds N     fuzz each harness for N seconds (default 10)
 #   --runs N        or run each exactly N inputs
 #   --build-dir DIR where the harnesses are built (default build/asan: the asan preset)
 #   --no-build      use the harnesses already built in DIR
 #   harness         names as in fuzz/<name>_fuzzer.cpp (default: all)
+#   -- flags        passed to every harness as they are (e.g. -- -entropic=0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,13 +20,15 @@ limit_text="10 s"
 build_dir=build/asan
 build=1
 harnesses=()
+extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) limit=(-max_total_time="$2"); limit_text="$2 s"; shift 2 ;;
     --runs) limit=(-runs="$2"); limit_text="$2 runs"; shift 2 ;;
     --build-dir) build_dir="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --) shift; extra=("$@"); break ;;
     -*) echo "fuzz: unknown option $1" >&2; exit 2 ;;
     *) harnesses+=("${1%_fuzzer}"); shift ;;
   esac
@@ -68,13 +72,16 @@ for name in "${harnesses[@]}"; do
   args=("${limit[@]}" -artifact_prefix="$work/artifacts/" -print_final_stats=1 -timeout=25
         -rss_limit_mb=2048)
   if [ -f "fuzz/$name.dict" ]; then args+=(-dict="fuzz/$name.dict"); fi
+  args+=("${extra[@]}")
   status=0
+  started=$SECONDS
   "$bin" "${args[@]}" "$work/corpus" >"$work/log" 2>&1 || status=$?
+  elapsed=$((SECONDS - started))
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log" | tail -1)
   runs=${runs:-0}
   total_runs=$((total_runs + runs))
   if [ "$status" -eq 0 ]; then
-    echo "fuzz: $name: ok, $runs executions ($limit_text)"
+    echo "fuzz: $name: ok, $runs executions in $elapsed s ($limit_text)"
   else
     failed=1
     echo "fuzz: $name: FAILED (exit $status) after $runs executions; log: $work/log"

@@ -28,7 +28,7 @@ class AttachRelay : public std::enable_shared_from_this<AttachRelay> {
     if (rc == 0) rc = uv_pipe_open(sock_.get(), socket.get());
     if (rc != 0) return io_error("control socket: " + uv::error_text(rc));
     socket.release();  // the pipe handle owns it now
-    buf_ = std::make_unique<char[]>(kReadBufferBytes);
+    buf_ = std::make_unique_for_overwrite<char[]>(kReadBufferBytes);
     start_socket_reads();
     std::weak_ptr<AttachRelay> weak = weak_from_this();
     in_.start(

@@ -50,7 +50,7 @@ struct FdReader::FileRead {
 FdReader::FdReader(uv_loop_t* loop, int fd) : loop_(loop), fd_(fd), kind_(uv_guess_handle(fd)) {
   stream_ = open_stream(loop, this, fd, kind_, 1, tty_, pipe_);
   if (stream_) {
-    buf_ = std::make_unique<char[]>(kReadChunk);
+    buf_ = std::make_unique_for_overwrite<char[]>(kReadChunk);
   } else {
     file_ = std::make_shared<FileState>();
     file_->reader = this;

@@ -100,7 +100,7 @@ std::shared_ptr<GuestConnection> GuestConnection::create(
 void GuestConnection::start(uv_loop_t* loop, UniqueFd socket,
                             std::function<void(const Error&)> on_lost) {
   on_lost_ = std::move(on_lost);
-  read_buf_ = std::make_unique<char[]>(kReadChunk);
+  read_buf_ = std::make_unique_for_overwrite<char[]>(kReadChunk);
   pipe_.init(loop, this, uv_pipe_init, 0);
   uv_pipe_open(pipe_.get(), socket.release());
   uv_read_start(

@@ -73,7 +73,7 @@ class ControlServer::Client : public std::enable_shared_from_this<Client> {
     session_->set_on_done([weak] {
       if (auto self = weak.lock()) self->close();
     });
-    buf_ = std::make_unique<char[]>(kReadBufferBytes);
+    buf_ = std::make_unique_for_overwrite<char[]>(kReadBufferBytes);
     start_reading();
   }
 

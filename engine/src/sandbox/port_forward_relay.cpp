@@ -57,7 +57,7 @@ void PortForwardRelay::resume_client_reads() {
           *b = uv_buf_init(nullptr, 0);
           return;
         }
-        if (!self->read_buf_) self->read_buf_ = std::make_unique<char[]>(kReadChunk);
+        if (!self->read_buf_) self->read_buf_ = std::make_unique_for_overwrite<char[]>(kReadChunk);
         *b = uv_buf_init(self->read_buf_.get(), kReadChunk);
       },
       [](uv_stream_t* s, ssize_t n, const uv_buf_t* b) {

@@ -54,7 +54,7 @@ Result<std::unique_ptr<LwipStack>> LwipStack::create(uv_loop_t* loop, int mtu, O
   std::unique_ptr<LwipStack> s(new LwipStack());
   s->output_ = std::move(output);
   s->out_cap_ = static_cast<size_t>(mtu) + 18;
-  s->out_buf_ = std::make_unique<uint8_t[]>(s->out_cap_);
+  s->out_buf_ = std::make_unique_for_overwrite<uint8_t[]>(s->out_cap_);
   s->netif_ = std::make_unique<struct netif>();
   ip4_addr_t addr, mask, gw;
   ip4_addr_set_u32(&addr, lwip_htonl(kGatewayIp));
