@@ -3,7 +3,7 @@
 
 Small, real-looking inputs (a few KB per harness) from which libFuzzer mutates. Each harness's
 directory is rewritten whole, so the corpus is exactly what this script makes:
-    /usr/bin/python3 fuzz/make_corpus.py
+    /usr/bin/python3 fuzz/make_corpus.py [harness...]
 """
 import base64
 import io
@@ -12,6 +12,7 @@ import os
 import shutil
 import ssl
 import struct
+import sys
 import tarfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -143,6 +144,51 @@ def layer_canonicalizer():
         "whiteouts": tar_bytes(whiteouts),
         "pax_xattr": tar_bytes(pax),
         "gnu_hostile": tar_bytes(hostile, tarfile.GNU_FORMAT),
+    }
+
+
+def layers(*tars):
+    """The layer_flattener input: layer count, the 512-byte blocks of each but the last, bytes."""
+    head = bytes([len(tars) - 1]) + bytes(len(t) // 512 for t in tars[:-1])
+    return head + b"".join(tars)
+
+
+def layer_flattener():
+    def base(tar):
+        add(tar, "etc", tarfile.DIRTYPE, mode=0o755)
+        add(tar, "etc/hostname", content=b"box\n")
+        add(tar, "usr/bin/tool", content=b"#!/bin/sh\n", mode=0o755)
+        add(tar, "usr/lib/old", tarfile.DIRTYPE, mode=0o755)
+        add(tar, "usr/lib/old/file", content=b"old")
+
+    def deletes(tar):
+        add(tar, "etc/.wh.hostname")
+        add(tar, "usr/lib/.wh..wh..opq")
+        add(tar, "usr/lib/new", content=b"new")
+        add(tar, "usr/bin/tool2", tarfile.LNKTYPE, link="usr/bin/tool", mode=0o4755)
+
+    def replace(tar):
+        add(tar, "usr/lib", content=b"a file now")
+        add(tar, "etc", tarfile.SYMTYPE, link="/")
+
+    def plant(tar):
+        add(tar, "up", tarfile.SYMTYPE, link="../outside")
+        add(tar, "root", tarfile.SYMTYPE, link="/")
+        add(tar, "setuid", content=b"x", mode=0o6755)
+
+    def through(tar):
+        add(tar, "up/canary", content=b"overwritten")
+        add(tar, "up/new", content=b"new")
+        add(tar, "hard", tarfile.LNKTYPE, link="up/canary")
+        add(tar, ".wh.up")
+        add(tar, "root/tmp/x", content=b"x")
+
+    return {
+        "one_layer": layers(tar_bytes(base)),
+        "whiteouts": layers(tar_bytes(base), tar_bytes(deletes)),
+        "replaced": layers(tar_bytes(base), tar_bytes(deletes), tar_bytes(replace)),
+        "symlink_escape": layers(tar_bytes(plant), tar_bytes(through)),
+        "gnu_hostile": layers(tar_bytes(plant, tarfile.GNU_FORMAT)),
     }
 
 
@@ -382,6 +428,7 @@ HARNESSES = {
     "image_manifest": image_manifest,
     "www_authenticate": www_authenticate,
     "layer_canonicalizer": layer_canonicalizer,
+    "layer_flattener": layer_flattener,
     "fuse_request": fuse_request,
     "dockerfile": dockerfile,
     "dockerignore": dockerignore,
@@ -389,8 +436,11 @@ HARNESSES = {
 }
 
 
-def main():
+def main(names):
+    """Rewrites the corpora of the harnesses named (all without names)."""
     for harness, make in HARNESSES.items():
+        if names and harness not in names:
+            continue
         out = os.path.join(CORPUS, harness)
         shutil.rmtree(out, ignore_errors=True)
         os.makedirs(out)
@@ -403,4 +453,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
