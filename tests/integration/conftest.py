@@ -4,6 +4,7 @@ Every test runs the CLI as a user would. One MATCHLOCK_HOME serves the whole ses
 default image imported once; tests that only read share booted sandboxes through rpc.
 """
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -69,6 +70,14 @@ class Matchlock:
             e.update(env)
         return subprocess.run([BIN, *args], input=input, env=e, capture_output=True,
                               timeout=timeout, check=check)
+
+    def run_detached(self, *args, env=None):
+        """`matchlock run -d ARGS`: asserts it started and returns the sandbox id."""
+        r = self.run("run", "-d", *args, env=env)
+        assert r.returncode == 0, r.stderr
+        vm_id = r.stdout.decode().strip()
+        assert re.fullmatch(r"vm-[0-9a-f]{8}", vm_id), r.stdout
+        return vm_id
 
     def popen(self, *args, **kw):
         return subprocess.Popen([BIN, *args], env=self.env, **kw)

@@ -28,11 +28,7 @@ def get_json(ml, vm_id, cmd="get"):
 
 
 def run_detached(ml, *args):
-    r = ml.run("run", "-d", "--image", IMAGE, "--memory", "256", *args)
-    assert r.returncode == 0, r.stderr
-    vm_id = r.stdout.decode().strip()
-    assert re.fullmatch(r"vm-[0-9a-f]{8}", vm_id), r.stdout
-    return vm_id
+    return ml.run_detached("--image", IMAGE, "--memory", "256", *args)
 
 
 def vm_dir(ml, vm_id):

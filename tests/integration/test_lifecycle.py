@@ -24,11 +24,7 @@ MIB = 1024 * 1024
 
 
 def run_detached(ml, *args):
-    r = ml.run("run", "-d", "--image", IMAGE, *args)
-    assert r.returncode == 0, r.stderr
-    vm_id = r.stdout.decode().strip()
-    assert re.fullmatch(r"vm-[0-9a-f]{8}", vm_id), r.stdout
-    return vm_id
+    return ml.run_detached("--image", IMAGE, *args)
 
 
 def status(ml, vm_id):

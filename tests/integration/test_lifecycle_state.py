@@ -74,10 +74,7 @@ def start_rpc_sandbox(ml):
 
 
 def test_kept_sandbox_through_list_get_inspect_rm(ml):
-    r = ml.run("run", "-d", "--image", IMAGE, "--rm=false", "-e", "SHOWN=yes", "--memory", "256")
-    assert r.returncode == 0, r.stderr
-    vm_id = r.stdout.decode().strip()
-    assert re.fullmatch(r"vm-[0-9a-f]{8}", vm_id), r.stdout
+    vm_id = ml.run_detached("--image", IMAGE, "--rm=false", "-e", "SHOWN=yes", "--memory", "256")
     r = ml.run("kill", vm_id)  # stopped, and kept (--rm=false)
     assert r.returncode == 0, r.stderr
 

@@ -183,9 +183,7 @@ def test_rpc_port_forward_replaces_its_set_and_reports_bindings(ml):
 
 
 def test_port_forward_command_lives_until_interrupted(ml):
-    r = ml.run("run", "-d", "--no-network", "--image", IMAGE)
-    assert r.returncode == 0, r.stderr
-    vm_id = r.stdout.decode().strip()
+    vm_id = ml.run_detached("--no-network", "--image", IMAGE)
     try:
         r = ml.run("exec", vm_id, "--", "sh", "-c",
                    "mkdir -p /www && echo via-cli > /www/index.html && httpd -p 127.0.0.1:8080 -h /www")

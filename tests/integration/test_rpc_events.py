@@ -82,9 +82,7 @@ def test_set_timeout_0_clears_a_pending_one(ml):
 
 
 def test_set_timeout_on_the_control_socket_records_the_reason(ml):
-    r = ml.run("run", "-d", "--image", IMAGE, "--rm=false")
-    assert r.returncode == 0, r.stderr
-    vm_id = r.stdout.decode().strip()
+    vm_id = ml.run_detached("--image", IMAGE, "--rm=false")
     try:
         s = socket.socket(socket.AF_UNIX)
         s.connect(os.path.join(ml.home, "vms", vm_id, "control.sock"))

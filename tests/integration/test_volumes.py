@@ -148,9 +148,7 @@ def test_data_written_to_a_volume_is_there_in_the_next_sandbox(ml, volume):
 
 
 def test_inspect_shows_the_disks_and_rm_refuses_a_volume_in_use(ml, volume):
-    r = ml.run("run", "-d", "--image", IMAGE, "--disk", f"@{volume['name']}:/data")
-    assert r.returncode == 0, r.stderr
-    vm_id = r.stdout.decode().strip()
+    vm_id = ml.run_detached("--image", IMAGE, "--disk", f"@{volume['name']}:/data")
     try:
         assert ml.run("exec", vm_id, "--", "sh", "-c", "echo live > /data/f").returncode == 0
         inspected = json.loads(ml.run("inspect", vm_id).stdout)
