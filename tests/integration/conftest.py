@@ -3,6 +3,7 @@
 Every test runs the CLI as a user would. One MATCHLOCK_HOME serves the whole session, with the
 default image imported once; tests that only read share booted sandboxes through rpc.
 """
+import contextlib
 import os
 import re
 import shutil
@@ -114,6 +115,27 @@ class Matchlock:
         assert self.sandbox_dirs() == []
         assert self.state_rows() == []
         assert self.qemu_processes() == []
+
+
+@contextlib.contextmanager
+def qemu_holding(image_path):
+    """Another QEMU with `image_path` attached read-write (stopped before its first instruction):
+    it holds QEMU's image lock until the block ends."""
+    holder = subprocess.Popen(
+        ["qemu-system-x86_64", "-machine", "microvm", "-nodefaults", "-display", "none", "-S",
+         "-qmp", "stdio", "-drive", f"file={image_path},format=raw,if=none,id=d0",
+         "-device", "virtio-blk-device,drive=d0"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        # QMP answers a command only once the machine is built: the disk is open and locked.
+        assert holder.stdout.readline().startswith(b'{"QMP"')
+        holder.stdin.write(b'{"execute": "qmp_capabilities"}\n')
+        holder.stdin.flush()
+        assert holder.stdout.readline().startswith(b'{"return"')
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 @pytest.fixture(scope="session")

@@ -61,6 +61,11 @@ def test_qemu_runs_confined_with_a_minimal_environment(ml):
             assert limits["Max open files"] == ("1024", "1024"), limits
             assert limits["Max file size"][1] != "unlimited", limits
             files = open_files(pid)
+            # Its stdout and stderr are a socket the engine reads and caps (qemu.log), not a file
+            # that a guest provoking QEMU's error messages could grow without end.
+            for fd in (1, 2):
+                assert os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"), fd
+            assert not any(f.endswith(".log") for f in files), files
             # Its own sandbox's disk and logs, the image, the guest bundle: nothing of the
             # engine's (state database, its logs, secrets, other sandboxes, saved guests).
             home_files = [f for f in files if f.startswith(ml.home)]

@@ -32,7 +32,7 @@ NETNS = f"mlhost{os.getpid()}"
 VETH = f"mlh{os.getpid() % 100000}"
 HOLD_PORT = 9000
 TOOL = "/workspace/tools/hostile"
-# The console file's cap and its note (engine/src/vm/console_log.*).
+# The console file's cap and its note (engine/src/vm/capped_log.*).
 CONSOLE_CAP = 4 * MIB
 CONSOLE_NOTE = (b"\n[matchlock: the guest console wrote more than 4 MiB; the rest is not kept in "
                 b"this file]\n")

@@ -1,15 +1,17 @@
 """Named volumes (`matchlock volume`) and data disks (`run --disk`, rpc `extra_disks`): the JSON
 the SDKs parse, data that outlives a sandbox, read-only mounts, and bad input that leaves
 nothing behind (no QEMU, no state row, no half volume)."""
+import fcntl
 import json
 import os
+import struct
 import subprocess
 import tempfile
 import uuid
 
 import pytest
 
-from conftest import IMAGE, Matchlock
+from conftest import IMAGE, Matchlock, qemu_holding
 from rpc_client import Rpc, RpcError
 
 
@@ -166,6 +168,26 @@ def test_inspect_shows_the_disks_and_rm_refuses_a_volume_in_use(ml, volume):
         assert ml.run("kill", vm_id).returncode == 0
     r = ml.run("run", "--image", IMAGE, "--disk", f"@{volume['name']}:/data:ro", "cat", "/data/f")
     assert (r.returncode, r.stdout) == (0, b"live\n"), r.stderr
+
+
+def test_a_disk_another_process_holds_is_refused_with_qemus_reason(ml, volume):
+    """QEMU refuses an image another process has locked and says so on stderr; the engine reads
+    that from QEMU's output socket (qemu.log) and turns it into one line, leaving nothing. The
+    holder is another QEMU (stopped before its first instruction), then a whole-file lock."""
+    refused = "is in use by another process (QEMU could not lock it)"
+    with qemu_holding(volume["path"]):
+        r = ml.run("run", "--image", IMAGE, "--disk", f"{volume['path']}:/d", "true")
+        one_line_error(r, refused)
+    ml.assert_nothing_left()
+    fd = os.open(volume["path"], os.O_RDWR)
+    try:
+        flock = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)  # struct flock
+        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, flock)
+        r = ml.run("run", "--image", IMAGE, "--disk", f"{volume['path']}:/d", "true")
+        one_line_error(r, refused)
+    finally:
+        os.close(fd)
+    ml.assert_nothing_left()
 
 
 def test_rpc_create_with_extra_disks(ml, volume):

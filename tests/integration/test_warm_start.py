@@ -15,7 +15,7 @@ import threading
 
 import pytest
 
-from conftest import ARCHIVE, BIN, IMAGE, RUN_TIMEOUT, Matchlock, wait_for
+from conftest import ARCHIVE, BIN, IMAGE, RUN_TIMEOUT, Matchlock, qemu_holding, wait_for
 from rpc_client import Rpc, RpcError
 
 DEBUG = {"MATCHLOCK_LOG": "debug"}
@@ -190,6 +190,24 @@ def test_a_truncated_save_is_not_used(home):
     _, new_meta, new_state = only_save(home)
     assert os.path.getsize(new_state) == new_meta["state_bytes"]
     assert temporary_files(home) == []
+
+
+def test_a_disk_another_process_holds_is_refused_and_the_save_kept(home):
+    """A restored guest's disks are attached over QMP: a lock refusal there is the disk's, not
+    the save's. One line, no cold boot (it would meet the same lock), the save stays."""
+    before = saves(home)
+    assert before
+    r = home.run("volume", "create", "held", "--size", "16", "--json")
+    assert r.returncode == 0, r.stderr
+    path = json.loads(r.stdout)["path"]
+    with qemu_holding(path):
+        r = home.run("run", "--image", IMAGE, "--disk", f"{path}:/d", "true")
+    err = r.stderr.decode()
+    assert r.returncode != 0
+    assert err.startswith("matchlock: ") and err.count("\n") == 1, err
+    assert "is in use by another process (QEMU could not lock it)" in err, err
+    assert saves(home) == before
+    assert home.run("volume", "rm", "held").returncode == 0
 
 
 def test_a_new_guest_bundle_makes_a_new_save(home, tmp_path):

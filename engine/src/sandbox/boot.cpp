@@ -20,7 +20,7 @@
 #include "sandbox/options_record.h"
 #include "sandbox/vfs_mounts.h"
 #include "vfs/hook_pipeline.h"
-#include "vm/console_log.h"
+#include "vm/capped_log.h"
 #include "vm/qemu_command.h"
 #include "vm/vm_launcher.h"
 #include "volume/disk_users.h"
@@ -407,7 +407,7 @@ void Boot::start_qemu(StepDone done) {
   }
   std::weak_ptr<Sandbox> weak_sandbox = sandbox_;
   std::weak_ptr<Boot> weak_boot = shared_from_this();
-  auto vm = vm::launch_vm(sandbox_->loop_, spec, std::move(qemu_net_link_), r.dir / "qemu.log",
+  auto vm = vm::launch_vm(sandbox_->loop_, spec, std::move(qemu_net_link_),
                           [weak_sandbox, weak_boot, attempt = attempt_](vm::ExitInfo info) {
                             auto sb = weak_sandbox.lock();
                             if (!sb) return;
@@ -421,10 +421,16 @@ void Boot::start_qemu(StepDone done) {
   undo_.push_back([this] { res().qemu.reset(); });  // SIGKILL + reap: no QEMU outlives a failure
   warn_if_failed(r.state->set_qemu_pid(sandbox_->id_, r.qemu->pid()));
   auto console =
-      vm::ConsoleLog::start(sandbox_->loop_, std::move(vm->console), r.dir / "console.log");
+      vm::CappedLog::start(sandbox_->loop_, std::move(vm->console), r.dir / "console.log",
+                           vm::kConsoleLogCap, "the guest console");
   if (!console.ok()) return done(console.error().with_context("guest console"));
   r.console = std::move(console.value());
   undo_.push_back([this] { res().console.reset(); });
+  auto output = vm::CappedLog::start(sandbox_->loop_, std::move(vm->output), r.dir / "qemu.log",
+                                     vm::kQemuLogCap, "QEMU");
+  if (!output.ok()) return done(output.error().with_context("QEMU output"));
+  r.qemu_output = std::move(output.value());
+  undo_.push_back([this] { res().qemu_output.reset(); });
   control_socket_ = std::move(vm->control);
   qmp_socket_ = std::move(vm->qmp);
   auto files = start_file_server(std::move(vm->vfs));
@@ -553,13 +559,22 @@ void Boot::arm_timeout() {
 }
 
 // QEMU refuses a data disk that another process holds (its image lock: a sandbox that booted
-// meanwhile, the same file under another name, anything else) by exiting at once, which the
-// step waiting on QEMU sees first as a closed channel. The reason is in QEMU's log.
-std::string Boot::disk_lock_refusal() const {
+// meanwhile, the same file under another name, anything else). A cold boot's QEMU exits at once,
+// which the step waiting on QEMU sees first as a closed channel, the reason in QEMU's output; a
+// restored guest's disks are attached over QMP, whose error says it.
+std::string Boot::disk_lock_refusal(const Error& e) const {
   if (!sandbox_ || sandbox_->options_.disks.empty()) return "";
-  std::string log = tail_lines(res().dir / "qemu.log", 5);
+  // Not the guest console's lines that on_vm_exit appends: the guest writes those.
+  std::string_view said = e.message;
+  said = said.substr(0, said.find("--- guest console"));
+  std::string log = std::string(said) + "\n" + sandbox_->qemu_output_tail(5);
+  // "Failed to get "write" lock": another QEMU (or qemu-img) has the image; "Failed to lock
+  // byte N": any other process holds a lock over QEMU's lock bytes.
   auto at = log.find("Failed to get ");
-  if (at == std::string::npos || log.find(" lock", at) == std::string::npos) return "";
+  if (at == std::string::npos || log.find(" lock", at) == std::string::npos) {
+    at = log.find("Failed to lock byte ");
+  }
+  if (at == std::string::npos) return "";
   std::string image;
   if (auto open = log.find("image [", at); open != std::string::npos) {
     auto close = log.find(']', open);
@@ -572,7 +587,7 @@ std::string Boot::disk_lock_refusal() const {
 
 void Boot::on_vm_exit(const vm::ExitInfo& info) {
   auto& r = res();
-  std::string qemu_log = tail_lines(r.dir / "qemu.log", 5);
+  std::string qemu_log = sandbox_->qemu_output_tail(5);
   std::string console = sandbox_->console_tail(15);
   Error e(ErrorCode::kVm, "the VM " + info.describe() + " during boot");
   if (!qemu_log.empty()) e.message += "\n--- qemu ---\n" + qemu_log;
@@ -594,9 +609,12 @@ void Boot::ready() {
 
 void Boot::fail(Error e) {
   if (finished()) return;
-  if (fall_back_to_cold_boot(e)) return;
-  if (auto refusal = disk_lock_refusal(); !refusal.empty()) {
+  // A locked disk is the user's to free, not a fault of the saved guest: no cold boot (it would
+  // meet the same lock) and the save stays.
+  if (auto refusal = disk_lock_refusal(e); !refusal.empty()) {
     e = Error(ErrorCode::kAlreadyExists, refusal);
+  } else if (fall_back_to_cold_boot(e)) {
+    return;
   }
   auto done = std::exchange(done_, nullptr);
   if (timeout_) timeout_->stop();

@@ -87,7 +87,8 @@ class Boot : public std::enable_shared_from_this<Boot> {
   guest_client::GuestConfig guest_config() const;
   void arm_timeout();
   void on_vm_exit(const vm::ExitInfo& info);
-  std::string disk_lock_refusal() const;  // "" unless QEMU refused a locked data disk
+  // "" unless QEMU refused a locked data disk (said in `e` or in QEMU's output).
+  std::string disk_lock_refusal(const Error& e) const;
   void ready();
   void fail(Error e);
   // Fails with the context of the step running now (the VM exit and timeout watchdogs).

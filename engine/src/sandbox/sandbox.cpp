@@ -238,6 +238,7 @@ void Sandbox::finish_close(Status st) {
   r.qmp.reset();
   r.qemu.reset();
   r.console.reset();
+  r.qemu_output.reset();
   r.net.reset();
   if (r.files) r.files->close();  // open host files close before the overlay uppers go
   r.files.reset();
@@ -267,13 +268,27 @@ void Sandbox::remove_files_and_state() {
   if (r.state) warn_if_failed(r.state->remove_sandbox(id_));
 }
 
-std::string Sandbox::console_tail(size_t max_lines) const {
-  // From memory while the console is read: the file stops at its cap, the guest may not.
-  if (auto& console = res_->console) {
-    console->read_pending_now();
-    return last_lines(console->tail(), max_lines);
+namespace {
+
+// From memory while the log is read (the file stops at its cap, the writer may not); from the
+// file once it is closed.
+std::string capped_log_tail(const std::unique_ptr<vm::CappedLog>& log,
+                            const std::filesystem::path& file, size_t max_lines) {
+  if (log) {
+    log->read_pending_now();
+    return last_lines(log->tail(), max_lines);
   }
-  return tail_lines(res_->dir / "console.log", max_lines);
+  return tail_lines(file, max_lines);
+}
+
+}  // namespace
+
+std::string Sandbox::console_tail(size_t max_lines) const {
+  return capped_log_tail(res_->console, res_->dir / "console.log", max_lines);
+}
+
+std::string Sandbox::qemu_output_tail(size_t max_lines) const {
+  return capped_log_tail(res_->qemu_output, res_->dir / "qemu.log", max_lines);
 }
 
 bool Sandbox::move_to(Lifecycle next) {

@@ -104,6 +104,8 @@ class Sandbox : public std::enable_shared_from_this<Sandbox> {
 
   // Last lines of the guest console, for error messages.
   std::string console_tail(size_t max_lines = 20) const;
+  // Last lines QEMU wrote on its stdout/stderr (qemu.log), for error messages.
+  std::string qemu_output_tail(size_t max_lines = 5) const;
 
  private:
   friend class Boot;

@@ -18,7 +18,7 @@
 #include "state/state_store.h"
 #include "vfs/vfs_hooks.h"
 #include "vfs/vfs_service.h"
-#include "vm/console_log.h"
+#include "vm/capped_log.h"
 #include "vm/qemu_process.h"
 #include "vm/qmp_client.h"
 
@@ -33,7 +33,8 @@ struct Sandbox::Resources {
   std::shared_ptr<vfs::VfsHooks> vfs_hooks;      // null without vfs hook rules or events
   std::unique_ptr<vfs::VfsService> files;        // the workspace's file server
   std::unique_ptr<vm::QemuProcess> qemu;
-  std::unique_ptr<vm::ConsoleLog> console;  // console.log, capped; its tail for crash reports
+  std::unique_ptr<vm::CappedLog> console;      // console.log, capped; its tail for crash reports
+  std::unique_ptr<vm::CappedLog> qemu_output;  // qemu.log, capped; its tail for error reports
   std::unique_ptr<vm::QmpClient> qmp;
   std::shared_ptr<guest_client::GuestConnection> guest;
   std::unique_ptr<AgentPortWatch> agent_port_watch;  // on qmp: reset before it

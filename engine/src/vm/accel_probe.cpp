@@ -93,7 +93,7 @@ class KvmProbe : public std::enable_shared_from_this<KvmProbe> {
     std::map<int, int> inherit = files->inherit;
     inherit[1] = inherit[2] = theirs.get();
     auto proc =
-        QemuProcess::spawn(loop_, argv, inherit, {}, confinement, [this](ExitInfo) { on_exit(); });
+        QemuProcess::spawn(loop_, argv, inherit, -1, confinement, [this](ExitInfo) { on_exit(); });
     if (!proc.ok()) return finish(Accel::kTcg, "kvm probe: " + proc.error().message);
     proc_ = std::move(proc.value());
     theirs.reset();

@@ -176,7 +176,7 @@ std::vector<std::string> qemu_argv(const VmSpec& spec) {
                "-append",
                kernel_cmdline(spec),
                "-chardev",
-               // A socket, not a file: the engine caps what it keeps (vm/console_log.h).
+               // A socket, not a file: the engine caps what it keeps (vm/capped_log.h).
                "socket,id=console,fd=" + std::to_string(kConsoleFd),
                "-serial",
                "chardev:console",

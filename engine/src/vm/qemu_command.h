@@ -19,7 +19,7 @@ inline constexpr int kNetFd = 3;
 inline constexpr int kControlFd = 4;
 inline constexpr int kQmpFd = 5;
 inline constexpr int kVfsFd = 6;
-inline constexpr int kConsoleFd = 9;  // the serial console's socket (vm/console_log.h)
+inline constexpr int kConsoleFd = 9;  // the serial console's socket (vm/capped_log.h)
 
 // Host files QEMU gets as inherited fds, never by path: it may run as an unprivileged uid of its
 // own (qemu_confinement.h) that cannot open anything in the engine's root-only directories. Each

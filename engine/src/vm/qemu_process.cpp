@@ -75,22 +75,14 @@ std::string ExitInfo::describe() const {
   return "exited with status " + std::to_string(exit_code);
 }
 
-Result<std::unique_ptr<QemuProcess>> QemuProcess::spawn(uv_loop_t* loop,
-                                                        const std::vector<std::string>& argv,
-                                                        const std::map<int, int>& inherit,
-                                                        const std::filesystem::path& output_log,
-                                                        const Confinement& confinement,
-                                                        std::function<void(ExitInfo)> on_exit) {
+Result<std::unique_ptr<QemuProcess>> QemuProcess::spawn(
+    uv_loop_t* loop, const std::vector<std::string>& argv, const std::map<int, int>& inherit,
+    int output_fd, const Confinement& confinement, std::function<void(ExitInfo)> on_exit) {
   std::vector<std::string> args_copy = argv;
   std::vector<char*> cargv;
   for (auto& s : args_copy) cargv.push_back(s.data());
   cargv.push_back(nullptr);
 
-  UniqueFd log;
-  if (!output_log.empty()) {
-    log.reset(::open(output_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
-    if (!log) return io_error("open " + output_log.string() + ": " + std::strerror(errno));
-  }
   // Fail early with a clear message if the binary is missing, rather than a 127 from the child.
   if (argv.empty()) return invalid_argument("empty QEMU command");
 
@@ -102,7 +94,7 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::spawn(uv_loop_t* loop,
   pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) return io_error(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) exec_child(parent, cargv.data(), envp, inherit, log.get(), confinement);
+  if (pid == 0) exec_child(parent, cargv.data(), envp, inherit, output_fd, confinement);
 
   UniqueFd pidfd(pidfd_open(pid));
   if (!pidfd) {

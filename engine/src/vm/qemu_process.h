@@ -29,14 +29,13 @@ struct ExitInfo {
 class QemuProcess {
  public:
   // Spawns argv with `inherit` fds dup2()ed to their map keys (e.g. {4: ctl}) and every other
-  // fd closed; stdin is /dev/null, stdout and stderr go to `output_log` (or a pipe the caller
-  // reads if empty). The child applies `confinement` before exec, and exits 126 after saying
-  // why on stderr if it cannot.
+  // fd closed; stdin is /dev/null, stdout and stderr go to `output_fd` (the owner's own if -1).
+  // The child applies `confinement` before exec, and exits 126 after saying why on stderr if it
+  // cannot.
   static Result<std::unique_ptr<QemuProcess>> spawn(uv_loop_t* loop,
                                                     const std::vector<std::string>& argv,
                                                     const std::map<int, int>& inherit,
-                                                    const std::filesystem::path& output_log,
-                                                    const Confinement& confinement,
+                                                    int output_fd, const Confinement& confinement,
                                                     std::function<void(ExitInfo)> on_exit);
   ~QemuProcess();  // SIGKILLs the child if it still runs
 

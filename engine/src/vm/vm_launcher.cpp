@@ -25,7 +25,6 @@ Result<SocketPair> socket_pair() {
 }  // namespace
 
 Result<LaunchedVm> launch_vm(uv_loop_t* loop, VmSpec spec, UniqueFd net_link,
-                             const std::filesystem::path& output_log,
                              std::function<void(ExitInfo)> on_exit) {
   auto ctl = socket_pair();
   if (!ctl.ok()) return ctl.error();
@@ -33,6 +32,9 @@ Result<LaunchedVm> launch_vm(uv_loop_t* loop, VmSpec spec, UniqueFd net_link,
   if (!qmp.ok()) return qmp.error();
   auto console = socket_pair();
   if (!console.ok()) return console.error();
+  // A guest can make QEMU print (device errors it provokes): a socket the engine caps, not a file.
+  auto output = socket_pair();
+  if (!output.ok()) return output.error();
   spec.network = net_link.valid();
   std::map<int, int> inherit = {{kControlFd, ctl->theirs.get()},
                                 {kQmpFd, qmp->theirs.get()},
@@ -55,12 +57,12 @@ Result<LaunchedVm> launch_vm(uv_loop_t* loop, VmSpec spec, UniqueFd net_link,
   if (!files.ok()) return files.error();
   confinement.max_file_bytes = file_size_limit(std::max(files->largest_writable_bytes, ram_bytes));
   inherit.insert(files->inherit.begin(), files->inherit.end());
-  auto proc = QemuProcess::spawn(loop, qemu_argv(spec), inherit, output_log, confinement,
+  auto proc = QemuProcess::spawn(loop, qemu_argv(spec), inherit, output->theirs.get(), confinement,
                                  std::move(on_exit));
   if (!proc.ok()) return proc.error();
   // QEMU's ends and files close here (they live on in the child); ours go to the caller.
-  return LaunchedVm{std::move(proc.value()), std::move(ctl->ours), std::move(qmp->ours),
-                    std::move(vfs.ours), std::move(console->ours)};
+  return LaunchedVm{std::move(proc.value()), std::move(ctl->ours),     std::move(qmp->ours),
+                    std::move(vfs.ours),     std::move(console->ours), std::move(output->ours)};
 }
 
 }  // namespace matchlock::vm

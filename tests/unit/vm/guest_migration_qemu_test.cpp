@@ -4,6 +4,7 @@
 // Damaged files must fail the load with an error, not hang. No guest boots, so this is fast.
 // Skipped (with a warning) without qemu-system-x86_64 >= 9.1 (migrate-incoming's
 // exit-on-error; older QEMUs cannot migrate vhost-user-fs at all before 9.0).
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -139,9 +140,11 @@ class PausedQemu {
         "-device",
         "vhost-user-fs-device,chardev=vfs,tag=matchlock,queue-size=1024"};
     if (incoming) argv.insert(argv.end(), {"-incoming", "defer"});
+    UniqueFd log(::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+    REQUIRE(log);
     auto proc = vm::QemuProcess::spawn(
-        &loop.loop, argv, {{vm::kQmpFd, qmp_theirs.get()}, {vm::kVfsFd, vfs_theirs.get()}}, log_,
-        vm::Confinement{}, [this](vm::ExitInfo info) { exited = info; });
+        &loop.loop, argv, {{vm::kQmpFd, qmp_theirs.get()}, {vm::kVfsFd, vfs_theirs.get()}},
+        log.get(), vm::Confinement{}, [this](vm::ExitInfo info) { exited = info; });
     REQUIRE(proc);
     proc_ = std::move(*proc);
     INFO(output());

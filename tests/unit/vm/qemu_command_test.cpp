@@ -244,7 +244,7 @@ TEST_CASE("QEMU opens no host file by path: each is a passed fd", "[vm][confinem
   }
   CHECK(has_pair(argv, "-kernel", "/proc/self/fd/7"));
   CHECK(has_pair(argv, "-initrd", "/proc/self/fd/8"));
-  // The console is a socket the engine reads and caps (console_log.h), not a file QEMU fills.
+  // The console is a socket the engine reads and caps (capped_log.h), not a file QEMU fills.
   CHECK(has_pair(argv, "-chardev", "socket,id=console,fd=9"));
   CHECK(has_pair(argv, "-serial", "chardev:console"));
   CHECK(has_pair(argv, "-accel", "kvm,device=/dev/fdset/10"));

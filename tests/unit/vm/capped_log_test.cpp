@@ -1,4 +1,5 @@
-// ConsoleLog against a guest that writes more than the file may hold, through a real socketpair.
+// CappedLog against a guest (or a QEMU it provokes) that writes more than the file may hold,
+// through a real socketpair.
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -8,7 +9,7 @@
 #include <iterator>
 #include <string>
 
-#include "vm/console_log.h"
+#include "vm/capped_log.h"
 
 using namespace matchlock;
 using namespace matchlock::vm;
@@ -35,13 +36,13 @@ std::string read_file(const std::filesystem::path& p) {
 struct Console {
   uv_loop_t loop;
   UniqueFd guest;  // QEMU's end
-  std::unique_ptr<ConsoleLog> log;
+  std::unique_ptr<CappedLog> log;
   Console(const std::filesystem::path& file, size_t cap) {
     uv_loop_init(&loop);
     int sv[2];
     REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
     guest = UniqueFd(sv[1]);
-    auto started = ConsoleLog::start(&loop, UniqueFd(sv[0]), file, cap);
+    auto started = CappedLog::start(&loop, UniqueFd(sv[0]), file, cap, "the guest console");
     REQUIRE(started.ok());
     log = std::move(started.value());
   }
@@ -63,7 +64,7 @@ struct Console {
 
 }  // namespace
 
-TEST_CASE("a console under its cap is written whole", "[vm][console]") {
+TEST_CASE("a console under its cap is written whole", "[vm][capped_log]") {
   ConsoleDir dir;
   const auto file = dir.path / "console.log";
   Console c(file, 1 << 20);
@@ -75,7 +76,7 @@ TEST_CASE("a console under its cap is written whole", "[vm][console]") {
 }
 
 TEST_CASE("a flooding guest fills the console file to its cap, once noted, and no further",
-          "[vm][console]") {
+          "[vm][capped_log]") {
   ConsoleDir dir;
   const auto file = dir.path / "console.log";
   constexpr size_t kCap = 64 << 10;
@@ -86,17 +87,17 @@ TEST_CASE("a flooding guest fills the console file to its cap, once noted, and n
   c.guest_writes("Kernel panic - not syncing: the last words\n");
   c.log->read_pending_now();
   const std::string written = read_file(file);
-  const std::string note = console_truncation_note(kCap);
+  const std::string note = truncation_note("the guest console", kCap);
   CHECK(written.size() == kCap + note.size());
   CHECK(written.substr(kCap) == note);
   CHECK(c.log->truncated());
   // The tail goes on past the cap, bounded: a crash report still sees the panic.
   const std::string tail = c.log->tail();
-  CHECK(tail.size() == kConsoleTailBytes);
+  CHECK(tail.size() == kLogTailBytes);
   CHECK(tail.find("Kernel panic - not syncing: the last words\n") != std::string::npos);
 }
 
-TEST_CASE("the console tail keeps the newest bytes and stays bounded", "[vm][console]") {
+TEST_CASE("the console tail keeps the newest bytes and stays bounded", "[vm][capped_log]") {
   std::string tail;
   for (int i = 0; i < 1000; ++i) keep_tail(tail, std::to_string(i) + "\n", 64);
   CHECK(tail.size() < 128);
@@ -105,7 +106,7 @@ TEST_CASE("the console tail keeps the newest bytes and stays bounded", "[vm][con
   CHECK(tail == std::string(64, 'z'));
 }
 
-TEST_CASE("QEMU closing the console ends the reading; what was written stays", "[vm][console]") {
+TEST_CASE("QEMU closing the console ends the reading; what was written stays", "[vm][capped_log]") {
   ConsoleDir dir;
   const auto file = dir.path / "console.log";
   Console c(file, 1 << 20);
@@ -115,4 +116,11 @@ TEST_CASE("QEMU closing the console ends the reading; what was written stays", "
   c.log->read_pending_now();
   CHECK(read_file(file) == "last line\n");
   CHECK(c.log->tail() == "last line\n");
+}
+
+TEST_CASE("the truncation note names the writer and the cap", "[vm][capped_log]") {
+  CHECK(truncation_note("QEMU", 1u << 20) ==
+        "\n[matchlock: QEMU wrote more than 1 MiB; the rest is not kept in this file]\n");
+  CHECK(truncation_note("the guest console", 64u << 10).find("more than 64 KiB;") !=
+        std::string::npos);
 }
