@@ -27,7 +27,7 @@ void add_summary(rapidjson::Value& obj, const state::SandboxRow& row, Alloc& a) 
 
 std::string pretty(const rapidjson::Value& v) {
   rapidjson::StringBuffer sb;
-  rapidjson::PrettyWriter<rapidjson::StringBuffer> w(sb);
+  json::PrettyWriter w(sb);
   w.SetIndent(' ', 2);
   v.Accept(w);
   return std::string(sb.GetString(), sb.GetSize()) + "\n";

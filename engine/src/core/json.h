@@ -2,17 +2,34 @@
 #pragma once
 
 #include <rapidjson/document.h>
+#include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
 namespace matchlock::json {
 
+// A RapidJSON writer that never leaves its output half-written. RapidJSON parses a number too
+// large for a double (e.g. 1644478407370955161E300) as infinity, and its writer stops at a
+// non-finite double, returning false, in the middle of the text. JSON has no infinity: write
+// null instead, so re-serialising what a client or guest sent always gives one valid document.
+template <typename BaseWriter>
+class FiniteWriter : public BaseWriter {
+ public:
+  using BaseWriter::BaseWriter;
+  bool Double(double d) { return std::isfinite(d) ? BaseWriter::Double(d) : BaseWriter::Null(); }
+};
+
+// The writers every module uses (never rapidjson's own, see FiniteWriter).
+using Writer = FiniteWriter<rapidjson::Writer<rapidjson::StringBuffer>>;
+using PrettyWriter = FiniteWriter<rapidjson::PrettyWriter<rapidjson::StringBuffer>>;
+
 inline std::string to_string(const rapidjson::Value& v) {
   rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  Writer w(sb);
   v.Accept(w);
   return std::string(sb.GetString(), sb.GetSize());
 }

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/json.h"
 #include "core/paths.h"
 #include "image/digest.h"
 
@@ -89,7 +90,7 @@ std::optional<CacheEntry> parse_entry(std::string_view json) {
 
 std::string entry_json(const CacheEntry& e) {
   rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  json::Writer w(buf);
   w.StartObject();
   w.Key("version");
   w.Int(kFormatVersion);

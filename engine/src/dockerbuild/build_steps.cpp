@@ -15,6 +15,7 @@
 #include <set>
 
 #include "core/ascii.h"
+#include "core/json.h"
 #include "dockerbuild/word_expansion.h"
 
 namespace matchlock::dockerbuild {
@@ -29,7 +30,7 @@ constexpr std::string_view kShebangRunner =
     "f=$(mktemp) && printf '%s' \"$1\" >\"$f\" && chmod 700 \"$f\" && \"$f\"; rc=$?; rm -f \"$f\"; "
     "exit $rc";
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+using Writer = json::Writer;
 
 std::string trim(std::string_view s) {
   size_t b = 0, e = s.size();

@@ -7,13 +7,14 @@
 #include <cctype>
 #include <ctime>
 
+#include "core/json.h"
 #include "image/image_config.h"
 #include "image/image_store.h"
 
 namespace matchlock::dockerbuild {
 namespace {
 
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+using JsonWriter = json::Writer;
 
 Result<rapidjson::Document> parse_config(std::string_view json) {
   if (json.size() > image::kMaxJsonBytes) {

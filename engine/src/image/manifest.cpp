@@ -4,6 +4,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "core/json.h"
 #include "image/digest.h"
 #include "image/image_config.h"
 
@@ -55,7 +56,7 @@ Result<Descriptor> parse_descriptor(const rapidjson::Value& v, const char* what)
   return d;
 }
 
-void write_descriptor(rapidjson::Writer<rapidjson::StringBuffer>& w, const Descriptor& d) {
+void write_descriptor(json::Writer& w, const Descriptor& d) {
   w.StartObject();
   w.Key("mediaType");
   w.String(d.media_type.c_str(), static_cast<rapidjson::SizeType>(d.media_type.size()));
@@ -157,7 +158,7 @@ Result<Descriptor> select_platform(const std::vector<Descriptor>& entries, std::
 
 std::string build_oci_manifest(const Descriptor& config, const std::vector<Descriptor>& layers) {
   rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  json::Writer w(buf);
   w.StartObject();
   w.Key("schemaVersion");
   w.Int(2);

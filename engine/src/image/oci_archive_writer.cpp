@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/json.h"
 #include "image/archive_util.h"
 #include "image/digest.h"
 #include "image/manifest.h"
@@ -124,7 +125,7 @@ Result<std::string> index_json(const std::vector<std::string>& names,
     if (seen.insert(n->full).second) entries.push_back(std::move(*n));
   }
   rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  json::Writer w(buf);
   auto put = [&](std::string_view s) {
     w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
   };

@@ -5,11 +5,12 @@
 #include <rapidjson/writer.h>
 
 #include "core/base64.h"
+#include "core/json.h"
 
 namespace matchlock::rpc {
 namespace {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+using Writer = json::Writer;
 
 void write_string(Writer& w, std::string_view s) {
   w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));

@@ -22,15 +22,14 @@ Error agent_port_lost_error() {
 AgentPortWatch::AgentPortWatch(vm::QmpClient& qmp, std::string port_id, std::function<bool()> armed,
                                std::function<void(const Error&)> on_lost)
     : qmp_(qmp) {
-  auto reported = std::make_shared<bool>(false);
-  subscription_ =
-      qmp_.subscribe([port_id = std::move(port_id), armed = std::move(armed),
-                      on_lost = std::move(on_lost), reported](Result<vm::QmpEvent> event) {
-        // The end of QMP is QEMU going away, which the sandbox learns from QEMU's exit.
-        if (!event.ok() || *reported || !is_port_change(*event, port_id) || !armed()) return;
-        *reported = true;
-        on_lost(agent_port_lost_error());
-      });
+  // `this` outlives the subscription: the destructor ends it.
+  subscription_ = qmp_.subscribe([this, port_id = std::move(port_id), armed = std::move(armed),
+                                  on_lost = std::move(on_lost)](Result<vm::QmpEvent> event) {
+    // The end of QMP is QEMU going away, which the sandbox learns from QEMU's exit.
+    if (!event.ok() || reported_ || !is_port_change(*event, port_id) || !armed()) return;
+    reported_ = true;
+    on_lost(agent_port_lost_error());  // may destroy this watch: nothing after it
+  });
 }
 
 AgentPortWatch::~AgentPortWatch() {

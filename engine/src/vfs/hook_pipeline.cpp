@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "core/base64.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/unix_line_call.h"
 
@@ -48,7 +49,7 @@ uint32_t timeout_of(const HookRule& rule) {
 std::string callback_request(const HookRule& rule, const FileOperation& op, std::string_view phase,
                              std::string_view data, bool with_data, int error) {
   rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  json::Writer w(sb);
   auto str = [&](const char* key, std::string_view value) {
     w.Key(key);
     w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));

@@ -32,7 +32,7 @@ struct Command {
 
 std::string to_json(const rapidjson::Value& v) {
   rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  json::Writer w(sb);
   v.Accept(w);
   return sb.GetString();
 }

@@ -18,7 +18,7 @@ constexpr size_t kMaxQmpLine = 1 << 20;
 
 std::string to_json(const rapidjson::Value& v) {
   rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  json::Writer w(sb);
   v.Accept(w);
   return sb.GetString();
 }
@@ -135,7 +135,7 @@ void QmpClient::on_message(const std::string& line) {
 
 void QmpClient::execute(const std::string& command, Reply done) {
   rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  json::Writer w(sb);
   w.StartObject();
   w.Key("execute");
   w.String(command.c_str(), static_cast<rapidjson::SizeType>(command.size()));

@@ -114,6 +114,19 @@ TEST_CASE("model_router_routes_matching_model_and_rewrites_only_the_model",
   CHECK(body.rfind(R"({"model":"llama3:8b","messages")", 0) == 0);
 }
 
+// Found by fuzz/rpc_request: RapidJSON reads a number too large for a double as infinity, and
+// its writer stopped there, mid-body. Numbers now pass through as written.
+TEST_CASE("model_router_keeps_every_number_as_the_guest_wrote_it", "[local_model_router]") {
+  auto plugin = router({"api.openai.com/gpt-4o=llama3:8b"});
+  std::string body =
+      R"({"model":"gpt-4o","max_tokens":1644478407370955161E300,"top_p":0.30000000000000004,)"
+      R"("seed":18446744073709551615,"n":[1e-400,-0.0],"o":{"model":"inner"}})";
+  REQUIRE(std::holds_alternative<RouteTo>(route_copy(*plugin, post("api.openai.com"), body)));
+  CHECK(body ==
+        R"({"model":"llama3:8b","max_tokens":1644478407370955161E300,"top_p":0.30000000000000004,)"
+        R"("seed":18446744073709551615,"n":[1e-400,-0.0],"o":{"model":"inner"}})");
+}
+
 TEST_CASE("model_router_leaves_other_models_bodies_and_hosts_alone", "[local_model_router]") {
   auto plugin = router({"api.openai.com/gpt-4o=llama3:8b@10.0.0.5:8000"});
   SECTION("another model") {

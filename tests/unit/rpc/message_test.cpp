@@ -123,3 +123,20 @@ TEST_CASE("notifications_carry_the_request_id_inside_params", "[rpc][message]") 
   CHECK(id_notification_line("exec_pipe.ready", 4) ==
         "{\"jsonrpc\":\"2.0\",\"method\":\"exec_pipe.ready\",\"params\":{\"id\":4}}\n");
 }
+
+// Found by fuzz/rpc_request: a number too large for a double parses as infinity, and RapidJSON's
+// writer stopped at it, leaving a line that was not JSON. Written as null now.
+TEST_CASE("a_result_holding_a_number_beyond_double_range_is_still_one_json_line",
+          "[rpc][message]") {
+  auto r = request(
+      R"({"jsonrpc":"2.0","id":1,"method":"m","params":{"t":1644478407370955161E300,"u":2}})");
+  REQUIRE(r.has_value());
+  std::string line = result_line(r->id, *r->params);
+  REQUIRE(line.back() == '\n');
+  rapidjson::Document d;
+  d.Parse(line.data(), line.size() - 1);
+  REQUIRE_FALSE(d.HasParseError());
+  CHECK(d["result"]["t"].IsNull());
+  CHECK(d["result"]["u"].GetInt() == 2);
+  CHECK(d["id"].GetInt() == 1);
+}

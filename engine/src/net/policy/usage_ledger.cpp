@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/json.h"
 #include "core/log.h"
 #include "net/policy/event_log.h"
 
@@ -74,7 +75,7 @@ Result<std::shared_ptr<UsageLedger>> UsageLedger::open(const std::string& path) 
 std::string UsageLedger::format_line(const UsageRecord& record,
                                      std::chrono::system_clock::time_point time) {
   rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  json::Writer w(buffer);
   auto number = [&](const char* key, const std::optional<int64_t>& value) {
     w.Key(key);
     value ? w.Int64(*value) : w.Null();

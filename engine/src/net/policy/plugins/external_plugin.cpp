@@ -10,10 +10,11 @@
 #include <deque>
 
 #include "core/ascii.h"
+#include "core/json.h"
+#include "core/unix_line_call.h"
 #include "core/uv.h"
 #include "net/policy/plugin_registry.h"
 #include "net/policy/request_target.h"
-#include "core/unix_line_call.h"
 
 namespace matchlock::net::policy {
 
@@ -292,8 +293,8 @@ void apply_headers(const PluginAnswer& answer, std::vector<HeaderField>& headers
   for (const auto& [name, value] : answer.set_headers) set_header(headers, name, value);
 }
 
-void write_fields(rapidjson::Writer<rapidjson::StringBuffer>& w,
-                  const std::vector<HeaderField>& headers, const SecretRedactor& redactor) {
+void write_fields(json::Writer& w, const std::vector<HeaderField>& headers,
+                  const SecretRedactor& redactor) {
   w.StartArray();
   for (const HeaderField& field : headers) {
     std::string value = redactor.redact(field.value);
@@ -308,7 +309,7 @@ void write_fields(rapidjson::Writer<rapidjson::StringBuffer>& w,
 std::string question_line(uint64_t id, std::string_view phase, const Request& request,
                           const Response* response, const SecretRedactor& redactor) {
   rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  json::Writer w(buffer);
   auto string = [&](const char* key, std::string_view value) {
     std::string redacted = redactor.redact(value);
     w.Key(key);

@@ -1,17 +1,86 @@
 #include "net/policy/plugins/local_model_router.h"
 
 #include <rapidjson/document.h>
+#include <rapidjson/encodedstream.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <charconv>
+#include <optional>
+#include <utility>
 
 #include "core/ascii.h"
+#include "core/json.h"
 #include "net/policy/host_name.h"
 #include "net/policy/plugin_registry.h"
 
 namespace matchlock::net::policy {
 namespace {
+
+// Copies a JSON document token by token with the top-level "model" string replaced. Numbers
+// pass through as the text the guest wrote: a DOM round trip would re-round them (RapidJSON's
+// double parsing is not exact) and could not write one too large for a double at all.
+class ModelRewriter : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ModelRewriter> {
+ public:
+  ModelRewriter(json::Writer& out, std::string_view model) : out_(out), model_(model) {}
+
+  bool Null() { return out_.Null(); }
+  bool Bool(bool b) { return out_.Bool(b); }
+  bool RawNumber(const char* text, rapidjson::SizeType length, bool) {
+    return out_.RawValue(text, length, rapidjson::kNumberType);
+  }
+  bool String(const char* text, rapidjson::SizeType length, bool) {
+    if (std::exchange(value_is_model_, false)) {
+      return out_.String(model_.data(), static_cast<rapidjson::SizeType>(model_.size()));
+    }
+    return out_.String(text, length);
+  }
+  bool Key(const char* text, rapidjson::SizeType length, bool) {
+    value_is_model_ = depth_ == 1 && std::string_view(text, length) == "model";
+    return out_.Key(text, length);
+  }
+  bool StartObject() {
+    value_is_model_ = false;
+    ++depth_;
+    return out_.StartObject();
+  }
+  bool EndObject(rapidjson::SizeType members) {
+    --depth_;
+    return out_.EndObject(members);
+  }
+  bool StartArray() {
+    value_is_model_ = false;
+    ++depth_;
+    return out_.StartArray();
+  }
+  bool EndArray(rapidjson::SizeType elements) {
+    --depth_;
+    return out_.EndArray(elements);
+  }
+  bool Default() { return false; }  // never reached with kParseNumbersAsStringsFlag
+
+ private:
+  json::Writer& out_;
+  std::string_view model_;
+  int depth_ = 0;
+  bool value_is_model_ = false;
+};
+
+// `body` with its top-level "model" set to `model`; nullopt if it does not parse.
+std::optional<std::string> with_model(const std::string& body, std::string_view model) {
+  rapidjson::StringBuffer buffer;
+  json::Writer writer(buffer);
+  ModelRewriter rewriter(writer, model);
+  rapidjson::Reader reader;
+  rapidjson::MemoryStream bytes(body.data(), body.size());
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(bytes);
+  if (reader.Parse<rapidjson::kParseNumbersAsStringsFlag>(in, rewriter).IsError()) {
+    return std::nullopt;
+  }
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
 
 constexpr std::string_view kRouteFlag = "--local-model-route";
 constexpr std::string_view kBackendFlag = "--local-model-backend";
@@ -148,13 +217,9 @@ RouteResult LocalModelRouter::route_by_body(Request& request, std::string& body)
   std::string_view asked(model->value.GetString(), model->value.GetStringLength());
   for (const ModelRoute& route : routes_) {
     if (route.source_host != request.host || route.source_model != asked) continue;
-    model->value.SetString(route.target_model.data(),
-                           static_cast<rapidjson::SizeType>(route.target_model.size()),
-                           doc.GetAllocator());
-    rapidjson::StringBuffer buffer;
-    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-    doc.Accept(writer);
-    body.assign(buffer.GetString(), buffer.GetSize());
+    auto rewritten = with_model(body, route.target_model);
+    if (!rewritten) return Continue{};
+    body = std::move(*rewritten);
     for (HeaderField& field : request.headers) field.value = redactor_.redact(field.value);
     request.target = redactor_.redact(request.target);
     return RouteTo{route.backend_host, route.backend_port, false,

@@ -9,10 +9,11 @@
 
 #include "core/ascii.h"
 #include "core/base64.h"
+#include "core/json.h"
+#include "core/unix_line_call.h"
 #include "net/policy/body_replacement.h"
 #include "net/policy/plugin_registry.h"
 #include "net/policy/request_target.h"
-#include "core/unix_line_call.h"
 
 namespace matchlock::net::policy {
 namespace {
@@ -185,8 +186,8 @@ void apply_to_request(const CallbackAnswer& answer, Request& request,
   request.target = target.to_string();
 }
 
-void write_headers(rapidjson::Writer<rapidjson::StringBuffer>& w,
-                   const std::vector<HeaderField>& headers, const SecretRedactor& redactor) {
+void write_headers(json::Writer& w, const std::vector<HeaderField>& headers,
+                   const SecretRedactor& redactor) {
   std::map<std::string, std::vector<std::string>> grouped;  // canonical name -> values
   for (const HeaderField& field : headers) {
     if (equals_ignoring_ascii_case(field.name, "host")) continue;
@@ -205,7 +206,7 @@ void write_headers(rapidjson::Writer<rapidjson::StringBuffer>& w,
 std::string make_request_line(const InterceptionRule& rule, const Request& request,
                               const Response* response, const SecretRedactor& redactor) {
   rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  json::Writer w(buffer);
   auto string = [&](const char* key, const std::string& value) {
     if (value.empty()) return;
     std::string redacted = redactor.redact(value);
