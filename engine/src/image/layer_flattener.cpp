@@ -247,6 +247,10 @@ Status LayerFlattener::apply_layer(const std::filesystem::path& layer) {
 
     if (hardlink) {
       MATCHLOCK_TRY(redirect_hardlink(e, *rel, hardlink, meta));
+      // The inode is the target's, content and mode included. A pax/cpio hardlink may carry data,
+      // and libarchive would then write it through the new name and apply this entry's mode
+      // (setuid bits among them) to the shared inode: with size 0 it only makes the link.
+      archive_entry_set_size(e, 0);
     } else if (type != AE_IFLNK) {
       // On the host: owner can always traverse/read (for mkfs), never setuid/setgid/sticky.
       mode_t perm = archive_entry_perm(e) & 0777;

@@ -1,5 +1,7 @@
 #include <sys/stat.h>
 
+#include <cstdio>
+
 #include <catch2/catch.hpp>
 
 #include "image/layer_flattener.h"
@@ -138,6 +140,63 @@ TEST_CASE("hardlinks share an inode and rewriting one in a later layer leaves th
   REQUIRE(f.apply(TarBuilder().file("opt/keep/hard-a", "changed").finish()).ok());
   CHECK(f.read("opt/keep/hard-a") == "changed");
   CHECK(f.read("opt/keep/hard-b") == "same");
+}
+
+namespace {
+
+// A ustar header block for one entry (512 bytes), its content padded to blocks, as a hostile
+// layer may write it: TarBuilder's libarchive writer drops a hardlink's data.
+std::string raw_tar_entry(const std::string& name, char type, int mode, const std::string& data,
+                          const std::string& link = "") {
+  std::string h(512, '\0');
+  auto put = [&h](size_t at, const std::string& v) { h.replace(at, v.size(), v); };
+  auto octal = [](uint64_t v, size_t width) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%0*llo", static_cast<int>(width - 1),
+                  static_cast<unsigned long long>(v));
+    return std::string(buf);
+  };
+  put(0, name);
+  put(100, octal(mode, 8));
+  put(108, octal(0, 8));
+  put(116, octal(0, 8));
+  put(124, octal(data.size(), 12));
+  put(136, octal(1700000000, 12));
+  h[156] = type;
+  put(157, link);
+  put(257, std::string("ustar\0", 6));
+  put(263, "00");
+  h.replace(148, 8, 8, ' ');
+  unsigned sum = 0;
+  for (unsigned char c : h) sum += c;
+  put(148, octal(sum, 7));
+  std::string out = h + data;
+  out.resize((out.size() + 511) / 512 * 512, '\0');
+  return out;
+}
+
+}  // namespace
+
+// Found by fuzz/layer_flattener: a hardlink entry with data applied its own mode, setuid
+// included, to the inode it shares with its target.
+TEST_CASE("a hardlink carrying data and a setuid mode changes neither its target nor the host",
+          "[image][flatten]") {
+  Flatten f;
+  REQUIRE(
+      f.apply(TarBuilder().dir("usr/bin").file("usr/bin/tool", "#!/bin/sh\n", 0755).finish()).ok());
+  // A pax header first: only in pax archives does libarchive read a hardlink's data.
+  std::string layer = raw_tar_entry("PaxHeaders/tool2", 'x', 0644, "20 mtime=1700000000\n") +
+                      raw_tar_entry("usr/bin/tool2", '1', 04755, "evil", "usr/bin/tool") +
+                      std::string(1024, '\0');
+  REQUIRE(f.apply(layer).ok());
+  struct stat target {
+  }, link{};
+  REQUIRE(::lstat((f.staging / "usr/bin/tool").c_str(), &target) == 0);
+  REQUIRE(::lstat((f.staging / "usr/bin/tool2").c_str(), &link) == 0);
+  CHECK(target.st_ino == link.st_ino);
+  CHECK((target.st_mode & (S_ISUID | S_ISGID | S_ISVTX)) == 0);
+  CHECK(f.read("usr/bin/tool") == "#!/bin/sh\n");
+  CHECK(f.flat->metadata().at("usr/bin/tool2").mode == (S_IFREG | 0755));
 }
 
 TEST_CASE("absolute symlinks are never followed onto the host", "[image][flatten]") {
