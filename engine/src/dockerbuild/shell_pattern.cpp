@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <unordered_set>
 #include <vector>
 
 #include "dockerbuild/utf8_text.h"
@@ -42,35 +43,44 @@ Result<Tokens> compile(std::string_view pattern) {
   return tokens;
 }
 
+// (token, value position) pairs known not to match: without them, patterns with many `*`
+// backtrack exponentially (a Dockerfile from someone else's repository hung the build).
+using FailedStates = std::unordered_set<uint64_t>;
+
 // Backtracking in the order a regex engine with leftmost-first semantics tries alternatives
 // (Docker compiles these patterns to Go regexps): a `*` tries its longest run first when
-// `longest`, its shortest first otherwise. Returns where the first match found ends.
+// `longest`, its shortest first otherwise. Returns where the first match found ends. The answer
+// depends only on (ti, vi), so a state that failed once fails again.
 std::optional<size_t> match_from(const Tokens& tokens, size_t ti, const std::u32string& value,
-                                 size_t vi, bool longest) {
+                                 size_t vi, bool longest, FailedStates& failed) {
   if (ti == tokens.size()) return vi;
+  const uint64_t state = (static_cast<uint64_t>(ti) << 32) | vi;
+  if (failed.count(state)) return std::nullopt;
+  std::optional<size_t> end;
   const Token& t = tokens[ti];
   switch (t.kind) {
     case Token::Kind::kLiteral:
       if (vi < value.size() && value[vi] == t.ch) {
-        return match_from(tokens, ti + 1, value, vi + 1, longest);
+        end = match_from(tokens, ti + 1, value, vi + 1, longest, failed);
       }
-      return std::nullopt;
+      break;
     case Token::Kind::kAnyOne:
       if (vi < value.size() && value[vi] != U'\n') {
-        return match_from(tokens, ti + 1, value, vi + 1, longest);
+        end = match_from(tokens, ti + 1, value, vi + 1, longest, failed);
       }
-      return std::nullopt;
+      break;
     case Token::Kind::kAnyRun: {
       size_t max = 0;
       while (vi + max < value.size() && value[vi + max] != U'\n') ++max;
-      for (size_t k = 0; k <= max; ++k) {
+      for (size_t k = 0; k <= max && !end; ++k) {
         const size_t run = longest ? max - k : k;
-        if (auto end = match_from(tokens, ti + 1, value, vi + run, longest)) return end;
+        end = match_from(tokens, ti + 1, value, vi + run, longest, failed);
       }
-      return std::nullopt;
+      break;
     }
   }
-  return std::nullopt;
+  if (!end) failed.insert(state);
+  return end;
 }
 
 struct Match {
@@ -78,8 +88,9 @@ struct Match {
 };
 
 std::optional<Match> find(const Tokens& tokens, const std::u32string& value, size_t from) {
+  FailedStates failed;
   for (size_t begin = from; begin <= value.size(); ++begin) {
-    if (auto end = match_from(tokens, 0, value, begin, true)) return Match{begin, *end};
+    if (auto end = match_from(tokens, 0, value, begin, true, failed)) return Match{begin, *end};
   }
   return std::nullopt;
 }
@@ -91,7 +102,8 @@ Result<std::string> trim_shell_pattern_prefix(std::string_view value, std::strin
   auto tokens = compile(pattern);
   if (!tokens.ok()) return tokens.error();
   const std::u32string chars = utf8_decode(value);
-  auto end = match_from(*tokens, 0, chars, 0, longest);
+  FailedStates failed;
+  auto end = match_from(*tokens, 0, chars, 0, longest, failed);
   return utf8_encode(std::u32string_view(chars).substr(end.value_or(0)));
 }
 
@@ -104,7 +116,8 @@ Result<std::string> trim_shell_pattern_suffix(std::string_view value, std::strin
   std::reverse(tokens->begin(), tokens->end());
   std::u32string chars = utf8_decode(value);
   std::reverse(chars.begin(), chars.end());
-  auto end = match_from(*tokens, 0, chars, 0, longest);
+  FailedStates failed;
+  auto end = match_from(*tokens, 0, chars, 0, longest, failed);
   chars.erase(0, end.value_or(0));
   std::reverse(chars.begin(), chars.end());
   return utf8_encode(chars);

@@ -215,3 +215,15 @@ TEST_CASE("arg_definitions_tell_no_default_from_an_empty_one", "[build][expand]"
   CHECK((*defs)[3].default_value == "\"x y\"");
   CHECK_FALSE(parse_arg_definitions("=x", '\\').ok());
 }
+
+// Found by fuzz/dockerfile: `${NAME/****...o/0}` backtracked exponentially and hung the build.
+TEST_CASE("patterns with many stars match in polynomial time", "[dockerbuild][pattern]") {
+  const std::string value(200, 'w');
+  const std::string stars(80, '*');
+  CHECK(*replace_shell_pattern(value, stars + "o", "0", false) == value);
+  CHECK(*replace_shell_pattern(value + "o", stars + "o", "0", false) == "0");
+  std::string alternating;
+  for (int i = 0; i < 40; ++i) alternating += "*w";
+  CHECK(*trim_shell_pattern_prefix(value, alternating + "x", true) == value);
+  CHECK(*trim_shell_pattern_suffix(value, "x" + alternating, false) == value);
+}
