@@ -30,12 +30,10 @@ struct Ends {
 
 // One event loop for the whole run: creating one per input cost more than the input itself.
 uv_loop_t* shared_loop() {
-  static uv_loop_t* loop = [] {
-    static uv_loop_t l;
-    FUZZ_CHECK(uv_loop_init(&l) == 0);
-    return &l;
-  }();
-  return loop;
+  static uv_loop_t loop;
+  static const bool ready = uv_loop_init(&loop) == 0;
+  FUZZ_CHECK(ready);
+  return &loop;
 }
 
 class Harness {
