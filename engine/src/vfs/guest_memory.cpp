@@ -1,5 +1,6 @@
 #include "vfs/guest_memory.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -66,7 +67,15 @@ Result<GuestMemory> GuestMemory::map(const std::vector<GuestMemoryRegion>& regio
         return invalid_argument("guest memory: regions overlap");
       }
     }
-    // The slice must exist in the file: touching a page past its end would be SIGBUS.
+    // The slice must exist in the file, now and later: touching a page past its end is SIGBUS,
+    // and a subverted QEMU could shrink the file under our mapping. QEMU's
+    // memory-backend-memfd seals its RAM against shrinking (seal=on is its default); anything
+    // that could still shrink is refused.
+    const int seals = ::fcntl(fds[i].get(), F_GET_SEALS);
+    if (seals < 0 || !(seals & F_SEAL_SHRINK)) {
+      return invalid_argument("guest memory: region " + std::to_string(i) +
+                              " is not a memfd sealed against shrinking");
+    }
     struct stat st {};
     if (::fstat(fds[i].get(), &st) != 0 ||
         static_cast<uint64_t>(st.st_size) < r.mmap_offset + r.memory_size) {

@@ -45,7 +45,9 @@ class GuestMemory {
   static constexpr size_t kMaxRegions = 8;
 
   // Maps every region from its fd (one fd per region, same order). Fails without side effects
-  // on any bad region: zero size, overlapping guest ranges, a slice beyond the end of its fd.
+  // on any bad region: zero size, overlapping guest ranges, a slice beyond the end of its fd, an
+  // fd that is not a memfd sealed against shrinking (F_SEAL_SHRINK: it must never end under a
+  // mapping).
   static Result<GuestMemory> map(const std::vector<GuestMemoryRegion>& regions,
                                  std::vector<UniqueFd> fds);
 

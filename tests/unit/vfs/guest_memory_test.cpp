@@ -1,6 +1,10 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include "vfs/guest_ram_fixture.h"
 
@@ -54,6 +58,40 @@ TEST_CASE("guest_memory_refuses_bad_tables", "[vfs][virtio]") {
   for (size_t i = 0; i < many.size(); ++i)
     many[i] = {0x1000 * (i + 1), 0x1000, 0x100000 * (i + 1), 0};
   CHECK_FALSE(map(many, many.size()));
+}
+
+// A subverted QEMU that shrank the RAM file after the table was mapped would make the owner's
+// next look at a ring a SIGBUS. Only a memfd sealed against shrinking is mapped.
+TEST_CASE("guest_memory_maps_only_files_that_can_never_shrink", "[vfs][virtio]") {
+  const GuestMemoryRegion r{GuestRam::kGpa, 1 << 20, GuestRam::kUaddr, 0};
+  auto map_fd = [&](UniqueFd fd) {
+    std::vector<UniqueFd> fds;
+    fds.push_back(std::move(fd));
+    return GuestMemory::map({r}, std::move(fds));
+  };
+  UniqueFd unsealed(::memfd_create("ram", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  REQUIRE(::ftruncate(unsealed.get(), 1 << 20) == 0);
+  auto refused = map_fd(UniqueFd(::fcntl(unsealed.get(), F_DUPFD_CLOEXEC, 0)));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message ==
+        "guest memory: region 0 is not a memfd sealed against shrinking");
+  // Sealed only against growing: it could still shrink.
+  REQUIRE(::fcntl(unsealed.get(), F_ADD_SEALS, F_SEAL_GROW) == 0);
+  CHECK_FALSE(map_fd(UniqueFd(::fcntl(unsealed.get(), F_DUPFD_CLOEXEC, 0))).ok());
+  // A regular file has no seals at all.
+  char path[] = "/tmp/matchlock-guest-ram-XXXXXX";
+  UniqueFd file(::mkstemp(path));
+  REQUIRE(file.valid());
+  ::unlink(path);
+  REQUIRE(::ftruncate(file.get(), 1 << 20) == 0);
+  CHECK_FALSE(map_fd(std::move(file)).ok());
+
+  // Sealed like QEMU's RAM: mapped, and the file can no longer be shrunk under the mapping.
+  GuestRam ram;
+  GuestMemory mem = ram.map();
+  CHECK(::ftruncate(ram.fd.get(), 0) == -1);
+  CHECK(errno == EPERM);
+  CHECK(mem.guest_range(GuestRam::kGpa + GuestRam::kSize - 1, 1) != nullptr);
 }
 
 TEST_CASE("guest_memory_maps_regions_at_unaligned_file_offsets", "[vfs][virtio]") {

@@ -26,9 +26,11 @@ struct GuestRam {
   UniqueFd fd;
   uint8_t* base = nullptr;
 
-  GuestRam() : fd(::memfd_create("guest-ram", MFD_CLOEXEC)) {
+  // Sealed like QEMU's memory-backend-memfd (seal=on): its size can no longer change.
+  GuestRam() : fd(::memfd_create("guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING)) {
     REQUIRE(fd.valid());
     REQUIRE(::ftruncate(fd.get(), kSize) == 0);
+    REQUIRE(::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0);
     void* p = ::mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
     REQUIRE(p != MAP_FAILED);
     base = static_cast<uint8_t*>(p);
