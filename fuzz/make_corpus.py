@@ -413,6 +413,134 @@ def rpc_line_framer():
     return {"lines": b"\x05" + lines, "crlf_partial": b"\x02" + b'{"a":1}\r\n\r\n\n{"b":' + b"\r"}
 
 
+# --- virtqueue: a header, then operations on guest RAM (see fuzz/virtqueue_fuzzer.cpp) ---
+VQ_POP_COMPLETE, VQ_POP_HOLD, VQ_COMPLETE_HELD, VQ_POKE, VQ_RESTART = 0, 1, 2, 3, 5
+VQ_NEXT, VQ_WRITE, VQ_INDIRECT = 1, 2, 4
+RAM_A, RAM_B = 0x1000, 0x10000  # guest-physical starts of the two 32 KiB regions
+
+
+def vq_header(size_log2, readable_log2=12, base=0, raw_rings=None):
+    head = struct.pack("<BBHB", size_log2, readable_log2, base, 1 if raw_rings else 0)
+    if raw_rings:
+        head += struct.pack("<iii", *raw_rings)
+    return head
+
+
+def vq_poke(file_offset, payload):
+    out = b""
+    for i in range(0, len(payload), 32):
+        chunk = payload[i:i + 32]
+        out += struct.pack("<BHB", VQ_POKE, file_offset + i, len(chunk)) + chunk
+    return out
+
+
+class VqRing:
+    """The default layout of a 2^k ring: descriptors, then available, then used (4-aligned)."""
+
+    def __init__(self, size_log2):
+        self.num = 1 << size_log2
+        self.avail = 16 * self.num
+        self.used = (self.avail + 6 + 2 * self.num + 3) & ~3
+        self.avail_idx = 0
+
+    def desc(self, index, gpa, length, flags, nxt=0):
+        return vq_poke(16 * index, struct.pack("<QIHH", gpa, length, flags, nxt))
+
+    def publish(self, *heads):
+        out = b""
+        for head in heads:
+            out += vq_poke(self.avail + 4 + 2 * (self.avail_idx % self.num), struct.pack("<H", head))
+            self.avail_idx += 1
+        return out + vq_poke(self.avail + 2, struct.pack("<H", self.avail_idx & 0xFFFF))
+
+
+def virtqueue():
+    seeds = {}
+    r = VqRing(4)
+    request = struct.pack("<IIQQIIIHH", 48, 1, 7, 1, 0, 0, 0, 0, 0) + b"a.txt\0\0\0"
+    seeds["request_reply"] = (vq_header(4) + vq_poke(0x2000, request) + r.desc(0, RAM_A + 0x2000, len(request), VQ_NEXT, 1)
+                              + r.desc(1, RAM_A + 0x3000, 128, VQ_WRITE) + r.publish(0)
+                              + struct.pack("<BH", VQ_POP_COMPLETE, 40))
+    r = VqRing(4)
+    seeds["two_held"] = (vq_header(4) + r.desc(0, RAM_A + 0x2000, 16, VQ_NEXT, 1) + r.desc(1, RAM_B + 0x100, 64, VQ_WRITE)
+                         + r.desc(2, RAM_A + 0x2100, 8, VQ_NEXT, 3) + r.desc(3, RAM_A + 0x2200, 32, VQ_WRITE | VQ_NEXT, 4)
+                         + r.desc(4, RAM_B + 0x200, 32, VQ_WRITE) + r.publish(0, 2)
+                         + bytes([VQ_POP_HOLD, VQ_POP_HOLD]) + struct.pack("<BHBH", VQ_COMPLETE_HELD, 64, VQ_COMPLETE_HELD, 50))
+    r = VqRing(2)
+    seeds["bad_chains"] = (vq_header(2) + r.desc(0, RAM_A + 0x2000, 8, VQ_NEXT, 0)  # a loop
+                           + r.desc(1, RAM_A + 0x8000 - 4, 8, 0)                   # runs past region A
+                           + r.desc(2, RAM_A + 0x2000, 8, VQ_INDIRECT)
+                           + r.desc(3, RAM_A + 0x2000, 8, VQ_WRITE | VQ_NEXT, 1)  # readable after writable
+                           + r.publish(0, 1, 2, 3) + struct.pack("<BHBHBHBH", *[VQ_POP_COMPLETE, 0] * 4))
+    r = VqRing(3)
+    seeds["index_ahead_then_restart"] = (vq_header(3, base=5) + vq_poke(r.avail + 2, struct.pack("<H", 5 + 9))
+                                         + struct.pack("<BH", VQ_POP_COMPLETE, 0) + struct.pack("<BH", VQ_RESTART, 14)
+                                         + struct.pack("<BH", VQ_POP_COMPLETE, 0))
+    seeds["misplaced_rings"] = vq_header(4, raw_rings=(8, 0x7ffe, -16)) + struct.pack("<BH", VQ_POP_COMPLETE, 0)
+    r = VqRing(10)
+    seeds["large_ring_wraps"] = (vq_header(10, readable_log2=16, base=0xFFFE) + r.desc(1023, RAM_B + 0x7000, 4096, VQ_WRITE)
+                                 + vq_poke(r.avail + 4 + 2 * 1022, struct.pack("<HH", 1023, 1023))
+                                 + vq_poke(r.avail + 2, struct.pack("<H", 0))
+                                 + struct.pack("<BHBH", VQ_POP_COMPLETE, 4096, VQ_POP_COMPLETE, 4097))
+    return seeds
+
+
+# --- vhost_user: operations on the back-end's socket (see fuzz/vhost_user_fuzzer.cpp) ---
+VU_REQUESTS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 21, 24, 42, 43, 99]
+VU_MESSAGE, VU_RAW, VU_KICK, VU_POKE, VU_COMPLETE = 0, 1, 2, 3, 4
+FD_NONE, FD_RAM, FD_EVENT, FD_UNSEALED, FD_STATE_IN, FD_STATE_OUT, FD_TOO_MANY = 0, 1, 3, 4, 5, 6, 7
+NEED_REPLY = 1 << 3
+VU_UADDR = 0x7F0000000000
+
+
+def vu_msg(request, payload=b"", fds=FD_NONE, flags=0, extra=b""):
+    """One message; `extra` follows its payload (what FD_STATE_IN writes into its pipe)."""
+    size = bytes([0, len(payload)]) if len(payload) < 64 else b"\x80" + struct.pack("<H", len(payload))
+    return bytes([VU_MESSAGE, VU_REQUESTS.index(request), flags, 0, fds]) + size + payload + extra
+
+
+def vu_setup(num=16):
+    """What QEMU sends to start a virtio-fs device: features, one RAM region, queue 0's ring."""
+    desc, avail = 0, 16 * num
+    used = (avail + 6 + 2 * num + 3) & ~3
+    return (vu_msg(1) + vu_msg(2, struct.pack("<Q", (1 << 32) | (1 << 30))) + vu_msg(15)
+            + vu_msg(16, struct.pack("<Q", 1 | 8)) + vu_msg(3)
+            + vu_msg(5, struct.pack("<II", 1, 0) + struct.pack("<QQQQ", 0, 0x10000, VU_UADDR, 0), FD_RAM, NEED_REPLY)
+            + vu_msg(8, struct.pack("<II", 0, num)) + vu_msg(10, struct.pack("<II", 0, 0))
+            + vu_msg(9, struct.pack("<IIQQQQ", 0, 0, VU_UADDR + desc, VU_UADDR + used, VU_UADDR + avail, 0))
+            + vu_msg(13, struct.pack("<Q", 0), FD_EVENT) + vu_msg(12, struct.pack("<Q", 0), FD_EVENT)
+            + vu_msg(18, struct.pack("<II", 0, 1), flags=NEED_REPLY))
+
+
+def vu_poke(offset, payload):
+    return b"".join(struct.pack("<BHB", VU_POKE, offset + i, len(payload[i:i + 32])) + payload[i:i + 32]
+                    for i in range(0, len(payload), 32))
+
+
+def vhost_user():
+    num = 16
+    avail = 16 * num
+    chain = (vu_poke(0, struct.pack("<QIHH", 0x2000, 40, 1, 1) + struct.pack("<QIHH", 0x3000, 256, 2, 0))
+             + vu_poke(0x2000, struct.pack("<IIQQIIIHH", 40, 3, 1, 1, 0, 0, 0, 0, 0))
+             + vu_poke(avail, struct.pack("<HHH", 0, 1, 0)))
+    return {
+        "session_request_reply": vu_setup() + chain + bytes([VU_KICK]) + struct.pack("<BH", VU_COMPLETE, 120)
+        + vu_msg(11, struct.pack("<II", 0, 0)),
+        "reply_too_large_then_fits": vu_setup() + chain + bytes([VU_KICK]) + struct.pack("<BHBH", VU_COMPLETE, 300, VU_COMPLETE, 16),
+        "new_table_while_held": vu_setup() + chain + bytes([VU_KICK])
+        + vu_msg(5, struct.pack("<II", 1, 0) + struct.pack("<QQQQ", 0, 0x8000, VU_UADDR, 0x8000), FD_RAM)
+        + struct.pack("<BH", VU_COMPLETE, 8),
+        "unsealed_ram": vu_msg(5, struct.pack("<II", 1, 0) + struct.pack("<QQQQ", 0, 0x10000, VU_UADDR, 0), FD_UNSEALED),
+        "device_state_save_load": vu_msg(15) + vu_msg(16, struct.pack("<Q", 1 | 8 | (1 << 19)))
+        + vu_msg(42, struct.pack("<II", 0, 0), FD_STATE_OUT) + vu_msg(43)
+        + vu_msg(42, struct.pack("<II", 1, 0), FD_STATE_IN, extra=b"\x01") + vu_msg(43),
+        "logging_refused": vu_msg(16, struct.pack("<Q", 8)) + vu_msg(6, struct.pack("<QQ", 0, 0), FD_RAM, NEED_REPLY)
+        + vu_msg(2, struct.pack("<Q", 1 << 26)),
+        "too_many_fds": vu_msg(13, struct.pack("<Q", 0), FD_TOO_MANY),
+        "oversized_and_cut": bytes([VU_RAW, 12]) + struct.pack("<III", 1, 1, 5000) + bytes([VU_RAW, 5]) + b"\x01\x00\x00\x00\x01",
+    }
+
+
 HARNESSES = {
     "rpc_line_framer": rpc_line_framer,
     "rpc_request": rpc_request,
@@ -433,6 +561,8 @@ HARNESSES = {
     "dockerfile": dockerfile,
     "dockerignore": dockerignore,
     "env_file": env_file,
+    "virtqueue": virtqueue,
+    "vhost_user": vhost_user,
 }
 
 
