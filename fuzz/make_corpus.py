@@ -541,6 +541,53 @@ def vhost_user():
     }
 
 
+# --- guest_network: frames from the guest (see fuzz/guest_network_fuzzer.cpp) ---
+NET_FRAME, NET_RAW, NET_CLOSE = 0, 2, 3
+AS_GUEST, FIX_LENGTH, ACK_STACK, FIX_SUMS = 1, 2, 4, 8
+GUEST_MAC, GATEWAY_MAC = bytes.fromhex("525400123456"), bytes.fromhex("525400123402")
+GUEST_IP, GATEWAY_IP = bytes([192, 168, 127, 15]), bytes([192, 168, 127, 2])
+
+
+def net_frame(payload, switches=AS_GUEST | FIX_LENGTH | FIX_SUMS):
+    return struct.pack("<BBH", NET_FRAME, switches, len(payload)) + payload
+
+
+def ipv4(proto, dst, body, flags_frag=0x4000):
+    header = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(body), 1, flags_frag, 64, proto, 0, GUEST_IP, dst)
+    return GATEWAY_MAC + GUEST_MAC + b"\x08\x00" + header + body
+
+
+def tcp(sport, dport, seq, ack, flags, data=b""):
+    return struct.pack(">HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, 65535, 0, 0) + data
+
+
+def udp(sport, dport, data):
+    return struct.pack(">HHHH", sport, dport, 8 + len(data), 0) + data
+
+
+def guest_network():
+    web = bytes([10, 0, 0, 1])
+    syn, ack, psh = 0x02, 0x10, 0x08
+    hello = client_hello("api.example.com")
+    arp = (b"\xff" * 6 + GUEST_MAC + b"\x08\x06" + struct.pack(">HHBBH", 1, 0x0800, 6, 4, 1)
+           + GUEST_MAC + GUEST_IP + b"\x00" * 6 + GATEWAY_IP)
+    query = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + dns_name("example.com") + struct.pack(">HH", 1, 1)
+    return {
+        "arp_gateway": net_frame(arp, 0),
+        "ping_gateway": net_frame(ipv4(1, GATEWAY_IP, struct.pack(">BBHHH", 8, 0, 0, 7, 1) + b"ping")),
+        "http_request": net_frame(ipv4(6, web, tcp(40000, 80, 1000, 0, syn)))
+        + net_frame(ipv4(6, web, tcp(40000, 80, 1001, 0, ack | psh, b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n")),
+                    AS_GUEST | FIX_LENGTH | ACK_STACK | FIX_SUMS),
+        "tls_hello": net_frame(ipv4(6, web, tcp(40001, 443, 5000, 0, syn)))
+        + net_frame(ipv4(6, web, tcp(40001, 443, 5001, 0, ack | psh, hello[:600])),
+                    AS_GUEST | FIX_LENGTH | ACK_STACK | FIX_SUMS),
+        "dns_query": net_frame(ipv4(17, GATEWAY_IP, udp(5353, 53, query))),
+        "udp_elsewhere": net_frame(ipv4(17, web, udp(5353, 9999, b"x" * 32))),
+        "fragment": net_frame(ipv4(6, web, tcp(40002, 80, 1, 0, syn), flags_frag=0x2000)),
+        "bad_length": struct.pack("<BBH", NET_FRAME, 0, 9) + b"short" + bytes([NET_CLOSE]),
+    }
+
+
 HARNESSES = {
     "rpc_line_framer": rpc_line_framer,
     "rpc_request": rpc_request,
@@ -563,6 +610,7 @@ HARNESSES = {
     "env_file": env_file,
     "virtqueue": virtqueue,
     "vhost_user": vhost_user,
+    "guest_network": guest_network,
 }
 
 
