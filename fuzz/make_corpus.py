@@ -588,6 +588,39 @@ def guest_network():
     }
 
 
+# --- secret_injector: a request shaped by the guest (see fuzz/secret_injector_fuzzer.cpp) ---
+PH_OPENAI, PH_EXAMPLE = b"MATCHLOCK_PH_OPENAI_7c1e", b"MATCHLOCK_PH_EXAMPLE_93ab"
+OPENAI, EXAMPLE, EVIL, NO_NAME, RAW_NAME = 0, 1, 2, 3, 4
+
+
+def injected_request(host, dns, method, target, headers, sni=None):
+    def name(n):
+        return bytes([n[0]]) + bytes([len(n[1])]) + n[1] if isinstance(n, tuple) else bytes([n])
+    out = bytes([1 if sni is not None else 0]) + name(host) + (name(sni) if sni is not None else b"") + name(dns)
+    out += bytes([len(method)]) + method + struct.pack("<H", len(target)) + target + bytes([len(headers)])
+    for field, value in headers:
+        out += bytes([len(field)]) + field + struct.pack("<H", len(value)) + value
+    return out
+
+
+def secret_injector():
+    auth = [(b"Host", b"api.openai.com"), (b"Authorization", b"Bearer " + PH_OPENAI)]
+    return {
+        "bound_tls": injected_request(OPENAI, OPENAI, b"POST", b"/v1/chat/completions", auth, sni=OPENAI),
+        "dns_elsewhere": injected_request(OPENAI, EVIL, b"POST", b"/v1/chat/completions", auth, sni=OPENAI),
+        "sni_elsewhere": injected_request(OPENAI, OPENAI, b"GET", b"/", auth, sni=EVIL),
+        "wildcard_target": injected_request(EXAMPLE, EXAMPLE, b"GET", b"/q?key=" + PH_EXAMPLE + b"&x=1",
+                                            [(b"Host", b"x.example.com:80")]),
+        "wrong_secret_for_host": injected_request(EXAMPLE, EXAMPLE, b"GET", b"/", [(b"X-Key", PH_OPENAI)]),
+        "host_headers_disagree": injected_request(OPENAI, OPENAI, b"GET", b"/", auth + [(b"Host", b"evil.com")]),
+        "placeholder_in_name": injected_request(OPENAI, OPENAI, b"GET", b"/", [(PH_OPENAI, b"1")]),
+        "absolute_target": injected_request(OPENAI, OPENAI, b"GET", b"http://evil.com/" + PH_OPENAI, []),
+        "raw_names": injected_request((RAW_NAME, b"API.OpenAI.com."), (RAW_NAME, b"api.openai.com"), b"GET", b"/",
+                                      [(b"Authorization", PH_OPENAI)]),
+        "no_placeholder": injected_request(OPENAI, OPENAI, b"GET", b"/models", [(b"Accept", b"*/*")]),
+    }
+
+
 HARNESSES = {
     "rpc_line_framer": rpc_line_framer,
     "rpc_request": rpc_request,
@@ -611,6 +644,7 @@ HARNESSES = {
     "virtqueue": virtqueue,
     "vhost_user": vhost_user,
     "guest_network": guest_network,
+    "secret_injector": secret_injector,
 }
 
 
