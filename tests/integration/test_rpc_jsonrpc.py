@@ -116,3 +116,17 @@ def test_the_engine_exits_cleanly_after_garbage(engine):
     reply(engine)
     engine.stdin.close()
     assert engine.wait(timeout=TIMEOUT) == 0
+
+
+def test_a_line_nested_a_million_levels_deep_is_a_parse_error_not_a_crash(engine):
+    # 2 MB, within the 10 MiB line cap: RapidJSON recursed once per level and overflowed the
+    # engine's stack (SIGSEGV); nesting beyond 512 levels is now refused before parsing.
+    depth = 1_000_000
+    send(engine, '{"jsonrpc":"2.0","method":"version","id":1,"params":' + "[" * depth + "]" * depth + "}")
+    msg = reply(engine)
+    assert msg["error"]["code"] == -32700 and "id" not in msg, msg
+    assert msg["error"]["message"] == "Parse error: nested deeper than 512 levels"
+    # Nesting within the limit is still JSON like any other.
+    send(engine, '{"jsonrpc":"2.0","method":"version","id":2,"params":' + "[" * 500 + "]" * 500 + "}")
+    assert "result" in reply(engine, {2: "version"})
+    assert_answers_version(engine, 3)

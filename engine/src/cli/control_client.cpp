@@ -55,7 +55,7 @@ Status write_all(int fd, const std::string& bytes) {
 Result<rapidjson::Document> call_blocking(int fd, const std::string& method,
                                           const rapidjson::Value& params) {
   constexpr uint64_t kId = 1;
-  rapidjson::Document req(rapidjson::kObjectType);
+  json::Document req(rapidjson::kObjectType);
   auto& a = req.GetAllocator();
   req.AddMember("jsonrpc", "2.0", a);
   req.AddMember("method", json::str(method, a), a);
@@ -67,7 +67,7 @@ Result<rapidjson::Document> call_blocking(int fd, const std::string& method,
   rpc::LineFramer framer(
       [&](std::string_view line) {
         if (answer) return;
-        rapidjson::Document d;
+        json::Document d;
         d.Parse(line.data(), line.size());
         if (d.HasParseError() || !d.IsObject()) return;
         const auto* id = json::member(d, "id");

@@ -69,7 +69,7 @@ class ExecClient {
   const char* method() const { return opts_.tty ? "exec_tty" : "exec_pipe"; }
 
   void send_request() {
-    rapidjson::Document d(rapidjson::kObjectType);
+    json::Document d(rapidjson::kObjectType);
     auto& a = d.GetAllocator();
     rapidjson::Value p(rapidjson::kObjectType);
     p.AddMember("command", json::str(shell_join(opts_.command), a), a);
@@ -94,7 +94,7 @@ class ExecClient {
 
   // Input messages are notifications (no top-level id): the server never answers them.
   void send_input(const char* suffix, std::optional<std::string_view> data = std::nullopt) {
-    rapidjson::Document d(rapidjson::kObjectType);
+    json::Document d(rapidjson::kObjectType);
     auto& a = d.GetAllocator();
     rapidjson::Value p(rapidjson::kObjectType);
     p.AddMember("id", kExecId, a);
@@ -107,7 +107,7 @@ class ExecClient {
 
   void send_resize() {
     auto ws = terminal_size();
-    rapidjson::Document d(rapidjson::kObjectType);
+    json::Document d(rapidjson::kObjectType);
     auto& a = d.GetAllocator();
     rapidjson::Value p(rapidjson::kObjectType);
     p.AddMember("id", kExecId, a);
@@ -144,7 +144,7 @@ class ExecClient {
 
   void on_line(std::string_view line) {
     if (done_) return;
-    rapidjson::Document d;
+    json::Document d;
     d.Parse(line.data(), line.size());
     if (d.HasParseError() || !d.IsObject()) return;
     if (const auto* m = json::member(d, "method"); m && m->IsString()) {

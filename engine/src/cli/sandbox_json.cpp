@@ -78,7 +78,7 @@ rapidjson::Value process(int64_t pid, int64_t start_time, bool alive, Alloc& a) 
 }  // namespace
 
 std::string sandbox_summary_json(const state::SandboxRow& row) {
-  rapidjson::Document d(rapidjson::kObjectType);
+  json::Document d(rapidjson::kObjectType);
   add_summary(d, row, d.GetAllocator());
   return pretty(d);
 }
@@ -86,13 +86,13 @@ std::string sandbox_summary_json(const state::SandboxRow& row) {
 std::string sandbox_inspect_json(const state::SandboxRow& row,
                                  const std::vector<state::LifecycleRow>& history,
                                  const ProcessLiveness& liveness) {
-  rapidjson::Document d(rapidjson::kObjectType);
+  json::Document d(rapidjson::kObjectType);
   auto& a = d.GetAllocator();
   add_summary(d, row, a);
   d.AddMember("owner", process(row.owner_pid, row.owner_start_time, liveness.owner_alive, a), a);
   d.AddMember("qemu", process(row.qemu_pid, row.qemu_start_time, liveness.qemu_alive, a), a);
 
-  rapidjson::Document config;
+  json::Document config;
   config.Parse(row.config_json.c_str(), row.config_json.size());
   if (config.HasParseError() || !config.IsObject()) config.SetNull();
   drop_secret_values(config);

@@ -48,7 +48,7 @@ std::optional<std::string> read_small_file(const fs::path& path) {
 }
 
 std::optional<CacheEntry> parse_entry(std::string_view json) {
-  rapidjson::Document doc;
+  json::Document doc;
   doc.Parse(json.data(), json.size());
   if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
   auto version = doc.FindMember("version");

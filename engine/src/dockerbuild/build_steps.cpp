@@ -163,7 +163,7 @@ void write_string(Writer& w, const char* key, const std::string& s) {
 
 // A JSON array of strings, or nullopt when `text` is anything else.
 std::optional<std::vector<std::string>> json_string_array(const std::string& text) {
-  rapidjson::Document doc;
+  json::Document doc;
   doc.Parse(text.c_str(), text.size());
   if (doc.HasParseError() || !doc.IsArray()) return std::nullopt;
   std::vector<std::string> out;

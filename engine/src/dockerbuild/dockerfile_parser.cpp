@@ -7,6 +7,7 @@
 #include <array>
 #include <cctype>
 
+#include "core/json.h"
 #include "dockerbuild/dockerfile.h"
 #include "dockerbuild/word_expansion.h"
 
@@ -350,7 +351,7 @@ bool may_have_heredocs(const Instruction& ins) {
 Result<std::optional<std::vector<std::string>>> parse_json_string_array(std::string_view text) {
   text = trim_left(text);
   if (text.empty() || text.front() != '[') return std::optional<std::vector<std::string>>();
-  rapidjson::Document doc;
+  json::Document doc;
   doc.Parse<rapidjson::kParseStopWhenDoneFlag>(text.data(), text.size());
   if (doc.HasParseError() || !doc.IsArray()) return std::optional<std::vector<std::string>>();
   std::vector<std::string> strings;

@@ -20,7 +20,7 @@ Result<rapidjson::Document> parse_config(std::string_view json) {
   if (json.size() > image::kMaxJsonBytes) {
     return invalid_argument("image config larger than 4 MiB");
   }
-  rapidjson::Document doc;
+  json::Document doc;
   doc.Parse(json.data(), json.size());
   if (doc.HasParseError() || !doc.IsObject()) {
     return invalid_argument("image config is not a JSON object");
@@ -374,7 +374,7 @@ Result<std::vector<HistoryEntry>> history_from_config(std::string_view config_js
 std::string write_config_json(std::string_view base_config_json, const ImageSettings& settings,
                               const std::vector<std::string>& diff_ids,
                               const std::vector<HistoryEntry>& history, int64_t created_unix) {
-  rapidjson::Document base;
+  json::Document base;
   if (!base_config_json.empty()) base.Parse(base_config_json.data(), base_config_json.size());
   if (base.HasParseError() || !base.IsObject()) base.SetObject();  // scratch (or unreadable)
 

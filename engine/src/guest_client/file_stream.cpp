@@ -111,7 +111,7 @@ void FileHandle::complete(const Error& error) {
 }
 
 bool FileHandle::parse_info(const std::string& payload) {
-  rapidjson::Document d;
+  json::Document d;
   d.Parse(payload.c_str(), payload.size());
   if (d.HasParseError() || !d.IsObject()) return false;
   auto size = d.FindMember("size");
@@ -169,7 +169,7 @@ std::shared_ptr<FileHandle> GuestConnection::read_file(const std::string& path, 
   auto h = std::make_shared<FileHandle>(FileHandle::Op::kRead);
   h->limit_ = limit;
   h->on_read_ = std::move(done);
-  rapidjson::Document d(rapidjson::kObjectType);
+  json::Document d(rapidjson::kObjectType);
   auto& a = d.GetAllocator();
   d.AddMember("path", json::str(path, a), a);
   d.AddMember("offset", offset, a);
@@ -182,7 +182,7 @@ std::shared_ptr<FileHandle> GuestConnection::write_file(const FileWriteRequest& 
                                                         FileWriteDone done) {
   auto h = std::make_shared<FileHandle>(FileHandle::Op::kWrite);
   h->on_status_ = std::move(done);
-  rapidjson::Document d(rapidjson::kObjectType);
+  json::Document d(rapidjson::kObjectType);
   auto& a = d.GetAllocator();
   d.AddMember("path", json::str(r.path, a), a);
   d.AddMember("mode", r.mode & 07777, a);
@@ -200,7 +200,7 @@ std::shared_ptr<FileHandle> GuestConnection::list_files(const std::string& path,
                                                         FileListDone done) {
   auto h = std::make_shared<FileHandle>(FileHandle::Op::kList);
   h->on_list_ = std::move(done);
-  rapidjson::Document d(rapidjson::kObjectType);
+  json::Document d(rapidjson::kObjectType);
   auto& a = d.GetAllocator();
   d.AddMember("path", json::str(path, a), a);
   open_file_stream(h, {path}, FrameType::kFileList, json::to_string(d));
@@ -223,7 +223,7 @@ void GuestConnection::on_file_frame(guest_protocol::Frame& f,
     }
     case FrameType::kFileListing: {
       if (h->op_ != FileHandle::Op::kList) return protocol_error("unexpected FILE_LISTING");
-      rapidjson::Document d;
+      json::Document d;
       d.Parse(f.payload.c_str(), f.payload.size());
       if (d.HasParseError() || !d.IsObject() || !d.HasMember("files") || !d["files"].IsArray()) {
         return protocol_error("malformed FILE_LISTING");
@@ -270,7 +270,7 @@ void GuestConnection::on_file_frame(guest_protocol::Frame& f,
       return;
     }
     case FrameType::kError: {
-      rapidjson::Document d;
+      json::Document d;
       d.Parse(f.payload.c_str(), f.payload.size());
       std::string msg = d.IsObject() ? json::get_string(d, "message") : "";
       int error_number = d.IsObject() ? static_cast<int>(json::get_int(d, "errno", 0)) : 0;

@@ -174,7 +174,7 @@ void GuestConnection::on_control_frame(guest_protocol::Frame& f) {
                           "the guest sent a second HELLO after READY (the channel was reopened "
                           "or taken over)"));
       }
-      rapidjson::Document d;
+      json::Document d;
       d.Parse(f.payload.c_str(), f.payload.size());
       if (d.HasParseError() || !d.IsObject()) {
         return fail(Error(ErrorCode::kProtocol, "guest HELLO is not a JSON object"));
@@ -209,7 +209,7 @@ void GuestConnection::on_control_frame(guest_protocol::Frame& f) {
       if (channel_token_.empty()) {
         return fail(Error(ErrorCode::kProtocol, "the guest sent READY before any CONFIG"));
       }
-      rapidjson::Document d;
+      json::Document d;
       d.Parse(f.payload.c_str(), f.payload.size());
       std::string token = d.IsObject() ? json::get_string(d, "channel_token") : "";
       if (!guest_protocol::channel_tokens_equal(channel_token_, token)) {
@@ -222,7 +222,7 @@ void GuestConnection::on_control_frame(guest_protocol::Frame& f) {
       return;
     }
     case FrameType::kError: {
-      rapidjson::Document d;
+      json::Document d;
       d.Parse(f.payload.c_str(), f.payload.size());
       std::string msg = d.IsObject() ? json::get_string(d, "message") : "";
       Error e(ErrorCode::kGuest, "guest setup failed: " + msg.substr(0, 500));
@@ -308,7 +308,7 @@ void GuestConnection::on_exec_frame(guest_protocol::Frame& f,
                                     const std::shared_ptr<ExecHandle>& h) {
   switch (f.type) {
     case FrameType::kExecStarted: {
-      rapidjson::Document d;
+      json::Document d;
       d.Parse(f.payload.c_str(), f.payload.size());
       int pid = d.IsObject() ? static_cast<int>(json::get_int(d, "pid")) : 0;
       if (h->events_.on_started) h->events_.on_started(pid);
@@ -323,7 +323,7 @@ void GuestConnection::on_exec_frame(guest_protocol::Frame& f,
       return;
     }
     case FrameType::kError: {
-      rapidjson::Document d;
+      json::Document d;
       d.Parse(f.payload.c_str(), f.payload.size());
       std::string msg = d.IsObject() ? json::get_string(d, "message") : "exec failed";
       int code = d.IsObject() ? static_cast<int>(json::get_int(d, "exit_code", 126)) : 126;
@@ -372,7 +372,7 @@ void GuestConnection::send_config() {
     if (!token.ok()) return fail(token.error());
     channel_token_ = std::move(*token);
   }
-  rapidjson::Document d(rapidjson::kObjectType);
+  json::Document d(rapidjson::kObjectType);
   auto& a = d.GetAllocator();
   d.AddMember("channel_token", json::str(channel_token_, a), a);
   if (drawn == static_cast<ssize_t>(entropy.size())) {
@@ -430,7 +430,7 @@ std::shared_ptr<ExecHandle> GuestConnection::open_exec(const ExecRequest& r, Exe
     return h;
   }
 
-  rapidjson::Document d(rapidjson::kObjectType);
+  json::Document d(rapidjson::kObjectType);
   auto& a = d.GetAllocator();
   d.AddMember("argv", json::str_array(r.argv, a), a);
   d.AddMember("env", json::str_array(r.env, a), a);

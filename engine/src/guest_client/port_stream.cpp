@@ -82,7 +82,7 @@ std::shared_ptr<PortHandle> GuestConnection::open_port(const PortTarget& target,
   }
   register_stream(h);
 
-  rapidjson::Document d(rapidjson::kObjectType);
+  json::Document d(rapidjson::kObjectType);
   auto& a = d.GetAllocator();
   d.AddMember("port", target.port, a);
   d.AddMember("address", json::str(target.address, a), a);
@@ -90,7 +90,8 @@ std::shared_ptr<PortHandle> GuestConnection::open_port(const PortTarget& target,
   return h;
 }
 
-void GuestConnection::on_port_frame(guest_protocol::Frame& f, const std::shared_ptr<PortHandle>& h) {
+void GuestConnection::on_port_frame(guest_protocol::Frame& f,
+                                    const std::shared_ptr<PortHandle>& h) {
   switch (f.type) {
     case FrameType::kPortOpened: {
       if (h->opened_) return fail(Error(ErrorCode::kProtocol, "guest sent PORT_OPENED twice"));
@@ -102,7 +103,7 @@ void GuestConnection::on_port_frame(guest_protocol::Frame& f, const std::shared_
     case FrameType::kError: {
       // ERROR: the connect failed (before PORT_OPENED). PORT_CLOSED: the connection is over,
       // cleanly ({}) or not ({"error":..}). Both end the stream.
-      rapidjson::Document d;
+      json::Document d;
       d.Parse(f.payload.c_str(), f.payload.size());
       const char* key = f.type == FrameType::kError ? "message" : "error";
       std::string msg = d.IsObject() ? json::get_string(d, key) : "";

@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/json.h"
 #include "image/archive_util.h"
 #include "image/digest.h"
 #include "image/image_config.h"
@@ -238,7 +239,7 @@ Result<Plan> plan_oci_layout(const ArchiveIndex& idx) {
 Result<Plan> plan_docker_save(const ArchiveIndex& idx, const std::string& tag) {
   auto json = idx.json("manifest.json");
   if (!json) return json.error();
-  rapidjson::Document doc;
+  json::Document doc;
   doc.Parse(json->data(), json->size());
   if (doc.HasParseError() || !doc.IsArray() || doc.Empty()) {
     return invalid_argument("manifest.json is not a non-empty JSON array");

@@ -2,6 +2,7 @@
 
 #include <rapidjson/document.h>
 
+#include "core/json.h"
 #include "image/digest.h"
 
 namespace matchlock::image {
@@ -9,7 +10,7 @@ namespace {
 
 Result<rapidjson::Document> parse_json(std::string_view json) {
   if (json.size() > kMaxJsonBytes) return invalid_argument("image config larger than 4 MiB");
-  rapidjson::Document doc;
+  json::Document doc;
   doc.Parse(json.data(), json.size());
   if (doc.HasParseError() || !doc.IsObject()) {
     return invalid_argument("image config is not a JSON object");

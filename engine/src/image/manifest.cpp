@@ -17,7 +17,7 @@ constexpr size_t kMaxIndexEntries = 4096;
 Result<rapidjson::Document> parse_object(std::string_view json, const char* what) {
   if (json.size() > kMaxJsonBytes)
     return invalid_argument(std::string(what) + " larger than 4 MiB");
-  rapidjson::Document doc;
+  json::Document doc;
   doc.Parse(json.data(), json.size());
   if (doc.HasParseError() || !doc.IsObject()) {
     return invalid_argument(std::string(what) + " is not a JSON object");

@@ -62,9 +62,17 @@ size_t utf8_sequence_length(std::string_view s, size_t i) {
 }  // namespace
 
 std::variant<Request, RejectedLine> parse_request(std::string_view line) {
-  auto doc = std::make_shared<rapidjson::Document>();
+  auto doc = std::make_shared<json::Document>();
   doc->Parse(line.data(), line.size());
-  if (doc->HasParseError()) return RejectedLine{kParseError, "Parse error", std::nullopt};
+  if (doc->HasParseError()) {
+    if (json::within_depth(line) < line.size()) {
+      return RejectedLine{
+          kParseError,
+          "Parse error: nested deeper than " + std::to_string(json::kMaxDepth) + " levels",
+          std::nullopt};
+    }
+    return RejectedLine{kParseError, "Parse error", std::nullopt};
+  }
   // One error for a whole batch: its replies would have to be gathered into one array, and
   // no SDK sends one.
   if (doc->IsArray())

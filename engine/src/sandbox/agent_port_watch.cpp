@@ -8,7 +8,7 @@ namespace matchlock::sandbox {
 
 bool is_port_change(const vm::QmpEvent& event, std::string_view port_id) {
   if (event.name != "VSERPORT_CHANGE") return false;
-  rapidjson::Document d;
+  json::Document d;
   d.Parse(event.data.c_str(), event.data.size());
   return d.IsObject() && json::get_string(d, "id") == port_id;
 }

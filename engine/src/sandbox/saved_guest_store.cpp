@@ -37,7 +37,7 @@ bool valid_key(const std::string& key) {
 }
 
 std::string meta_json(const SavedGuestInfo& m) {
-  rapidjson::Document d(rapidjson::kObjectType);
+  json::Document d(rapidjson::kObjectType);
   auto& a = d.GetAllocator();
   d.AddMember("format", kMetaFormat, a);
   d.AddMember("key", json::str(m.key, a), a);
@@ -58,7 +58,7 @@ std::optional<SavedGuestInfo> read_meta(const fs::path& dir) {
   if (!in) return std::nullopt;
   std::stringstream text;
   text << in.rdbuf();
-  rapidjson::Document d;
+  json::Document d;
   d.Parse(text.str().c_str());
   if (d.HasParseError() || !d.IsObject() || json::get_int(d, "format") != kMetaFormat) {
     return std::nullopt;

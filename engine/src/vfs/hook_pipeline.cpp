@@ -73,7 +73,7 @@ std::string callback_request(const HookRule& rule, const FileOperation& op, std:
 }
 
 Result<HookDecision> parse_callback_answer(std::string_view line, const FileOperation& op) {
-  rapidjson::Document d;
+  json::Document d;
   d.Parse(line.data(), line.size());
   if (d.HasParseError() || !d.IsObject()) return Error(ErrorCode::kProtocol, "answer is not JSON");
   auto text = [&](const char* key) -> std::optional<std::string> {

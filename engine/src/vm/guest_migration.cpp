@@ -45,7 +45,7 @@ std::string events_capability() {
 // in a URI, so a path with one (a MATCHLOCK_HOME like "/srv/a,b") would be misread. For the
 // incoming side, "exit-on-error": false so a bad file leaves QEMU up to say why (QEMU >= 9.1).
 std::string file_channel_arguments(const std::filesystem::path& path, bool incoming) {
-  rapidjson::Document d(rapidjson::kObjectType);
+  json::Document d(rapidjson::kObjectType);
   auto& a = d.GetAllocator();
   rapidjson::Value addr(rapidjson::kObjectType);
   addr.AddMember("transport", "file", a);
@@ -118,7 +118,7 @@ class MigrationRun : public std::enable_shared_from_this<MigrationRun> {
                           what_ + ": QEMU's QMP connection ended (" + event.error().message + ")"));
     }
     if (event.value().name != "MIGRATION") return;
-    rapidjson::Document d;
+    json::Document d;
     d.Parse(event.value().data.c_str(), event.value().data.size());
     if (d.HasParseError() || !d.IsObject()) return;
     const std::string status = json::get_string(d, "status");
@@ -143,7 +143,7 @@ class MigrationRun : public std::enable_shared_from_this<MigrationRun> {
       if (!self || self->finished_) return;
       std::string why = "migration " + status;
       if (r.ok()) {
-        rapidjson::Document d;
+        json::Document d;
         d.Parse(r.value().c_str(), r.value().size());
         if (!d.HasParseError() && d.IsObject()) {
           why = json::get_string(d, "error-desc", why);

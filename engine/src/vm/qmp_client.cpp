@@ -26,7 +26,7 @@ std::string to_json(const rapidjson::Value& v) {
 }  // namespace
 
 VmStatus parse_query_status(std::string_view json) {
-  rapidjson::Document d;
+  json::Document d;
   d.Parse(json.data(), json.size());
   VmStatus st;
   if (d.HasParseError() || !d.IsObject()) return st;
@@ -97,7 +97,7 @@ void QmpClient::on_read(ssize_t n, const uv_buf_t* buf) {
 }
 
 void QmpClient::on_message(const std::string& line) {
-  rapidjson::Document d;
+  json::Document d;
   d.Parse(line.c_str(), line.size());
   if (d.HasParseError() || !d.IsObject()) return;
   if (!greeted_) {
@@ -144,14 +144,14 @@ void QmpClient::execute(const std::string& command, Reply done) {
 }
 
 void QmpClient::execute(const std::string& command, const std::string& arguments_json, Reply done) {
-  rapidjson::Document args;
+  json::Document args;
   args.Parse(arguments_json.c_str(), arguments_json.size());
   if (args.HasParseError() || !args.IsObject()) {
     done(Error(ErrorCode::kInvalidArgument,
                "QMP: the arguments of " + command + " are not a JSON object"));
     return;
   }
-  rapidjson::Document msg(rapidjson::kObjectType);
+  json::Document msg(rapidjson::kObjectType);
   auto& a = msg.GetAllocator();
   msg.AddMember("execute", json::str(command, a), a);
   msg.AddMember("arguments", rapidjson::Value(args, a), a);

@@ -2,6 +2,7 @@
 
 #include <rapidjson/document.h>
 
+#include "core/json.h"
 #include "state/reconcile.h"
 
 namespace matchlock::volume {
@@ -13,7 +14,7 @@ Result<std::vector<DiskUser>> active_disk_users(state::StateStore& store,
   std::vector<DiskUser> users;
   for (const auto& row : *rows) {
     if (!row.is_active()) continue;
-    rapidjson::Document config;
+    json::Document config;
     config.Parse(row.config_json.c_str());
     if (config.HasParseError() || !config.IsObject()) continue;
     auto disks = config.FindMember("disks");

@@ -33,6 +33,20 @@ TEST_CASE("a HELLO with another protocol version fails the boot", "[guest_connec
   CHECK(result->error().message.find("protocol version 99") != std::string::npos);
 }
 
+// RapidJSON recurses per nesting level: a HELLO of 200 000 '[' (within the frame limit)
+// overflowed the owner's stack. Nesting beyond json::kMaxDepth is refused as malformed.
+TEST_CASE("a HELLO nested beyond the JSON depth limit fails the boot, not the stack",
+          "[guest_connection][json]") {
+  FakeGuest h;
+  std::optional<Status> result;
+  h.conn->handshake(test_config(), [&](Status st) { result = st; });
+  h.guest_sends(encode_frame(FrameType::kHello, 0, std::string(200000, '[')));
+  h.run_until([&] { return result.has_value(); });
+  REQUIRE(result);
+  CHECK_FALSE(result->ok());
+  CHECK(result->error().message.find("not a JSON object") != std::string::npos);
+}
+
 TEST_CASE("output beyond the granted credit closes the channel", "[guest_connection]") {
   FakeGuest h;
   h.handshake();

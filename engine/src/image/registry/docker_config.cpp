@@ -118,7 +118,7 @@ std::string normalize_auth_key(std::string_view key) {
 }
 
 Result<DockerConfig> parse_docker_config(std::string_view text) {
-  rapidjson::Document doc;
+  json::Document doc;
   doc.Parse(text.data(), text.size());
   if (doc.HasParseError() || !doc.IsObject()) return invalid_argument("not a JSON object");
   DockerConfig cfg;
@@ -153,7 +153,7 @@ Result<DockerConfig> parse_docker_config(std::string_view text) {
 }
 
 Result<Credentials> parse_helper_output(std::string_view text) {
-  rapidjson::Document doc;
+  json::Document doc;
   doc.Parse(text.data(), text.size());
   if (doc.HasParseError() || !doc.IsObject())
     return invalid_argument("output is not a JSON object");

@@ -67,7 +67,7 @@ Result<ManifestKind> classify_manifest(std::string_view content_type, std::strin
   std::string mt = strip_params(content_type);
   if (mt.empty() || mt == "application/json" || mt == "text/plain") {
     // Some registries serve a generic type; trust the document's own mediaType then.
-    rapidjson::Document doc;
+    json::Document doc;
     doc.Parse(body.data(), body.size());
     if (doc.HasParseError() || !doc.IsObject()) return invalid_argument("manifest is not JSON");
     mt = json::get_string(doc, "mediaType");
@@ -84,7 +84,7 @@ Result<ManifestKind> classify_manifest(std::string_view content_type, std::strin
 }
 
 std::string describe_error_response(const HttpResponse& r) {
-  rapidjson::Document doc;
+  json::Document doc;
   doc.Parse(r.body.data(), r.body.size());
   if (!doc.HasParseError() && doc.IsObject()) {
     const auto* errors = json::member(doc, "errors");
@@ -168,7 +168,7 @@ Status RegistryClient::authenticate(const HttpResponse& unauthorized) {
                                      : "authentication required for " + ref_.registry);
     }
     if (r->status != 200) return io_error("token server: " + describe_error_response(*r));
-    rapidjson::Document doc;
+    json::Document doc;
     doc.Parse(r->body.data(), r->body.size());
     if (doc.HasParseError() || !doc.IsObject())
       return io_error("token server: response is not JSON");

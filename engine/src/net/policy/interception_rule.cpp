@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/ascii.h"
+#include "core/json.h"
 #include "net/policy/request_target.h"
 
 namespace matchlock::net::policy {
@@ -216,7 +217,7 @@ std::string InterceptionRule::label() const {
 Result<std::vector<InterceptionRule>> parse_interception_rules(std::string_view json) {
   std::vector<InterceptionRule> rules;
   if (json.find_first_not_of(" \t\r\n") == std::string_view::npos) return rules;
-  rapidjson::Document doc;
+  json::Document doc;
   doc.Parse(json.data(), json.size());
   if (doc.HasParseError()) return invalid_argument("rules: not valid JSON");
   if (!doc.IsArray()) return invalid_argument("rules: must be an array");

@@ -134,7 +134,7 @@ Status read_rules(const Entry& e, PluginSettings& settings) {
   const Value* rules = e.get("rules");
   if (rules == nullptr || !rules->IsArray()) return e.fail("rules", "must be an array");
   // Append to the rules already given (as JSON text), then validate the whole list once.
-  rapidjson::Document merged;
+  json::Document merged;
   merged.SetArray();
   if (!settings.interception_rules_json.empty()) {
     merged.Parse(settings.interception_rules_json.c_str());
@@ -192,7 +192,7 @@ Result<PluginSettings> parse_plugin_config(std::string_view text, const std::str
   auto fail = [&](const std::string& why) {
     return invalid_argument("plugin config " + path + ": " + why);
   };
-  rapidjson::Document doc;
+  json::Document doc;
   doc.Parse(text.data(), text.size());
   if (doc.HasParseError()) {
     return fail(std::string("not valid JSON at offset ") + std::to_string(doc.GetErrorOffset()) +

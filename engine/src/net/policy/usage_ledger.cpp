@@ -19,7 +19,7 @@ namespace {
 
 // The cost_usd of one existing log line, 0 when it has none.
 double line_cost(std::string_view line) {
-  rapidjson::Document doc;
+  json::Document doc;
   doc.Parse(line.data(), line.size());
   if (doc.HasParseError() || !doc.IsObject()) return 0;
   auto it = doc.FindMember("cost_usd");

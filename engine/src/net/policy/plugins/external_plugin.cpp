@@ -167,7 +167,7 @@ void ExternalPlugin::Process::on_read(ssize_t n, const uv_buf_t* buf) {
 }
 
 void ExternalPlugin::Process::on_line(std::string_view line) {
-  rapidjson::Document doc;
+  json::Document doc;
   doc.Parse(line.data(), line.size());
   if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("id") || !doc["id"].IsUint64()) {
     return answer(Error(ErrorCode::kProtocol, "answered garbage (not a JSON object with an id)"));
@@ -228,7 +228,7 @@ bool one_line(std::string_view text) {
 
 // Validated answer; every error is the reason the request is denied.
 Result<PluginAnswer> parse_plugin_answer(std::string_view line) {
-  rapidjson::Document doc;
+  json::Document doc;
   doc.Parse(line.data(), line.size());  // parsed once already: an object with an id
   PluginAnswer answer;
   auto member = [&](const char* name) -> const rapidjson::Value* {

@@ -74,7 +74,9 @@ std::optional<std::string> with_model(const std::string& body, std::string_view 
   json::Writer writer(buffer);
   ModelRewriter rewriter(writer, model);
   rapidjson::Reader reader;
-  rapidjson::MemoryStream bytes(body.data(), body.size());
+  // The reader recurses per level like the DOM parser: only text within json::kMaxDepth is read
+  // (a deeper body is cut there and fails to parse).
+  rapidjson::MemoryStream bytes(body.data(), json::within_depth(body));
   rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(bytes);
   if (reader.Parse<rapidjson::kParseNumbersAsStringsFlag>(in, rewriter).IsError()) {
     return std::nullopt;
@@ -209,7 +211,7 @@ bool LocalModelRouter::wants_request_body(const Request& request) const {
 
 RouteResult LocalModelRouter::route_by_body(Request& request, std::string& body) {
   if (!wants_request_body(request)) return Continue{};
-  rapidjson::Document doc;
+  json::Document doc;
   doc.Parse(body.data(), body.size());
   if (doc.HasParseError() || !doc.IsObject()) return Continue{};
   auto model = doc.FindMember("model");

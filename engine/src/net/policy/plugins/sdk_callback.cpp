@@ -72,7 +72,7 @@ Result<std::vector<HeaderField>> parse_headers(const Value& map, const char* whe
 
 // The long but flat walk over the answer's optional members.
 Result<CallbackAnswer> parse_answer(std::string_view line) {
-  rapidjson::Document doc;
+  json::Document doc;
   doc.Parse(line.data(), line.size());
   if (doc.HasParseError() || !doc.IsObject())
     return invalid_argument("the answer is not a JSON object");

@@ -3,6 +3,7 @@
 #include <rapidjson/document.h>
 
 #include "core/ascii.h"
+#include "core/json.h"
 #include "net/policy/body_replacement.h"
 #include "net/policy/plugin_registry.h"
 
@@ -51,7 +52,7 @@ void absorb(const rapidjson::Value& doc, UsageSeen& seen) {
 }
 
 void absorb_text(std::string_view text, UsageSeen& seen) {
-  rapidjson::Document doc;
+  json::Document doc;
   doc.Parse(text.data(), text.size());
   if (!doc.HasParseError()) absorb(doc, seen);
 }
