@@ -2,7 +2,8 @@
 // shapes at will: method, target, header fields (Host included), and the names its destination
 // was reached by (Host, TLS SNI, the DNS name dialled), each from a list of bound and unbound
 // names or raw bytes. Two secrets: one bound to api.openai.com, one to *.example.com whose value
-// needs percent-encoding in a target.
+// needs percent-encoding in a target (values start with text no engine message holds, so a value
+// in an event can only come from the engine's knowledge or the guest's own bytes).
 // Invariants (the injector's promise, secret_injector.h): a secret's value (either spelling)
 // appears in the request afterwards more often than the guest wrote it only when the request's
 // host, its DNS name and its SNI (if any) all name one host the secret is bound to; a denied
@@ -30,7 +31,7 @@ struct Secret {
 };
 constexpr Secret kSecrets[] = {
     {"OPENAI_KEY", "sk-live-Q7f0a91c", "MATCHLOCK_PH_OPENAI_7c1e", "api.openai.com"},
-    {"EXAMPLE_TOKEN", "tok en/%\"two", "MATCHLOCK_PH_EXAMPLE_93ab", "*.example.com"},
+    {"EXAMPLE_TOKEN", "Zq0 en/%\"two", "MATCHLOCK_PH_EXAMPLE_93ab", "*.example.com"},
 };
 // The names the request's layers may give; the last is "raw bytes from the input".
 constexpr const char* kNames[] = {"api.openai.com", "x.example.com", "evil.com", ""};
@@ -67,12 +68,17 @@ size_t value_count(std::string_view text, const Secret& s) {
 
 class EventText : public policy::EventSink {
  public:
-  void on_decision(const policy::PolicyEvent& e) override { text += e.host + e.reason + '\n'; }
+  // Each field on its own line, as the event log keeps them apart: a value must not be formed
+  // across two fields (a key "host" followed by a host "ok..." reads "...tok...").
+  void on_decision(const policy::PolicyEvent& e) override {
+    text += e.host + '\n' + e.reason + '\n';
+  }
   void on_event(const policy::Event& e) override {
-    text += e.plugin + e.summary + '\n';
+    text += e.plugin + '\n' + e.summary + '\n';
     for (const auto& tag : e.tags) text += tag + '\n';
     for (const auto& field : e.data) {
-      if (const auto* s = std::get_if<std::string>(&field.value)) text += field.key + *s + '\n';
+      if (const auto* s = std::get_if<std::string>(&field.value))
+        text += field.key + '\n' + *s + '\n';
     }
   }
   std::string text;
