@@ -621,6 +621,22 @@ def secret_injector():
     }
 
 
+# --- http1_response_reader: [chunk][HEAD mask][server closes] + an upstream's bytes ---
+def http1_response_reader():
+    ok = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"
+    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\nTrailer: t\r\n\r\n"
+    return {
+        "length_then_chunked": b"\x07\x00\x00" + ok + chunked,
+        "head_response": b"\x03\x01\x00" + b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + ok,
+        "no_content": b"\x05\x00\x00" + b"HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 304 Not Modified\r\nETag: \"a\"\r\n\r\n" + ok,
+        "interim": b"\x02\x00\x00" + b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n" + ok,
+        "until_close": b"\x0b\x00\x01" + b"HTTP/1.0 200 OK\r\nServer: x\r\n\r\nstreamed until the server closes",
+        "upgrade": b"\x04\x00\x00" + b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello",
+        "sse": b"\x01\x00\x01" + b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: {\"a\":1}\n\ndata: [DONE]\n\n",
+        "bad_length": b"\x06\x00\x00" + b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+    }
+
+
 HARNESSES = {
     "rpc_line_framer": rpc_line_framer,
     "rpc_request": rpc_request,
@@ -645,6 +661,7 @@ HARNESSES = {
     "vhost_user": vhost_user,
     "guest_network": guest_network,
     "secret_injector": secret_injector,
+    "http1_response_reader": http1_response_reader,
 }
 
 
