@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <functional>
 #include <set>
+#include <unordered_map>
 
 #include "core/ascii.h"
 #include "dockerbuild/word_expansion.h"
@@ -159,10 +159,8 @@ class Planner {
         return line_error(ins.line, "invalid name for build stage: \"" + words[2] +
                                         "\", name can't start with a number or contain symbols");
       }
-      for (const Stage& other : plan_.stages) {
-        if (other.name == stage.name) {
-          return line_error(ins.line, "duplicate stage name \"" + stage.name + "\"");
-        }
+      if (stage_by_name_.count(stage.name)) {
+        return line_error(ins.line, "duplicate stage name \"" + stage.name + "\"");
       }
     } else if (words.size() != 1) {
       return line_error(ins.line, "FROM requires either one or three arguments");
@@ -174,10 +172,10 @@ class Planner {
     }
     stage.base = *base;
     // Only earlier stages: a later stage's name in FROM is an image reference, as in BuildKit.
-    std::string base_lower = lower(stage.base);
-    for (const Stage& other : plan_.stages) {
-      if (!other.name.empty() && other.name == base_lower) stage.base_stage = other.index;
+    if (auto earlier = stage_by_name_.find(lower(stage.base)); earlier != stage_by_name_.end()) {
+      stage.base_stage = earlier->second;
     }
+    if (!stage.name.empty()) stage_by_name_.emplace(stage.name, stage.index);
     plan_.stages.push_back(std::move(stage));
     return {};
   }
@@ -187,12 +185,9 @@ class Planner {
       plan_.target = plan_.stages.size() - 1;
       return {};
     }
-    std::string wanted = lower(target);
-    for (const Stage& stage : plan_.stages) {
-      if (stage.name == wanted) {
-        plan_.target = stage.index;
-        return {};
-      }
+    if (auto named = stage_by_name_.find(lower(target)); named != stage_by_name_.end()) {
+      plan_.target = named->second;
+      return {};
     }
     return invalid_argument("target stage \"" + target + "\" could not be found");
   }
@@ -230,10 +225,8 @@ class Planner {
       if (index < plan_.stages.size()) return index;
       return std::nullopt;
     }
-    std::string wanted = lower(value);
-    for (const Stage& s : plan_.stages) {
-      if (!s.name.empty() && s.name == wanted) return s.index;
-    }
+    auto named = stage_by_name_.find(lower(value));
+    if (named != stage_by_name_.end()) return named->second;
     return std::nullopt;
   }
 
@@ -251,23 +244,37 @@ class Planner {
   }
 
   // Depth-first from the target, dependencies first. A COPY --from may name a later stage
-  // (BuildKit allows it) as long as no stage ends up needing itself.
+  // (BuildKit allows it) as long as no stage ends up needing itself. The walk keeps its own
+  // stack: a chain of 60 000 stages (each FROM the one before) overflowed the call stack.
   Status order_stages() {
     enum class Mark { kNone, kVisiting, kDone };
     std::vector<Mark> marks(plan_.stages.size(), Mark::kNone);
-    std::function<Status(size_t)> visit = [&](size_t i) -> Status {
-      if (marks[i] == Mark::kDone) return {};
-      if (marks[i] == Mark::kVisiting) {
-        return invalid_argument("circular dependency detected on stage: " +
-                                plan_.stages[i].display_name());
-      }
-      marks[i] = Mark::kVisiting;
-      for (size_t dep : dependencies(plan_.stages[i])) MATCHLOCK_TRY(visit(dep));
-      marks[i] = Mark::kDone;
-      plan_.order.push_back(i);
-      return {};
+    struct Frame {
+      size_t stage;
+      std::vector<size_t> deps;
+      size_t next = 0;  // the dependency to visit next
     };
-    return visit(plan_.target);
+    std::vector<Frame> stack;
+    stack.push_back({plan_.target, dependencies(plan_.stages[plan_.target])});
+    marks[plan_.target] = Mark::kVisiting;
+    while (!stack.empty()) {
+      Frame& top = stack.back();
+      if (top.next == top.deps.size()) {
+        marks[top.stage] = Mark::kDone;
+        plan_.order.push_back(top.stage);
+        stack.pop_back();
+        continue;
+      }
+      const size_t dep = top.deps[top.next++];
+      if (marks[dep] == Mark::kDone) continue;
+      if (marks[dep] == Mark::kVisiting) {
+        return invalid_argument("circular dependency detected on stage: " +
+                                plan_.stages[dep].display_name());
+      }
+      marks[dep] = Mark::kVisiting;
+      stack.push_back({dep, dependencies(plan_.stages[dep])});  // `top` is invalid from here
+    }
+    return {};
   }
 
   void report_unused_args() {
@@ -285,6 +292,7 @@ class Planner {
   const Dockerfile& df_;
   const BuildArgs& build_args_;
   BuildPlan plan_;
+  std::unordered_map<std::string, size_t> stage_by_name_;  // named stages (names are unique)
   std::map<std::string, std::string> globals_;
   std::set<std::string> declared_;                          // global ARG names
   std::map<size_t, std::set<std::string>> stage_declared_;  // stage index -> ARG names

@@ -107,11 +107,18 @@ class ShellLexer {
 
   // Reads up to `stop` (consumed; kEnd = the whole text). raw_escapes is the lexer's mode for
   // this stretch: `${A#pat}` keeps escapes so that the pattern sees them.
+  // Each nested `${...}` recurses here: a Dockerfile nesting 100 000 of them overflowed the
+  // stack, so nesting is bounded (real Dockerfiles nest two or three).
   Result<Expanded> process_until(int stop, bool raw_escapes) {
+    if (depth_ >= kMaxNesting) {
+      return syntax_error("substitutions nested deeper than " + std::to_string(kMaxNesting));
+    }
+    ++depth_;
     const bool saved_raw = raw_escapes_;
     raw_escapes_ = raw_escapes;
     auto result = process_until_inner(stop);
     raw_escapes_ = saved_raw;
+    --depth_;
     return result;
   }
 
@@ -319,8 +326,11 @@ class ShellLexer {
     return replace_shell_pattern(value.value_or(""), pattern->text, replacement->text, all);
   }
 
+  static constexpr int kMaxNesting = 128;
+
   std::string_view text_;
   size_t pos_ = 0;
+  int depth_ = 0;
   const VariableLookup& lookup_;
   int escape_;
   LexOptions options_;
@@ -331,7 +341,12 @@ Result<Expanded> lex(std::string_view text, const VariableLookup& lookup, char e
                      const LexOptions& options) {
   auto result = ShellLexer(text, lookup, escape, options).run();
   if (!result.ok()) {
-    return result.error().with_context("failed to process \"" + std::string(text) + "\"");
+    // The text as written, but only its start: an error line must stay one readable line.
+    constexpr size_t kShown = 80;
+    const std::string shown = text.size() > kShown ? std::string(text.substr(0, kShown)) + "... (" +
+                                                         std::to_string(text.size()) + " bytes)"
+                                                   : std::string(text);
+    return result.error().with_context("failed to process \"" + shown + "\"");
   }
   return result;
 }

@@ -281,3 +281,19 @@ TEST_CASE("arg_declarations_several_per_line_with_quotes", "[build][plan]") {
   CHECK_FALSE(parse_arg_definitions("", '\\'));
   CHECK_FALSE(parse_arg_definitions("=x", '\\'));
 }
+
+// Ordering recursed once per stage: a chain of 60 000 stages, each FROM the one before,
+// overflowed the stack and `matchlock build` died with SIGSEGV.
+TEST_CASE("plan_orders_a_chain_of_sixty_thousand_stages", "[build][plan]") {
+  std::vector<Instruction> lines{shell_form(1, "FROM", "busybox AS s0")};
+  constexpr int kStages = 60000;
+  for (int i = 1; i < kStages; ++i) {
+    lines.push_back(
+        shell_form(i + 1, "FROM", "s" + std::to_string(i - 1) + " AS s" + std::to_string(i)));
+  }
+  auto plan = plan_build(dockerfile(std::move(lines)), {}, "");
+  REQUIRE(plan);
+  REQUIRE(plan->order.size() == kStages);
+  CHECK(plan->order.front() == 0);
+  CHECK(plan->order.back() == kStages - 1);
+}

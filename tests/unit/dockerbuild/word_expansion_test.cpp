@@ -227,3 +227,20 @@ TEST_CASE("patterns with many stars match in polynomial time", "[dockerbuild][pa
   CHECK(*trim_shell_pattern_prefix(value, alternating + "x", true) == value);
   CHECK(*trim_shell_pattern_suffix(value, "x" + alternating, false) == value);
 }
+
+// Each nested ${...} recursed once: 100 000 of them overflowed the stack and `matchlock build`
+// died with SIGSEGV. Nesting is bounded and refused with an error.
+TEST_CASE("substitutions nested beyond the limit are an error, not a crash", "[build][expand]") {
+  auto nested = [](int depth) {
+    std::string word;
+    for (int i = 0; i < depth; ++i) word += "${UNSET:-";
+    word += "v";
+    return word + std::string(depth, '}');
+  };
+  CHECK(expand(nested(100)) == "v");
+  auto deep = expand_word(nested(100000), kEnv, '\\');
+  REQUIRE_FALSE(deep.ok());
+  const std::string& message = deep.error().message;
+  CHECK(message.ends_with("... (1000001 bytes)\": substitutions nested deeper than 128"));
+  CHECK(message.size() < 200);  // the word is quoted by its start only
+}
