@@ -637,6 +637,22 @@ def http1_response_reader():
     }
 
 
+# --- qmp_client: [read size] + what QEMU writes on the QMP socket ---
+def qmp_client():
+    greeting = compact({"QMP": {"version": {"qemu": {"micro": 2, "minor": 0, "major": 10}, "package": ""}, "capabilities": []}}) + b"\n"
+    ok = b'{"return": {}}\n'
+    status = b'{"return": {"running": true, "singlestep": false, "status": "running"}}\n'
+    port = compact({"timestamp": {"seconds": 1, "microseconds": 2}, "event": "VSERPORT_CHANGE",
+                    "data": {"open": False, "id": "matchlock-ctl"}}) + b"\n"
+    migration = compact({"event": "MIGRATION", "data": {"status": "completed"}}) + b"\n"
+    return {
+        "session": b"\x07" + greeting + ok + status + ok + ok + status,
+        "events_between_replies": b"\x03" + greeting + ok + port + status + migration + ok + b'{"error": {"class": "GenericError", "desc": "no"}}\n' + status,
+        "no_greeting": b"\x10" + ok + port,
+        "garbage_lines": b"\x01" + greeting + b"not json\n[1,2]\n" + ok + b'{"event": 5}\n{"return": [' + b"[" * 600 + b"\n" + status,
+    }
+
+
 HARNESSES = {
     "rpc_line_framer": rpc_line_framer,
     "rpc_request": rpc_request,
@@ -662,6 +678,7 @@ HARNESSES = {
     "guest_network": guest_network,
     "secret_injector": secret_injector,
     "http1_response_reader": http1_response_reader,
+    "qmp_client": qmp_client,
 }
 
 
