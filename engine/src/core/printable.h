@@ -25,4 +25,11 @@ inline std::string printable(std::string_view text) {
   return out;
 }
 
+// `text` if it is short, else its first `shown` bytes and how long it was: an error line that
+// quotes a user's word stays one readable line however long the word.
+inline std::string abbreviated(std::string_view text, size_t shown = 80) {
+  if (text.size() <= shown) return std::string(text);
+  return std::string(text.substr(0, shown)) + "... (" + std::to_string(text.size()) + " bytes)";
+}
+
 }  // namespace matchlock

@@ -9,6 +9,9 @@ namespace matchlock::dockerbuild {
 
 namespace {
 
+// The longest pattern line: matching recurses once per token, and no real path is longer.
+constexpr size_t kMaxPatternBytes = 4096;
+
 using GlobToken = DockerIgnore::GlobToken;
 using Pattern = DockerIgnore::Pattern;
 
@@ -268,6 +271,10 @@ Result<DockerIgnore> DockerIgnore::parse(std::string_view text) {
     if (line.starts_with('#')) continue;  // only at the very start of the line
     line = trim(line);
     if (line.empty()) continue;
+    if (line.size() > kMaxPatternBytes) {
+      return invalid_argument("line " + std::to_string(lines.number()) + ": pattern longer than " +
+                              std::to_string(kMaxPatternBytes) + " bytes");
+    }
     const bool exception = line.front() == '!';
     if (exception) line = trim(line.substr(1));
     std::string cleaned;

@@ -5,6 +5,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/printable.h"
 #include "dockerbuild/utf8_text.h"
 
 namespace matchlock::dockerbuild {
@@ -17,8 +18,15 @@ struct Token {
 };
 using Tokens = std::vector<Token>;
 
+// Matching recurses once per token: a pattern of 300 000 characters overflowed the stack.
+constexpr size_t kMaxPatternChars = 4096;
+
 Result<Tokens> compile(std::string_view pattern) {
   const std::u32string chars = utf8_decode(pattern);
+  if (chars.size() > kMaxPatternChars) {
+    return invalid_argument("pattern longer than " + std::to_string(kMaxPatternChars) +
+                            " characters in substitution");
+  }
   Tokens tokens;
   for (size_t i = 0; i < chars.size(); ++i) {
     const char32_t ch = chars[i];
@@ -32,7 +40,7 @@ Result<Tokens> compile(std::string_view pattern) {
       if (i + 1 >= chars.size() ||
           (chars[i + 1] != U'*' && chars[i + 1] != U'?' && chars[i + 1] != U'\\')) {
         const std::string what = i + 1 < chars.size() ? utf8_encode(chars.substr(i + 1, 1)) : "";
-        return invalid_argument("invalid pattern (" + std::string(pattern) +
+        return invalid_argument("invalid pattern (" + abbreviated(pattern) +
                                 ") in substitution: invalid escape '\\" + what + "'");
       }
       tokens.push_back({Token::Kind::kLiteral, chars[++i]});

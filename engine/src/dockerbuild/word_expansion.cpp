@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/printable.h"
 #include "dockerbuild/shell_pattern.h"
 
 namespace matchlock::dockerbuild {
@@ -342,11 +343,7 @@ Result<Expanded> lex(std::string_view text, const VariableLookup& lookup, char e
   auto result = ShellLexer(text, lookup, escape, options).run();
   if (!result.ok()) {
     // The text as written, but only its start: an error line must stay one readable line.
-    constexpr size_t kShown = 80;
-    const std::string shown = text.size() > kShown ? std::string(text.substr(0, kShown)) + "... (" +
-                                                         std::to_string(text.size()) + " bytes)"
-                                                   : std::string(text);
-    return result.error().with_context("failed to process \"" + shown + "\"");
+    return result.error().with_context("failed to process \"" + abbreviated(text) + "\"");
   }
   return result;
 }

@@ -155,3 +155,13 @@ TEST_CASE("dockerignore_bad_patterns_are_errors_naming_the_line", "[build][docke
   CHECK_FALSE(DockerIgnore::parse("[a-]").ok());
   CHECK(DockerIgnore::parse("a]").ok());
 }
+
+// Matching recursed once per pattern token: a line of 300 000 '*/' overflowed the stack.
+TEST_CASE("dockerignore_refuses_a_pattern_longer_than_a_path_can_be", "[build][dockerignore]") {
+  std::string line;
+  while (line.size() < 300000) line += "*/";
+  auto r = DockerIgnore::parse("node_modules\n" + line + "x\n");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message == "line 2: pattern longer than 4096 bytes");
+  CHECK(DockerIgnore::parse(std::string(4096, 'a')).ok());
+}

@@ -244,3 +244,13 @@ TEST_CASE("substitutions nested beyond the limit are an error, not a crash", "[b
   CHECK(message.ends_with("... (1000001 bytes)\": substitutions nested deeper than 128"));
   CHECK(message.size() < 200);  // the word is quoted by its start only
 }
+
+// Pattern matching recursed once per pattern character: ${A/<300 000 a>/x} on a value as long
+// overflowed the stack.
+TEST_CASE("substitution patterns longer than the limit are an error", "[build][expand]") {
+  const std::string a_run(300000, 'a');
+  auto r = replace_shell_pattern(a_run, a_run, "x", false);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message == "pattern longer than 4096 characters in substitution");
+  CHECK(*replace_shell_pattern(std::string(4096, 'a'), std::string(4096, 'a'), "x", false) == "x");
+}
