@@ -8,6 +8,7 @@
 #include <cstring>
 #include <map>
 #include <utility>
+#include <vector>
 
 namespace matchlock::vfs {
 namespace {
@@ -31,7 +32,22 @@ struct Usage {
 
 struct MemoryProvider::Node {
   explicit Node(std::shared_ptr<Usage> u) : usage(std::move(u)) { ++usage->nodes; }
+  // Children are released with a worklist, not by recursion: a guest nests directories as deep
+  // as it likes with short paths (mkdir n; mv c n/c; mv n c), and releasing 200 000 levels one
+  // destructor inside the other overflowed the owner's stack. A child someone else still holds
+  // (an open handle) keeps its own children; its destructor runs this loop later.
   ~Node() {
+    std::vector<std::shared_ptr<Node>> releasing;
+    auto take_children = [&releasing](Node& n) {
+      for (auto& [name, child] : n.children) releasing.push_back(std::move(child));
+      n.children.clear();
+    };
+    take_children(*this);
+    while (!releasing.empty()) {
+      std::shared_ptr<Node> n = std::move(releasing.back());
+      releasing.pop_back();
+      if (n.use_count() == 1) take_children(*n);
+    }  // each `n` is released childless, so its destructor does not come back here deeper
     usage->bytes -= data.size();
     --usage->nodes;
   }

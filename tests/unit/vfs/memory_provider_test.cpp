@@ -133,3 +133,21 @@ TEST_CASE("memory_provider_change_handles_utime_now_and_omit", "[vfs][memory]") 
   ch.mtime = timespec{0, UTIME_NOW};
   CHECK(p.change("f", ch)->mtime.tv_sec > 100);
 }
+
+// A guest can nest directories as deep as it likes with short paths only: make a directory,
+// move the chain into it, rename it back. Releasing such a tree recursed once per level and
+// overflowed the owner's stack when the sandbox ended.
+TEST_CASE("memory_provider_releases_a_tree_deeper_than_the_stack", "[vfs][memory]") {
+  const Caller caller{1000, 1000, 1};
+  auto p = std::make_unique<MemoryProvider>();
+  REQUIRE(p->mkdir("c", 0755, caller));
+  constexpr int kDepth = 200000;
+  for (int i = 0; i < kDepth; ++i) {
+    REQUIRE(p->mkdir("n", 0755, caller));
+    REQUIRE(p->rename("c", "n/c", 0));
+    REQUIRE(p->rename("n", "c", 0));
+  }
+  REQUIRE(p->stat("c/c/c/c"));
+  p.reset();  // the whole chain is released here
+  SUCCEED("released");
+}
