@@ -11,6 +11,7 @@
 #include "cli/sandbox_lookup.h"
 #include "cli/sandbox_teardown.h"
 #include "core/paths.h"
+#include "core/remove_tree.h"
 #include "dockerbuild/build_leftovers.h"
 #include "state/reconcile.h"
 
@@ -98,7 +99,7 @@ int collect_orphans(state::StateStore& store, const std::string& only) {
     if (!only.empty() && name != only) continue;
     only_seen = true;
     std::error_code ec;
-    std::filesystem::remove_all(vms / name, ec);
+    remove_tree(vms / name, ec);
     if (ec) {
       fail("gc: remove " + (vms / name).string() + ": " + ec.message(), 1);
       ++failures;

@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "core/paths.h"
+#include "core/remove_tree.h"
 #include "state/reconcile.h"
 
 namespace matchlock::cli {
@@ -54,7 +55,7 @@ Status remove_sandbox(state::StateStore& store, const state::SandboxRow& row) {
     return q.error().with_context("remove " + row.id);
   }
   std::error_code ec;
-  std::filesystem::remove_all(sandbox_dir(row.id), ec);
+  remove_tree(sandbox_dir(row.id), ec);
   if (ec) return io_error("remove " + sandbox_dir(row.id).string() + ": " + ec.message());
   auto st = store.remove_sandbox(row.id);
   if (!st.ok() && st.error().code != ErrorCode::kNotFound) return st;

@@ -12,6 +12,7 @@
 
 #include "core/log.h"
 #include "core/paths.h"
+#include "core/remove_tree.h"
 #include "core/unique_fd.h"
 #include "dockerbuild/build_cache.h"
 #include "dockerbuild/build_leftovers.h"
@@ -100,7 +101,7 @@ class TempDir {
   TempDir(TempDir&& o) noexcept : path_(std::move(o.path_)) { o.path_.clear(); }
   ~TempDir() {
     std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
+    if (!path_.empty()) remove_tree(path_, ec);
   }
   const fs::path& path() const { return path_; }
 

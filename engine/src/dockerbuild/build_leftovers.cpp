@@ -7,6 +7,7 @@
 #include <charconv>
 
 #include "core/paths.h"
+#include "core/remove_tree.h"
 
 namespace matchlock::dockerbuild {
 namespace fs = std::filesystem;
@@ -48,7 +49,7 @@ int remove_dead_build_scratch(const fs::path& root,
     pid_t pid = owner_of(entry.path().filename().string());
     if (pid == 0 || running(pid)) continue;
     std::error_code rm;
-    fs::remove_all(entry.path(), rm);
+    remove_tree(entry.path(), rm);
     if (rm) {
       ++failures;
     } else if (removed) {

@@ -16,6 +16,7 @@
 
 #include "core/log.h"
 #include "core/paths.h"
+#include "core/remove_tree.h"
 #include "image/archive_reader.h"
 #include "image/built_image.h"
 #include "image/content_store.h"
@@ -39,7 +40,7 @@ struct TreeGuard {
   ~TreeGuard() {
     if (path.empty()) return;
     std::error_code ec;
-    fs::remove_all(path, ec);
+    remove_tree(path, ec);
   }
 };
 
@@ -401,7 +402,7 @@ Status LocalImageStore::collect_garbage() {
   for (const auto& de : fs::directory_iterator(tmp_dir(), ec)) {
     std::string file = de.path().filename().string();
     if (file.starts_with("blob-") || file.starts_with("debugfs-")) ::unlink(de.path().c_str());
-    if (file.starts_with("staging-")) fs::remove_all(de.path(), ec);
+    if (file.starts_with("staging-")) remove_tree(de.path(), ec);
   }
   return {};
 }

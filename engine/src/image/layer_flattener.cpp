@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/remove_tree.h"
 #include "image/archive_util.h"
 
 namespace matchlock::image {
@@ -106,7 +107,7 @@ Status LayerFlattener::remove_lower(const std::string& rel) {
   // A whiteout through a symlinked or missing parent names nothing in our tree.
   if (rel.empty() || !check_parents(rel).ok()) return {};
   std::error_code ec;
-  std::filesystem::remove_all(abs(rel), ec);  // never follows symlinks
+  remove_tree(abs(rel), ec);  // never follows symlinks
   if (ec) return io_error("remove " + rel + ": " + ec.message());
   forget(rel);
   return {};
@@ -153,7 +154,7 @@ Status LayerFlattener::clear_replaced_path(const std::string& rel, bool new_is_d
   if (::lstat(abs(rel).c_str(), &st) != 0) return {};
   if (new_is_dir && S_ISDIR(st.st_mode)) return {};
   std::error_code ec;
-  std::filesystem::remove_all(abs(rel), ec);
+  remove_tree(abs(rel), ec);
   if (ec) return io_error("replace " + rel + ": " + ec.message());
   forget(rel);
   return {};

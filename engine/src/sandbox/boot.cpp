@@ -15,6 +15,7 @@
 #include "core/knobs.h"
 #include "core/log.h"
 #include "core/paths.h"
+#include "core/remove_tree.h"
 #include "sandbox/file_tail.h"
 #include "sandbox/network_policy.h"
 #include "sandbox/options_record.h"
@@ -233,7 +234,7 @@ void Boot::register_sandbox(StepDone done) {
   auto inserted = r.state->insert_sandbox(row);
   if (!inserted.ok()) {
     std::error_code ec;
-    std::filesystem::remove_all(r.dir, ec);
+    remove_tree(r.dir, ec);
     return done(inserted.error());
   }
   undo_.push_back([this] { sandbox_->remove_files_and_state(); });

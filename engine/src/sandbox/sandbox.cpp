@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "core/paths.h"
+#include "core/remove_tree.h"
 #include "net/intercept/intercept_policy.h"
 #include "sandbox/boot.h"
 #include "sandbox/crash_report.h"
@@ -256,14 +257,14 @@ void Sandbox::remove_files_and_state() {
     // Keep the record and logs for inspection; the disk goes (it is the bulk). A crashed
     // record keeps saying so.
     std::filesystem::remove(r.dir / "upper.ext4", ec);
-    std::filesystem::remove_all(r.dir / "vfs", ec);  // overlay changes vanish with the sandbox
+    remove_tree(r.dir / "vfs", ec);  // overlay changes vanish with the sandbox
     if (r.state && !crashed) {
       warn_if_failed(r.state->set_status(id_, "stopped"));
       warn_if_failed(r.state->append_lifecycle(id_, "stopped", ""));
     }
     return;
   }
-  std::filesystem::remove_all(r.dir, ec);
+  remove_tree(r.dir, ec);
   if (ec) log::warn("remove " + r.dir.string() + ": " + ec.message());
   if (r.state) warn_if_failed(r.state->remove_sandbox(id_));
 }

@@ -16,6 +16,7 @@
 #include "core/knobs.h"
 #include "core/log.h"
 #include "core/paths.h"
+#include "core/remove_tree.h"
 #include "image/content_store.h"
 #include "image/digest.h"
 
@@ -245,7 +246,7 @@ Status SavedGuestStore::remove(const std::string& key) const {
   if (lock && ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) return Status();  // being written
   std::error_code ec;
   fs::remove(root_ / key / kMetaFile, ec);  // first: a half-removed save is never found
-  fs::remove_all(root_ / key, ec);
+  remove_tree(root_ / key, ec);
   if (ec) return io_error("remove saved guest " + key + ": " + ec.message());
   fs::remove(lock_path, ec);
   return Status();
