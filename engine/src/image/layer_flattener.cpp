@@ -231,6 +231,14 @@ Status LayerFlattener::apply_layer(const std::filesystem::path& layer) {
       ++stats_.skipped_special;
       continue;
     }
+    // Linux has no symlink without a target; libarchive would make a regular file instead, with
+    // the entry's mode (a sticky or setuid bit among them).
+    if (!hardlink && type == AE_IFLNK) {
+      const char* target = archive_entry_symlink(e);
+      if (!target || !*target) {
+        return invalid_argument("layer entry \"" + *rel + "\" is a symbolic link without a target");
+      }
+    }
     EntryMeta meta;
     meta.uid = static_cast<uint32_t>(archive_entry_uid(e));
     meta.gid = static_cast<uint32_t>(archive_entry_gid(e));
@@ -252,8 +260,9 @@ Status LayerFlattener::apply_layer(const std::filesystem::path& layer) {
       // and libarchive would then write it through the new name and apply this entry's mode
       // (setuid bits among them) to the shared inode: with size 0 it only makes the link.
       archive_entry_set_size(e, 0);
-    } else if (type != AE_IFLNK) {
+    } else {
       // On the host: owner can always traverse/read (for mkfs), never setuid/setgid/sticky.
+      // Symlinks too: their mode is unused, unless libarchive ever writes one as something else.
       mode_t perm = archive_entry_perm(e) & 0777;
       archive_entry_set_perm(e, perm | (type == AE_IFDIR ? 0700 : 0600));
     }

@@ -199,6 +199,23 @@ TEST_CASE("a hardlink carrying data and a setuid mode changes neither its target
   CHECK(f.flat->metadata().at("usr/bin/tool2").mode == (S_IFREG | 0755));
 }
 
+// Found by fuzz/layer_flattener: libarchive writes a symlink entry without a target as a
+// regular file with the entry's mode, so a layer planted a sticky (or setuid) file on the host.
+TEST_CASE("a symlink without a target is refused and leaves no special bit on the host",
+          "[image][flatten]") {
+  Flatten f;
+  std::string layer = raw_tar_entry("etc/", '5', 0755, "") +
+                      raw_tar_entry("etc/odd", '2', 01510, "", "") + std::string(1024, '\0');
+  auto applied = f.apply(layer);
+  REQUIRE_FALSE(applied.ok());
+  CHECK(applied.error().message == "layer entry \"etc/odd\" is a symbolic link without a target");
+  CHECK_FALSE(f.exists("etc/odd"));
+  // Every other symlink still works (its mode is sanitised like a file's, and ignored).
+  Flatten g;
+  REQUIRE(g.apply(raw_tar_entry("lnk", '2', 06777, "", "target") + std::string(1024, '\0')).ok());
+  CHECK(fs::read_symlink(g.staging / "lnk") == "target");
+}
+
 TEST_CASE("absolute symlinks are never followed onto the host", "[image][flatten]") {
   TempDir host;
   write_file(host / "victim/secret", "host data");
