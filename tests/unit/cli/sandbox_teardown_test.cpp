@@ -12,25 +12,15 @@
 #include "cli/host_checks.h"
 #include "core/paths.h"
 #include "core/unique_fd.h"
+#include "temp_dir.h"
+
+using matchlock::testing::TempDir;
 
 namespace fs = std::filesystem;
 using matchlock::cli::orphan_folders;
 using matchlock::cli::remove_leftover_files;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "matchlock-teardown-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 void touch(const fs::path& p) {
   std::ofstream(p) << "x";

@@ -1,6 +1,7 @@
 // remove_tree against what a guest can leave in an overlay mount's upper directory: a tree far
 // deeper than the open-file limit, symlinks pointing out of it, files and empty directories.
 #include "core/remove_tree.h"
+#include "temp_dir.h"
 
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -11,22 +12,11 @@
 #include <filesystem>
 #include <fstream>
 
+using matchlock::testing::TempDir;
+
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "matchlock-remove-tree-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    matchlock::remove_tree(path, ec);
-  }
-};
 
 // Nests `levels` directories under `dir`/c with short paths only, the way a guest can.
 void nest(const fs::path& dir, int levels) {

@@ -15,25 +15,15 @@
 
 #include "net/policy/pipeline.h"
 #include "net/policy/plugins/secret_injector.h"
+#include "temp_dir.h"
+
+using matchlock::testing::TempDir;
 
 using namespace matchlock;
 using namespace matchlock::net::policy;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "matchlock-event-log-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-};
 
 std::vector<std::string> read_lines(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

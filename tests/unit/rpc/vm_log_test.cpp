@@ -11,23 +11,14 @@
 #include "core/uv.h"
 #include "rpc/log_stream.h"
 #include "rpc/vm_log.h"
+#include "temp_dir.h"
+
+using matchlock::testing::TempDir;
 
 using namespace matchlock;
 using namespace matchlock::rpc;
 
 namespace {
-
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "ml-vmlog-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
 
 void append(const std::filesystem::path& p, const std::string& bytes) {
   std::ofstream(p, std::ios::binary | std::ios::app) << bytes;

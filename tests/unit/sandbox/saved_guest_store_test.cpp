@@ -10,24 +10,15 @@
 #include "sandbox/saved_guest_key.h"
 #include "sandbox/saved_guest_store.h"
 #include "sandbox/warm_start.h"
+#include "temp_dir.h"
+
+using matchlock::testing::TempDir;
 
 using namespace matchlock::sandbox;
 using matchlock::file_identity;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/saved-guest-test-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 SavedGuestKeyInputs some_inputs() {
   SavedGuestKeyInputs in;

@@ -20,12 +20,15 @@
 #include <sstream>
 #include <thread>
 
+#include "temp_dir.h"
 #include "vfs/mount_table.h"
 #include "vfs/vfs_service.h"
 #include "vm/guest_migration.h"
 #include "vm/qemu_command.h"
 #include "vm/qemu_process.h"
 #include "vm/qmp_client.h"
+
+using matchlock::testing::TempDir;
 
 using namespace matchlock;
 namespace fs = std::filesystem;
@@ -59,19 +62,6 @@ bool qemu_can_migrate_vhost_user_fs() {
   }
   return true;
 }
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "matchlock-migration-XXXXXX").string();
-    REQUIRE(::mkdtemp(t.data()));
-    path = t;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 struct Loop {
   uv_loop_t loop{};

@@ -13,8 +13,11 @@
 #include <fstream>
 #include <string>
 
+#include "temp_dir.h"
 #include "vm/passed_files.h"
 #include "vm/qemu_confinement.h"
+
+using matchlock::testing::TempDir;
 
 using namespace matchlock;
 using namespace matchlock::vm;
@@ -57,16 +60,6 @@ int confine_in_child(const Confinement& c) {
   REQUIRE(WIFEXITED(status));
   return WEXITSTATUS(status);
 }
-
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    std::string t = (std::filesystem::temp_directory_path() / "ml-passed-XXXXXX").string();
-    REQUIRE(::mkdtemp(t.data()) != nullptr);
-    path = t;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 std::string read_fd(int fd) {
   std::ifstream in("/proc/self/fd/" + std::to_string(fd));
