@@ -13,11 +13,13 @@
 #include <string>
 
 #include "fuzz_check.h"
+#include "fuzz_loop.h"
 #include "guest_client/guest_connection.h"
 #include "guest_protocol/frame_codec.h"
 
 namespace gc = matchlock::guest_client;
 namespace gp = matchlock::guest_protocol;
+using matchlock::fuzz::shared_loop;
 
 namespace {
 
@@ -27,14 +29,6 @@ struct Ends {
   int exec = 0, port = 0, read = 0, list = 0, stat = 0;
   bool exec_output_after_end = false;
 };
-
-// One event loop for the whole run: creating one per input cost more than the input itself.
-uv_loop_t* shared_loop() {
-  static uv_loop_t loop;
-  static const bool ready = uv_loop_init(&loop) == 0;
-  FUZZ_CHECK(ready);
-  return &loop;
-}
 
 class Harness {
  public:
@@ -53,9 +47,8 @@ class Harness {
     stat_.reset();
     conn_.reset();
     ::close(guest_fd_);
-    uv_run(&loop_, UV_RUN_NOWAIT);
     // A closed connection leaves nothing on the loop for the next input.
-    FUZZ_CHECK(!uv_loop_alive(&loop_));
+    matchlock::fuzz::check_loop_empty();
   }
 
   bool handshake() {

@@ -15,14 +15,13 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <csignal>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
 
 #include "fuzz_check.h"
 #include "fuzz_input.h"
+#include "fuzz_loop.h"
 #include "net/network_stack.h"
 #include "net/policy_hook.h"
 #include "net/stack/addresses.h"
@@ -30,6 +29,7 @@
 namespace net = matchlock::net;
 using matchlock::UniqueFd;
 using matchlock::fuzz::InputReader;
+using matchlock::fuzz::shared_loop;
 
 namespace {
 
@@ -49,13 +49,6 @@ class AllowNothing : public net::PolicyHook {
   net::GateDecision gate(const net::policy::Request&) override { return {false, "fuzzing"}; }
   bool may_dial(uint32_t, const std::string&) override { return false; }
 };
-
-uv_loop_t* shared_loop() {
-  static uv_loop_t loop;
-  static const bool ready = uv_loop_init(&loop) == 0;
-  FUZZ_CHECK(ready);
-  return &loop;
-}
 
 uint16_t be16(const uint8_t* p) {
   return static_cast<uint16_t>((p[0] << 8) | p[1]);
@@ -96,8 +89,7 @@ class Harness {
   ~Harness() {
     stack_.reset();
     guest_.reset();
-    uv_run(shared_loop(), UV_RUN_NOWAIT);
-    FUZZ_CHECK(!uv_loop_alive(shared_loop()));
+    matchlock::fuzz::check_loop_empty();
   }
 
   void run() {
@@ -229,12 +221,7 @@ class Harness {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const bool once = [] {
-    std::signal(SIGPIPE, SIG_IGN);
-    ::setenv("MATCHLOCK_LOG", "error", 0);
-    return true;
-  }();
-  (void)once;
+  matchlock::fuzz::engine_process_settings();
   InputReader in(data, size);
   Harness h(in);
   h.run();

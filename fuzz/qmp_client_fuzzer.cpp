@@ -16,20 +16,15 @@
 
 #include "core/json.h"
 #include "fuzz_check.h"
+#include "fuzz_loop.h"
 #include "sandbox/agent_port_watch.h"
 #include "vm/qemu_command.h"
 #include "vm/qmp_client.h"
 
 namespace vm = matchlock::vm;
+using matchlock::fuzz::shared_loop;
 
 namespace {
-
-uv_loop_t* shared_loop() {
-  static uv_loop_t loop;
-  static const bool ready = uv_loop_init(&loop) == 0;
-  FUZZ_CHECK(ready);
-  return &loop;
-}
 
 void check_json(const std::string& text, bool object) {
   matchlock::json::Document d;
@@ -102,7 +97,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(counts->answers == counts->commands_sent);
   FUZZ_CHECK(counts->ends == 1);
   client.reset();
-  uv_run(shared_loop(), UV_RUN_NOWAIT);
-  FUZZ_CHECK(!uv_loop_alive(shared_loop()));
+  matchlock::fuzz::check_loop_empty();
   return 0;
 }

@@ -20,8 +20,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <csignal>
-#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <iterator>
@@ -32,11 +30,13 @@
 
 #include "fuzz_check.h"
 #include "fuzz_input.h"
+#include "fuzz_loop.h"
 #include "vfs/vhost_user_backend.h"
 
 namespace vfs = matchlock::vfs;
 using matchlock::UniqueFd;
 using matchlock::fuzz::InputReader;
+using matchlock::fuzz::shared_loop;
 
 namespace {
 
@@ -48,13 +48,6 @@ constexpr uint32_t kVersion = 1;
 // The requests the back-end knows, and one it does not.
 constexpr uint32_t kRequests[] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12,
                                   13, 14, 15, 16, 17, 18, 21, 24, 42, 43, 99};
-
-uv_loop_t* shared_loop() {
-  static uv_loop_t loop;
-  static const bool ready = uv_loop_init(&loop) == 0;
-  FUZZ_CHECK(ready);
-  return &loop;
-}
 
 // Guest RAM as QEMU shares it: a memfd sealed against shrinking, and the guest's view of it.
 struct Ram {
@@ -121,8 +114,7 @@ class Harness {
     qemu_.reset();  // QEMU goes away: the back-end hears the end of its socket
     pump();
     backend_.reset();
-    uv_run(shared_loop(), UV_RUN_NOWAIT);
-    FUZZ_CHECK(!uv_loop_alive(shared_loop()));
+    matchlock::fuzz::check_loop_empty();
   }
 
   void run() {
@@ -321,12 +313,7 @@ OpenDescriptors open_descriptors() {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const bool once = [] {
-    std::signal(SIGPIPE, SIG_IGN);
-    ::setenv("MATCHLOCK_LOG", "error", 0);  // the back-end warns about most of what it refuses
-    return true;
-  }();
-  (void)once;
+  matchlock::fuzz::engine_process_settings();
   {
     InputReader in(data, size);
     Harness h(in);

@@ -16,13 +16,6 @@ namespace {
 // QMP messages are small; a larger line means something is wrong with the peer.
 constexpr size_t kMaxQmpLine = 1 << 20;
 
-std::string to_json(const rapidjson::Value& v) {
-  rapidjson::StringBuffer sb;
-  json::Writer w(sb);
-  v.Accept(w);
-  return sb.GetString();
-}
-
 }  // namespace
 
 VmStatus parse_query_status(std::string_view json) {
@@ -115,7 +108,7 @@ void QmpClient::on_message(const std::string& line) {
     if (!d["event"].IsString()) return;
     QmpEvent event{d["event"].GetString()};
     if (const auto* data = json::member(d, "data"); data && data->IsObject()) {
-      event.data = to_json(*data);
+      event.data = json::to_string(*data);
     }
     deliver(std::move(event));
     return;
@@ -124,7 +117,7 @@ void QmpClient::on_message(const std::string& line) {
   auto cb = std::move(pending_.front());
   pending_.pop_front();
   if (d.HasMember("return")) {
-    cb(to_json(d["return"]));
+    cb(json::to_string(d["return"]));
   } else if (d.HasMember("error") && d["error"].IsObject() && d["error"].HasMember("desc") &&
              d["error"]["desc"].IsString()) {
     cb(Error(ErrorCode::kVm, std::string("QMP: ") + d["error"]["desc"].GetString()));
@@ -155,7 +148,7 @@ void QmpClient::execute(const std::string& command, const std::string& arguments
   auto& a = msg.GetAllocator();
   msg.AddMember("execute", json::str(command, a), a);
   msg.AddMember("arguments", rapidjson::Value(args, a), a);
-  send(to_json(msg) + "\n", std::move(done));
+  send(json::to_string(msg) + "\n", std::move(done));
 }
 
 void QmpClient::send(const std::string& line, Reply done) {
