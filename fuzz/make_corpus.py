@@ -584,6 +584,10 @@ def guest_network():
         "dns_query": net_frame(ipv4(17, GATEWAY_IP, udp(5353, 53, query))),
         "udp_elsewhere": net_frame(ipv4(17, web, udp(5353, 9999, b"x" * 32))),
         "fragment": net_frame(ipv4(6, web, tcp(40002, 80, 1, 0, syn), flags_frag=0x2000)),
+        # a datagram never completed: the stack must release its fragments when it ends
+        "udp_fragments_left_open": net_frame(ipv4(17, web, udp(5353, 9999, b"x" * 32)[:16], flags_frag=0x2000))
+        + net_frame(ipv4(17, web, b"y" * 16, flags_frag=0x2000 | 3))
+        + net_frame(ipv4(17, web, b"z" * 16, flags_frag=0x2000 | 6)),
         "bad_length": struct.pack("<BBH", NET_FRAME, 0, 9) + b"short" + bytes([NET_CLOSE]),
     }
 

@@ -55,7 +55,6 @@ fi
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 if [ -f fuzz/ubsan.supp ]; then UBSAN_OPTIONS="$UBSAN_OPTIONS:suppressions=$PWD/fuzz/ubsan.supp"; fi
 export ASAN_OPTIONS="detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
-export LSAN_OPTIONS="suppressions=$PWD/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 
 scratch_root=$(mktemp -d "${TMPDIR:-/tmp}/matchlock-fuzz.XXXXXX")
 failed=0

@@ -5,8 +5,10 @@
 
 #include "lwip/etharp.h"
 #include "lwip/init.h"
+#include "lwip/ip4_frag.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h"  // the pcb lists and tcp_abandon, to empty them at the end
 #include "lwip/timeouts.h"
 #include "net/stack/addresses.h"
 #include "netif/ethernet.h"
@@ -42,6 +44,25 @@ struct LwipGlue {
 namespace {
 bool g_lwip_initialized = false;
 bool g_stack_active = false;
+
+// lwIP's state is global and would outlive the stack: connections the relay let go (closing, or
+// in TIME_WAIT) and incomplete IP reassemblies are otherwise held until their timers run, under
+// the next stack if there is one. (A reassembly also links its fragments through pointers inside
+// packet data, which LeakSanitizer cannot follow, so it reported them as leaks.) Whatever owned a
+// pcb is gone by now (NetworkStack destroys it first), so no callback is told.
+void release_lwip_state() {
+  for (struct tcp_pcb** list : {&tcp_active_pcbs, &tcp_tw_pcbs}) {
+    while (struct tcp_pcb* pcb = *list) {
+      tcp_arg(pcb, nullptr);
+      tcp_err(pcb, nullptr);
+      tcp_abandon(pcb, 0);      // no RST: the link is going away with the stack
+      if (*list == pcb) break;  // lwIP kept it: never loop forever
+    }
+  }
+  // lwIP frees reassemblies only when they time out; each tick ages every one by one, so
+  // IP_REASS_MAXAGE + 1 ticks time out even one begun just now.
+  for (int tick = 0; tick <= IP_REASS_MAXAGE; ++tick) ip_reass_tmr();
+}
 }  // namespace
 
 Result<std::unique_ptr<LwipStack>> LwipStack::create(uv_loop_t* loop, int mtu, OutputFn output) {
@@ -106,10 +127,11 @@ LwipStack::~LwipStack() {
   rearm_.close();
   timer_.reset();
   if (netif_) {
+    netif_->state = nullptr;  // anything lwIP sends from here on is dropped
+    release_lwip_state();
     ip4_addr_t guest;
     ip4_addr_set_u32(&guest, lwip_htonl(kGuestIp));
     etharp_remove_static_entry(&guest);
-    netif_->state = nullptr;
     netif_remove(netif_.get());
     g_stack_active = false;
   }

@@ -1,7 +1,8 @@
 // lwIP as the guest's whole outside world: one netif whose address is swapped to each
 // packet's destination around input, so lwIP accepts traffic to any address without patches.
 // lwIP keeps global state, so one stack may
-// exist per process (rpc and run both host one sandbox per process).
+// exist per process (rpc and run both host one sandbox per process); the stack empties that state
+// when it ends, so a later stack starts from nothing.
 #pragma once
 
 #include <uv.h>
