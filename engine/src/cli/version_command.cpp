@@ -1,4 +1,4 @@
-// `matchlock version`: the version, the git commit it was configured from, the QEMU that
+// `matchlock version`: the version, the git commit it was built from, the QEMU that
 // sandboxes would run and what that QEMU can do (boot always, warm-start from 9.1 on).
 #include <cstdio>
 

@@ -1,10 +1,8 @@
 #include "core/build_info.h"
 
-// Set by CMake at configure time for this file only: a define that changes with every commit
-// would otherwise recompile every file that reports it.
-#ifndef MATCHLOCK_GIT_COMMIT
-#define MATCHLOCK_GIT_COMMIT "unknown"
-#endif
+// Written at every build, and included by this file only: a define that changes with every
+// commit would otherwise recompile every file that reports it.
+#include "git_commit.h"
 
 namespace matchlock {
 

@@ -3,7 +3,8 @@
 
 namespace matchlock {
 
-// The short git commit the build was configured from, or "unknown".
+// The short git commit the binary was built from ("-dirty" appended when tracked files had
+// uncommitted changes), or "unknown" outside a git checkout.
 const char* build_git_commit();
 
 }  // namespace matchlock
