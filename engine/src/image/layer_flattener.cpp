@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/printable.h"
 #include "core/remove_tree.h"
 #include "image/archive_util.h"
 
@@ -26,6 +27,11 @@ constexpr int kExtractFlags = ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCH
 
 std::string errno_text() {
   return std::strerror(errno);
+}
+
+// A layer's path in an error: entry names come from the registry and may be 4 KiB long.
+std::string quoted_path(std::string_view path) {
+  return "\"" + abbreviated(path, 200) + "\"";
 }
 
 std::string parent_rel(const std::string& rel) {
@@ -81,8 +87,8 @@ Status LayerFlattener::check_parents(const std::string& rel) const {
       return io_error("lstat " + rel.substr(0, j) + ": " + errno_text());
     }
     if (!S_ISDIR(st.st_mode)) {
-      return invalid_argument("path \"" + rel + "\" goes through a non-directory (" +
-                              rel.substr(0, j) + ")");
+      return invalid_argument("path " + quoted_path(rel) + " goes through a non-directory (" +
+                              quoted_path(rel.substr(0, j)) + ")");
     }
     i = j + 1;
   }
@@ -164,12 +170,13 @@ Status LayerFlattener::redirect_hardlink(archive_entry* e, const std::string& re
                                          const char* hardlink, EntryMeta& meta) {
   auto target = confine_entry_path(hardlink);
   if (!target || target->empty()) {
-    return invalid_argument("hardlink \"" + rel + "\" points outside the root");
+    return invalid_argument("hardlink " + quoted_path(rel) + " points outside the root");
   }
   MATCHLOCK_TRY(check_parents(*target));
   struct stat tst {};
   if (::lstat(abs(*target).c_str(), &tst) != 0 || S_ISDIR(tst.st_mode)) {
-    return invalid_argument("hardlink \"" + rel + "\" -> \"" + *target + "\": target missing");
+    return invalid_argument("hardlink " + quoted_path(rel) + " -> " + quoted_path(*target) +
+                            ": target missing");
   }
   archive_entry_set_hardlink(e, abs(*target).c_str());
   // The inode is shared: its metadata is the target's.
@@ -189,7 +196,8 @@ Status LayerFlattener::copy_entry_data(archive* in, archive* out, const std::str
     stats_.file_bytes += len;
   }
   if (r != ARCHIVE_EOF) {
-    return invalid_argument("corrupt layer data at \"" + rel + "\": " + archive_error_text(in));
+    return invalid_argument("corrupt layer data at " + quoted_path(rel) + ": " +
+                            archive_error_text(in));
   }
   return {};
 }
@@ -217,7 +225,7 @@ Status LayerFlattener::apply_layer(const std::filesystem::path& layer) {
     const char* raw = archive_entry_pathname(e);
     if (!raw) return invalid_argument("layer entry has an unreadable name");
     auto rel = confine_entry_path(raw);
-    if (!rel) return invalid_argument("layer entry \"" + std::string(raw) + "\" escapes the root");
+    if (!rel) return invalid_argument("layer entry " + quoted_path(raw) + " escapes the root");
     std::string name = base_name(*rel);
 
     if (name.starts_with(kWhiteoutPrefix)) {
@@ -236,7 +244,8 @@ Status LayerFlattener::apply_layer(const std::filesystem::path& layer) {
     if (!hardlink && type == AE_IFLNK) {
       const char* target = archive_entry_symlink(e);
       if (!target || !*target) {
-        return invalid_argument("layer entry \"" + *rel + "\" is a symbolic link without a target");
+        return invalid_argument("layer entry " + quoted_path(*rel) +
+                                " is a symbolic link without a target");
       }
     }
     EntryMeta meta;

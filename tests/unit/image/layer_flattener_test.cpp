@@ -216,6 +216,15 @@ TEST_CASE("a symlink without a target is refused and leaves no special bit on th
   CHECK(fs::read_symlink(g.staging / "lnk") == "target");
 }
 
+TEST_CASE("an error quotes a registry's long entry name by its start only", "[image][flatten]") {
+  Flatten f;
+  const std::string name = "../" + std::string(3000, 'a');
+  auto applied = f.apply(TarBuilder().file(name, "x").finish());
+  REQUIRE_FALSE(applied.ok());
+  CHECK(applied.error().message ==
+        "layer entry \"../" + std::string(197, 'a') + "... (3003 bytes)\" escapes the root");
+}
+
 TEST_CASE("absolute symlinks are never followed onto the host", "[image][flatten]") {
   TempDir host;
   write_file(host / "victim/secret", "host data");
