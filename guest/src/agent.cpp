@@ -61,8 +61,8 @@ void disarm(int timer_fd) {
 
 }  // namespace
 
-Agent::Agent(Channel channel, std::string modules_dir)
-    : channel_(std::move(channel)), modules_dir_(std::move(modules_dir)) {
+Agent::Agent(Channel channel, std::string modules_dir, SandboxDisks disks)
+    : channel_(std::move(channel)), modules_dir_(std::move(modules_dir)), disks_(std::move(disks)) {
   sigset_t child_signal;
   sigemptyset(&child_signal);
   sigaddset(&child_signal, SIGCHLD);
@@ -244,6 +244,7 @@ void Agent::on_control_frame(const Frame& frame) {
         log_line("CONFIG before HELLO ignored");
         return;
       }
+      config_clock_.start();
       auto prepared = prepare_sandbox(frame.payload);
       if (!prepared.ok()) {
         log_line(prepared.error().message);
@@ -258,9 +259,14 @@ void Agent::on_control_frame(const Frame& frame) {
                       error_message(applied.error().message));
         return;
       }
+      config_clock_.mark("hostname, /etc, network, CA");
       exec_env_defaults_ = std::move(applied->exec_env_defaults);
       auto mounted = mount_disks(applied->disks);
-      if (mounted.ok() && !applied->workspace.empty()) mounted = mount_vfs(applied->workspace);
+      if (mounted.ok() && !applied->disks.empty()) config_clock_.mark("mount the data disks");
+      if (mounted.ok() && !applied->workspace.empty()) {
+        mounted = mount_vfs(applied->workspace);
+        config_clock_.mark("mount the workspace");
+      }
       if (!mounted.ok()) {
         log_line(mounted.error().message);
         channel_.send(FrameType::kError, guest_protocol::kControlStream,
@@ -269,7 +275,7 @@ void Agent::on_control_frame(const Frame& frame) {
       }
       handshake_ = Handshake::kReady;
       channel_.send(FrameType::kReady, guest_protocol::kControlStream,
-                    ready_message(channel_token_));
+                    ready_message(channel_token_, config_clock_.steps()));
       return;
     }
     case FrameType::kPing:
@@ -293,6 +299,7 @@ Status Agent::prepare_sandbox(std::string_view config_payload) {
   channel_token_ = settings->channel_token;
   MATCHLOCK_TRY(add_host_entropy(settings->entropy));
   if (settings->time_unix_ms) MATCHLOCK_TRY(set_clock(*settings->time_unix_ms));
+  config_clock_.mark("entropy and clock");
   // A host that reconnects sends CONFIG again; the root is entered only once.
   if (root_ == Root::kSandbox) return {};
   if (root_ == Root::kFailed) return io_error(root_error_);
@@ -300,12 +307,17 @@ Status Agent::prepare_sandbox(std::string_view config_payload) {
   if (settings->restored) {
     // Generous: under TCG re-probing is slow, and the host's boot timeout still bounds it.
     constexpr auto kReprobeTimeout = std::chrono::seconds(10);
-    // The upper disk has the saved boot's size (it is in the save's key): dropping its cached
-    // blocks is enough, and much cheaper under TCG than a re-probe.
-    entered = reprobe_virtio_disks({"base", "upper"}, kReprobeTimeout);
-    if (entered.ok()) entered = drop_cached_blocks("upper", kReprobeTimeout);
+    // Data disks are re-probed (their files and modes are this sandbox's); the image's disk is
+    // the saved one (the key pins it). The upper disk has the saved boot's size (it is in the
+    // key too): dropping its cached blocks is enough, and much cheaper under TCG than a re-probe.
+    if (settings->data_disks) {
+      entered = reprobe_virtio_disks({"base", "upper"}, kReprobeTimeout);
+      if (entered.ok()) config_clock_.mark("re-probe the data disks");
+    }
+    if (entered.ok()) entered = drop_cached_blocks(disks_.upper);
+    if (entered.ok()) config_clock_.mark("drop the writable disk's cache");
   }
-  if (entered.ok()) entered = enter_sandbox_root();
+  if (entered.ok()) entered = enter_sandbox_root(disks_, config_clock_);
   if (!entered.ok()) {
     root_ = Root::kFailed;
     root_error_ = "entering the sandbox root: " + entered.error().message;

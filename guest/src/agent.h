@@ -16,14 +16,16 @@
 #include "exec_session.h"
 #include "file_session.h"
 #include "port_session.h"
+#include "step_clock.h"
 #include "vfs_mount.h"
 
 namespace matchlock::guest_agent {
 
 class Agent {
  public:
-  // `modules_dir`: where on-demand kernel modules (fuse.ko) are, also after the root switch.
-  Agent(Channel channel, std::string modules_dir);
+  // `modules_dir`: where on-demand kernel modules (fuse.ko) are, also after the root switch;
+  // `disks`: the sandbox's disks as found at boot (their names survive a save and restore).
+  Agent(Channel channel, std::string modules_dir, SandboxDisks disks);
   [[noreturn]] void run();
 
  private:
@@ -56,6 +58,7 @@ class Agent {
   UniqueFd reconnect_timer_;  // ticks only while no host is connected
   Handshake handshake_ = Handshake::kAwaitHello;
   std::string channel_token_;  // of the last CONFIG: READY echoes it
+  StepClock config_clock_;     // the steps of applying the last CONFIG, reported in READY
   Root root_ = Root::kInitramfs;
   std::string root_error_;  // why the switch failed (Root::kFailed)
   // From CONFIG (the CA bundle variables): added to every exec that does not set them.
@@ -64,6 +67,7 @@ class Agent {
   std::map<uint32_t, std::unique_ptr<PortSession>> ports_;
   std::map<uint32_t, std::unique_ptr<FileSession>> files_;
   std::string modules_dir_;
+  SandboxDisks disks_;
   std::optional<VfsMount> vfs_;
   std::vector<std::string> disk_mounts_;  // mount points of the data disks, in mount order
 };

@@ -22,12 +22,24 @@ std::string hello_message(int64_t boot_ms) {
   return buffer.GetString();
 }
 
-std::string ready_message(std::string_view channel_token) {
+std::string ready_message(std::string_view channel_token,
+                          const std::vector<std::pair<std::string, double>>& steps) {
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
   writer.StartObject();
   writer.Key("channel_token");
   writer.String(channel_token.data(), static_cast<rapidjson::SizeType>(channel_token.size()));
+  writer.Key("steps");
+  writer.StartArray();
+  for (const auto& [name, ms] : steps) {
+    writer.StartObject();
+    writer.Key("step");
+    writer.String(name.data(), static_cast<rapidjson::SizeType>(name.size()));
+    writer.Key("ms");
+    writer.Double(ms);
+    writer.EndObject();
+  }
+  writer.EndArray();
   writer.EndObject();
   return buffer.GetString();
 }

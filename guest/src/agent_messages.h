@@ -7,12 +7,16 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace matchlock::guest_agent {
 
 std::string hello_message(int64_t boot_ms);
-// READY: {"channel_token":..} echoing the CONFIG it answers.
-std::string ready_message(std::string_view channel_token);
+// READY: {"channel_token":..,"steps":[{"step":..,"ms":..},..]}: the token of the CONFIG it
+// answers, and how long applying that CONFIG took, step by step.
+std::string ready_message(std::string_view channel_token,
+                          const std::vector<std::pair<std::string, double>>& steps);
 std::string error_message(std::string_view message, std::optional<int> exit_code = std::nullopt);
 std::string exec_started_message(pid_t pid);
 // ERROR on a file stream: {"message":..,"errno":N}.

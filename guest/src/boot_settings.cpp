@@ -40,6 +40,9 @@ Result<BootSettings> parse_boot_settings(std::string_view payload) {
     if (!it->value.IsBool()) return invalid_argument("config: restored is not a boolean");
     settings.restored = it->value.GetBool();
   }
+  if (auto it = config.FindMember("disks"); it != config.MemberEnd()) {
+    settings.data_disks = it->value.IsArray() && !it->value.Empty();
+  }
   return settings;
 }
 

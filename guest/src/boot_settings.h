@@ -19,11 +19,12 @@ struct BootSettings {
   std::string entropy;                  // kHostEntropyBytes raw bytes
   std::optional<int64_t> time_unix_ms;  // the host's clock
   bool restored = false;                // this guest was restored from a saved boot
+  bool data_disks = false;              // "disks" names at least one (re-probed after a restore)
 };
 
 // Parses "channel_token" and "entropy" (both required), "time_unix_ms" and "restored" of a
-// CONFIG payload; anything
-// malformed is an error (reported back to the host as ERROR for CONFIG).
+// CONFIG payload, and whether "disks" is a non-empty list (apply_config checks the disks);
+// anything malformed is an error (reported back to the host as ERROR for CONFIG).
 Result<BootSettings> parse_boot_settings(std::string_view payload);
 
 }  // namespace matchlock::guest_agent

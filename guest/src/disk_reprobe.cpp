@@ -102,14 +102,12 @@ Status reprobe_virtio_disks(const std::set<std::string>& keep_serials,
   return {};
 }
 
-Status drop_cached_blocks(const std::string& serial, std::chrono::milliseconds timeout) {
-  auto dev = wait_for_disk(serial, timeout);
-  if (!dev) return io_error("no disk with serial \"" + serial + "\"");
-  UniqueFd fd(::open(dev->c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return io_error("open " + *dev + ": " + std::strerror(errno));
+Status drop_cached_blocks(const std::string& device) {
+  UniqueFd fd(::open(device.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return io_error("open " + device + ": " + std::strerror(errno));
   // Writes back nothing (nothing was written) and drops every cached block of the device.
   if (::ioctl(fd.get(), BLKFLSBUF, 0) != 0) {
-    return io_error("BLKFLSBUF " + *dev + ": " + std::strerror(errno));
+    return io_error("BLKFLSBUF " + device + ": " + std::strerror(errno));
   }
   return {};
 }

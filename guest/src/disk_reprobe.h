@@ -18,9 +18,9 @@ namespace matchlock::guest_agent {
 Status reprobe_virtio_disks(const std::set<std::string>& keep_serials,
                             std::chrono::milliseconds timeout);
 
-// Drops every cached block of the disk `serial` (BLKFLSBUF). Enough for the upper disk: the
+// Drops every cached block of `device` (BLKFLSBUF). Enough for the upper disk: the
 // saved guest's key includes its size, so only blocks read at probe time (the partition scan
 // read its first page, which holds the ext4 superblock) can be stale.
-Status drop_cached_blocks(const std::string& serial, std::chrono::milliseconds timeout);
+Status drop_cached_blocks(const std::string& device);
 
 }  // namespace matchlock::guest_agent

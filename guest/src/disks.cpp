@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,6 +16,15 @@ namespace matchlock::guest_agent {
 namespace {
 
 constexpr auto kDiskPollInterval = std::chrono::milliseconds(5);
+constexpr const char* kImageMount = "/mnt/base";
+
+// A mount point is on another device than its parent (enough here: nothing is bind-mounted).
+bool is_mount_point(const std::string& path) {
+  struct stat self {
+  }, parent{};
+  return ::stat(path.c_str(), &self) == 0 && ::stat((path + "/..").c_str(), &parent) == 0 &&
+         self.st_dev != parent.st_dev;
+}
 
 std::optional<std::string> find_disk(const std::string& serial) {
   std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir("/sys/block"), ::closedir);
@@ -53,18 +63,28 @@ std::optional<std::string> wait_for_disk(const std::string& serial,
   }
 }
 
-Status mount_overlay_root(const std::string& base_device, const std::string& upper_device,
-                          const std::string& new_root) {
-  MATCHLOCK_TRY(mount_ext4(base_device, "/mnt/base", MS_RDONLY));
-  MATCHLOCK_TRY(mount_ext4(upper_device, "/mnt/upper", MS_NOATIME));
+Status mount_image_disk(const std::string& base_device) {
+  return mount_ext4(base_device, kImageMount, MS_RDONLY);
+}
+
+Status mount_overlay_root(const SandboxDisks& disks, const std::string& new_root,
+                          StepClock& clock) {
+  if (!is_mount_point(kImageMount)) {
+    MATCHLOCK_TRY(mount_image_disk(disks.base));
+    clock.mark("mount the image's disk");
+  }
+  MATCHLOCK_TRY(mount_ext4(disks.upper, "/mnt/upper", MS_NOATIME));
+  clock.mark("mount the writable disk");
   for (const char* dir : {"/mnt/upper/upper", "/mnt/upper/work"}) {
     if (!make_dirs(dir)) return io_error(std::string("mkdir ") + dir + ": " + std::strerror(errno));
   }
   if (!make_dirs(new_root)) return io_error("mkdir " + new_root + ": " + std::strerror(errno));
-  const char* options = "lowerdir=/mnt/base,upperdir=/mnt/upper/upper,workdir=/mnt/upper/work";
-  if (::mount("overlay", new_root.c_str(), "overlay", 0, options) != 0) {
+  const std::string options =
+      std::string("lowerdir=") + kImageMount + ",upperdir=/mnt/upper/upper,workdir=/mnt/upper/work";
+  if (::mount("overlay", new_root.c_str(), "overlay", 0, options.c_str()) != 0) {
     return io_error("mount overlay on " + new_root + ": " + std::strerror(errno));
   }
+  clock.mark("mount the overlay");
   return {};
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "step_clock.h"
 
 namespace matchlock::guest_agent {
 
@@ -16,9 +17,20 @@ namespace matchlock::guest_agent {
 std::optional<std::string> wait_for_disk(const std::string& serial,
                                          std::chrono::milliseconds timeout);
 
-// Mounts base (ro) and upper, then overlayfs of both at `new_root`.
-Status mount_overlay_root(const std::string& base_device, const std::string& upper_device,
-                          const std::string& new_root);
+// The sandbox's two disks, found by serial when the guest boots.
+struct SandboxDisks {
+  std::string base;   // "/dev/vdX": the image, read-only; the same for every sandbox of a save
+  std::string upper;  // the sandbox's own writable disk: a new one for each sandbox
+};
+
+// Mounts the image's disk read-only where the overlay root takes it from. Done at boot, before
+// a save: the key of a saved guest pins the image and its disk file, so every sandbox restored
+// from the save has this very disk, and is spared mounting it.
+Status mount_image_disk(const std::string& base_device);
+
+// Mounts upper, then overlayfs of base (mounted by mount_image_disk, or now if that failed) and
+// upper at `new_root`, marking each step on `clock`.
+Status mount_overlay_root(const SandboxDisks& disks, const std::string& new_root, StepClock& clock);
 
 // A data disk as CONFIG asks for it (checked by parse_data_disk before use).
 struct DataDisk {

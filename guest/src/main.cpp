@@ -28,21 +28,31 @@ using matchlock::UniqueFd;
 constexpr auto kDiskTimeout = std::chrono::seconds(10);
 constexpr int kPortTimeoutMs = 10'000;
 
-// Returns the initramfs's module directory, opened here because the agent switches root later,
-// which hides it: modules loaded on demand (fuse.ko, for the workspace) stay reachable as
-// /proc/self/fd/N.
-UniqueFd boot_guest() {
+struct Booted {
+  // The initramfs's module directory, opened here because the agent switches root later, which
+  // hides it: modules loaded on demand (fuse.ko, for the workspace) stay reachable as
+  // /proc/self/fd/N.
+  UniqueFd modules;
+  SandboxDisks disks;
+};
+
+Booted boot_guest() {
   if (auto status = mount_initramfs_filesystems(); !status.ok()) fatal(status.error().message);
   // The KVM probe only needs to show that we got this far; answer before any slow step.
   if (boot_probe_requested()) answer_boot_probe();
 
   load_kernel_modules();
 
-  // Nothing here may read or depend on the disks' contents: they belong to one sandbox, and the
-  // host may save this guest right after HELLO. Their presence is the same for every sandbox.
-  if (!wait_for_disk("base", kDiskTimeout)) fatal("no disk with serial \"base\"");
-  if (!wait_for_disk("upper", kDiskTimeout)) fatal("no disk with serial \"upper\"");
-  return UniqueFd(::open("/modules", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  // The host may save this guest right after HELLO and restore it for many sandboxes. Their
+  // disks are present for all, and the image's is the very same disk (the save's key pins it),
+  // so it is mounted now; nothing here may read the upper disk, which is each sandbox's own.
+  auto base = wait_for_disk("base", kDiskTimeout);
+  if (!base) fatal("no disk with serial \"base\"");
+  auto upper = wait_for_disk("upper", kDiskTimeout);
+  if (!upper) fatal("no disk with serial \"upper\"");
+  // A failure is reported when CONFIG tries again, as entering the sandbox's root.
+  if (auto mounted = mount_image_disk(*base); !mounted.ok()) log_line(mounted.error().message);
+  return {UniqueFd(::open("/modules", O_PATH | O_DIRECTORY | O_CLOEXEC)), {*base, *upper}};
 }
 
 }  // namespace
@@ -57,10 +67,12 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  UniqueFd modules = boot_guest();
+  Booted booted = boot_guest();
+  const UniqueFd& modules = booted.modules;
   auto channel = Channel::open("matchlock.ctl", kPortTimeoutMs);
   if (!channel.ok()) fatal(channel.error().message);
   Agent agent(std::move(*channel),
-              modules ? "/proc/self/fd/" + std::to_string(modules.get()) : "/modules");
+              modules ? "/proc/self/fd/" + std::to_string(modules.get()) : "/modules",
+              std::move(booted.disks));
   agent.run();
 }

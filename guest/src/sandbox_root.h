@@ -4,11 +4,14 @@
 #pragma once
 
 #include "core/result.h"
+#include "disks.h"
+#include "step_clock.h"
 
 namespace matchlock::guest_agent {
 
 // Mounts the overlay root, switches to it, mounts /proc, /sys, /dev... in it and sets PATH.
-// Files opened before (the modules directory) stay reachable through /proc/self/fd.
-Status enter_sandbox_root();
+// Files opened before (the modules directory) stay reachable through /proc/self/fd. Marks each
+// step on `clock`.
+Status enter_sandbox_root(const SandboxDisks& disks, StepClock& clock);
 
 }  // namespace matchlock::guest_agent

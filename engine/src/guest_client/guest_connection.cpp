@@ -9,6 +9,8 @@
 
 #include "core/base64.h"
 #include "core/json.h"
+#include "core/log.h"
+#include "guest_client/guest_steps.h"
 #include "guest_protocol/channel_token.h"
 
 namespace matchlock::guest_client {
@@ -218,6 +220,9 @@ void GuestConnection::on_control_frame(guest_protocol::Frame& f) {
                           "channel was taken over, or the agent is not ours)"));
       }
       ready_ = true;
+      if (log::enabled(log::Level::kDebug)) {
+        if (auto steps = guest_steps_line(d); !steps.empty()) log::debug(steps);
+      }
       if (auto cb = std::move(on_ready_)) cb(Status());
       return;
     }

@@ -56,12 +56,13 @@ void Boot::plan_warm_start(StepDone done) {
   uv::queue_work(
       sandbox_->loop_,
       [planned, inputs = std::move(inputs), kernel = bundle_.kernel, initrd = bundle_.initrd,
-       cold = options.cold_boot]() mutable {
+       image_disk = spec.base_disk, cold = options.cold_boot]() mutable {
         auto store = SavedGuestStore::open_default();
         auto qemu = find_program(vm::kQemuBinary);
+        // The saved guest has the image's disk mounted: a rebuilt disk file is a new machine.
         for (const auto& file : {qemu.ok() ? std::filesystem::path(qemu.value())
                                            : std::filesystem::path(vm::kQemuBinary),
-                                 kernel, initrd}) {
+                                 kernel, initrd, std::filesystem::path(image_disk)}) {
           auto id = file_identity(file);
           if (!id.ok()) {
             planned->plan.reason = "no warm start: " + id.error().message;

@@ -32,6 +32,21 @@ TEST_CASE("CONFIG's boot settings: entropy, clock and restored", "[guest][config
   CHECK(restored->restored);
 }
 
+// A restored guest re-probes its data disks only when the sandbox has some: the probe reads
+// every disk's serial from the device, which is slow under TCG.
+TEST_CASE("CONFIG's boot settings say whether there are data disks", "[guest][config]") {
+  auto none = parse_boot_settings("{" + entropy_field(64) + "}");
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->data_disks);
+  auto empty = parse_boot_settings("{" + entropy_field(64) + ",\"disks\":[]}");
+  REQUIRE(empty.ok());
+  CHECK_FALSE(empty->data_disks);
+  auto some = parse_boot_settings("{" + entropy_field(64) +
+                                  R"(,"disks":[{"serial":"disk0","path":"/data"}]})");
+  REQUIRE(some.ok());
+  CHECK(some->data_disks);
+}
+
 TEST_CASE("CONFIG without exactly 64 bytes of entropy is refused", "[guest][config]") {
   CHECK_FALSE(parse_boot_settings(R"({"hostname":"x"})").ok());
   CHECK_FALSE(parse_boot_settings("{" + entropy_field(63) + "}").ok());
