@@ -35,9 +35,10 @@ MARKER = b"BASELINE_MARKER"
 # Options of the engine's QEMU command line that describe the machine (kept for the bare run);
 # every device/backend option is dropped, -initrd is swapped for the baseline initramfs. The one
 # -object kept is the guest RAM (memory-backend-*): -M names it as the machine's memory, and
-# QEMU refuses to start when that backend is missing.
+# QEMU refuses to start when that backend is missing. The engine hands QEMU its files as
+# inherited fds (-add-fd, and -kernel /proc/self/fd/N): the bare QEMU opens the kernel by path.
 DROP = {"-chardev", "-serial", "-drive", "-device", "-mon", "-monitor", "-qmp", "-netdev",
-        "-object", "-nic", "-net", "-incoming"}
+        "-object", "-nic", "-net", "-incoming", "-add-fd"}
 KEEP_OBJECT = "memory-backend-"
 
 
@@ -62,7 +63,7 @@ def engine_fallback_argv(kernel):
             "-append", " ".join(args)]
 
 
-def bare_argv_from(engine_argv, baseline_cpio):
+def bare_argv_from(engine_argv, baseline_cpio, kernel):
     out = [engine_argv[0]]
     i = 1
     while i < len(engine_argv):
@@ -74,6 +75,8 @@ def bare_argv_from(engine_argv, baseline_cpio):
             continue
         if opt == "-initrd":
             val = baseline_cpio
+        if opt == "-kernel":
+            val = kernel
         out += [opt] + ([val] if val is not None else [])
     return out + ["-serial", "stdio"]
 
@@ -257,7 +260,7 @@ def main():
                 run_matchlock(binary, args.timeout)
                 eng = engine_fallback_argv(os.path.join(bundle, "vmlinux"))
                 src = "mirrored from engine/src/vm/qemu_command.cpp (strace unavailable)"
-            bare = bare_argv_from(eng, baseline)
+            bare = bare_argv_from(eng, baseline, os.path.join(bundle, "vmlinux"))
             run_bare(bare, args.timeout)  # warm-up
 
             run_matchlock(binary, args.timeout)  # warm-up: restores the save the trace made
