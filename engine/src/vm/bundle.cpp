@@ -40,9 +40,15 @@ Status create_upper_disk(const std::filesystem::path& path, uint64_t size_mib) {
     return io_error("size " + path.string() + ": " + std::strerror(errno));
   }
   fd.reset();
-  // No journal: the upper layer dies with the sandbox, so crash consistency buys nothing.
-  return run_tool("mkfs.ext4", {"-q", "-F", "-L", "upper", "-O", "^has_journal", "-E",
-                                "lazy_itable_init=1,root_owner=0:0", path.string()});
+  // No journal: the upper layer dies with the sandbox, so crash consistency buys nothing; nor
+  // do backup superblocks. Its metadata packed at the start of the file, not spread over every
+  // block group: removing the file then frees a few extents instead of one per group, which a
+  // host filesystem mounted with `discard` turns into a discard each (rm of a 5 GiB upper:
+  // 50-70 ms before, 20 ms after, on the project's machine) at the end of every sandbox.
+  return run_tool("mkfs.ext4", {"-q", "-F", "-L", "upper", "-O", "^has_journal,sparse_super2", "-E",
+                                "num_backup_sb=0,packed_meta_blocks=1,lazy_itable_init=1,"
+                                "root_owner=0:0",
+                                path.string()});
 }
 
 }  // namespace matchlock::vm
