@@ -373,7 +373,9 @@ def dockerignore():
              b"b1.log", b"../outside"]
     return {"typical": patterns + b"\0" + b"\0".join(paths),
             "exceptions": b"*\n!src\n!**/*.go\nsrc/vendor\n\0src/a.go\0src/vendor/b.go\0Makefile",
-            "bad": b"[\n\0x"}
+            "bad": b"[\n\0x",
+            # runs of wildcards: a search that looped over the path in each of them took seconds
+            "wildcard_runs": b"s\n" + b"*" * 500 + b"[=]c]" + b"*" * 500 + b"\0" + b"dir/" * 200 + b"c"}
 
 
 def env_file():

@@ -165,3 +165,43 @@ TEST_CASE("dockerignore_refuses_a_pattern_longer_than_a_path_can_be", "[build][d
   CHECK(r.error().message == "line 2: pattern longer than 4096 bytes");
   CHECK(DockerIgnore::parse(std::string(4096, 'a')).ok());
 }
+
+// Found by fuzz/dockerignore: a 2 KiB line of stars took 12 s to match (a search that looped
+// over the path in every wildcard state). Runs of wildcards mean what one of them means, and a
+// match is tokens x path steps.
+TEST_CASE("dockerignore_runs_of_wildcards_match_like_one", "[build][dockerignore]") {
+  const std::string stars(600, '*');
+  const std::string deep_path = [] {
+    std::string p;
+    for (int i = 0; i < 100; ++i) p += "dir/";
+    return p + ".txt";
+  }();
+  auto many = ignore(stars + ".txt\n" + "a" + stars + "[bc]" + stars + "z");
+  // "**" not followed by '/' is "any directories, or none": a thousand of them are one.
+  auto one = ignore("****.txt\na**[bc]**z");
+  for (const std::string path :
+       {deep_path, std::string("file.txt"), std::string("a/b/z"), std::string("abz"),
+        std::string("a") + std::string(3000, 'x') + "y", deep_path + ".no"}) {
+    INFO(path.substr(0, 40));
+    CHECK(many.excluded(path) == one.excluded(path));
+  }
+  CHECK(many.excluded(deep_path));
+  CHECK_FALSE(many.excluded("file.txt"));
+  CHECK(many.excluded("a/b/z"));
+  CHECK(many.excluded("abz"));
+  CHECK_FALSE(many.excluded("a" + std::string(3000, 'x') + "y"));
+}
+
+// Wildcards that do not merge ("*?" three hundred times: at least 300 characters, then z) cost
+// tokens x path steps: the memoised search looped over the path in each of their states, about
+// 5 * 10^9 steps for this path.
+TEST_CASE("dockerignore_alternating_wildcards_match_in_polynomial_time", "[build][dockerignore]") {
+  std::string pattern;
+  for (int i = 0; i < 300; ++i) pattern += "*?";
+  auto di = ignore(pattern + "z");
+  CHECK(di.excluded(std::string(3000, 'x') + "z"));
+  CHECK(di.excluded(std::string(300, 'x') + "z"));
+  CHECK_FALSE(di.excluded(std::string(299, 'x') + "z"));
+  CHECK_FALSE(di.excluded(std::string(3000, 'x') + "y"));
+  CHECK_FALSE(di.excluded(std::string(150, 'x') + "/" + std::string(200, 'x') + "z"));
+}
