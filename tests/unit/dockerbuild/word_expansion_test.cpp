@@ -228,6 +228,26 @@ TEST_CASE("patterns with many stars match in polynomial time", "[dockerbuild][pa
   CHECK(*trim_shell_pattern_suffix(value, "x" + alternating, false) == value);
 }
 
+// The same with longer inputs, as the dockerignore fuzzer found for its own matcher: a run of
+// stars is one star, and what still costs tokens x value x value steps ("*?" repeated against a
+// long value) stops at a step budget with an error instead of stalling the build.
+TEST_CASE("a run of stars is one star, and a search too long ends with an error",
+          "[dockerbuild][pattern]") {
+  const std::string value(20000, 'w');
+  const std::string stars(4000, '*');
+  CHECK(*replace_shell_pattern(value, stars + "o", "0", true) == value);
+  CHECK(*replace_shell_pattern(value + "o", "w" + stars + "o", "0", false) == "0");
+  CHECK(*trim_shell_pattern_prefix("abcabc", "a" + stars + "c", true) == "");
+  CHECK(*trim_shell_pattern_prefix("abcabc", "a" + stars + "c", false) == "abc");
+
+  std::string alternating;
+  for (int i = 0; i < 1000; ++i) alternating += "*?";
+  auto slow = replace_shell_pattern(value, alternating + "x", "0", true);
+  REQUIRE_FALSE(slow.ok());
+  CHECK(slow.error().message.find("steps to match the value: simplify it") != std::string::npos);
+  CHECK(slow.error().message.size() < 300);
+}
+
 // Each nested ${...} recursed once: 100 000 of them overflowed the stack and `matchlock build`
 // died with SIGSEGV. Nesting is bounded and refused with an error.
 TEST_CASE("substitutions nested beyond the limit are an error, not a crash", "[build][expand]") {
