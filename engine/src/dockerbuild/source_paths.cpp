@@ -94,38 +94,55 @@ bool match_class(std::string_view p, size_t& i, char32_t r, bool& matched) {
   return true;
 }
 
-bool match_from(std::string_view p, std::string_view n) {
-  size_t pi = 0, ni = 0;
-  while (pi < p.size()) {
-    char c = p[pi];
-    if (c == '*') {
-      while (pi < p.size() && p[pi] == '*') ++pi;
-      std::string_view rest = p.substr(pi);
-      if (rest.empty()) return true;
-      for (size_t k = ni; k <= n.size();) {
-        if (match_from(rest, n.substr(k))) return true;
-        if (k == n.size()) break;
-        next_rune(n, k);
-      }
-      return false;
-    }
-    if (ni >= n.size()) return false;
-    if (c == '?') {
-      ++pi;
-      next_rune(n, ni);
-    } else if (c == '[') {
-      ++pi;
-      char32_t r = next_rune(n, ni);
-      bool matched = false;
-      if (!match_class(p, pi, r, matched) || !matched) return false;
-    } else {
-      if (c == '\\' && ++pi >= p.size()) return false;
-      if (p[pi] != n[ni]) return false;
-      ++pi;
-      ++ni;
-    }
+// One non-star step of `p` at pi against the rune at n[ni]; advances both on a match.
+bool match_one(std::string_view p, size_t& pi, std::string_view n, size_t& ni) {
+  const char c = p[pi];
+  if (c == '?') {
+    ++pi;
+    next_rune(n, ni);
+    return true;
   }
-  return ni == n.size();
+  if (c == '[') {
+    size_t after = pi + 1;
+    size_t at = ni;
+    const char32_t r = next_rune(n, at);
+    bool matched = false;
+    if (!match_class(p, after, r, matched) || !matched) return false;
+    pi = after;
+    ni = at;
+    return true;
+  }
+  size_t at = pi;
+  if (c == '\\' && ++at >= p.size()) return false;  // a trailing escape matches nothing
+  if (p[at] != n[ni]) return false;
+  pi = at + 1;
+  ++ni;
+  return true;
+}
+
+// Whole-name match. Greedy, with the last '*' as the only way back: when a step fails, that star
+// takes one more rune and matching resumes after it. Earlier stars never need to move (the last
+// one can take whatever they would), so a match costs at most pattern x name steps; a search
+// that tried every split for every star was exponential in the stars ("*a*a*a*a*b").
+bool match_from(std::string_view p, std::string_view n) {
+  constexpr size_t kNone = std::string_view::npos;
+  size_t pi = 0, ni = 0;
+  size_t star_pi = kNone, star_ni = 0;
+  while (ni < n.size()) {
+    if (pi < p.size() && p[pi] == '*') {
+      while (pi < p.size() && p[pi] == '*') ++pi;
+      star_pi = pi;
+      star_ni = ni;
+      continue;
+    }
+    if (pi < p.size() && match_one(p, pi, n, ni)) continue;
+    if (star_pi == kNone) return false;
+    next_rune(n, star_ni);
+    ni = star_ni;
+    pi = star_pi;
+  }
+  while (pi < p.size() && p[pi] == '*') ++pi;
+  return pi == p.size();
 }
 
 std::string unescape(std::string_view s) {

@@ -172,6 +172,15 @@ TEST_CASE("copy: glob component matching follows Go's filepath.Match", "[build][
   CHECK_FALSE(component_matches("\\*", "a"));
   CHECK(component_matches("?", "é"));  // one character, two bytes
   CHECK_FALSE(component_matches("[a", "a"));
+  CHECK_FALSE(component_matches("a\\", "a\\"));  // Go: a trailing escape is a bad pattern
+  CHECK(component_matches("a**", "abc"));
+  CHECK(component_matches("*[0-9]?", "ab12"));
+  CHECK(component_matches("é*", "éé"));
+  // A Dockerfile's COPY pattern against a build context's names: trying every split for every
+  // star was exponential in the stars; the greedy match is pattern x name.
+  const std::string as(250, 'a');
+  CHECK_FALSE(component_matches("*a*a*a*a*a*a*a*a*a*a*a*a*b", as));
+  CHECK(component_matches("*a*a*a*a*a*a*a*a*a*a*a*a*b", as + "b"));
   CHECK(has_wildcard("a[b]"));
   CHECK_FALSE(has_wildcard("a\\*b"));
 }

@@ -65,33 +65,26 @@ bool class_matches(std::string_view pattern, size_t i, char c, size_t& end) {
   return matched != negated;
 }
 
-// Matches pattern[pi..] against path[si..]; '*' backtracks (bounded by path length squared).
-bool glob_from(std::string_view pattern, size_t pi, std::string_view path, size_t si) {
-  while (pi < pattern.size()) {
-    char p = pattern[pi];
-    if (p == '*') {
-      while (pi < pattern.size() && pattern[pi] == '*') ++pi;
-      for (size_t k = si;; ++k) {
-        if (glob_from(pattern, pi, path, k)) return true;
-        if (k >= path.size() || path[k] == '/') return false;
-      }
-    }
-    if (si >= path.size()) return false;
-    if (p == '?') {
-      if (path[si] == '/') return false;
-      ++pi;
-    } else if (p == '[') {
-      size_t end = 0;
-      if (path[si] == '/' || !class_matches(pattern, pi, path[si], end)) return false;
-      pi = end;
-    } else {
-      if (p == '\\' && pi + 1 < pattern.size()) p = pattern[++pi];
-      if (path[si] != p) return false;
-      ++pi;
-    }
-    ++si;
+// One non-star step of the pattern at pi against path character c (never '/' for a wildcard
+// or a class); advances pi on a match.
+bool match_one(std::string_view pattern, size_t& pi, char c) {
+  char p = pattern[pi];
+  if (p == '?') {
+    if (c == '/') return false;
+    ++pi;
+    return true;
   }
-  return si == path.size();
+  if (p == '[') {
+    size_t end = 0;
+    if (c == '/' || !class_matches(pattern, pi, c, end)) return false;
+    pi = end;
+    return true;
+  }
+  size_t at = pi;
+  if (p == '\\' && at + 1 < pattern.size()) p = pattern[++at];
+  if (c != p) return false;
+  pi = at + 1;
+  return true;
 }
 
 }  // namespace
@@ -171,8 +164,33 @@ void RequestTarget::erase(std::string_view key) {
   std::erase_if(query, [&](const QueryParam& p) { return p.key == key; });
 }
 
+// Greedy, with the last '*' as the only way back: when a step fails, that star takes one more
+// character (never a '/') and matching resumes after it. Earlier stars never need to move: one
+// in an earlier segment is pinned by the '/' after it, one in the same segment can give the last
+// star whatever it would have taken. So a guest's request path costs at most pattern x path
+// steps, where a search that tried every split for every star grew with the path to the power
+// of the stars in a segment, on the engine's loop.
 bool path_glob_matches(std::string_view pattern, std::string_view path) {
-  return glob_from(pattern, 0, path, 0);
+  constexpr size_t kNone = std::string_view::npos;
+  size_t pi = 0, si = 0;
+  size_t star_pi = kNone, star_si = 0;
+  while (si < path.size()) {
+    if (pi < pattern.size() && pattern[pi] == '*') {
+      while (pi < pattern.size() && pattern[pi] == '*') ++pi;
+      star_pi = pi;
+      star_si = si;
+      continue;
+    }
+    if (pi < pattern.size() && match_one(pattern, pi, path[si])) {
+      ++si;
+      continue;
+    }
+    if (star_pi == kNone || path[star_si] == '/') return false;
+    si = ++star_si;
+    pi = star_pi;
+  }
+  while (pi < pattern.size() && pattern[pi] == '*') ++pi;
+  return pi == pattern.size();
 }
 
 Status validate_path_glob(std::string_view pattern) {
