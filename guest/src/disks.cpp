@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <sys/mount.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,14 +16,6 @@ namespace {
 
 constexpr auto kDiskPollInterval = std::chrono::milliseconds(5);
 constexpr const char* kImageMount = "/mnt/base";
-
-// A mount point is on another device than its parent (enough here: nothing is bind-mounted).
-bool is_mount_point(const std::string& path) {
-  struct stat self {
-  }, parent{};
-  return ::stat(path.c_str(), &self) == 0 && ::stat((path + "/..").c_str(), &parent) == 0 &&
-         self.st_dev != parent.st_dev;
-}
 
 std::optional<std::string> find_disk(const std::string& serial) {
   std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir("/sys/block"), ::closedir);
@@ -69,7 +60,7 @@ Status mount_image_disk(const std::string& base_device) {
 
 Status mount_overlay_root(const SandboxDisks& disks, const std::string& new_root,
                           StepClock& clock) {
-  if (!is_mount_point(kImageMount)) {
+  if (!disks.image_mounted) {
     MATCHLOCK_TRY(mount_image_disk(disks.base));
     clock.mark("mount the image's disk");
   }

@@ -21,6 +21,7 @@ std::optional<std::string> wait_for_disk(const std::string& serial,
 struct SandboxDisks {
   std::string base;   // "/dev/vdX": the image, read-only; the same for every sandbox of a save
   std::string upper;  // the sandbox's own writable disk: a new one for each sandbox
+  bool image_mounted = false;  // base is mounted already (mount_image_disk at boot)
 };
 
 // Mounts the image's disk read-only where the overlay root takes it from. Done at boot, before

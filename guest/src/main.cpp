@@ -51,8 +51,10 @@ Booted boot_guest() {
   auto upper = wait_for_disk("upper", kDiskTimeout);
   if (!upper) fatal("no disk with serial \"upper\"");
   // A failure is reported when CONFIG tries again, as entering the sandbox's root.
-  if (auto mounted = mount_image_disk(*base); !mounted.ok()) log_line(mounted.error().message);
-  return {UniqueFd(::open("/modules", O_PATH | O_DIRECTORY | O_CLOEXEC)), {*base, *upper}};
+  auto mounted = mount_image_disk(*base);
+  if (!mounted.ok()) log_line(mounted.error().message);
+  return {UniqueFd(::open("/modules", O_PATH | O_DIRECTORY | O_CLOEXEC)),
+          {*base, *upper, mounted.ok()}};
 }
 
 }  // namespace

@@ -80,6 +80,11 @@ def test_second_boot_restores_the_saved_guest(home):
     assert out == "hello\n"
     assert restored(err), err
     assert saves(home).keys() == {key}  # no second save for the same machine
+    # The guest's account of its configuration (READY): the image's disk was mounted before the
+    # save and there are no data disks to re-probe, so neither step is left for the restore.
+    steps = next(l for l in err.splitlines() if "guest configuration:" in l)
+    assert "entropy and clock" in steps and "mount the writable disk" in steps, steps
+    assert "mount the image's disk" not in steps and "re-probe" not in steps, steps
 
 
 def test_restored_sandboxes_draw_fresh_randomness_and_boot_ids(home):
@@ -221,6 +226,21 @@ def test_a_new_guest_bundle_makes_a_new_save(home, tmp_path):
     assert not restored(err)
     after = set(saves(home))
     assert len(after - before) == 1
+
+
+def test_a_rewritten_image_disk_makes_a_new_save(home):
+    # The saved guest has the image's disk mounted: its file is part of the machine.
+    disks = glob.glob(os.path.join(home.home, "images", "disks", "*.ext4"))
+    assert len(disks) == 1, disks
+    before = set(saves(home))
+    st = os.stat(disks[0])
+    os.utime(disks[0], ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    rc, out, err = run(home, "sh", "-c", "ls /bin/sh")
+    assert rc == 0 and out == "/bin/sh\n", err
+    assert not restored(err), err
+    assert len(set(saves(home)) - before) == 1
+    rc, out, err = run(home, "true")
+    assert rc == 0 and restored(err), err
 
 
 def test_concurrent_first_boots_make_one_complete_save():
