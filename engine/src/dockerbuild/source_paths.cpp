@@ -10,6 +10,8 @@
 #include <deque>
 #include <memory>
 
+#include "core/greedy_wildcard.h"
+
 namespace matchlock::dockerbuild {
 namespace {
 
@@ -120,29 +122,14 @@ bool match_one(std::string_view p, size_t& pi, std::string_view n, size_t& ni) {
   return true;
 }
 
-// Whole-name match. Greedy, with the last '*' as the only way back: when a step fails, that star
-// takes one more rune and matching resumes after it. Earlier stars never need to move (the last
-// one can take whatever they would), so a match costs at most pattern x name steps; a search
-// that tried every split for every star was exponential in the stars ("*a*a*a*a*b").
+// Whole-name match, a star taking any rune (core/greedy_wildcard.h): pattern x name steps.
 bool match_from(std::string_view p, std::string_view n) {
-  constexpr size_t kNone = std::string_view::npos;
-  size_t pi = 0, ni = 0;
-  size_t star_pi = kNone, star_ni = 0;
-  while (ni < n.size()) {
-    if (pi < p.size() && p[pi] == '*') {
-      while (pi < p.size() && p[pi] == '*') ++pi;
-      star_pi = pi;
-      star_ni = ni;
-      continue;
-    }
-    if (pi < p.size() && match_one(p, pi, n, ni)) continue;
-    if (star_pi == kNone) return false;
-    next_rune(n, star_ni);
-    ni = star_ni;
-    pi = star_pi;
-  }
-  while (pi < p.size() && p[pi] == '*') ++pi;
-  return pi == p.size();
+  return greedy_wildcard_match(
+      p, n.size(), [&](size_t& pi, size_t& ni) { return match_one(p, pi, n, ni); },
+      [&](size_t& ni) {
+        next_rune(n, ni);
+        return true;
+      });
 }
 
 std::string unescape(std::string_view s) {

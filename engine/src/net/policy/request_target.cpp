@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/greedy_wildcard.h"
+
 namespace matchlock::net::policy {
 namespace {
 
@@ -164,33 +166,17 @@ void RequestTarget::erase(std::string_view key) {
   std::erase_if(query, [&](const QueryParam& p) { return p.key == key; });
 }
 
-// Greedy, with the last '*' as the only way back: when a step fails, that star takes one more
-// character (never a '/') and matching resumes after it. Earlier stars never need to move: one
-// in an earlier segment is pinned by the '/' after it, one in the same segment can give the last
-// star whatever it would have taken. So a guest's request path costs at most pattern x path
-// steps, where a search that tried every split for every star grew with the path to the power
-// of the stars in a segment, on the engine's loop.
+// A star never takes a '/' (core/greedy_wildcard.h): a guest's request path costs at most
+// pattern x path steps on the engine's loop, however many stars a rule has.
 bool path_glob_matches(std::string_view pattern, std::string_view path) {
-  constexpr size_t kNone = std::string_view::npos;
-  size_t pi = 0, si = 0;
-  size_t star_pi = kNone, star_si = 0;
-  while (si < path.size()) {
-    if (pi < pattern.size() && pattern[pi] == '*') {
-      while (pi < pattern.size() && pattern[pi] == '*') ++pi;
-      star_pi = pi;
-      star_si = si;
-      continue;
-    }
-    if (pi < pattern.size() && match_one(pattern, pi, path[si])) {
-      ++si;
-      continue;
-    }
-    if (star_pi == kNone || path[star_si] == '/') return false;
-    si = ++star_si;
-    pi = star_pi;
-  }
-  while (pi < pattern.size() && pattern[pi] == '*') ++pi;
-  return pi == pattern.size();
+  return greedy_wildcard_match(
+      pattern, path.size(),
+      [&](size_t& pi, size_t& si) {
+        if (!match_one(pattern, pi, path[si])) return false;
+        ++si;
+        return true;
+      },
+      [&](size_t& si) { return path[si++] != '/'; });
 }
 
 Status validate_path_glob(std::string_view pattern) {
