@@ -61,7 +61,8 @@ class DockerIgnore {
     bool exception = false;
     Kind kind = Kind::kExact;
     std::vector<GlobToken> glob;  // kGlob only
-    bool matches(std::string_view path) const;
+    // Whether it matches the cleaned path or one of its parents ("a" and "a/b" for "a/b/c").
+    bool matches_or_parent_matches(std::string_view path) const;
   };
 
  private:
