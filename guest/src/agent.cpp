@@ -23,7 +23,6 @@
 #include "exec_request.h"
 #include "log.h"
 #include "process_spawn.h"
-#include "sandbox_root.h"
 #include "shutdown.h"
 
 namespace matchlock::guest_agent {
@@ -61,8 +60,11 @@ void disarm(int timer_fd) {
 
 }  // namespace
 
-Agent::Agent(Channel channel, std::string modules_dir, SandboxDisks disks)
-    : channel_(std::move(channel)), modules_dir_(std::move(modules_dir)), disks_(std::move(disks)) {
+Agent::Agent(Channel channel, std::string modules_dir, SandboxDisks disks, Status root)
+    : channel_(std::move(channel)),
+      root_(std::move(root)),
+      modules_dir_(std::move(modules_dir)),
+      disks_(std::move(disks)) {
   sigset_t child_signal;
   sigemptyset(&child_signal);
   sigaddset(&child_signal, SIGCHLD);
@@ -300,30 +302,17 @@ Status Agent::prepare_sandbox(std::string_view config_payload) {
   MATCHLOCK_TRY(add_host_entropy(settings->entropy));
   if (settings->time_unix_ms) MATCHLOCK_TRY(set_clock(*settings->time_unix_ms));
   config_clock_.mark("entropy and clock");
-  // A host that reconnects sends CONFIG again; the root is entered only once.
-  if (root_ == Root::kSandbox) return {};
-  if (root_ == Root::kFailed) return io_error(root_error_);
-  Status entered;
-  if (settings->restored) {
-    // Generous: under TCG re-probing is slow, and the host's boot timeout still bounds it.
-    constexpr auto kReprobeTimeout = std::chrono::seconds(10);
-    // Data disks are re-probed (their files and modes are this sandbox's); the image's disk is
-    // the saved one (the key pins it). The upper disk has the saved boot's size (it is in the
-    // key too): dropping its cached blocks is enough, and much cheaper under TCG than a re-probe.
-    if (settings->data_disks) {
-      entered = reprobe_virtio_disks({"base", "upper"}, kReprobeTimeout);
-      if (entered.ok()) config_clock_.mark("re-probe the data disks");
-    }
-    if (entered.ok()) entered = drop_cached_blocks(disks_.upper);
-    if (entered.ok()) config_clock_.mark("drop the writable disk's cache");
-  }
-  if (entered.ok()) entered = enter_sandbox_root(disks_, config_clock_);
-  if (!entered.ok()) {
-    root_ = Root::kFailed;
-    root_error_ = "entering the sandbox root: " + entered.error().message;
-    return io_error(root_error_);
-  }
-  root_ = Root::kSandbox;
+  if (!root_.ok()) return io_error("entering the sandbox root: " + root_.error().message);
+  // A host that reconnects sends CONFIG again; the disks are re-probed only once.
+  if (disks_ready_ || !settings->restored || !settings->data_disks) return {};
+  // Data disks are re-probed (their files and modes are this sandbox's). The image's disk is
+  // the saved one (the key pins it), and the writable disk is the host's copy of the saved
+  // boot's, which that boot had mounted: both are left as they are.
+  // Generous: under TCG re-probing is slow, and the host's boot timeout still bounds it.
+  constexpr auto kReprobeTimeout = std::chrono::seconds(10);
+  MATCHLOCK_TRY(reprobe_virtio_disks({"base", "upper"}, kReprobeTimeout));
+  config_clock_.mark("re-probe the data disks");
+  disks_ready_ = true;
   return {};
 }
 

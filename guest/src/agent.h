@@ -24,15 +24,13 @@ namespace matchlock::guest_agent {
 class Agent {
  public:
   // `modules_dir`: where on-demand kernel modules (fuse.ko) are, also after the root switch;
-  // `disks`: the sandbox's disks as found at boot (their names survive a save and restore).
-  Agent(Channel channel, std::string modules_dir, SandboxDisks disks);
+  // `disks`: the sandbox's disks as found at boot (their names survive a save and restore);
+  // `root`: how entering the sandbox's root went at boot (an error fails every CONFIG).
+  Agent(Channel channel, std::string modules_dir, SandboxDisks disks, Status root);
   [[noreturn]] void run();
 
  private:
   enum class Handshake { kAwaitHello, kAwaitConfig, kReady };
-  // Where PID 1's root is: the initramfs until the first CONFIG, then the sandbox's overlay.
-  // A failed switch is not retried (the mounts may be half done); the host fails the boot.
-  enum class Root { kInitramfs, kSandbox, kFailed };
 
   void on_connected();
   void on_disconnected();
@@ -44,7 +42,7 @@ class Agent {
   void on_file_open(const guest_protocol::Frame& frame);
   bool stream_busy(uint32_t stream) const;
   // CONFIG's first steps (protocol v6): seed the RNG, set the clock and, on the first CONFIG
-  // only, re-probe the disks of a restored guest and enter the sandbox's root.
+  // only, re-probe the data disks of a restored guest.
   // Also takes CONFIG's channel token, which READY echoes.
   Status prepare_sandbox(std::string_view config_payload);
   // CONFIG "workspace": mounts it once (a host that reconnects finds it mounted).
@@ -59,8 +57,8 @@ class Agent {
   Handshake handshake_ = Handshake::kAwaitHello;
   std::string channel_token_;  // of the last CONFIG: READY echoes it
   StepClock config_clock_;     // the steps of applying the last CONFIG, reported in READY
-  Root root_ = Root::kInitramfs;
-  std::string root_error_;  // why the switch failed (Root::kFailed)
+  Status root_;                // entering the sandbox's root at boot
+  bool disks_ready_ = false;   // the first CONFIG re-probed a restored guest's data disks
   // From CONFIG (the CA bundle variables): added to every exec that does not set them.
   std::vector<std::string> exec_env_defaults_;
   std::map<uint32_t, std::unique_ptr<ExecSession>> sessions_;

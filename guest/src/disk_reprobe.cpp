@@ -1,11 +1,5 @@
 #include "disk_reprobe.h"
 
-#include <set>
-
-#include <sys/ioctl.h>
-
-#include <linux/fs.h>
-
 #include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -15,6 +9,7 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "core/unique_fd.h"
@@ -67,14 +62,12 @@ Result<std::vector<VirtioDisk>> disks_except(const std::set<std::string>& keep_s
 Status write_driver_file(const char* file, const std::string& device) {
   std::string path = std::string(kDriverDir) + file;
   // sysfs: one write() of the device name; write_file would unlink and create the file.
-  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return io_error("open " + path + ": " + std::strerror(errno));
-  ssize_t n = ::write(fd, device.data(), device.size());
-  int saved = errno;
-  ::close(fd);
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) return io_error("open " + path + ": " + std::strerror(errno));
+  ssize_t n = ::write(fd.get(), device.data(), device.size());
   if (n != static_cast<ssize_t>(device.size())) {
     return io_error(std::string("virtio_blk ") + file + " " + device + ": " +
-                    std::strerror(n < 0 ? saved : EIO));
+                    std::strerror(n < 0 ? errno : EIO));
   }
   return {};
 }
@@ -98,16 +91,6 @@ Status reprobe_virtio_disks(const std::set<std::string>& keep_serials,
     if (!wait_for_disk(disk.serial, std::max(left, std::chrono::milliseconds(0)))) {
       return io_error("disk " + disk.serial + " did not come back after its re-probe");
     }
-  }
-  return {};
-}
-
-Status drop_cached_blocks(const std::string& device) {
-  UniqueFd fd(::open(device.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return io_error("open " + device + ": " + std::strerror(errno));
-  // Writes back nothing (nothing was written) and drops every cached block of the device.
-  if (::ioctl(fd.get(), BLKFLSBUF, 0) != 0) {
-    return io_error("BLKFLSBUF " + device + ": " + std::strerror(errno));
   }
   return {};
 }

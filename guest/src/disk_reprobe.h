@@ -1,6 +1,5 @@
-// Makes virtio_blk forget what it knew about the sandbox's disks, for a guest restored from a
-// boot saved by another sandbox: that sandbox's upper disk had other contents (blocks of it may
-// sit in the page cache), its data disks maybe another size and mode.
+// Makes virtio_blk forget what it knew about a sandbox's data disks, for a guest restored from a
+// boot saved by another sandbox: that sandbox's data disks may have had another size and mode.
 #pragma once
 
 #include <chrono>
@@ -17,10 +16,5 @@ namespace matchlock::guest_agent {
 // disks, whose read-only flag (a feature negotiated at probe) may differ from the saved boot's.
 Status reprobe_virtio_disks(const std::set<std::string>& keep_serials,
                             std::chrono::milliseconds timeout);
-
-// Drops every cached block of `device` (BLKFLSBUF). Enough for the upper disk: the
-// saved guest's key includes its size, so only blocks read at probe time (the partition scan
-// read its first page, which holds the ext4 superblock) can be stale.
-Status drop_cached_blocks(const std::string& device);
 
 }  // namespace matchlock::guest_agent

@@ -1,7 +1,7 @@
 // matchlock-guest: PID 1 of the sandbox VM. Boots the guest as far as anything shared by every
-// sandbox goes (mounts, modules, disks present), then becomes the agent that serves the host over
-// virtio-serial. The sandbox's own root is entered on CONFIG (agent.cpp), so that a boot saved
-// right after HELLO can be restored for any sandbox.
+// sandbox goes (mounts, modules, disks, the overlay root), then becomes the agent that serves the
+// host over virtio-serial. Everything of one sandbox comes with CONFIG (agent.cpp), so that a boot
+// saved right after HELLO can be restored for any sandbox.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -18,11 +18,13 @@
 #include "init_mounts.h"
 #include "log.h"
 #include "modules.h"
+#include "sandbox_root.h"
 #include "shutdown.h"
 
 namespace {
 
 using namespace matchlock::guest_agent;
+using matchlock::Status;
 using matchlock::UniqueFd;
 
 constexpr auto kDiskTimeout = std::chrono::seconds(10);
@@ -45,7 +47,7 @@ Booted boot_guest() {
 
   // The host may save this guest right after HELLO and restore it for many sandboxes. Their
   // disks are present for all, and the image's is the very same disk (the save's key pins it),
-  // so it is mounted now; nothing here may read the upper disk, which is each sandbox's own.
+  // so it is mounted now.
   auto base = wait_for_disk("base", kDiskTimeout);
   if (!base) fatal("no disk with serial \"base\"");
   auto upper = wait_for_disk("upper", kDiskTimeout);
@@ -73,8 +75,15 @@ int main(int argc, char** argv) {
   const UniqueFd& modules = booted.modules;
   auto channel = Channel::open("matchlock.ctl", kPortTimeoutMs);
   if (!channel.ok()) fatal(channel.error().message);
+  // The sandbox's root is entered before HELLO, so a saved boot has it mounted: the host gives
+  // every sandbox restored from the save a copy of the writable disk as it was at the save. A
+  // failure is reported to the host's CONFIG (the mounts may be half done: not retried).
+  StepClock boot_clock;
+  boot_clock.start();
+  Status root = enter_sandbox_root(booted.disks, boot_clock);
+  if (!root.ok()) log_line("entering the sandbox root: " + root.error().message);
   Agent agent(std::move(*channel),
               modules ? "/proc/self/fd/" + std::to_string(modules.get()) : "/modules",
-              std::move(booted.disks));
+              std::move(booted.disks), std::move(root));
   agent.run();
 }

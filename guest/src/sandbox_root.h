@@ -1,6 +1,6 @@
 // Leaves the initramfs for the sandbox's root: the overlay of the image ("base" disk, read-only)
-// and the sandbox's own changes ("upper" disk). Runs on the first CONFIG, not at boot, because
-// a boot saved right after HELLO is restored for many sandboxes, each with its own upper disk.
+// and the sandbox's own changes ("upper" disk). Runs at boot, before HELLO: a boot saved then is
+// restored for many sandboxes, each with its own copy of the upper disk as it was at the save.
 #pragma once
 
 #include "core/result.h"

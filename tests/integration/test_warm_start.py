@@ -59,7 +59,8 @@ def only_save(m):
 
 
 def temporary_files(m):
-    return glob.glob(os.path.join(warm_dir(m), "*", "guest.state.tmp-*"))
+    return glob.glob(os.path.join(warm_dir(m), "*", "guest.state.tmp-*")) + \
+        glob.glob(os.path.join(warm_dir(m), "*", "upper.disk.tmp-*"))
 
 
 def run(m, *args, env=None):
@@ -80,11 +81,32 @@ def test_second_boot_restores_the_saved_guest(home):
     assert out == "hello\n"
     assert restored(err), err
     assert saves(home).keys() == {key}  # no second save for the same machine
-    # The guest's account of its configuration (READY): the image's disk was mounted before the
-    # save and there are no data disks to re-probe, so neither step is left for the restore.
+    # The guest's account of its configuration (READY): the sandbox's root (the image's disk,
+    # the writable disk, the overlay) was entered before the save and there are no data disks
+    # to re-probe, so none of it is left for the restore.
     steps = next(l for l in err.splitlines() if "guest configuration:" in l)
-    assert "entropy and clock" in steps and "mount the writable disk" in steps, steps
-    assert "mount the image's disk" not in steps and "re-probe" not in steps, steps
+    assert "entropy and clock" in steps and "hostname" in steps, steps
+    for done_before_the_save in ("mount the image's disk", "mount the writable disk",
+                                 "mount the overlay", "switch root", "re-probe"):
+        assert done_before_the_save not in steps, steps
+
+
+def test_each_restored_sandbox_starts_from_the_saved_writable_disk(home):
+    """The saved guest has its writable disk mounted, so the save keeps that disk as it was and
+    every restored sandbox gets a copy of it: what one writes, the next never sees."""
+    key, meta, _ = only_save(home)
+    upper = os.path.join(warm_dir(home), key, "upper.disk")
+    assert os.path.getsize(upper) == meta["upper_bytes"] == 5 * 1024 ** 3
+    assert os.stat(upper).st_blocks * 512 < 64 * 1024 ** 2  # a sparse copy, not 5 GiB
+    before = open(upper, "rb").read(1 << 20)
+    rc, out, err = run(home, "sh", "-c", "echo one > /root/written; dd if=/dev/zero of=/big "
+                       "bs=1M count=8 2>/dev/null; sync; cat /root/written")
+    assert rc == 0 and restored(err) and out == "one\n", err
+    rc, out, err = run(home, "sh", "-c", "ls /root /big 2>&1; touch /root/new && echo writable")
+    assert rc == 0 and restored(err), err
+    assert "written" not in out and "No such file" in out and "writable" in out, out
+    assert open(upper, "rb").read(1 << 20) == before
+    assert only_save(home)[1] == meta
 
 
 def test_restored_sandboxes_draw_fresh_randomness_and_boot_ids(home):
@@ -184,6 +206,23 @@ def test_a_corrupt_save_falls_back_to_a_cold_boot_and_is_rebuilt(home):
     assert new_key == key and new_meta["state_sha256"] != meta["state_sha256"]
     rc, out, err = run(home, "true")
     assert rc == 0 and restored(err), err
+
+
+def test_a_corrupt_saved_writable_disk_falls_back_to_a_cold_boot(home):
+    key, meta, _ = only_save(home)
+    upper = os.path.join(warm_dir(home), key, "upper.disk")
+    with open(upper, "r+b") as f:
+        f.seek(1024)  # the ext4 superblock
+        f.write(b"\xff" * 16)
+    rc, out, err = run(home, "echo", "still-works")
+    assert rc == 0 and out == "still-works\n", err
+    assert "could not be restored" in err and "writable disk" in err, err
+    assert "booting cold" in err and "restored saved guest" not in err, err
+    new_key, new_meta, _ = only_save(home)
+    assert new_key == key and new_meta["upper_sha256"] != meta["upper_sha256"]  # a new mkfs
+    rc, out, err = run(home, "sh", "-c", "touch /root/x && echo ok")
+    assert rc == 0 and out == "ok\n" and restored(err), err
+    home.assert_nothing_left()
 
 
 def test_a_truncated_save_is_not_used(home):

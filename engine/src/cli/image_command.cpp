@@ -121,7 +121,7 @@ void print_saved_guests(const std::vector<sandbox::SavedGuestInfo>& saved) {
       {"SAVED GUEST", "IMAGE", "MEMORY", "CPUS", "NETWORK", "SIZE", "CREATED", "LAST USED"}};
   for (const auto& s : saved) {
     rows.push_back({s.key, s.image, std::to_string(s.memory_mib) + " MiB", std::to_string(s.cpus),
-                    s.network ? "on" : "off", human_bytes(static_cast<int64_t>(s.state_bytes)),
+                    s.network ? "on" : "off", human_bytes(static_cast<int64_t>(s.disk_bytes)),
                     ago(s.created_unix), ago(s.last_used_unix)});
   }
   print_table(rows);
@@ -157,7 +157,7 @@ int cmd_ls(Args args) {
     for (const auto& s : saved) {
       if (s.image_digest != r.digest) continue;
       ++count;
-      bytes += s.state_bytes;
+      bytes += s.disk_bytes;
     }
     rows.push_back({r.name, short_digest, human_bytes(r.size), ago(r.created_unix), r.source,
                     count == 0 ? "-"

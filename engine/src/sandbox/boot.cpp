@@ -38,13 +38,14 @@ const Boot::Step Boot::kSteps[] = {
     {"image", [](Boot& b, StepDone d) { b.resolve_image(std::move(d)); }},
     {"guest bundle", [](Boot& b, StepDone d) { b.locate_guest_bundle(std::move(d)); }},
     {"register sandbox", [](Boot& b, StepDone d) { b.register_sandbox(std::move(d)); }},
-    {"upper disk", [](Boot& b, StepDone d) { b.create_upper_disk(std::move(d)); }},
     {"accelerator", [](Boot& b, StepDone d) { b.choose_accelerator(std::move(d)); }},
     {"certificate authority",
      [](Boot& b, StepDone d) { b.create_certificate_authority(std::move(d)); }},
     {"network", [](Boot& b, StepDone d) { b.start_network(std::move(d)); }},
     {"files", [](Boot& b, StepDone d) { b.prepare_files(std::move(d)); }},
     {"warm start", [](Boot& b, StepDone d) { b.plan_warm_start(std::move(d)); }},
+    // After the plan: a restored guest's writable disk is a copy of the saved one.
+    {"upper disk", [](Boot& b, StepDone d) { b.create_upper_disk(std::move(d)); }},
     {"start QEMU", [](Boot& b, StepDone d) { b.start_qemu(std::move(d)); }},
     {"connect", [](Boot& b, StepDone d) { b.connect_guest_and_qmp(std::move(d)); }},
 };
@@ -242,13 +243,36 @@ void Boot::register_sandbox(StepDone done) {
   done(Status());
 }
 
+// A cold boot gets a new, empty filesystem; a restored guest a copy of the writable disk the
+// saved guest had mounted, checked against the save's checksum. A copy that fails (corrupt save,
+// full disk) turns the boot cold, here, before QEMU starts.
 void Boot::create_upper_disk(StepDone done) {
-  auto created = std::make_shared<Status>();
+  struct Outcome {
+    Status copied;
+    Status created;
+  };
+  auto outcome = std::make_shared<Outcome>();
   auto path = res().dir / "upper.ext4";
   uint64_t size = sandbox_->options_.disk_size_mib;
+  std::optional<SavedGuest> saved;
+  if (guest_start_.mode == GuestStart::kRestore) saved = guest_start_.saved;
   uv::queue_work(
-      sandbox_->loop_, [created, path, size] { *created = vm::create_upper_disk(path, size); },
-      [created, done = std::move(done)] { done(*created); });
+      sandbox_->loop_,
+      [outcome, path, size, saved] {
+        std::error_code ec;
+        std::filesystem::remove(path, ec);  // a cold boot after a failed restore starts afresh
+        if (saved) {
+          outcome->copied = copy_saved_upper_disk(*saved, path);
+          if (outcome->copied.ok()) return;
+          std::filesystem::remove(path, ec);
+        }
+        outcome->created = vm::create_upper_disk(path, size);
+      },
+      [self = shared_from_this(), outcome, restoring = saved.has_value(), done = std::move(done)] {
+        if (self->finished()) return;
+        if (restoring && !outcome->copied.ok()) self->abandon_saved_guest(outcome->copied.error());
+        done(outcome->created);
+      });
 }
 
 void Boot::choose_accelerator(StepDone done) {

@@ -84,6 +84,7 @@ class Boot : public std::enable_shared_from_this<Boot> {
   void commit_save(std::function<void()> then);
   void restore_guest(StepDone done);
   bool fall_back_to_cold_boot(const Error& e);  // false: not a restore, fail as usual
+  void abandon_saved_guest(const Error& e);     // a restore plan becomes a cold (saving) one
   guest_client::GuestConfig guest_config() const;
   void arm_timeout();
   void on_vm_exit(const vm::ExitInfo& info);

@@ -124,8 +124,9 @@ void Boot::save_guest_at_hello(std::function<void()> reply_to_guest) {
       self->guest_start_.slot.reset();
       return resume();
     }
-    // Stored before the guest goes on: a `run` that ends at once must not exit with the
-    // save still being hashed (it would be lost).
+    // Stored before the guest goes on: the writable disk is copied while the guest is stopped
+    // (the copy must be the disk the saved guest has mounted), and a `run` that ends at once
+    // must not exit with the save still being hashed (it would be lost).
     self->commit_save(std::move(resume));
   });
 }
@@ -145,9 +146,9 @@ void Boot::commit_save(std::function<void()> then) {
   std::string key = guest_start_.key;
   uv::queue_work(
       sandbox_->loop_,
-      [slot, info, result, key]() mutable {
+      [slot, info, result, key, upper = res().dir / "upper.ext4"]() mutable {
         if (auto qemu = vm::find_qemu()) info.qemu = qemu->version_line;
-        *result = slot->commit(info);
+        *result = slot->commit(info, upper);
         slot.reset();  // releases the key's lock
         if (result->ok()) SavedGuestStore::open_default().enforce_budget(key);
       },
@@ -197,9 +198,31 @@ void Boot::restore_guest(StepDone done) {
       });
 }
 
-// A restore that failed anywhere before READY costs the time it took, not the sandbox: undo
-// what QEMU's start acquired, drop the save (it is corrupt or no longer fits), and boot cold
-// from the files step, saving anew.
+// The save cannot serve this boot: say why, drop it (it is corrupt or no longer fits), and plan
+// a cold boot that saves anew.
+void Boot::abandon_saved_guest(const Error& e) {
+  const std::string key = guest_start_.key;
+  log::warn("sandbox " + sandbox_->id() + ": the saved guest " + key + " could not be restored (" +
+            e.message + "); booting cold");
+  auto store = SavedGuestStore::open_default();
+  warn_if_failed(store.remove(key));
+  bool can_save = true;
+  if (is_permanent_save_refusal(e.message)) {
+    mark_saving_unsupported(store, qemu_identity_, e.message);  // this QEMU cannot restore
+    can_save = false;
+  }
+  guest_start_ = GuestStartPlan{};
+  verification_.reset();
+  guest_start_.key = key;
+  if (auto slot = can_save ? claim_save_slot(store, key) : std::nullopt) {
+    guest_start_.mode = GuestStart::kColdAndSave;
+    guest_start_.slot = std::move(slot);
+  }
+}
+
+// A restore that failed after QEMU started, before READY, costs the time it took, not the
+// sandbox: undo what QEMU's start acquired, drop the save, and boot cold from the files step
+// (which makes a new writable disk), saving anew.
 bool Boot::fall_back_to_cold_boot(const Error& e) {
   if (guest_start_.mode != GuestStart::kRestore) return false;
   while (undo_.size() > undo_before_qemu_) {
@@ -209,23 +232,7 @@ bool Boot::fall_back_to_cold_boot(const Error& e) {
   }
   if (timeout_) timeout_->stop();
   ++attempt_;
-  const std::string key = guest_start_.key;
-  log::warn("sandbox " + sandbox_->id() + ": the saved guest " + key + " could not be restored (" +
-            e.message + "); booting cold");
-  auto store = SavedGuestStore::open_default();
-  warn_if_failed(store.remove(key));
-  if (is_permanent_save_refusal(e.message)) {
-    mark_saving_unsupported(store, qemu_identity_, e.message);  // this QEMU cannot restore
-    guest_start_ = GuestStartPlan{};
-  }
-  const bool can_save = guest_start_.mode == GuestStart::kRestore;
-  guest_start_ = GuestStartPlan{};
-  verification_.reset();
-  guest_start_.key = key;
-  if (auto slot = can_save ? claim_save_slot(store, key) : std::nullopt) {
-    guest_start_.mode = GuestStart::kColdAndSave;
-    guest_start_.slot = std::move(slot);
-  }
+  abandon_saved_guest(e);
   if (res().net) {
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return false;

@@ -19,6 +19,7 @@
 #include "core/remove_tree.h"
 #include "image/content_store.h"
 #include "image/digest.h"
+#include "sandbox/sparse_file.h"
 
 namespace matchlock::sandbox {
 namespace fs = std::filesystem;
@@ -27,8 +28,11 @@ namespace {
 
 constexpr const char* kStateFile = "guest.state";
 constexpr const char* kMetaFile = "meta.json";
+constexpr const char* kUpperFile = "upper.disk";
 constexpr const char* kTemporaryPrefix = "guest.state.tmp-";
-constexpr int kMetaFormat = 1;
+constexpr const char* kUpperTemporaryPrefix = "upper.disk.tmp-";
+// 2: the writable disk is part of the save (a format-1 save is never restored).
+constexpr int kMetaFormat = 2;
 constexpr uint64_t kDefaultBudgetMib = 4096;
 
 bool valid_key(const std::string& key) {
@@ -50,6 +54,8 @@ std::string meta_json(const SavedGuestInfo& m) {
   d.AddMember("qemu", json::str(m.qemu, a), a);
   d.AddMember("state_bytes", m.state_bytes, a);
   d.AddMember("state_sha256", json::str(m.state_sha256, a), a);
+  d.AddMember("upper_bytes", m.upper_bytes, a);
+  d.AddMember("upper_sha256", json::str(m.upper_sha256, a), a);
   d.AddMember("created_unix", m.created_unix, a);
   return json::to_string(d);
 }
@@ -74,8 +80,11 @@ std::optional<SavedGuestInfo> read_meta(const fs::path& dir) {
   m.qemu = json::get_string(d, "qemu");
   m.state_bytes = static_cast<uint64_t>(json::get_int(d, "state_bytes"));
   m.state_sha256 = json::get_string(d, "state_sha256");
+  m.upper_bytes = static_cast<uint64_t>(json::get_int(d, "upper_bytes"));
+  m.upper_sha256 = json::get_string(d, "upper_sha256");
   m.created_unix = json::get_int(d, "created_unix");
-  if (m.key != dir.filename().string() || !image::is_sha256_digest(m.state_sha256)) {
+  if (m.key != dir.filename().string() || !image::is_sha256_digest(m.state_sha256) ||
+      !image::is_sha256_digest(m.upper_sha256)) {
     return std::nullopt;
   }
   std::error_code ec;
@@ -87,43 +96,6 @@ std::optional<SavedGuestInfo> read_meta(const fs::path& dir) {
   }
   return m;
 }
-
-}  // namespace
-
-// QEMU's mapped-ram format writes each RAM page at its own offset, so a state file is as large
-// as the guest's RAM but mostly holes. The checksum covers every data extent with its offset
-// (SEEK_DATA / SEEK_HOLE), so holes cost nothing to check and moving data is still a change.
-Result<std::string> sha256_of_file(const fs::path& file, uint64_t* bytes) {
-  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return io_error("open " + file.string() + ": " + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return io_error("stat " + file.string());
-  *bytes = static_cast<uint64_t>(st.st_size);
-  image::Sha256 hash;
-  std::vector<char> buf(1 << 20);
-  off_t pos = 0;
-  while (pos < st.st_size) {
-    off_t data = ::lseek(fd.get(), pos, SEEK_DATA);
-    if (data < 0) break;  // ENXIO: only a hole is left
-    off_t hole = ::lseek(fd.get(), data, SEEK_HOLE);
-    if (hole < 0) hole = st.st_size;
-    std::string extent = std::to_string(data) + "+" + std::to_string(hole - data) + ":";
-    hash.update(extent.data(), extent.size());
-    for (off_t at = data; at < hole;) {
-      size_t want = static_cast<size_t>(std::min<off_t>(hole - at, static_cast<off_t>(buf.size())));
-      ssize_t n = ::pread(fd.get(), buf.data(), want, at);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return io_error("read " + file.string() + ": " + std::strerror(errno));
-      if (n == 0) return io_error("read " + file.string() + ": unexpected end of file");
-      hash.update(buf.data(), static_cast<size_t>(n));
-      at += n;
-    }
-    pos = hole;
-  }
-  return hash.finish();
-}
-
-namespace {
 
 Status write_file_durably(const fs::path& path, const std::string& text) {
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
@@ -140,13 +112,26 @@ Status write_file_durably(const fs::path& path, const std::string& text) {
   return Status();
 }
 
+// Allocated, not apparent, sizes: a state file is as large as the guest's RAM and a writable
+// disk as its --disk-size, both mostly holes.
 uint64_t dir_bytes(const fs::path& dir) {
   uint64_t total = 0;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
-    if (e.is_regular_file(ec)) total += e.file_size(ec);
+    struct stat st {};
+    if (::lstat(e.path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      total += static_cast<uint64_t>(st.st_blocks) * 512;
+    }
   }
   return total;
+}
+
+Status fsync_file(const fs::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd || ::fsync(fd.get()) != 0) {
+    return io_error("fsync " + path.string() + ": " + std::strerror(errno));
+  }
+  return Status();
 }
 
 }  // namespace
@@ -155,28 +140,38 @@ SaveSlot::~SaveSlot() {
   if (!committed_ && !temporary_.empty()) {
     std::error_code ec;
     fs::remove(temporary_, ec);
+    fs::remove(upper_temporary(), ec);
   }
 }
 
-Status SaveSlot::commit(SavedGuestInfo info) {
+fs::path SaveSlot::upper_temporary() const {
+  return dir_ / (kUpperTemporaryPrefix + std::to_string(::getpid()));
+}
+
+Status SaveSlot::commit(SavedGuestInfo info, const fs::path& upper_disk) {
+  const fs::path upper_temporary = this->upper_temporary();
+  std::error_code ec;
+  fs::remove(upper_temporary, ec);
+  auto upper_digest = copy_sparse_file(upper_disk, upper_temporary);
+  if (!upper_digest.ok()) return upper_digest.error().with_context("copy the writable disk");
   uint64_t bytes = 0;
   auto digest = sha256_of_file(temporary_, &bytes);
   if (!digest.ok()) return digest.error();
   if (bytes == 0) return Error(ErrorCode::kIo, "the saved guest state is empty");
-  // The state file is complete on disk before meta.json names it: a crash in between leaves a
-  // state without meta, which find() ignores and the next save replaces.
-  {
-    UniqueFd fd(::open(temporary_.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd || ::fsync(fd.get()) != 0) {
-      return io_error("fsync " + temporary_.string() + ": " + std::strerror(errno));
-    }
-  }
+  // Both files are complete on disk before meta.json names them: a crash in between leaves
+  // files without meta, which find() ignores and the next save replaces.
+  MATCHLOCK_TRY(fsync_file(upper_temporary));
+  MATCHLOCK_TRY(fsync_file(temporary_));
   info.key = dir_.filename().string();
   info.state_bytes = bytes;
   info.state_sha256 = digest.value();
+  info.upper_bytes = fs::file_size(upper_temporary, ec);
+  if (ec) return io_error("stat " + upper_temporary.string() + ": " + ec.message());
+  info.upper_sha256 = upper_digest.value();
   info.created_unix = static_cast<int64_t>(::time(nullptr));
-  std::error_code ec;
-  fs::remove(dir_ / kMetaFile, ec);  // an older save's meta must never describe the new state
+  fs::remove(dir_ / kMetaFile, ec);  // an older save's meta must never describe the new files
+  fs::rename(upper_temporary, dir_ / kUpperFile, ec);
+  if (ec) return io_error("rename " + upper_temporary.string() + ": " + ec.message());
   fs::rename(temporary_, dir_ / kStateFile, ec);
   if (ec) return io_error("rename " + temporary_.string() + ": " + ec.message());
   auto meta_tmp = dir_ / (std::string(kMetaFile) + ".tmp");
@@ -206,10 +201,12 @@ std::optional<SavedGuest> SavedGuestStore::find(const std::string& key) const {
   auto dir = root_ / key;
   auto meta = read_meta(dir);
   if (!meta) return std::nullopt;
+  // Truncated or replaced: not ours.
   std::error_code ec;
-  auto size = fs::file_size(dir / kStateFile, ec);
-  if (ec || size != meta->state_bytes) return std::nullopt;  // truncated or replaced: not ours
-  return SavedGuest{std::move(*meta), dir / kStateFile};
+  if (fs::file_size(dir / kStateFile, ec) != meta->state_bytes || ec) return std::nullopt;
+  if (fs::file_size(dir / kUpperFile, ec) != meta->upper_bytes || ec) return std::nullopt;
+  meta->disk_bytes = dir_bytes(dir);
+  return SavedGuest{std::move(*meta), dir / kStateFile, dir / kUpperFile};
 }
 
 Result<std::optional<SaveSlot>> SavedGuestStore::try_begin_save(const std::string& key) const {
@@ -227,7 +224,10 @@ Result<std::optional<SaveSlot>> SavedGuestStore::try_begin_save(const std::strin
   // We hold the key: any temporary file here is a killed saver's.
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
-    if (e.path().filename().string().rfind(kTemporaryPrefix, 0) == 0) fs::remove(e.path(), ec);
+    const std::string name = e.path().filename().string();
+    if (name.starts_with(kTemporaryPrefix) || name.starts_with(kUpperTemporaryPrefix)) {
+      fs::remove(e.path(), ec);
+    }
   }
   auto temporary = dir / (kTemporaryPrefix + std::to_string(::getpid()));
   return std::optional<SaveSlot>(SaveSlot(std::move(lock), dir, temporary));

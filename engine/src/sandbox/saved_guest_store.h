@@ -3,11 +3,15 @@
 // booting. Lives in $MATCHLOCK_HOME/cache/warm/<key>/:
 //
 //   guest.state   QEMU's migration stream (device state and the RAM the guest touched)
-//   meta.json     what the save is for (image, memory, cpus, network), its size and SHA-256
+//   upper.disk    the writable disk as it was at the save (the saved guest has it mounted):
+//                 every sandbox restored from the save starts from a copy of it
+//   meta.json     what the save is for (image, memory, cpus, network), both files' sizes and
+//                 SHA-256s
 //
 // A save is written to a temporary file and renamed into place only when complete, by the one
 // boot that holds the key's lock; a killed saver leaves only a temporary file, which the next
-// saver removes. The total size is bounded: the least recently used saves go first.
+// saver removes. The disk the saves take (allocated blocks: both files are sparse) is bounded:
+// the least recently used saves go first.
 #pragma once
 
 #include <cstdint>
@@ -31,15 +35,19 @@ struct SavedGuestInfo {
   bool network = false;
   std::string qemu;          // QEMU's version line
   uint64_t state_bytes = 0;  // size of guest.state
-  std::string state_sha256;  // "sha256:..." of guest.state
+  std::string state_sha256;  // "sha256:..." of guest.state (sparse_file.h)
+  uint64_t upper_bytes = 0;  // size of upper.disk (the sandbox's --disk-size)
+  std::string upper_sha256;  // "sha256:..." of upper.disk
+  uint64_t disk_bytes = 0;   // what the save takes on disk (allocated blocks of all its files)
   int64_t created_unix = 0;
   int64_t last_used_unix = 0;
 };
 
-// A save found for a key: its state file and what to check it against.
+// A save found for a key: its files and what to check them against.
 struct SavedGuest {
   SavedGuestInfo info;
   std::filesystem::path state_file;
+  std::filesystem::path upper_file;
 };
 
 // The right to write one key's save, held by one boot at a time (flock on <key>.lock). Dropping
@@ -52,22 +60,21 @@ class SaveSlot {
 
   // Where QEMU writes the migration stream.
   const std::filesystem::path& temporary_file() const { return temporary_; }
-  // Hashes the temporary file, writes meta.json and renames both into place (blocking: hashing
-  // ~70 MB takes ~50 ms). `info.key`, sizes and digest are filled in here.
-  Status commit(SavedGuestInfo info);
+  // Copies the sandbox's writable disk (`upper_disk`: QEMU must have stopped the guest), hashes
+  // the temporary state file, writes meta.json and renames all into place (blocking: hashing
+  // ~70 MB takes ~50 ms). `info.key`, sizes and digests are filled in here.
+  Status commit(SavedGuestInfo info, const std::filesystem::path& upper_disk);
 
  private:
   friend class SavedGuestStore;
   SaveSlot(UniqueFd lock, std::filesystem::path dir, std::filesystem::path temporary)
       : lock_(std::move(lock)), dir_(std::move(dir)), temporary_(std::move(temporary)) {}
+  std::filesystem::path upper_temporary() const;  // where the writable disk is copied to
   UniqueFd lock_;
   std::filesystem::path dir_;
   std::filesystem::path temporary_;
   bool committed_ = false;
 };
-
-// "sha256:<hex>" of a file and its size (blocking).
-Result<std::string> sha256_of_file(const std::filesystem::path& file, uint64_t* bytes);
 
 class SavedGuestStore {
  public:

@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/uv.h"
 #include "image/digest.h"
+#include "sandbox/sparse_file.h"
 
 namespace matchlock::sandbox {
 namespace fs = std::filesystem;
@@ -69,6 +70,18 @@ bool is_permanent_save_refusal(const std::string& qmp_error) {
          qmp_error.find("mapped-ram") != std::string::npos ||
          qmp_error.find("does not support migration") != std::string::npos ||
          qmp_error.find("Migration disabled") != std::string::npos;
+}
+
+Status copy_saved_upper_disk(const SavedGuest& saved, const std::filesystem::path& to) {
+  auto digest = copy_sparse_file(saved.upper_file, to);
+  if (!digest.ok()) return digest.error().with_context("copy the saved writable disk");
+  std::error_code ec;
+  if (digest.value() != saved.info.upper_sha256 ||
+      std::filesystem::file_size(to, ec) != saved.info.upper_bytes || ec) {
+    return Error(ErrorCode::kIo, "the saved writable disk " + saved.upper_file.string() +
+                                     " does not match its checksum (corrupt)");
+  }
+  return Status();
 }
 
 std::shared_ptr<StateVerification> StateVerification::start(uv_loop_t* loop,

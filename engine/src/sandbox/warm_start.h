@@ -46,6 +46,10 @@ void mark_saving_unsupported(const SavedGuestStore& store, const std::string& qe
 // True for QEMU's refusals that no retry will change.
 bool is_permanent_save_refusal(const std::string& qmp_error);
 
+// A restored sandbox's writable disk: a copy of the save's (`to` must not exist), checked
+// against the save's checksum (blocking; a few MB of data in a sparse file).
+Status copy_saved_upper_disk(const SavedGuest& saved, const std::filesystem::path& to);
+
 // The SHA-256 of a saved guest's state file, computed on the libuv thread pool. when_verified()
 // calls back once the result is known (at once if it already is).
 class StateVerification : public std::enable_shared_from_this<StateVerification> {

@@ -1,3 +1,4 @@
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -9,6 +10,7 @@
 #include "core/file_identity.h"
 #include "sandbox/saved_guest_key.h"
 #include "sandbox/saved_guest_store.h"
+#include "sandbox/sparse_file.h"
 #include "sandbox/warm_start.h"
 #include "temp_dir.h"
 
@@ -33,6 +35,31 @@ void write_file(const fs::path& p, const std::string& text) {
   std::ofstream(p, std::ios::binary) << text;
 }
 
+// A writable disk as a boot leaves it: `size` bytes, mostly holes, `text` at two offsets.
+fs::path sparse_disk(const fs::path& p, uint64_t size, const std::string& text) {
+  fs::remove(p);
+  write_file(p, text);
+  fs::resize_file(p, size);
+  std::fstream f(p, std::ios::binary | std::ios::in | std::ios::out);
+  f.seekp(static_cast<std::streamoff>(size / 2));
+  f << text;
+  return p;
+}
+
+uint64_t allocated_bytes(const fs::path& p) {
+  struct stat st {};
+  REQUIRE(::stat(p.c_str(), &st) == 0);
+  return static_cast<uint64_t>(st.st_blocks) * 512;
+}
+
+std::string read_at(const fs::path& p, uint64_t offset, size_t n) {
+  std::ifstream f(p, std::ios::binary);
+  f.seekg(static_cast<std::streamoff>(offset));
+  std::string out(n, '\0');
+  f.read(out.data(), static_cast<std::streamsize>(n));
+  return out;
+}
+
 // Writes a complete save for `key` through the slot, as a boot would.
 void save(const SavedGuestStore& store, const std::string& key, const std::string& state,
           const std::string& digest = "sha256:" + std::string(64, 'a')) {
@@ -45,7 +72,8 @@ void save(const SavedGuestStore& store, const std::string& key, const std::strin
   info.image_digest = digest;
   info.memory_mib = 512;
   info.cpus = 1;
-  REQUIRE((*slot)->commit(info).ok());
+  auto upper = sparse_disk(store.root() / "upper-of-the-saving-sandbox", 1 << 20, "ext4");
+  REQUIRE((*slot)->commit(info, upper).ok());
 }
 
 }  // namespace
@@ -151,9 +179,16 @@ TEST_CASE("a killed saver's temporary file is removed by the next saver", "[sand
 
 TEST_CASE("saves beyond the budget go least recently used first", "[sandbox][warm]") {
   TempDir dir;
-  SavedGuestStore store(dir.path, 2500);  // room for two saves of ~1 KiB (+ meta)
   const std::string a(32, '1'), b(32, '2'), c(32, '3');
-  save(store, a, std::string(1000, 'a'));
+  uint64_t one_save = 0;
+  {
+    SavedGuestStore unbounded(dir.path, 1 << 30);
+    save(unbounded, a, std::string(1000, 'a'));
+    one_save = unbounded.find(a)->info.disk_bytes;
+  }
+  // Room for two saves, counted by the blocks they take (the writable disk's MiB is holes).
+  SavedGuestStore store(dir.path, one_save * 5 / 2);
+  CHECK(one_save < (64 << 10));
   save(store, b, std::string(1000, 'b'));
   save(store, c, std::string(1000, 'c'));
   // a: used long ago; b: recently; c: just made.
@@ -196,7 +231,7 @@ TEST_CASE("the plan restores a save, else saves, else boots cold", "[sandbox][wa
   auto concurrent = plan_guest_start(store, inputs, "qemu-id", false);
   CHECK(concurrent.mode == GuestStart::kCold);
   write_file(first.slot->temporary_file(), "state");
-  REQUIRE(first.slot->commit(SavedGuestInfo{}).ok());
+  REQUIRE(first.slot->commit(SavedGuestInfo{}, sparse_disk(dir.path / "upper", 4096, "u")).ok());
   first.slot.reset();
   CHECK(plan_guest_start(store, inputs, "qemu-id", false).mode == GuestStart::kRestore);
   CHECK(plan_guest_start(store, inputs, "qemu-id", true).mode == GuestStart::kCold);
@@ -216,9 +251,69 @@ TEST_CASE("a store whose path has a comma still saves and restores", "[sandbox][
   auto first = plan_guest_start(store, inputs, "qemu-id", false);
   REQUIRE(first.mode == GuestStart::kColdAndSave);
   write_file(first.slot->temporary_file(), "state");
-  REQUIRE(first.slot->commit(SavedGuestInfo{}).ok());
+  REQUIRE(first.slot->commit(SavedGuestInfo{}, sparse_disk(dir.path / "upper", 4096, "u")).ok());
   first.slot.reset();
   CHECK(plan_guest_start(store, inputs, "qemu-id", false).mode == GuestStart::kRestore);
+}
+
+// The saved guest has its writable disk mounted: a restored sandbox must start from that very
+// disk, so the save keeps a copy of it as it was (holes and all), and each restored sandbox gets
+// its own copy, checked against the save's checksum.
+TEST_CASE("a save keeps the writable disk as it was, and each restore gets a checked copy",
+          "[sandbox][warm]") {
+  TempDir dir;
+  SavedGuestStore store(dir.path / "warm", 1 << 30);
+  const std::string key(32, 'a');
+  constexpr uint64_t kDiskBytes = 64ull << 20;
+  auto slot = store.try_begin_save(key);
+  REQUIRE(slot.ok());
+  REQUIRE(slot->has_value());
+  write_file((*slot)->temporary_file(), "state");
+  auto upper = sparse_disk(dir.path / "upper.ext4", kDiskBytes, "superblock");
+  REQUIRE((*slot)->commit(SavedGuestInfo{}, upper).ok());
+  slot->reset();
+  sparse_disk(upper, kDiskBytes, "the sandbox wrote on");  // the saving sandbox goes on
+
+  auto found = store.find(key);
+  REQUIRE(found.has_value());
+  CHECK(found->info.upper_bytes == kDiskBytes);
+  CHECK(fs::file_size(found->upper_file) == kDiskBytes);
+  CHECK(allocated_bytes(found->upper_file) < (1 << 20));  // holes stay holes
+  CHECK(read_at(found->upper_file, kDiskBytes / 2, 10) == "superblock");
+  uint64_t bytes = 0;
+  CHECK(sha256_of_file(found->upper_file, &bytes).value() == found->info.upper_sha256);
+
+  auto restored = dir.path / "restored.ext4";
+  REQUIRE(copy_saved_upper_disk(*found, restored).ok());
+  CHECK(fs::file_size(restored) == kDiskBytes);
+  CHECK(allocated_bytes(restored) < (1 << 20));
+  CHECK(read_at(restored, 0, 10) == "superblock");
+  CHECK(read_at(restored, kDiskBytes / 2, 10) == "superblock");
+  CHECK_FALSE(copy_saved_upper_disk(*found, restored).ok());  // never over an existing file
+
+  // A byte changed in the saved disk, or data where it had a hole: the copy is refused.
+  {
+    std::fstream f(found->upper_file, std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(3);
+    f << 'X';
+  }
+  fs::remove(restored);
+  auto corrupt = copy_saved_upper_disk(*found, restored);
+  REQUIRE_FALSE(corrupt.ok());
+  CHECK(corrupt.error().message.find("does not match its checksum") != std::string::npos);
+  sparse_disk(found->upper_file, kDiskBytes, "superblock");
+  fs::remove(restored);
+  REQUIRE(copy_saved_upper_disk(*found, restored).ok());
+  {
+    std::fstream f(found->upper_file, std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(kDiskBytes / 4);
+    f << '\0';  // a zero byte, but data where the save had a hole
+  }
+  fs::remove(restored);
+  CHECK_FALSE(copy_saved_upper_disk(*found, restored).ok());
+  // A truncated disk file makes it no save at all.
+  fs::resize_file(found->upper_file, kDiskBytes / 2);
+  CHECK_FALSE(store.find(key).has_value());
 }
 
 TEST_CASE("QEMU's refusals to migrate at all are told from passing failures", "[sandbox][warm]") {

@@ -1,0 +1,26 @@
+// Checksums and copies of the sparse files a saved guest is made of: QEMU's mapped-ram state
+// (as large as the guest's RAM, mostly holes) and the writable disk as it was at the save (a
+// few MB of ext4 metadata in a file of gigabytes). Only data extents are read, and the digest
+// covers each with its offset, so a hole costs nothing and moved data is still a change.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "core/result.h"
+
+namespace matchlock::sandbox {
+
+// "sha256:<hex>" over every data extent of `file` ("<offset>+<length>:" then its bytes), and
+// its size (blocking).
+Result<std::string> sha256_of_file(const std::filesystem::path& file, uint64_t* bytes);
+
+// Copies `from` to a new file `to` (mode 0600; it must not exist): the same size, the same data
+// extents, holes left holes. Returns the digest sha256_of_file gives for `from`, computed from
+// the bytes written, so a caller that compares it with a recorded one knows the copy is sound
+// (blocking).
+Result<std::string> copy_sparse_file(const std::filesystem::path& from,
+                                     const std::filesystem::path& to);
+
+}  // namespace matchlock::sandbox
