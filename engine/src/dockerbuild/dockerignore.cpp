@@ -165,19 +165,25 @@ bool is_wildcard(GlobToken::Kind k) {
 // Whether the tokens match the whole path or one of its parents (the path up to any '/'), as
 // Docker checks a path and then each parent. One forward pass over the path serves every parent:
 // at[ti] says the first ti tokens match what has been read, and a parent matches when all tokens
-// do at its '/'. A match costs tokens x path steps whatever the wildcards and the depth (a
-// memoised search that looped over the path in every wildcard state took 12 s on a 2 KiB line of
-// stars, and matching each parent on its own multiplied by the depth: both found by
-// fuzz/dockerignore), and no recursion.
+// do at its '/'. Tokens only move forward, so the live states lie in a window [lo, hi] that each
+// step scans: a literal pattern's window dies at its first mismatch, and no match ever costs
+// more than tokens x path steps whatever the wildcards and the depth (a memoised search that
+// looped over the path in every wildcard state took 12 s on a 2 KiB line of stars, and matching
+// each parent on its own multiplied by the depth: both found by fuzz/dockerignore), and no
+// recursion.
 bool glob_match_or_parent(const std::vector<GlobToken>& tokens, const std::u32string& path) {
   const size_t count = tokens.size();
   std::vector<char> at(count + 1, 0), next(count + 1, 0);
   // inside[ti]: in a `**/` run of token ti that has not yet ended with its '/'.
-  std::vector<char> inside(count, 0), next_inside(count, 0);
+  std::vector<char> inside(count + 1, 0), next_inside(count + 1, 0);
+  size_t lo = 0, hi = 0;
   // A wildcard may match nothing: whatever reaches it reaches the token after it too.
   auto close = [&](std::vector<char>& reach) {
-    for (size_t ti = 0; ti < count; ++ti) {
-      if (reach[ti] && is_wildcard(tokens[ti].kind)) reach[ti + 1] = 1;
+    for (size_t ti = lo; ti <= hi && ti < count; ++ti) {
+      if (reach[ti] && is_wildcard(tokens[ti].kind)) {
+        reach[ti + 1] = 1;
+        hi = std::max(hi, ti + 1);
+      }
     }
   };
   at[0] = 1;
@@ -185,9 +191,8 @@ bool glob_match_or_parent(const std::vector<GlobToken>& tokens, const std::u32st
   for (size_t pi = 0; pi < path.size(); ++pi) {
     const char32_t c = path[pi];
     if (c == U'/' && pi > 0 && at[count]) return true;  // the parent path[0..pi) matches
-    std::fill(next.begin(), next.end(), 0);
-    std::fill(next_inside.begin(), next_inside.end(), 0);
-    for (size_t ti = 0; ti < count; ++ti) {
+    const size_t old_hi = hi;
+    for (size_t ti = lo; ti <= old_hi && ti < count; ++ti) {
       const GlobToken& t = tokens[ti];
       const bool here = at[ti];
       switch (t.kind) {
@@ -214,9 +219,18 @@ bool glob_match_or_parent(const std::vector<GlobToken>& tokens, const std::u32st
         }
       }
     }
+    hi = std::min(old_hi + 1, count);
     close(next);
+    // The old states become the next buffers: clear the window they lived in.
+    std::fill(at.begin() + static_cast<ptrdiff_t>(lo),
+              at.begin() + static_cast<ptrdiff_t>(old_hi) + 1, 0);
+    std::fill(inside.begin() + static_cast<ptrdiff_t>(lo),
+              inside.begin() + static_cast<ptrdiff_t>(old_hi) + 1, 0);
     at.swap(next);
     inside.swap(next_inside);
+    while (lo <= hi && !at[lo] && !inside[lo]) ++lo;
+    if (lo > hi) return false;  // nothing left alive: neither the path nor a longer parent
+    while (hi > lo && !at[hi] && !inside[hi]) --hi;
   }
   return at[count];
 }
