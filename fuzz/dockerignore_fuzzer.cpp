@@ -1,7 +1,8 @@
 // .dockerignore patterns and paths (engine/src/dockerbuild/dockerignore.cpp): the file comes
 // from the build context. The input is "patterns\0path\0path...".
 // Invariants: the context root is never excluded; clean_path is idempotent and leaves no empty
-// or "." component; a path is excluded or not the same whether it is given cleaned or not.
+// or "." component; a path is excluded or not the same whether it is given cleaned or not;
+// without exceptions ('!'), everything below an excluded directory is excluded.
 #include <string>
 
 #include "dockerbuild/dockerignore.h"
@@ -41,6 +42,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check_clean(path);
     bool excluded = ignore->excluded(path);
     FUZZ_CHECK(ignore->excluded(db::clean_path(path)) == excluded);
+    if (!excluded && patterns.find('!') == std::string_view::npos) {
+      // Its parent is not excluded either (checked for the parent only: by induction, for all).
+      const std::string cleaned = db::clean_path(path);
+      const size_t slash = cleaned.rfind('/');
+      if (slash != std::string::npos && slash > 0) {
+        FUZZ_CHECK(!ignore->excluded(std::string_view(cleaned).substr(0, slash)));
+      }
+    }
     (void)ignore->may_include_below(path);
   }
   return 0;

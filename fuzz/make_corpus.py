@@ -378,6 +378,27 @@ def dockerignore():
             "wildcard_runs": b"s\n" + b"*" * 500 + b"[=]c]" + b"*" * 500 + b"\0" + b"dir/" * 200 + b"c"}
 
 
+def wildcard_match():
+    # mode byte (even: interception path glob, odd: COPY component), pattern, NUL, text
+    return {
+        "path_glob": b"\x00/v1/*/completions\0/v1/chat/completions",
+        "path_glob_stars": b"\x00/a*-*-*-*-*-*-x\0/a" + b"-" * 300 + b"y",
+        "path_glob_slash": b"\x00/files/*.txt\0/files/a/b.txt",
+        "path_glob_class": b"\x02/v[0-9]/model?/[!x]*\0/v2/models/abc",
+        "copy_component": b"\x01*.tar.gz\0release-1.2.tar.gz",
+        "copy_question": b"\x01a?c*\\*\0abc*",
+        "copy_runs": b"\x01" + b"*?" * 100 + b"z\0" + b"x" * 250 + b"z",
+    }
+
+
+def guest_ready_steps():
+    ready = {"channel_token": "a" * 64, "steps": [
+        {"step": "entropy and clock", "ms": 0.42}, {"step": "mount the overlay", "ms": 12.25}]}
+    hostile = {"steps": [{"step": "\x1b]0;title\x07" + "n" * 80, "ms": 1e300},
+                         {"step": 5, "ms": "x"}, {"step": "ok", "ms": -1}, {"step": "ok", "ms": 3}] * 10}
+    return {"ready": compact(ready), "hostile": compact(hostile), "old_agent": compact({"channel_token": "x"})}
+
+
 def env_file():
     return {
         "env_file": b"# settings\nAPP_ENV=production\n  DB_URL=postgres://u:p@db:5432/app?x=1\nEMPTY=\nHOME\n\nQUOTED=\"kept\"\nAPP_ENV=staging\n",
@@ -685,6 +706,8 @@ HARNESSES = {
     "secret_injector": secret_injector,
     "http1_response_reader": http1_response_reader,
     "qmp_client": qmp_client,
+    "wildcard_match": wildcard_match,
+    "guest_ready_steps": guest_ready_steps,
 }
 
 
