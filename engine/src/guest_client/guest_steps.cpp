@@ -11,11 +11,16 @@ namespace {
 constexpr size_t kMaxNameBytes = 48;
 constexpr double kMaxStepMs = 86'400'000.0;
 
-// One line of printable text: control characters (newlines too) become '?'.
+// One line of printable text: control characters (newlines and C1 controls too) become '?'.
 std::string step_name(std::string_view text) {
   std::string name = abbreviated(text, kMaxNameBytes);
-  for (char& c : name) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (starts_c1_control(name, i)) {
+      name[i] = '?';
+      name[++i] = '?';
+    } else if (static_cast<unsigned char>(name[i]) < 0x20 || name[i] == 0x7f) {
+      name[i] = '?';
+    }
   }
   return name;
 }

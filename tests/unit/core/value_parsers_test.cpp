@@ -345,4 +345,10 @@ TEST_CASE("printable_escapes_terminal_control_characters_but_keeps_lines", "[cor
   CHECK(matchlock::printable("del\x7f") == "del\\x7f");
   CHECK(matchlock::printable("line 1\nline\t2") == "line 1\nline\t2");
   CHECK(matchlock::printable("caf\xc3\xa9") == "caf\xc3\xa9");  // UTF-8 text passes
+  // C1 controls in UTF-8 (U+009B is a CSI to xterm) are escaped; other code points are not.
+  CHECK(matchlock::printable("a\xc2\x9b"
+                             "31mb") == "a\\xc2\\x9b31mb");
+  CHECK(matchlock::printable("\xc2\x80\xc2\x9f\xc2\xa0") == "\\xc2\\x80\\xc2\\x9f\xc2\xa0");
+  CHECK(matchlock::printable("\xc4\x9b") == "\xc4\x9b");  // "ě": a 0x9b that is not C1
+  CHECK(matchlock::printable("end\xc2") == "end\xc2");
 }

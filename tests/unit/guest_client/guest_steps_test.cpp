@@ -50,6 +50,12 @@ TEST_CASE("a hostile guest's READY steps are bounded and printable", "[guest_cli
   CHECK(forged.find("ok 0.5") != std::string::npos);
   CHECK(forged.find("guest configuration: 3.5 ms") == 0);
 
+  // A CSI written as the C1 control U+009B (what xterm acts on like "ESC ["), raw or escaped.
+  CHECK(line_of("{\"steps\":[{\"step\":\"x\xc2\x9b"
+                "31my\",\"ms\":1}]}") == "guest configuration: 1.0 ms (x??31my 1.0)");
+  CHECK(line_of(R"({"steps":[{"step":"x\u009b31my","ms":1}]})") ==
+        "guest configuration: 1.0 ms (x??31my 1.0)");
+
   CHECK(line_of(R"({"steps":{"step":"x","ms":1}})").empty());
   CHECK(line_of(R"([1,2])").empty());
 }
