@@ -111,8 +111,9 @@ void SandboxHost::launch_entrypoint() {
   spec.argv = vm_->entrypoint_command();
   if (spec.argv.empty()) return finish_create(std::nullopt);
 
-  // Settles once: the process failed, exited, or is still running after the window. The flag
-  // belongs to this launch, so a late event of an earlier entrypoint never settles a later one.
+  // Settles once: the process failed, exited, or is still running after the window (which opens
+  // when the guest has started it). The flag belongs to this launch, so a late event of an
+  // earlier entrypoint never settles a later one.
   auto settled = std::make_shared<bool>(false);
   std::weak_ptr<SandboxHost> weak = shared_from_this();
   auto settle = [weak, settled](std::optional<RpcError> error) {
@@ -135,6 +136,11 @@ void SandboxHost::launch_entrypoint() {
     if (auto file = log.lock()) file->append(bytes);
     consumed();
   };
+  ev.on_started = [weak, settle](int) {
+    auto self = weak.lock();
+    if (!self || !self->entrypoint_timer_) return;
+    self->entrypoint_timer_->start(kEntrypointSettleMs, [settle] { settle(std::nullopt); });
+  };
   ev.on_exit = [weak, settle](int code) {
     if (auto self = weak.lock()) self->entrypoint_.reset();
     if (code != 0) {
@@ -148,7 +154,10 @@ void SandboxHost::launch_entrypoint() {
     settle(RpcError{kVmFailed, "start image entrypoint: " + e.message});
   };
   entrypoint_timer_ = std::make_unique<uv::Timer>(loop_);
-  entrypoint_timer_->start(kEntrypointSettleMs, [settle] { settle(std::nullopt); });
+  entrypoint_timer_->start(kEntrypointStartMs, [settle] {
+    settle(RpcError{kVmFailed, "start image entrypoint: the guest did not start it within " +
+                                   std::to_string(kEntrypointStartMs / 1000) + " s"});
+  });
   auto handle = vm_->exec(spec, std::move(ev));
   // A start failure may already have settled (and torn down) the create synchronously.
   if (!*settled) entrypoint_ = std::move(handle);

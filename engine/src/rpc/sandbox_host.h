@@ -41,8 +41,12 @@ class SandboxHost : public std::enable_shared_from_this<SandboxHost> {
  public:
   // How long a cancelled process gets between SIGTERM and SIGKILL.
   static constexpr uint32_t kCancelGraceMs = 2000;
-  // A launched entrypoint that fails within this window fails `create`.
+  // A launched entrypoint that fails within this window, counted from the moment the guest
+  // started it, fails `create`. Counted from the start, not the request: under TCG a restored
+  // guest spends longer than the window translating the code that spawns it.
   static constexpr uint64_t kEntrypointSettleMs = 500;
+  // How long the guest may take to start the entrypoint at all before `create` fails.
+  static constexpr uint64_t kEntrypointStartMs = 30'000;
 
   // A host with no sandbox yet; `create` boots one through `vm_factory`.
   static std::shared_ptr<SandboxHost> create(uv_loop_t* loop, VmFactory vm_factory);

@@ -628,11 +628,35 @@ TEST_CASE("launched_entrypoint_still_running_after_the_window_lets_create_succee
   h.send(
       R"({"jsonrpc":"2.0","method":"create","params":{"image":"nginx","launch_entrypoint":true},"id":1})");
   CHECK(h.out->lines.empty());
+  h.exec().events.on_started(42);   // the window opens when the guest has started it
   uv_run(&h.loop, UV_RUN_DEFAULT);  // the 500 ms settle timer is the only active handle
   CHECK(h.last() == R"({"jsonrpc":"2.0","result":{"id":"vm-0123abcd"},"id":1})");
   h.send(R"({"jsonrpc":"2.0","method":"close","params":{},"id":2})");
   CHECK(h.exec().exec->cancels == 1);
   CHECK(h.last() == R"({"jsonrpc":"2.0","result":{},"id":2})");
+}
+
+// The window counts from the process's start in the guest, not from the request: a restored
+// TCG guest can take longer than the window just to spawn it, and a quick failure must still
+// fail `create`.
+TEST_CASE("launched_entrypoint_window_opens_when_the_guest_starts_it", "[rpc][server]") {
+  Harness h;
+  h.vm->entrypoint = {"sh", "-lc", "exit 3"};
+  h.send(
+      R"({"jsonrpc":"2.0","method":"create","params":{"image":"alpine:latest","launch_entrypoint":true},"id":1})");
+  uv_timer_t later;
+  uv_timer_init(&h.loop, &later);
+  uv_timer_start(
+      &later, [](uv_timer_t* t) { uv_stop(t->loop); }, 700, 0);
+  uv_run(&h.loop, UV_RUN_DEFAULT);  // 700 ms pass before the guest starts it
+  CHECK(h.out->lines.empty());
+  h.exec().events.on_started(42);
+  h.exec().events.on_exit(3);
+  CHECK(
+      h.last() ==
+      R"({"jsonrpc":"2.0","error":{"code":-32000,"message":"start image entrypoint: exit code 3"},"id":1})");
+  uv_close(reinterpret_cast<uv_handle_t*>(&later), nullptr);
+  uv_run(&h.loop, UV_RUN_NOWAIT);
 }
 
 TEST_CASE("failed_stdout_write_tears_down_like_stdin_eof", "[rpc][server]") {
