@@ -224,7 +224,9 @@ void Boot::abandon_saved_guest(const Error& e) {
 // sandbox: undo what QEMU's start acquired, drop the save, and boot cold from the files step
 // (which makes a new writable disk), saving anew.
 bool Boot::fall_back_to_cold_boot(const Error& e) {
-  if (guest_start_.mode != GuestStart::kRestore) return false;
+  // Only once QEMU's start has begun: the undo below stops at what that step acquired, and a
+  // failure before it (none is known) would otherwise undo the whole boot and go on.
+  if (guest_start_.mode != GuestStart::kRestore || undo_before_qemu_ == 0) return false;
   while (undo_.size() > undo_before_qemu_) {
     auto undo = std::move(undo_.back());
     undo_.pop_back();
