@@ -205,7 +205,6 @@ std::optional<SavedGuest> SavedGuestStore::find(const std::string& key) const {
   std::error_code ec;
   if (fs::file_size(dir / kStateFile, ec) != meta->state_bytes || ec) return std::nullopt;
   if (fs::file_size(dir / kUpperFile, ec) != meta->upper_bytes || ec) return std::nullopt;
-  meta->disk_bytes = dir_bytes(dir);
   return SavedGuest{std::move(*meta), dir / kStateFile, dir / kUpperFile};
 }
 
@@ -257,7 +256,11 @@ std::vector<SavedGuestInfo> SavedGuestStore::list() const {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(root_, ec)) {
     if (!e.is_directory(ec) || !valid_key(e.path().filename().string())) continue;
-    if (auto saved = find(e.path().filename().string())) out.push_back(saved->info);
+    if (auto saved = find(e.path().filename().string())) {
+      // Only listing needs it (a boot's lookup does not): one directory scan per save.
+      saved->info.disk_bytes = dir_bytes(e.path());
+      out.push_back(saved->info);
+    }
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
     return a.last_used_unix != b.last_used_unix ? a.last_used_unix < b.last_used_unix
@@ -277,14 +280,13 @@ size_t SavedGuestStore::remove_for_image(const std::string& image_digest) const 
 void SavedGuestStore::enforce_budget(const std::string& keep) const {
   auto saves = list();  // least recently used first
   uint64_t total = 0;
-  for (const auto& s : saves) total += dir_bytes(root_ / s.key);
+  for (const auto& s : saves) total += s.disk_bytes;
   for (const auto& s : saves) {
     if (total <= budget_bytes_) break;
     if (s.key == keep) continue;
-    uint64_t bytes = dir_bytes(root_ / s.key);
     if (remove(s.key).ok()) {
       log::info("saved guest " + s.key + " (" + s.image + ") evicted: the warm cache is full");
-      total -= std::min(total, bytes);
+      total -= std::min(total, s.disk_bytes);
     }
   }
 }

@@ -38,7 +38,7 @@ struct SavedGuestInfo {
   std::string state_sha256;  // "sha256:..." of guest.state (sparse_file.h)
   uint64_t upper_bytes = 0;  // size of upper.disk (the sandbox's --disk-size)
   std::string upper_sha256;  // "sha256:..." of upper.disk
-  uint64_t disk_bytes = 0;   // what the save takes on disk (allocated blocks of all its files)
+  uint64_t disk_bytes = 0;   // list() only: what the save takes on disk (allocated blocks)
   int64_t created_unix = 0;
   int64_t last_used_unix = 0;
 };

@@ -184,7 +184,7 @@ TEST_CASE("saves beyond the budget go least recently used first", "[sandbox][war
   {
     SavedGuestStore unbounded(dir.path, 1 << 30);
     save(unbounded, a, std::string(1000, 'a'));
-    one_save = unbounded.find(a)->info.disk_bytes;
+    one_save = unbounded.list().at(0).disk_bytes;
   }
   // Room for two saves, counted by the blocks they take (the writable disk's MiB is holes).
   SavedGuestStore store(dir.path, one_save * 5 / 2);
