@@ -254,14 +254,13 @@ void Agent::on_control_frame(const Frame& frame) {
                       error_message(prepared.error().message));
         return;
       }
-      auto applied = apply_config(frame.payload);
+      auto applied = apply_config(frame.payload, config_clock_);
       if (!applied.ok()) {
         log_line("config: " + applied.error().message);
         channel_.send(FrameType::kError, guest_protocol::kControlStream,
                       error_message(applied.error().message));
         return;
       }
-      config_clock_.mark("hostname, /etc, network, CA");
       exec_env_defaults_ = std::move(applied->exec_env_defaults);
       auto mounted = mount_disks(applied->disks);
       if (mounted.ok() && !applied->disks.empty()) config_clock_.mark("mount the data disks");

@@ -10,7 +10,6 @@
 
 #include "ca_trust.h"
 #include "fs_util.h"
-#include "log.h"
 #include "net_config.h"
 
 namespace matchlock::guest_agent {
@@ -94,7 +93,7 @@ Status set_clock(int64_t unix_ms) {
   return {};
 }
 
-Result<AppliedConfig> apply_config(std::string_view payload) {
+Result<AppliedConfig> apply_config(std::string_view payload, StepClock& clock) {
   rapidjson::Document config;
   config.Parse(payload.data(), payload.size());
   if (config.HasParseError() || !config.IsObject())
@@ -113,11 +112,11 @@ Result<AppliedConfig> apply_config(std::string_view payload) {
     ::unlink("/etc/resolv.conf");
     MATCHLOCK_TRY(write_etc("/etc/resolv.conf", it->value));
   }
-  // lo is always up (localhost works without a NIC); IPv6 is off so nothing bypasses the gate.
-  if (auto st = bring_up_loopback(); !st.ok()) log_line(st.error().message);
-  (void)disable_ipv6();
+  clock.mark("hostname, /etc");
+  // lo is up and IPv6 off since the boot (net_config.h: prepare_network_devices).
   if (auto it = config.FindMember("network"); it != config.MemberEnd() && !it->value.IsNull()) {
     MATCHLOCK_TRY(apply_network(it->value));
+    clock.mark("network");
   }
   AppliedConfig applied;
   // Interception mode: the guest must trust the sandbox CA that signs what it is shown.
@@ -127,6 +126,7 @@ Result<AppliedConfig> apply_config(std::string_view payload) {
     auto trust = install_ca_certificate({it->value.GetString(), it->value.GetStringLength()});
     if (!trust.ok()) return trust.error();
     applied.exec_env_defaults = ca_environment(*trust);
+    clock.mark("CA");
   }
   if (auto it = config.FindMember("workspace"); it != config.MemberEnd() && !it->value.IsNull()) {
     if (!it->value.IsString()) return invalid_argument("config: workspace is not a string");

@@ -10,6 +10,7 @@
 
 #include "core/result.h"
 #include "disks.h"
+#include "step_clock.h"
 
 namespace matchlock::guest_agent {
 
@@ -26,7 +27,8 @@ struct AppliedConfig {
 // Sets the wall clock (CONFIG "time_unix_ms").
 Status set_clock(int64_t unix_ms);
 
-// `payload` is the CONFIG JSON; any malformed field is an error, reported back as ERROR.
-Result<AppliedConfig> apply_config(std::string_view payload);
+// `payload` is the CONFIG JSON; any malformed field is an error, reported back as ERROR. Each
+// part's time is marked on `clock` (READY carries them to the host's debug log).
+Result<AppliedConfig> apply_config(std::string_view payload, StepClock& clock);
 
 }  // namespace matchlock::guest_agent

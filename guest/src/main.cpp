@@ -18,6 +18,7 @@
 #include "init_mounts.h"
 #include "log.h"
 #include "modules.h"
+#include "net_config.h"
 #include "sandbox_root.h"
 #include "shutdown.h"
 
@@ -44,6 +45,7 @@ Booted boot_guest() {
   if (boot_probe_requested()) answer_boot_probe();
 
   load_kernel_modules();
+  prepare_network_devices();
 
   // The host may save this guest right after HELLO and restore it for many sandboxes. Their
   // disks are present for all, and the image's is the very same disk (the save's key pins it),

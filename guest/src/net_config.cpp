@@ -12,22 +12,12 @@
 #include <cstring>
 #include <thread>
 
+#include "core/unique_fd.h"
 #include "fs_util.h"
+#include "log.h"
 
 namespace matchlock::guest_agent {
 namespace {
-
-class Sock {
- public:
-  Sock() : fd_(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {}
-  ~Sock() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 Status sys_error(const std::string& what) {
   return io_error(what + ": " + std::strerror(errno));
@@ -49,22 +39,29 @@ Status set_up(int fd, const char* name) {
   return {};
 }
 
-}  // namespace
-
-Status bring_up_loopback() {
-  Sock s;
-  if (s.get() < 0) return sys_error("socket");
-  return set_up(s.get(), "lo");
+void disable_ipv6() {
+  // Absent when the kernel has no IPv6: then there is nothing to disable. "all" covers the
+  // interfaces that exist (lo, eth0), "default" any created later.
+  for (const char* p : {"/proc/sys/net/ipv6/conf/all/disable_ipv6",
+                        "/proc/sys/net/ipv6/conf/default/disable_ipv6"}) {
+    if (::access(p, F_OK) == 0 && !write_file(p, "1\n")) log_errno(std::string("write ") + p);
+  }
 }
 
-Status disable_ipv6() {
-  // Absent when the kernel has no IPv6: then there is nothing to disable.
-  for (const char* p :
-       {"/proc/sys/net/ipv6/conf/all/disable_ipv6", "/proc/sys/net/ipv6/conf/default/disable_ipv6",
-        "/proc/sys/net/ipv6/conf/eth0/disable_ipv6"}) {
-    if (::access(p, F_OK) == 0) write_file(p, "1\n");
+}  // namespace
+
+void prepare_network_devices() {
+  disable_ipv6();
+  UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!s) {
+    log_errno("socket");
+    return;
   }
-  return {};
+  if (auto st = set_up(s.get(), "lo"); !st.ok()) log_line(st.error().message);
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, "eth0", IFNAMSIZ - 1);
+  if (::ioctl(s.get(), SIOCGIFINDEX, &ifr) != 0) return;  // no NIC: a --no-network sandbox
+  if (auto st = set_up(s.get(), "eth0"); !st.ok()) log_line(st.error().message);
 }
 
 Status configure_eth0(const NetSettings& n) {
@@ -75,16 +72,15 @@ Status configure_eth0(const NetSettings& n) {
     return invalid_argument("config: network.gateway is not IPv4");
   if (n.prefix < 1 || n.prefix > 30) return invalid_argument("config: network.prefix out of range");
   if (n.mtu < 576 || n.mtu > 65520) return invalid_argument("config: network.mtu out of range");
-  Sock s;
-  if (s.get() < 0) return sys_error("socket");
+  UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!s) return sys_error("socket");
   ifreq ifr{};
   std::strncpy(ifr.ifr_name, "eth0", IFNAMSIZ - 1);
-  // virtio_net registers eth0 while its module loads; allow it a moment to appear.
+  // virtio_net registers eth0 as its module loads at boot; allow a late probe a moment.
   for (int i = 0; ::ioctl(s.get(), SIOCGIFINDEX, &ifr) != 0; ++i) {
     if (i >= 100) return sys_error("eth0 did not appear");
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  (void)disable_ipv6();
   set_addr(&ifr.ifr_addr, addr.s_addr);
   if (::ioctl(s.get(), SIOCSIFADDR, &ifr) != 0) return sys_error("SIOCSIFADDR eth0");
   uint32_t mask = htonl(~uint32_t{0} << (32 - n.prefix));

@@ -1,6 +1,7 @@
-// Static network configuration of the guest with ioctls (no `ip` binary in minimal images):
-// lo up always; eth0 address, netmask, MTU, up, and a default route via the engine's gateway.
-// IPv6 is disabled so nothing can bypass the engine's IPv4-only gate.
+// Static network configuration of the guest with ioctls (no `ip` binary in minimal images).
+// At boot, shared by every sandbox (so a saved guest has it done): IPv6 off, lo up, eth0 up.
+// Per sandbox, from CONFIG: eth0's address, netmask and MTU, and a default route via the
+// engine's gateway. IPv6 is disabled so nothing can bypass the engine's IPv4-only gate.
 #pragma once
 
 #include <string>
@@ -16,8 +17,11 @@ struct NetSettings {
   int mtu = 1500;
 };
 
-Status bring_up_loopback();
-Status disable_ipv6();
+// IPv6 off on every interface (before any is up, so none ever gets an IPv6 address: turning it
+// off later costs RCU grace periods per interface, tens of ms under TCG), then lo and, when the
+// NIC is attached, eth0 up without an address. Errors are logged: the host's CONFIG fails
+// later on a network it cannot configure.
+void prepare_network_devices();
 Status configure_eth0(const NetSettings& s);
 
 }  // namespace matchlock::guest_agent
