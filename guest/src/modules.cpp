@@ -6,8 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <memory>
 #include <set>
-#include <sstream>
+#include <string_view>
 #include <vector>
 
 #include "core/unique_fd.h"
@@ -63,42 +64,59 @@ const ModulePolicy* policy_for(const std::string& file) {
 }
 
 std::vector<std::string> read_order(const std::string& dir) {
-  std::vector<std::string> names;
   auto order = read_file(dir + "/order", 1 << 20);
-  if (!order) return names;
-  std::istringstream lines(*order);
-  std::string name;
-  while (std::getline(lines, name)) {
-    while (!name.empty() && (name.back() == '\r' || name.back() == ' ')) name.pop_back();
-    if (name.empty() || name.front() == '#') continue;
-    // Names are bare file names; a path separator would escape the module directory.
-    if (name.find('/') != std::string::npos) {
-      log_line("module " + name + ": not a file name, skipped");
-      continue;
-    }
-    names.push_back(name);
-  }
-  return names;
+  if (!order) return {};
+  return parse_module_order(*order);
 }
 
 // Device ids on the virtio bus; probing is synchronous when virtio_mmio registers.
 std::set<int> attached_virtio_devices() {
   std::set<int> ids;
   const char* bus = "/sys/bus/virtio/devices";
-  DIR* d = ::opendir(bus);
-  if (!d) return ids;
-  while (dirent* e = ::readdir(d)) {
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(bus), ::closedir);
+  if (!dir) return ids;
+  while (dirent* e = ::readdir(dir.get())) {
     if (e->d_name[0] == '.') continue;
     auto text = read_file(std::string(bus) + "/" + e->d_name + "/device", 64);
     if (text) ids.insert(static_cast<int>(std::strtol(text->c_str(), nullptr, 0)));
   }
-  ::closedir(d);
   return ids;
 }
 
 }  // namespace
 
+std::vector<std::string> parse_module_order(std::string_view text) {
+  std::vector<std::string> names;
+  // Split by hand: the first std::istringstream of the process sets up the C++ locale, about
+  // 20 ms of boot under TCG.
+  while (!text.empty()) {
+    size_t eol = text.find('\n');
+    std::string_view line = text.substr(0, eol);
+    text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+    if (line.empty() || line.front() == '#') continue;
+    // Names are bare file names; a path separator would escape the module directory.
+    if (line.find('/') != std::string_view::npos || line == "." || line == "..") {
+      log_line("module " + std::string(line) + ": not a file name, skipped");
+      continue;
+    }
+    names.emplace_back(line);
+  }
+  return names;
+}
+
+std::string kernel_module_name(const std::string& file_name) {
+  std::string name = file_name.substr(0, file_name.rfind(".ko"));
+  for (char& c : name) {
+    if (c == '-') c = '_';
+  }
+  return name;
+}
+
 bool load_kernel_module(const std::string& file_name, const std::string& dir) {
+  // finit_module of a loaded module reads and relocates the whole file before it fails with
+  // EEXIST (17 ms for fuse and virtiofs under TCG, on every sandbox's workspace mount).
+  if (::access(("/sys/module/" + kernel_module_name(file_name)).c_str(), F_OK) == 0) return true;
   std::string path = dir + "/" + file_name;
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {

@@ -2,16 +2,26 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace matchlock::guest_agent {
 
 // Loads the modules named in <dir>/order (one .ko file name per line, dependencies first) in
 // two passes: first the virtio bus, then only the drivers for the virtio devices that are
-// actually attached (no NIC, no network driver) plus the filesystems init needs. Modules
-// marked on-demand (fuse) wait for load_kernel_module(). Failures are logged, not fatal.
+// actually attached (no NIC, no network driver) plus the filesystems init needs. Failures are
+// logged, not fatal.
 void load_kernel_modules(const std::string& dir = "/modules");
 
-// Loads one module from <dir> by file name ("fuse.ko"); true if loaded or already present.
+// The module file names of an order file: one per line, blank lines and '#' comments skipped,
+// names with '/' (or "." and "..") dropped.
+std::vector<std::string> parse_module_order(std::string_view text);
+
+// The kernel's name of a module file (its /sys/module entry): "virtio-rng.ko" is virtio_rng.
+std::string kernel_module_name(const std::string& file_name);
+
+// Loads one module from <dir> by file name ("fuse.ko"); true if loaded or already present
+// (then nothing is read).
 bool load_kernel_module(const std::string& file_name, const std::string& dir = "/modules");
 
 }  // namespace matchlock::guest_agent

@@ -1,0 +1,45 @@
+// The two texts init reads at boot: the kernel command line (the KVM probe's flag) and the
+// initramfs's module order file. Both are split by hand (no iostreams at boot).
+#include <catch2/catch.hpp>
+
+#include "boot_probe.h"
+#include "modules.h"
+
+using namespace matchlock::guest_agent;
+
+TEST_CASE("the probe flag is a whole word of the kernel command line", "[guest][boot]") {
+  constexpr std::string_view kFlag = "matchlock.probe=1";
+  CHECK(cmdline_has_word("matchlock.probe=1", kFlag));
+  CHECK(cmdline_has_word("console=ttyS0 matchlock.probe=1 quiet\n", kFlag));
+  CHECK(cmdline_has_word("quiet\tmatchlock.probe=1", kFlag));
+  CHECK(cmdline_has_word("xmatchlock.probe=1 matchlock.probe=1", kFlag));
+
+  CHECK_FALSE(cmdline_has_word("", kFlag));
+  CHECK_FALSE(cmdline_has_word("console=ttyS0 quiet\n", kFlag));
+  CHECK_FALSE(cmdline_has_word("matchlock.probe=10", kFlag));
+  CHECK_FALSE(cmdline_has_word("xmatchlock.probe=1", kFlag));
+  CHECK_FALSE(cmdline_has_word("matchlock.probe=", kFlag));
+  CHECK_FALSE(cmdline_has_word("anything", ""));
+}
+
+TEST_CASE("the module order file: names in order, comments and path tricks dropped",
+          "[guest][boot]") {
+  auto names = parse_module_order(
+      "virtio_ring.ko\n"
+      "\n"
+      "# a comment\n"
+      "virtio.ko \r\n"
+      "../escape.ko\n"
+      "sub/dir.ko\n"
+      "..\n"
+      "virtio-rng.ko");  // no final newline
+  CHECK(names == std::vector<std::string>{"virtio_ring.ko", "virtio.ko", "virtio-rng.ko"});
+  CHECK(parse_module_order("").empty());
+  CHECK(parse_module_order("\n\n# only comments\n").empty());
+}
+
+TEST_CASE("a module file's kernel name, as /sys/module shows it", "[guest][boot]") {
+  CHECK(kernel_module_name("fuse.ko") == "fuse");
+  CHECK(kernel_module_name("virtio-rng.ko") == "virtio_rng");
+  CHECK(kernel_module_name("9pnet_virtio.ko") == "9pnet_virtio");
+}
