@@ -222,8 +222,8 @@ def breakdown(events, guest_outs, bare_med, bare_guest):
     steps = [("guest clock 0 -> 'Run /init' (kernel boot)", "init", None),
              ("/init: initramfs mounts, first modules -> virtio_blk probed", "virtio_blk", "init"),
              ("modules: virtio_blk probed -> fuse loaded", "fuse", "virtio_blk"),
-             ("HELLO, CONFIG (entropy, clock), ext4 mounts of both disks", "mounted", "fuse"),
-             ("overlay root, switch_root, configuration, READY, exec spawn", "command", "mounted")]
+             ("last modules, lo/eth0 up, ext4 mounts of both disks", "mounted", "fuse"),
+             ("overlay root, switch_root, HELLO, CONFIG, READY, exec spawn", "command", "mounted")]
     for label, end, start in steps:
         if end in med and (start is None or start in med):
             row(label, med[end] - (med[start] if start else 0.0))
