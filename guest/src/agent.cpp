@@ -60,9 +60,11 @@ void disarm(int timer_fd) {
 
 }  // namespace
 
-Agent::Agent(Channel channel, std::string modules_dir, SandboxDisks disks, Status root)
+Agent::Agent(Channel channel, std::string modules_dir, SandboxDisks disks, Status root,
+             std::optional<WorkloadView> workload_view)
     : channel_(std::move(channel)),
       root_(std::move(root)),
+      workload_view_(std::move(workload_view)),
       modules_dir_(std::move(modules_dir)),
       disks_(std::move(disks)) {
   sigset_t child_signal;
@@ -365,7 +367,8 @@ void Agent::on_exec_open(const Frame& frame) {
     }
     storage = std::move(*prepared);
   }
-  auto spawned = spawn_process(*request, storage ? &*storage : nullptr);
+  auto spawned = spawn_process(*request, storage ? &*storage : nullptr,
+                               workload_view_ ? workload_view_->fd() : -1);
   if (auto* failure = std::get_if<SpawnFailure>(&spawned)) {
     channel_.send(FrameType::kError, frame.stream,
                   error_message(failure->message, failure->exit_code));

@@ -18,6 +18,7 @@
 #include "port_session.h"
 #include "step_clock.h"
 #include "vfs_mount.h"
+#include "workload_view.h"
 
 namespace matchlock::guest_agent {
 
@@ -26,7 +27,9 @@ class Agent {
   // `modules_dir`: where on-demand kernel modules (fuse.ko) are, also after the root switch;
   // `disks`: the sandbox's disks as found at boot (their names survive a save and restore);
   // `root`: how entering the sandbox's root went at boot (an error fails every CONFIG).
-  Agent(Channel channel, std::string modules_dir, SandboxDisks disks, Status root);
+  // `workload_view`: the shared view of unprivileged execs (nullopt: each exec makes its own).
+  Agent(Channel channel, std::string modules_dir, SandboxDisks disks, Status root,
+        std::optional<WorkloadView> workload_view);
   [[noreturn]] void run();
 
  private:
@@ -58,7 +61,8 @@ class Agent {
   std::string channel_token_;  // of the last CONFIG: READY echoes it
   StepClock config_clock_;     // the steps of applying the last CONFIG, reported in READY
   Status root_;                // entering the sandbox's root at boot
-  bool disks_ready_ = false;   // the first CONFIG re-probed a restored guest's data disks
+  std::optional<WorkloadView> workload_view_;
+  bool disks_ready_ = false;  // the first CONFIG re-probed a restored guest's data disks
   // From CONFIG (the CA bundle variables): added to every exec that does not set them.
   std::vector<std::string> exec_env_defaults_;
   std::map<uint32_t, std::unique_ptr<ExecSession>> sessions_;

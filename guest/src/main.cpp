@@ -21,6 +21,7 @@
 #include "net_config.h"
 #include "sandbox_root.h"
 #include "shutdown.h"
+#include "workload_view.h"
 
 namespace {
 
@@ -84,8 +85,17 @@ int main(int argc, char** argv) {
   boot_clock.start();
   Status root = enter_sandbox_root(booted.disks, boot_clock);
   if (!root.ok()) log_line("entering the sandbox root: " + root.error().message);
+  std::optional<WorkloadView> workload_view;
+  if (root.ok()) {
+    auto view = WorkloadView::create();
+    // Not fatal: each exec then makes its own view (and fails as clearly if that fails too).
+    if (view.ok())
+      workload_view = std::move(*view);
+    else
+      log_line(view.error().message);
+  }
   Agent agent(std::move(*channel),
               modules ? "/proc/self/fd/" + std::to_string(modules.get()) : "/modules",
-              std::move(booted.disks), std::move(root));
+              std::move(booted.disks), std::move(root), std::move(workload_view));
   agent.run();
 }

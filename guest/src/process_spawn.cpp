@@ -61,6 +61,7 @@ struct ChildPlan {
   int stderr_fd = -1;
   int tty_slave = -1;
   const BuildStorage* build_storage = nullptr;
+  int workload_view = -1;  // the shared view's namespace (workload_view.h); -1: make one
 };
 
 std::string lowercase(std::string text) {
@@ -223,9 +224,15 @@ int exec_program(const ChildPlan& plan, char* const* argv, char* const* envp) {
 [[noreturn]] void run_as_user(const ChildPlan& plan, int error_pipe) {
   const ExecRequest& request = *plan.request;
   if (!request.privileged) {
-    std::string failed_mount;
-    if (int error = enter_workload_view(failed_mount)) {
-      fail_child(error_pipe, ChildStep::kWorkloadView, error, failed_mount);
+    if (plan.workload_view >= 0) {
+      if (int error = join_workload_view(plan.workload_view)) {
+        fail_child(error_pipe, ChildStep::kWorkloadView, error, "the shared mount namespace");
+      }
+    } else {
+      std::string failed_mount;
+      if (int error = enter_workload_view(failed_mount)) {
+        fail_child(error_pipe, ChildStep::kWorkloadView, error, failed_mount);
+      }
     }
     if (int error = drop_dangerous_capabilities()) {
       fail_child(error_pipe, ChildStep::kCapabilities, error);
@@ -301,9 +308,12 @@ std::optional<Pipe> make_pipe() {
 }  // namespace
 
 std::variant<SpawnedProcess, SpawnFailure> spawn_process(const ExecRequest& request,
-                                                         const BuildStorage* build_storage) {
+                                                         const BuildStorage* build_storage,
+                                                         int workload_view) {
   ChildPlan plan;
   plan.request = &request;
+  // A build step's view is made inside its own namespaces (the shared one would leave them).
+  plan.workload_view = request.build_root ? -1 : workload_view;
   plan.env = request.env;
   plan.build_storage = build_storage;
   if (request.build_root && !build_storage) return SpawnFailure{"no build storage", 126};

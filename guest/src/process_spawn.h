@@ -30,8 +30,11 @@ struct SpawnFailure {
 // All agent-side fds are non-blocking and close-on-exec. A failed exec is detected through a
 // close-on-exec pipe, so on success the process is known to be running the target program.
 // A request with build_root needs `build_storage` (see build_root.h): its process runs in new
-// namespaces, a builtin runs in the child instead of argv.
+// namespaces, a builtin runs in the child instead of argv. An unprivileged process joins
+// `workload_view` (WorkloadView::fd, workload_view.h), or gets a view of its own when it is -1
+// or the process is a build step's.
 std::variant<SpawnedProcess, SpawnFailure> spawn_process(
-    const ExecRequest& request, const BuildStorage* build_storage = nullptr);
+    const ExecRequest& request, const BuildStorage* build_storage = nullptr,
+    int workload_view = -1);
 
 }  // namespace matchlock::guest_agent

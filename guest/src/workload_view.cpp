@@ -4,9 +4,12 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
+#include <cstring>
 
 #include "core/text_lines.h"
 #include "fs_util.h"
@@ -99,6 +102,56 @@ int enter_workload_view(std::string& failed_path) {
   }
   failed_path.clear();
   return 0;
+}
+
+Result<WorkloadView> WorkloadView::create() {
+  // Shared, so that the agent's later mounts propagate into the view (its slave).
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_SHARED, nullptr) != 0) {
+    return io_error(std::string("make / shared: ") + std::strerror(errno));
+  }
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0)
+    return io_error(std::string("pipe: ") + std::strerror(errno));
+  UniqueFd report_read(report[0]), report_write(report[1]);
+  pid_t pid = ::fork();
+  if (pid < 0) return io_error(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    // The child only builds the namespace and holds it until the parent has opened it.
+    std::string failed;
+    int error = enter_workload_view(failed);
+    char message[256] = {};
+    std::memcpy(message, &error, sizeof error);
+    std::strncpy(message + sizeof error, failed.c_str(), sizeof message - sizeof error - 1);
+    (void)!::write(report_write.get(), message, sizeof message);
+    if (error == 0) ::pause();  // killed by the parent
+    ::_exit(error == 0 ? 0 : 1);
+  }
+  report_write.reset();
+  char message[256] = {};
+  ssize_t n;
+  do {
+    n = ::read(report_read.get(), message, sizeof message);
+  } while (n < 0 && errno == EINTR);
+  int error = EIO;
+  if (n == static_cast<ssize_t>(sizeof message)) std::memcpy(&error, message, sizeof error);
+  UniqueFd ns;
+  if (error == 0) {
+    ns.reset(::open(("/proc/" + std::to_string(pid) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!ns) error = errno;
+  }
+  ::kill(pid, SIGKILL);
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  if (error != 0) {
+    message[sizeof message - 1] = '\0';
+    return io_error("the workload's view of " + std::string(message + sizeof error) + ": " +
+                    std::strerror(error));
+  }
+  return WorkloadView(std::move(ns));
+}
+
+int join_workload_view(int view_fd) {
+  return ::setns(view_fd, CLONE_NEWNS) == 0 ? 0 : errno;
 }
 
 }  // namespace matchlock::guest_agent

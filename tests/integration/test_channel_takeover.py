@@ -52,3 +52,23 @@ def test_a_privileged_takeover_of_the_port_stops_the_sandbox_at_once(ml):
     # One line says what happened; nothing is left of the sandbox.
     assert len([l for l in r.stderr.splitlines() if l.strip()]) == 1, r.stderr
     ml.assert_nothing_left()
+
+
+def test_every_unprivileged_exec_joins_the_one_read_only_view_made_at_boot(ml):
+    # The view is made once, before HELLO (a saved guest has it), and joined by each exec; the
+    # workspace, mounted after it was made, still appears in it (the agent's mounts propagate).
+    vm_id = ml.run_detached("--image", IMAGE)
+    try:
+        views = []
+        for _ in range(2):
+            r = ml.run("exec", vm_id, "--", "sh", "-c",
+                       "readlink /proc/self/ns/mnt; grep -c ' /workspace ' /proc/self/mountinfo; "
+                       "true >> /sys/kernel/uevent_helper || echo refused")
+            assert r.returncode == 0, r.stderr
+            views.append(r.stdout.decode().split())
+        assert views[0] == views[1], views
+        assert views[0][0].startswith("mnt:["), views
+        assert views[0][1:] == ["1", "refused"], views
+    finally:
+        ml.run("kill", vm_id)
+        ml.run("rm", vm_id)
