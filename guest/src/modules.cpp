@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/text_lines.h"
 #include "core/unique_fd.h"
 #include "fs_util.h"
 #include "log.h"
@@ -87,12 +88,11 @@ std::set<int> attached_virtio_devices() {
 
 std::vector<std::string> parse_module_order(std::string_view text) {
   std::vector<std::string> names;
-  // Split by hand: the first std::istringstream of the process sets up the C++ locale, about
-  // 20 ms of boot under TCG.
-  while (!text.empty()) {
-    size_t eol = text.find('\n');
-    std::string_view line = text.substr(0, eol);
-    text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
+  // TextLines, not std::istringstream: the first stream of the process sets up the C++ locale,
+  // about 20 ms of boot under TCG.
+  TextLines lines(text);
+  std::string_view line;
+  while (lines.next(line)) {
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
     if (line.empty() || line.front() == '#') continue;
     // Names are bare file names; a path separator would escape the module directory.

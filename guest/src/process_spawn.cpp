@@ -19,6 +19,7 @@
 #include "fs_util.h"
 #include "init_mounts.h"
 #include "layer_builtins.h"
+#include "pipe.h"
 #include "pty.h"
 #include "sandbox_policy.h"
 #include "user_lookup.h"
@@ -292,17 +293,6 @@ SpawnFailure describe_failure(const ExecRequest& request, const ResolvedUser& us
 bool set_nonblocking(int fd) {
   int flags = ::fcntl(fd, F_GETFL);
   return flags >= 0 && ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
-}
-
-struct Pipe {
-  UniqueFd read_end;
-  UniqueFd write_end;
-};
-
-std::optional<Pipe> make_pipe() {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return std::nullopt;
-  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
 }  // namespace

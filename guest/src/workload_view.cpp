@@ -13,6 +13,7 @@
 
 #include "core/text_lines.h"
 #include "fs_util.h"
+#include "pipe.h"
 
 namespace matchlock::guest_agent {
 namespace {
@@ -109,44 +110,46 @@ Result<WorkloadView> WorkloadView::create() {
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_SHARED, nullptr) != 0) {
     return io_error(std::string("make / shared: ") + std::strerror(errno));
   }
-  int report[2];
-  if (::pipe2(report, O_CLOEXEC) != 0)
-    return io_error(std::string("pipe: ") + std::strerror(errno));
-  UniqueFd report_read(report[0]), report_write(report[1]);
+  auto report = make_pipe();
+  if (!report) return io_error(std::string("pipe: ") + std::strerror(errno));
+  // The child's report: its errno value (0: the view is made), then the mount that failed.
+  struct Report {
+    int error;
+    char failed_path[252];
+  };
   pid_t pid = ::fork();
   if (pid < 0) return io_error(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
     // The child only builds the namespace and holds it until the parent has opened it.
     std::string failed;
-    int error = enter_workload_view(failed);
-    char message[256] = {};
-    std::memcpy(message, &error, sizeof error);
-    std::strncpy(message + sizeof error, failed.c_str(), sizeof message - sizeof error - 1);
-    (void)!::write(report_write.get(), message, sizeof message);
-    if (error == 0) ::pause();  // killed by the parent
-    ::_exit(error == 0 ? 0 : 1);
+    Report r{enter_workload_view(failed), {}};
+    std::strncpy(r.failed_path, failed.c_str(), sizeof r.failed_path - 1);
+    (void)!::write(report->write_end.get(), &r, sizeof r);
+    if (r.error == 0) ::pause();  // killed by the parent
+    ::_exit(1);
   }
-  report_write.reset();
-  char message[256] = {};
+  report->write_end.reset();
+  Report r{};
   ssize_t n;
   do {
-    n = ::read(report_read.get(), message, sizeof message);
+    n = ::read(report->read_end.get(), &r, sizeof r);
   } while (n < 0 && errno == EINTR);
-  int error = EIO;
-  if (n == static_cast<ssize_t>(sizeof message)) std::memcpy(&error, message, sizeof error);
+  std::string failure;
+  if (n != static_cast<ssize_t>(sizeof r)) {
+    failure = "the process making it ended without reporting";
+  } else if (r.error != 0) {
+    r.failed_path[sizeof r.failed_path - 1] = '\0';
+    failure = std::string(r.failed_path) + ": " + std::strerror(r.error);
+  }
   UniqueFd ns;
-  if (error == 0) {
+  if (failure.empty()) {
     ns.reset(::open(("/proc/" + std::to_string(pid) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
-    if (!ns) error = errno;
+    if (!ns) failure = "open its namespace: " + std::string(std::strerror(errno));
   }
   ::kill(pid, SIGKILL);
   while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
   }
-  if (error != 0) {
-    message[sizeof message - 1] = '\0';
-    return io_error("the workload's view of " + std::string(message + sizeof error) + ": " +
-                    std::strerror(error));
-  }
+  if (!failure.empty()) return io_error("the workload's view: " + failure);
   return WorkloadView(std::move(ns));
 }
 
