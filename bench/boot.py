@@ -57,7 +57,7 @@ def engine_fallback_argv(kernel):
     return ["qemu-system-x86_64", "-M", "microvm,x-option-roms=off,memory-backend=ram",
             "-bios", "qboot.rom", "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
             "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
-            "-accel", "tcg", "-cpu", "max",
+            "-accel", "tcg", "-cpu", "max,-erms,-fsrm",
             "-object", "memory-backend-memfd,id=ram,size=512M,share=on",
             "-smp", "1", "-m", "512M", "-kernel", kernel, "-initrd", "(engine initrd)",
             "-append", " ".join(args)]

@@ -29,6 +29,14 @@ std::string join(const std::vector<std::string>& v, char sep) {
   return out;
 }
 
+// KVM runs the host's CPU. Under TCG the guest gets QEMU's "max" model without ERMS and FSRM:
+// with them the guest kernel and glibc copy memory with `rep movsb`, which TCG emulates a byte
+// at a time; without them they use their move loops, which TCG translates to host moves. A
+// page-cache read in the guest ran 9x faster that way (docs/performance.md).
+const char* cpu_model(Accel accel) {
+  return accel == Accel::kKvm ? "host" : "max,-erms,-fsrm";
+}
+
 // KVM through the passed /dev/kvm: an unprivileged QEMU could not open the device itself.
 std::string accel_option(Accel accel) {
   if (accel == Accel::kTcg) return accel_name(accel);
@@ -45,7 +53,7 @@ void add_common_machine_args(std::vector<std::string>& a, const std::string& bin
        // QEMU's own seccomp filter: no obsolete syscalls, no setuid/setgid, no fork/exec, no
        // scheduler or resource-limit changes. A guest that escapes into QEMU gets little.
        "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
-       "-accel", accel_option(accel), "-cpu", accel == Accel::kKvm ? "host" : "max"};
+       "-accel", accel_option(accel), "-cpu", cpu_model(accel)};
 }
 
 // Each fd-set file once, its host path as the set's description (query-fdsets, and `ps` shows

@@ -322,3 +322,11 @@ TEST_CASE("a warm start's file is fd set 11: created when saving, read when rest
   }
   CHECK(fdset_path(kMigrationFd) == "/dev/fdset/11");
 }
+
+TEST_CASE("a tcg guest's cpu has no string-copy features, a kvm guest runs the host's", "[vm]") {
+  auto s = sample();
+  s.accel = Accel::kTcg;
+  CHECK(has_pair(qemu_argv(s), "-cpu", "max,-erms,-fsrm"));
+  s.accel = Accel::kKvm;
+  CHECK(has_pair(qemu_argv(s), "-cpu", "host"));
+}
