@@ -1,11 +1,15 @@
 // FUSE requests from the guest kernel (engine/src/vfs/fuse_wire.cpp decoding, fuse_server.cpp
 // and its *_ops.cpp dispatch) against an in-memory workspace: a sequence of messages, each cut
 // at its header's len as the virtqueue hands them over (clamped to the bytes left), after an
-// INIT the harness sends so the fuzzer starts with a live session.
+// INIT the harness sends so the fuzzer starts with a live session. Every other message goes as
+// the virtio-fs transport hands it over: a WRITE's bytes past its headers in place (InPlaceData),
+// a READ with a reply room of two buffers.
 // Invariants: decoded views lie inside the message; names hold no NUL; a write's data is exactly
-// its declared size; every reply is at least a fuse_out_header whose len is the reply's size and
-// whose unique is the request's; at most one reply per request; the server never holds more nodes
-// or handles than its limits.
+// its declared size; every reply is at least a fuse_out_header whose len is the reply's size plus
+// the bytes placed in the room (never more than the room); its unique is the request's; at most
+// one reply per request; the server never holds more nodes or handles than its limits.
+#include <sys/uio.h>
+
 #include <cstring>
 #include <string>
 #include <vector>
@@ -77,18 +81,43 @@ std::string init_message() {
   return message;
 }
 
-void check_reply(const std::string& reply) {
+void check_reply(const std::string& reply, size_t placed, size_t room) {
   FUZZ_CHECK(reply.size() >= sizeof(fuse_out_header));
   fuse_out_header out;
   std::memcpy(&out, reply.data(), sizeof out);
-  FUZZ_CHECK(out.len == reply.size());
+  FUZZ_CHECK(out.len == reply.size() + placed);
+  FUZZ_CHECK(placed <= room);
+  FUZZ_CHECK(placed == 0 || (out.error == 0 && reply.size() == sizeof out));
   FUZZ_CHECK(out.error <= 0);
+}
+
+constexpr size_t kWriteHeaders = sizeof(fuse_in_header) + sizeof(fuse_write_in);
+
+// What the transport would keep in place for `message`: a WRITE's data (cut off the message
+// into `payload`), a READ's room in `room`.
+vfs::InPlaceData in_place_for(std::string& message, std::string& payload, std::string& room) {
+  vfs::InPlaceData in_place;
+  if (message.size() < sizeof(fuse_in_header)) return in_place;
+  fuse_in_header h;
+  std::memcpy(&h, message.data(), sizeof h);
+  if (h.opcode == FUSE_WRITE && message.size() > kWriteHeaders) {
+    payload = message.substr(kWriteHeaders);
+    message.resize(kWriteHeaders);
+    size_t half = payload.size() / 2;
+    in_place.write_payload = {iovec{payload.data(), half},
+                              iovec{payload.data() + half, payload.size() - half}};
+  }
+  if (h.opcode == FUSE_READ) {
+    in_place.reply_room = {iovec{room.data(), 100}, iovec{room.data() + 100, room.size() - 100}};
+  }
+  return in_place;
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<std::string> replies;
+  std::vector<size_t> placed;
   vfs::FuseServer::Limits limits;
   limits.max_handles = 16;
   limits.max_nodes = 64;
@@ -96,7 +125,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(mounts.ok());
   vfs::FuseServer server(
       std::move(*mounts), "/workspace", nullptr,
-      [&](std::string reply) { replies.push_back(std::move(reply)); }, limits);
+      [&](std::string reply, size_t n) {
+        replies.push_back(std::move(reply));
+        placed.push_back(n);
+      },
+      limits);
   server.handle(init_message());
   FUZZ_CHECK(replies.size() == 1 && server.initialized());
 
@@ -111,10 +144,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check_decoders(std::span<const char>(message.data(), message.size()));
     size_t before = replies.size();
     uint64_t unique = fuse::unique_of(std::span<const char>(message.data(), message.size()));
-    server.handle(message);
+    std::string payload;
+    std::string room(4096, '\0');
+    auto in_place = in_place_for(message, payload, room);
+    server.handle(message, in_place);
     FUZZ_CHECK(replies.size() <= before + 1);  // no hooks: a reply, if any, comes at once
     if (replies.size() == before + 1) {
-      check_reply(replies.back());
+      check_reply(replies.back(), placed.back(), room.size());
       fuse_out_header out;
       std::memcpy(&out, replies.back().data(), sizeof out);
       FUZZ_CHECK(out.unique == unique);

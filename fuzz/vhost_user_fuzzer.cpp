@@ -95,7 +95,7 @@ class Harness {
                                                               "not this device's state"));
                            }};
     auto b = vfs::VhostUserBackend::start(
-        shared_loop(), UniqueFd(sv[0]), kQueues, kMaxReadable,
+        shared_loop(), UniqueFd(sv[0]), kQueues, vfs::ChainLimits{kMaxReadable},
         [this](vfs::ChainRef c) {
           FUZZ_CHECK(!lost_ && c.queue < kQueues);
           FUZZ_CHECK(c.chain.readable.size() <= kMaxReadable);

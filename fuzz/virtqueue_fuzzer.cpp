@@ -3,11 +3,12 @@
 // addresses are QEMU's (which the guest may have subverted). Guest RAM is a sealed memfd in two
 // regions with a gap between them, mapped through GuestMemory as the virtio-fs back-end maps it.
 //
-// Input: a header (ring size, base, readable limit, where the rings lie), then operations: the
-// guest writing bytes into its RAM, the back-end popping a chain and completing it at once or
-// later, QEMU restarting the ring.
+// Input: a header (ring size, base, readable and inline limits, where the rings lie), then
+// operations: the guest writing bytes into its RAM, the back-end popping a chain and completing
+// it at once or later, QEMU restarting the ring.
 // Invariants: every pop agrees with a reference walk written here from the virtio rules (same
-// verdict, head, readable bytes and writable buffers); a stopped ring stays stopped until reset;
+// verdict, head, readable bytes (those past the inline limit read in place) and writable
+// buffers); a stopped ring stays stopped until reset;
 // never more chains in flight than the ring holds; a reply is scattered in order into the
 // writable buffers or, when it does not fit, nothing is written; each push writes exactly one
 // used entry and advances the used index by one.
@@ -25,6 +26,7 @@
 #include "fuzz_check.h"
 #include "fuzz_input.h"
 #include "vfs/guest_memory.h"
+#include "vfs/io_vectors.h"
 #include "vfs/virtqueue.h"
 
 namespace vfs = matchlock::vfs;
@@ -102,6 +104,9 @@ class Harness {
     FUZZ_CHECK(vq_.set_size(num_));
     max_readable_ = size_t{1} << (in_.u8() % 17);
     restart(in_.u16());
+    // Readable bytes copied at pop (odd byte: all of them; even: the first 0..127).
+    const uint8_t inline_mode = in_.u8();
+    inline_readable_ = (inline_mode & 1) ? SIZE_MAX : inline_mode / 2;
     // The rings one after another at the start of the first region, aligned as virtio wants,
     // or (odd mode byte) wherever the input says, in range or not, aligned or not.
     const uint64_t desc = kRegions[0].uaddr;
@@ -223,7 +228,7 @@ class Harness {
     const Expect expect = was_broken ? Expect::kBroken : expected_ring_state(&head);
     const auto ref = expect == Expect::kChain ? reference_walk(head) : std::nullopt;
 
-    auto p = vq_.pop(r_.mem, max_readable_);
+    auto p = vq_.pop(r_.mem, max_readable_, inline_readable_);
     switch (expect) {
       case Expect::kBroken:
         FUZZ_CHECK(p.what == Popped::kBroken && vq_.broken());
@@ -240,10 +245,16 @@ class Harness {
     ++next_avail_;
     if (!ref) {
       FUZZ_CHECK(p.chain.readable.empty() && p.chain.writable.empty());
+      FUZZ_CHECK(p.chain.readable_rest.empty());
       FUZZ_CHECK(p.chain.writable_bytes == 0 && !p.why.empty());
       return Taken{head, false, {}, 0};
     }
-    FUZZ_CHECK(p.chain.readable == ref->readable);
+    // The first inline_readable_ bytes copied, the rest in place: together the reference's.
+    const size_t copied = std::min(inline_readable_, ref->readable.size());
+    FUZZ_CHECK(p.chain.readable == ref->readable.substr(0, copied));
+    auto rest = vfs::Virtqueue::map(r_.mem, p.chain.readable_rest);
+    FUZZ_CHECK(rest.has_value());
+    FUZZ_CHECK(vfs::gather(*rest) == ref->readable.substr(copied));
     FUZZ_CHECK(p.chain.writable.size() == ref->writable.size());
     uint64_t total = 0;
     for (size_t i = 0; i < ref->writable.size(); ++i) {
@@ -263,7 +274,10 @@ class Harness {
       const uint64_t len = size % (std::min<uint64_t>(p.writable_bytes, 4096) + 2);
       std::string reply(len, '\0');
       for (size_t i = 0; i < len; ++i) reply[i] = static_cast<char>('a' + i % 23);
-      vfs::DescriptorChain chain{p.head, {}, p.chain.writable, p.writable_bytes};
+      vfs::DescriptorChain chain;
+      chain.head = p.head;
+      chain.writable = p.chain.writable;
+      chain.writable_bytes = p.writable_bytes;
       const bool fits = len <= p.writable_bytes;
       std::string before;
       if (!fits) before.assign(reinterpret_cast<const char*>(r_.view), kFileSize);
@@ -321,6 +335,7 @@ class Harness {
   vfs::VringAddresses addr_;
   uint32_t num_ = 0;
   size_t max_readable_ = 0;
+  size_t inline_readable_ = SIZE_MAX;
   uint16_t next_avail_ = 0;
   uint16_t used_idx_ = 0;
   std::deque<Taken> held_;

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "vfs/fuse_server.h"
+#include "vfs/io_vectors.h"
 #include "vfs/vfs_service.h"
 
 namespace matchlock::vfs {
@@ -108,6 +109,27 @@ void FuseServer::read(Ctx& c) {
   FileOperation op = make_op(FileOp::kRead, nodes_.path_of(f->node).value_or(f->ws), c.caller);
   op.offset = in->offset;
   op.size = size;
+  // The file's bytes go straight into the guest's reply room, unless a before-hook may hold
+  // the request (the room is only valid during handle(); without one, with_hooks runs now).
+  if (!c.in_place->reply_room.empty() && !(hooks_ && hooks_->wants_before(op))) {
+    auto room = first_bytes(c.in_place->reply_room, size);
+    return with_hooks(
+        c, {op}, {},
+        [this, u = c.unique, fh = in->fh, offset = in->offset, room = std::move(room)](auto&) {
+          OpenFile* f = handle_of(fh);
+          if (!f || !f->file) {
+            reply_error(u, EBADF);
+            return Ran{EBADF, 0};
+          }
+          auto n = f->file->read_into(offset, room);
+          if (!n) {
+            reply_error(u, n.error());
+            return Ran{n.error(), 0};
+          }
+          send_(fuse::encode_placed_reply(u, *n), *n);
+          return Ran{0, *n};
+        });
+  }
   with_hooks(c, {op}, {}, [this, u = c.unique, fh = in->fh, offset = in->offset, size](auto&) {
     OpenFile* f = handle_of(fh);
     if (!f || !f->file) {
@@ -134,30 +156,42 @@ void FuseServer::write(Ctx& c) {
   if (!f || !f->file) return reply_error(c.unique, EBADF);
   FileOperation op = make_op(FileOp::kWrite, nodes_.path_of(f->node).value_or(f->ws), c.caller);
   op.offset = in->in.offset;
-  op.size = in->data.size();
-  with_hooks(c, {op}, in->data,
-             [this, u = c.unique, fh = in->in.fh, offset = in->in.offset,
-              data = in->data](const std::optional<std::string>& replace) -> Ran {
-               OpenFile* f = handle_of(fh);
-               if (!f || !f->file) {
-                 reply_error(u, EBADF);
-                 return Ran{EBADF, 0};
-               }
-               if (mounts_.serving(f->ws).mount->provider->read_only()) {
-                 reply_error(u, EROFS);
-                 return Ran{EROFS, 0};
-               }
-               std::string_view bytes = replace ? std::string_view(*replace) : data;
-               auto n = f->file->write(offset, bytes);
-               if (!n) {
-                 reply_error(u, n.error());
-                 return Ran{n.error(), 0};
-               }
-               fuse_write_out out{};
-               out.size = static_cast<uint32_t>(replace ? data.size() : *n);
-               reply_struct(u, out);
-               return Ran{0, *n};
-             });
+  op.size = in->in.size;
+  // In-place data is written from the guest's RAM as it is, unless a before-hook reads it: it
+  // then gets (and may keep) a copy, since the request may wait past handle().
+  std::vector<iovec> payload = c.in_place->write_payload;
+  std::shared_ptr<const std::string> copied;
+  std::string_view data = in->data;
+  if (!payload.empty() && hooks_ && hooks_->wants_before(op)) {
+    copied = std::make_shared<const std::string>(gather(payload));
+    data = *copied;
+    payload.clear();
+  }
+  with_hooks(
+      c, {op}, data,
+      [this, u = c.unique, fh = in->in.fh, offset = in->in.offset, size = in->in.size, data,
+       payload = std::move(payload), copied](const std::optional<std::string>& replace) -> Ran {
+        OpenFile* f = handle_of(fh);
+        if (!f || !f->file) {
+          reply_error(u, EBADF);
+          return Ran{EBADF, 0};
+        }
+        if (mounts_.serving(f->ws).mount->provider->read_only()) {
+          reply_error(u, EROFS);
+          return Ran{EROFS, 0};
+        }
+        auto n = replace            ? f->file->write(offset, *replace)
+                 : !payload.empty() ? f->file->write_from(offset, payload)
+                                    : f->file->write(offset, data);
+        if (!n) {
+          reply_error(u, n.error());
+          return Ran{n.error(), 0};
+        }
+        fuse_write_out out{};
+        out.size = replace ? size : static_cast<uint32_t>(*n);
+        reply_struct(u, out);
+        return Ran{0, *n};
+      });
 }
 
 // RELEASE cannot fail for the guest, so hooks only observe it (no before).

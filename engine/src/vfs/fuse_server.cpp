@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "core/log.h"
+#include "vfs/io_vectors.h"
 #include "vfs/vfs_service.h"
 
 namespace matchlock::vfs {
@@ -75,9 +76,10 @@ void FuseServer::close_handles() {
   waiting_ = 0;
 }
 
-void FuseServer::handle(std::string message) {
+void FuseServer::handle(std::string message, const InPlaceData& in_place) {
   auto msg = std::make_shared<const std::string>(std::move(message));
-  auto req = fuse::parse_request(std::span<const char>(msg->data(), msg->size()));
+  auto req = fuse::parse_request(std::span<const char>(msg->data(), msg->size()),
+                                 total_bytes(in_place.write_payload));
   if (!req) {
     // The service only hands over whole messages, so this is a lying header: refuse it.
     log::warn("vfs: malformed FUSE request (length does not match)");
@@ -86,8 +88,12 @@ void FuseServer::handle(std::string message) {
     }
     return;
   }
-  Ctx c{msg, *req, req->header.unique, req->header.nodeid,
-        Caller{req->header.uid, req->header.gid, req->header.pid}};
+  Ctx c{msg,
+        *req,
+        req->header.unique,
+        req->header.nodeid,
+        Caller{req->header.uid, req->header.gid, req->header.pid},
+        &in_place};
   dispatch(c);
 }
 
@@ -241,11 +247,11 @@ void FuseServer::with_hooks(const Ctx& c, std::vector<FileOperation> ops, std::s
 }
 
 void FuseServer::reply_error(uint64_t unique, int err) {
-  send_(fuse::encode_error(unique, err));
+  send_(fuse::encode_error(unique, err), 0);
 }
 
 void FuseServer::reply(uint64_t unique, std::string_view body) {
-  send_(fuse::encode_reply(unique, body));
+  send_(fuse::encode_reply(unique, body), 0);
 }
 
 void FuseServer::reply_entry(uint64_t unique, uint64_t node, const Attr& attr) {

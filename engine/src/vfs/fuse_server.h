@@ -8,6 +8,8 @@
 // fuse_file_ops.cpp (open files), fuse_dir_ops.cpp (directory listings).
 #pragma once
 
+#include <sys/uio.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -24,9 +26,19 @@
 
 namespace matchlock::vfs {
 
+// A request's file data left where the transport has it (the guest's RAM), so READ and WRITE
+// payloads cross without a copy in the engine. Valid only during the handle() call it comes
+// with: the transport's memory may be remapped afterwards.
+struct InPlaceData {
+  std::vector<iovec> write_payload;  // WRITE: the data after fuse_write_in (not in the message)
+  std::vector<iovec> reply_room;     // READ: room for the reply's data after its fuse_out_header
+};
+
 class FuseServer {
  public:
-  using Send = std::function<void(std::string reply)>;
+  // A reply, and how many bytes of its data were already written to the request's reply room
+  // (they follow `reply`; its header's len counts them).
+  using Send = std::function<void(std::string reply, size_t placed)>;
   struct Limits {
     size_t max_handles = 65536;  // open files and directories (EMFILE beyond)
     size_t max_nodes = 1 << 20;  // node ids the kernel holds (ENFILE beyond)
@@ -41,8 +53,9 @@ class FuseServer {
   FuseServer(const FuseServer&) = delete;
   FuseServer& operator=(const FuseServer&) = delete;
 
-  // One whole message as the guest sent it (any bytes: it is checked here).
-  void handle(std::string message);
+  // One whole message as the guest sent it (any bytes: it is checked here); a WRITE's data may
+  // be in `in_place` instead. Operations that reach a before-hook copy in-place data first.
+  void handle(std::string message, const InPlaceData& in_place = {});
   // Drops every open handle (the channel is gone); pending hook answers are then ignored.
   void close_handles();
 
@@ -59,6 +72,7 @@ class FuseServer {
     uint64_t unique = 0;
     uint64_t node = 0;
     Caller caller;
+    const InPlaceData* in_place = nullptr;  // only while handle() runs: never kept
   };
   struct OpenFile {
     uint64_t node = 0;
@@ -110,7 +124,7 @@ class FuseServer {
   void reply(uint64_t unique, std::string_view body);
   template <typename T>
   void reply_struct(uint64_t unique, const T& body) {
-    send_(fuse::encode_struct(unique, body));
+    send_(fuse::encode_struct(unique, body), 0);
   }
   void reply_entry(uint64_t unique, uint64_t node, const Attr& attr);
   Outcome<std::string> node_path(uint64_t node) const;  // ENOENT: unknown or detached

@@ -50,12 +50,13 @@ std::optional<RenameRequest> rename_names(Reader& rd, RenameRequest out) {
 
 }  // namespace
 
-std::optional<Request> parse_request(std::span<const char> message) {
+std::optional<Request> parse_request(std::span<const char> message, size_t in_place) {
   Request r;
   if (message.size() < sizeof(fuse_in_header)) return std::nullopt;
   std::memcpy(&r.header, message.data(), sizeof(fuse_in_header));
-  if (r.header.len != message.size()) return std::nullopt;
+  if (in_place > UINT32_MAX || r.header.len != message.size() + in_place) return std::nullopt;
   r.body = message.subspan(sizeof(fuse_in_header));
+  r.in_place = in_place;
   return r;
 }
 
@@ -121,6 +122,10 @@ std::optional<WriteRequest> decode_write(const Request& r) {
   WriteRequest out;
   if (!rd.take(out.in)) return std::nullopt;
   auto data = rd.rest();
+  if (r.in_place) {  // the data is all in place, none in the message
+    if (!data.empty() || out.in.size != r.in_place) return std::nullopt;
+    return out;
+  }
   if (data.size() != out.in.size) return std::nullopt;
   out.data = std::string_view(data.data(), data.size());
   return out;
@@ -134,6 +139,13 @@ std::optional<std::vector<fuse_forget_one>> decode_batch_forget(const Request& r
   std::vector<fuse_forget_one> out(in.count);
   for (auto& one : out) rd.take(one);
   return out;
+}
+
+std::string encode_placed_reply(uint64_t unique, size_t placed) {
+  fuse_out_header h{};
+  h.len = static_cast<uint32_t>(sizeof(h) + placed);
+  h.unique = unique;
+  return std::string(reinterpret_cast<const char*>(&h), sizeof(h));
 }
 
 std::string encode_reply(uint64_t unique, std::string_view body) {

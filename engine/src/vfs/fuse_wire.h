@@ -21,10 +21,12 @@ namespace matchlock::vfs::fuse {
 struct Request {
   fuse_in_header header{};
   std::span<const char> body;
+  size_t in_place = 0;  // payload bytes the transport kept out of the message (a WRITE's data)
 };
 
-// The message's header and body, or nullopt if header.len differs from the message size.
-std::optional<Request> parse_request(std::span<const char> message);
+// The message's header and body, or nullopt if header.len differs from the message size plus
+// `in_place` (the bytes of the request not in `message`).
+std::optional<Request> parse_request(std::span<const char> message, size_t in_place = 0);
 
 // A request whose body is one fixed-size struct (GETATTR, OPEN, READ, ...); extra bytes after
 // it are tolerated (newer kernels grow structs at their end).
@@ -84,7 +86,7 @@ std::optional<LinkRequest> decode_link(const Request& r);
 
 struct WriteRequest {
   fuse_write_in in{};
-  std::string_view data;
+  std::string_view data;  // empty when the data is in place (in.size is then r.in_place)
 };
 std::optional<WriteRequest> decode_write(const Request& r);
 
@@ -93,6 +95,8 @@ std::optional<std::vector<fuse_forget_one>> decode_batch_forget(const Request& r
 // Replies: a fuse_out_header (len, error, unique) followed by the body.
 std::string encode_error(uint64_t unique, int err);  // err positive, sent negated
 std::string encode_reply(uint64_t unique, std::string_view body);
+// The header of a reply whose `placed` data bytes were written after it in place.
+std::string encode_placed_reply(uint64_t unique, size_t placed);
 template <typename T>
 std::string encode_struct(uint64_t unique, const T& body) {
   return encode_reply(unique, std::string_view(reinterpret_cast<const char*>(&body), sizeof(T)));

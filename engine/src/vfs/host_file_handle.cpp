@@ -2,12 +2,16 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <limits>
 
 #include "vfs/host_dir_provider.h"
+#include "vfs/io_vectors.h"
 
 namespace matchlock::vfs {
 
@@ -34,6 +38,42 @@ Outcome<size_t> HostFileHandle::write(uint64_t offset, std::string_view data) {
     if (n >= 0) return static_cast<size_t>(n);
     if (errno != EINTR) return last_errno();
   }
+}
+
+namespace {
+
+// preadv/pwritev take at most IOV_MAX buffers a call; the first short call ends the transfer
+// (end of file, or a short write the guest kernel reports).
+template <typename Call>
+Outcome<size_t> vectored(std::span<const iovec> buffers, uint64_t offset, Call call) {
+  size_t total = 0;
+  while (!buffers.empty()) {
+    auto part = buffers.first(std::min<size_t>(buffers.size(), IOV_MAX));
+    size_t want = total_bytes(part);
+    ssize_t n = call(part, static_cast<off_t>(offset + total));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return total ? Outcome<size_t>(total) : Outcome<size_t>(last_errno());
+    total += static_cast<size_t>(n);
+    if (static_cast<size_t>(n) < want) break;
+    buffers = buffers.subspan(part.size());
+  }
+  return total;
+}
+
+}  // namespace
+
+Outcome<size_t> HostFileHandle::read_into(uint64_t offset, std::span<const iovec> out) {
+  if (offset > kMaxOffset) return Errno{EINVAL};
+  return vectored(out, offset, [this](std::span<const iovec> part, off_t at) {
+    return ::preadv(fd_.get(), part.data(), static_cast<int>(part.size()), at);
+  });
+}
+
+Outcome<size_t> HostFileHandle::write_from(uint64_t offset, std::span<const iovec> data) {
+  if (offset > kMaxOffset) return Errno{EFBIG};
+  return vectored(data, offset, [this](std::span<const iovec> part, off_t at) {
+    return ::pwritev(fd_.get(), part.data(), static_cast<int>(part.size()), at);
+  });
 }
 
 Outcome<Attr> HostFileHandle::stat() {

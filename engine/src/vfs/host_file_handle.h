@@ -13,6 +13,8 @@ class HostFileHandle final : public FileHandle {
 
   Outcome<size_t> read(uint64_t offset, std::span<char> out) override;
   Outcome<size_t> write(uint64_t offset, std::string_view data) override;
+  Outcome<size_t> read_into(uint64_t offset, std::span<const iovec> out) override;
+  Outcome<size_t> write_from(uint64_t offset, std::span<const iovec> data) override;
   Outcome<Attr> stat() override;
   Outcome<Attr> change(const AttrChange& change) override;
   Status sync(bool data_only) override;

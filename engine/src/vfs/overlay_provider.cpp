@@ -41,6 +41,12 @@ class OverlayHandle final : public FileHandle {
   Outcome<size_t> write(uint64_t offset, std::string_view data) override {
     return inner_->write(offset, data);
   }
+  Outcome<size_t> read_into(uint64_t offset, std::span<const iovec> out) override {
+    return inner_->read_into(offset, out);
+  }
+  Outcome<size_t> write_from(uint64_t offset, std::span<const iovec> data) override {
+    return inner_->write_from(offset, data);
+  }
   Outcome<Attr> stat() override { return with_ino(inner_->stat()); }
   Outcome<Attr> change(const AttrChange& c) override { return with_ino(inner_->change(c)); }
   Status sync(bool data_only) override { return inner_->sync(data_only); }

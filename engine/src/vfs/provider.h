@@ -11,6 +11,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <cstdint>
 #include <ctime>
@@ -95,6 +96,10 @@ class FileHandle {
   // Up to out.size() bytes at `offset`; 0 at end of file.
   virtual Outcome<size_t> read(uint64_t offset, std::span<char> out) = 0;
   virtual Outcome<size_t> write(uint64_t offset, std::string_view data) = 0;
+  // The same into or from scattered buffers: the guest's RAM, so file data crosses without a
+  // copy in the engine. The defaults (file_handle.cpp) call read() or write() per buffer.
+  virtual Outcome<size_t> read_into(uint64_t offset, std::span<const iovec> out);
+  virtual Outcome<size_t> write_from(uint64_t offset, std::span<const iovec> data);
   virtual Outcome<Attr> stat() = 0;
   virtual Outcome<Attr> change(const AttrChange& change) = 0;  // ftruncate, fchmod, futimens
   virtual Status sync(bool data_only) = 0;

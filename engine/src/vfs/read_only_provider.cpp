@@ -13,6 +13,10 @@ class ReadOnlyHandle final : public FileHandle {
     return inner_->read(offset, out);
   }
   Outcome<size_t> write(uint64_t, std::string_view) override { return Errno{EROFS}; }
+  Outcome<size_t> read_into(uint64_t offset, std::span<const iovec> out) override {
+    return inner_->read_into(offset, out);
+  }
+  Outcome<size_t> write_from(uint64_t, std::span<const iovec>) override { return Errno{EROFS}; }
   Outcome<Attr> stat() override { return inner_->stat(); }
   Outcome<Attr> change(const AttrChange&) override { return Errno{EROFS}; }
   Status sync(bool data_only) override { return inner_->sync(data_only); }

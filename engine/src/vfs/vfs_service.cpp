@@ -14,6 +14,7 @@
 
 #include "core/log.h"
 #include "vfs/fuse_server.h"
+#include "vfs/io_vectors.h"
 #include "vfs/vhost_user_backend.h"
 
 namespace matchlock::vfs {
@@ -35,6 +36,11 @@ std::string no_session_record() {
   return r;
 }
 
+// The backend copies this much of each request: the headers of a WRITE. The rest of a WRITE
+// (its data) is written to the file from guest memory; any other request is small and is
+// copied whole before it is parsed.
+constexpr size_t kInlineRequestBytes = sizeof(fuse_in_header) + sizeof(fuse_write_in);
+
 bool has_no_reply(uint32_t opcode) {
   return opcode == FUSE_FORGET || opcode == FUSE_BATCH_FORGET || opcode == FUSE_INTERRUPT;
 }
@@ -53,7 +59,8 @@ class VirtioFsService : public VfsService {
   matchlock::Status start(uv_loop_t* loop, UniqueFd socket) {
     std::weak_ptr<int> alive = alive_;
     auto backend = VhostUserBackend::start(
-        loop, std::move(socket), 1 + kVirtioFsRequestQueues, kMaxVfsMessage,
+        loop, std::move(socket), 1 + kVirtioFsRequestQueues,
+        ChainLimits{kMaxVfsMessage, kInlineRequestBytes},
         [this](ChainRef chain) { on_chain(std::move(chain)); },
         [this, alive](const Error& e) {
           if (!alive.expired()) lost(e);
@@ -82,6 +89,23 @@ class VirtioFsService : public VfsService {
       return;
     }
     std::memcpy(&h, message.data(), sizeof(h));
+    // File data stays in the guest's RAM: a WRITE's payload, a READ's reply room. Both are
+    // used only during handle() (the memory table may change when the loop runs again).
+    InPlaceData in_place;
+    auto rest = Virtqueue::map(backend_->memory(), ref.chain.readable_rest);
+    if (!rest) {
+      backend_->complete(ref, {});
+      return;
+    }
+    if (h.opcode == FUSE_WRITE) {
+      in_place.write_payload = std::move(*rest);
+    } else {
+      message += gather(*rest);
+    }
+    if (h.opcode == FUSE_READ) {
+      auto room = Virtqueue::map(backend_->memory(), ref.chain.writable, sizeof(fuse_out_header));
+      if (room) in_place.reply_room = std::move(*room);
+    }
     if (h.opcode == FUSE_INIT && server_->initialized()) {
       // The device outlives mounts: a remount (or a driver rebound after a reset) starts a new
       // FUSE session, as a new /dev/fuse connection would. The old one's state goes.
@@ -105,10 +129,10 @@ class VirtioFsService : public VfsService {
       return;
     }
     waiting_.emplace(h.unique, std::move(ref));
-    server_->handle(std::move(message));  // may answer at once (on_reply) or later
+    server_->handle(std::move(message), in_place);  // may answer at once (on_reply) or later
   }
 
-  void on_reply(std::string reply) {
+  void on_reply(std::string reply, size_t placed) {
     if (closed_ || reply.size() < sizeof(fuse_out_header)) return;
     fuse_out_header h{};
     std::memcpy(&h, reply.data(), sizeof(h));
@@ -116,7 +140,7 @@ class VirtioFsService : public VfsService {
     if (it == waiting_.end()) return;  // an answer to a request that asked for none
     ChainRef ref = std::move(it->second);
     waiting_.erase(it);
-    if (backend_->complete(ref, reply)) return;
+    if (backend_->complete(ref, reply, placed)) return;
     // The guest left less room than the answer needs: it gets EIO instead of an overflow.
     fuse_out_header error{sizeof(fuse_out_header), -EIO, h.unique};
     std::string_view bytes(reinterpret_cast<const char*>(&error), sizeof(error));
@@ -151,8 +175,9 @@ class VirtioFsService : public VfsService {
   }
 
   std::unique_ptr<FuseServer> new_session() {
-    return std::make_unique<FuseServer>(mounts_, workspace_, hooks_,
-                                        [this](std::string reply) { on_reply(std::move(reply)); });
+    return std::make_unique<FuseServer>(
+        mounts_, workspace_, hooks_,
+        [this](std::string reply, size_t placed) { on_reply(std::move(reply), placed); });
   }
 
   const MountTable mounts_;  // each session's server gets a copy (providers are shared)

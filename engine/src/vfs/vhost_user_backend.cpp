@@ -99,11 +99,11 @@ struct MemoryRegionWire {
 
 class Backend : public VhostUserBackend {
  public:
-  Backend(uv_loop_t* loop, uint32_t queues, size_t max_readable, OnChain on_chain,
+  Backend(uv_loop_t* loop, uint32_t queues, ChainLimits limits, OnChain on_chain,
           std::function<void(const Error&)> on_lost, DeviceState device_state)
       : loop_(loop),
         queues_(queues),
-        max_readable_(max_readable),
+        limits_(limits),
         on_chain_(std::move(on_chain)),
         on_lost_(std::move(on_lost)),
         device_state_(std::move(device_state)),
@@ -122,15 +122,18 @@ class Backend : public VhostUserBackend {
     });
   }
 
-  bool complete(const ChainRef& ref, std::string_view reply) override {
+  bool complete(const ChainRef& ref, std::string_view reply, size_t placed) override {
     if (closed_ || ref.queue >= queues_.size()) return true;
     auto& q = queues_[ref.queue];
     if (ref.generation != q.generation) return true;  // stopped since: the chain is gone
-    if (!reply.empty() && !Virtqueue::scatter(mem_, ref.chain, reply)) {
-      if (reply.size() > ref.chain.writable_bytes) return false;
-      reply = {};  // a buffer left guest memory (a new table): return the chain empty
+    if (placed > ref.chain.writable_bytes || reply.size() > ref.chain.writable_bytes - placed) {
+      return false;
     }
-    if (!q.vq.push(mem_, ref.chain.head, static_cast<uint32_t>(reply.size()))) {
+    uint64_t written = reply.size() + placed;
+    if (!reply.empty() && !Virtqueue::scatter(mem_, ref.chain, reply)) {
+      written = 0;  // a buffer left guest memory (a new table): return the chain empty
+    }
+    if (!q.vq.push(mem_, ref.chain.head, static_cast<uint32_t>(written))) {
       warn_once(q, "the used ring is outside guest memory");
       return true;
     }
@@ -141,6 +144,8 @@ class Backend : public VhostUserBackend {
     }
     return true;
   }
+
+  const GuestMemory& memory() const override { return mem_; }
 
   void close() override {
     if (closed_) return;
@@ -614,7 +619,7 @@ class Backend : public VhostUserBackend {
     const bool outer = !processing_;
     processing_ = true;
     while (true) {
-      auto popped = q.vq.pop(mem_, max_readable_);
+      auto popped = q.vq.pop(mem_, limits_.max_readable, limits_.inline_readable);
       if (popped.what == Virtqueue::Popped::kEmpty) break;
       if (popped.what == Virtqueue::Popped::kBroken) {
         warn_once(q, popped.why);
@@ -655,7 +660,7 @@ class Backend : public VhostUserBackend {
 
   uv_loop_t* loop_;
   std::vector<Queue> queues_;
-  size_t max_readable_;
+  ChainLimits limits_;
   OnChain on_chain_;
   std::function<void(const Error&)> on_lost_;
   DeviceState device_state_;
@@ -681,11 +686,11 @@ class Backend : public VhostUserBackend {
 }  // namespace
 
 Result<std::unique_ptr<VhostUserBackend>> VhostUserBackend::start(
-    uv_loop_t* loop, UniqueFd socket, uint32_t queues, size_t max_readable, OnChain on_chain,
+    uv_loop_t* loop, UniqueFd socket, uint32_t queues, ChainLimits limits, OnChain on_chain,
     std::function<void(const Error&)> on_lost, DeviceState device_state) {
   if (queues == 0 || queues > 64) return invalid_argument("vhost-user: bad queue count");
-  auto b = std::make_unique<Backend>(loop, queues, max_readable, std::move(on_chain),
-                                     std::move(on_lost), std::move(device_state));
+  auto b = std::make_unique<Backend>(loop, queues, limits, std::move(on_chain), std::move(on_lost),
+                                     std::move(device_state));
   if (int rc = b->start(std::move(socket)); rc != 0) {
     return io_error("vhost-user socket: " + uv::error_text(rc));
   }

@@ -44,6 +44,14 @@ struct ChainRef {
   DescriptorChain chain;
 };
 
+// How much of a chain the backend reads for the device: at most `max_readable` readable bytes
+// (a larger request is a bad chain), of which the first `inline_readable` are copied into
+// chain.readable and the rest left in place (chain.readable_rest).
+struct ChainLimits {
+  size_t max_readable = 0;
+  size_t inline_readable = SIZE_MAX;
+};
+
 // What the device saves and restores when QEMU migrates it. Both run on the loop.
 struct DeviceState {
   // The bytes that describe the device now (at most kMaxDeviceStateBytes), or why the device
@@ -62,21 +70,24 @@ class VhostUserBackend {
   using OnChain = std::function<void(ChainRef chain)>;
 
   // `queues`: the device's virtqueue count (virtio-fs: hiprio + request queues).
-  // `max_readable` bounds one chain's readable bytes (a larger request is a bad chain).
-  // `device_state` empty (no save/load): DEVICE_STATE is not offered, so QEMU refuses to
-  // migrate the device.
+  // `limits`: see ChainLimits. `device_state` empty (no save/load): DEVICE_STATE is not
+  // offered, so QEMU refuses to migrate the device.
   static Result<std::unique_ptr<VhostUserBackend>> start(uv_loop_t* loop, UniqueFd socket,
-                                                         uint32_t queues, size_t max_readable,
+                                                         uint32_t queues, ChainLimits limits,
                                                          OnChain on_chain,
                                                          std::function<void(const Error&)> on_lost,
                                                          DeviceState device_state = {});
   virtual ~VhostUserBackend() = default;
 
   // Writes `reply` into the chain's writable buffers and returns it to the guest with that
-  // length. False when it does not fit (nothing written, the chain is still pending: complete
-  // it again with something smaller); true otherwise, including when the chain's ring has
-  // been stopped or broken since (then it is dropped).
-  virtual bool complete(const ChainRef& chain, std::string_view reply) = 0;
+  // length plus `placed`: bytes the device already wrote in place right after `reply` (see
+  // memory()). False when they do not fit (nothing written, the chain is still pending:
+  // complete it again with something smaller); true otherwise, including when the chain's ring
+  // has been stopped or broken since (then it is dropped).
+  virtual bool complete(const ChainRef& chain, std::string_view reply, size_t placed = 0) = 0;
+  // The guest's RAM as mapped now, to use a chain's buffers in place (Virtqueue::map). Only
+  // until the loop runs again: QEMU may send a new memory table then.
+  virtual const GuestMemory& memory() const = 0;
   virtual void close() = 0;
 };
 

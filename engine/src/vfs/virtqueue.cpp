@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 
@@ -83,7 +84,7 @@ Virtqueue::Pop Virtqueue::broken(std::string why) {
   return Pop{Popped::kBroken, {}, std::move(why)};
 }
 
-Virtqueue::Pop Virtqueue::pop(const GuestMemory& mem, size_t max_readable) {
+Virtqueue::Pop Virtqueue::pop(const GuestMemory& mem, size_t max_readable, size_t inline_readable) {
   if (broken_) return Pop{Popped::kBroken, {}, "the ring is stopped"};
   auto r = rings(mem);
   if (!r) return broken("the ring addresses are outside guest memory or misaligned");
@@ -96,23 +97,25 @@ Virtqueue::Pop Virtqueue::pop(const GuestMemory& mem, size_t max_readable) {
   if (head >= num_) return broken("an available head is out of range");
   ++last_avail_;
   ++in_flight_;
-  return walk_chain(mem, *r, head, max_readable);
+  return walk_chain(mem, *r, head, max_readable, inline_readable);
 }
 
 // Follows `next` from `head`: at most num_ descriptors (so a loop ends), readable ones first,
 // each buffer wholly inside guest memory, readable bytes at most `max_readable`.
 Virtqueue::Pop Virtqueue::walk_chain(const GuestMemory& mem, const Rings& r, uint16_t head,
-                                     size_t max_readable) {
+                                     size_t max_readable, size_t inline_readable) {
   Pop out;
   out.chain.head = head;
   auto bad = [&out](std::string why) {
     out.what = Popped::kBadChain;
     out.why = std::move(why);
     out.chain.readable.clear();
+    out.chain.readable_rest.clear();
     out.chain.writable.clear();
     out.chain.writable_bytes = 0;
     return std::move(out);
   };
+  uint64_t readable_bytes = 0;
   uint16_t index = head;
   for (uint32_t count = 0;; ++count) {
     if (count >= num_) return bad("the descriptor chain is longer than the ring (a loop?)");
@@ -126,17 +129,40 @@ Virtqueue::Pop Virtqueue::walk_chain(const GuestMemory& mem, const Rings& r, uin
       out.chain.writable_bytes += d.len;  // at most num_ * 4 GiB: no overflow
     } else {
       if (!out.chain.writable.empty()) return bad("a readable descriptor follows a writable one");
-      if (d.len > max_readable - out.chain.readable.size()) {
+      if (d.len > max_readable - readable_bytes) {
         return bad("the request is larger than " + std::to_string(max_readable) + " bytes");
       }
+      readable_bytes += d.len;
       const uint8_t* p = mem.guest_range(d.addr, d.len);
       if (!p) return bad("a readable buffer is outside guest memory");
-      out.chain.readable.append(reinterpret_cast<const char*>(p), d.len);
+      size_t copied = std::min<size_t>(d.len, inline_readable - out.chain.readable.size());
+      out.chain.readable.append(reinterpret_cast<const char*>(p), copied);
+      if (copied < d.len) {
+        out.chain.readable_rest.push_back({d.addr + copied, static_cast<uint32_t>(d.len - copied)});
+      }
     }
     if (!(d.flags & kDescNext)) break;
     index = d.next;
   }
   out.what = Popped::kChain;
+  return out;
+}
+
+std::optional<std::vector<iovec>> Virtqueue::map(const GuestMemory& mem,
+                                                 std::span<const GuestBuffer> buffers,
+                                                 uint64_t skip) {
+  std::vector<iovec> out;
+  out.reserve(buffers.size());
+  for (const auto& b : buffers) {
+    uint8_t* p = mem.guest_range(b.addr, b.len);
+    if (!p) return std::nullopt;
+    if (skip >= b.len) {
+      skip -= b.len;
+      continue;
+    }
+    out.push_back(iovec{p + skip, b.len - skip});
+    skip = 0;
+  }
   return out;
 }
 

@@ -3,15 +3,20 @@
 // the available ring and this side returns buffers through the used ring.
 //
 // THREAT MODEL: the guest writes the rings while we read them. Every index, address, length,
-// flag and next pointer is checked; each descriptor is copied once before use. A chain that
+// flag and next pointer is checked; each descriptor is copied once before use. Readable bytes
+// past the pop's inline limit stay in guest memory: the device may only use them as data whose
+// value does not matter to it (a WRITE's payload, written to a file as it is). A chain that
 // breaks a rule (out-of-range buffer, loop, readable after writable, too large) is returned to
 // the guest with length 0; a ring that breaks one (head or available index out of range) stops
 // for good. No packed ring, no indirect descriptors, no event index: none is offered.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,8 +42,10 @@ struct GuestBuffer {
 
 struct DescriptorChain {
   uint16_t head = 0;
-  std::string readable;               // the driver's bytes, gathered in order
-  std::vector<GuestBuffer> writable;  // where the answer goes, in order
+  std::string readable;                    // the driver's bytes, gathered in order (up to
+                                           // the pop's inline limit)
+  std::vector<GuestBuffer> readable_rest;  // readable bytes past that limit, left in place
+  std::vector<GuestBuffer> writable;       // where the answer goes, in order
   uint64_t writable_bytes = 0;
 };
 
@@ -71,8 +78,15 @@ class Virtqueue {
   // Forgets the chains in flight and clears the broken state (the ring is being restarted).
   void reset_state();
 
-  // Takes the next available chain. `max_readable` bounds the readable bytes of one chain.
-  Pop pop(const GuestMemory& mem, size_t max_readable);
+  // Takes the next available chain. `max_readable` bounds the readable bytes of one chain; the
+  // first `inline_readable` of them are copied into chain.readable, the rest stay in guest
+  // memory (chain.readable_rest) for the device to use in place.
+  Pop pop(const GuestMemory& mem, size_t max_readable, size_t inline_readable = SIZE_MAX);
+  // Host addresses of `buffers` after their first `skip` bytes; nullopt when one no longer
+  // translates (a new memory table). Valid until the memory table changes.
+  static std::optional<std::vector<iovec>> map(const GuestMemory& mem,
+                                               std::span<const GuestBuffer> buffers,
+                                               uint64_t skip = 0);
   // Copies `bytes` into the chain's writable buffers; false (nothing written) when they do not
   // fit or a buffer no longer translates.
   static bool scatter(const GuestMemory& mem, const DescriptorChain& chain, std::string_view bytes);
@@ -89,7 +103,8 @@ class Virtqueue {
   };
   std::optional<Rings> rings(const GuestMemory& mem) const;
   Pop broken(std::string why);
-  Pop walk_chain(const GuestMemory& mem, const Rings& r, uint16_t head, size_t max_readable);
+  Pop walk_chain(const GuestMemory& mem, const Rings& r, uint16_t head, size_t max_readable,
+                 size_t inline_readable);
 
   uint32_t num_ = 0;
   VringAddresses addr_;

@@ -77,6 +77,46 @@ TEST_CASE("fuse_server_creates_writes_reads_at_offsets_and_truncates", "[vfs][fu
   CHECK(st.st.namelen == 255);
 }
 
+TEST_CASE("fuse_server_reads_and_writes_file_data_in_place", "[vfs][fuse_server]") {
+  FuseTestClient c;
+  c.init();
+  auto f = c.create(kRoot, "a.txt");
+  REQUIRE(f.error == 0);
+  CHECK(c.write_in_place(f.node, f.fh, 0, "hello world").as<fuse_write_out>().size == 11);
+  CHECK(c.read(f.node, f.fh, 0, 100).body == "hello world");
+  CHECK(c.write_in_place(f.node, f.fh, 6, "WORLD").error == 0);
+  auto r = c.read_in_place(f.node, f.fh, 6, 100);
+  CHECK(r.placed_bytes == 5);
+  CHECK(r.reply.body == "WORLD");
+  r = c.read_in_place(f.node, f.fh, 0, 100, 4);  // a room smaller than asked: it is the bound
+  CHECK(r.placed_bytes == 4);
+  CHECK(r.reply.body == "hell");
+  r = c.read_in_place(f.node, f.fh, 50, 100);  // past the end
+  CHECK(r.reply.error == 0);
+  CHECK(r.placed_bytes == 0);
+  CHECK(r.reply.body.empty());
+  r = c.read_in_place(f.node, f.fh + 7, 0, 10);
+  CHECK(r.reply.error == EBADF);
+  CHECK(r.placed_bytes == 0);
+
+  std::string big(1 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7 + i / 4096);
+  CHECK(c.write_in_place(f.node, f.fh, 0, big).as<fuse_write_out>().size == big.size());
+  r = c.read_in_place(f.node, f.fh, 0, 1 << 20);
+  CHECK(r.placed_bytes == big.size());
+  CHECK(r.reply.body == big);
+
+  // A WRITE whose header counts more (or fewer) bytes than are in place is refused.
+  std::string message = fuse_request(FUSE_WRITE, f.node, c.write_body(f.fh, 0, "xyz"), 99);
+  message.resize(sizeof(fuse_in_header) + sizeof(fuse_write_in));
+  std::string two = "xy";
+  InPlaceData short_payload;
+  short_payload.write_payload = {iovec{two.data(), two.size()}};
+  c.server.handle(message, short_payload);
+  CHECK(parse_reply(c.sent.back()).error == EINVAL);
+  CHECK(c.read(f.node, f.fh, 0, 3).body == big.substr(0, 3));
+}
+
 TEST_CASE("fuse_server_git_lock_file_dance_renames_over_the_index", "[vfs][fuse_server]") {
   FuseTestClient c;
   c.init();
@@ -303,6 +343,53 @@ TEST_CASE("fuse_server_hook_replaces_written_data", "[vfs][fuse_server][hooks]")
   CHECK(w.as<fuse_write_out>().size == 6);  // the guest's own length
   CHECK(hooks->seen_data == "secret");
   CHECK(c.read(f.node, f.fh, 0, 100).body == "REDACTED!!");
+}
+
+TEST_CASE("fuse_server_hooks_see_in_place_data_as_a_copy", "[vfs][fuse_server][hooks]") {
+  auto hooks = std::make_shared<FakeHooks>();
+  hooks->watched = {FileOp::kWrite};
+  hooks->decision.replace = "REDACTED!!";
+  FuseTestClient c(hooks);
+  c.init();
+  auto f = c.create(kRoot, "out");
+  CHECK(c.write_in_place(f.node, f.fh, 0, "secret").as<fuse_write_out>().size == 6);
+  CHECK(hooks->seen_data == "secret");
+  CHECK(c.read_in_place(f.node, f.fh, 0, 100).reply.body == "REDACTED!!");
+
+  // A hook that answers later: the guest's buffer may be reused by then, so what is written is
+  // the copy taken when the request came.
+  hooks->decision = {};
+  hooks->defer = true;
+  std::string payload = "original";
+  std::string message = fuse_request(FUSE_WRITE, f.node, c.write_body(f.fh, 0, payload), 500);
+  message.resize(sizeof(fuse_in_header) + sizeof(fuse_write_in));
+  InPlaceData in_place;
+  in_place.write_payload = {iovec{payload.data(), payload.size()}};
+  size_t before = c.sent.size();
+  c.server.handle(message, in_place);
+  CHECK(c.sent.size() == before);
+  payload.assign(payload.size(), 'X');
+  REQUIRE(hooks->pending.size() == 1);
+  hooks->pending[0](HookDecision{});
+  CHECK(parse_reply(c.sent.back()).as<fuse_write_out>().size == 8);
+  hooks->defer = false;
+  CHECK(c.read(f.node, f.fh, 0, 100).body == "original!!");
+
+  // A read waiting on a hook answers with its data inline, not into a room gone by then.
+  hooks->watched = {FileOp::kRead};
+  hooks->defer = true;
+  fuse_read_in in{};
+  in.fh = f.fh;
+  in.size = 100;
+  std::string room(64, '\0');
+  InPlaceData read_room;
+  read_room.reply_room = {iovec{room.data(), room.size()}};
+  c.server.handle(fuse_request(FUSE_READ, f.node, bytes_of(in), 501), read_room);
+  REQUIRE(hooks->pending.size() == 2);
+  hooks->pending[1](HookDecision{});
+  CHECK(c.placed.back() == 0);
+  CHECK(parse_reply(c.sent.back()).body == "original!!");
+  CHECK(room == std::string(64, '\0'));
 }
 
 TEST_CASE("fuse_server_after_hook_sees_every_op", "[vfs][fuse_server][hooks]") {

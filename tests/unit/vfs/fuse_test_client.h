@@ -4,7 +4,9 @@
 
 #include <fcntl.h>
 #include <linux/fuse.h>
+#include <sys/uio.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -63,7 +65,11 @@ class FuseTestClient {
                           FuseServer::Limits limits = {})
       : server(
             std::move(mounts), "/workspace", std::move(hooks),
-            [this](std::string r) { sent.push_back(std::move(r)); }, limits) {}
+            [this](std::string r, size_t n) {
+              sent.push_back(std::move(r));
+              placed.push_back(n);
+            },
+            limits) {}
   explicit FuseTestClient(std::shared_ptr<VfsHooks> hooks = nullptr)
       : FuseTestClient(*MountTable::create({}), std::move(hooks)) {}
 
@@ -187,7 +193,52 @@ class FuseTestClient {
     return names;
   }
 
+  // A WRITE as virtio-fs hands it over: the data in place (two buffers), not in the message.
+  Reply write_in_place(uint64_t node, uint64_t fh, uint64_t offset, std::string data) {
+    uint64_t u = next_unique++;
+    std::string message = fuse_request(FUSE_WRITE, node, write_body(fh, offset, data), u);
+    message.resize(sizeof(fuse_in_header) + sizeof(fuse_write_in));
+    InPlaceData in_place;
+    size_t half = data.size() / 2;
+    in_place.write_payload = {iovec{data.data(), half},
+                              iovec{data.data() + half, data.size() - half}};
+    size_t before = sent.size();
+    server.handle(message, in_place);
+    REQUIRE(sent.size() == before + 1);
+    REQUIRE(placed.back() == 0);
+    Reply r = parse_reply(sent.back());
+    REQUIRE(r.unique == u);
+    return r;
+  }
+  // A READ with a reply room of `room` bytes (two buffers); the reply's body holds whatever the
+  // server placed in the room (or sent inline), and `placed_bytes` how much went in place.
+  struct RoomRead {
+    Reply reply;
+    size_t placed_bytes = 0;
+  };
+  RoomRead read_in_place(uint64_t node, uint64_t fh, uint64_t offset, uint32_t size,
+                         size_t room = 1 << 20) {
+    fuse_read_in in{};
+    in.fh = fh;
+    in.offset = offset;
+    in.size = size;
+    uint64_t u = next_unique++;
+    std::string buffer(room, '\0');
+    InPlaceData in_place;
+    size_t cut = std::min<size_t>(room, 3);
+    in_place.reply_room = {iovec{buffer.data(), cut}, iovec{buffer.data() + cut, room - cut}};
+    size_t before = sent.size();
+    server.handle(fuse_request(FUSE_READ, node, bytes_of(in), u), in_place);
+    REQUIRE(sent.size() == before + 1);
+    size_t n = placed.back();
+    REQUIRE(n <= room);
+    Reply r = parse_reply(sent.back() + buffer.substr(0, n));
+    REQUIRE(r.unique == u);
+    return RoomRead{r, n};
+  }
+
   std::vector<std::string> sent;
+  std::vector<size_t> placed;  // per reply: its bytes written to the reply room
   uint64_t next_unique = 1;
   FuseServer server;
 };

@@ -448,3 +448,29 @@ TEST_CASE("host_dir_provider_single_file_root", "[vfs][host_dir]") {
   CHECK(host_exists(dir / "only.txt"));
   CHECK(read_host(dir / "sibling") == "not served");
 }
+
+TEST_CASE("host_file_handle_moves_scattered_buffers_past_iov_max", "[vfs][host_dir]") {
+  Fixture f;
+  auto h = create_ok(*f.provider, "scattered");
+  // More buffers than one pwritev/preadv takes: the handle goes on in batches.
+  std::string data(3000, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('a' + i % 26);
+  std::vector<iovec> out;
+  for (size_t i = 0; i < data.size(); ++i) out.push_back(iovec{data.data() + i, 1});
+  auto wrote = h->write_from(5, out);
+  REQUIRE(wrote.ok());
+  CHECK(*wrote == data.size());
+  CHECK(read_host(f.root + "/scattered") == std::string(5, '\0') + data);
+
+  std::string back(4000, '#');
+  std::vector<iovec> in;
+  for (size_t i = 0; i < back.size(); i += 2) in.push_back(iovec{back.data() + i, 2});
+  auto got = h->read_into(5, in);  // ends at end of file, mid-batch of buffers
+  REQUIRE(got.ok());
+  CHECK(*got == data.size());
+  CHECK(back.substr(0, data.size()) == data);
+  CHECK(back.substr(data.size()) == std::string(back.size() - data.size(), '#'));
+  auto past = h->read_into(1 << 20, in);
+  REQUIRE(past.ok());
+  CHECK(*past == 0);
+}

@@ -3,6 +3,8 @@
 
 #include <sys/eventfd.h>
 
+#include <cstring>
+
 #include "vfs/guest_ram_fixture.h"
 #include "vfs/virtqueue.h"
 
@@ -55,6 +57,39 @@ TEST_CASE("virtqueue_gathers_the_request_and_scatters_the_reply", "[vfs][virtio]
   CHECK(f.ring.used_idx() == 1);
   CHECK(f.ring.used(0) == std::pair<uint32_t, uint32_t>{3, 7});
   CHECK(f.vq.in_flight() == 0);
+}
+
+TEST_CASE("virtqueue_leaves_readable_bytes_past_the_inline_limit_in_place", "[vfs][virtio]") {
+  Fixture f;
+  const uint64_t d = GuestRing::kData;
+  f.ram.write(d, "head");
+  f.ram.write(d + 100, "er+payload");
+  f.ring.desc(0, d, 4, kNext, 1);
+  f.ring.desc(1, d + 100, 10, kNext, 2);
+  f.ring.desc(2, d + 200, 4, kWrite | kNext, 3);
+  f.ring.desc(3, d + 300, 6, kWrite);
+  f.ring.make_available(0);
+  auto p = f.vq.pop(f.mem, 1 << 20, 6);
+  REQUIRE(p.what == Virtqueue::Popped::kChain);
+  CHECK(p.chain.readable == "header");
+  REQUIRE(p.chain.readable_rest.size() == 1);
+  CHECK(p.chain.readable_rest[0].addr == d + 102);
+  CHECK(p.chain.readable_rest[0].len == 8);
+  auto rest = Virtqueue::map(f.mem, p.chain.readable_rest);
+  REQUIRE(rest);
+  REQUIRE(rest->size() == 1);
+  CHECK(std::string(static_cast<char*>((*rest)[0].iov_base), (*rest)[0].iov_len) == "+payload");
+  // The reply room after a 5-byte header: one byte of the first buffer, all of the second.
+  auto room = Virtqueue::map(f.mem, p.chain.writable, 5);
+  REQUIRE(room);
+  REQUIRE(room->size() == 1);
+  CHECK((*room)[0].iov_len == 5);
+  std::memcpy((*room)[0].iov_base, "ROOM!", 5);
+  CHECK(f.ram.read(d + 301, 5) == "ROOM!");
+  CHECK(Virtqueue::map(f.mem, p.chain.writable, 10)->empty());
+  // A buffer outside guest memory does not map.
+  std::vector<GuestBuffer> outside = {{GuestRam::kGpa + GuestRam::kSize - 2, 8}};
+  CHECK_FALSE(Virtqueue::map(f.mem, outside));
 }
 
 TEST_CASE("virtqueue_returns_bad_chains_empty_and_keeps_going", "[vfs][virtio]") {
