@@ -1,10 +1,13 @@
 #include "vfs_mount.h"
 
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <string>
 #include <thread>
 
 #include "fs_util.h"
@@ -18,6 +21,11 @@ constexpr const char* kVirtioFsTag = "matchlock";
 // virtiofs.ko registers the tag as it probes the device; a probe deferred by the driver core
 // is covered by retrying a missing tag briefly.
 constexpr auto kTagWait = std::chrono::seconds(2);
+
+// Readahead for the mount, in KiB: the kernel's default of 128 KiB makes a sequential read
+// one round trip to the host per 128 KiB; 1 MiB (FUSE_INIT's max_pages) reads 1.3x faster
+// under TCG. The kernel still starts small for random reads and grows only on sequential ones.
+constexpr const char* kReadaheadKib = "1024";
 
 Error failed(const std::string& what) {
   return Error(ErrorCode::kIo, "workspace: " + what + ": " + std::strerror(errno));
@@ -44,6 +52,14 @@ Result<VfsMount> mount_workspace(const std::string& workspace, const std::string
       return failed("mount virtiofs " + std::string(kVirtioFsTag) + " on " + workspace);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  // The mount's backing device info is named after its anonymous device number. Best effort:
+  // without it reads are only slower.
+  struct stat st {};
+  if (::stat(workspace.c_str(), &st) == 0) {
+    write_file("/sys/class/bdi/" + std::to_string(major(st.st_dev)) + ":" +
+                   std::to_string(minor(st.st_dev)) + "/read_ahead_kb",
+               kReadaheadKib);
   }
   return VfsMount{workspace};
 }

@@ -269,6 +269,29 @@ def test_posix_operations_in_a_host_fs_mount(box, lab):
     assert os.path.samefile(os.path.join(host, "target"), os.path.join(host, "hard"))
 
 
+def test_a_file_written_without_the_page_cache_reads_back_at_every_step(box, lab):
+    # `exec 3> log` opens write-only with O_TRUNC: the server gives that fd direct I/O (no page
+    # cache in the guest). Each round appends a line through it, then readers that use the
+    # page cache (tail, cat) must see exactly what was written, though they cached the file's
+    # last page one round earlier.
+    d = f"{WS}/host/coherent"
+    out = ok(box, f"""
+        mkdir -p {d}; cd {d}
+        exec 3> log
+        for i in $(seq 1 60); do
+          echo "line $i" >&3
+          last=$(tail -n 1 log)
+          [ "$last" = "line $i" ] || {{ echo "round $i: tail read '$last'"; exit 1; }}
+          [ "$(cat log | wc -l)" = "$i" ] || {{ echo "round $i: cat short"; exit 1; }}
+        done
+        exec 3>&-
+        tr -d '\\000' < log | cmp -s - log && echo no-nul
+        wc -l < log""")
+    assert out.split() == ["no-nul", "60"]
+    with open(os.path.join(lab["host"], "coherent", "log")) as f:
+        assert f.read() == "".join(f"line {i}\n" for i in range(1, 61))
+
+
 def test_a_process_whose_cwd_was_removed_and_recreated(box, lab):
     out = ok(box, f"""
         mkdir -p {WS}/host/cwd; cd {WS}/host/cwd

@@ -2,6 +2,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <ctime>
+
 #include <algorithm>
 
 #include "vfs/fuse_server.h"
@@ -13,6 +15,28 @@ namespace {
 
 bool writes(int flags) {
   return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+}
+
+// Direct I/O (no page cache in the guest) for a write-only open of a file the guest holds no
+// cached pages of: one it creates, or one this open truncates. The data then crosses once, in
+// place, instead of being copied into the guest's page cache first (1.5-2x faster under TCG).
+// A write-only fd cannot be mmapped, so shared mappings (which direct I/O refuses on the
+// guest's 6.1 kernel) are unaffected; other openers keep their page cache, kept coherent by
+// write() moving the mtime (see there).
+bool direct_io_for(int flags, bool created) {
+  return (flags & O_ACCMODE) == O_WRONLY && (created || (flags & O_TRUNC));
+}
+
+// The kernel drops another opener's cached pages of a file when its mtime changed since it
+// cached them (FUSE_AUTO_INVAL_DATA). A direct write bypasses those pages, and the host's
+// coarse clock may leave the mtime unchanged between two writes a few ms apart, so each direct
+// write sets it from the fine-grained clock.
+void move_mtime(FileHandle& file) {
+  AttrChange change;
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  change.mtime = now;
+  (void)file.change(change);  // best effort: the write itself succeeded
 }
 
 }  // namespace
@@ -39,13 +63,15 @@ void FuseServer::open(Ctx& c) {
                  reply_error(u, f.error());
                  return Ran{f.error(), 0};
                }
-               auto fh = add_handle(OpenFile{node, ws, std::move(*f), {}});
+               const bool direct = direct_io_for(flags, false);
+               auto fh = add_handle(OpenFile{node, ws, std::move(*f), {}, direct});
                if (!fh) {
                  reply_error(u, fh.error());
                  return Ran{fh.error(), 0};
                }
                fuse_open_out out{};
                out.fh = *fh;
+               if (direct) out.open_flags = FOPEN_DIRECT_IO;
                reply_struct(u, out);
                return Ran{};
              });
@@ -79,7 +105,8 @@ void FuseServer::create(Ctx& c) {
           reply_error(u, id.error());
           return Ran{id.error(), 0};
         }
-        auto fh = add_handle(OpenFile{*id, ws, std::move(cr->handle), {}});
+        const bool direct = direct_io_for(flags, true);
+        auto fh = add_handle(OpenFile{*id, ws, std::move(cr->handle), {}, direct});
         if (!fh) {  // cannot happen: checked above; undo the lookup the kernel will not see
           nodes_.forget(*id, 1);
           reply_error(u, fh.error());
@@ -95,6 +122,7 @@ void FuseServer::create(Ctx& c) {
         out.entry.attr_valid = 1;
         out.entry.attr = fuse_attr_of(cr->attr);
         out.open.fh = *fh;
+        if (direct) out.open.open_flags = FOPEN_DIRECT_IO;
         reply_struct(u, out);
         return Ran{};
       });
@@ -187,6 +215,7 @@ void FuseServer::write(Ctx& c) {
           reply_error(u, n.error());
           return Ran{n.error(), 0};
         }
+        if (f->direct_io) move_mtime(*f->file);
         fuse_write_out out{};
         out.size = replace ? size : static_cast<uint32_t>(*n);
         reply_struct(u, out);

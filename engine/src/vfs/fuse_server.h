@@ -79,6 +79,7 @@ class FuseServer {
     std::string ws;                    // workspace path at open (names a detached file for hooks)
     std::unique_ptr<FileHandle> file;  // null for a directory
     std::vector<DirEntry> entries;     // directory snapshot, "." and ".." first
+    bool direct_io = false;            // opened with FOPEN_DIRECT_IO (fuse_file_ops.cpp)
   };
   struct Ran {  // what after() hears: the errno the guest got, bytes transferred
     int error = 0;

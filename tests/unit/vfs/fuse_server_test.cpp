@@ -6,6 +6,8 @@
 #include <algorithm>
 
 #include "vfs/fuse_test_client.h"
+#include "vfs/host_dir_provider.h"
+#include "vfs_test_support.h"
 
 using namespace matchlock::vfs;
 using namespace matchlock::vfs::test;
@@ -115,6 +117,37 @@ TEST_CASE("fuse_server_reads_and_writes_file_data_in_place", "[vfs][fuse_server]
   c.server.handle(message, short_payload);
   CHECK(parse_reply(c.sent.back()).error == EINVAL);
   CHECK(c.read(f.node, f.fh, 0, 3).body == big.substr(0, 3));
+}
+
+TEST_CASE("fuse_server_writes_new_or_truncated_files_with_direct_io_only", "[vfs][fuse_server]") {
+  vfs_test::TempDir dir;
+  auto host = HostDirProvider::serve(dir.path(), IdMap{}, false);
+  REQUIRE(host.ok());
+  FuseTestClient c(*MountTable::create({{"", std::move(host.value()), false}}));
+  c.init();
+  // Write-only and starting empty: no page cache, so the data crosses once.
+  auto made = c.create(kRoot, "new", O_WRONLY | O_CREAT);
+  REQUIRE(made.error == 0);
+  CHECK((made.open_flags & FOPEN_DIRECT_IO));
+  CHECK((c.open(made.node, O_WRONLY | O_TRUNC).open_flags & FOPEN_DIRECT_IO));
+  // Anything that can read or mmap the file, or keeps bytes the guest may have cached: cached.
+  CHECK_FALSE((c.create(kRoot, "rw", O_RDWR | O_CREAT).open_flags & FOPEN_DIRECT_IO));
+  CHECK_FALSE((c.open(made.node, O_WRONLY).open_flags & FOPEN_DIRECT_IO));
+  CHECK_FALSE((c.open(made.node, O_WRONLY | O_APPEND).open_flags & FOPEN_DIRECT_IO));
+  CHECK_FALSE((c.open(made.node, O_RDWR | O_TRUNC).open_flags & FOPEN_DIRECT_IO));
+  CHECK_FALSE((c.open(made.node, O_RDONLY).open_flags & FOPEN_DIRECT_IO));
+
+  // Each direct write moves the mtime, even two within one tick of the host's coarse clock:
+  // that is what makes another opener's kernel drop its cached pages.
+  auto mtime_ns = [&] {
+    auto a = c.getattr(made.node).as<fuse_attr_out>().attr;
+    return a.mtime * 1000000000ull + a.mtimensec;
+  };
+  REQUIRE(c.write_in_place(made.node, made.fh, 0, "one").error == 0);
+  uint64_t first = mtime_ns();
+  REQUIRE(c.write_in_place(made.node, made.fh, 3, "two").error == 0);
+  CHECK(mtime_ns() > first);
+  CHECK(vfs_test::read_host(dir / "new") == "onetwo");
 }
 
 TEST_CASE("fuse_server_git_lock_file_dance_renames_over_the_index", "[vfs][fuse_server]") {

@@ -108,6 +108,7 @@ class FuseTestClient {
   struct Opened {
     int error = 0;
     uint64_t node = 0, fh = 0;
+    uint32_t open_flags = 0;  // FOPEN_* the server asked of the kernel
   };
   Opened create(uint64_t parent, const std::string& name, int flags = O_RDWR | O_CREAT,
                 uint32_t mode = S_IFREG | 0644) {
@@ -119,14 +120,15 @@ class FuseTestClient {
     REQUIRE(r.body.size() == sizeof(fuse_entry_out) + sizeof(fuse_open_out));
     fuse_open_out o{};
     std::memcpy(&o, r.body.data() + sizeof(fuse_entry_out), sizeof(o));
-    return Opened{0, r.as<fuse_entry_out>().nodeid, o.fh};
+    return Opened{0, r.as<fuse_entry_out>().nodeid, o.fh, o.open_flags};
   }
   Opened open(uint64_t node, int flags = O_RDWR) {
     fuse_open_in in{};
     in.flags = static_cast<uint32_t>(flags);
     Reply r = call(FUSE_OPEN, node, bytes_of(in));
     if (r.error) return Opened{r.error};
-    return Opened{0, node, r.as<fuse_open_out>().fh};
+    auto o = r.as<fuse_open_out>();
+    return Opened{0, node, o.fh, o.open_flags};
   }
   std::string write_body(uint64_t fh, uint64_t offset, const std::string& data) {
     fuse_write_in in{};
