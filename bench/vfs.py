@@ -12,6 +12,8 @@ MATCHLOCK_KERNEL_META=linux-image-amd64 scripts/build-bundle.sh): both mounts sh
 Workloads, each timed inside the guest around one command in one exec (/proc/uptime, 10 ms):
   write    dd 256 MiB from /dev/zero in 1 MiB blocks into the mount, then sync   -> MB/s
   read     the same file back in 1 MiB blocks after the guest drops its caches   -> MB/s
+  read_direct  the same with O_DIRECT (dd iflag=direct): no guest page cache on either mount,
+           what a program that streams a large file can ask for                 -> MB/s
   untar    GNU tar x of a tarball of a few thousand small files (made at bench time from a
            host directory, /usr/include by default), from the guest's own disk, then sync -> s
   git      `git status` on a git repo of that tree (committed untimed), after the guest drops
@@ -43,7 +45,8 @@ NINEP_MOUNT = "/mnt/9p"
 FUSE_MOUNT = "/workspace/w"
 GUEST_TARBALL = "/tmp/vfs-bench-src.tar"
 # (name, unit): "MB/s" figures are throughput (higher is better), "s" figures are times.
-WORKLOADS = [("write", "MB/s"), ("read", "MB/s"), ("untar", "s"), ("git", "s")]
+WORKLOADS = [("write", "MB/s"), ("read", "MB/s"), ("read_direct", "MB/s"), ("untar", "s"),
+             ("git", "s")]
 
 
 def bench_bundle(binary, explicit):
@@ -139,6 +142,8 @@ def one_round(sb, base, tag, mib, files, tar, git):
     res["write"] = mib * 1.048576 / t
     t = sb.timed(DROP, f"dd if={d}/big of=/dev/null bs=1M 2>/dev/null")
     res["read"] = mib * 1.048576 / t
+    t = sb.timed(DROP, f"dd if={d}/big of=/dev/null bs=1M iflag=direct 2>/dev/null")
+    res["read_direct"] = mib * 1.048576 / t
     sb.sh(f"rm -f {d}/big")
     res["untar"] = sb.timed(DROP, f"{tar} xf {GUEST_TARBALL} -C {d}/src; sync")
     if git:
@@ -207,6 +212,7 @@ def main():
     print("  figures: median (min..max); ratio: throughput fuse/9p, time 9p/fuse; >= 1.0 means "
           "the FUSE mount is at least as fast (goal)")
     labels = {"write": "seq write + sync", "read": "seq read (cold guest cache)",
+              "read_direct": "seq read, O_DIRECT",
               "untar": "untar + sync", "git": "git status (cold guest cache)"}
     for w, unit in WORKLOADS:
         if not res["9p"][w]:
