@@ -80,9 +80,9 @@ void ExecSession::pump_output(Output& output, bool until_empty) {
     ssize_t n = ::read(output.fd.get(), buf, want);
     if (n > 0) {
       output.credit -= static_cast<uint64_t>(n);
-      sink_.send(
-          FrameType::kData, stream_,
-          guest_protocol::data_payload(output.which, std::string_view(buf, static_cast<size_t>(n))));
+      sink_.send(FrameType::kData, stream_,
+                 guest_protocol::data_payload(output.which,
+                                              std::string_view(buf, static_cast<size_t>(n))));
       if (!until_empty) return;
       continue;
     }
@@ -108,7 +108,8 @@ void ExecSession::on_stdin_data(std::string_view bytes) {
     // Nobody will read these bytes; hand the credit back so the host never stalls on them.
     if (!bytes.empty()) {
       sink_.send(FrameType::kCredit, stream_,
-                 guest_protocol::credit_payload(guest_protocol::kStdin, static_cast<uint32_t>(bytes.size())));
+                 guest_protocol::credit_payload(guest_protocol::kStdin,
+                                                static_cast<uint32_t>(bytes.size())));
     }
     return;
   }
@@ -138,8 +139,9 @@ void ExecSession::flush_stdin() {
     close_stdin();
   }
   if (written > 0) {
-    sink_.send(FrameType::kCredit, stream_,
-               guest_protocol::credit_payload(guest_protocol::kStdin, static_cast<uint32_t>(written)));
+    sink_.send(
+        FrameType::kCredit, stream_,
+        guest_protocol::credit_payload(guest_protocol::kStdin, static_cast<uint32_t>(written)));
   }
   if (stdin_fd_ && stdin_pending_.empty() && stdin_eof_requested_) {
     if (tty_) {

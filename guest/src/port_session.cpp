@@ -199,9 +199,9 @@ void PortSession::read_socket() {
   } while (n < 0 && errno == EINTR);
   if (n > 0) {
     credit_ -= static_cast<uint64_t>(n);
-    sink_.send(
-        FrameType::kData, stream_,
-        guest_protocol::data_payload(guest_protocol::kStdout, std::string_view(buf, static_cast<size_t>(n))));
+    sink_.send(FrameType::kData, stream_,
+               guest_protocol::data_payload(guest_protocol::kStdout,
+                                            std::string_view(buf, static_cast<size_t>(n))));
     return;
   }
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
@@ -226,8 +226,9 @@ void PortSession::write_socket() {
   }
   if (written > 0) {
     to_socket_.erase(0, written);
-    sink_.send(FrameType::kCredit, stream_,
-               guest_protocol::credit_payload(guest_protocol::kStdin, static_cast<uint32_t>(written)));
+    sink_.send(
+        FrameType::kCredit, stream_,
+        guest_protocol::credit_payload(guest_protocol::kStdin, static_cast<uint32_t>(written)));
   }
   if (to_socket_.empty() && host_eof_ && !socket_write_shut_) {
     socket_write_shut_ = true;

@@ -2,6 +2,7 @@
 // engine/src calls getenv for a MATCHLOCK_* name: a knob is added here, documented in
 // docs/run.md (Environment), and read through the accessor below.
 //
+// clang-format off
 // | variable                         | for        | meaning                                          |
 // |----------------------------------|------------|--------------------------------------------------|
 // | MATCHLOCK_HOME                   | users      | state, images and sandboxes (default ~/.matchlock)|
@@ -15,6 +16,7 @@
 // | MATCHLOCK_KVM_PROBE_TIMEOUT_MS   | tests      | how long the KVM probe boot may take             |
 // | MATCHLOCK_UNSAFE_SLIRP_BASELINE  | bench only | 1: QEMU's unfiltered -netdev user (no policy!)   |
 // | MATCHLOCK_UNSAFE_BENCH_VIRTFS    | bench only | /abs/dir: shared over QEMU's virtio-9p (no policy!)|
+// clang-format on
 #pragma once
 
 #include <cstdint>

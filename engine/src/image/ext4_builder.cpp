@@ -8,8 +8,8 @@
 #include <cstring>
 #include <sstream>
 
-#include "image/content_store.h"
 #include "core/subprocess.h"
+#include "image/content_store.h"
 
 namespace matchlock::image {
 namespace {

@@ -252,7 +252,7 @@ void Boot::create_upper_disk(StepDone done) {
     Status created;
   };
   auto outcome = std::make_shared<Outcome>();
-  auto path = res().dir / "upper.ext4";
+  auto path = res().upper_disk();
   uint64_t size = sandbox_->options_.disk_size_mib;
   std::optional<SavedGuest> saved;
   if (guest_start_.mode == GuestStart::kRestore) saved = guest_start_.saved;
@@ -395,7 +395,7 @@ vm::VmSpec Boot::vm_spec() const {
   spec.vcpus = static_cast<int>(std::ceil(options.cpus));
   spec.memory_mib = options.memory_mib;
   spec.base_disk = base_disk_;
-  spec.upper_disk = r.dir / "upper.ext4";
+  spec.upper_disk = r.upper_disk();
   for (size_t i = 0; i < options.disks.size(); ++i) {
     const auto& disk = options.disks[i];
     spec.data_disks.push_back({disk.host_path, vm::data_disk_serial(i), disk.readonly});

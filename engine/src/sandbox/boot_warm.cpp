@@ -146,7 +146,7 @@ void Boot::commit_save(std::function<void()> then) {
   std::string key = guest_start_.key;
   uv::queue_work(
       sandbox_->loop_,
-      [slot, info, result, key, upper = res().dir / "upper.ext4"]() mutable {
+      [slot, info, result, key, upper = res().upper_disk()]() mutable {
         if (auto qemu = vm::find_qemu()) info.qemu = qemu->version_line;
         *result = slot->commit(info, upper);
         slot.reset();  // releases the key's lock

@@ -256,7 +256,7 @@ void Sandbox::remove_files_and_state() {
   if (options_.keep_after_close || (crashed && options_.keep_after_crash)) {
     // Keep the record and logs for inspection; the disk goes (it is the bulk). A crashed
     // record keeps saying so.
-    std::filesystem::remove(r.dir / "upper.ext4", ec);
+    std::filesystem::remove(r.upper_disk(), ec);
     remove_tree(r.dir / "vfs", ec);  // overlay changes vanish with the sandbox
     if (r.state && !crashed) {
       warn_if_failed(r.state->set_status(id_, "stopped"));

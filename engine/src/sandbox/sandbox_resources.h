@@ -26,6 +26,8 @@ namespace matchlock::sandbox {
 
 struct Sandbox::Resources {
   std::filesystem::path dir;  // $MATCHLOCK_HOME/sandboxes/<id>: disk, logs
+  // The sandbox's writable disk in `dir`: made at boot (or copied from a save), removed at close.
+  std::filesystem::path upper_disk() const { return dir / "upper.ext4"; }
   std::unique_ptr<state::StateStore> state;
   image::ImageRecord image;
   std::unique_ptr<net::NetworkStack> net;        // null with --no-network

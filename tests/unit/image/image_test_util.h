@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "core/subprocess.h"
 #include "image/archive_util.h"
 #include "image/digest.h"
-#include "core/subprocess.h"
 
 namespace matchlock::image::testing {
 

@@ -11,9 +11,9 @@
 
 #include <catch2/catch.hpp>
 
-#include "guest_client/guest_connection.h"
 #include "guest_agent/in_process_agent.h"
 #include "guest_agent/loopback_tcp.h"
+#include "guest_client/guest_connection.h"
 
 using namespace matchlock;
 using namespace matchlock::sandbox;
@@ -33,7 +33,7 @@ struct ForwardingRig {
     int sv[2];
     REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
     conn = guest_client::GuestConnection::create(&loop, UniqueFd(sv[0]),
-                                          [this](const Error& e) { lost = e; });
+                                                 [this](const Error& e) { lost = e; });
     agent = std::make_unique<InProcessAgent>(UniqueFd(sv[1]));
   }
   ~ForwardingRig() {
@@ -302,8 +302,9 @@ TEST_CASE("a forwarder without a guest resets its clients", "[port_forward]") {
   uv_loop_t loop;
   uv_loop_init(&loop);
   {
-    auto f = PortForwarder::start(&loop, {{"127.0.0.1", 0, 80}},
-                                  guest_port_opener(std::weak_ptr<guest_client::GuestConnection>()));
+    auto f =
+        PortForwarder::start(&loop, {{"127.0.0.1", 0, 80}},
+                             guest_port_opener(std::weak_ptr<guest_client::GuestConnection>()));
     REQUIRE(f.ok());
     std::atomic<bool> done = false;
     int error = 0;

@@ -30,7 +30,7 @@ struct Reply {
 };
 
 struct Exchange {
-  policy::Request request;    // as parsed; transforms change it in place
+  policy::Request request;  // as parsed; transforms change it in place
   // The target as the guest sent it, before any transform: what logs and events may show of
   // it (after secret injection the target may hold a secret's value).
   std::string original_target;
