@@ -2,9 +2,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include <ctime>
-
 #include <algorithm>
+#include <ctime>
 
 #include "vfs/fuse_server.h"
 #include "vfs/io_vectors.h"
