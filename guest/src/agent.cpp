@@ -61,12 +61,13 @@ void disarm(int timer_fd) {
 }  // namespace
 
 Agent::Agent(Channel channel, std::string modules_dir, SandboxDisks disks, Status root,
-             std::optional<WorkloadView> workload_view)
+             std::optional<WorkloadView> workload_view, std::vector<StepClock::Step> boot_steps)
     : channel_(std::move(channel)),
       root_(std::move(root)),
       workload_view_(std::move(workload_view)),
       modules_dir_(std::move(modules_dir)),
-      disks_(std::move(disks)) {
+      disks_(std::move(disks)),
+      boot_steps_(std::move(boot_steps)) {
   sigset_t child_signal;
   sigemptyset(&child_signal);
   sigaddset(&child_signal, SIGCHLD);
@@ -186,7 +187,8 @@ void Agent::run() {
 
 void Agent::on_connected() {
   handshake_ = Handshake::kAwaitHello;
-  channel_.send(FrameType::kHello, guest_protocol::kControlStream, hello_message(boot_ms()));
+  channel_.send(FrameType::kHello, guest_protocol::kControlStream,
+                hello_message(boot_ms(), boot_steps_));
 }
 
 void Agent::on_disconnected() {

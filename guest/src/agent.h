@@ -28,8 +28,9 @@ class Agent {
   // `disks`: the sandbox's disks as found at boot (their names survive a save and restore);
   // `root`: how entering the sandbox's root went at boot (an error fails every CONFIG).
   // `workload_view`: the shared view of unprivileged execs (nullopt: each exec makes its own).
+  // `boot_steps`: how long /init's steps took, sent with every HELLO.
   Agent(Channel channel, std::string modules_dir, SandboxDisks disks, Status root,
-        std::optional<WorkloadView> workload_view);
+        std::optional<WorkloadView> workload_view, std::vector<StepClock::Step> boot_steps);
   [[noreturn]] void run();
 
  private:
@@ -59,8 +60,9 @@ class Agent {
   UniqueFd reconnect_timer_;  // ticks only while no host is connected
   Handshake handshake_ = Handshake::kAwaitHello;
   std::string channel_token_;  // of the last CONFIG: READY echoes it
-  StepClock config_clock_;     // the steps of applying the last CONFIG, reported in READY
-  Status root_;                // entering the sandbox's root at boot
+  std::vector<StepClock::Step> boot_steps_;
+  StepClock config_clock_;  // the steps of applying the last CONFIG, reported in READY
+  Status root_;             // entering the sandbox's root at boot
   std::optional<WorkloadView> workload_view_;
   bool disks_ready_ = false;  // the first CONFIG re-probed a restored guest's data disks
   // From CONFIG (the CA bundle variables): added to every exec that does not set them.

@@ -7,28 +7,11 @@
 #include "guest_protocol/protocol.h"
 
 namespace matchlock::guest_agent {
+namespace {
 
-std::string hello_message(int64_t boot_ms) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  writer.StartObject();
-  writer.Key("version");
-  writer.Uint(guest_protocol::kProtocolVersion);
-  writer.Key("agent");
-  writer.String("matchlock-guest " MATCHLOCK_VERSION);
-  writer.Key("boot_ms");
-  writer.Int64(boot_ms);
-  writer.EndObject();
-  return buffer.GetString();
-}
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
-std::string ready_message(std::string_view channel_token,
-                          const std::vector<std::pair<std::string, double>>& steps) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  writer.StartObject();
-  writer.Key("channel_token");
-  writer.String(channel_token.data(), static_cast<rapidjson::SizeType>(channel_token.size()));
+void write_steps(Writer& writer, const std::vector<std::pair<std::string, double>>& steps) {
   writer.Key("steps");
   writer.StartArray();
   for (const auto& [name, ms] : steps) {
@@ -40,6 +23,34 @@ std::string ready_message(std::string_view channel_token,
     writer.EndObject();
   }
   writer.EndArray();
+}
+
+}  // namespace
+
+std::string hello_message(int64_t boot_ms,
+                          const std::vector<std::pair<std::string, double>>& steps) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.StartObject();
+  writer.Key("version");
+  writer.Uint(guest_protocol::kProtocolVersion);
+  writer.Key("agent");
+  writer.String("matchlock-guest " MATCHLOCK_VERSION);
+  writer.Key("boot_ms");
+  writer.Int64(boot_ms);
+  write_steps(writer, steps);
+  writer.EndObject();
+  return buffer.GetString();
+}
+
+std::string ready_message(std::string_view channel_token,
+                          const std::vector<std::pair<std::string, double>>& steps) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.StartObject();
+  writer.Key("channel_token");
+  writer.String(channel_token.data(), static_cast<rapidjson::SizeType>(channel_token.size()));
+  write_steps(writer, steps);
   writer.EndObject();
   return buffer.GetString();
 }

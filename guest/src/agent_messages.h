@@ -12,7 +12,10 @@
 
 namespace matchlock::guest_agent {
 
-std::string hello_message(int64_t boot_ms);
+// HELLO: {"version":..,"agent":..,"boot_ms":..,"steps":[{"step":..,"ms":..},..]}: the guest's
+// uptime when it greets the host, and how long /init's steps took until then.
+std::string hello_message(int64_t boot_ms,
+                          const std::vector<std::pair<std::string, double>>& steps = {});
 // READY: {"channel_token":..,"steps":[{"step":..,"ms":..},..]}: the token of the CONFIG it
 // answers, and how long applying that CONFIG took, step by step.
 std::string ready_message(std::string_view channel_token,

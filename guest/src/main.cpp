@@ -21,6 +21,7 @@
 #include "net_config.h"
 #include "sandbox_root.h"
 #include "shutdown.h"
+#include "step_clock.h"
 #include "workload_view.h"
 
 namespace {
@@ -40,13 +41,16 @@ struct Booted {
   SandboxDisks disks;
 };
 
-Booted boot_guest() {
+Booted boot_guest(StepClock& clock) {
   if (auto status = mount_initramfs_filesystems(); !status.ok()) fatal(status.error().message);
   // The KVM probe only needs to show that we got this far; answer before any slow step.
   if (boot_probe_requested()) answer_boot_probe();
+  clock.mark("initramfs mounts");
 
   load_kernel_modules();
+  clock.mark("kernel modules");
   prepare_network_devices();
+  clock.mark("lo and eth0 up");
 
   // The host may save this guest right after HELLO and restore it for many sandboxes. Their
   // disks are present for all, and the image's is the very same disk (the save's key pins it),
@@ -55,9 +59,11 @@ Booted boot_guest() {
   if (!base) fatal("no disk with serial \"base\"");
   auto upper = wait_for_disk("upper", kDiskTimeout);
   if (!upper) fatal("no disk with serial \"upper\"");
+  clock.mark("find the disks");
   // A failure is reported when CONFIG tries again, as entering the sandbox's root.
   auto mounted = mount_image_disk(*base);
   if (!mounted.ok()) log_line(mounted.error().message);
+  clock.mark("mount the image's disk");
   return {UniqueFd(::open("/modules", O_PATH | O_DIRECTORY | O_CLOEXEC)),
           {*base, *upper, mounted.ok()}};
 }
@@ -74,15 +80,17 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  Booted booted = boot_guest();
+  // Each step of /init until HELLO, reported to the host (MATCHLOCK_LOG=debug).
+  StepClock boot_clock;
+  boot_clock.start();
+  Booted booted = boot_guest(boot_clock);
   const UniqueFd& modules = booted.modules;
   auto channel = Channel::open("matchlock.ctl", kPortTimeoutMs);
   if (!channel.ok()) fatal(channel.error().message);
+  boot_clock.mark("open the control port");
   // The sandbox's root is entered before HELLO, so a saved boot has it mounted: the host gives
   // every sandbox restored from the save a copy of the writable disk as it was at the save. A
   // failure is reported to the host's CONFIG (the mounts may be half done: not retried).
-  StepClock boot_clock;
-  boot_clock.start();
   Status root = enter_sandbox_root(booted.disks, boot_clock);
   if (!root.ok()) log_line("entering the sandbox root: " + root.error().message);
   std::optional<WorkloadView> workload_view;
@@ -94,8 +102,9 @@ int main(int argc, char** argv) {
     else
       log_line(view.error().message);
   }
-  Agent agent(std::move(*channel),
-              modules ? "/proc/self/fd/" + std::to_string(modules.get()) : "/modules",
-              std::move(booted.disks), std::move(root), std::move(workload_view));
+  boot_clock.mark("workload view");
+  Agent agent(
+      std::move(*channel), modules ? "/proc/self/fd/" + std::to_string(modules.get()) : "/modules",
+      std::move(booted.disks), std::move(root), std::move(workload_view), boot_clock.steps());
   agent.run();
 }

@@ -188,6 +188,11 @@ void GuestConnection::on_control_frame(guest_protocol::Frame& f) {
                                                  std::to_string(guest_protocol::kProtocolVersion)));
       }
       agent_ = json::get_string(d, "agent").substr(0, 200);
+      if (log::enabled(log::Level::kDebug)) {
+        if (auto steps = guest_steps_line(d, "guest boot, /init to HELLO"); !steps.empty()) {
+          log::debug(steps);
+        }
+      }
       if (hello_gate_) {
         // The first HELLO: the guest is booted and waits for us, which is the moment to save
         // it. The reply waits until the gate opens; a HELLO meanwhile (the agent reopened its
@@ -221,7 +226,9 @@ void GuestConnection::on_control_frame(guest_protocol::Frame& f) {
       }
       ready_ = true;
       if (log::enabled(log::Level::kDebug)) {
-        if (auto steps = guest_steps_line(d); !steps.empty()) log::debug(steps);
+        if (auto steps = guest_steps_line(d, "guest configuration"); !steps.empty()) {
+          log::debug(steps);
+        }
       }
       if (auto cb = std::move(on_ready_)) cb(Status());
       return;

@@ -33,10 +33,10 @@ std::string milliseconds(double ms) {
 
 }  // namespace
 
-std::string guest_steps_line(const rapidjson::Value& ready) {
-  if (!ready.IsObject()) return "";
-  auto it = ready.FindMember("steps");
-  if (it == ready.MemberEnd() || !it->value.IsArray() || it->value.Empty()) return "";
+std::string guest_steps_line(const rapidjson::Value& message, std::string_view what) {
+  if (!message.IsObject()) return "";
+  auto it = message.FindMember("steps");
+  if (it == message.MemberEnd() || !it->value.IsArray() || it->value.Empty()) return "";
   std::string steps;
   double total = 0;
   size_t shown = 0;
@@ -56,7 +56,7 @@ std::string guest_steps_line(const rapidjson::Value& ready) {
     total += value;
   }
   if (shown == 0) return "";
-  return "guest configuration: " + milliseconds(total) + " ms (" + steps + ")";
+  return std::string(what) + ": " + milliseconds(total) + " ms (" + steps + ")";
 }
 
 }  // namespace matchlock::guest_client

@@ -15,7 +15,7 @@ std::string line_of(const std::string& ready) {
   json::Document d;
   d.Parse(ready.c_str(), ready.size());
   REQUIRE_FALSE(d.HasParseError());
-  return guest_client::guest_steps_line(d);
+  return guest_client::guest_steps_line(d, "guest configuration");
 }
 
 }  // namespace
@@ -58,4 +58,18 @@ TEST_CASE("a hostile guest's READY steps are bounded and printable", "[guest_cli
 
   CHECK(line_of(R"({"steps":{"step":"x","ms":1}})").empty());
   CHECK(line_of(R"([1,2])").empty());
+}
+
+TEST_CASE("the agent's HELLO carries /init's steps for the boot line", "[guest_client][ready]") {
+  const std::string hello = guest_agent::hello_message(
+      2500, {{"kernel modules", 400.25}, {"mount the image's disk", 60.5}});
+  json::Document d;
+  d.Parse(hello.c_str(), hello.size());
+  REQUIRE_FALSE(d.HasParseError());
+  CHECK(json::get_int(d, "boot_ms", -1) == 2500);
+  CHECK(guest_client::guest_steps_line(d, "guest boot") ==
+        "guest boot: 460.8 ms (kernel modules 400.2, mount the image's disk 60.5)");
+  // An agent that sends no steps (or an empty list) gives no line.
+  d.Parse(guest_agent::hello_message(2500).c_str());
+  CHECK(guest_client::guest_steps_line(d, "guest boot").empty());
 }
