@@ -1,5 +1,5 @@
-// READY's "steps" from the guest agent (engine/src/guest_client/guest_steps.cpp), printed at
-// MATCHLOCK_LOG=debug: the guest is not trusted. The input is the READY message's JSON.
+// READY's (and HELLO's) "steps" from the guest agent (engine/src/guest_client/guest_steps.cpp),
+// printed at MATCHLOCK_LOG=debug: the guest is not trusted. The input is the message's JSON.
 // Invariants: the line is empty or starts "guest configuration: ", holds no control character
 // (no newline, no escape sequence for the user's terminal, no C1 control in UTF-8), and is
 // bounded whatever the message
@@ -15,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   matchlock::json::Document ready;
   ready.Parse(reinterpret_cast<const char*>(data), size);
   if (ready.HasParseError()) return 0;
-  const std::string line = matchlock::guest_client::guest_steps_line(ready);
+  const std::string line = matchlock::guest_client::guest_steps_line(ready, "guest configuration");
   if (line.empty()) return 0;
   FUZZ_CHECK(line.starts_with("guest configuration: "));
   for (size_t i = 0; i < line.size(); ++i) {
