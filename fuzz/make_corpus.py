@@ -442,8 +442,10 @@ VQ_NEXT, VQ_WRITE, VQ_INDIRECT = 1, 2, 4
 RAM_A, RAM_B = 0x1000, 0x10000  # guest-physical starts of the two 32 KiB regions
 
 
-def vq_header(size_log2, readable_log2=12, base=0, raw_rings=None):
-    head = struct.pack("<BBHB", size_log2, readable_log2, base, 1 if raw_rings else 0)
+def vq_header(size_log2, readable_log2=12, base=0, raw_rings=None, inline=None):
+    """`inline`: readable bytes the pop copies (None: all of them, odd mode byte; else 0..127)."""
+    inline_mode = 1 if inline is None else 2 * inline
+    head = struct.pack("<BBHBB", size_log2, readable_log2, base, inline_mode, 1 if raw_rings else 0)
     if raw_rings:
         head += struct.pack("<iii", *raw_rings)
     return head
@@ -484,6 +486,14 @@ def virtqueue():
     seeds["request_reply"] = (vq_header(4) + vq_poke(0x2000, request) + r.desc(0, RAM_A + 0x2000, len(request), VQ_NEXT, 1)
                               + r.desc(1, RAM_A + 0x3000, 128, VQ_WRITE) + r.publish(0)
                               + struct.pack("<BH", VQ_POP_COMPLETE, 40))
+    r = VqRing(4)
+    # A WRITE as virtio-fs pops it: its 80 bytes of headers copied, the payload left in place.
+    write = struct.pack("<IIQQIIIHH", 80 + 64, 16, 9, 2, 0, 0, 0, 0, 0) + bytes(40) + b"p" * 64
+    seeds["payload_in_place"] = (vq_header(4, inline=80) + vq_poke(0x2000, write)
+                                 + r.desc(0, RAM_A + 0x2000, 60, VQ_NEXT, 1)
+                                 + r.desc(1, RAM_A + 0x2000 + 60, len(write) - 60, VQ_NEXT, 2)
+                                 + r.desc(2, RAM_A + 0x3000, 16, VQ_WRITE) + r.publish(0)
+                                 + struct.pack("<BH", VQ_POP_COMPLETE, 16))
     r = VqRing(4)
     seeds["two_held"] = (vq_header(4) + r.desc(0, RAM_A + 0x2000, 16, VQ_NEXT, 1) + r.desc(1, RAM_B + 0x100, 64, VQ_WRITE)
                          + r.desc(2, RAM_A + 0x2100, 8, VQ_NEXT, 3) + r.desc(3, RAM_A + 0x2200, 32, VQ_WRITE | VQ_NEXT, 4)
