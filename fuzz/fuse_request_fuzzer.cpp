@@ -1,9 +1,10 @@
 // FUSE requests from the guest kernel (engine/src/vfs/fuse_wire.cpp decoding, fuse_server.cpp
 // and its *_ops.cpp dispatch) against an in-memory workspace: a sequence of messages, each cut
 // at its header's len as the virtqueue hands them over (clamped to the bytes left), after an
-// INIT the harness sends so the fuzzer starts with a live session. Every other message goes as
-// the virtio-fs transport hands it over: a WRITE's bytes past its headers in place (InPlaceData),
-// a READ with a reply room of two buffers.
+// INIT the harness sends so the fuzzer starts with a live session. Every other message (the odd
+// ones) goes as the virtio-fs transport hands it over: a WRITE's bytes past its headers in place
+// (InPlaceData), a READ with a reply room of two buffers; the even ones go whole, with no room
+// (what a guest that leaves none gets, and the copying path hooks use).
 // Invariants: decoded views lie inside the message; names hold no NUL; a write's data is exactly
 // its declared size; every reply is at least a fuse_out_header whose len is the reply's size plus
 // the bytes placed in the room (never more than the room); its unique is the request's; at most
@@ -146,7 +147,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     uint64_t unique = fuse::unique_of(std::span<const char>(message.data(), message.size()));
     std::string payload;
     std::string room(4096, '\0');
-    auto in_place = in_place_for(message, payload, room);
+    auto in_place = n % 2 ? in_place_for(message, payload, room) : vfs::InPlaceData{};
     server.handle(message, in_place);
     FUZZ_CHECK(replies.size() <= before + 1);  // no hooks: a reply, if any, comes at once
     if (replies.size() == before + 1) {

@@ -136,43 +136,36 @@ void FuseServer::read(Ctx& c) {
   FileOperation op = make_op(FileOp::kRead, nodes_.path_of(f->node).value_or(f->ws), c.caller);
   op.offset = in->offset;
   op.size = size;
-  // The file's bytes go straight into the guest's reply room, unless a before-hook may hold
-  // the request (the room is only valid during handle(); without one, with_hooks runs now).
-  if (!c.in_place->reply_room.empty() && !(hooks_ && hooks_->wants_before(op))) {
-    auto room = first_bytes(c.in_place->reply_room, size);
-    return with_hooks(
-        c, {op}, {},
-        [this, u = c.unique, fh = in->fh, offset = in->offset, room = std::move(room)](auto&) {
-          OpenFile* f = handle_of(fh);
-          if (!f || !f->file) {
-            reply_error(u, EBADF);
-            return Ran{EBADF, 0};
-          }
-          auto n = f->file->read_into(offset, room);
-          if (!n) {
-            reply_error(u, n.error());
-            return Ran{n.error(), 0};
-          }
+  // The file's bytes go straight into the guest's reply room. Without one, or when a
+  // before-hook may hold the request (the room is valid only during handle(); without such a
+  // hook with_hooks runs now), they go into a buffer sent with the reply.
+  std::vector<iovec> room;
+  if (!(hooks_ && hooks_->wants_before(op))) room = first_bytes(c.in_place->reply_room, size);
+  with_hooks(
+      c, {op}, {},
+      [this, u = c.unique, fh = in->fh, offset = in->offset, size, room = std::move(room)](auto&) {
+        OpenFile* f = handle_of(fh);
+        if (!f || !f->file) {
+          reply_error(u, EBADF);
+          return Ran{EBADF, 0};
+        }
+        const bool in_place = !room.empty();
+        std::string buf(in_place ? 0 : size, '\0');
+        const iovec own{buf.data(), buf.size()};
+        auto n = f->file->read_into(
+            offset, in_place ? std::span<const iovec>(room) : std::span<const iovec>(&own, 1));
+        if (!n) {
+          reply_error(u, n.error());
+          return Ran{n.error(), 0};
+        }
+        if (in_place) {
           send_(fuse::encode_placed_reply(u, *n), *n);
-          return Ran{0, *n};
-        });
-  }
-  with_hooks(c, {op}, {}, [this, u = c.unique, fh = in->fh, offset = in->offset, size](auto&) {
-    OpenFile* f = handle_of(fh);
-    if (!f || !f->file) {
-      reply_error(u, EBADF);
-      return Ran{EBADF, 0};
-    }
-    std::string buf(size, '\0');
-    auto n = f->file->read(offset, std::span<char>(buf.data(), buf.size()));
-    if (!n) {
-      reply_error(u, n.error());
-      return Ran{n.error(), 0};
-    }
-    buf.resize(std::min(*n, size));
-    reply(u, buf);
-    return Ran{0, buf.size()};
-  });
+        } else {
+          buf.resize(*n);
+          reply(u, buf);
+        }
+        return Ran{0, *n};
+      });
 }
 
 // A before-hook may replace the bytes; the guest is still told its own length was written.

@@ -19,29 +19,6 @@ namespace {
 
 constexpr uint64_t kMaxOffset = static_cast<uint64_t>(std::numeric_limits<off_t>::max());
 
-}  // namespace
-
-Outcome<size_t> HostFileHandle::read(uint64_t offset, std::span<char> out) {
-  if (offset > kMaxOffset) return Errno{EINVAL};
-  for (;;) {
-    ssize_t n = ::pread(fd_.get(), out.data(), out.size(), static_cast<off_t>(offset));
-    if (n >= 0) return static_cast<size_t>(n);
-    if (errno != EINTR) return last_errno();
-  }
-}
-
-// A short write is returned as is: the guest kernel reports it to the writer.
-Outcome<size_t> HostFileHandle::write(uint64_t offset, std::string_view data) {
-  if (offset > kMaxOffset) return Errno{EFBIG};
-  for (;;) {
-    ssize_t n = ::pwrite(fd_.get(), data.data(), data.size(), static_cast<off_t>(offset));
-    if (n >= 0) return static_cast<size_t>(n);
-    if (errno != EINTR) return last_errno();
-  }
-}
-
-namespace {
-
 // preadv/pwritev take at most IOV_MAX buffers a call; the first short call ends the transfer
 // (end of file, or a short write the guest kernel reports).
 template <typename Call>
@@ -61,6 +38,16 @@ Outcome<size_t> vectored(std::span<const iovec> buffers, uint64_t offset, Call c
 }
 
 }  // namespace
+
+Outcome<size_t> HostFileHandle::read(uint64_t offset, std::span<char> out) {
+  const iovec one{out.data(), out.size()};
+  return read_into(offset, std::span<const iovec>(&one, 1));
+}
+
+Outcome<size_t> HostFileHandle::write(uint64_t offset, std::string_view data) {
+  const iovec one{const_cast<char*>(data.data()), data.size()};  // pwritev only reads it
+  return write_from(offset, std::span<const iovec>(&one, 1));
+}
 
 Outcome<size_t> HostFileHandle::read_into(uint64_t offset, std::span<const iovec> out) {
   if (offset > kMaxOffset) return Errno{EINVAL};

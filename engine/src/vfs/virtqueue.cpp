@@ -169,18 +169,13 @@ std::optional<std::vector<iovec>> Virtqueue::map(const GuestMemory& mem,
 bool Virtqueue::scatter(const GuestMemory& mem, const DescriptorChain& chain,
                         std::string_view bytes) {
   if (bytes.size() > chain.writable_bytes) return false;
-  // Translate everything first, so a failure writes nothing.
-  std::vector<uint8_t*> targets;
-  targets.reserve(chain.writable.size());
-  for (const auto& b : chain.writable) {
-    uint8_t* p = mem.guest_range(b.addr, b.len);
-    if (!p) return false;
-    targets.push_back(p);
-  }
+  auto targets = map(mem, chain.writable);  // all of them first, so a failure writes nothing
+  if (!targets) return false;
   size_t at = 0;
-  for (size_t i = 0; i < targets.size() && at < bytes.size(); ++i) {
-    size_t n = std::min<size_t>(chain.writable[i].len, bytes.size() - at);
-    std::memcpy(targets[i], bytes.data() + at, n);
+  for (const iovec& t : *targets) {
+    if (at == bytes.size()) break;
+    size_t n = std::min(t.iov_len, bytes.size() - at);
+    std::memcpy(t.iov_base, bytes.data() + at, n);
     at += n;
   }
   return true;
