@@ -202,6 +202,9 @@ def test_workspace_is_one_fuse_mount_with_every_mount_point(box):
     listing = out.split("\n", 1)[1].split()
     for name in ("host", "ro", "ov", "mem", "nested", "single.txt", "deep"):
         assert name in listing
+    # The mount reads ahead 1 MiB (its backing device info is named by its device number).
+    device = ok(box, f"awk '$5 == \"{WS}\" {{print $3}}' /proc/self/mountinfo").strip()
+    assert ok(box, f"cat /sys/class/bdi/{device}/read_ahead_kb") == "1024\n"
 
 
 def test_host_fs_is_the_host_directory_both_ways(box, lab):

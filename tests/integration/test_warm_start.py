@@ -31,6 +31,7 @@ def home():
     r = m.run("run", "--image", IMAGE, "true", env=DEBUG)
     assert r.returncode == 0, r.stderr
     assert b"saving" in r.stderr, r.stderr
+    m.saving_boot_stderr = r.stderr.decode()
     yield m
     leftover = m.qemu_processes()
     subprocess.run(["pkill", "-9", "-f", m.home], capture_output=True)
@@ -89,6 +90,19 @@ def test_second_boot_restores_the_saved_guest(home):
     for done_before_the_save in ("mount the image's disk", "mount the writable disk",
                                  "mount the overlay", "switch root", "re-probe"):
         assert done_before_the_save not in steps, steps
+    # Nor is the boot: the restored guest's HELLO was the saving boot's.
+    assert "guest boot" not in err, err
+
+
+def test_the_saving_boot_reports_init_steps_until_hello(home):
+    """HELLO carries /init's steps; the engine prints them at debug, the sandbox root among them
+    since it is entered before the save."""
+    line = next((l for l in home.saving_boot_stderr.splitlines()
+                 if "guest boot, /init to HELLO:" in l), None)
+    assert line, home.saving_boot_stderr
+    for step in ("kernel modules", "find the disks", "mount the image's disk",
+                 "mount the writable disk", "mount the overlay", "switch root", "workload view"):
+        assert f"{step} " in line, line
 
 
 def test_each_restored_sandbox_starts_from_the_saved_writable_disk(home):
