@@ -4,10 +4,11 @@
 # Prints the executions and the result of each; exits non-zero if any harness found a crash, a
 # leak, a timeout or an out-of-memory input, and names the input it kept.
 #
-# usage: scripts/fuzz.sh [--seconds N | --runs N] [--build-dir DIR] [--no-build] [harness...]
-#                        [-- libFuzzer flags...]
+# usage: scripts/fuzz.sh [--seconds N | --runs N] [--jobs N] [--build-dir DIR] [--no-build]
+#                        [harness...] [-- libFuzzer flags...]
 #   --seconds N     fuzz each harness for N seconds (default 10)
 #   --runs N        or run each exactly N inputs
+#   --jobs N        harnesses run at once (default: the number of CPUs; each uses one)
 #   --build-dir DIR where the harnesses are built (default build/asan: the asan preset)
 #   --no-build      use the harnesses already built in DIR
 #   harness         names as in fuzz/<name>_fuzzer.cpp (default: all)
@@ -19,15 +20,17 @@ limit=(-max_total_time=10)
 limit_text="10 s"
 build_dir=build/asan
 build=1
+jobs=$(nproc 2>/dev/null || echo 1)
 harnesses=()
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) limit=(-max_total_time="$2"); limit_text="$2 s"; shift 2 ;;
     --runs) limit=(-runs="$2"); limit_text="$2 runs"; shift 2 ;;
+    --jobs) jobs="$2"; shift 2 ;;
     --build-dir) build_dir="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --) shift; extra=("$@"); break ;;
     -*) echo "fuzz: unknown option $1" >&2; exit 2 ;;
     *) harnesses+=("${1%_fuzzer}"); shift ;;
@@ -39,6 +42,7 @@ if [ ${#harnesses[@]} -eq 0 ]; then
     harnesses+=("${name%_fuzzer}")
   done
 fi
+case "$jobs" in ''|*[!0-9]*|0) echo "fuzz: --jobs must be a positive number, not '$jobs'" >&2; exit 2 ;; esac
 for name in "${harnesses[@]}"; do
   [ -f "fuzz/${name}_fuzzer.cpp" ] || { echo "fuzz: no harness fuzz/${name}_fuzzer.cpp" >&2; exit 2; }
 done
@@ -57,35 +61,35 @@ if [ -f fuzz/ubsan.supp ]; then UBSAN_OPTIONS="$UBSAN_OPTIONS:suppressions=$PWD/
 export ASAN_OPTIONS="detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 
 scratch_root=$(mktemp -d "${TMPDIR:-/tmp}/matchlock-fuzz.XXXXXX")
-failed=0
-total_runs=0
-for name in "${harnesses[@]}"; do
-  bin="$build_dir/fuzz/${name}_fuzzer"
-  if [ ! -x "$bin" ]; then
-    echo "fuzz: $name: FAILED: $bin is not built (configure with MATCHLOCK_BUILD_FUZZERS=ON)"
-    failed=1
-    continue
-  fi
-  work="$scratch_root/$name"
+
+# One harness over a scratch copy of its corpus; its report goes to $work/report, its verdict to
+# $work/failed (present only if it failed) and its executions to $work/runs.
+fuzz_one() {
+  local name=$1 bin="$build_dir/fuzz/${1}_fuzzer" work="$scratch_root/$1"
   mkdir -p "$work/corpus" "$work/artifacts"
+  if [ ! -x "$bin" ]; then
+    echo "fuzz: $name: FAILED: $bin is not built (configure with MATCHLOCK_BUILD_FUZZERS=ON)" >"$work/report"
+    echo 0 >"$work/runs"; touch "$work/failed"
+    return
+  fi
   if [ -d "fuzz/corpus/$name" ]; then cp -r "fuzz/corpus/$name/." "$work/corpus/"; fi
-  args=("${limit[@]}" -artifact_prefix="$work/artifacts/" -print_final_stats=1 -timeout=25
+  local args=("${limit[@]}" -artifact_prefix="$work/artifacts/" -print_final_stats=1 -timeout=25
         -rss_limit_mb=2048)
   if [ -f "fuzz/$name.dict" ]; then args+=(-dict="fuzz/$name.dict"); fi
   args+=("${extra[@]}")
-  status=0
-  started=$SECONDS
+  local status=0 started=$SECONDS runs
   "$bin" "${args[@]}" "$work/corpus" >"$work/log" 2>&1 || status=$?
-  elapsed=$((SECONDS - started))
+  local elapsed=$((SECONDS - started))
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log" | tail -1)
-  runs=${runs:-0}
-  total_runs=$((total_runs + runs))
+  echo "${runs:-0}" >"$work/runs"
   if [ "$status" -eq 0 ]; then
-    echo "fuzz: $name: ok, $runs executions in $elapsed s ($limit_text)"
-  else
-    failed=1
-    echo "fuzz: $name: FAILED (exit $status) after $runs executions; log: $work/log"
-    found=0
+    echo "fuzz: $name: ok, ${runs:-0} executions in $elapsed s ($limit_text)" >"$work/report"
+    return
+  fi
+  touch "$work/failed"
+  {
+    echo "fuzz: $name: FAILED (exit $status) after ${runs:-0} executions; log: $work/log"
+    local found=0 input
     for input in "$work"/artifacts/*; do
       [ -e "$input" ] || continue
       found=1
@@ -94,7 +98,22 @@ for name in "${harnesses[@]}"; do
     [ "$found" -eq 1 ] || echo "fuzz: $name: no input was saved; see the log"
     grep -m1 -E 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|invariant failed' \
       "$work/log" | sed "s/^/fuzz: $name: /" || true
-  fi
+  } >"$work/report"
+}
+
+# Each harness is one process on one CPU: --jobs of them at a time, reported in name order.
+for name in "${harnesses[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+  fuzz_one "$name" &
+done
+wait
+failed=0
+total_runs=0
+for name in "${harnesses[@]}"; do
+  work="$scratch_root/$name"
+  cat "$work/report"
+  total_runs=$((total_runs + $(cat "$work/runs")))
+  [ ! -e "$work/failed" ] || failed=1
 done
 echo "fuzz: ${#harnesses[@]} harnesses, $total_runs executions in all"
 if [ "$failed" -eq 0 ]; then rm -rf "$scratch_root"; else echo "fuzz: scratch kept in $scratch_root"; fi

@@ -22,7 +22,7 @@ cmake --preset asan >/dev/null
 cmake --build --preset asan
 # rapidjson's header does pointer arithmetic on null (fuzz/ubsan.supp says where): not ours.
 export UBSAN_OPTIONS="suppressions=$PWD/fuzz/ubsan.supp${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
-ctest --test-dir build/asan --output-on-failure
+ctest --test-dir build/asan --output-on-failure -j "$(nproc)"
 # A short run of every libFuzzer harness (fuzz/) over its seed corpus: the corpus itself and a
 # few seconds of mutations must not crash any parser of untrusted input.
 echo "test: fuzz harnesses, ${MATCHLOCK_FUZZ_SECONDS:-5} s each (scripts/fuzz.sh)"
