@@ -31,10 +31,18 @@ def test_each_sandbox_gets_its_own_randomness_boot_id_and_the_host_clock(ml):
 
 def test_the_root_is_the_overlay_with_the_usual_filesystems(ml):
     r = ml.run("run", "--image", IMAGE, "--", "sh", "-c",
-               "awk '{print $2, $3}' /proc/mounts; echo PATH=$PATH; ls -d /dev/pts/ptmx")
+               "awk '{print $2, $3}' /proc/mounts; echo PATH=$PATH; ls -d /dev/pts/ptmx; "
+               "echo ROOT_OPTIONS=$(awk '$2 == \"/\" {print $4}' /proc/mounts | tail -n 1); "
+               "dd if=/dev/zero of=/synced bs=4096 count=4 conv=fsync 2>/dev/null && "
+               "echo SYNCED=$(wc -c < /synced)")
     assert r.returncode == 0, r.stderr
     mounts = r.stdout.decode().splitlines()
     assert "/ overlay" in mounts
+    # The root skips syncs of its disposable writable disk (overlayfs "volatile"), and a
+    # workload's fsync there still succeeds.
+    root_options = next(m for m in mounts if m.startswith("ROOT_OPTIONS=")).split("=", 1)[1]
+    assert "volatile" in root_options.split(","), root_options
+    assert "SYNCED=16384" in mounts
     for expected in ("/proc proc", "/sys sysfs", "/dev devtmpfs", "/dev/pts devpts", "/tmp tmpfs",
                      "/run tmpfs"):
         assert expected in mounts, mounts
