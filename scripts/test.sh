@@ -32,8 +32,8 @@ MATCHLOCK_BIN="$PWD/build/asan/matchlock" MATCHLOCK_BUNDLE="$PWD/$build/bundle" 
   /usr/bin/python3 -m pytest -p no:cacheprovider -q tests/integration/test_rpc_lifecycle.py
 
 # The OCI fixture registries (127.0.0.1:5000-5003) for the pull tests, from the project's own
-# tests/fixtures/oci-fixtures.sh. BusyBox images only: the debian image costs ~60 s of
-# debootstrap and only the pull bench needs it.
+# tests/fixtures/oci-fixtures.sh: BusyBox images, and the Debian one test_build.py builds a
+# Dockerfile on (debootstrap, about a minute on a fresh machine, then cached in build/).
 fixtures_dir="$PWD/build/oci-fixtures"
 echo "test: starting the OCI fixture registries (tests/fixtures/oci-fixtures.sh)"
 trap 'bash tests/fixtures/oci-fixtures.sh "$fixtures_dir" stop >/dev/null 2>&1 || true' EXIT
