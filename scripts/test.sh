@@ -3,6 +3,8 @@
 # and the integration tests that boot real VMs (under TCG where KVM cannot run guests).
 #
 # usage: scripts/test.sh [pytest args...]
+# env:   MATCHLOCK_TEST_WORKERS  pytest processes for the integration tests (default: the number
+#        of CPUs; 0 runs them in this process)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,7 +45,10 @@ export OCI_FIXTURES_DIR="$fixtures_dir" OCI_FIXTURES_REQUIRED=1
 echo "test: integration tests (pytest, real VMs)"
 export MATCHLOCK_BIN="$PWD/$build/matchlock"
 export MATCHLOCK_TEST_IMAGE_ARCHIVE="$PWD/$build/images/matchlock-busybox.tar"
-/usr/bin/python3 -m pytest -p no:cacheprovider -q tests/integration "$@"
+# Each VM's vCPU is one busy host thread under TCG: one pytest process (pytest-xdist worker, its
+# own MATCHLOCK_HOME) per CPU, each taking whole files so a module's shared sandbox boots once.
+/usr/bin/python3 -m pytest -p no:cacheprovider -q -n "${MATCHLOCK_TEST_WORKERS:-$(nproc)}" \
+  --dist loadfile tests/integration "$@"
 
 # The three SDKs, each built, installed into a clean environment and run against this engine,
 # with their traffic checked against rpc-schema (tests/sdk/run.sh).

@@ -1,7 +1,8 @@
 """Integration tests: the real matchlock binary booting real VMs (TCG where KVM cannot run).
 
-Every test runs the CLI as a user would. One MATCHLOCK_HOME serves the whole session, with the
-default image imported once; tests that only read share booted sandboxes through rpc.
+Every test runs the CLI as a user would. One MATCHLOCK_HOME serves the whole session (each
+pytest-xdist worker is a session of its own, with its own home), with the default image imported
+once; tests that only read share booted sandboxes through rpc.
 """
 import contextlib
 import os
