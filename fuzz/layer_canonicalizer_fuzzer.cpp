@@ -7,13 +7,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <string>
 
 #include "core/unique_fd.h"
 #include "fuzz_check.h"
 #include "image/layer_canonicalizer.h"
+#include "scratch_dir.h"
 
 namespace fs = std::filesystem;
 namespace image = matchlock::image;
@@ -34,16 +34,8 @@ image::LayerLimits small_limits() {
 
 // One scratch directory per fuzzer process, removed at exit.
 const fs::path& scratch_dir() {
-  static const fs::path dir = [] {
-    std::string pattern = (fs::temp_directory_path() / "matchlock-fuzz-layer-XXXXXX").string();
-    FUZZ_CHECK(::mkdtemp(pattern.data()) != nullptr);
-    std::atexit([] {
-      std::error_code ec;
-      fs::remove_all(scratch_dir(), ec);
-    });
-    return fs::path(pattern);
-  }();
-  return dir;
+  static const matchlock::fuzz::ScratchDir dir("matchlock-fuzz-layer");
+  return dir.path();
 }
 
 matchlock::UniqueFd memory_file(std::string_view bytes) {

@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -22,6 +21,7 @@
 #include "core/unique_fd.h"
 #include "fuzz_check.h"
 #include "image/layer_flattener.h"
+#include "scratch_dir.h"
 
 namespace fs = std::filesystem;
 namespace image = matchlock::image;
@@ -31,25 +31,24 @@ namespace {
 constexpr size_t kBlock = 512;
 constexpr std::string_view kCanaryText = "outside the staging tree\n";
 
-// <scratch>/staging (emptied per input) beside <scratch>/outside/canary (never to change).
+// <scratch>/staging (emptied per input) beside <scratch>/outside/canary (never to change), in
+// one scratch directory per fuzzer process, removed at exit.
 struct Scratch {
-  fs::path dir, staging, outside, canary;
+  Scratch()
+      : staging(root.path() / "staging"),
+        outside(root.path() / "outside"),
+        canary(outside / "canary") {
+    fs::create_directory(outside);
+    std::ofstream(canary) << kCanaryText;
+  }
+  const fs::path& dir() const { return root.path(); }
+
+  matchlock::fuzz::ScratchDir root{"matchlock-fuzz-flatten"};
+  fs::path staging, outside, canary;
 };
 
 const Scratch& scratch() {
-  static const Scratch s = [] {
-    std::string pattern = (fs::temp_directory_path() / "matchlock-fuzz-flatten-XXXXXX").string();
-    FUZZ_CHECK(::mkdtemp(pattern.data()) != nullptr);
-    Scratch made{pattern, fs::path(pattern) / "staging", fs::path(pattern) / "outside",
-                 fs::path(pattern) / "outside" / "canary"};
-    fs::create_directory(made.outside);
-    std::ofstream(made.canary) << kCanaryText;
-    std::atexit([] {
-      std::error_code ec;
-      fs::remove_all(scratch().dir, ec);
-    });
-    return made;
-  }();
+  static const Scratch s;
   return s;
 }
 
@@ -79,7 +78,7 @@ std::vector<std::string_view> split_layers(std::string_view input) {
 
 void check_outside_untouched(const Scratch& s) {
   std::set<std::string> beside;
-  for (const auto& e : fs::directory_iterator(s.dir)) beside.insert(e.path().filename().string());
+  for (const auto& e : fs::directory_iterator(s.dir())) beside.insert(e.path().filename().string());
   FUZZ_CHECK((beside == std::set<std::string>{"staging", "outside"}));
   FUZZ_CHECK(std::distance(fs::directory_iterator(s.outside), fs::directory_iterator()) == 1);
   struct stat st {};

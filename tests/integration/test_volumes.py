@@ -5,6 +5,7 @@ import fcntl
 import json
 import os
 import struct
+import shutil
 import subprocess
 import tempfile
 import uuid
@@ -86,7 +87,10 @@ def test_volume_json_shapes(ml):
 
 def test_volume_ls_json_is_an_empty_array_when_none():
     home = tempfile.mkdtemp(prefix="matchlock-vol-empty-")
-    r = Matchlock(home).run("volume", "ls", "--json")
+    try:
+        r = Matchlock(home).run("volume", "ls", "--json")
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
     assert (r.returncode, r.stdout, r.stderr) == (0, b"[]\n", b"")
 
 
