@@ -24,10 +24,12 @@ from conftest import IMAGE, RUN_TIMEOUT, alive, rss_kib, wait_for
 from netlab import NetLab
 
 MIB = 1024 * 1024
-N = 10 + (os.getpid() + 97) % 200
-HOST_IP = f"10.78.{N}.1"
-LAB_IP = f"10.78.{N}.2"
-REFUSED_IP = f"10.78.{N}.3"  # in the lab too, but not allowed: never dialled
+# Each lab module has a /16 of its own (test_network 10.77, test_interception 10.78): pytest-xdist
+# runs files side by side in processes whose pids are close, so a pid offset alone could collide.
+N = 10 + os.getpid() % 200
+HOST_IP = f"10.79.{N}.1"
+LAB_IP = f"10.79.{N}.2"
+REFUSED_IP = f"10.79.{N}.3"  # in the lab too, but not allowed: never dialled
 NETNS = f"mlhost{os.getpid()}"
 VETH = f"mlh{os.getpid() % 100000}"
 HOLD_PORT = 9000
