@@ -5,9 +5,7 @@ import fcntl
 import json
 import os
 import struct
-import shutil
 import subprocess
-import tempfile
 import uuid
 
 import pytest
@@ -85,12 +83,8 @@ def test_volume_json_shapes(ml):
     assert name not in names and copy not in names
 
 
-def test_volume_ls_json_is_an_empty_array_when_none():
-    home = tempfile.mkdtemp(prefix="matchlock-vol-empty-")
-    try:
-        r = Matchlock(home).run("volume", "ls", "--json")
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+def test_volume_ls_json_is_an_empty_array_when_none(tmp_path):
+    r = Matchlock(str(tmp_path)).run("volume", "ls", "--json")
     assert (r.returncode, r.stdout, r.stderr) == (0, b"[]\n", b"")
 
 
