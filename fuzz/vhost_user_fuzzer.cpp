@@ -31,9 +31,9 @@
 #include "fuzz_check.h"
 #include "fuzz_input.h"
 #include "fuzz_loop.h"
-#include "vfs/vhost_user_backend.h"
+#include "virtio/vhost_user_backend.h"
 
-namespace vfs = matchlock::vfs;
+namespace virtio = matchlock::virtio;
 using matchlock::UniqueFd;
 using matchlock::fuzz::InputReader;
 using matchlock::fuzz::shared_loop;
@@ -87,16 +87,17 @@ class Harness {
     qemu_.reset(sv[1]);
     remember(sv[0]);
     remember(sv[1]);
-    vfs::DeviceState state{[] { return matchlock::Result<std::string>(std::string("fs-state")); },
-                           [](std::string_view bytes) {
-                             return bytes == "fs-state" ? matchlock::Status()
-                                                        : matchlock::Status(matchlock::Error(
-                                                              matchlock::ErrorCode::kProtocol,
-                                                              "not this device's state"));
-                           }};
-    auto b = vfs::VhostUserBackend::start(
-        shared_loop(), UniqueFd(sv[0]), kQueues, vfs::ChainLimits{kMaxReadable},
-        [this](vfs::ChainRef c) {
+    virtio::DeviceState state{
+        [] { return matchlock::Result<std::string>(std::string("fs-state")); },
+        [](std::string_view bytes) {
+          return bytes == "fs-state"
+                     ? matchlock::Status()
+                     : matchlock::Status(matchlock::Error(matchlock::ErrorCode::kProtocol,
+                                                          "not this device's state"));
+        }};
+    auto b = virtio::VhostUserBackend::start(
+        shared_loop(), UniqueFd(sv[0]), kQueues, virtio::ChainLimits{kMaxReadable},
+        [this](virtio::ChainRef c) {
           FUZZ_CHECK(!lost_ && c.queue < kQueues);
           FUZZ_CHECK(c.chain.readable.size() <= kMaxReadable);
           held_.push_back(std::move(c));
@@ -142,7 +143,7 @@ class Harness {
         }
         case 4:  // the device answers the oldest chain it holds
           if (!held_.empty() && !lost_) {
-            vfs::ChainRef c = std::move(held_.front());
+            virtio::ChainRef c = std::move(held_.front());
             held_.pop_front();
             const size_t size = in_.u16() % 600;
             if (!backend_->complete(c, std::string(size, 'r'))) {
@@ -274,8 +275,8 @@ class Harness {
   UniqueFd qemu_;  // our end of the socket: QEMU's
   UniqueFd kick_;
   UniqueFd state_reader_;
-  std::unique_ptr<vfs::VhostUserBackend> backend_;
-  std::deque<vfs::ChainRef> held_;
+  std::unique_ptr<virtio::VhostUserBackend> backend_;
+  std::deque<virtio::ChainRef> held_;
   std::deque<uint32_t> sent_;
   std::string replies_;
   bool lost_ = false;

@@ -25,13 +25,14 @@
 
 #include "fuzz_check.h"
 #include "fuzz_input.h"
-#include "vfs/guest_memory.h"
 #include "vfs/io_vectors.h"
-#include "vfs/virtqueue.h"
+#include "virtio/guest_memory.h"
+#include "virtio/virtqueue.h"
 
+namespace virtio = matchlock::virtio;
 namespace vfs = matchlock::vfs;
 using matchlock::fuzz::InputReader;
-using Popped = vfs::Virtqueue::Popped;
+using Popped = virtio::Virtqueue::Popped;
 
 namespace {
 
@@ -47,7 +48,7 @@ constexpr Region kRegions[] = {{0x1000, 0x7f0000000000, 0}, {0x10000, 0x7f000010
 // The harness's own view of the file (the "guest" side) and the back-end's GuestMemory of it.
 struct Ram {
   uint8_t* view = nullptr;
-  vfs::GuestMemory mem;
+  virtio::GuestMemory mem;
 };
 
 const Ram& ram() {
@@ -57,13 +58,13 @@ const Ram& ram() {
     FUZZ_CHECK(::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) == 0);
     void* view = ::mmap(nullptr, kFileSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
     FUZZ_CHECK(view != MAP_FAILED);
-    std::vector<vfs::GuestMemoryRegion> regions;
+    std::vector<virtio::GuestMemoryRegion> regions;
     std::vector<matchlock::UniqueFd> fds;
     for (const Region& g : kRegions) {
       regions.push_back({g.gpa, kRegionSize, g.uaddr, g.file_offset});
       fds.emplace_back(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
     }
-    auto mem = vfs::GuestMemory::map(regions, std::move(fds));
+    auto mem = virtio::GuestMemory::map(regions, std::move(fds));
     FUZZ_CHECK(mem.ok());
     // Guard pages around the back-end's mappings where the address space is free, so a read
     // just past a region faults instead of landing in some other mapping.
@@ -93,7 +94,7 @@ std::optional<uint64_t> file_offset(uint64_t addr, uint64_t len, bool qemu_addre
 
 struct Chain {
   std::string readable;
-  std::vector<vfs::GuestBuffer> writable;
+  std::vector<virtio::GuestBuffer> writable;
 };
 
 class Harness {
@@ -112,7 +113,7 @@ class Harness {
     const uint64_t desc = kRegions[0].uaddr;
     const uint64_t avail = desc + 16 * num_;
     const uint64_t used = (avail + 6 + 2 * num_ + 3) & ~uint64_t{3};
-    vfs::VringAddresses a{desc, avail, used};
+    virtio::VringAddresses a{desc, avail, used};
     if (in_.u8() & 1) {
       a = {desc + static_cast<int32_t>(in_.u32()), desc + static_cast<int32_t>(in_.u32()),
            desc + static_cast<int32_t>(in_.u32())};
@@ -252,7 +253,7 @@ class Harness {
     // The first inline_readable_ bytes copied, the rest in place: together the reference's.
     const size_t copied = std::min(inline_readable_, ref->readable.size());
     FUZZ_CHECK(p.chain.readable == ref->readable.substr(0, copied));
-    auto rest = vfs::Virtqueue::map(r_.mem, p.chain.readable_rest);
+    auto rest = virtio::Virtqueue::map(r_.mem, p.chain.readable_rest);
     FUZZ_CHECK(rest.has_value());
     FUZZ_CHECK(vfs::gather(*rest) == ref->readable.substr(copied));
     FUZZ_CHECK(p.chain.writable.size() == ref->writable.size());
@@ -274,14 +275,14 @@ class Harness {
       const uint64_t len = size % (std::min<uint64_t>(p.writable_bytes, 4096) + 2);
       std::string reply(len, '\0');
       for (size_t i = 0; i < len; ++i) reply[i] = static_cast<char>('a' + i % 23);
-      vfs::DescriptorChain chain;
+      virtio::DescriptorChain chain;
       chain.head = p.head;
       chain.writable = p.chain.writable;
       chain.writable_bytes = p.writable_bytes;
       const bool fits = len <= p.writable_bytes;
       std::string before;
       if (!fits) before.assign(reinterpret_cast<const char*>(r_.view), kFileSize);
-      FUZZ_CHECK(vfs::Virtqueue::scatter(r_.mem, chain, reply) == fits);
+      FUZZ_CHECK(virtio::Virtqueue::scatter(r_.mem, chain, reply) == fits);
       if (!fits) {
         FUZZ_CHECK(std::memcmp(before.data(), r_.view, kFileSize) == 0);
       } else {
@@ -309,7 +310,7 @@ class Harness {
 
   // The reply lies in the writable buffers in order. Buffers that overlap each other are only
   // checked for the last one written (earlier ones may be overwritten, as on real hardware).
-  void check_scattered(const std::vector<vfs::GuestBuffer>& buffers, const std::string& reply) {
+  void check_scattered(const std::vector<virtio::GuestBuffer>& buffers, const std::string& reply) {
     std::vector<std::pair<uint64_t, uint64_t>> spans;  // file offsets, for the overlap test
     for (const auto& b : buffers) {
       spans.emplace_back(*file_offset(b.addr, b.len, false), b.len);
@@ -331,8 +332,8 @@ class Harness {
 
   InputReader& in_;
   const Ram& r_;
-  vfs::Virtqueue vq_;
-  vfs::VringAddresses addr_;
+  virtio::Virtqueue vq_;
+  virtio::VringAddresses addr_;
   uint32_t num_ = 0;
   size_t max_readable_ = 0;
   size_t inline_readable_ = SIZE_MAX;

@@ -15,10 +15,16 @@
 #include "core/log.h"
 #include "vfs/fuse_server.h"
 #include "vfs/io_vectors.h"
-#include "vfs/vhost_user_backend.h"
+#include "virtio/vhost_user_backend.h"
 
 namespace matchlock::vfs {
 namespace {
+
+using virtio::ChainLimits;
+using virtio::ChainRef;
+using virtio::DeviceState;
+using virtio::VhostUserBackend;
+using virtio::Virtqueue;
 
 constexpr uint32_t kHiprioQueue = 0;
 

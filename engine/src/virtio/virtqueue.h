@@ -22,9 +22,9 @@
 #include <vector>
 
 #include "core/unique_fd.h"
-#include "vfs/guest_memory.h"
+#include "virtio/guest_memory.h"
 
-namespace matchlock::vfs {
+namespace matchlock::virtio {
 
 // QEMU's virtual addresses of the three parts of the ring (SET_VRING_ADDR).
 struct VringAddresses {
@@ -90,10 +90,22 @@ class Virtqueue {
   // Copies `bytes` into the chain's writable buffers; false (nothing written) when they do not
   // fit or a buffer no longer translates.
   static bool scatter(const GuestMemory& mem, const DescriptorChain& chain, std::string_view bytes);
+  // Undoes the last `count` pops, none of them pushed since: their heads are read again by the
+  // next pops. False (nothing changes) when more than that many were popped since the last push.
+  bool unpop(uint16_t count);
   // Returns chain `head` to the guest with `written` bytes; false if the ring is unusable.
   bool push(const GuestMemory& mem, uint16_t head, uint32_t written);
-  // Interrupts the guest (the call eventfd), if it gave one.
-  void notify() const;
+  struct Used {
+    uint16_t head = 0;
+    uint32_t written = 0;
+  };
+  // Returns several chains with one update of the used index, so the guest sees all of them or
+  // none (a frame spread over several receive buffers: a driver that saw its first buffer alone
+  // would find the others missing). False if the ring is unusable.
+  bool push_together(const GuestMemory& mem, std::span<const Used> used);
+  // Interrupts the guest (the call eventfd), if it gave one and has not asked for no interrupts
+  // (VRING_AVAIL_F_NO_INTERRUPT: a driver that polls the used ring, such as virtio-net under NAPI).
+  void notify(const GuestMemory& mem) const;
 
  private:
   struct Rings {
@@ -111,8 +123,9 @@ class Virtqueue {
   uint16_t last_avail_ = 0;  // next available entry to read
   uint16_t used_idx_ = 0;    // next used entry to write
   size_t in_flight_ = 0;
+  uint16_t pops_since_push_ = 0;  // how far unpop() may go back
   bool broken_ = false;
   UniqueFd call_;
 };
 
-}  // namespace matchlock::vfs
+}  // namespace matchlock::virtio

@@ -6,13 +6,13 @@
 
 #include <cerrno>
 
-#include "vfs/guest_ram_fixture.h"
+#include "virtio/guest_ram_fixture.h"
 
 using namespace matchlock;
-using namespace matchlock::vfs;
-using namespace matchlock::vfs::test;
+using namespace matchlock::virtio;
+using namespace matchlock::virtio::test;
 
-TEST_CASE("guest_memory_translates_only_ranges_wholly_inside_a_region", "[vfs][virtio]") {
+TEST_CASE("guest_memory_translates_only_ranges_wholly_inside_a_region", "[virtio]") {
   GuestRam ram;
   GuestMemory mem = ram.map();
   const uint64_t g = GuestRam::kGpa, u = GuestRam::kUaddr, n = GuestRam::kSize;
@@ -33,7 +33,7 @@ TEST_CASE("guest_memory_translates_only_ranges_wholly_inside_a_region", "[vfs][v
   CHECK(mem.qemu_range(g + 100, 5) == nullptr);  // a guest address is not a QEMU address
 }
 
-TEST_CASE("guest_memory_refuses_bad_tables", "[vfs][virtio]") {
+TEST_CASE("guest_memory_refuses_bad_tables", "[virtio]") {
   GuestRam ram;
   auto map = [&](std::vector<GuestMemoryRegion> regions, size_t fds) {
     std::vector<UniqueFd> v;
@@ -62,7 +62,7 @@ TEST_CASE("guest_memory_refuses_bad_tables", "[vfs][virtio]") {
 
 // A subverted QEMU that shrank the RAM file after the table was mapped would make the owner's
 // next look at a ring a SIGBUS. Only a memfd sealed against shrinking is mapped.
-TEST_CASE("guest_memory_maps_only_files_that_can_never_shrink", "[vfs][virtio]") {
+TEST_CASE("guest_memory_maps_only_files_that_can_never_shrink", "[virtio]") {
   const GuestMemoryRegion r{GuestRam::kGpa, 1 << 20, GuestRam::kUaddr, 0};
   auto map_fd = [&](UniqueFd fd) {
     std::vector<UniqueFd> fds;
@@ -94,7 +94,7 @@ TEST_CASE("guest_memory_maps_only_files_that_can_never_shrink", "[vfs][virtio]")
   CHECK(mem.guest_range(GuestRam::kGpa + GuestRam::kSize - 1, 1) != nullptr);
 }
 
-TEST_CASE("guest_memory_maps_regions_at_unaligned_file_offsets", "[vfs][virtio]") {
+TEST_CASE("guest_memory_maps_regions_at_unaligned_file_offsets", "[virtio]") {
   GuestRam ram;
   ram.write(GuestRam::kGpa + 8192 + 10, "x");
   std::vector<UniqueFd> fds;
@@ -107,7 +107,7 @@ TEST_CASE("guest_memory_maps_regions_at_unaligned_file_offsets", "[vfs][virtio]"
   CHECK(mem->guest_range(0x5000 + 4096, 1) == nullptr);
 }
 
-TEST_CASE("guest_memory_replacing_the_table_unmaps_the_old_one", "[vfs][virtio]") {
+TEST_CASE("guest_memory_replacing_the_table_unmaps_the_old_one", "[virtio]") {
   GuestRam ram;
   GuestMemory mem = ram.map();
   uint8_t* old = mem.guest_range(GuestRam::kGpa, 1);

@@ -12,7 +12,7 @@
 #include "core/result.h"
 #include "core/unique_fd.h"
 
-namespace matchlock::vfs {
+namespace matchlock::virtio {
 
 struct GuestMemoryRegion {
   uint64_t guest_phys_addr = 0;
@@ -68,4 +68,4 @@ class GuestMemory {
   std::vector<MappedRegion> regions_;
 };
 
-}  // namespace matchlock::vfs
+}  // namespace matchlock::virtio

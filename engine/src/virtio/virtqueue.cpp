@@ -1,4 +1,4 @@
-#include "vfs/virtqueue.h"
+#include "virtio/virtqueue.h"
 
 #include <unistd.h>
 
@@ -6,7 +6,7 @@
 #include <atomic>
 #include <cstring>
 
-namespace matchlock::vfs {
+namespace matchlock::virtio {
 namespace {
 
 // Ring layout (virtio 1.x 2.7): avail = flags, idx, ring[num], used_event (u16 each);
@@ -28,6 +28,7 @@ struct UsedElement {
 constexpr uint16_t kDescNext = 1;
 constexpr uint16_t kDescWrite = 2;
 constexpr uint16_t kDescIndirect = 4;
+constexpr uint16_t kAvailNoInterrupt = 1;
 uint64_t avail_bytes(uint32_t num) {
   return 4 + 2 * uint64_t{num} + 2;
 }
@@ -59,11 +60,21 @@ bool Virtqueue::set_size(uint32_t num) {
 void Virtqueue::set_base(uint16_t base) {
   last_avail_ = base;
   used_idx_ = base;
+  pops_since_push_ = 0;
 }
 
 void Virtqueue::reset_state() {
   in_flight_ = 0;
+  pops_since_push_ = 0;
   broken_ = false;
+}
+
+bool Virtqueue::unpop(uint16_t count) {
+  if (count > pops_since_push_ || count > in_flight_) return false;
+  last_avail_ = static_cast<uint16_t>(last_avail_ - count);
+  in_flight_ -= count;
+  pops_since_push_ = static_cast<uint16_t>(pops_since_push_ - count);
+  return true;
 }
 
 std::optional<Virtqueue::Rings> Virtqueue::rings(const GuestMemory& mem) const {
@@ -97,6 +108,7 @@ Virtqueue::Pop Virtqueue::pop(const GuestMemory& mem, size_t max_readable, size_
   if (head >= num_) return broken("an available head is out of range");
   ++last_avail_;
   ++in_flight_;
+  if (pops_since_push_ < 0xffff) ++pops_since_push_;
   return walk_chain(mem, *r, head, max_readable, inline_readable);
 }
 
@@ -182,25 +194,39 @@ bool Virtqueue::scatter(const GuestMemory& mem, const DescriptorChain& chain,
 }
 
 bool Virtqueue::push(const GuestMemory& mem, uint16_t head, uint32_t written) {
-  if (in_flight_ > 0) --in_flight_;
+  const Used one{head, written};
+  return push_together(mem, std::span<const Used>(&one, 1));
+}
+
+bool Virtqueue::push_together(const GuestMemory& mem, std::span<const Used> used) {
+  in_flight_ -= std::min(in_flight_, used.size());
+  pops_since_push_ = 0;
   if (broken_) return false;
   auto r = rings(mem);
   if (!r) {
     broken_ = true;
     return false;
   }
-  UsedElement e{head, written};
-  std::memcpy(r->used + 4 + 8 * uint64_t{static_cast<uint16_t>(used_idx_ % num_)}, &e, sizeof(e));
-  ++used_idx_;
-  store_release_u16(r->used + 2, used_idx_);
+  for (const Used& u : used) {
+    UsedElement e{u.head, u.written};
+    std::memcpy(r->used + 4 + 8 * uint64_t{static_cast<uint16_t>(used_idx_ % num_)}, &e, sizeof(e));
+    ++used_idx_;
+  }
+  store_release_u16(r->used + 2, used_idx_);  // the entries written above become visible
   return true;
 }
 
-void Virtqueue::notify() const {
+void Virtqueue::notify(const GuestMemory& mem) const {
   if (!call_.valid()) return;
+  if (auto r = rings(mem)) {
+    // The used index stored before must be visible before the flag is read: a driver clears the
+    // flag and then checks the used ring again, so one of the two sides sees the other's write.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (load_acquire_u16(r->avail) & kAvailNoInterrupt) return;
+  }
   uint64_t one = 1;
   // An eventfd write fails only when its counter is saturated: the guest is interrupted anyway.
   [[maybe_unused]] ssize_t n = ::write(call_.get(), &one, sizeof(one));
 }
 
-}  // namespace matchlock::vfs
+}  // namespace matchlock::virtio

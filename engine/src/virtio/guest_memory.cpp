@@ -1,4 +1,4 @@
-#include "vfs/guest_memory.h"
+#include "virtio/guest_memory.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -7,7 +7,7 @@
 
 #include <utility>
 
-namespace matchlock::vfs {
+namespace matchlock::virtio {
 namespace {
 
 // The offset of [addr, addr + len) inside [start, start + size), or -1 when it does not fit.
@@ -111,4 +111,4 @@ uint8_t* GuestMemory::qemu_range(uint64_t uaddr, uint64_t len) const {
   return nullptr;
 }
 
-}  // namespace matchlock::vfs
+}  // namespace matchlock::virtio

@@ -3,7 +3,7 @@
 // being read; at most kMaxFds per message. Replies are small and QEMU waits for them: a full
 // socket (EAGAIN) means a front-end that does not read, and ends the channel.
 // Device state (migration) goes over a pipe QEMU sends; see set_device_state_fd().
-#include "vfs/vhost_user_backend.h"
+#include "virtio/vhost_user_backend.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -15,7 +15,7 @@
 #include "core/log.h"
 #include "core/uv.h"
 
-namespace matchlock::vfs {
+namespace matchlock::virtio {
 namespace {
 
 // Requests (vhost-user specification).
@@ -56,7 +56,10 @@ constexpr uint64_t kVringIndexMask = 0xff;
 constexpr uint64_t kFeatureVersion1 = uint64_t{1} << 32;
 constexpr uint64_t kFeatureProtocolFeatures = uint64_t{1} << 30;
 constexpr uint64_t kFeatureLogAll = uint64_t{1} << 26;
-constexpr uint64_t kOfferedFeatures = kFeatureVersion1 | kFeatureProtocolFeatures | kFeatureLogAll;
+constexpr uint64_t kTransportFeatures =
+    kFeatureVersion1 | kFeatureProtocolFeatures | kFeatureLogAll;
+// Device feature bits live below 24 (virtio 1.x 6): a device cannot claim a transport bit.
+constexpr uint64_t kDeviceFeatureMask = (uint64_t{1} << 24) - 1;
 constexpr uint64_t kProtocolMq = uint64_t{1} << 0;
 constexpr uint64_t kProtocolLogShmfd = uint64_t{1} << 1;
 constexpr uint64_t kProtocolReplyAck = uint64_t{1} << 3;
@@ -99,14 +102,17 @@ struct MemoryRegionWire {
 
 class Backend : public VhostUserBackend {
  public:
-  Backend(uv_loop_t* loop, uint32_t queues, ChainLimits limits, OnChain on_chain,
-          std::function<void(const Error&)> on_lost, DeviceState device_state)
+  Backend(uv_loop_t* loop, VhostUserDevice device)
       : loop_(loop),
-        queues_(queues),
-        limits_(limits),
-        on_chain_(std::move(on_chain)),
-        on_lost_(std::move(on_lost)),
-        device_state_(std::move(device_state)),
+        name_(std::move(device.name)),
+        queues_(device.queues),
+        limits_(device.limits),
+        on_chain_(std::move(device.on_chain)),
+        on_demand_queues_(device.on_demand_queues),
+        on_available_(std::move(device.on_available)),
+        on_lost_(std::move(device.on_lost)),
+        device_state_(std::move(device.device_state)),
+        offered_features_(kTransportFeatures | (device.features & kDeviceFeatureMask)),
         offered_protocol_(kProtocolMq | kProtocolReplyAck |
                           (device_state_.save && device_state_.load
                                ? kProtocolDeviceState | kProtocolLogShmfd
@@ -122,7 +128,8 @@ class Backend : public VhostUserBackend {
     });
   }
 
-  bool complete(const ChainRef& ref, std::string_view reply, size_t placed) override {
+  bool complete(const ChainRef& ref, std::string_view reply, size_t placed,
+                bool interrupt) override {
     if (closed_ || ref.queue >= queues_.size()) return true;
     auto& q = queues_[ref.queue];
     if (ref.generation != q.generation) return true;  // stopped since: the chain is gone
@@ -137,13 +144,76 @@ class Backend : public VhostUserBackend {
       warn_once(q, "the used ring is outside guest memory");
       return true;
     }
-    if (processing_) {
+    if (processing_ || !interrupt) {
       q.notify_pending = true;
     } else {
-      q.vq.notify();
+      q.vq.notify(mem_);
     }
     return true;
   }
+
+  void complete_together(std::span<const ChainRef> chains, std::span<const size_t> placed,
+                         bool interrupt) override {
+    if (closed_ || chains.empty() || chains.size() != placed.size()) return;
+    const uint32_t index = chains.front().queue;
+    if (index >= queues_.size()) return;
+    auto& q = queues_[index];
+    std::vector<Virtqueue::Used> used;
+    used.reserve(chains.size());
+    for (size_t i = 0; i < chains.size(); ++i) {
+      const ChainRef& ref = chains[i];
+      if (ref.queue != index || ref.generation != q.generation) continue;  // stopped since
+      const size_t n = placed[i] <= ref.chain.writable_bytes ? placed[i] : 0;
+      used.push_back({ref.chain.head, static_cast<uint32_t>(n)});
+    }
+    if (used.empty()) return;
+    if (!q.vq.push_together(mem_, used)) {
+      warn_once(q, "the used ring is outside guest memory");
+      return;
+    }
+    if (processing_ || !interrupt) {
+      q.notify_pending = true;
+    } else {
+      q.vq.notify(mem_);
+    }
+  }
+
+  std::optional<ChainRef> take(uint32_t index) override {
+    if (!ready(index) || !on_demand(index)) return std::nullopt;
+    auto& q = queues_[index];
+    while (true) {
+      auto popped = q.vq.pop(mem_, limits_.max_readable, limits_.inline_readable);
+      switch (popped.what) {
+        case Virtqueue::Popped::kEmpty:
+          return std::nullopt;
+        case Virtqueue::Popped::kBroken:
+          warn_once(q, popped.why);
+          return std::nullopt;
+        case Virtqueue::Popped::kBadChain:
+          // Handed over without buffers (the device returns it empty), not pushed here: the
+          // device may still give back what it took before it.
+          warn_once(q, popped.why);
+          return ChainRef{index, q.generation, std::move(popped.chain)};
+        case Virtqueue::Popped::kChain:
+          return ChainRef{index, q.generation, std::move(popped.chain)};
+      }
+    }
+  }
+
+  bool give_back(uint32_t index, size_t count) override {
+    if (closed_ || index >= queues_.size() || !on_demand(index) || count > 0xffff) return false;
+    return queues_[index].vq.unpop(static_cast<uint16_t>(count));
+  }
+
+  void interrupt(uint32_t index) override {
+    if (closed_ || index >= queues_.size()) return;
+    auto& q = queues_[index];
+    if (!q.notify_pending) return;
+    q.notify_pending = false;
+    q.vq.notify(mem_);
+  }
+
+  uint64_t features() const override { return features_ & kDeviceFeatureMask; }
 
   const GuestMemory& memory() const override { return mem_; }
 
@@ -276,7 +346,7 @@ class Backend : public VhostUserBackend {
     };
     switch (h.request) {
       case kGetFeatures:
-        reply_u64(h, kOfferedFeatures);
+        reply_u64(h, offered_features_);
         replied = true;
         break;
       case kSetFeatures: {
@@ -287,7 +357,7 @@ class Backend : public VhostUserBackend {
           ok = false;
           break;
         }
-        features_ = v & kOfferedFeatures;
+        features_ = v & offered_features_;
         // Without protocol features, rings are enabled from the start (vhost-user spec).
         if (!(features_ & kFeatureProtocolFeatures)) {
           for (auto& q : queues_) q.enabled = true;
@@ -609,13 +679,22 @@ class Backend : public VhostUserBackend {
 
   // Hands every available chain of queue `index` to the device; completions made meanwhile
   // interrupt the guest once, at the end.
+  bool ready(uint32_t index) const {
+    if (closed_ || index >= queues_.size()) return false;
+    const auto& q = queues_[index];
+    return q.enabled && q.kick.valid() && q.has_addresses && q.vq.size() != 0 && !mem_.empty();
+  }
+  bool on_demand(uint32_t index) const { return index < 64 && (on_demand_queues_ >> index) & 1; }
+
   void process(uint32_t index) {
+    if (!ready(index)) return;
     auto& q = queues_[index];
-    if (closed_ || !q.enabled || !q.kick.valid() || !q.has_addresses || q.vq.size() == 0 ||
-        mem_.empty()) {
+    std::weak_ptr<int> alive = alive_;
+    if (on_demand(index)) {
+      // The device takes these chains itself when it has something for them.
+      if (on_available_) on_available_(index);
       return;
     }
-    std::weak_ptr<int> alive = alive_;
     const bool outer = !processing_;
     processing_ = true;
     while (true) {
@@ -637,7 +716,7 @@ class Backend : public VhostUserBackend {
     if (!outer) return;
     processing_ = false;
     for (auto& each : queues_) {
-      if (each.notify_pending) each.vq.notify();
+      if (each.notify_pending) each.vq.notify(mem_);
       each.notify_pending = false;
     }
   }
@@ -645,7 +724,7 @@ class Backend : public VhostUserBackend {
   void warn_once(Queue& q, const std::string& why) {
     if (q.warned) return;
     q.warned = true;
-    log::warn("virtio-fs queue " + std::to_string(&q - queues_.data()) + ": " + why);
+    log::warn(name_ + " queue " + std::to_string(&q - queues_.data()) + ": " + why);
   }
 
   // kCancelled: QEMU closed the socket (it exited; its exit is reported elsewhere);
@@ -659,11 +738,15 @@ class Backend : public VhostUserBackend {
   }
 
   uv_loop_t* loop_;
+  const std::string name_;
   std::vector<Queue> queues_;
   ChainLimits limits_;
   OnChain on_chain_;
+  const uint64_t on_demand_queues_;
+  std::function<void(uint32_t)> on_available_;
   std::function<void(const Error&)> on_lost_;
   DeviceState device_state_;
+  const uint64_t offered_features_;
   const uint64_t offered_protocol_;
   UniqueFd socket_;
   uv::Handle<uv_poll_t> poll_;
@@ -688,13 +771,26 @@ class Backend : public VhostUserBackend {
 Result<std::unique_ptr<VhostUserBackend>> VhostUserBackend::start(
     uv_loop_t* loop, UniqueFd socket, uint32_t queues, ChainLimits limits, OnChain on_chain,
     std::function<void(const Error&)> on_lost, DeviceState device_state) {
-  if (queues == 0 || queues > 64) return invalid_argument("vhost-user: bad queue count");
-  auto b = std::make_unique<Backend>(loop, queues, limits, std::move(on_chain), std::move(on_lost),
-                                     std::move(device_state));
+  VhostUserDevice device;
+  device.name = "virtio-fs";
+  device.queues = queues;
+  device.limits = limits;
+  device.on_chain = std::move(on_chain);
+  device.on_lost = std::move(on_lost);
+  device.device_state = std::move(device_state);
+  return start(loop, std::move(socket), std::move(device));
+}
+
+Result<std::unique_ptr<VhostUserBackend>> VhostUserBackend::start(uv_loop_t* loop, UniqueFd socket,
+                                                                  VhostUserDevice device) {
+  if (device.queues == 0 || device.queues > 64) {
+    return invalid_argument("vhost-user: bad queue count");
+  }
+  auto b = std::make_unique<Backend>(loop, std::move(device));
   if (int rc = b->start(std::move(socket)); rc != 0) {
     return io_error("vhost-user socket: " + uv::error_text(rc));
   }
   return std::unique_ptr<VhostUserBackend>(std::move(b));
 }
 
-}  // namespace matchlock::vfs
+}  // namespace matchlock::virtio

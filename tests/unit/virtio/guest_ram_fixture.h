@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "core/unique_fd.h"
-#include "vfs/guest_memory.h"
+#include "virtio/guest_memory.h"
 
-namespace matchlock::vfs::test {
+namespace matchlock::virtio::test {
 
 struct GuestRam {
   static constexpr uint64_t kGpa = 0x100000;          // guest-physical start
@@ -100,4 +100,4 @@ struct GuestRing {
   }
 };
 
-}  // namespace matchlock::vfs::test
+}  // namespace matchlock::virtio::test

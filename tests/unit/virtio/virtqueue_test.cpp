@@ -3,14 +3,15 @@
 
 #include <sys/eventfd.h>
 
+#include <cerrno>
 #include <cstring>
 
-#include "vfs/guest_ram_fixture.h"
-#include "vfs/virtqueue.h"
+#include "virtio/guest_ram_fixture.h"
+#include "virtio/virtqueue.h"
 
 using namespace matchlock;
-using namespace matchlock::vfs;
-using namespace matchlock::vfs::test;
+using namespace matchlock::virtio;
+using namespace matchlock::virtio::test;
 
 namespace {
 
@@ -31,7 +32,7 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("virtqueue_gathers_the_request_and_scatters_the_reply", "[vfs][virtio]") {
+TEST_CASE("virtqueue_gathers_the_request_and_scatters_the_reply", "[virtio]") {
   Fixture f;
   const uint64_t d = GuestRing::kData;
   f.ram.write(d, "hello ");
@@ -59,7 +60,7 @@ TEST_CASE("virtqueue_gathers_the_request_and_scatters_the_reply", "[vfs][virtio]
   CHECK(f.vq.in_flight() == 0);
 }
 
-TEST_CASE("virtqueue_leaves_readable_bytes_past_the_inline_limit_in_place", "[vfs][virtio]") {
+TEST_CASE("virtqueue_leaves_readable_bytes_past_the_inline_limit_in_place", "[virtio]") {
   Fixture f;
   const uint64_t d = GuestRing::kData;
   f.ram.write(d, "head");
@@ -92,7 +93,7 @@ TEST_CASE("virtqueue_leaves_readable_bytes_past_the_inline_limit_in_place", "[vf
   CHECK_FALSE(Virtqueue::map(f.mem, outside));
 }
 
-TEST_CASE("virtqueue_returns_bad_chains_empty_and_keeps_going", "[vfs][virtio]") {
+TEST_CASE("virtqueue_returns_bad_chains_empty_and_keeps_going", "[virtio]") {
   Fixture f;
   const uint64_t d = GuestRing::kData;
   struct Case {
@@ -148,7 +149,7 @@ TEST_CASE("virtqueue_returns_bad_chains_empty_and_keeps_going", "[vfs][virtio]")
   CHECK(f.ring.used_idx() == cases.size());
 }
 
-TEST_CASE("virtqueue_stops_on_an_inconsistent_ring", "[vfs][virtio]") {
+TEST_CASE("virtqueue_stops_on_an_inconsistent_ring", "[virtio]") {
   SECTION("available index too far ahead") {
     Fixture f;
     f.ring.set_avail_idx(GuestRing::kNum + 1);
@@ -176,7 +177,7 @@ TEST_CASE("virtqueue_stops_on_an_inconsistent_ring", "[vfs][virtio]") {
   }
 }
 
-TEST_CASE("virtqueue_never_holds_more_chains_than_the_ring", "[vfs][virtio]") {
+TEST_CASE("virtqueue_never_holds_more_chains_than_the_ring", "[virtio]") {
   Fixture f;
   // The guest keeps re-posting head 0 without waiting for it to come back.
   f.ring.desc(0, GuestRing::kData, 4, 0);
@@ -191,17 +192,63 @@ TEST_CASE("virtqueue_never_holds_more_chains_than_the_ring", "[vfs][virtio]") {
   CHECK(f.pop().what == Virtqueue::Popped::kChain);
 }
 
-TEST_CASE("virtqueue_refuses_bad_sizes_and_signals_its_call_fd", "[vfs][virtio]") {
+TEST_CASE("virtqueue_refuses_bad_sizes", "[virtio]") {
   Virtqueue vq;
   CHECK_FALSE(vq.set_size(0));
   CHECK_FALSE(vq.set_size(3));
   CHECK_FALSE(vq.set_size(2048));
   CHECK(vq.set_size(1024));
+}
+
+TEST_CASE("virtqueue_signals_its_call_fd_unless_the_driver_asked_for_no_interrupts", "[virtio]") {
+  Fixture f;
   UniqueFd call(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   int raw = call.get();
-  vq.set_call(std::move(call));
-  vq.notify();
+  f.vq.set_call(std::move(call));
+  f.vq.notify(f.mem);
   uint64_t v = 0;
   CHECK(::read(raw, &v, sizeof(v)) == sizeof(v));
   CHECK(v == 1);
+  // VRING_AVAIL_F_NO_INTERRUPT in the available ring's flags: the driver polls, no interrupt.
+  const uint16_t no_interrupt = 1;
+  std::memcpy(f.ram.at(f.ring.avail_gpa()), &no_interrupt, 2);
+  f.vq.notify(f.mem);
+  CHECK(::read(raw, &v, sizeof(v)) == -1);
+  CHECK(errno == EAGAIN);
+  const uint16_t interrupts = 0;
+  std::memcpy(f.ram.at(f.ring.avail_gpa()), &interrupts, 2);
+  f.vq.notify(f.mem);
+  CHECK(::read(raw, &v, sizeof(v)) == sizeof(v));
+}
+
+TEST_CASE("virtqueue_unpops_the_chains_taken_since_the_last_push_and_no_more", "[virtio]") {
+  Fixture f;
+  for (uint16_t i = 0; i < 3; ++i) {
+    f.ring.desc(i, GuestRing::kData + 64 * i, 64, kWrite);
+    f.ring.make_available(i);
+  }
+  REQUIRE(f.pop().chain.head == 0);
+  REQUIRE(f.vq.push(f.mem, 0, 10));
+  REQUIRE(f.pop().chain.head == 1);
+  REQUIRE(f.pop().chain.head == 2);
+  CHECK_FALSE(f.vq.unpop(3));  // the first was pushed: it cannot come back
+  REQUIRE(f.vq.unpop(2));
+  CHECK(f.vq.in_flight() == 0);
+  CHECK(f.vq.base() == 1);
+  CHECK(f.pop().chain.head == 1);  // taken again, in order
+  CHECK(f.pop().chain.head == 2);
+}
+
+TEST_CASE("virtqueue_publishes_chains_pushed_together_with_one_index_update", "[virtio]") {
+  Fixture f;
+  for (uint16_t i = 0; i < 3; ++i) {
+    f.ring.desc(i, GuestRing::kData + 64 * i, 64, kWrite);
+    f.ring.make_available(i);
+    REQUIRE(f.pop().what == Virtqueue::Popped::kChain);
+  }
+  const Virtqueue::Used used[] = {{0, 64}, {1, 64}, {2, 5}};
+  REQUIRE(f.vq.push_together(f.mem, used));
+  CHECK(f.ring.used_idx() == 3);
+  CHECK(f.ring.used(2) == std::pair<uint32_t, uint32_t>{2, 5});
+  CHECK(f.vq.in_flight() == 0);
 }
