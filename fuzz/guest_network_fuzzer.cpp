@@ -79,6 +79,7 @@ class Harness {
     guest_.reset(sv[1]);
     net::NetworkConfig config;
     config.mtu = kMtu;
+    config.transport = net::NicTransport::kStream;  // frames straight from the harness
     config.policy = std::make_shared<AllowNothing>();
     auto s = net::NetworkStack::start(shared_loop(), UniqueFd(sv[0]), config,
                                       [this](const matchlock::Error&) { closed_ = true; });

@@ -4,10 +4,12 @@
 #include "net/dns/dns_forwarder.h"
 #include "net/dns/upstream_resolver.h"
 #include "net/link/guest_link.h"
+#include "net/link/virtio_net_link.h"
 #include "net/nat/tcp_relay.h"
 #include "net/nat/udp_relay.h"
 #include "net/stack/addresses.h"
 #include "net/stack/lwip_stack.h"
+#include "net/stack/outgoing_frames.h"
 #include "net/stack/packet_info.h"
 
 namespace matchlock::net {
@@ -21,7 +23,7 @@ struct NetworkStack::Impl {
   uv_loop_t* loop = nullptr;
   NetworkConfig config;
   std::vector<Endpoint> dns_servers;
-  std::unique_ptr<GuestLink> link;
+  std::unique_ptr<GuestNic> link;
   std::unique_ptr<LwipStack> stack;
   std::unique_ptr<UpstreamResolver> resolver;
   std::unique_ptr<DnsForwarder> dns;
@@ -30,17 +32,42 @@ struct NetworkStack::Impl {
   std::function<void(const Error&)> on_closed;
 
   Status open_link(UniqueFd link_fd) {
-    GuestLink::Events ev;
+    if (!link_fd.valid()) return Status();
+    GuestNic::Events ev;
     ev.on_frame = [this](const uint8_t* f, size_t n) { on_frame(f, n); };
     ev.on_closed = [cb = on_closed](const Error& e) {
       if (cb) cb(e);
     };
     // Frame = MTU + Ethernet header (+ a VLAN tag's worth of slack).
-    auto opened = GuestLink::open(loop, std::move(link_fd), static_cast<size_t>(config.mtu) + 18,
-                                  std::move(ev));
-    if (!opened.ok()) return opened.error();
-    link = std::move(opened.value());
+    const size_t max_frame = static_cast<size_t>(config.mtu) + 18;
+    if (config.transport == NicTransport::kStream) {
+      auto opened = GuestLink::open(loop, std::move(link_fd), max_frame, std::move(ev));
+      if (!opened.ok()) return opened.error();
+      link = std::move(opened.value());
+    } else {
+      auto opened = VirtioNetLink::open(loop, std::move(link_fd), max_frame, std::move(ev));
+      if (!opened.ok()) return opened.error();
+      link = std::move(opened.value());
+    }
     return Status();
+  }
+
+  // Everything lwIP sends. A frame above the MTU is a TCP segment the NIC takes whole (see
+  // LwipStack::widen_segments) or anything else lwIP built larger than the MTU, which leaves
+  // as IPv4 fragments (lwIP itself never fragments: its netif MTU is 0).
+  void to_guest(const uint8_t* f, size_t len) {
+    if (!link) return;
+    const size_t mtu = static_cast<size_t>(config.mtu);
+    if (len <= mtu + kEthernetHeaderBytes) return link->send(f, len);
+    const OutgoingFrame frame = inspect_outgoing(f, len);
+    if (link->takes_large_tcp_segments()) {
+      if (uint16_t segment = tcp_segment_size(frame, config.mtu)) {
+        return link->send(f, len, segment);
+      }
+    }
+    for (const std::string& piece : ipv4_fragments(f, len, config.mtu)) {
+      link->send(reinterpret_cast<const uint8_t*>(piece.data()), piece.size());
+    }
   }
 
   bool intercepting() const { return config.policy != nullptr; }
@@ -121,9 +148,9 @@ Result<std::unique_ptr<NetworkStack>> NetworkStack::start(
     }
     i->dns_servers.push_back({ip, 53});
   }
-  auto stack = LwipStack::create(loop, i->config.mtu, [i](const uint8_t* f, size_t n) {
-    if (i->link) i->link->send(f, n);
-  });
+  auto stack = LwipStack::create(
+      loop, i->config.mtu, [i](const uint8_t* f, size_t n) { i->to_guest(f, n); },
+      [i] { return i->link && i->link->takes_large_tcp_segments(); });
   if (!stack.ok()) return stack.error();
   i->stack = std::move(stack.value());
   i->resolver = std::make_unique<UpstreamResolver>(loop, i->dns_servers);

@@ -304,7 +304,7 @@ void Boot::create_certificate_authority(StepDone done) {
   done(Status());
 }
 
-// The guest NIC: QEMU's end of a socketpair as its netdev, the engine's lwIP stack on the other.
+// The guest NIC: the engine's lwIP stack, whose link QEMU connects once it starts (start_qemu).
 void Boot::start_network(StepDone done) {
   const auto& options = sandbox_->options_;
   if (options.no_network) return done(Status());
@@ -313,11 +313,6 @@ void Boot::start_network(StepDone done) {
     log::warn("MATCHLOCK_UNSAFE_SLIRP_BASELINE=1: unfiltered QEMU user network");
     return done(Status());
   }
-  int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-    return done(io_error("socketpair failed"));
-  }
-  UniqueFd ours(sv[0]), theirs(sv[1]);
   auto policy =
       make_network_policy(options, sandbox_->id_, certificate_authority_, sandbox_->loop_);
   if (!policy.ok()) return done(policy.error());
@@ -336,14 +331,13 @@ void Boot::start_network(StepDone done) {
   cfg.dns_servers = options.dns_servers;
   cfg.policy = res().policy;
   std::weak_ptr<Sandbox> weak = sandbox_;
-  auto net = net::NetworkStack::start(sandbox_->loop_, std::move(ours), std::move(cfg),
-                                      [weak](const Error& e) {
-                                        if (auto sb = weak.lock()) sb->on_network_lost(e);
-                                      });
+  auto net =
+      net::NetworkStack::start(sandbox_->loop_, UniqueFd(), std::move(cfg), [weak](const Error& e) {
+        if (auto sb = weak.lock()) sb->on_network_lost(e);
+      });
   if (!net.ok()) return done(net.error());
   res().net = std::move(net.value());
   undo_.push_back([this] { res().net.reset(); });
-  qemu_net_link_ = std::move(theirs);
   done(Status());
 }
 
@@ -432,7 +426,7 @@ void Boot::start_qemu(StepDone done) {
   }
   std::weak_ptr<Sandbox> weak_sandbox = sandbox_;
   std::weak_ptr<Boot> weak_boot = shared_from_this();
-  auto vm = vm::launch_vm(sandbox_->loop_, spec, std::move(qemu_net_link_),
+  auto vm = vm::launch_vm(sandbox_->loop_, spec,
                           [weak_sandbox, weak_boot, attempt = attempt_](vm::ExitInfo info) {
                             auto sb = weak_sandbox.lock();
                             if (!sb) return;
@@ -458,6 +452,18 @@ void Boot::start_qemu(StepDone done) {
   undo_.push_back([this] { res().qemu_output.reset(); });
   control_socket_ = std::move(vm->control);
   qmp_socket_ = std::move(vm->qmp);
+  if (vm->net) {
+    // QEMU connects while it starts; until then the stack's frames have nowhere to go.
+    net_listener_ = std::move(vm->net);
+    net_listener_->on_connected([this, weak_boot, attempt = attempt_](UniqueFd link) {
+      auto boot = weak_boot.lock();
+      if (!boot || attempt_ != attempt || !res().net) return;
+      net_listener_.reset();
+      if (auto st = res().net->replace_link(std::move(link)); !st.ok()) {
+        log::warn("sandbox " + sandbox_->id_ + ": the NIC: " + st.error().message);
+      }
+    });
+  }
   auto files = start_file_server(std::move(vm->vfs));
   if (!files.ok()) return done(files.error());
   undo_.push_back([this] {

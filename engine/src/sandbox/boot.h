@@ -41,6 +41,7 @@
 #include "vm/bundle.h"
 #include "vm/qemu_command.h"
 #include "vm/qemu_process.h"
+#include "vm/vhost_user_listener.h"
 
 namespace matchlock::sandbox {
 
@@ -112,7 +113,8 @@ class Boot : public std::enable_shared_from_this<Boot> {
   // certificate, which the guest configuration carries into the guest's trust store.
   std::shared_ptr<const net::tls::CertificateAuthority> certificate_authority_;
   std::string ca_certificate_pem_;
-  UniqueFd qemu_net_link_;   // QEMU's end of the NIC link, until QEMU inherits it
+  // Where the current QEMU's NIC connects, until it has (its link then goes to res().net).
+  std::unique_ptr<vm::VhostUserListener> net_listener_;
   UniqueFd control_socket_;  // host ends of the guest agent and QMP channels, until the
   UniqueFd qmp_socket_;      // connect step takes them
   std::unique_ptr<uv::Timer> timeout_;

@@ -235,13 +235,9 @@ bool Boot::fall_back_to_cold_boot(const Error& e) {
   if (timeout_) timeout_->stop();
   ++attempt_;
   abandon_saved_guest(e);
-  if (res().net) {
-    int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return false;
-    UniqueFd ours(sv[0]), theirs(sv[1]);
-    if (!res().net->replace_link(std::move(ours)).ok()) return false;
-    qemu_net_link_ = std::move(theirs);
-  }
+  // The old QEMU's NIC link goes without a word (it is going away); the next QEMU connects anew.
+  net_listener_.reset();
+  if (res().net && !res().net->replace_link(UniqueFd()).ok()) return false;
   run_step(files_step_index());
   return true;
 }

@@ -162,12 +162,13 @@ void add_data_disk(std::vector<std::string>& a, const VmDisk& disk, int fd) {
 
 std::vector<std::string> qemu_argv(const VmSpec& spec) {
   std::vector<std::string> a;
-  // virtio-fs: the file server (another process) reads and writes the guest's RAM directly,
-  // so the RAM is a shared memfd QEMU passes over vhost-user.
+  // virtio-fs and the engine's NIC: their back ends (in the owner) read and write the guest's
+  // RAM directly, so the RAM is a shared memfd QEMU passes over vhost-user.
+  const bool shared_ram = spec.vfs || (spec.network && !spec.slirp_baseline);
   add_common_machine_args(a, spec.qemu_binary, spec.accel,
-                          spec.vfs ? ",memory-backend=" + std::string(kGuestRamId) : "");
+                          shared_ram ? ",memory-backend=" + std::string(kGuestRamId) : "");
   add_fd_sets(a, qemu_passed_files(spec));
-  if (spec.vfs) {
+  if (shared_ram) {
     a.insert(a.end(), {"-object", "memory-backend-memfd,id=" + std::string(kGuestRamId) +
                                       ",size=" + std::to_string(spec.memory_mib) + "M,share=on"});
   }
@@ -227,8 +228,11 @@ std::vector<std::string> qemu_argv(const VmSpec& spec) {
                        "virtio-net-device,netdev=net0,mac=" + spec.mac +
                            (spec.mtu > 0 ? ",host_mtu=" + std::to_string(spec.mtu) : "")});
   } else if (spec.network) {
-    a.insert(a.end(), {"-netdev", "stream,id=net0,addr.type=fd,addr.str=" + std::to_string(kNetFd),
-                       "-device",
+    // The engine serves the NIC's rings itself (vhost-user, in the guest's shared RAM like
+    // virtio-fs): frames skip QEMU, and the device can offer the guest receive offloads.
+    a.insert(a.end(), {"-chardev",
+                       "socket,id=net0sock,abstract=on,path=" + qemu_option_value(spec.net_socket),
+                       "-netdev", "vhost-user,id=net0,chardev=net0sock", "-device",
                        "virtio-net-device,netdev=net0,mac=" + spec.mac +
                            (spec.mtu > 0 ? ",host_mtu=" + std::to_string(spec.mtu) : "")});
   }

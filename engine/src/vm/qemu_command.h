@@ -14,8 +14,8 @@ namespace matchlock::vm {
 enum class Accel { kKvm, kTcg };
 const char* accel_name(Accel a);
 
-// File descriptor numbers the QEMU child inherits (the launcher dup2()s them into place).
-inline constexpr int kNetFd = 3;
+// File descriptor numbers the QEMU child inherits (the launcher dup2()s them into place). 3 is
+// free: the NIC connects by name (vm/vhost_user_listener.h).
 inline constexpr int kControlFd = 4;
 inline constexpr int kQmpFd = 5;
 inline constexpr int kVfsFd = 6;
@@ -83,8 +83,9 @@ struct VmSpec {
   std::filesystem::path base_disk;   // read-only image rootfs, serial "base"
   std::filesystem::path upper_disk;  // writable per-sandbox disk, serial "upper"
   std::vector<VmDisk> data_disks;    // --disk / extra_disks, in order
-  bool network = false;              // attach virtio-net on kNetFd
-  bool vfs = false;  // add virtio-fs (tag kVirtioFsTag), its vhost-user backend on kVfsFd
+  bool network = false;    // attach virtio-net, its vhost-user back end (the engine) on...
+  std::string net_socket;  // ...this abstract unix socket name (vm/vhost_user_listener.h)
+  bool vfs = false;        // add virtio-fs (tag kVirtioFsTag), its vhost-user backend on kVfsFd
   // Benchmark baseline only: QEMU's own user-mode network (slirp) instead of the engine's
   // sealed stack. It can reach the host's loopback and everything else, unfiltered.
   bool slirp_baseline = false;

@@ -24,8 +24,7 @@ Result<SocketPair> socket_pair() {
 
 }  // namespace
 
-Result<LaunchedVm> launch_vm(uv_loop_t* loop, VmSpec spec, UniqueFd net_link,
-                             std::function<void(ExitInfo)> on_exit) {
+Result<LaunchedVm> launch_vm(uv_loop_t* loop, VmSpec spec, std::function<void(ExitInfo)> on_exit) {
   auto ctl = socket_pair();
   if (!ctl.ok()) return ctl.error();
   auto qmp = socket_pair();
@@ -35,11 +34,16 @@ Result<LaunchedVm> launch_vm(uv_loop_t* loop, VmSpec spec, UniqueFd net_link,
   // A guest can make QEMU print (device errors it provokes): a socket the engine caps, not a file.
   auto output = socket_pair();
   if (!output.ok()) return output.error();
-  spec.network = net_link.valid();
   std::map<int, int> inherit = {{kControlFd, ctl->theirs.get()},
                                 {kQmpFd, qmp->theirs.get()},
                                 {kConsoleFd, console->theirs.get()}};
-  if (net_link.valid()) inherit[kNetFd] = net_link.get();
+  std::unique_ptr<VhostUserListener> net;
+  if (spec.network && !spec.slirp_baseline) {
+    auto listener = VhostUserListener::listen(loop);
+    if (!listener.ok()) return listener.error().with_context("the NIC");
+    net = std::move(listener.value());
+    spec.net_socket = net->name();
+  }
   SocketPair vfs;
   if (spec.vfs) {
     auto pair = socket_pair();
@@ -60,9 +64,11 @@ Result<LaunchedVm> launch_vm(uv_loop_t* loop, VmSpec spec, UniqueFd net_link,
   auto proc = QemuProcess::spawn(loop, qemu_argv(spec), inherit, output->theirs.get(), confinement,
                                  std::move(on_exit));
   if (!proc.ok()) return proc.error();
+  if (net) net->expect(proc.value()->pid());
   // QEMU's ends and files close here (they live on in the child); ours go to the caller.
-  return LaunchedVm{std::move(proc.value()), std::move(ctl->ours),     std::move(qmp->ours),
-                    std::move(vfs.ours),     std::move(console->ours), std::move(output->ours)};
+  return LaunchedVm{std::move(proc.value()), std::move(ctl->ours), std::move(qmp->ours),
+                    std::move(vfs.ours),     std::move(net),       std::move(console->ours),
+                    std::move(output->ours)};
 }
 
 }  // namespace matchlock::vm

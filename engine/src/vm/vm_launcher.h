@@ -14,6 +14,7 @@
 #include "core/unique_fd.h"
 #include "vm/qemu_command.h"
 #include "vm/qemu_process.h"
+#include "vm/vhost_user_listener.h"
 
 namespace matchlock::vm {
 
@@ -22,14 +23,14 @@ struct LaunchedVm {
   UniqueFd control;  // host end of the guest agent's port (matchlock.ctl)
   UniqueFd qmp;      // host end of QEMU's monitor, in QMP mode
   UniqueFd vfs;      // backend end of virtio-fs's vhost-user socket; invalid without spec.vfs
+  // Where QEMU's NIC connects (spec.network, not the slirp baseline): on_connected() gives it.
+  std::unique_ptr<VhostUserListener> net;
   UniqueFd console;  // the guest's serial console, for a CappedLog (vm/capped_log.h)
   UniqueFd output;   // QEMU's stdout and stderr, for a CappedLog too
 };
 
-// `net_link` is QEMU's end of the NIC's socketpair (its other end is the engine's network
-// stack); invalid means no engine NIC. spec.network is set from it. `on_exit` fires when the
-// process ends. spec.vfs adds virtio-fs (the file server).
-Result<LaunchedVm> launch_vm(uv_loop_t* loop, VmSpec spec, UniqueFd net_link,
-                             std::function<void(ExitInfo)> on_exit);
+// spec.network adds the engine's NIC (LaunchedVm::net). `on_exit` fires when the process ends.
+// spec.vfs adds virtio-fs (the file server).
+Result<LaunchedVm> launch_vm(uv_loop_t* loop, VmSpec spec, std::function<void(ExitInfo)> on_exit);
 
 }  // namespace matchlock::vm

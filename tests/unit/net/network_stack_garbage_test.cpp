@@ -104,6 +104,7 @@ TEST_CASE("network stack survives garbage frames and closes the link on a bad le
   REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
   UniqueFd guest(sv[1]);
   net::NetworkConfig cfg;
+  cfg.transport = net::NicTransport::kStream;
   cfg.policy = std::make_shared<DenyAll>();
   bool closed = false;
   std::string close_reason;

@@ -66,8 +66,16 @@ TEST_CASE("no network means no NIC in the argv", "[vm]") {
   CHECK(std::none_of(argv.begin(), argv.end(),
                      [](const std::string& a) { return a.find("netdev") != std::string::npos; }));
   s.network = true;
+  s.net_socket = "matchlock-vhost-net-0123";
+  s.mtu = 1500;
   argv = qemu_argv(s);
-  CHECK(has_pair(argv, "-netdev", "stream,id=net0,addr.type=fd,addr.str=3"));
+  // The engine serves the NIC over vhost-user: QEMU connects to the engine's abstract socket,
+  // and the guest's RAM is shared with the engine for it.
+  CHECK(has_pair(argv, "-chardev", "socket,id=net0sock,abstract=on,path=matchlock-vhost-net-0123"));
+  CHECK(has_pair(argv, "-netdev", "vhost-user,id=net0,chardev=net0sock"));
+  CHECK(has_pair(argv, "-device",
+                 "virtio-net-device,netdev=net0,mac=52:54:00:12:34:56,host_mtu=1500"));
+  CHECK(has_pair(argv, "-object", "memory-backend-memfd,id=ram,size=768M,share=on"));
 }
 
 TEST_CASE("virtio-fs and shared guest RAM are added only when the spec asks for them", "[vm]") {
@@ -290,13 +298,13 @@ TEST_CASE("passed fd numbers are distinct and clear of the channels, even with e
   s.migration_file = "/warm/guest.state";
   for (size_t i = 0; i < 8; ++i)
     s.data_disks.push_back({"/d" + std::to_string(i), data_disk_serial(i), false});
-  std::set<int> seen = {kNetFd, kControlFd, kQmpFd, kVfsFd, kConsoleFd};
+  std::set<int> seen = {kControlFd, kQmpFd, kVfsFd, kConsoleFd};
   for (const auto& f : qemu_passed_files(s)) {
     CHECK(f.fd > 2);
     CHECK(f.fd < 64);  // QemuProcess moves sources above 63 before placing them
     CHECK(seen.insert(f.fd).second);
   }
-  CHECK(seen.size() == 5 + 4 + 1 + 1 + 8);
+  CHECK(seen.size() == 4 + 4 + 1 + 1 + 8);
 }
 
 TEST_CASE("a warm start's file is fd set 11: created when saving, read when restoring",

@@ -58,8 +58,8 @@ void GuestLink::fail(const Error& e) {
   if (events_.on_closed) events_.on_closed(e);
 }
 
-void GuestLink::send(const uint8_t* frame, size_t len) {
-  if (closed_) return;
+void GuestLink::send(const uint8_t* frame, size_t len, uint16_t tcp_segment_size) {
+  if (closed_ || tcp_segment_size != 0) return;
   if (pipe_.get()->write_queue_size + pending_.size() > kMaxQueuedBytes) return;  // drop
   char hdr[4] = {static_cast<char>(len >> 24), static_cast<char>(len >> 16),
                  static_cast<char>(len >> 8), static_cast<char>(len)};

@@ -1,6 +1,8 @@
-// The engine's end of the guest NIC: a socketpair end shared with QEMU's `-netdev stream`.
-// Reads frames through FrameReader; batches outgoing frames into one write per loop pass
-// (QEMU reads up to 69,632 bytes at a time, so fewer syscalls is most of the throughput).
+// The guest NIC over a stream: a socketpair end shared with QEMU's `-netdev stream`, which
+// carries frames with a 4-byte length and no virtio-net offloads. Sandboxes use VirtioNetLink;
+// this transport remains for what drives the stack without a guest (the guest_network fuzz
+// harness). Reads frames through FrameReader; batches outgoing frames into one write per loop
+// pass (QEMU reads up to 69,632 bytes at a time, so fewer syscalls is most of the throughput).
 #pragma once
 
 #include <uv.h>
@@ -13,23 +15,21 @@
 #include "core/unique_fd.h"
 #include "core/uv.h"
 #include "net/link/frame_reader.h"
+#include "net/link/guest_nic.h"
 
 namespace matchlock::net {
 
-class GuestLink {
+class GuestLink : public GuestNic {
  public:
-  struct Events {
-    std::function<void(const uint8_t* frame, size_t len)> on_frame;
-    std::function<void(const Error&)> on_closed;  // EOF, I/O error or a malformed frame
-  };
-
+  // on_closed: EOF, I/O error or a malformed frame.
   static Result<std::unique_ptr<GuestLink>> open(uv_loop_t* loop, UniqueFd fd, size_t max_frame,
                                                  Events events);
-  ~GuestLink();
+  ~GuestLink() override;
 
-  // Queues one frame for QEMU. Frames are dropped (as a full NIC queue would) when QEMU is
-  // not keeping up, so a stalled guest cannot grow the engine's memory without bound.
-  void send(const uint8_t* frame, size_t len);
+  // No offloads: a frame marked as a large TCP segment is dropped (the stack never sends one,
+  // since takes_large_tcp_segments() is false).
+  void send(const uint8_t* frame, size_t len, uint16_t tcp_segment_size = 0) override;
+  bool takes_large_tcp_segments() const override { return false; }
   bool closed() const { return closed_; }
 
  private:

@@ -145,6 +145,7 @@ int8_t TcpRelay::on_accept(void* arg, struct tcp_pcb* newpcb, int8_t err) {
     tcp_abort(newpcb);  // no held SYN behind it: not a connection we agreed to
     return ERR_ABRT;
   }
+  self->stack_.widen_segments(newpcb);  // before any data is queued: segments are cut at write
   it->second->attach(newpcb);
   return ERR_OK;
 }

@@ -65,7 +65,8 @@ void release_lwip_state() {
 }
 }  // namespace
 
-Result<std::unique_ptr<LwipStack>> LwipStack::create(uv_loop_t* loop, int mtu, OutputFn output) {
+Result<std::unique_ptr<LwipStack>> LwipStack::create(uv_loop_t* loop, int mtu, OutputFn output,
+                                                     std::function<bool()> large_segments) {
   if (g_stack_active) return Error(ErrorCode::kUnsupported, "one network stack per process");
   if (mtu < 576 || mtu > kMaxMtu) return invalid_argument("mtu out of range");
   if (!g_lwip_initialized) {
@@ -74,7 +75,10 @@ Result<std::unique_ptr<LwipStack>> LwipStack::create(uv_loop_t* loop, int mtu, O
   }
   std::unique_ptr<LwipStack> s(new LwipStack());
   s->output_ = std::move(output);
-  s->out_cap_ = static_cast<size_t>(mtu) + 18;
+  s->large_segments_ = std::move(large_segments);
+  s->mtu_ = mtu;
+  // A frame lwIP builds is at most a 64 KiB IPv4 packet and its Ethernet header.
+  s->out_cap_ = 0xffff + 14;
   s->out_buf_ = std::make_unique_for_overwrite<uint8_t[]>(s->out_cap_);
   s->netif_ = std::make_unique<struct netif>();
   ip4_addr_t addr, mask, gw;
@@ -86,7 +90,8 @@ Result<std::unique_ptr<LwipStack>> LwipStack::create(uv_loop_t* loop, int mtu, O
   if (!netif_add(s->netif_.get(), &addr, &mask, &gw, s.get(), LwipGlue::init, ethernet_input))
     return Error(ErrorCode::kInternal, "lwIP netif_add failed");
   g_stack_active = true;
-  s->netif_->mtu = static_cast<u16_t>(mtu);
+  // 0: lwIP neither fragments nor caps its MSS by the netif (see the header).
+  s->netif_->mtu = 0;
   netif_set_default(s->netif_.get());
   netif_set_up(s->netif_.get());
   netif_set_link_up(s->netif_.get());
@@ -139,6 +144,16 @@ LwipStack::~LwipStack() {
 
 struct netif* LwipStack::netif() {
   return netif_.get();
+}
+
+void LwipStack::widen_segments(struct tcp_pcb* pcb) const {
+  if (!pcb || !large_segments_ || !large_segments_()) return;
+  const int guest_mss = mtu_ - 40;                      // IPv4 and TCP headers without options
+  if (guest_mss <= 0 || pcb->mss != guest_mss) return;  // the guest asked for less: keep it
+  const u16_t wide = static_cast<u16_t>(TCP_MSS / guest_mss * guest_mss);
+  if (wide <= pcb->mss) return;
+  pcb->mss = wide;
+  if (pcb->cwnd < wide) pcb->cwnd = wide;
 }
 
 void LwipStack::input(const uint8_t* frame, size_t len, uint32_t deliver_as) {
