@@ -1,16 +1,21 @@
-// The vhost-user back-end (engine/src/vfs/vhost_user_backend.cpp) as a subverted QEMU would
+// The vhost-user back-end (engine/src/virtio/vhost_user_backend.cpp) as a subverted QEMU would
 // drive it: any messages with any payloads and file descriptors (guest RAM memfds, sealed or
 // not, eventfds, pipes, too many of them), bytes cut anywhere, kicks, and the guest writing its
-// RAM while rings run. The back-end serves two queues and a device state on its own event loop.
+// RAM while rings run. The back-end serves two queues whose chains it hands over (virtio-fs's
+// kind), one queue the device takes chains from itself (a NIC's receive ring) and a device state,
+// on its own event loop.
 //
 // Input: a list of operations: a message (request, flags, which descriptors ride along, payload),
 // raw bytes on the socket, a kick of the last eventfd sent, guest RAM writes, the device
-// answering a chain it was handed.
+// answering a chain it was handed, the device taking chains of the on-demand queue and giving
+// them back or returning them together.
 // Invariants: every reply is a well-formed reply header carrying at most 12 bytes, and while the
 // byte stream holds whole messages, it answers a request that was sent, in the order sent; a
-// lost channel is reported at most once and its socket is closed; chains come from an existing
-// queue with at most the readable limit; an answer is refused only when it does not fit;
-// closing leaves nothing on the loop and no descriptor open (the engine ignores SIGPIPE, as here).
+// lost channel is reported at most once and its socket is closed; handed chains come from a
+// handed queue with at most the readable limit, taken ones from the on-demand queue; chains
+// taken since the last return can always be given back; the negotiated device features are a
+// subset of those offered; an answer is refused only when it does not fit; closing leaves
+// nothing on the loop and no descriptor open (the engine ignores SIGPIPE, as here).
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/eventfd.h>
@@ -40,7 +45,9 @@ using matchlock::fuzz::shared_loop;
 
 namespace {
 
-constexpr uint32_t kQueues = 2;
+constexpr uint32_t kQueues = 3;
+constexpr uint32_t kOnDemandQueue = 2;
+constexpr uint64_t kDeviceFeatures = (uint64_t{1} << 15) | (uint64_t{1} << 1);
 constexpr size_t kMaxReadable = 4096;
 constexpr uint64_t kRamSize = 64 * 1024;
 constexpr uint32_t kFlagReply = 1u << 2;
@@ -95,18 +102,26 @@ class Harness {
                      : matchlock::Status(matchlock::Error(matchlock::ErrorCode::kProtocol,
                                                           "not this device's state"));
         }};
-    auto b = virtio::VhostUserBackend::start(
-        shared_loop(), UniqueFd(sv[0]), kQueues, virtio::ChainLimits{kMaxReadable},
-        [this](virtio::ChainRef c) {
-          FUZZ_CHECK(!lost_ && c.queue < kQueues);
-          FUZZ_CHECK(c.chain.readable.size() <= kMaxReadable);
-          held_.push_back(std::move(c));
-        },
-        [this](const matchlock::Error&) {
-          FUZZ_CHECK(!lost_);
-          lost_ = true;
-        },
-        std::move(state));
+    virtio::VhostUserDevice device;
+    device.name = "fuzzed";
+    device.queues = kQueues;
+    device.features = kDeviceFeatures;
+    device.limits = virtio::ChainLimits{kMaxReadable};
+    device.on_chain = [this](virtio::ChainRef c) {
+      FUZZ_CHECK(!lost_ && c.queue < kQueues && c.queue != kOnDemandQueue);
+      FUZZ_CHECK(c.chain.readable.size() <= kMaxReadable);
+      held_.push_back(std::move(c));
+    };
+    device.on_demand_queues = uint64_t{1} << kOnDemandQueue;
+    device.on_available = [this](uint32_t queue) {
+      FUZZ_CHECK(!lost_ && queue == kOnDemandQueue);
+    };
+    device.on_lost = [this](const matchlock::Error&) {
+      FUZZ_CHECK(!lost_);
+      lost_ = true;
+    };
+    device.device_state = std::move(state);
+    auto b = virtio::VhostUserBackend::start(shared_loop(), UniqueFd(sv[0]), std::move(device));
     FUZZ_CHECK(b.ok());
     backend_ = std::move(b.value());
   }
@@ -120,7 +135,7 @@ class Harness {
 
   void run() {
     for (int step = 0; step < 256 && !in_.empty(); ++step) {
-      switch (in_.u8() % 5) {
+      switch (in_.u8() % 6) {
         case 0:
           send_message();
           break;
@@ -151,6 +166,9 @@ class Harness {
               held_.push_front(std::move(c));  // still pending: answered again later
             }
           }
+          break;
+        case 5:
+          take_from_on_demand_queue();
           break;
       }
       pump();
@@ -243,6 +261,31 @@ class Harness {
     }
     // The back-end may have closed its end (a refused message): EPIPE is then expected.
     (void)::sendmsg(qemu_.get(), &msg, MSG_NOSIGNAL);
+  }
+
+  // The device takes a few chains, then gives them back unused (they must go back: nothing was
+  // returned since) or returns them together with some bytes placed in each.
+  void take_from_on_demand_queue() {
+    if (lost_) return;
+    FUZZ_CHECK((backend_->features() & ~kDeviceFeatures) == 0);
+    std::vector<virtio::ChainRef> taken;
+    for (int n = in_.u8() % 5; n > 0; --n) {
+      auto c = backend_->take(kOnDemandQueue);
+      if (!c) break;
+      FUZZ_CHECK(c->queue == kOnDemandQueue && c->chain.readable.size() <= kMaxReadable);
+      taken.push_back(std::move(*c));
+    }
+    FUZZ_CHECK(!backend_->take(kQueues - 1 - kOnDemandQueue));  // not an on-demand queue
+    if (taken.empty()) return;
+    if (in_.u8() & 1) {
+      FUZZ_CHECK(backend_->give_back(kOnDemandQueue, taken.size()));
+      return;
+    }
+    std::vector<size_t> placed;
+    for (const auto& c : taken) placed.push_back(in_.u16() % (c.chain.writable_bytes + 2));
+    backend_->complete_together(taken, placed, in_.u8() & 1);
+    FUZZ_CHECK(!backend_->give_back(kOnDemandQueue, 1));  // returned: no longer the device's
+    backend_->interrupt(kOnDemandQueue);
   }
 
   // Runs the back-end until it is idle and checks what it answered.

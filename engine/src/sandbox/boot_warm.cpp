@@ -70,7 +70,9 @@ void Boot::plan_warm_start(StepDone done) {
           }
           inputs.file_identities.push_back(id.value());
         }
-        planned->qemu_identity = inputs.file_identities.front();
+        // The engine's version too: what QEMU refused may be what a later engine offers it
+        // (a vhost-user feature), so an upgrade asks again.
+        planned->qemu_identity = inputs.file_identities.front() + " " + inputs.engine_version;
         planned->plan = plan_guest_start(store, inputs, planned->qemu_identity, cold);
       },
       [self = shared_from_this(), planned, done = std::move(done)] {

@@ -31,8 +31,9 @@ struct GuestStartPlan {
   std::string reason;               // for the debug log: why this mode
 };
 
-// Blocking. `cold_requested`: --cold. `qemu_identity` names the QEMU binary for the
-// "cannot save" marker (a QEMU that refused to save is not asked again).
+// Blocking. `cold_requested`: --cold. `qemu_identity` names the QEMU binary and the engine's
+// version for the "cannot save" marker (a QEMU that refused to save is not asked again by this
+// engine).
 GuestStartPlan plan_guest_start(const SavedGuestStore& store, const SavedGuestKeyInputs& key,
                                 const std::string& qemu_identity, bool cold_requested);
 
@@ -40,7 +41,7 @@ GuestStartPlan plan_guest_start(const SavedGuestStore& store, const SavedGuestKe
 std::optional<SaveSlot> claim_save_slot(const SavedGuestStore& store, const std::string& key);
 
 // Records that this QEMU cannot save guests (e.g. QEMU < 9.0 refuses to migrate virtio-fs), so
-// later boots stop trying until QEMU changes.
+// later boots stop trying until QEMU or the engine changes.
 void mark_saving_unsupported(const SavedGuestStore& store, const std::string& qemu_identity,
                              const std::string& reason);
 // True for QEMU's refusals that no retry will change.

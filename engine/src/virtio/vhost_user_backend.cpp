@@ -113,10 +113,8 @@ class Backend : public VhostUserBackend {
         on_lost_(std::move(device.on_lost)),
         device_state_(std::move(device.device_state)),
         offered_features_(kTransportFeatures | (device.features & kDeviceFeatureMask)),
-        offered_protocol_(kProtocolMq | kProtocolReplyAck |
-                          (device_state_.save && device_state_.load
-                               ? kProtocolDeviceState | kProtocolLogShmfd
-                               : 0)) {}
+        offered_protocol_(kProtocolMq | kProtocolReplyAck | kProtocolLogShmfd |
+                          (device_state_.save && device_state_.load ? kProtocolDeviceState : 0)) {}
   ~Backend() override { close(); }
 
   int start(UniqueFd socket) {

@@ -5,18 +5,19 @@
 // payload, file descriptors alongside (SCM_RIGHTS).
 //
 // Offered: VIRTIO_F_VERSION_1, VHOST_USER_F_PROTOCOL_FEATURES, VHOST_F_LOG_ALL and the device's
-// own feature bits; protocol features REPLY_ACK, MQ and (with a DeviceState) DEVICE_STATE and
-// LOG_SHMFD. No backend requests, no config space, no inflight. Two devices use it: virtio-fs
+// own feature bits; protocol features REPLY_ACK, MQ, LOG_SHMFD and (with a DeviceState)
+// DEVICE_STATE. No backend requests, no config space, no inflight. Two devices use it: virtio-fs
 // (vfs/vfs_service) and virtio-net (net/link/virtio_net_link).
 //
 // Migration: only a stopped guest is saved (QMP stop first), so nothing is written to guest
 // memory while QEMU copies it and dirty logging is never needed. VHOST_F_LOG_ALL and LOG_SHMFD
 // are offered only because QEMU (hw/virtio/vhost.c, vhost-user.c) blocks migration without
-// them; an actual request to log (SET_LOG_BASE, SET_LOG_FD, SET_FEATURES with LOG_ALL) is
-// refused loudly: nacked when QEMU asked for an answer, the channel closed when it did not
-// (QEMU would otherwise believe we log).
-// The device's own state crosses over SET_DEVICE_STATE_FD / CHECK_DEVICE_STATE (phase
-// "stopped" only), as bytes DeviceState produces and checks.
+// them (a device whose state QEMU keeps, as virtio-net's, needs nothing more; virtio-fs also
+// needs DEVICE_STATE); an actual request to log (SET_LOG_BASE, SET_LOG_FD, SET_FEATURES with
+// LOG_ALL) is refused loudly: nacked when QEMU asked for an answer, the channel closed when it did
+// not (QEMU would otherwise believe we log). The device's own state crosses over
+// SET_DEVICE_STATE_FD / CHECK_DEVICE_STATE (phase "stopped" only), as bytes DeviceState produces
+// and checks.
 //
 // THREAT MODEL: QEMU runs the guest and may be subverted by it; every message is checked
 // (sizes, indices, fd counts). A malformed message ends the channel; unknown requests get an
