@@ -113,9 +113,7 @@ class Harness {
       held_.push_back(std::move(c));
     };
     device.on_demand_queues = uint64_t{1} << kOnDemandQueue;
-    device.on_available = [this](uint32_t queue) {
-      FUZZ_CHECK(!lost_ && queue == kOnDemandQueue);
-    };
+    device.on_available = [this](uint32_t queue) { FUZZ_CHECK(!lost_ && queue == kOnDemandQueue); };
     device.on_lost = [this](const matchlock::Error&) {
       FUZZ_CHECK(!lost_);
       lost_ = true;
