@@ -1,9 +1,13 @@
-/* What a hostile workload does that BusyBox cannot: raw garbage into device nodes, thousands of
- * TCP connections at once, a flood of DNS queries, the agent's code overwritten. Built static by the hostile-guest suite
+/* What a hostile workload does that BusyBox cannot: raw garbage into device nodes, raw frames
+ * out of the NIC, thousands of TCP connections at once, a flood of DNS queries, the agent's code
+ * overwritten. Built static by the hostile-guest suite
  * (test_hostile_guest.py) and mounted into the guest read-only. Every loop is bounded in count
  * and time, and every subcommand prints one summary line. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -13,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -71,6 +76,50 @@ static int cmd_garbage(const char *path, long long total, double seconds) {
   }
   close(fd);
   printf("garbage %s: wrote %lld (%s)\n", path, written, why);
+  fflush(stdout);
+  return 0;
+}
+
+/* frames IFACE COUNT: COUNT raw Ethernet frames of random length (the minimum to the MTU) and
+ * random content out of IFACE (AF_PACKET: needs CAP_NET_RAW), every eighth one with the
+ * guest's own MAC and an IPv4 type so it gets past the first look. */
+static int cmd_frames(const char *iface, int count) {
+  int fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+  if (fd < 0) {
+    printf("frames %s: socket failed: %s\n", iface, strerror(errno));
+    return 1;
+  }
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", iface);
+  if (ioctl(fd, SIOCGIFINDEX, &ifr) != 0 || ioctl(fd, SIOCGIFMTU, &ifr) != 0) {
+    printf("frames %s: no such interface: %s\n", iface, strerror(errno));
+    close(fd);
+    return 1;
+  }
+  const int mtu = ifr.ifr_mtu;
+  ioctl(fd, SIOCGIFINDEX, &ifr);
+  struct sockaddr_ll to;
+  memset(&to, 0, sizeof to);
+  to.sll_family = AF_PACKET;
+  to.sll_ifindex = ifr.ifr_ifindex;
+  to.sll_halen = 6;
+  unsigned char frame[65536];
+  int sent = 0;
+  for (int i = 0; i < count; i++) {
+    const size_t len = 14 + (size_t)(next_random() % (uint64_t)(mtu + 1));
+    fill_random(frame, len);
+    if (i % 8 == 0) {
+      memcpy(frame, "\x52\x54\x00\x12\x34\x02", 6); /* the gateway's MAC */
+      frame[12] = 0x08;
+      frame[13] = 0x00;
+      frame[14] = 0x45;
+    }
+    memcpy(to.sll_addr, frame, 6);
+    if (sendto(fd, frame, len, 0, (struct sockaddr *)&to, sizeof to) == (ssize_t)len) sent++;
+  }
+  close(fd);
+  printf("frames %s: sent %d of %d\n", iface, sent, count);
   fflush(stdout);
   return 0;
 }
@@ -257,9 +306,10 @@ int main(int argc, char **argv) {
     return cmd_dnsflood(argv[2], atoi(argv[3]));
   }
   if (argc == 3 && strcmp(argv[1], "corrupt") == 0) return cmd_corrupt(argv[2]);
+  if (argc == 4 && strcmp(argv[1], "frames") == 0) return cmd_frames(argv[2], atoi(argv[3]));
   fprintf(stderr,
           "usage: %s garbage PATH BYTES SECONDS | connect IP PORT COUNT SECONDS | "
-          "dnsflood SERVER COUNT | corrupt PID\n",
+          "dnsflood SERVER COUNT | corrupt PID | frames IFACE COUNT\n",
           argv[0]);
   return 2;
 }

@@ -193,6 +193,20 @@ def test_garbage_on_every_device_leaves_the_host_serving(ml, tools):
     ml.assert_nothing_left()
 
 
+def test_raw_frames_out_of_the_nic_leave_the_network_serving(ml, tools):
+    # Random frames straight out of eth0 (every eighth shaped as IPv4 to the gateway's MAC) reach
+    # the engine's virtio-net back end and its stack; the gateway still answers afterwards.
+    script = f"{TOOL} frames eth0 20000; ping -c1 -W5 192.168.127.2 >/dev/null && echo answers"
+    r = ml.run("run", "--privileged", "--image", IMAGE, "-v", f"{tools}:tools:ro", "--",
+               "sh", "-c", script)
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    out = r.stdout.decode()
+    assert "frames eth0: sent 20000 of 20000" in out, out
+    assert out.endswith("answers\n"), out
+    assert r.stderr == b""
+    ml.assert_nothing_left()
+
+
 def test_the_agent_killed_stops_the_sandbox_with_one_line(ml, tools):
     # kill -9 1 from inside is ignored by the kernel (init takes no SIGKILL from its own
     # namespace); a privileged workload can still kill the agent by overwriting its code.
