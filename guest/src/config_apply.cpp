@@ -1,6 +1,8 @@
 #include "config_apply.h"
 
+#include <fcntl.h>
 #include <rapidjson/document.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -14,6 +16,9 @@
 
 namespace matchlock::guest_agent {
 namespace {
+
+// The files CONFIG writes in the workload's /etc.
+constexpr const char* kConfigEtcFiles[] = {"/etc/hostname", "/etc/hosts", "/etc/resolv.conf"};
 
 Status apply_hostname(const std::string& hostname) {
   if (::sethostname(hostname.data(), hostname.size()) != 0) {
@@ -91,6 +96,17 @@ Status set_clock(int64_t unix_ms) {
     return io_error("settimeofday: " + std::string(std::strerror(errno)));
   }
   return {};
+}
+
+void prepare_etc_for_config() {
+  make_dirs("/etc");
+  for (const char* path : kConfigEtcFiles) {
+    struct stat st {};
+    if (::lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    // Opening for writing copies the file up, unchanged: content, mode, owner and times.
+    int fd = ::open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd >= 0) ::close(fd);
+  }
 }
 
 Result<AppliedConfig> apply_config(std::string_view payload, StepClock& clock) {

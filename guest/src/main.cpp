@@ -13,6 +13,7 @@
 #include "agent.h"
 #include "boot_probe.h"
 #include "channel.h"
+#include "config_apply.h"
 #include "core/unique_fd.h"
 #include "disks.h"
 #include "init_mounts.h"
@@ -103,6 +104,10 @@ int main(int argc, char** argv) {
       log_line(view.error().message);
   }
   boot_clock.mark("workload view");
+  if (root.ok()) {
+    prepare_etc_for_config();
+    boot_clock.mark("/etc copied up");
+  }
   Agent agent(
       std::move(*channel), modules ? "/proc/self/fd/" + std::to_string(modules.get()) : "/modules",
       std::move(booted.disks), std::move(root), std::move(workload_view), boot_clock.steps());

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <thread>
 
@@ -39,6 +40,17 @@ Status set_up(int fd, const char* name) {
   return {};
 }
 
+// What configure_eth0 last set (none yet: nothing skipped).
+std::optional<NetSettings>& configured_eth0() {
+  static std::optional<NetSettings> settings;
+  return settings;
+}
+
+bool parse_int(std::string_view text, int* out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
 void disable_ipv6() {
   // Absent when the kernel has no IPv6: then there is nothing to disable. "all" covers the
   // interfaces that exist (lo, eth0), "default" any created later.
@@ -62,9 +74,39 @@ void prepare_network_devices() {
   std::strncpy(ifr.ifr_name, "eth0", IFNAMSIZ - 1);
   if (::ioctl(s.get(), SIOCGIFINDEX, &ifr) != 0) return;  // no NIC: a --no-network sandbox
   if (auto st = set_up(s.get(), "eth0"); !st.ok()) log_line(st.error().message);
+  auto cmdline = read_file("/proc/cmdline", 4096);
+  if (auto settings = cmdline ? boot_network_settings(*cmdline) : std::nullopt) {
+    if (auto st = configure_eth0(*settings); !st.ok()) log_line(st.error().message);
+  }
+}
+
+std::optional<NetSettings> boot_network_settings(std::string_view cmdline) {
+  constexpr std::string_view kKey = "matchlock.net=";
+  size_t at = 0;
+  while ((at = cmdline.find(kKey, at)) != std::string_view::npos && at != 0 &&
+         cmdline[at - 1] != ' ') {
+    at += kKey.size();
+  }
+  if (at == std::string_view::npos) return std::nullopt;
+  std::string_view value = cmdline.substr(at + kKey.size());
+  value = value.substr(0, value.find_first_of(" \n"));
+  const size_t slash = value.find('/'), comma = value.find(','), last = value.rfind(',');
+  if (slash == std::string_view::npos || comma == std::string_view::npos || comma == last ||
+      slash > comma) {
+    return std::nullopt;
+  }
+  NetSettings n;
+  n.address = std::string(value.substr(0, slash));
+  n.gateway = std::string(value.substr(comma + 1, last - comma - 1));
+  if (!parse_int(value.substr(slash + 1, comma - slash - 1), &n.prefix) ||
+      !parse_int(value.substr(last + 1), &n.mtu)) {
+    return std::nullopt;
+  }
+  return n;
 }
 
 Status configure_eth0(const NetSettings& n) {
+  if (configured_eth0() == n) return {};
   in_addr addr{}, gw{};
   if (inet_pton(AF_INET, n.address.c_str(), &addr) != 1)
     return invalid_argument("config: network.address is not IPv4");
@@ -89,15 +131,28 @@ Status configure_eth0(const NetSettings& n) {
   ifr.ifr_mtu = n.mtu;
   if (::ioctl(s.get(), SIOCSIFMTU, &ifr) != 0) return sys_error("SIOCSIFMTU eth0");
   MATCHLOCK_TRY(set_up(s.get(), "eth0"));
-  rtentry rt{};
-  set_addr(&rt.rt_dst, INADDR_ANY);
-  set_addr(&rt.rt_genmask, INADDR_ANY);
-  set_addr(&rt.rt_gateway, gw.s_addr);
-  rt.rt_flags = RTF_UP | RTF_GATEWAY;
   char dev[] = "eth0";
-  rt.rt_dev = dev;
+  auto default_route = [&dev](in_addr_t gateway) {
+    rtentry rt{};
+    set_addr(&rt.rt_dst, INADDR_ANY);
+    set_addr(&rt.rt_genmask, INADDR_ANY);
+    set_addr(&rt.rt_gateway, gateway);
+    rt.rt_flags = RTF_UP | RTF_GATEWAY;
+    rt.rt_dev = dev;
+    return rt;
+  };
+  // A different gateway than the boot's: its route goes, so one default route remains.
+  if (const auto& old = configured_eth0(); old && old->gateway != n.gateway) {
+    in_addr old_gw{};
+    if (inet_pton(AF_INET, old->gateway.c_str(), &old_gw) == 1) {
+      rtentry rt = default_route(old_gw.s_addr);
+      ::ioctl(s.get(), SIOCDELRT, &rt);  // gone already with the old address: fine
+    }
+  }
+  rtentry rt = default_route(gw.s_addr);
   if (::ioctl(s.get(), SIOCADDRT, &rt) != 0 && errno != EEXIST)
     return sys_error("SIOCADDRT default");
+  configured_eth0() = n;
   return {};
 }
 

@@ -398,6 +398,14 @@ vm::VmSpec Boot::vm_spec() const {
   spec.slirp_baseline = slirp_baseline_;
   spec.network = r.net != nullptr;
   spec.mtu = options.mtu;
+  if (spec.network) {
+    // The addressing every sandbox of this machine gets (CONFIG sends it too): the guest sets it
+    // at boot, before a save, so a restored guest's CONFIG finds it done. It is in the command
+    // line, so in the saved guest's key.
+    auto a = net::guest_addressing(options.mtu);
+    spec.extra_kernel_args.push_back("matchlock.net=" + a.address + "/" + std::to_string(a.prefix) +
+                                     "," + a.gateway + "," + std::to_string(a.mtu));
+  }
   spec.vfs = true;
   return spec;
 }
