@@ -76,8 +76,14 @@ void VhostUserListener::on_readable() {
     socklen_t cred_len = sizeof cred;
     if (::getsockopt(conn.get(), SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) != 0 ||
         cred.pid != pid_) {
-      log::warn("vhost-user socket " + name_ + ": a connection from pid " +
-                std::to_string(cred.pid) + ", not QEMU's, refused");
+      // Once as a warning: a local process connecting in a loop must not flood the user's log.
+      const std::string what = "vhost-user socket " + name_ + ": a connection from pid " +
+                               std::to_string(cred.pid) + ", not QEMU's, refused";
+      if (refused_++ == 0) {
+        log::warn(what);
+      } else {
+        log::debug(what);
+      }
       continue;
     }
     poll_.close();  // QEMU connects once: no one else is heard from now on

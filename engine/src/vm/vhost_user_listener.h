@@ -10,6 +10,7 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -41,6 +42,7 @@ class VhostUserListener {
   uv::Handle<uv_poll_t> poll_;
   pid_t pid_ = 0;
   UniqueFd connection_;
+  uint64_t refused_ = 0;  // connections from other processes
   std::function<void(UniqueFd)> callback_;
 };
 
