@@ -13,18 +13,37 @@
 
 namespace matchlock::guest_agent {
 
-bool cmdline_has_word(std::string_view cmdline, std::string_view word) {
-  // By hand: a std::istringstream would set up the C++ locale first (about 20 ms under TCG, on
-  // every boot).
-  if (word.empty()) return false;
-  for (size_t at = cmdline.find(word); at != std::string_view::npos;
-       at = cmdline.find(word, at + 1)) {
-    size_t end = at + word.size();
-    bool starts = at == 0 || std::isspace(static_cast<unsigned char>(cmdline[at - 1]));
-    bool ends = end == cmdline.size() || std::isspace(static_cast<unsigned char>(cmdline[end]));
-    if (starts && ends) return true;
+namespace {
+
+// The first whitespace-separated word of `cmdline` that `match` accepts. By hand: a
+// std::istringstream would set up the C++ locale first (about 20 ms under TCG, on every boot).
+template <typename Match>
+std::optional<std::string_view> find_word(std::string_view cmdline, Match match) {
+  auto space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+  size_t at = 0;
+  while (at < cmdline.size()) {
+    while (at < cmdline.size() && space(cmdline[at])) ++at;
+    size_t end = at;
+    while (end < cmdline.size() && !space(cmdline[end])) ++end;
+    std::string_view word = cmdline.substr(at, end - at);
+    if (!word.empty() && match(word)) return word;
+    at = end;
   }
-  return false;
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool cmdline_has_word(std::string_view cmdline, std::string_view word) {
+  return find_word(cmdline, [word](std::string_view w) { return w == word; }).has_value();
+}
+
+std::optional<std::string_view> cmdline_word_after(std::string_view cmdline,
+                                                   std::string_view prefix) {
+  auto word = find_word(
+      cmdline, [prefix](std::string_view w) { return w.substr(0, prefix.size()) == prefix; });
+  if (!word) return std::nullopt;
+  return word->substr(prefix.size());
 }
 
 bool boot_probe_requested() {

@@ -18,16 +18,23 @@ namespace matchlock::guest_agent {
 namespace {
 
 // The files CONFIG writes in the workload's /etc.
-constexpr const char* kConfigEtcFiles[] = {"/etc/hostname", "/etc/hosts", "/etc/resolv.conf"};
+constexpr const char* kHostnameFile = "/etc/hostname";
+constexpr const char* kHostsFile = "/etc/hosts";
+constexpr const char* kResolvConfFile = "/etc/resolv.conf";
+constexpr const char* kConfigEtcFiles[] = {kHostnameFile, kHostsFile, kResolvConfFile};
+
+Status write_etc_text(const char* path, const std::string& text) {
+  if (!write_file(path, text)) {
+    return io_error(std::string("write ") + path + ": " + std::strerror(errno));
+  }
+  return {};
+}
 
 Status apply_hostname(const std::string& hostname) {
   if (::sethostname(hostname.data(), hostname.size()) != 0) {
     return io_error("sethostname: " + std::string(std::strerror(errno)));
   }
-  if (!write_file("/etc/hostname", hostname + "\n")) {
-    return io_error("write /etc/hostname: " + std::string(std::strerror(errno)));
-  }
-  return {};
+  return write_etc_text(kHostnameFile, hostname + "\n");
 }
 
 // eth0 address, route and MTU come from CONFIG.network (absent: no NIC attached).
@@ -55,10 +62,7 @@ Status apply_network(const rapidjson::Value& network) {
 Status write_etc(const char* path, const rapidjson::Value& text) {
   if (!text.IsString())
     return invalid_argument(std::string("config: ") + path + " is not a string");
-  if (!write_file(path, text.GetString())) {
-    return io_error(std::string("write ") + path + ": " + std::strerror(errno));
-  }
-  return {};
+  return write_etc_text(path, text.GetString());
 }
 
 // CONFIG.disks: [{"serial","path","readonly"}], at most kMaxDataDisks.
@@ -121,12 +125,12 @@ Result<AppliedConfig> apply_config(std::string_view payload, StepClock& clock) {
     MATCHLOCK_TRY(apply_hostname(it->value.GetString()));
   }
   if (auto it = config.FindMember("hosts"); it != config.MemberEnd()) {
-    MATCHLOCK_TRY(write_etc("/etc/hosts", it->value));
+    MATCHLOCK_TRY(write_etc(kHostsFile, it->value));
   }
   if (auto it = config.FindMember("resolv_conf"); it != config.MemberEnd() && !it->value.IsNull()) {
     // Images often ship resolv.conf as a symlink into /run; replace the link, not its target.
-    ::unlink("/etc/resolv.conf");
-    MATCHLOCK_TRY(write_etc("/etc/resolv.conf", it->value));
+    ::unlink(kResolvConfFile);
+    MATCHLOCK_TRY(write_etc(kResolvConfFile, it->value));
   }
   clock.mark("hostname, /etc");
   // lo is up and IPv6 off since the boot (net_config.h: prepare_network_devices).

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <thread>
 
+#include "boot_probe.h"
 #include "core/unique_fd.h"
 #include "fs_util.h"
 #include "log.h"
@@ -81,15 +82,9 @@ void prepare_network_devices() {
 }
 
 std::optional<NetSettings> boot_network_settings(std::string_view cmdline) {
-  constexpr std::string_view kKey = "matchlock.net=";
-  size_t at = 0;
-  while ((at = cmdline.find(kKey, at)) != std::string_view::npos && at != 0 &&
-         cmdline[at - 1] != ' ') {
-    at += kKey.size();
-  }
-  if (at == std::string_view::npos) return std::nullopt;
-  std::string_view value = cmdline.substr(at + kKey.size());
-  value = value.substr(0, value.find_first_of(" \n"));
+  auto found = cmdline_word_after(cmdline, "matchlock.net=");
+  if (!found) return std::nullopt;
+  const std::string_view value = *found;
   const size_t slash = value.find('/'), comma = value.find(','), last = value.rfind(',');
   if (slash == std::string_view::npos || comma == std::string_view::npos || comma == last ||
       slash > comma) {

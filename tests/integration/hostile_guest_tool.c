@@ -92,17 +92,17 @@ static int cmd_frames(const char *iface, int count) {
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", iface);
-  if (ioctl(fd, SIOCGIFINDEX, &ifr) != 0 || ioctl(fd, SIOCGIFMTU, &ifr) != 0) {
+  if (ioctl(fd, SIOCGIFINDEX, &ifr) != 0) {
     printf("frames %s: no such interface: %s\n", iface, strerror(errno));
     close(fd);
     return 1;
   }
-  const int mtu = ifr.ifr_mtu;
-  ioctl(fd, SIOCGIFINDEX, &ifr);
   struct sockaddr_ll to;
   memset(&to, 0, sizeof to);
   to.sll_family = AF_PACKET;
   to.sll_ifindex = ifr.ifr_ifindex;
+  /* The index and the MTU share ifr's union: the MTU is asked for once the index is kept. */
+  const int mtu = ioctl(fd, SIOCGIFMTU, &ifr) == 0 ? ifr.ifr_mtu : 1500;
   to.sll_halen = 6;
   unsigned char frame[65536];
   int sent = 0;

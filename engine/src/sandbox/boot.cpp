@@ -463,7 +463,7 @@ void Boot::start_qemu(StepDone done) {
   if (vm->net) {
     // QEMU connects while it starts; until then the stack's frames have nowhere to go.
     net_listener_ = std::move(vm->net);
-    net_listener_->on_connected([this, weak_boot, attempt = attempt_](UniqueFd link) {
+    net_listener_->accept_from(r.qemu->pid(), [this, weak_boot, attempt = attempt_](UniqueFd link) {
       auto boot = weak_boot.lock();
       if (!boot || attempt_ != attempt || !res().net) return;
       net_listener_.reset();

@@ -64,15 +64,17 @@ class VirtioFsService : public VfsService {
 
   matchlock::Status start(uv_loop_t* loop, UniqueFd socket) {
     std::weak_ptr<int> alive = alive_;
-    auto backend = VhostUserBackend::start(
-        loop, std::move(socket), 1 + kVirtioFsRequestQueues,
-        ChainLimits{kMaxVfsMessage, kInlineRequestBytes},
-        [this](ChainRef chain) { on_chain(std::move(chain)); },
-        [this, alive](const Error& e) {
-          if (!alive.expired()) lost(e);
-        },
-        DeviceState{[this] { return save_state(); },
-                    [this](std::string_view bytes) { return load_state(bytes); }});
+    virtio::VhostUserDevice device;
+    device.name = "virtio-fs";
+    device.queues = 1 + kVirtioFsRequestQueues;  // hiprio, then the request queues
+    device.limits = ChainLimits{kMaxVfsMessage, kInlineRequestBytes};
+    device.on_chain = [this](ChainRef chain) { on_chain(std::move(chain)); };
+    device.on_lost = [this, alive](const Error& e) {
+      if (!alive.expired()) lost(e);
+    };
+    device.device_state = DeviceState{[this] { return save_state(); },
+                                      [this](std::string_view bytes) { return load_state(bytes); }};
+    auto backend = VhostUserBackend::start(loop, std::move(socket), std::move(device));
     if (!backend.ok()) return backend.error();
     backend_ = std::move(backend.value());
     return matchlock::Status();

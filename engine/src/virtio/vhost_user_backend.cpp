@@ -142,11 +142,7 @@ class Backend : public VhostUserBackend {
       warn_once(q, "the used ring is outside guest memory");
       return true;
     }
-    if (processing_ || !interrupt) {
-      q.notify_pending = true;
-    } else {
-      q.vq.notify(mem_);
-    }
+    returned(q, interrupt);
     return true;
   }
 
@@ -169,11 +165,7 @@ class Backend : public VhostUserBackend {
       warn_once(q, "the used ring is outside guest memory");
       return;
     }
-    if (processing_ || !interrupt) {
-      q.notify_pending = true;
-    } else {
-      q.vq.notify(mem_);
-    }
+    returned(q, interrupt);
   }
 
   std::optional<ChainRef> take(uint32_t index) override {
@@ -719,6 +711,16 @@ class Backend : public VhostUserBackend {
     }
   }
 
+  // After chains of `q` went back to the guest: interrupt it now, or once at the end of the
+  // current pass over the rings (or of the device's batch: interrupt()).
+  void returned(Queue& q, bool interrupt) {
+    if (processing_ || !interrupt) {
+      q.notify_pending = true;
+    } else {
+      q.vq.notify(mem_);
+    }
+  }
+
   void warn_once(Queue& q, const std::string& why) {
     if (q.warned) return;
     q.warned = true;
@@ -765,19 +767,6 @@ class Backend : public VhostUserBackend {
 };
 
 }  // namespace
-
-Result<std::unique_ptr<VhostUserBackend>> VhostUserBackend::start(
-    uv_loop_t* loop, UniqueFd socket, uint32_t queues, ChainLimits limits, OnChain on_chain,
-    std::function<void(const Error&)> on_lost, DeviceState device_state) {
-  VhostUserDevice device;
-  device.name = "virtio-fs";
-  device.queues = queues;
-  device.limits = limits;
-  device.on_chain = std::move(on_chain);
-  device.on_lost = std::move(on_lost);
-  device.device_state = std::move(device_state);
-  return start(loop, std::move(socket), std::move(device));
-}
 
 Result<std::unique_ptr<VhostUserBackend>> VhostUserBackend::start(uv_loop_t* loop, UniqueFd socket,
                                                                   VhostUserDevice device) {

@@ -74,8 +74,8 @@ using OnChain = std::function<void(ChainRef chain)>;
 
 // The device a backend serves.
 struct VhostUserDevice {
-  std::string name;  // in warnings: "virtio-fs", "virtio-net"
-  uint32_t queues = 1;
+  std::string name;     // in warnings: "virtio-fs", "virtio-net"
+  uint32_t queues = 1;  // the device's virtqueue count (1 to 64)
   // Device feature bits offered besides the transport's (VERSION_1, PROTOCOL_FEATURES,
   // LOG_ALL); the driver's choice among them is features() once QEMU passes it on.
   uint64_t features = 0;
@@ -89,21 +89,13 @@ struct VhostUserDevice {
   uint64_t on_demand_queues = 0;
   std::function<void(uint32_t queue)> on_available;
   std::function<void(const Error&)> on_lost;
-  DeviceState device_state;  // empty: no migration of this device's own state
+  // The device's own state, for a save. Empty: DEVICE_STATE is not offered, so QEMU migrates
+  // the device only if it keeps the device's state itself (virtio-net; not virtio-fs).
+  DeviceState device_state;
 };
 
 class VhostUserBackend {
  public:
-  using OnChain = virtio::OnChain;
-
-  // `queues`: the device's virtqueue count (virtio-fs: hiprio + request queues).
-  // `limits`: see ChainLimits. `device_state` empty (no save/load): DEVICE_STATE is not
-  // offered, so QEMU refuses to migrate the device.
-  static Result<std::unique_ptr<VhostUserBackend>> start(uv_loop_t* loop, UniqueFd socket,
-                                                         uint32_t queues, ChainLimits limits,
-                                                         OnChain on_chain,
-                                                         std::function<void(const Error&)> on_lost,
-                                                         DeviceState device_state = {});
   static Result<std::unique_ptr<VhostUserBackend>> start(uv_loop_t* loop, UniqueFd socket,
                                                          VhostUserDevice device);
   virtual ~VhostUserBackend() = default;

@@ -56,16 +56,12 @@ VhostUserListener::~VhostUserListener() {
   poll_.close();
 }
 
-void VhostUserListener::expect(pid_t pid) {
+void VhostUserListener::accept_from(pid_t pid, std::function<void(UniqueFd)> on_connected) {
   pid_ = pid;
+  callback_ = std::move(on_connected);
   uv_poll_start(poll_.get(), UV_READABLE, [](uv_poll_t* h, int, int) {
     if (auto* self = static_cast<VhostUserListener*>(h->data)) self->on_readable();
   });
-}
-
-void VhostUserListener::on_connected(std::function<void(UniqueFd)> callback) {
-  if (connection_.valid()) return callback(std::move(connection_));
-  callback_ = std::move(callback);
 }
 
 void VhostUserListener::on_readable() {
@@ -88,12 +84,8 @@ void VhostUserListener::on_readable() {
     }
     poll_.close();  // QEMU connects once: no one else is heard from now on
     socket_.reset();
-    if (callback_) {
-      auto cb = std::move(callback_);
-      cb(std::move(conn));  // may destroy us: nothing after it
-      return;
-    }
-    connection_ = std::move(conn);
+    auto cb = std::move(callback_);
+    if (cb) cb(std::move(conn));  // may destroy us: nothing after it
     return;
   }
 }

@@ -28,10 +28,9 @@ class VhostUserListener {
 
   // The abstract name, without its leading NUL (QEMU: `path=NAME,abstract=on`).
   const std::string& name() const { return name_; }
-  // From now on, accepts connections and keeps the first from `pid`; others are closed.
-  void expect(pid_t pid);
-  // Called once, with QEMU's connection (at once if it came already).
-  void on_connected(std::function<void(UniqueFd)> callback);
+  // From now on, accepts connections: the first from `pid` goes to `on_connected` (once; the
+  // listener closes then), others are closed.
+  void accept_from(pid_t pid, std::function<void(UniqueFd)> on_connected);
 
  private:
   VhostUserListener() = default;
@@ -41,7 +40,6 @@ class VhostUserListener {
   UniqueFd socket_;
   uv::Handle<uv_poll_t> poll_;
   pid_t pid_ = 0;
-  UniqueFd connection_;
   uint64_t refused_ = 0;  // connections from other processes
   std::function<void(UniqueFd)> callback_;
 };

@@ -64,7 +64,6 @@ Result<LaunchedVm> launch_vm(uv_loop_t* loop, VmSpec spec, std::function<void(Ex
   auto proc = QemuProcess::spawn(loop, qemu_argv(spec), inherit, output->theirs.get(), confinement,
                                  std::move(on_exit));
   if (!proc.ok()) return proc.error();
-  if (net) net->expect(proc.value()->pid());
   // QEMU's ends and files close here (they live on in the child); ours go to the caller.
   return LaunchedVm{std::move(proc.value()), std::move(ctl->ours), std::move(qmp->ours),
                     std::move(vfs.ours),     std::move(net),       std::move(console->ours),

@@ -23,7 +23,7 @@ struct LaunchedVm {
   UniqueFd control;  // host end of the guest agent's port (matchlock.ctl)
   UniqueFd qmp;      // host end of QEMU's monitor, in QMP mode
   UniqueFd vfs;      // backend end of virtio-fs's vhost-user socket; invalid without spec.vfs
-  // Where QEMU's NIC connects (spec.network, not the slirp baseline): on_connected() gives it.
+  // Where QEMU's NIC connects (spec.network, not the slirp baseline): accept_from(QEMU's pid).
   std::unique_ptr<VhostUserListener> net;
   UniqueFd console;  // the guest's serial console, for a CappedLog (vm/capped_log.h)
   UniqueFd output;   // QEMU's stdout and stderr, for a CappedLog too

@@ -56,16 +56,16 @@ TEST_CASE("vhost_user_listener_keeps_only_a_connection_from_the_expected_pid", "
     REQUIRE(l.ok());
     auto& listener = *l.value();
     UniqueFd got;
-    listener.on_connected([&](UniqueFd fd) { got = std::move(fd); });
+    auto keep = [&](UniqueFd fd) { got = std::move(fd); };
     // Someone else first: this process is not the pid expected, so it is turned away.
-    listener.expect(::getpid() + 100000);
+    listener.accept_from(::getpid() + 100000, keep);
     UniqueFd stranger = connect_to(listener.name());
     pump(&loop);
     CHECK_FALSE(got.valid());
     char c;
     CHECK(::recv(stranger.get(), &c, 1, 0) == 0);  // closed on it
     // The expected pid connects: kept, and handed over once.
-    listener.expect(::getpid());
+    listener.accept_from(::getpid(), keep);
     UniqueFd qemu = connect_to(listener.name());
     pump(&loop);
     REQUIRE(got.valid());

@@ -5,13 +5,13 @@
 #include <vector>
 
 #include "net/stack/outgoing_frames.h"
+#include "net/stack/packet_info.h"
 #include "virtio/virtqueue.h"
 
 namespace matchlock::net {
 namespace {
 
-constexpr uint32_t kReceiveQueue = 0;
-constexpr uint32_t kTransmitQueue = 1;
+constexpr uint32_t kReceiveQueue = 0;  // queue 1 transmits: its chains come to on_transmitted
 
 // Feature bits (virtio 1.x 5.1.3).
 constexpr uint64_t kGuestCsum = uint64_t{1} << 1;
@@ -95,7 +95,7 @@ void VirtioNetLink::send(const uint8_t* frame, size_t len, uint16_t tcp_segment_
   // lwIP computed every TCP and UDP checksum it sends: the guest need not check them again.
   // Fragments are left to the guest (their checksum covers the reassembled datagram).
   if ((backend_->features() & kGuestCsum) && f.ipv4 && !f.fragment &&
-      (f.proto == 6 || f.proto == 17)) {
+      (f.proto == kProtoTcp || f.proto == kProtoUdp)) {
     h[0] = static_cast<char>(kDataValid);
   }
   if (tcp_segment_size != 0) {
@@ -158,16 +158,10 @@ VirtioNetLink::Delivery VirtioNetLink::deliver(std::string& bytes) {
   size_t at = 0;
   for (const auto& chain : usable) {
     const size_t n = std::min<size_t>(chain.chain.writable_bytes, bytes.size() - at);
-    size_t written = 0;
-    if (auto targets = virtio::Virtqueue::map(backend_->memory(), chain.chain.writable)) {
-      for (const iovec& t : *targets) {
-        if (written == n) break;
-        const size_t piece = std::min(t.iov_len, n - written);
-        std::memcpy(t.iov_base, bytes.data() + at + written, piece);
-        written += piece;
-      }
-    }
-    placed.push_back(written);
+    // A buffer that left guest memory since (a new memory table) goes back empty.
+    const bool copied = virtio::Virtqueue::scatter(backend_->memory(), chain.chain,
+                                                   std::string_view(bytes).substr(at, n));
+    placed.push_back(copied ? n : 0);
     at += n;
   }
   // All at once: a driver that saw the first buffer alone would drop the frame.

@@ -2,34 +2,12 @@
 
 #include <algorithm>
 
+#include "net/stack/packet_info.h"
+#include "net/stack/wire_bytes.h"
+
 namespace matchlock::net {
-namespace {
 
-constexpr uint16_t kEtherTypeIpv4 = 0x0800;
-constexpr uint8_t kProtoTcp = 6;
-constexpr uint16_t kFlagDontFragment = 0x4000;
-constexpr uint16_t kFlagMoreFragments = 0x2000;
-constexpr uint16_t kOffsetMask = 0x1fff;
-
-uint16_t be16(const uint8_t* p) {
-  return static_cast<uint16_t>((p[0] << 8) | p[1]);
-}
-void put_be16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-
-uint16_t ip_header_checksum(const uint8_t* h, size_t len) {
-  uint32_t sum = 0;
-  for (size_t i = 0; i + 1 < len; i += 2) {
-    if (i == 10) continue;  // the checksum field itself
-    sum += be16(h + i);
-  }
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<uint16_t>(~sum);
-}
-
-}  // namespace
+using namespace wire;
 
 OutgoingFrame inspect_outgoing(const uint8_t* frame, size_t len) {
   OutgoingFrame f;
@@ -43,8 +21,8 @@ OutgoingFrame inspect_outgoing(const uint8_t* frame, size_t len) {
   f.ipv4 = true;
   f.proto = ip[9];
   const uint16_t flags_offset = be16(ip + 6);
-  f.fragment = (flags_offset & (kFlagMoreFragments | kOffsetMask)) != 0;
-  f.dont_fragment = (flags_offset & kFlagDontFragment) != 0;
+  f.fragment = (flags_offset & (kIpv4MoreFragments | kIpv4OffsetMask)) != 0;
+  f.dont_fragment = (flags_offset & kIpv4DontFragment) != 0;
   f.ip_header_bytes = ihl;
   if (f.proto == kProtoTcp && !f.fragment && total >= ihl + 20) {
     const size_t tcp_header = static_cast<size_t>(ip[ihl + 12] >> 4) * 4;
@@ -72,22 +50,23 @@ std::vector<std::string> ipv4_fragments(const uint8_t* frame, size_t len, int mt
   if (static_cast<size_t>(mtu) < ihl + 8) return out;
   const size_t step = (static_cast<size_t>(mtu) - ihl) / 8 * 8;  // offsets count 8-byte units
   const uint16_t original = be16(ip + 6);
-  const size_t base_units = original & kOffsetMask;
+  const size_t base_units = original & kIpv4OffsetMask;
   const uint8_t* data = ip + ihl;
   for (size_t at = 0; at < payload; at += step) {
     const size_t n = std::min(step, payload - at);
     const bool last = at + n == payload;
     const size_t units = base_units + at / 8;
-    if (units > kOffsetMask) return {};  // beyond what an offset can say: not sendable
+    if (units > kIpv4OffsetMask) return {};  // beyond what an offset can say: not sendable
     std::string piece(kEthernetHeaderBytes + ihl + n, '\0');
     auto* p = reinterpret_cast<uint8_t*>(piece.data());
     std::copy_n(frame, kEthernetHeaderBytes + ihl, p);
     uint8_t* h = p + kEthernetHeaderBytes;
     put_be16(h + 2, static_cast<uint16_t>(ihl + n));
     // The last piece keeps the original's MF (the datagram may itself be a fragment).
-    const uint16_t more = last ? (original & kFlagMoreFragments) : kFlagMoreFragments;
+    const uint16_t more = last ? (original & kIpv4MoreFragments) : kIpv4MoreFragments;
     put_be16(h + 6, static_cast<uint16_t>(more | units));
-    put_be16(h + 10, ip_header_checksum(h, ihl));
+    put_be16(h + 10, 0);
+    put_be16(h + 10, static_cast<uint16_t>(~fold(sum16(h, ihl))));
     std::copy_n(data + at, n, h + ihl);
     out.push_back(std::move(piece));
   }

@@ -1,25 +1,11 @@
 #include "net/stack/packet_info.h"
 
+#include "net/stack/wire_bytes.h"
+
 namespace matchlock::net {
 namespace {
 
-uint16_t be16(const uint8_t* p) {
-  return static_cast<uint16_t>((p[0] << 8) | p[1]);
-}
-uint32_t be32(const uint8_t* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-}
-
-uint32_t sum16(const uint8_t* p, size_t n, uint32_t acc = 0) {
-  for (size_t i = 0; i + 1 < n; i += 2) acc += be16(p + i);
-  if (n & 1) acc += uint32_t{p[n - 1]} << 8;
-  return acc;
-}
-
-uint16_t fold(uint32_t acc) {
-  while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
-  return static_cast<uint16_t>(acc);
-}
+using namespace wire;
 
 // Policy acts on a SYN before lwIP validates it, so verify what lwIP would verify: a guest
 // must not get a connection dialled with a packet lwIP itself would discard.
@@ -39,14 +25,14 @@ PacketInfo parse_packet(const uint8_t* f, size_t len) {
   uint16_t ethertype = be16(f + 12);
   const uint8_t* p = f + 14;
   size_t n = len - 14;
-  if (ethertype == 0x0806) {
+  if (ethertype == kEtherTypeArp) {
     if (n < 28) return info;
     info.kind = PacketInfo::Kind::kArp;
     info.arp_request = be16(p + 6) == 1;
     info.arp_target = be32(p + 24);
     return info;
   }
-  if (ethertype != 0x0800 || n < 20 || (p[0] >> 4) != 4) return info;
+  if (ethertype != kEtherTypeIpv4 || n < 20 || (p[0] >> 4) != 4) return info;
   size_t ihl = (p[0] & 0x0f) * 4u;
   size_t total = be16(p + 2);
   if (ihl < 20 || total < ihl || total > n) return info;
@@ -56,8 +42,8 @@ PacketInfo parse_packet(const uint8_t* f, size_t len) {
   info.src = be32(p + 12);
   info.dst = be32(p + 16);
   uint16_t frag = be16(p + 6);
-  info.fragment = (frag & 0x2000) != 0 || (frag & 0x1fff) != 0;
-  if ((frag & 0x1fff) != 0) {  // not the first fragment: no transport header
+  info.fragment = (frag & (kIpv4MoreFragments | kIpv4OffsetMask)) != 0;
+  if ((frag & kIpv4OffsetMask) != 0) {  // not the first fragment: no transport header
     info.checksums_ok = ip_ok;
     return info;
   }
