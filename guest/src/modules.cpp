@@ -119,6 +119,10 @@ bool load_kernel_module(const std::string& file_name, const std::string& dir) {
   if (::access(("/sys/module/" + kernel_module_name(file_name)).c_str(), F_OK) == 0) return true;
   std::string path = dir + "/" + file_name;
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // Not in the bundle: the kernel has it built in (matchlock's own kernel has every driver a
+  // sandbox needs built in; a built-in module without parameters has no /sys/module entry).
+  // If it is not, whatever needs it fails with its own error.
+  if (!fd && errno == ENOENT) return true;
   if (!fd) {
     log_errno("open module " + path);
     return false;
@@ -133,6 +137,8 @@ bool load_kernel_module(const std::string& file_name, const std::string& dir) {
 
 void load_kernel_modules(const std::string& dir) {
   auto names = read_order(dir);
+  // A kernel with its drivers built in: not even the bus scan below (14 ms under TCG).
+  if (names.empty()) return;
   for (const auto& name : names) {
     const auto* p = policy_for(name);
     if (p && p->when == When::kBus) load_kernel_module(name, dir);
