@@ -12,6 +12,7 @@
 
 #include "agent.h"
 #include "boot_probe.h"
+#include "boot_settle.h"
 #include "channel.h"
 #include "config_apply.h"
 #include "core/unique_fd.h"
@@ -107,6 +108,10 @@ int main(int argc, char** argv) {
   if (root.ok()) {
     prepare_etc_for_config();
     boot_clock.mark("/etc copied up");
+  }
+  if (boot_settle_requested()) {
+    settle_deferred_boot_work();
+    boot_clock.mark("kernel's deferred boot work, before the save");
   }
   Agent agent(
       std::move(*channel), modules ? "/proc/self/fd/" + std::to_string(modules.get()) : "/modules",

@@ -421,6 +421,10 @@ void Boot::start_qemu(StepDone done) {
   } else if (guest_start_.slot) {
     spec.migration_file = guest_start_.slot->temporary_file();
     spec.migration_writes = true;
+    // The guest to be saved lets its kernel finish the boot work it defers by a timer before
+    // HELLO, or every restore would do it (boot_settle.h in the guest). Not in the save's key:
+    // it changes when the guest says HELLO, not what it is.
+    spec.extra_kernel_args.push_back("matchlock.settle=1");
   }
   if (auto dir = vm::bench_virtfs_requested()) {
     std::error_code ec;

@@ -1,11 +1,12 @@
-// The two texts init reads at boot: the kernel command line (the KVM probe's flag) and the
-// initramfs's module order file. Both are split by hand (no iostreams at boot).
+// The texts init reads at boot: the kernel command line (the KVM probe's flag), the initramfs's
+// module order file and the kernel's clocksources. All are split by hand (no iostreams at boot).
 #include <catch2/catch.hpp>
 
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "boot_probe.h"
+#include "boot_settle.h"
 #include "modules.h"
 
 using namespace matchlock::guest_agent;
@@ -54,4 +55,14 @@ TEST_CASE("a module the bundle does not ship is taken as built into the kernel",
   REQUIRE(::mkdtemp(dir) != nullptr);
   CHECK(load_kernel_module("matchlock_no_such_module.ko", dir));
   ::rmdir(dir);
+}
+
+TEST_CASE("a saved boot waits while the kernel still has its TSC refinement to do",
+          "[guest][boot]") {
+  CHECK(tsc_refinement_pending("tsc-early acpi_pm \n"));
+  CHECK(tsc_refinement_pending("acpi_pm tsc-early"));
+  CHECK_FALSE(tsc_refinement_pending("tsc acpi_pm \n"));
+  CHECK_FALSE(tsc_refinement_pending("kvm-clock tsc acpi_pm \n"));
+  CHECK_FALSE(tsc_refinement_pending("tsc-early-not acpi_pm"));
+  CHECK_FALSE(tsc_refinement_pending(""));
 }
