@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Build the guest bundle the engine boots:
-#   BUILD_DIR/bundle/vmlinux          Debian cloud kernel, uncompressed ELF (PVH boot)
-#   BUILD_DIR/bundle/initramfs.cpio   /init = matchlock-guest, plus the kernel modules it loads
+#   BUILD_DIR/bundle/vmlinux          the guest kernel, uncompressed ELF (PVH boot)
+#   BUILD_DIR/bundle/initramfs.cpio   /init = matchlock-guest, plus any kernel modules it loads
 #   BUILD_DIR/bundle/kernel-version   the guest kernel release
-# The kernel .deb and its extraction are cached in BUILD_DIR/cache/kernel, so reruns are fast.
+# The kernel is Debian's cloud kernel compiled from its source with the sandbox's drivers built
+# in (images/kernel/build-kernel.sh, about half an hour on two cores, once). With
+# MATCHLOCK_KERNEL_META set, Debian's binary kernel package of that name is unpacked instead and
+# its drivers are loaded as modules at boot (images/kernel/fetch-kernel.sh: no compile, slower
+# boots; bench/vfs.py uses it for linux-image-amd64). Either is cached in BUILD_DIR/cache/kernel.
 # The engine finds the bundle at <dir of the matchlock binary>/bundle/ or $MATCHLOCK_BUNDLE.
 #
 # usage: scripts/build-bundle.sh BUILD_DIR
 # env:   MATCHLOCK_GUEST_BINARY  guest binary to pack (default BUILD_DIR/guest/matchlock-guest)
+#        MATCHLOCK_KERNEL_META   a Debian kernel meta package to unpack instead of compiling
 set -euo pipefail
 
 die() { echo "build-bundle: error: $*" >&2; exit 1; }
@@ -21,7 +26,11 @@ guest="${MATCHLOCK_GUEST_BINARY:-$build/guest/matchlock-guest}"
 kdir="$build/cache/kernel"
 bundle="$build/bundle"
 
-bash "$root/images/kernel/fetch-kernel.sh" "$kdir"
+if [ -n "${MATCHLOCK_KERNEL_META:-}" ]; then
+  bash "$root/images/kernel/fetch-kernel.sh" "$kdir"
+else
+  bash "$root/images/kernel/build-kernel.sh" "$kdir"
+fi
 
 mkdir -p "$bundle"
 tmp="$bundle/.initramfs.cpio.tmp"

@@ -15,7 +15,7 @@ archive="$build/images/matchlock-busybox.tar"
 step() { echo "setup: $*"; }
 die() { echo "setup: error: $*" >&2; exit 1; }
 
-step "[1/3] dependencies, build, guest bundle, default image (scripts/build.sh; the first build takes a few minutes)"
+step "[1/3] dependencies, build, guest bundle, default image (scripts/build.sh; the first build compiles the guest kernel: about half an hour on two cores)"
 bash scripts/build.sh "$build"
 [ -x "$ml" ] || die "$ml was not built"
 

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Fetch Debian's cloud kernel without installing it on the host, and produce:
+# Fetch a Debian binary kernel package without installing it on the host, for a bundle that
+# loads its drivers as modules (scripts/build-bundle.sh runs this only when MATCHLOCK_KERNEL_META
+# is set; the default bundle compiles its kernel with them built in: build-kernel.sh). Produces:
 #   OUTDIR/vmlinux         uncompressed ELF kernel (booted by QEMU through PVH)
 #   OUTDIR/modules/*.ko    the guest's modules and their dependencies, uncompressed
 #   OUTDIR/modules/order   bare file names in load order (dependencies first)
@@ -9,7 +11,7 @@
 #
 # usage: fetch-kernel.sh OUTDIR
 # env:   MATCHLOCK_KERNEL_META  meta package to resolve (default linux-image-cloud-amd64)
-#        (bench/vfs.py's 9p baseline uses linux-image-amd64: the cloud kernel has no 9p)
+#        (bench/vfs.py's 9p baseline uses linux-image-amd64: Debian's cloud kernel has no 9p)
 set -euo pipefail
 
 die() { echo "fetch-kernel: error: $*" >&2; exit 1; }
@@ -20,6 +22,8 @@ mkdir -p "$1"
 out="$(cd "$1" && pwd)"
 meta="${MATCHLOCK_KERNEL_META:-linux-image-cloud-amd64}"
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
+# shellcheck source=images/kernel/apt_packages.sh
+. "$here/apt_packages.sh"
 
 # Modules the guest loads (init loads them in modules/order with finit_module).
 MODULES=(virtio_mmio virtio_blk virtio_console virtio_net virtio_rng fuse virtiofs overlay ext4)
@@ -33,10 +37,8 @@ for t in apt-cache apt-get dpkg-deb; do
 done
 
 # 1. Resolve the versioned image package the meta package depends on.
-pkg="$(apt-cache depends "$meta" 2>/dev/null | awk '/^ *Depends: linux-image-/ && !p {print $2; p=1}')"
-[ -n "$pkg" ] || die "cannot resolve '$meta' with apt-cache depends (run 'apt-get update'?)"
-ver="$(apt-cache policy "$pkg" | awk '/Candidate:/ && !p {print $2; p=1}')"
-[ -n "$ver" ] && [ "$ver" != "(none)" ] || die "no installable candidate for $pkg"
+resolved="$(resolve_image_package "$meta")"  # an assignment, so a failure stops the script
+read -r pkg ver <<<"$resolved"
 # The module list is part of the stamp, so editing MODULES redoes the selection.
 stamp="$pkg=$ver ${MODULES[*]} ${OPTIONAL_MODULES[*]}"
 
@@ -46,19 +48,8 @@ if [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$stamp" ] \
   exit 0
 fi
 
-# 2. Download the .deb into the cache (apt-get download verifies it against the archive).
-cache="$out/cache"
-mkdir -p "$cache"
-deb="$(ls "$cache"/"${pkg}"_*.deb 2>/dev/null | grep -F "_${ver//:/%3a}_" | head -n1 || true)"
-if [ -z "$deb" ]; then
-  echo "fetch-kernel: downloading $pkg $ver"
-  rm -f "$cache"/*.deb
-  # As root, apt drops privileges to _apt, which may not write here: download as root.
-  (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$pkg=$ver" >/dev/null) \
-    || die "apt-get download $pkg=$ver failed"
-  deb="$(ls "$cache"/"${pkg}"_*.deb 2>/dev/null | head -n1 || true)"
-  [ -n "$deb" ] || die "apt-get download produced no .deb for $pkg"
-fi
+# 2. Download the .deb into the cache.
+deb="$(download_deb "$pkg" "$ver" "$out/cache")"
 
 # 3. Unpack (not install) it.
 x="$out/.extract.tmp"

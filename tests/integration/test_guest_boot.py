@@ -34,7 +34,8 @@ def test_the_root_is_the_overlay_with_the_usual_filesystems(ml):
                "awk '{print $2, $3}' /proc/mounts; echo PATH=$PATH; ls -d /dev/pts/ptmx; "
                "echo ROOT_OPTIONS=$(awk '$2 == \"/\" {print $4}' /proc/mounts | tail -n 1); "
                "dd if=/dev/zero of=/synced bs=4096 count=4 conv=fsync 2>/dev/null && "
-               "echo SYNCED=$(wc -c < /synced)")
+               "echo SYNCED=$(wc -c < /synced); "
+               "echo MODULES=$(wc -l < /proc/modules) KERNEL=$(uname -r)")
     assert r.returncode == 0, r.stderr
     mounts = r.stdout.decode().splitlines()
     assert "/ overlay" in mounts
@@ -46,6 +47,11 @@ def test_the_root_is_the_overlay_with_the_usual_filesystems(ml):
     for expected in ("/proc proc", "/sys sysfs", "/dev devtmpfs", "/dev/pts devpts", "/tmp tmpfs",
                      "/run tmpfs"):
         assert expected in mounts, mounts
+    # matchlock's kernel has the drivers of all this (virtio disks, console, NIC, virtio-fs,
+    # overlay) built in: the guest loaded no module (images/kernel/build-kernel.sh).
+    assert "/workspace virtiofs" in mounts, mounts
+    kernel = next(m for m in mounts if m.startswith("MODULES="))
+    assert kernel.startswith("MODULES=0 KERNEL=") and kernel.endswith("-matchlock"), kernel
     # The initramfs's staging mounts stay behind the root switch.
     assert not any(m.startswith(("/mnt/base ", "/mnt/upper ", "/newroot ")) for m in mounts)
 
