@@ -78,4 +78,9 @@
 #define TCP_WND_UPDATE_THRESHOLD (TCP_WND / 8)
 #define TCP_MSL 5000UL  // short TIME_WAIT: guest 4-tuples get reused quickly
 
+// Segments lwIP would mistake for in-window ones are dropped before it sees them (lwip_hooks.h).
+#define LWIP_HOOK_FILENAME "lwip_hooks.h"
+#define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) \
+  matchlock_tcp_inpacket_hook((pcb), (hdr))
+
 // LWIP_DEBUG and LWIP_NOASSERT are tested with #ifdef: leave them undefined (assertions on).
