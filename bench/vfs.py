@@ -5,9 +5,8 @@ against QEMU's virtio-9p on the SAME host directory, in one sandbox, in the same
 The 9p share is a benchmark-only switch (MATCHLOCK_UNSAFE_BENCH_VIRTFS=DIR: an unmediated
 virtio-9p device, tag bench9p) mounted in the guest with
 `mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288` (so the sandbox runs --privileged;
-both mounts run under it alike). Debian's cloud kernel has no 9p, so the sandbox boots
-linux-image-amd64 from a separate bundle (build/bench-9p/bundle, built on first use with
-MATCHLOCK_KERNEL_META=linux-image-amd64 scripts/build-bundle.sh): both mounts share that kernel.
+both mounts run under it alike). The guest kernel matchlock builds has 9p built in, so both
+mounts are served to the kernel every sandbox boots (the default bundle, or --bundle).
 
 Workloads, each timed inside the guest around one command in one exec (/proc/uptime, 10 ms):
   write    dd 256 MiB from /dev/zero in 1 MiB blocks into the mount, then sync   -> MB/s
@@ -50,23 +49,10 @@ WORKLOADS = [("write", "MB/s"), ("read", "MB/s"), ("read_direct", "MB/s"), ("unt
 
 
 def bench_bundle(binary, explicit):
-    """The 9p-capable bundle: given, or build/bench-9p/bundle, (re)built here every run so its
-    guest matches the binary's (the kernel package is cached, so a rebuild takes seconds)."""
-    if explicit:
-        return os.path.abspath(explicit)
-    build = os.path.join(bl.REPO, "build", "bench-9p")
-    bundle = os.path.join(build, "bundle")
-    guest = os.path.join(os.path.dirname(binary), "guest", "matchlock-guest")
-    if not os.path.isfile(guest):
-        bl.die(f"{guest} missing: pass --bundle or build the guest")
-    os.makedirs(build, exist_ok=True)
-    env = dict(os.environ, MATCHLOCK_KERNEL_META="linux-image-amd64",
-               MATCHLOCK_GUEST_BINARY=guest)
-    print("bench: building the 9p-capable bundle (linux-image-amd64) in", build, flush=True)
-    r = bl.run(["bash", os.path.join(bl.REPO, "scripts", "build-bundle.sh"), build], 1800,
-               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    if r.returncode != 0:
-        bl.die("build-bundle failed:\n" + r.stdout.decode(errors="replace")[-2000:])
+    """The bundle every sandbox boots (--bundle, else MATCHLOCK_BUNDLE or the binary's own)."""
+    bundle = os.path.abspath(explicit) if explicit else bl.bundle_dir(binary)
+    with open(os.path.join(bundle, "kernel-version")) as f:
+        print("bench: guest kernel", f.read().strip(), "from", bundle, flush=True)
     return bundle
 
 
@@ -157,7 +143,7 @@ def one_round(sb, base, tag, mib, files, tar, git):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bin")
-    ap.add_argument("--bundle", help="a bundle whose kernel has 9p (default build/bench-9p/bundle)")
+    ap.add_argument("--bundle", help="a bundle whose kernel has 9p (default: the binary's)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--mib", type=int, default=256)
     ap.add_argument("--tree", default="/usr/include", help="host directory the tarball is made of")

@@ -16,7 +16,7 @@ PACKAGES=(
   # guest bundle and images (QEMU itself: below)
   e2fsprogs busybox-static cpio xz-utils zstd python3
   # the guest kernel, compiled from Debian's source (images/kernel/build-kernel.sh)
-  flex bison bc libelf-dev
+  flex bison bc libelf-dev patch
   # tests
   python3-pytest python3-pytest-xdist python3-jsonschema dnsmasq-base iproute2 curl openssl
   # the SDK tests install each SDK's artifact into a fresh virtualenv / node project / Go module

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the guest kernel: Debian's cloud kernel (its source and its configuration, both from the
 # apt archive) with the drivers every sandbox needs built in (images/kernel/matchlock.config),
-# so the guest's init loads no modules. Produces:
+# so the guest's init loads no modules, and matchlock's patches (images/kernel/patches/*.patch,
+# applied in name order). Produces:
 #   OUTDIR/vmlinux         uncompressed ELF kernel (booted by QEMU through PVH)
 #   OUTDIR/modules/order   empty: nothing for init to load
 #   OUTDIR/kernel-version  the kernel release (uname -r of the guest), e.g. 6.1.192-matchlock
@@ -9,7 +10,7 @@
 # The two .debs (linux-image-*-cloud-amd64 for /boot/config-*, linux-source-X.Y of the same
 # version) are cached in OUTDIR/cache. The build takes about half an hour on two cores and a
 # couple of GB of disk, removed afterwards. Idempotent: nothing is redone while the package
-# version, matchlock.config and the compiler are unchanged.
+# version, matchlock.config, the patches, this script and the compiler are unchanged.
 #
 # usage: build-kernel.sh OUTDIR
 set -euo pipefail
@@ -25,7 +26,7 @@ PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 # shellcheck source=images/kernel/apt_packages.sh
 . "$here/apt_packages.sh"
 
-for t in apt-cache apt-get dpkg-deb make gcc flex bison bc xz objcopy; do
+for t in apt-cache apt-get dpkg-deb make gcc flex bison bc xz objcopy patch; do
   command -v "$t" >/dev/null || die "$t not found (scripts/install-deps.sh installs it)"
 done
 for h in libelf.h openssl/ssl.h; do
@@ -42,7 +43,11 @@ source_ver="$(candidate_version "$source_pkg")"
 [ "$source_ver" = "$ver" ] \
   || die "$source_pkg is at '${source_ver:-none}' but $image_pkg at $ver (run 'apt-get update')"
 
-stamp="$image_pkg=$ver $source_pkg=$ver config:$(sha256sum <"$fragment" | cut -c1-16) gcc:$(gcc -dumpfullversion)"
+patches=("$here"/patches/*.patch)
+[ -e "${patches[0]}" ] || patches=()
+# Everything that decides the kernel's bytes: a change to any of them rebuilds it.
+inputs_hash="$(cat "$fragment" "$0" ${patches[@]+"${patches[@]}"} | sha256sum | cut -c1-16)"
+stamp="$image_pkg=$ver $source_pkg=$ver inputs:$inputs_hash gcc:$(gcc -dumpfullversion)"
 if [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$stamp" ] \
    && [ -s "$out/vmlinux" ] && [ -f "$out/modules/order" ] && [ -s "$out/kernel-version" ]; then
   echo "build-kernel: Linux $ver ($(cat "$out/kernel-version")) already built in $out"
@@ -64,6 +69,11 @@ dpkg-deb --fsys-tarfile "$source_deb" \
 dpkg-deb --fsys-tarfile "$image_deb" | tar -x -O --wildcards './boot/config-*' >"$tree/.config" \
   || die "$image_deb has no boot/config-*"
 cat "$fragment" >>"$tree/.config"
+for p in ${patches[@]+"${patches[@]}"}; do
+  echo "build-kernel: applying $(basename "$p")"
+  patch -p1 --forward --batch --quiet -d "$tree" <"$p" >>"$out/build.log" 2>&1 \
+    || { tail -n 20 "$out/build.log" >&2; die "$(basename "$p") does not apply to Linux $ver"; }
+done
 make -s -C "$tree" olddefconfig >/dev/null 2>"$out/build.log" \
   || { cat "$out/build.log" >&2; die "make olddefconfig failed"; }
 # Every option of the fragment must have stuck; an option kconfig dropped (renamed, or a

@@ -295,6 +295,44 @@ def test_a_file_written_without_the_page_cache_reads_back_at_every_step(box, lab
         assert f.read() == "".join(f"line {i}\n" for i in range(1, 61))
 
 
+def test_a_large_read_that_finds_nothing_cached_bypasses_the_page_cache(box, lab):
+    # The guest kernel's patch (images/kernel/patches/0001-*): a read of at least
+    # fuse.direct_read_min_kib KiB whose range has no cached page goes to the server as it was
+    # asked, into the reader's memory; through the page cache the server only ever sees whole
+    # pages. Each read event's size is the size the server was asked for.
+    data = os.urandom(3 << 20)
+    os.makedirs(os.path.join(lab["host"], "direct"))
+    with open(os.path.join(lab["host"], "direct", "data"), "wb") as f:
+        f.write(data)
+    threshold_kib = int(ok(box, "cat /sys/module/fuse/parameters/direct_read_min_kib"))
+    assert threshold_kib in (128, 1024)  # TCG, KVM (vm/qemu_command.cpp)
+    size = threshold_kib * 1024 + 12345  # no whole number of pages
+    path = f"{WS}/host/direct/data"
+
+    def read(offset):
+        file_events(box)
+        out = ok(box, f"dd if={path} of=/tmp/part bs={size} skip={offset} count=1 "
+                      f"iflag=skip_bytes 2>/dev/null; md5sum < /tmp/part; rm /tmp/part")
+        sizes = [e["size"] for e in file_events(box) if e["op"] == "read" and e["path"] == path]
+        assert out.split()[0] == hashlib.md5(data[offset:offset + size]).hexdigest()
+        return sizes
+
+    # Nothing of the file is cached: one request of exactly the read's size.
+    assert read(4097) == [size]
+    # On one open file (each open drops the file's cached pages: close-to-open consistency), a
+    # small read goes through the page cache, which then holds its page; the large read that
+    # goes on from there finds that page cached and goes through the cache too.
+    start = 2 << 20
+    out = ok(box, f"""
+        exec 3< {path}
+        dd bs=100 count=1 skip={start} iflag=skip_bytes of=/dev/null <&3 2>/dev/null
+        dd bs={size} count=1 of=/tmp/part <&3 2>/dev/null
+        md5sum < /tmp/part; rm /tmp/part""")
+    assert out.split()[0] == hashlib.md5(data[start + 100:start + 100 + size]).hexdigest()
+    sizes = [e["size"] for e in file_events(box) if e["op"] == "read" and e["path"] == path]
+    assert sizes and all(s % 4096 == 0 for s in sizes), sizes
+
+
 def test_a_process_whose_cwd_was_removed_and_recreated(box, lab):
     out = ok(box, f"""
         mkdir -p {WS}/host/cwd; cd {WS}/host/cwd

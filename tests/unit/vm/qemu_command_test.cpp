@@ -37,6 +37,15 @@ TEST_CASE("tcg boots get tsc_early_khz, kvm boots do not", "[vm]") {
   CHECK(kernel_cmdline(s).find("tsc_early_khz") == std::string::npos);
 }
 
+TEST_CASE("large reads skip the guest's page cache from 128 KiB under tcg, 1 MiB under kvm",
+          "[vm]") {
+  auto s = sample();
+  s.accel = Accel::kTcg;
+  CHECK(kernel_cmdline(s).find(" fuse.direct_read_min_kib=128") != std::string::npos);
+  s.accel = Accel::kKvm;
+  CHECK(kernel_cmdline(s).find(" fuse.direct_read_min_kib=1024") != std::string::npos);
+}
+
 TEST_CASE("qemu argv uses microvm, serial-identified disks and the fd-passed channel", "[vm]") {
   auto argv = qemu_argv(sample());
   CHECK(has_pair(argv, "-M", "microvm,x-option-roms=off"));
