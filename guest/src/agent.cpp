@@ -61,13 +61,15 @@ void disarm(int timer_fd) {
 }  // namespace
 
 Agent::Agent(Channel channel, std::string modules_dir, SandboxDisks disks, Status root,
-             std::optional<WorkloadView> workload_view, std::vector<StepClock::Step> boot_steps)
+             std::optional<WorkloadView> workload_view, std::vector<StepClock::Step> boot_steps,
+             std::optional<VfsMount> boot_workspace)
     : channel_(std::move(channel)),
+      boot_steps_(std::move(boot_steps)),
       root_(std::move(root)),
       workload_view_(std::move(workload_view)),
       modules_dir_(std::move(modules_dir)),
       disks_(std::move(disks)),
-      boot_steps_(std::move(boot_steps)) {
+      vfs_(std::move(boot_workspace)) {
   sigset_t child_signal;
   sigemptyset(&child_signal);
   sigaddset(&child_signal, SIGCHLD);
@@ -268,10 +270,7 @@ void Agent::on_control_frame(const Frame& frame) {
       exec_env_defaults_ = std::move(applied->exec_env_defaults);
       auto mounted = mount_disks(applied->disks);
       if (mounted.ok() && !applied->disks.empty()) config_clock_.mark("mount the data disks");
-      if (mounted.ok() && !applied->workspace.empty()) {
-        mounted = mount_vfs(applied->workspace);
-        config_clock_.mark("mount the workspace");
-      }
+      if (mounted.ok()) mounted = mount_vfs(applied->workspace);
       if (!mounted.ok()) {
         log_line(mounted.error().message);
         channel_.send(FrameType::kError, guest_protocol::kControlStream,
@@ -320,13 +319,21 @@ Status Agent::prepare_sandbox(std::string_view config_payload) {
 }
 
 Status Agent::mount_vfs(const std::string& workspace) {
-  if (vfs_) {
-    if (vfs_->workspace == workspace) return {};
+  if (vfs_ && vfs_->workspace == workspace) return {};  // the boot's, or a reconnecting host's
+  if (vfs_ && !vfs_->made_by_boot) {
     return invalid_argument("config: the workspace is already mounted at " + vfs_->workspace);
   }
+  if (vfs_) {
+    // This sandbox's workspace is elsewhere (or it has none): the boot's mount goes.
+    MATCHLOCK_TRY(unmount_boot_workspace(*vfs_));
+    vfs_.reset();
+    config_clock_.mark("unmount the boot's workspace");
+  }
+  if (workspace.empty()) return {};
   auto mounted = mount_workspace(workspace, modules_dir_);
   if (!mounted.ok()) return mounted.error();
   vfs_ = std::move(*mounted);
+  config_clock_.mark("mount the workspace");
   return {};
 }
 

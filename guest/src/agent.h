@@ -29,8 +29,10 @@ class Agent {
   // `root`: how entering the sandbox's root went at boot (an error fails every CONFIG).
   // `workload_view`: the shared view of unprivileged execs (nullopt: each exec makes its own).
   // `boot_steps`: how long /init's steps took, sent with every HELLO.
+  // `boot_workspace`: the workspace the boot mounted at its default path, if it did.
   Agent(Channel channel, std::string modules_dir, SandboxDisks disks, Status root,
-        std::optional<WorkloadView> workload_view, std::vector<StepClock::Step> boot_steps);
+        std::optional<WorkloadView> workload_view, std::vector<StepClock::Step> boot_steps,
+        std::optional<VfsMount> boot_workspace);
   [[noreturn]] void run();
 
  private:
@@ -49,7 +51,8 @@ class Agent {
   // only, re-probe the data disks of a restored guest.
   // Also takes CONFIG's channel token, which READY echoes.
   Status prepare_sandbox(std::string_view config_payload);
-  // CONFIG "workspace": mounts it once (a host that reconnects finds it mounted).
+  // CONFIG "workspace" (empty: none): keeps the boot's mount if it is there, else mounts it
+  // once (a host that reconnects finds it mounted).
   Status mount_vfs(const std::string& workspace);
   // CONFIG "disks": each mounted once, before the workspace (which may not be beneath them).
   Status mount_disks(const std::vector<DataDisk>& disks);

@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <string>
 
 #include "agent.h"
 #include "boot_probe.h"
@@ -24,6 +26,7 @@
 #include "sandbox_root.h"
 #include "shutdown.h"
 #include "step_clock.h"
+#include "vfs_mount.h"
 #include "workload_view.h"
 
 namespace {
@@ -109,12 +112,19 @@ int main(int argc, char** argv) {
     prepare_etc_for_config();
     boot_clock.mark("/etc copied up");
   }
+  // Most sandboxes keep the default workspace: mounted now, a saved boot has it mounted.
+  const std::string modules_dir =
+      modules ? "/proc/self/fd/" + std::to_string(modules.get()) : "/modules";
+  std::optional<VfsMount> workspace;
+  if (root.ok()) {
+    workspace = mount_workspace_at_boot(modules_dir);
+    boot_clock.mark(workspace ? "mount the workspace" : "no workspace device");
+  }
   if (boot_settle_requested()) {
     settle_deferred_boot_work();
     boot_clock.mark("kernel's deferred boot work, before the save");
   }
-  Agent agent(
-      std::move(*channel), modules ? "/proc/self/fd/" + std::to_string(modules.get()) : "/modules",
-      std::move(booted.disks), std::move(root), std::move(workload_view), boot_clock.steps());
+  Agent agent(std::move(*channel), modules_dir, std::move(booted.disks), std::move(root),
+              std::move(workload_view), boot_clock.steps(), std::move(workspace));
   agent.run();
 }

@@ -88,7 +88,8 @@ def test_second_boot_restores_the_saved_guest(home):
     steps = next(l for l in err.splitlines() if "guest configuration:" in l)
     assert "entropy and clock" in steps and "hostname" in steps, steps
     for done_before_the_save in ("mount the image's disk", "mount the writable disk",
-                                 "mount the overlay", "switch root", "re-probe"):
+                                 "mount the overlay", "switch root", "re-probe",
+                                 "mount the workspace"):
         assert done_before_the_save not in steps, steps
     # Nor is the boot: the restored guest's HELLO was the saving boot's.
     assert "guest boot" not in err, err
@@ -101,7 +102,8 @@ def test_the_saving_boot_reports_init_steps_until_hello(home):
                  if "guest boot, /init to HELLO:" in l), None)
     assert line, home.saving_boot_stderr
     for step in ("kernel modules", "find the disks", "mount the image's disk",
-                 "mount the writable disk", "mount the overlay", "switch root", "workload view"):
+                 "mount the writable disk", "mount the overlay", "switch root", "workload view",
+                 "mount the workspace"):
         assert f"{step} " in line, line
     # A boot that is saved lets the kernel finish its timed boot work (the TSC's switch) first,
     # so that no restored guest does it (boot_settle.h).
@@ -153,6 +155,34 @@ def test_each_restored_sandbox_gets_its_own_configuration(home, tmp_path):
                          "gateway-ok"], out
     import datetime
     assert int(lines[5]) == datetime.datetime.now(datetime.timezone.utc).year
+
+
+def test_the_workspace_mounted_before_the_save_serves_each_restored_sandbox(home, tmp_path):
+    """The boot mounts the default workspace before the save; the file server's device state
+    carries the FUSE session, so a restored guest uses it with this sandbox's own mounts."""
+    for n in (1, 2):
+        d = tmp_path / f"w{n}"
+        d.mkdir()
+        (d / "in.txt").write_text(f"host {n}\n")
+        rc, out, err = run(home, "-v", f"{d}:/workspace/w:host_fs", "sh", "-c",
+                           "cat /workspace/w/in.txt; ls /workspace; echo guest > /workspace/w/out")
+        assert rc == 0 and restored(err), err
+        assert out == f"host {n}\nw\n", out
+        assert (d / "out").read_text() == "guest\n"
+        steps = next(l for l in err.splitlines() if "guest configuration:" in l)
+        assert "mount the workspace" not in steps, steps
+
+
+def test_a_restored_sandbox_with_another_workspace_remounts_it(home, tmp_path):
+    (tmp_path / "in.txt").write_text("elsewhere\n")
+    rc, out, err = run(home, "--workspace", "/src", "-v", f"{tmp_path}:/src/w:host_fs", "sh", "-c",
+                       "cat /src/w/in.txt; grep -c ' /workspace ' /proc/mounts; "
+                       "ls -d /workspace 2>&1 | grep -c 'No such file'")
+    assert rc == 0 and restored(err), err
+    # The boot's mount went, with the directory it had made (the image has no /workspace).
+    assert out == "elsewhere\n0\n1\n", out
+    steps = next(l for l in err.splitlines() if "guest configuration:" in l)
+    assert "unmount the boot's workspace" in steps and "mount the workspace" in steps, steps
 
 
 def test_a_disk_size_is_a_machine_of_its_own(home):

@@ -63,6 +63,9 @@ class FuseServer {
   size_t nodes() const { return nodes_.size(); }
   size_t waiting_on_hooks() const { return waiting_; }
   bool initialized() const { return initialized_; }
+  // A restored guest's kernel holds a session another server answered FUSE_INIT for, with
+  // nothing in it but the root (vfs_service.cpp, the device state): go on from there.
+  void resume_empty_session() { initialized_ = true; }
 
  private:
   // What every request carries, plus the message its views point into.

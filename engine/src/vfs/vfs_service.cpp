@@ -28,17 +28,22 @@ using virtio::Virtqueue;
 
 constexpr uint32_t kHiprioQueue = 0;
 
-// What a migration carries of the file server: guests are saved before they mount virtio-fs,
-// so the only state that can be saved is "no FUSE session". A versioned record, so a later
-// engine that saves more can tell an old save from a new one.
+// What a migration carries of the file server. Guests are saved at their HELLO, before any
+// program has used the workspace: either nothing is mounted ("no FUSE session"), or the boot has
+// mounted the workspace and the session holds nothing but its root ("empty session": no node
+// looked up, no file open, no request in flight). Either is all a restored guest's kernel can
+// hold of it, so the new server starts in the same state. Anything more cannot be carried, and
+// the save fails. A versioned record, so a later engine that saves more can tell an old save
+// from a new one.
 constexpr std::string_view kStateMagic = "MLVFS";
 constexpr char kStateVersion = 1;
 constexpr char kStateNoSession = 0;
+constexpr char kStateEmptySession = 1;
 
-std::string no_session_record() {
+std::string state_record(char session) {
   std::string r(kStateMagic);
   r += kStateVersion;
-  r += kStateNoSession;
+  r += session;
   return r;
 }
 
@@ -160,18 +165,25 @@ class VirtioFsService : public VfsService {
   bool has_session() const { return server_->initialized() || !waiting_.empty(); }
 
   Result<std::string> save_state() const {
-    if (has_session()) {
-      return Error(ErrorCode::kVm,
-                   "the guest has mounted the shared files; a mounted virtio-fs cannot be saved");
+    if (!waiting_.empty()) {
+      return Error(ErrorCode::kVm, "the guest has file requests in flight; they cannot be saved");
     }
-    return no_session_record();
+    if (!server_->initialized()) return state_record(kStateNoSession);
+    if (server_->nodes() == 1 && server_->open_handles() == 0) {
+      return state_record(kStateEmptySession);
+    }
+    return Error(
+        ErrorCode::kVm,
+        "the guest has used its workspace (files looked up or open); that cannot be saved");
   }
 
-  matchlock::Status load_state(std::string_view bytes) const {
-    if (bytes != no_session_record()) {
+  matchlock::Status load_state(std::string_view bytes) {
+    const bool empty_session = bytes == state_record(kStateEmptySession);
+    if (bytes != state_record(kStateNoSession) && !empty_session) {
       return Error(ErrorCode::kProtocol, "not a virtio-fs state this engine writes");
     }
     if (has_session()) return Error(ErrorCode::kVm, "a FUSE session is already open");
+    if (empty_session) server_->resume_empty_session();
     return matchlock::Status();
   }
 

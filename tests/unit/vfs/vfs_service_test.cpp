@@ -274,6 +274,7 @@ constexpr uint64_t kLogShmfd = uint64_t{1} << 1, kDeviceState = uint64_t{1} << 1
 constexpr uint32_t kSave = 0, kLoad = 1, kStopped = 0;
 constexpr uint64_t kNoFdBack = uint64_t{1} << 8;
 const std::string kNoSessionRecord("MLVFS\x01\x00", 7);
+const std::string kEmptySessionRecord("MLVFS\x01\x01", 7);
 
 struct Pipe {
   UniqueFd read, write;
@@ -357,10 +358,28 @@ TEST_CASE("vfs_service_saves_a_device_without_a_fuse_session", "[vfs][virtio][mi
   CHECK_FALSE(qemu.lost);
 }
 
-TEST_CASE("vfs_service_refuses_to_save_a_mounted_file_system", "[vfs][virtio][migration]") {
-  FakeQemu qemu;
+TEST_CASE("vfs_service_saves_a_mounted_file_system_nobody_used_yet", "[vfs][virtio][migration]") {
+  FakeQemu qemu(table_with_hello());
   bring_up_migratable(qemu);
-  REQUIRE(qemu.call(1, init_request(1)));  // the guest mounted: a FUSE session exists
+  // The guest's boot mounted the workspace: INIT, then the statfs it waits with.
+  REQUIRE(parse_reply(*qemu.call(1, init_request(1))).error == 0);
+  REQUIRE(parse_reply(*qemu.call(1, fuse_request(FUSE_STATFS, FUSE_ROOT_ID, "", 2))).error == 0);
+  Pipe p;
+  CHECK(set_device_state_fd(qemu, kSave, kStopped, p.write.get()) == kNoFdBack);
+  p.write.reset();
+  CHECK(read_all(p.read.get()) == kEmptySessionRecord);
+  CHECK(qemu.get_u64(kCheckDeviceState) == 0);
+  CHECK_FALSE(qemu.lost);
+}
+
+TEST_CASE("vfs_service_refuses_to_save_a_file_system_in_use", "[vfs][virtio][migration]") {
+  FakeQemu qemu(table_with_hello());
+  bring_up_migratable(qemu);
+  REQUIRE(parse_reply(*qemu.call(1, init_request(1))).error == 0);
+  // A node id the guest's kernel holds: a restored guest would name it to a server without it.
+  REQUIRE(
+      parse_reply(*qemu.call(1, fuse_request(FUSE_LOOKUP, FUSE_ROOT_ID, cstr("hello"), 2))).error ==
+      0);
   Pipe p;
   const uint64_t r = set_device_state_fd(qemu, kSave, kStopped, p.write.get());
   CHECK((r & 0xff) != 0);
@@ -369,6 +388,43 @@ TEST_CASE("vfs_service_refuses_to_save_a_mounted_file_system", "[vfs][virtio][mi
   CHECK(read_all(p.read.get()).empty());
   CHECK(qemu.get_u64(kCheckDeviceState) != 0);
   CHECK_FALSE(qemu.lost);
+}
+
+TEST_CASE("vfs_service_goes_on_with_the_saved_empty_session", "[vfs][virtio][migration]") {
+  auto load = [](FakeQemu& qemu, const std::string& record) {
+    Pipe p;
+    REQUIRE(set_device_state_fd(qemu, kLoad, kStopped, p.read.get()) == kNoFdBack);
+    p.read.reset();
+    REQUIRE(::write(p.write.get(), record.data(), record.size()) ==
+            static_cast<ssize_t>(record.size()));
+    uv_run(&qemu.loop, UV_RUN_NOWAIT);
+    p.write.reset();
+    return qemu.get_u64(kCheckDeviceState);
+  };
+  SECTION("requests are served without a new INIT") {
+    FakeQemu qemu(table_with_hello());
+    bring_up_migratable(qemu);
+    REQUIRE(load(qemu, kEmptySessionRecord) == 0);
+    auto found = qemu.call(1, fuse_request(FUSE_LOOKUP, FUSE_ROOT_ID, cstr("hello"), 7));
+    REQUIRE(found);
+    CHECK(parse_reply(*found).error == 0);
+    // The guest may still remount: a new INIT starts a new session.
+    CHECK(parse_reply(*qemu.call(1, init_request(8))).error == 0);
+  }
+  SECTION("a device without a saved session wants INIT first") {
+    FakeQemu qemu(table_with_hello());
+    bring_up_migratable(qemu);
+    REQUIRE(load(qemu, kNoSessionRecord) == 0);
+    auto found = qemu.call(1, fuse_request(FUSE_LOOKUP, FUSE_ROOT_ID, cstr("hello"), 7));
+    REQUIRE(found);
+    CHECK(parse_reply(*found).error == EIO);
+  }
+  SECTION("a session is never loaded over a live one") {
+    FakeQemu qemu(table_with_hello());
+    bring_up_migratable(qemu);
+    REQUIRE(parse_reply(*qemu.call(1, init_request(1))).error == 0);
+    CHECK(load(qemu, kEmptySessionRecord) != 0);
+  }
 }
 
 TEST_CASE("vfs_service_loads_only_its_own_bounded_record", "[vfs][virtio][migration]") {
@@ -396,6 +452,7 @@ TEST_CASE("vfs_service_loads_only_its_own_bounded_record", "[vfs][virtio][migrat
   CHECK(load(kNoSessionRecord.substr(0, 6)) != 0);
   CHECK(load(kNoSessionRecord + "x") != 0);
   CHECK(load(std::string("MLVFS\x02\x00", 7)) != 0);
+  CHECK(load(std::string("MLVFS\x01\x02", 7)) != 0);
   CHECK(load(std::string(64 * 1024, 'x')) != 0);  // beyond the cap: refused, not buffered
   CHECK(load(kNoSessionRecord, false) != 0);      // QEMU checked before it finished
   ::signal(SIGPIPE, old);
