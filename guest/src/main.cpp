@@ -19,6 +19,7 @@
 #include "config_apply.h"
 #include "core/unique_fd.h"
 #include "disks.h"
+#include "image_prefetch.h"
 #include "init_mounts.h"
 #include "log.h"
 #include "modules.h"
@@ -123,6 +124,10 @@ int main(int argc, char** argv) {
   if (boot_settle_requested()) {
     settle_deferred_boot_work();
     boot_clock.mark("kernel's deferred boot work, before the save");
+    if (root.ok()) {
+      prefetch_first_exec_files();
+      boot_clock.mark("the image's shell and libc read");
+    }
   }
   Agent agent(std::move(*channel), modules_dir, std::move(booted.disks), std::move(root),
               std::move(workload_view), boot_clock.steps(), std::move(workspace));

@@ -108,6 +108,8 @@ def test_the_saving_boot_reports_init_steps_until_hello(home):
     # A boot that is saved lets the kernel finish its timed boot work (the TSC's switch) first,
     # so that no restored guest does it (boot_settle.h).
     assert "kernel's deferred boot work, before the save " in line, line
+    # And reads the image's shell into the page cache, so the save carries it.
+    assert "the image's shell and libc read " in line, line
 
 
 def test_each_restored_sandbox_starts_from_the_saved_writable_disk(home):
@@ -236,9 +238,9 @@ def test_cold_flag_boots_the_kernel_and_saves_nothing(home):
     assert rc == 0, err
     assert not restored(err) and "cold boot requested" in err, err
     assert saves(home) == before
-    # Nothing is saved, so nothing waits for the kernel before HELLO.
+    # Nothing is saved, so nothing waits for the kernel or reads ahead before HELLO.
     hello = next(l for l in err.splitlines() if "guest boot, /init to HELLO:" in l)
-    assert "before the save" not in hello, hello
+    assert "before the save" not in hello and "shell and libc" not in hello, hello
 
 
 def test_a_corrupt_save_falls_back_to_a_cold_boot_and_is_rebuilt(home):
