@@ -319,7 +319,10 @@ Status Agent::prepare_sandbox(std::string_view config_payload) {
 }
 
 Status Agent::mount_vfs(const std::string& workspace) {
-  if (vfs_ && vfs_->workspace == workspace) return {};  // the boot's, or a reconnecting host's
+  if (vfs_ && vfs_->workspace == workspace) {
+    vfs_->made_by_boot = false;  // this sandbox's now: a later CONFIG may not move it
+    return {};
+  }
   if (vfs_ && !vfs_->made_by_boot) {
     return invalid_argument("config: the workspace is already mounted at " + vfs_->workspace);
   }

@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
   std::optional<VfsMount> workspace;
   if (root.ok()) {
     workspace = mount_workspace_at_boot(modules_dir);
-    boot_clock.mark(workspace ? "mount the workspace" : "no workspace device");
+    boot_clock.mark(workspace ? "mount the workspace" : "workspace left to CONFIG");
   }
   if (boot_settle_requested()) {
     settle_deferred_boot_work();
