@@ -19,12 +19,12 @@
 namespace matchlock::guest_agent {
 namespace {
 
-// Virtio device ids (virtio spec §5) of the devices the engine may attach.
+// Virtio device ids (virtio spec §5) whose drivers a modular kernel bundle may carry.
 constexpr int kVirtioNet = 1;
 constexpr int kVirtioBlock = 2;
 constexpr int kVirtioConsole = 3;
-constexpr int kVirtioRng = 4;
-constexpr int kVirtio9p = 9;  // only bench/vfs.py's baseline attaches one
+constexpr int kVirtioRng = 4;  // the engine attaches none now; a bundle may still ship the module
+constexpr int kVirtio9p = 9;   // only bench/vfs.py's baseline attaches one
 constexpr int kVirtioFs = 26;
 
 enum class When { kBus, kAlways, kDevice, kOnDemand };

@@ -69,6 +69,13 @@ TEST_CASE("qemu argv uses microvm, serial-identified disks and the fd-passed cha
   CHECK(readonly_base);
 }
 
+TEST_CASE("the guest gets no virtio-rng device: RDRAND and CONFIG seed its RNG", "[vm]") {
+  auto s = sample();
+  s.network = true;
+  s.vfs = true;
+  for (const auto& a : qemu_argv(s)) CHECK(a.find("rng") == std::string::npos);
+}
+
 TEST_CASE("no network means no NIC in the argv", "[vm]") {
   auto s = sample();
   auto argv = qemu_argv(s);
