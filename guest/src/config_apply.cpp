@@ -21,7 +21,6 @@ namespace {
 constexpr const char* kHostnameFile = "/etc/hostname";
 constexpr const char* kHostsFile = "/etc/hosts";
 constexpr const char* kResolvConfFile = "/etc/resolv.conf";
-constexpr const char* kConfigEtcFiles[] = {kHostnameFile, kHostsFile, kResolvConfFile};
 
 Status write_etc_text(const char* path, const std::string& text) {
   if (!write_file(path, text)) {
@@ -102,17 +101,6 @@ Status set_clock(int64_t unix_ms) {
   return {};
 }
 
-void prepare_etc_for_config() {
-  make_dirs("/etc");
-  for (const char* path : kConfigEtcFiles) {
-    struct stat st {};
-    if (::lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    // Opening for writing copies the file up, unchanged: content, mode, owner and times.
-    int fd = ::open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (fd >= 0) ::close(fd);
-  }
-}
-
 Result<AppliedConfig> apply_config(std::string_view payload, StepClock& clock) {
   rapidjson::Document config;
   config.Parse(payload.data(), payload.size());
@@ -128,8 +116,9 @@ Result<AppliedConfig> apply_config(std::string_view payload, StepClock& clock) {
     MATCHLOCK_TRY(write_etc(kHostsFile, it->value));
   }
   if (auto it = config.FindMember("resolv_conf"); it != config.MemberEnd() && !it->value.IsNull()) {
-    // Images often ship resolv.conf as a symlink into /run; replace the link, not its target.
-    ::unlink(kResolvConfFile);
+    // Images often ship resolv.conf as a symlink into /run: write_file replaces the link, not
+    // its target. A regular file is rewritten in place (an unlink first would leave a whiteout
+    // on the overlay and make the new file over it, the slowest path overlayfs has).
     MATCHLOCK_TRY(write_etc(kResolvConfFile, it->value));
   }
   clock.mark("hostname, /etc");

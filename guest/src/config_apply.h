@@ -27,12 +27,6 @@ struct AppliedConfig {
 // Sets the wall clock (CONFIG "time_unix_ms").
 Status set_clock(int64_t unix_ms);
 
-// Before HELLO, in the workload's root: copies up the image's /etc files CONFIG will rewrite
-// (unchanged) and makes /etc if the image has none, so a guest restored from a save writes over
-// files already in its writable disk instead of copying them up first (fewer first-time kernel
-// paths after a restore, where each costs TCG a translation).
-void prepare_etc_for_config();
-
 // `payload` is the CONFIG JSON; any malformed field is an error, reported back as ERROR. Each
 // part's time is marked on `clock` (READY carries them to the host's debug log).
 Result<AppliedConfig> apply_config(std::string_view payload, StepClock& clock);

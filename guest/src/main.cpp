@@ -19,6 +19,7 @@
 #include "config_apply.h"
 #include "core/unique_fd.h"
 #include "disks.h"
+#include "etc_binds.h"
 #include "image_prefetch.h"
 #include "init_mounts.h"
 #include "log.h"
@@ -99,6 +100,12 @@ int main(int argc, char** argv) {
   // failure is reported to the host's CONFIG (the mounts may be half done: not retried).
   Status root = enter_sandbox_root(booted.disks, boot_clock);
   if (!root.ok()) log_line("entering the sandbox root: " + root.error().message);
+  if (root.ok()) {
+    // Before the workload's view, which copies the mount table with the binds in it.
+    Status bound = bind_config_etc_files();
+    if (!bound.ok()) log_line("binding /etc's configuration files: " + bound.error().message);
+    boot_clock.mark("/etc files bound");
+  }
   std::optional<WorkloadView> workload_view;
   if (root.ok()) {
     auto view = WorkloadView::create();
@@ -109,10 +116,6 @@ int main(int argc, char** argv) {
       log_line(view.error().message);
   }
   boot_clock.mark("workload view");
-  if (root.ok()) {
-    prepare_etc_for_config();
-    boot_clock.mark("/etc copied up");
-  }
   // Most sandboxes keep the default workspace: mounted now, a saved boot has it mounted.
   const std::string modules_dir =
       modules ? "/proc/self/fd/" + std::to_string(modules.get()) : "/modules";

@@ -210,6 +210,30 @@ def test_dockerignore_and_copy_rules(home):
     assert lines[1:] == ["a.txt", "inside", "700", "ran"]
 
 
+def test_the_sandboxs_dns_replaces_an_images_resolv_conf_link(home):
+    """Images made for systemd-resolved ship /etc/resolv.conf as a link into /run (dangling in
+    a sandbox): the sandbox's DNS settings replace the link, and nothing is made at its target
+    (following the link would fail the sandbox's configuration: /run/resolve does not exist)."""
+    ctx = context(home, "resolv-link", {"Dockerfile": "FROM matchlock/busybox:latest\n"
+                                                      "ADD link.tar /\n"})
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        info = tarfile.TarInfo("etc/resolv.conf")
+        info.type, info.linkname = tarfile.SYMTYPE, "../run/resolve/stub-resolv.conf"
+        t.addfile(info)
+    with open(os.path.join(ctx, "link.tar"), "wb") as f:
+        f.write(buf.getvalue())
+    rc, out, err = build(home, ctx, "-t", "built/resolv-link:1")
+    assert rc == 0, err
+    probe = ("if [ -L /etc/resolv.conf ]; then echo link; else echo file; fi; "
+             "ls /run/resolve 2>/dev/null | wc -l; grep -c ^nameserver /etc/resolv.conf || true")
+    rc, out, err = run_image(home, "built/resolv-link:1", "sh", "-c", probe)
+    assert rc == 0, err
+    kind, at_target, nameservers = out.split()
+    assert (kind, at_target) == ("file", "0")
+    assert int(nameservers) >= 1
+
+
 def test_failing_run_stops_the_build_with_its_code(home):
     ctx = context(home, "failing", {
         "Dockerfile": "FROM matchlock/busybox:latest\nRUN echo before\nRUN echo oops >&2; exit 3\n"
