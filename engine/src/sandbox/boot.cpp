@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/paths.h"
 #include "core/remove_tree.h"
+#include "sandbox/empty_upper_disk.h"
 #include "sandbox/file_tail.h"
 #include "sandbox/network_policy.h"
 #include "sandbox/options_record.h"
@@ -243,9 +244,9 @@ void Boot::register_sandbox(StepDone done) {
   done(Status());
 }
 
-// A cold boot gets a new, empty filesystem; a restored guest a copy of the writable disk the
-// saved guest had mounted, checked against the save's checksum. A copy that fails (corrupt save,
-// full disk) turns the boot cold, here, before QEMU starts.
+// A cold boot gets a new, empty filesystem (a copy of the cached one); a restored guest a copy of
+// the writable disk the saved guest had mounted, checked against the save's checksum. A copy
+// that fails (corrupt save, full disk) turns the boot cold, here, before QEMU starts.
 void Boot::create_upper_disk(StepDone done) {
   struct Outcome {
     Status copied;
@@ -258,7 +259,7 @@ void Boot::create_upper_disk(StepDone done) {
   if (guest_start_.mode == GuestStart::kRestore) saved = guest_start_.saved;
   uv::queue_work(
       sandbox_->loop_,
-      [outcome, path, size, saved] {
+      [outcome, path, size, saved, cache = matchlock_home() / "cache" / "upper"] {
         std::error_code ec;
         std::filesystem::remove(path, ec);  // a cold boot after a failed restore starts afresh
         if (saved) {
@@ -266,7 +267,7 @@ void Boot::create_upper_disk(StepDone done) {
           if (outcome->copied.ok()) return;
           std::filesystem::remove(path, ec);
         }
-        outcome->created = vm::create_upper_disk(path, size);
+        outcome->created = create_empty_upper_disk(cache, path, size);
       },
       [self = shared_from_this(), outcome, restoring = saved.has_value(), done = std::move(done)] {
         if (self->finished()) return;

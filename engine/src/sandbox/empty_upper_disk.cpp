@@ -1,0 +1,123 @@
+#include "sandbox/empty_upper_disk.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <string>
+#include <system_error>
+
+#include "sandbox/sparse_file.h"
+#include "vm/bundle.h"
+
+namespace matchlock::sandbox {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Part of the names: a change to how vm::create_upper_disk formats the disk renames them, so an
+// older cached filesystem is never copied.
+constexpr char kFormat[] = "ext4-v1";
+
+struct CachedDisk {
+  fs::path disk;    // the empty filesystem
+  fs::path digest;  // sparse_file.h's digest of it, one line
+};
+
+CachedDisk cached_disk(const fs::path& dir, uint64_t size_mib) {
+  const std::string stem = std::string("upper-") + kFormat + "-" + std::to_string(size_mib) + "MiB";
+  return {dir / (stem + ".img"), dir / (stem + ".sha256")};
+}
+
+// Unique among the processes and the threads of this one that may make a disk at once.
+fs::path temporary_name(const fs::path& dir, const std::string& what) {
+  static std::atomic<uint64_t> counter{0};
+  return dir / ("." + what + "." + std::to_string(::getpid()) + "." +
+                std::to_string(counter.fetch_add(1)) + ".tmp");
+}
+
+std::string read_digest(const fs::path& file) {
+  std::ifstream in(file);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+void drop(const CachedDisk& cached) {
+  std::error_code ec;
+  fs::remove(cached.disk, ec);
+  fs::remove(cached.digest, ec);
+}
+
+// Makes the cached filesystem and its digest, each renamed into place whole. Two makers at once
+// may leave one's disk beside the other's digest: the next copy's check drops both.
+Status make_cached_disk(const CachedDisk& cached, uint64_t size_mib) {
+  std::error_code ec;
+  fs::create_directories(cached.disk.parent_path(), ec);
+  if (ec) return io_error("create " + cached.disk.parent_path().string() + ": " + ec.message());
+  const fs::path disk_tmp = temporary_name(cached.disk.parent_path(), "upper");
+  const fs::path digest_tmp = temporary_name(cached.disk.parent_path(), "digest");
+  auto cleanup = [&] {
+    fs::remove(disk_tmp, ec);
+    fs::remove(digest_tmp, ec);
+  };
+  Status made = vm::create_upper_disk(disk_tmp, size_mib);
+  if (!made.ok()) {
+    cleanup();
+    return made;
+  }
+  uint64_t bytes = 0;
+  auto digest = sha256_of_file(disk_tmp, &bytes);
+  if (!digest.ok()) {
+    cleanup();
+    return digest.error();
+  }
+  {
+    std::ofstream out(digest_tmp, std::ios::trunc);
+    out << *digest << "\n";
+    if (!out.flush()) {
+      cleanup();
+      return io_error("write " + digest_tmp.string());
+    }
+  }
+  fs::rename(digest_tmp, cached.digest, ec);
+  if (!ec) fs::rename(disk_tmp, cached.disk, ec);
+  if (ec) {
+    cleanup();
+    return io_error("store " + cached.disk.string() + ": " + ec.message());
+  }
+  return Status();
+}
+
+// Copies the cached filesystem to `to`; false (and `to` removed) when it is missing or fails its
+// digest.
+bool copy_cached_disk(const CachedDisk& cached, const fs::path& to, uint64_t size_mib) {
+  std::error_code ec;
+  if (!fs::exists(cached.disk, ec)) return false;
+  const std::string want = read_digest(cached.digest);
+  auto got = copy_sparse_file(cached.disk, to);
+  if (got.ok() && !want.empty() && *got == want && fs::file_size(to, ec) == size_mib << 20 && !ec) {
+    return true;
+  }
+  fs::remove(to, ec);
+  drop(cached);
+  return false;
+}
+
+}  // namespace
+
+Status create_empty_upper_disk(const fs::path& cache_dir, const fs::path& to, uint64_t size_mib) {
+  // Checked first: a failed copy removes its target, which must then be one it made.
+  std::error_code ec;
+  if (fs::symlink_status(to, ec).type() != fs::file_type::not_found) {
+    return io_error("create " + to.string() + ": it already exists");
+  }
+  const CachedDisk cached = cached_disk(cache_dir, size_mib);
+  if (copy_cached_disk(cached, to, size_mib)) return Status();
+  if (make_cached_disk(cached, size_mib).ok() && copy_cached_disk(cached, to, size_mib)) {
+    return Status();
+  }
+  return vm::create_upper_disk(to, size_mib);
+}
+
+}  // namespace matchlock::sandbox

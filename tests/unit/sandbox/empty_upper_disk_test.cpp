@@ -1,0 +1,108 @@
+#include "sandbox/empty_upper_disk.h"
+
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "temp_dir.h"
+
+using matchlock::testing::TempDir;
+using namespace matchlock::sandbox;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr uint64_t kSizeMib = 64;
+
+// True when `disk` holds an ext4 superblock (magic 0xEF53 at byte 1080) and is `size_mib` long.
+bool is_ext4_of_size(const fs::path& disk, uint64_t size_mib) {
+  std::ifstream in(disk, std::ios::binary);
+  in.seekg(1080);
+  unsigned char magic[2] = {};
+  in.read(reinterpret_cast<char*>(magic), 2);
+  return in && magic[0] == 0x53 && magic[1] == 0xEF && fs::file_size(disk) == size_mib << 20;
+}
+
+fs::path only_file_with_extension(const fs::path& dir, const std::string& extension) {
+  fs::path found;
+  int count = 0;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().extension() == extension) {
+      found = e.path();
+      ++count;
+    }
+  }
+  REQUIRE(count == 1);
+  return found;
+}
+
+ino_t inode_of(const fs::path& p) {
+  struct stat st {};
+  REQUIRE(::stat(p.c_str(), &st) == 0);
+  return st.st_ino;
+}
+
+}  // namespace
+
+TEST_CASE("a cold boot's writable disk is copied from one cached empty filesystem", "[sandbox]") {
+  TempDir tmp;
+  const fs::path cache = tmp.path / "cache";
+  REQUIRE(create_empty_upper_disk(cache, tmp.path / "a.ext4", kSizeMib).ok());
+  CHECK(is_ext4_of_size(tmp.path / "a.ext4", kSizeMib));
+  const fs::path cached = only_file_with_extension(cache, ".img");
+  only_file_with_extension(cache, ".sha256");
+  const ino_t made = inode_of(cached);
+
+  REQUIRE(create_empty_upper_disk(cache, tmp.path / "b.ext4", kSizeMib).ok());
+  CHECK(is_ext4_of_size(tmp.path / "b.ext4", kSizeMib));
+  CHECK(inode_of(cached) == made);  // copied, not made again
+  // No temporary file is left behind.
+  for (const auto& e : fs::directory_iterator(cache)) CHECK(e.path().extension() != ".tmp");
+
+  SECTION("another size gets its own cached filesystem") {
+    REQUIRE(create_empty_upper_disk(cache, tmp.path / "c.ext4", 2 * kSizeMib).ok());
+    CHECK(is_ext4_of_size(tmp.path / "c.ext4", 2 * kSizeMib));
+    int images = 0;
+    for (const auto& e : fs::directory_iterator(cache)) images += e.path().extension() == ".img";
+    CHECK(images == 2);
+  }
+  SECTION("a changed cached filesystem is dropped and made again, never copied") {
+    {
+      std::fstream f(cached, std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(1080);
+      f.write("\0\0", 2);  // no longer ext4
+    }
+    REQUIRE(create_empty_upper_disk(cache, tmp.path / "d.ext4", kSizeMib).ok());
+    CHECK(is_ext4_of_size(tmp.path / "d.ext4", kSizeMib));
+    CHECK(is_ext4_of_size(only_file_with_extension(cache, ".img"), kSizeMib));
+  }
+  SECTION("a missing digest drops the cached filesystem") {
+    fs::remove(only_file_with_extension(cache, ".sha256"));
+    REQUIRE(create_empty_upper_disk(cache, tmp.path / "e.ext4", kSizeMib).ok());
+    CHECK(is_ext4_of_size(tmp.path / "e.ext4", kSizeMib));
+    only_file_with_extension(cache, ".sha256");
+  }
+}
+
+TEST_CASE("an unusable cache directory still gives a cold boot its disk", "[sandbox]") {
+  TempDir tmp;
+  const fs::path cache = tmp.path / "cache";
+  std::ofstream(cache) << "a file where the cache directory should be";
+  REQUIRE(create_empty_upper_disk(cache, tmp.path / "a.ext4", kSizeMib).ok());
+  CHECK(is_ext4_of_size(tmp.path / "a.ext4", kSizeMib));
+  CHECK(fs::is_regular_file(cache));
+}
+
+TEST_CASE("an existing target is never overwritten", "[sandbox]") {
+  TempDir tmp;
+  std::ofstream(tmp.path / "taken") << "keep";
+  CHECK_FALSE(create_empty_upper_disk(tmp.path / "cache", tmp.path / "taken", kSizeMib).ok());
+  std::ifstream in(tmp.path / "taken");
+  std::string text;
+  in >> text;
+  CHECK(text == "keep");
+}
