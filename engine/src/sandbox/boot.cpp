@@ -1,10 +1,12 @@
 #include "sandbox/boot.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <iterator>
 #include <random>
@@ -244,35 +246,36 @@ void Boot::register_sandbox(StepDone done) {
   done(Status());
 }
 
-// A cold boot gets a new, empty filesystem (a copy of the cached one); a restored guest a copy of
-// the writable disk the saved guest had mounted, checked against the save's checksum. A copy
-// that fails (corrupt save, full disk) turns the boot cold, here, before QEMU starts.
+// A cold boot gets a new, empty filesystem (a copy of the cached one), before QEMU starts. A
+// restored guest gets a copy of the writable disk the saved guest had mounted, checked against
+// the save's checksum; that copy runs while QEMU starts and loads the saved guest, which runs
+// only once it is done (restore_guest). A copy that fails (corrupt save, full disk) turns the
+// boot cold (fall_back_to_cold_boot).
 void Boot::create_upper_disk(StepDone done) {
-  struct Outcome {
-    Status copied;
-    Status created;
-  };
-  auto outcome = std::make_shared<Outcome>();
   auto path = res().upper_disk();
   uint64_t size = sandbox_->options_.disk_size_mib;
-  std::optional<SavedGuest> saved;
-  if (guest_start_.mode == GuestStart::kRestore) saved = guest_start_.saved;
+  std::error_code ec;
+  std::filesystem::remove(path, ec);  // a cold boot after a failed restore starts afresh
+  if (guest_start_.mode == GuestStart::kRestore) {
+    // Made here, so QEMU opens the very file the copy fills (through its own descriptor).
+    UniqueFd out(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!out) return done(io_error("create " + path.string() + ": " + std::strerror(errno)));
+    auto shared_out = std::make_shared<UniqueFd>(std::move(out));
+    upper_copy_ =
+        BackgroundCheck::start(sandbox_->loop_, [saved = *guest_start_.saved, shared_out, path] {
+          return copy_saved_upper_disk(saved, shared_out->get(), path);
+        });
+    return done(Status());
+  }
+  auto created = std::make_shared<Status>();
   uv::queue_work(
       sandbox_->loop_,
-      [outcome, path, size, saved, cache = matchlock_home() / "cache" / "upper"] {
-        std::error_code ec;
-        std::filesystem::remove(path, ec);  // a cold boot after a failed restore starts afresh
-        if (saved) {
-          outcome->copied = copy_saved_upper_disk(*saved, path);
-          if (outcome->copied.ok()) return;
-          std::filesystem::remove(path, ec);
-        }
-        outcome->created = create_empty_upper_disk(cache, path, size);
+      [created, path, size, cache = matchlock_home() / "cache" / "upper"] {
+        *created = create_empty_upper_disk(cache, path, size);
       },
-      [self = shared_from_this(), outcome, restoring = saved.has_value(), done = std::move(done)] {
+      [self = shared_from_this(), created, done = std::move(done)] {
         if (self->finished()) return;
-        if (restoring && !outcome->copied.ok()) self->abandon_saved_guest(outcome->copied.error());
-        done(outcome->created);
+        done(*created);
       });
 }
 

@@ -118,9 +118,10 @@ class Boot : public std::enable_shared_from_this<Boot> {
   UniqueFd control_socket_;  // host ends of the guest agent and QMP channels, until the
   UniqueFd qmp_socket_;      // connect step takes them
   std::unique_ptr<uv::Timer> timeout_;
-  std::optional<vfs::MountTable> mount_table_;       // from the files step until the server has it
-  GuestStartPlan guest_start_;                       // from the warm start step
-  std::shared_ptr<StateVerification> verification_;  // kRestore: the state file's checksum
+  std::optional<vfs::MountTable> mount_table_;     // from the files step until the server has it
+  GuestStartPlan guest_start_;                     // from the warm start step
+  std::shared_ptr<BackgroundCheck> verification_;  // kRestore: the state file's checksum
+  std::shared_ptr<BackgroundCheck> upper_copy_;    // kRestore: the writable disk's copy
   std::string qemu_identity_;
   // Each QEMU this boot starts is one attempt; callbacks of an abandoned attempt are ignored.
   uint64_t attempt_ = 0;

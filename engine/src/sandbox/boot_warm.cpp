@@ -81,8 +81,9 @@ void Boot::plan_warm_start(StepDone done) {
         self->qemu_identity_ = planned->qemu_identity;
         log::debug("sandbox " + self->sandbox_->id() + ": " + self->guest_start_.reason);
         if (self->guest_start_.mode == GuestStart::kRestore) {
-          self->verification_ =
-              StateVerification::start(self->sandbox_->loop_, *self->guest_start_.saved);
+          self->verification_ = BackgroundCheck::start(
+              self->sandbox_->loop_,
+              [saved = *self->guest_start_.saved] { return verify_saved_state(saved); });
         }
         done(Status());
       });
@@ -180,21 +181,28 @@ void Boot::restore_guest(StepDone done) {
         if (!self) return;
         if (!loaded.ok()) return done(loaded.error().with_context("restore the saved guest"));
         self->log_milestone("saved guest loaded");
-        self->verification_->when_verified([alive, done](Status verified) {
+        self->verification_->when_done([alive, done](Status verified) {
           auto self = alive();
           if (!self) return;
           if (!verified.ok()) return done(verified.error());
           self->log_milestone("checksum verified");
-          self->res().qmp->execute("cont", [alive, done](Result<std::string> cont) {
+          // The guest has its writable disk mounted: it runs only on the whole, checked copy.
+          self->upper_copy_->when_done([alive, done](Status copied) {
             auto self = alive();
             if (!self) return;
-            if (!cont.ok()) return done(cont.error().with_context("run the restored guest"));
-            SavedGuestStore::open_default().touch(self->guest_start_.key);
-            self->log_milestone("restored saved guest " + self->guest_start_.key + " runs");
-            auto& guest = *self->res().guest;
-            guest.resume_restored_guest();
-            guest.handshake(self->guest_config(), done);  // READY: the guest's half of `done`
-            done(Status());                               // QEMU's half: it runs
+            if (!copied.ok()) return done(copied.error());
+            self->log_milestone("writable disk copied");
+            self->res().qmp->execute("cont", [alive, done](Result<std::string> cont) {
+              auto self = alive();
+              if (!self) return;
+              if (!cont.ok()) return done(cont.error().with_context("run the restored guest"));
+              SavedGuestStore::open_default().touch(self->guest_start_.key);
+              self->log_milestone("restored saved guest " + self->guest_start_.key + " runs");
+              auto& guest = *self->res().guest;
+              guest.resume_restored_guest();
+              guest.handshake(self->guest_config(), done);  // READY: the guest's half of `done`
+              done(Status());                               // QEMU's half: it runs
+            });
           });
         });
       });
@@ -215,6 +223,7 @@ void Boot::abandon_saved_guest(const Error& e) {
   }
   guest_start_ = GuestStartPlan{};
   verification_.reset();
+  upper_copy_.reset();  // a copy still running writes on into its own, already removed, file
   guest_start_.key = key;
   if (auto slot = can_save ? claim_save_slot(store, key) : std::nullopt) {
     guest_start_.mode = GuestStart::kColdAndSave;

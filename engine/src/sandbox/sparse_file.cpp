@@ -59,20 +59,23 @@ Result<std::string> sha256_of_file(const fs::path& file, uint64_t* bytes) {
 }
 
 Result<std::string> copy_sparse_file(const fs::path& from, const fs::path& to) {
+  UniqueFd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!out) return io_error("create " + to.string() + ": " + std::strerror(errno));
+  return copy_sparse_file_into(from, out.get(), to);
+}
+
+Result<std::string> copy_sparse_file_into(const fs::path& from, int out_fd, const fs::path& to) {
   UniqueFd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
   if (!in) return io_error("open " + from.string() + ": " + std::strerror(errno));
   struct stat st {};
   if (::fstat(in.get(), &st) != 0) return io_error("stat " + from.string());
-  UniqueFd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (!out) return io_error("create " + to.string() + ": " + std::strerror(errno));
-  if (::ftruncate(out.get(), st.st_size) != 0) {
+  if (::ftruncate(out_fd, st.st_size) != 0) {
     return io_error("size " + to.string() + ": " + std::strerror(errno));
   }
   return walk_data(
       in.get(), st.st_size, from, [&](off_t at, const char* data, size_t length) -> Status {
         for (size_t done = 0; done < length;) {
-          ssize_t n =
-              ::pwrite(out.get(), data + done, length - done, at + static_cast<off_t>(done));
+          ssize_t n = ::pwrite(out_fd, data + done, length - done, at + static_cast<off_t>(done));
           if (n < 0 && errno == EINTR) continue;
           if (n < 0) return io_error("write " + to.string() + ": " + std::strerror(errno));
           done += static_cast<size_t>(n);

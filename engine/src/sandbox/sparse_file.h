@@ -23,4 +23,9 @@ Result<std::string> sha256_of_file(const std::filesystem::path& file, uint64_t* 
 Result<std::string> copy_sparse_file(const std::filesystem::path& from,
                                      const std::filesystem::path& to);
 
+// The same into `out_fd`, an empty file opened for writing (`to` names it in errors): for a
+// caller that made the file itself and hands its name to others while the copy runs.
+Result<std::string> copy_sparse_file_into(const std::filesystem::path& from, int out_fd,
+                                          const std::filesystem::path& to);
+
 }  // namespace matchlock::sandbox

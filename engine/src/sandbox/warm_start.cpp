@@ -1,5 +1,7 @@
 #include "sandbox/warm_start.h"
 
+#include <sys/stat.h>
+
 #include <fstream>
 
 #include "core/log.h"
@@ -72,35 +74,35 @@ bool is_permanent_save_refusal(const std::string& qmp_error) {
          qmp_error.find("Migration disabled") != std::string::npos;
 }
 
-Status copy_saved_upper_disk(const SavedGuest& saved, const std::filesystem::path& to) {
-  auto digest = copy_sparse_file(saved.upper_file, to);
+Status copy_saved_upper_disk(const SavedGuest& saved, int out_fd, const std::filesystem::path& to) {
+  auto digest = copy_sparse_file_into(saved.upper_file, out_fd, to);
   if (!digest.ok()) return digest.error().with_context("copy the saved writable disk");
-  std::error_code ec;
-  if (digest.value() != saved.info.upper_sha256 ||
-      std::filesystem::file_size(to, ec) != saved.info.upper_bytes || ec) {
+  struct stat st {};
+  if (digest.value() != saved.info.upper_sha256 || ::fstat(out_fd, &st) != 0 ||
+      static_cast<uint64_t>(st.st_size) != saved.info.upper_bytes) {
     return Error(ErrorCode::kIo, "the saved writable disk " + saved.upper_file.string() +
                                      " does not match its checksum (corrupt)");
   }
   return Status();
 }
 
-std::shared_ptr<StateVerification> StateVerification::start(uv_loop_t* loop,
-                                                            const SavedGuest& saved) {
-  auto v = std::make_shared<StateVerification>();
+Status verify_saved_state(const SavedGuest& saved) {
+  uint64_t bytes = 0;
+  auto got = sha256_of_file(saved.state_file, &bytes);
+  if (!got.ok()) return got.error();
+  if (got.value() != saved.info.state_sha256 || bytes != saved.info.state_bytes) {
+    return Error(ErrorCode::kIo, "the saved guest " + saved.state_file.string() +
+                                     " does not match its checksum (corrupt)");
+  }
+  return Status();
+}
+
+std::shared_ptr<BackgroundCheck> BackgroundCheck::start(uv_loop_t* loop,
+                                                        std::function<Status()> check) {
+  auto v = std::make_shared<BackgroundCheck>();
   auto result = std::make_shared<Status>();
   uv::queue_work(
-      loop,
-      [result, file = saved.state_file, want = saved.info.state_sha256,
-       want_bytes = saved.info.state_bytes] {
-        uint64_t bytes = 0;
-        auto got = sha256_of_file(file, &bytes);
-        if (!got.ok()) {
-          *result = got.error();
-        } else if (got.value() != want || bytes != want_bytes) {
-          *result = Error(ErrorCode::kIo, "the saved guest " + file.string() +
-                                              " does not match its checksum (corrupt)");
-        }
-      },
+      loop, [result, check = std::move(check)] { *result = check(); },
       [v, result] {
         v->result_ = *result;
         if (auto w = std::exchange(v->waiter_, nullptr)) w(*v->result_);
@@ -108,7 +110,7 @@ std::shared_ptr<StateVerification> StateVerification::start(uv_loop_t* loop,
   return v;
 }
 
-void StateVerification::when_verified(std::function<void(Status)> done) {
+void BackgroundCheck::when_done(std::function<void(Status)> done) {
   if (result_) return done(*result_);
   waiter_ = std::move(done);
 }

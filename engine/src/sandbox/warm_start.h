@@ -1,7 +1,8 @@
 // How a boot gets its running guest: restored from a saved guest (a warm start), or booted from
 // the kernel (cold), saving the booted guest when no save exists for its key yet. The plan is
-// made off the loop (it reads the cache); the state file's checksum is verified in the
-// background while QEMU loads it, and the guest runs only once both agree.
+// made off the loop (it reads the cache); the state file's checksum is verified and the writable
+// disk copied in the background while QEMU starts and loads the state, and the guest runs only
+// once all three are done and agree.
 #pragma once
 
 #include <uv.h>
@@ -47,16 +48,20 @@ void mark_saving_unsupported(const SavedGuestStore& store, const std::string& qe
 // True for QEMU's refusals that no retry will change.
 bool is_permanent_save_refusal(const std::string& qmp_error);
 
-// A restored sandbox's writable disk: a copy of the save's (`to` must not exist), checked
-// against the save's checksum (blocking; a few MB of data in a sparse file).
-Status copy_saved_upper_disk(const SavedGuest& saved, const std::filesystem::path& to);
+// A restored sandbox's writable disk: the save's copied into `out_fd` (an empty file, named `to`),
+// checked against the save's checksum (blocking; a few MB of data in a sparse file).
+Status copy_saved_upper_disk(const SavedGuest& saved, int out_fd, const std::filesystem::path& to);
 
-// The SHA-256 of a saved guest's state file, computed on the libuv thread pool. when_verified()
-// calls back once the result is known (at once if it already is).
-class StateVerification : public std::enable_shared_from_this<StateVerification> {
+// The save's state file against its checksum (blocking; the size of the guest's used RAM).
+Status verify_saved_state(const SavedGuest& saved);
+
+// A blocking check run on the libuv thread pool while the boot goes on (the state file's
+// checksum, the writable disk's copy): when_done() calls back once its result is known, at once
+// if it already is.
+class BackgroundCheck : public std::enable_shared_from_this<BackgroundCheck> {
  public:
-  static std::shared_ptr<StateVerification> start(uv_loop_t* loop, const SavedGuest& saved);
-  void when_verified(std::function<void(Status)> done);
+  static std::shared_ptr<BackgroundCheck> start(uv_loop_t* loop, std::function<Status()> check);
+  void when_done(std::function<void(Status)> done);
 
  private:
   std::optional<Status> result_;

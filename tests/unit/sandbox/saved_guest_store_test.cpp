@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <string>
 
 #include "core/file_identity.h"
+#include "core/unique_fd.h"
 #include "sandbox/saved_guest_key.h"
 #include "sandbox/saved_guest_store.h"
 #include "sandbox/sparse_file.h"
@@ -284,12 +286,18 @@ TEST_CASE("a save keeps the writable disk as it was, and each restore gets a che
   CHECK(sha256_of_file(found->upper_file, &bytes).value() == found->info.upper_sha256);
 
   auto restored = dir.path / "restored.ext4";
-  REQUIRE(copy_saved_upper_disk(*found, restored).ok());
+  // As a restoring boot does it: the file made first, the copy written through a descriptor.
+  auto copy_to_new_file = [](const SavedGuest& saved, const fs::path& to) {
+    matchlock::UniqueFd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    REQUIRE(out.valid());
+    return copy_saved_upper_disk(saved, out.get(), to);
+  };
+  REQUIRE(copy_to_new_file(*found, restored).ok());
   CHECK(fs::file_size(restored) == kDiskBytes);
   CHECK(allocated_bytes(restored) < (1 << 20));
   CHECK(read_at(restored, 0, 10) == "superblock");
   CHECK(read_at(restored, kDiskBytes / 2, 10) == "superblock");
-  CHECK_FALSE(copy_saved_upper_disk(*found, restored).ok());  // never over an existing file
+  CHECK_FALSE(copy_sparse_file(found->upper_file, restored).ok());  // never over an existing file
 
   // A byte changed in the saved disk, or data where it had a hole: the copy is refused.
   {
@@ -298,19 +306,19 @@ TEST_CASE("a save keeps the writable disk as it was, and each restore gets a che
     f << 'X';
   }
   fs::remove(restored);
-  auto corrupt = copy_saved_upper_disk(*found, restored);
+  auto corrupt = copy_to_new_file(*found, restored);
   REQUIRE_FALSE(corrupt.ok());
   CHECK(corrupt.error().message.find("does not match its checksum") != std::string::npos);
   sparse_disk(found->upper_file, kDiskBytes, "superblock");
   fs::remove(restored);
-  REQUIRE(copy_saved_upper_disk(*found, restored).ok());
+  REQUIRE(copy_to_new_file(*found, restored).ok());
   {
     std::fstream f(found->upper_file, std::ios::binary | std::ios::in | std::ios::out);
     f.seekp(kDiskBytes / 4);
     f << '\0';  // a zero byte, but data where the save had a hole
   }
   fs::remove(restored);
-  CHECK_FALSE(copy_saved_upper_disk(*found, restored).ok());
+  CHECK_FALSE(copy_to_new_file(*found, restored).ok());
   // A truncated disk file makes it no save at all.
   fs::resize_file(found->upper_file, kDiskBytes / 2);
   CHECK_FALSE(store.find(key).has_value());
