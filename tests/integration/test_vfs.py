@@ -335,6 +335,56 @@ def test_a_large_read_that_finds_nothing_cached_bypasses_the_page_cache(box, lab
     assert sizes and all(s % 4096 == 0 for s in sizes), sizes
 
 
+MAPPED_WRITE_THEN_READ = r"""
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+/* argv: file (size bytes, whole pages), size, span: dirties one page of a shared writable
+   mapping (never written back), then pread()s `span` bytes around it on the same descriptor
+   and writes them to stdout. */
+int main(int argc, char **argv) {
+  long size = atol(argv[2]), span = atol(argv[3]), page = size / 2;
+  int fd = open(argv[1], O_RDWR);
+  if (fd < 0) return 2;
+  char *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (map == MAP_FAILED) return 3;
+  memset(map + page, 'B', 4096);
+  char *buf = malloc(span);
+  if (pread(fd, buf, span, page - 8192) != span) return 4;
+  return write(1, buf, span) == span ? 0 : 5;
+}
+"""
+
+
+def test_a_large_read_sees_the_dirty_pages_of_a_shared_mapping(box, lab):
+    # The patch's coherency claim: a large read whose range holds a page of the cache (here a
+    # dirty page of a shared writable mapping, not yet written back) goes through the cache, so
+    # it returns what the mapping wrote, never the server's older bytes.
+    data = os.urandom(4 << 20)
+    os.makedirs(os.path.join(lab["host"], "mapped"))
+    with open(os.path.join(lab["host"], "mapped", "data"), "wb") as f:
+        f.write(data)
+    with open(os.path.join(lab["host"], "mapped", "m.c"), "w") as f:
+        f.write(MAPPED_WRITE_THEN_READ)
+    threshold = int(ok(box, "cat /sys/module/fuse/parameters/direct_read_min_kib")) * 1024
+    span = threshold + 3 * 4096
+    file_events(box)
+    out = ok(box, f"""
+        gcc -O1 -o /tmp/mapped {WS}/host/mapped/m.c
+        /tmp/mapped {WS}/host/mapped/data {len(data)} {span} | md5sum; rm /tmp/mapped""")
+    page = len(data) // 2
+    want = bytearray(data[page - 8192:page - 8192 + span])
+    want[8192:8192 + 4096] = b"B" * 4096
+    assert out.split()[0] == hashlib.md5(want).hexdigest()
+    # And it was the cache that answered: a read that bypassed it would have asked the server
+    # for exactly its own bytes (the test above).
+    path = f"{WS}/host/mapped/data"
+    sizes = [e["size"] for e in file_events(box) if e["op"] == "read" and e["path"] == path]
+    assert sizes and span not in sizes, sizes
+
+
 def test_a_process_whose_cwd_was_removed_and_recreated(box, lab):
     out = ok(box, f"""
         mkdir -p {WS}/host/cwd; cd {WS}/host/cwd
