@@ -27,24 +27,32 @@ Error io_failure(const std::string& what) {
   return io_error(what + ": " + std::strerror(errno));
 }
 
-// The image's /etc/<name> as the mount point: a regular file stays (its content is returned),
-// a symlink or a missing file becomes an empty file. Anything else (a directory) is refused.
-Result<std::string> prepare_mount_point(const std::string& target) {
+// What the tmpfs file starts as: the image's file, its content, mode and owner.
+struct ImageFile {
+  std::string content;
+  mode_t mode = 0644;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+// The image's /etc/<name> as the mount point: a regular file stays (it is returned), a symlink
+// or a missing file becomes an empty file. Anything else (a directory) is refused.
+Result<ImageFile> prepare_mount_point(const std::string& target) {
   struct stat st {};
   if (::lstat(target.c_str(), &st) == 0) {
     if (S_ISREG(st.st_mode)) {
       UniqueFd fd(::open(target.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
       if (!fd) return io_failure("open " + target);
-      std::string content;
+      ImageFile file{{}, st.st_mode & 07777, st.st_uid, st.st_gid};
       char buf[8192];
-      while (content.size() < kMaxImageFileBytes) {
+      while (file.content.size() < kMaxImageFileBytes) {
         ssize_t n = ::read(fd.get(), buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return io_failure("read " + target);
         if (n == 0) break;
-        content.append(buf, static_cast<size_t>(n));
+        file.content.append(buf, static_cast<size_t>(n));
       }
-      return content;
+      return file;
     }
     if (!S_ISLNK(st.st_mode)) return io_error(target + " is not a file");
     if (::unlink(target.c_str()) != 0) return io_failure("remove the link " + target);
@@ -53,15 +61,19 @@ Result<std::string> prepare_mount_point(const std::string& target) {
   }
   UniqueFd made(::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
   if (!made) return io_failure("create " + target);
-  return std::string();
+  return ImageFile{};
 }
 
 Status bind_file(const std::string& staging, const char* name) {
   const std::string target = std::string("/etc/") + name;
-  auto content = prepare_mount_point(target);
-  if (!content.ok()) return content.error();
+  auto image_file = prepare_mount_point(target);
+  if (!image_file.ok()) return image_file.error();
   const std::string source = staging + "/" + name;
-  if (!write_file(source, *content)) return io_failure("write " + source);
+  if (!write_file(source, image_file->content) ||
+      ::chown(source.c_str(), image_file->uid, image_file->gid) != 0 ||
+      ::chmod(source.c_str(), image_file->mode) != 0) {
+    return io_failure("write " + source);
+  }
   if (::mount(source.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0) {
     return io_failure("bind " + target);
   }

@@ -210,28 +210,37 @@ def test_dockerignore_and_copy_rules(home):
     assert lines[1:] == ["a.txt", "inside", "700", "ran"]
 
 
-def test_the_sandboxs_dns_replaces_an_images_resolv_conf_link(home):
+def test_the_sandboxs_etc_files_replace_an_images_link_and_keep_its_modes(home):
     """Images made for systemd-resolved ship /etc/resolv.conf as a link into /run (dangling in
     a sandbox): the sandbox's DNS settings replace the link, and nothing is made at its target
-    (following the link would fail the sandbox's configuration: /run/resolve does not exist)."""
-    ctx = context(home, "resolv-link", {"Dockerfile": "FROM matchlock/busybox:latest\n"
-                                                      "ADD link.tar /\n"})
+    (following the link would fail the sandbox's configuration: /run/resolve does not exist).
+    An image's own /etc/hosts keeps its mode and owner under the sandbox's content."""
+    ctx = context(home, "etc-files", {"Dockerfile": "FROM matchlock/busybox:latest\n"
+                                                    "ADD etc.tar /\n"})
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as t:
         info = tarfile.TarInfo("etc/resolv.conf")
         info.type, info.linkname = tarfile.SYMTYPE, "../run/resolve/stub-resolv.conf"
         t.addfile(info)
-    with open(os.path.join(ctx, "link.tar"), "wb") as f:
+        hosts = b"10.9.9.9 from-the-image\n"
+        info = tarfile.TarInfo("etc/hosts")
+        info.size, info.mode, info.uid, info.gid = len(hosts), 0o640, 1000, 50
+        t.addfile(info, io.BytesIO(hosts))
+    with open(os.path.join(ctx, "etc.tar"), "wb") as f:
         f.write(buf.getvalue())
-    rc, out, err = build(home, ctx, "-t", "built/resolv-link:1")
+    rc, out, err = build(home, ctx, "-t", "built/etc-files:1")
     assert rc == 0, err
-    probe = ("if [ -L /etc/resolv.conf ]; then echo link; else echo file; fi; "
-             "ls /run/resolve 2>/dev/null | wc -l; grep -c ^nameserver /etc/resolv.conf || true")
-    rc, out, err = run_image(home, "built/resolv-link:1", "sh", "-c", probe)
+    rc, out, err = run_image(home, "built/etc-files:1", "sh", "-c",
+                             "if [ -L /etc/resolv.conf ]; then echo link; else echo file; fi; "
+                             "ls /run/resolve 2>/dev/null | wc -l; "
+                             "grep -c ^nameserver /etc/resolv.conf || true; "
+                             "stat -c '%a %u %g' /etc/hosts; grep -c from-the-image /etc/hosts || true")
     assert rc == 0, err
-    kind, at_target, nameservers = out.split()
+    kind, at_target, nameservers, mode, uid, gid, image_lines = out.split()
     assert (kind, at_target) == ("file", "0")
     assert int(nameservers) >= 1
+    assert (mode, uid, gid) == ("640", "1000", "50")
+    assert image_lines == "0", "CONFIG's hosts file replaces the image's content"
 
 
 def test_failing_run_stops_the_build_with_its_code(home):
