@@ -203,7 +203,7 @@ def breakdown(events, guest_outs, bare_med, bare_guest):
     m_t1 = next((t for pid, t, k, _ in events if k == "exit" and top and pid == top[0]), None)
     if top and None not in (q_t0, q_t1, m_t1):
         print(" host side, one run under strace -f (execve/exit timestamps; strace slows QEMU):")
-        row("matchlock start -> QEMU exec (state, upper-disk mkfs, accel cache)", q_t0 - top[1])
+        row("matchlock start -> QEMU exec (state, upper-disk copy, accel cache)", q_t0 - top[1])
         row("QEMU exec -> QEMU exit", q_t1 - q_t0)
         row("QEMU exit -> matchlock exit", m_t1 - q_t1)
     else:

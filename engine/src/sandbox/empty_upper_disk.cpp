@@ -2,10 +2,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <string>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include "sandbox/sparse_file.h"
 #include "vm/bundle.h"
@@ -18,6 +21,9 @@ namespace {
 // Part of the names: a change to how vm::create_upper_disk formats the disk renames them, so an
 // older cached filesystem is never copied.
 constexpr char kFormat[] = "ext4-v1";
+// One cached filesystem per disk size, a few MB each: the least recently made beyond this many
+// are removed, so a user trying many --disk-size values does not grow the cache without bound.
+constexpr size_t kMaxCachedDisks = 4;
 
 struct CachedDisk {
   fs::path disk;    // the empty filesystem
@@ -47,6 +53,24 @@ void drop(const CachedDisk& cached) {
   std::error_code ec;
   fs::remove(cached.disk, ec);
   fs::remove(cached.digest, ec);
+}
+
+// Keeps the kMaxCachedDisks newest cached filesystems (by modification time) and their digests.
+void evict_old_cached_disks(const fs::path& dir) {
+  std::vector<std::pair<fs::file_time_type, fs::path>> disks;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("upper-", 0) != 0 || e.path().extension() != ".img") continue;
+    disks.emplace_back(e.last_write_time(ec), e.path());
+  }
+  if (disks.size() <= kMaxCachedDisks) return;
+  std::sort(disks.begin(), disks.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (size_t i = kMaxCachedDisks; i < disks.size(); ++i) {
+    fs::path digest = disks[i].second;
+    drop({disks[i].second, digest.replace_extension(".sha256")});
+  }
 }
 
 // Makes the cached filesystem and its digest, each renamed into place whole. Two makers at once
@@ -86,6 +110,7 @@ Status make_cached_disk(const CachedDisk& cached, uint64_t size_mib) {
     cleanup();
     return io_error("store " + cached.disk.string() + ": " + ec.message());
   }
+  evict_old_cached_disks(cached.disk.parent_path());
   return Status();
 }
 

@@ -4,9 +4,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "temp_dir.h"
 
@@ -86,6 +89,34 @@ TEST_CASE("a cold boot's writable disk is copied from one cached empty filesyste
     CHECK(is_ext4_of_size(tmp.path / "e.ext4", kSizeMib));
     only_file_with_extension(cache, ".sha256");
   }
+}
+
+TEST_CASE("the cache keeps the filesystems of the four sizes made last", "[sandbox]") {
+  TempDir tmp;
+  const fs::path cache = tmp.path / "cache";
+  for (uint64_t i = 1; i <= 6; ++i) {
+    const fs::path disk = tmp.path / ("d" + std::to_string(i));
+    REQUIRE(create_empty_upper_disk(cache, disk, 16 * i).ok());
+    CHECK(is_ext4_of_size(disk, 16 * i));
+    // Made in order, a minute apart: a coarse clock must not make two of them equal.
+    for (const auto& e : fs::directory_iterator(cache)) {
+      const std::string size = "-" + std::to_string(16 * i) + "MiB.";
+      if (e.path().filename().string().find(size) != std::string::npos) {
+        fs::last_write_time(e.path(), fs::file_time_type::clock::now() -
+                                          std::chrono::minutes(60 - static_cast<int>(i)));
+      }
+    }
+  }
+  std::vector<std::string> kept;
+  int digests = 0;
+  for (const auto& e : fs::directory_iterator(cache)) {
+    if (e.path().extension() == ".img") kept.push_back(e.path().filename().string());
+    digests += e.path().extension() == ".sha256";
+  }
+  std::sort(kept.begin(), kept.end());
+  CHECK(kept == std::vector<std::string>{"upper-ext4-v1-48MiB.img", "upper-ext4-v1-64MiB.img",
+                                         "upper-ext4-v1-80MiB.img", "upper-ext4-v1-96MiB.img"});
+  CHECK(digests == 4);
 }
 
 TEST_CASE("an unusable cache directory still gives a cold boot its disk", "[sandbox]") {
