@@ -1,8 +1,6 @@
 #include "config_apply.h"
 
-#include <fcntl.h>
 #include <rapidjson/document.h>
-#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "core/unique_fd.h"
 #include "fs_util.h"
@@ -41,18 +42,10 @@ Result<ImageFile> prepare_mount_point(const std::string& target) {
   struct stat st {};
   if (::lstat(target.c_str(), &st) == 0) {
     if (S_ISREG(st.st_mode)) {
-      UniqueFd fd(::open(target.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-      if (!fd) return io_failure("open " + target);
-      ImageFile file{{}, st.st_mode & 07777, st.st_uid, st.st_gid};
-      char buf[8192];
-      while (file.content.size() < kMaxImageFileBytes) {
-        ssize_t n = ::read(fd.get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return io_failure("read " + target);
-        if (n == 0) break;
-        file.content.append(buf, static_cast<size_t>(n));
-      }
-      return file;
+      // Nothing but this boot runs yet: the file lstat saw is the one read.
+      auto content = read_file(target, kMaxImageFileBytes);
+      if (!content) return io_failure("read " + target);
+      return ImageFile{std::move(*content), st.st_mode & 07777, st.st_uid, st.st_gid};
     }
     if (!S_ISLNK(st.st_mode)) return io_error(target + " is not a file");
     if (::unlink(target.c_str()) != 0) return io_failure("remove the link " + target);

@@ -100,14 +100,12 @@ int main(int argc, char** argv) {
   // failure is reported to the host's CONFIG (the mounts may be half done: not retried).
   Status root = enter_sandbox_root(booted.disks, boot_clock);
   if (!root.ok()) log_line("entering the sandbox root: " + root.error().message);
+  std::optional<WorkloadView> workload_view;
   if (root.ok()) {
-    // Before the workload's view, which copies the mount table with the binds in it.
+    // The binds first: the workload's view copies the mount table with them in it.
     Status bound = bind_config_etc_files();
     if (!bound.ok()) log_line("binding /etc's configuration files: " + bound.error().message);
     boot_clock.mark("/etc files bound");
-  }
-  std::optional<WorkloadView> workload_view;
-  if (root.ok()) {
     auto view = WorkloadView::create();
     // Not fatal: each exec then makes its own view (and fails as clearly if that fails too).
     if (view.ok())

@@ -181,30 +181,25 @@ void Boot::restore_guest(StepDone done) {
         if (!self) return;
         if (!loaded.ok()) return done(loaded.error().with_context("restore the saved guest"));
         self->log_milestone("saved guest loaded");
-        self->verification_->when_done([alive, done](Status verified) {
-          auto self = alive();
-          if (!self) return;
-          if (!verified.ok()) return done(verified.error());
-          self->log_milestone("checksum verified");
-          // The guest has its writable disk mounted: it runs only on the whole, checked copy.
-          self->upper_copy_->when_done([alive, done](Status copied) {
-            auto self = alive();
-            if (!self) return;
-            if (!copied.ok()) return done(copied.error());
-            self->log_milestone("writable disk copied");
-            self->res().qmp->execute("cont", [alive, done](Result<std::string> cont) {
+        // The guest has its writable disk mounted: it runs only on the whole, checked copy.
+        BackgroundCheck::when_all_done(
+            {self->verification_, self->upper_copy_}, [alive, done](Status checked) {
               auto self = alive();
               if (!self) return;
-              if (!cont.ok()) return done(cont.error().with_context("run the restored guest"));
-              SavedGuestStore::open_default().touch(self->guest_start_.key);
-              self->log_milestone("restored saved guest " + self->guest_start_.key + " runs");
-              auto& guest = *self->res().guest;
-              guest.resume_restored_guest();
-              guest.handshake(self->guest_config(), done);  // READY: the guest's half of `done`
-              done(Status());                               // QEMU's half: it runs
+              if (!checked.ok()) return done(checked.error());
+              self->log_milestone("checksum verified, writable disk copied");
+              self->res().qmp->execute("cont", [alive, done](Result<std::string> cont) {
+                auto self = alive();
+                if (!self) return;
+                if (!cont.ok()) return done(cont.error().with_context("run the restored guest"));
+                SavedGuestStore::open_default().touch(self->guest_start_.key);
+                self->log_milestone("restored saved guest " + self->guest_start_.key + " runs");
+                auto& guest = *self->res().guest;
+                guest.resume_restored_guest();
+                guest.handshake(self->guest_config(), done);  // READY: the guest's half of `done`
+                done(Status());                               // QEMU's half: it runs
+              });
             });
-          });
-        });
       });
 }
 
@@ -223,7 +218,7 @@ void Boot::abandon_saved_guest(const Error& e) {
   }
   guest_start_ = GuestStartPlan{};
   verification_.reset();
-  upper_copy_.reset();  // a copy still running writes on into its own, already removed, file
+  upper_copy_.reset();  // a copy still running fills its own file, which the cold boot removes
   guest_start_.key = key;
   if (auto slot = can_save ? claim_save_slot(store, key) : std::nullopt) {
     guest_start_.mode = GuestStart::kColdAndSave;

@@ -73,9 +73,11 @@ void evict_old_cached_disks(const fs::path& dir) {
   }
 }
 
-// Makes the cached filesystem and its digest, each renamed into place whole. Two makers at once
-// may leave one's disk beside the other's digest: the next copy's check drops both.
-Status make_cached_disk(const CachedDisk& cached, uint64_t size_mib) {
+// Makes a new empty filesystem, copies it to `to` (the copy's digest is the one recorded), then
+// stores it and its digest in the cache, each renamed into place whole. Two makers at once may
+// leave one's disk beside the other's digest: the next copy's check drops both. Only a failure
+// to make `to` is an error; one to store the cached copy just leaves the cache as it was.
+Status make_disk_and_cache_it(const CachedDisk& cached, const fs::path& to, uint64_t size_mib) {
   std::error_code ec;
   fs::create_directories(cached.disk.parent_path(), ec);
   if (ec) return io_error("create " + cached.disk.parent_path().string() + ": " + ec.message());
@@ -90,26 +92,16 @@ Status make_cached_disk(const CachedDisk& cached, uint64_t size_mib) {
     cleanup();
     return made;
   }
-  uint64_t bytes = 0;
-  auto digest = sha256_of_file(disk_tmp, &bytes);
+  auto digest = copy_sparse_file(disk_tmp, to);
   if (!digest.ok()) {
     cleanup();
+    fs::remove(to, ec);
     return digest.error();
   }
-  {
-    std::ofstream out(digest_tmp, std::ios::trunc);
-    out << *digest << "\n";
-    if (!out.flush()) {
-      cleanup();
-      return io_error("write " + digest_tmp.string());
-    }
-  }
+  std::ofstream(digest_tmp, std::ios::trunc) << *digest << "\n";
   fs::rename(digest_tmp, cached.digest, ec);
   if (!ec) fs::rename(disk_tmp, cached.disk, ec);
-  if (ec) {
-    cleanup();
-    return io_error("store " + cached.disk.string() + ": " + ec.message());
-  }
+  cleanup();  // what a failed rename left
   evict_old_cached_disks(cached.disk.parent_path());
   return Status();
 }
@@ -139,10 +131,8 @@ Status create_empty_upper_disk(const fs::path& cache_dir, const fs::path& to, ui
   }
   const CachedDisk cached = cached_disk(cache_dir, size_mib);
   if (copy_cached_disk(cached, to, size_mib)) return Status();
-  if (make_cached_disk(cached, size_mib).ok() && copy_cached_disk(cached, to, size_mib)) {
-    return Status();
-  }
-  return vm::create_upper_disk(to, size_mib);
+  if (make_disk_and_cache_it(cached, to, size_mib).ok()) return Status();
+  return vm::create_upper_disk(to, size_mib);  // the cache directory is unusable
 }
 
 }  // namespace matchlock::sandbox

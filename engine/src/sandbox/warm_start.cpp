@@ -115,4 +115,15 @@ void BackgroundCheck::when_done(std::function<void(Status)> done) {
   waiter_ = std::move(done);
 }
 
+void BackgroundCheck::when_all_done(std::vector<std::shared_ptr<BackgroundCheck>> checks,
+                                    std::function<void(Status)> done) {
+  if (checks.empty()) return done(Status());
+  auto first = checks.front();
+  checks.erase(checks.begin());
+  first->when_done([rest = std::move(checks), done = std::move(done)](Status st) mutable {
+    if (!st.ok()) return done(std::move(st));
+    when_all_done(std::move(rest), std::move(done));
+  });
+}
+
 }  // namespace matchlock::sandbox

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/result.h"
 #include "sandbox/saved_guest_key.h"
@@ -62,6 +63,9 @@ class BackgroundCheck : public std::enable_shared_from_this<BackgroundCheck> {
  public:
   static std::shared_ptr<BackgroundCheck> start(uv_loop_t* loop, std::function<Status()> check);
   void when_done(std::function<void(Status)> done);
+  // `done` once every check is done: with the first failure (in the given order), else OK.
+  static void when_all_done(std::vector<std::shared_ptr<BackgroundCheck>> checks,
+                            std::function<void(Status)> done);
 
  private:
   std::optional<Status> result_;
