@@ -1,6 +1,7 @@
 """`matchlock rpc` through its real stdio, the way the Python/TS/Go SDKs drive it."""
 import base64
 import re
+import uuid
 
 import pytest
 
@@ -109,6 +110,71 @@ def test_cancel_stops_the_guest_process(sandbox):
     code, _, _ = sandbox.exec("kill -0 $(cat /tmp/cancel.pid)")
     assert code != 0  # the process is gone
     assert sandbox.call("cancel", {"id": rid}) == {"cancelled": False}
+
+
+MIB = 1 << 20
+# The engine's budget for reply payloads (buffered exec output, read_file content) that it
+# holds at once, from the guest until the client has read the line: docs/security.md.
+REPLY_BUDGET = 128 * MIB
+
+
+def reset_peak_rss(pid):
+    """Starts VmHWM over (clear_refs 5), so the peak read later is this test's alone."""
+    with open(f"/proc/{pid}/clear_refs", "w") as f:
+        f.write("5")
+    return status_kib(pid, "VmRSS")
+
+
+def status_kib(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"no {field} for {pid}")
+
+
+def test_concurrent_buffered_execs_share_one_bounded_budget_and_say_what_they_dropped(sandbox):
+    # Four execs of 48 MiB each, 192 MiB together, more than the budget. None exits before all
+    # four have written everything, so all of it reaches the engine while every call buffers.
+    barrier = f"/tmp/barrier-{uuid.uuid4().hex}"
+    cmd = (f"dd if=/dev/zero bs=1M count=48 2>/dev/null; mkdir -p {barrier}; touch {barrier}/$$; "
+           f"until [ $(ls {barrier} | wc -l) -ge 4 ]; do sleep 0.05; done")
+    owner = sandbox.proc.pid
+    base = reset_peak_rss(owner)
+    ids = [sandbox.send("exec", {"command": cmd}) for _ in range(4)]
+    results = [sandbox.wait(i)[1]["result"] for i in ids]
+    peak = status_kib(owner, "VmHWM")
+    kept = 0
+    for r in results:
+        assert r["exit_code"] == 0
+        out = base64.b64decode(r["stdout"])
+        assert out == bytes(len(out))  # a head of the output, never other bytes
+        assert r.get("stdout_truncated", False) == (len(out) < 48 * MIB), (len(out), r)
+        assert "stderr_truncated" not in r
+        kept += len(out)
+    assert kept <= REPLY_BUDGET
+    assert any(r.get("stdout_truncated") for r in results)
+    # What the budget holds, as raw bytes or as base64 lines (a result's blocks are freed as
+    # its line is encoded): about 171 MiB here, never all 192 MiB and their copies (the
+    # engine before the budget peaked at over 500 MB on this).
+    assert (peak - base) * 1024 < REPLY_BUDGET * 4 // 3 + 24 * MIB, (base, peak)
+
+
+def test_concurrent_read_files_wait_for_room_instead_of_growing_the_engine(sandbox):
+    size = 16 * MIB
+    path = f"/tmp/big-{uuid.uuid4().hex}"
+    assert sandbox.exec(f"head -c {size} /dev/urandom > {path}")[0] == 0
+    owner = sandbox.proc.pid
+    base = reset_peak_rss(owner)
+    ids = [sandbox.send("read_file", {"path": path}) for _ in range(12)]
+    contents = [base64.b64decode(sandbox.wait(i)[1]["result"]["content"]) for i in ids]
+    peak = status_kib(owner, "VmHWM")
+    assert all(len(c) == size for c in contents)
+    assert all(c == contents[0] for c in contents)
+    # 192 MiB asked for at once; the engine held at most the budget's worth of it, as raw
+    # bytes or base64 lines, plus the one 16 MiB read being encoded.
+    assert (peak - base) * 1024 < REPLY_BUDGET * 4 // 3 + 24 * MIB, (base, peak)
+    sandbox.exec(f"rm {path}")
 
 
 def test_unknown_method_and_parse_errors(sandbox):

@@ -21,7 +21,12 @@ constexpr auto kReverse = make_reverse_table();
 
 std::string encode(std::string_view bytes) {
   std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
+  encode_append(out, bytes);
+  return out;
+}
+
+void encode_append(std::string& out, std::string_view bytes) {
+  out.reserve(out.size() + encoded_size(bytes.size()));
   size_t i = 0;
   for (; i + 3 <= bytes.size(); i += 3) {
     uint32_t n = (uint32_t{static_cast<uint8_t>(bytes[i])} << 16) |
@@ -41,7 +46,6 @@ std::string encode(std::string_view bytes) {
     out.push_back(rest == 2 ? kAlphabet[(n >> 6) & 63] : '=');
     out.push_back('=');
   }
-  return out;
 }
 
 std::optional<std::string> decode(std::string_view text) {

@@ -4,6 +4,7 @@
 // every stream (credit, FILE_INFO first); the bounds of what is kept are checked here.
 #include "guest_client/file_stream.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -123,6 +124,9 @@ bool FileHandle::parse_info(const std::string& payload) {
   if (op_ == Op::kRead) {
     read_.file_size = size->value.GetUint64();
     read_.mode = mode->value.GetUint();
+    // One allocation instead of doubling copies; never more than the read's limit, whatever
+    // size the guest claims (the caller has reserved that much already).
+    read_.data.reserve(static_cast<size_t>(std::min<uint64_t>(read_.file_size, limit_)));
     return true;
   }
   auto mtime = d.FindMember("mtime");

@@ -2,7 +2,8 @@
 
 #include <rapidjson/document.h>
 
-#include "core/base64.h"
+#include <utility>
+
 #include "core/log.h"
 #include "rpc/message.h"
 #include "rpc/output_budget.h"
@@ -106,9 +107,9 @@ void ExecCall::on_output(sandbox::OutputStream fd, std::string_view bytes,
 
 void ExecCall::buffer_output(sandbox::OutputStream fd, std::string_view bytes) {
   const size_t slot = fd == sandbox::OutputStream::kStderr ? 1 : 0;
-  std::string& buf = out_[slot];
+  BlockBuffer& buf = out_[slot];
   size_t room =
-      buffered_output_budget().take(std::min(bytes.size(), kMaxBufferedOutput - buf.size()));
+      reply_payload_budget().take(std::min(bytes.size(), kMaxBufferedOutput - buf.size()));
   budget_held_ += room;
   if (bytes.size() > room) {
     // Keep the head and drop the rest: the process keeps running, memory stays bounded.
@@ -116,8 +117,9 @@ void ExecCall::buffer_output(sandbox::OutputStream fd, std::string_view bytes) {
       log::warn("rpc: exec " + std::to_string(id_.value_or(0)) + ": " +
                 (fd == sandbox::OutputStream::kStdout ? "stdout" : "stderr") + " truncated at " +
                 std::to_string(buf.size() + room) + " bytes (per-stream limit " +
-                std::to_string(kMaxBufferedOutput) + ", all buffered execs share " +
-                std::to_string(buffered_output_budget().used()) + " bytes in use)");
+                std::to_string(kMaxBufferedOutput) + "; unsent replies of this engine hold " +
+                std::to_string(reply_payload_budget().used()) + " of its " +
+                std::to_string(reply_payload_budget().limit()) + " bytes)");
     }
     truncated_[slot] = true;
     bytes = bytes.substr(0, room);
@@ -130,9 +132,9 @@ ExecCall::~ExecCall() {
 }
 
 void ExecCall::release_buffers() {
-  out_[0] = std::string();
-  out_[1] = std::string();
-  buffered_output_budget().give_back(budget_held_);
+  out_[0].clear();
+  out_[1].clear();
+  reply_payload_budget().give_back(budget_held_);
   budget_held_ = 0;
 }
 
@@ -142,18 +144,23 @@ void ExecCall::on_exit(int exit_code) {
   rapidjson::Document d(rapidjson::kObjectType);
   auto& a = d.GetAllocator();
   d.AddMember("exit_code", exit_code, a);
-  if (mode_ == ExecMode::kBuffered) {
-    std::string out = base64::encode(out_[0]);
-    std::string err = base64::encode(out_[1]);
-    release_buffers();
-    d.AddMember("stdout", rapidjson::Value(out.c_str(), rapidjson::SizeType(out.size()), a), a);
-    d.AddMember("stderr", rapidjson::Value(err.c_str(), rapidjson::SizeType(err.size()), a), a);
-    // Dropped output is never silent (a matchlock extension to the result).
-    if (truncated_[0]) d.AddMember("stdout_truncated", true, a);
-    if (truncated_[1]) d.AddMember("stderr_truncated", true, a);
+  if (mode_ != ExecMode::kBuffered) {
+    d.AddMember("duration_ms", duration_ms(), a);
+    return finish(result_line(id_, d));
   }
+  // Dropped output is never silent (a matchlock extension to the result).
+  if (truncated_[0]) d.AddMember("stdout_truncated", true, a);
+  if (truncated_[1]) d.AddMember("stderr_truncated", true, a);
   d.AddMember("duration_ms", duration_ms(), a);
-  finish(result_line(id_, d));
+  std::string line = result_line_with_payloads(
+      id_, d,
+      {{"stdout", out_[0].pieces(), [this](size_t i) { out_[0].release_block(i); }},
+       {"stderr", out_[1].pieces(), [this](size_t i) { out_[1].release_block(i); }}});
+  out_[0].clear();
+  out_[1].clear();
+  // The budget stays held by the line until the client has it.
+  size_t held = std::exchange(budget_held_, 0);
+  finish(std::move(line), [held] { reply_payload_budget().give_back(held); });
 }
 
 void ExecCall::on_error(const Error& error) {
@@ -167,15 +174,18 @@ void ExecCall::finish_cancelled() {
   finish(error_line(id_, kCancelled, kCancelledMessage));
 }
 
-void ExecCall::finish(std::string line) {
+void ExecCall::finish(std::string line, std::function<void()> written) {
   if (finished_) return;
   finished_ = true;
   auto keep = shared_from_this();  // remove_call drops the server's reference
   handle_.reset();
-  if (auto server = server_.lock()) {
-    if (id_) server->send(std::move(line));  // a notification's exec runs, unanswered
-    server->remove_call(serial_);
+  auto server = server_.lock();
+  if (server && id_) {
+    server->send(std::move(line), std::move(written));
+  } else if (written) {
+    written();  // a notification's exec runs unanswered; a gone client reads nothing
   }
+  if (server) server->remove_call(serial_);
 }
 
 int64_t ExecCall::duration_ms() const {

@@ -5,10 +5,12 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "rpc/block_buffer.h"
 #include "rpc/vm_port.h"
 
 namespace matchlock::rpc {
@@ -49,8 +51,9 @@ class ExecCall : public std::enable_shared_from_this<ExecCall> {
   void on_error(const Error& error);
   void finish_cancelled();
   void release_buffers();
-  // Sends the final reply (if not sent yet) and unregisters the call.
-  void finish(std::string line);
+  // Sends the final reply (if not sent yet) and unregisters the call; `written` runs once the
+  // line reached the client (or there is no client to reach).
+  void finish(std::string line, std::function<void()> written = {});
   int64_t duration_ms() const;
 
   std::weak_ptr<Session> server_;
@@ -59,9 +62,9 @@ class ExecCall : public std::enable_shared_from_this<ExecCall> {
   ExecMode mode_;
   std::shared_ptr<ExecPort> handle_;
   uint64_t start_ns_;
-  std::string out_[2];  // buffered stdout, stderr
+  BlockBuffer out_[2];  // buffered stdout, stderr
   bool truncated_[2] = {false, false};
-  size_t budget_held_ = 0;  // bytes of buffered_output_budget() that out_ holds
+  size_t budget_held_ = 0;  // bytes of reply_payload_budget() that out_ holds
   bool cancelled_ = false;
   bool finished_ = false;
 };

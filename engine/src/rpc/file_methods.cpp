@@ -4,6 +4,8 @@
 #include "core/base64.h"
 #include "rpc/file_op_params.h"
 #include "rpc/file_wire.h"
+#include "rpc/message.h"
+#include "rpc/output_budget.h"
 #include "rpc/session.h"
 
 namespace matchlock::rpc {
@@ -94,24 +96,38 @@ void Session::on_read_file(const Request& req) {
   const bool whole = *limit == 0;
   // One byte more than allowed tells a too-large file without reading all of it.
   const uint64_t ask = whole ? kMaxReadFileBytes + 1 : std::min(*limit, kMaxReadFileBytes);
+  // The reply's bytes are reserved before the guest is asked, so concurrent reads wait for room
+  // instead of each holding up to 16 MiB (and its base64 line) at once.
   std::weak_ptr<Session> weak = shared_from_this();
   auto id = req.id;
-  host_->vm().read_file(*path, *offset, ask, [weak, id, whole, p = *path](auto r) {
+  auto& budget = reply_payload_budget();
+  budget.acquire(ask, [weak, id, whole, ask, off = *offset, p = *path, &budget] {
     auto self = weak.lock();
-    if (!self) return;
-    if (!r.ok()) return self->reply_error(id, file_error_code(r.error()), r.error().message);
-    if (whole && (r->file_size > kMaxReadFileBytes || r->data.size() > kMaxReadFileBytes)) {
-      return self->reply_error(
-          id, kFileFailed,
-          "read_file exceeds " + std::to_string(kMaxReadFileBytes) + " bytes: " + p);
-    }
-    rapidjson::Document d(rapidjson::kObjectType);
-    auto& a = d.GetAllocator();
-    const std::string b64 = base64::encode(r->data);
-    d.AddMember("content", Value(b64.c_str(), rapidjson::SizeType(b64.size()), a), a);
-    d.AddMember("size", r->file_size, a);
-    d.AddMember("mode", r->mode & 07777, a);
-    self->reply(id, d);
+    if (!self || !self->host_->ready()) return budget.give_back(ask);
+    self->host_->vm().read_file(p, off, ask, [weak, id, whole, ask, p, &budget](auto r) {
+      auto self = weak.lock();
+      if (!self) return budget.give_back(ask);
+      if (!r.ok()) {
+        budget.give_back(ask);
+        return self->reply_error(id, file_error_code(r.error()), r.error().message);
+      }
+      if (whole && (r->file_size > kMaxReadFileBytes || r->data.size() > kMaxReadFileBytes)) {
+        budget.give_back(ask);
+        return self->reply_error(
+            id, kFileFailed,
+            "read_file exceeds " + std::to_string(kMaxReadFileBytes) + " bytes: " + p);
+      }
+      const size_t held = std::min<size_t>(ask, r->data.size());
+      budget.give_back(ask - held);
+      if (!id) return budget.give_back(held);
+      rapidjson::Document d(rapidjson::kObjectType);
+      auto& a = d.GetAllocator();
+      d.AddMember("size", r->file_size, a);
+      d.AddMember("mode", r->mode & 07777, a);
+      std::string line = result_line_with_payloads(id, d, {{"content", {r->data}}});
+      r->data = std::string();
+      self->send(std::move(line), [held, &budget] { budget.give_back(held); });
+    });
   });
 }
 

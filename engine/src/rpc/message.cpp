@@ -1,5 +1,8 @@
 #include "rpc/message.h"
 
+#include <cassert>
+#include <cstring>
+
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -127,6 +130,43 @@ std::string result_line(std::optional<uint64_t> id, const rapidjson::Value& resu
     w.Uint64(*id);
   }
   return finish(w, sb);
+}
+
+std::string result_line_with_payloads(std::optional<uint64_t> id, const rapidjson::Value& small,
+                                      std::initializer_list<Base64Member> payloads) {
+  // The small members through the writer, then the payloads spliced in before the result's
+  // closing brace.
+  const rapidjson::Value empty(rapidjson::kObjectType);
+  std::string head = result_line(std::nullopt, small.IsObject() ? small : empty);
+  // head is {"jsonrpc":"2.0","result":{...}}\n: keep it up to the result's closing brace.
+  head.resize(head.size() - 3);
+  bool first = head.back() == '{';
+  std::string tail = "}";
+  if (id) tail += ",\"id\":" + std::to_string(*id);
+  tail += "}\n";
+  size_t size = head.size() + tail.size();
+  for (const auto& p : payloads) {
+    size += std::strlen(p.key) + 6;
+    for (std::string_view piece : p.pieces) size += base64::encoded_size(piece.size());
+  }
+  std::string line;
+  line.reserve(size);
+  line += head;
+  for (const auto& p : payloads) {
+    if (!first) line += ',';
+    first = false;
+    line += '"';
+    line += p.key;
+    line += "\":\"";
+    for (size_t i = 0; i < p.pieces.size(); ++i) {
+      assert(i + 1 == p.pieces.size() || p.pieces[i].size() % 3 == 0);
+      base64::encode_append(line, p.pieces[i]);
+      if (p.encoded) p.encoded(i);
+    }
+    line += '"';
+  }
+  line += tail;
+  return line;
 }
 
 std::string error_line(std::optional<uint64_t> id, int code, std::string_view message) {

@@ -5,11 +5,14 @@
 #include <rapidjson/document.h>
 
 #include <cstdint>
+#include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace matchlock::rpc {
 
@@ -54,6 +57,21 @@ struct RejectedLine {
 std::variant<Request, RejectedLine> parse_request(std::string_view line);
 
 std::string result_line(std::optional<uint64_t> id, const rapidjson::Value& result);
+// A result object made of `small`'s members followed by byte payloads as base64 strings (exec's
+// stdout/stderr, read_file's content). The line is built once at its final size with the
+// payloads encoded in place: replying with N bytes holds 4N/3 more, not a DOM copy and a growing
+// buffer on top. Keys are the caller's literals (plain ASCII, never escaped).
+struct Base64Member {
+  const char* key;
+  // The payload in order; every piece but the last a multiple of 3 bytes (BlockBuffer's
+  // blocks), so they encode one after another.
+  std::vector<std::string_view> pieces;
+  // Called with a piece's index once it is encoded: its owner may free it there, so the raw
+  // bytes shrink while the line grows.
+  std::function<void(size_t)> encoded = {};
+};
+std::string result_line_with_payloads(std::optional<uint64_t> id, const rapidjson::Value& small,
+                                      std::initializer_list<Base64Member> payloads);
 std::string error_line(std::optional<uint64_t> id, int code, std::string_view message);
 std::string notification_line(std::string_view method, const rapidjson::Value& params);
 // The common request-scoped notification {"id":N,"data":<base64 of bytes>}.

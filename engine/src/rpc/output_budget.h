@@ -1,11 +1,14 @@
-// How much buffered `exec` output one owner process holds at once, across every call of every
-// client: each buffered exec keeps at most ExecCall::kMaxBufferedOutput per stream, and all of
-// them together at most the budget's limit, so concurrent execs cannot grow the engine without
-// bound. What does not fit is dropped and the exec's result says so (stdout_truncated).
+// How many bytes of large replies (buffered `exec` output, `read_file` content) one owner process
+// holds at once, across every call of every client. A reply's bytes count from the moment they
+// arrive from the guest until its line has been written to the client, so neither many
+// concurrent calls nor a client that does not read its replies can grow the engine without
+// bound. Buffered exec output that does not fit is dropped and its result says so
+// (stdout_truncated); a read_file waits for room before it asks the guest.
 #pragma once
 
-#include <algorithm>
 #include <cstddef>
+#include <deque>
+#include <functional>
 
 namespace matchlock::rpc {
 
@@ -13,24 +16,33 @@ class OutputBudget {
  public:
   explicit OutputBudget(size_t limit) : limit_(limit) {}
 
-  // Grants up to `want` bytes (possibly 0); the caller gives them back when it lets them go.
-  size_t take(size_t want) {
-    size_t granted = std::min(want, limit_ - used_);
-    used_ += granted;
-    return granted;
-  }
-  void give_back(size_t bytes) { used_ -= std::min(bytes, used_); }
+  // Grants up to `want` bytes at once (possibly 0); the caller gives them back when it lets
+  // them go. Never waits, never jumps ahead of an acquire() that is waiting.
+  size_t take(size_t want);
+  // Runs `granted` once `bytes` (capped at the limit) are free, in request order: at once when
+  // nothing waits and they fit. The caller then holds them until it gives them back.
+  void acquire(size_t bytes, std::function<void()> granted);
+  void give_back(size_t bytes);
+
   size_t used() const { return used_; }
+  size_t limit() const { return limit_; }
+  size_t waiting() const { return waiters_.size(); }
 
  private:
+  struct Waiter {
+    size_t bytes;
+    std::function<void()> granted;
+  };
+  void grant_waiters();
+
   size_t limit_;
   size_t used_ = 0;
+  std::deque<Waiter> waiters_;
+  bool granting_ = false;  // grant_waiters() is on the stack (a grant may give bytes back)
 };
 
-// The owner process's budget (all on the loop thread). 256 MiB: four full buffered streams.
-inline OutputBudget& buffered_output_budget() {
-  static OutputBudget budget(256u * 1024 * 1024);
-  return budget;
-}
+// The owner process's budget (all on the loop thread). 128 MiB: two full buffered streams; with
+// base64 on the wire, the replies it covers hold at most ~171 MiB of lines.
+OutputBudget& reply_payload_budget();
 
 }  // namespace matchlock::rpc

@@ -224,6 +224,8 @@ def exec_result(result: Dict[str, Any]) -> ExecResult:
         duration_ms=int(result.get("duration_ms", 0)),
         stdout_bytes=out,
         stderr_bytes=err,
+        stdout_truncated=result.get("stdout_truncated") is True,
+        stderr_truncated=result.get("stderr_truncated") is True,
     )
 
 

@@ -281,7 +281,9 @@ class CreateOptions:
 @dataclass
 class ExecResult:
     """A finished command with buffered output (decoded as UTF-8, invalid bytes replaced).
-    ``stdout_bytes``/``stderr_bytes`` hold the raw output."""
+    ``stdout_bytes``/``stderr_bytes`` hold the raw output; ``stdout_truncated``/
+    ``stderr_truncated`` say the engine dropped output beyond its buffer limits (64 MiB per
+    stream, 128 MiB for all replies it holds at once)."""
 
     exit_code: int
     stdout: str
@@ -289,6 +291,8 @@ class ExecResult:
     duration_ms: int
     stdout_bytes: bytes = b""
     stderr_bytes: bytes = b""
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
 
 
 @dataclass

@@ -35,6 +35,8 @@ for raw in sys.stdin:
     method, params, msg_id = msg["method"], msg.get("params", {}), msg.get("id")
     if method == "create":
         reply(msg_id, {"id": "vm-fake0001"})
+    elif method == "exec" and params["command"] == "flood":
+        reply(msg_id, {"exit_code": 0, "stdout": b64(b"head"), "stderr": "", "duration_ms": 1, "stdout_truncated": True})
     elif method == "exec":
         reply(msg_id, {"exit_code": 0, "stdout": b64(params["command"].encode()), "stderr": "", "duration_ms": 1})
     elif method == "exec_stream":

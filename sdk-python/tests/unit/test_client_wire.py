@@ -37,6 +37,13 @@ def test_ids_start_at_one_and_params_shapes(client, record):
     assert client.vm_id == "vm-fake0001"
 
 
+def test_exec_result_says_when_the_engine_dropped_output(client):
+    client.create(Sandbox("img").options())
+    r = client.exec("flood")
+    assert (r.stdout, r.stdout_truncated, r.stderr_truncated) == ("head", True, False)
+    assert client.exec("pwd").stdout_truncated is False
+
+
 def test_exec_stream_routes_and_decodes_split_utf8(client):
     out, err = io.StringIO(), io.BytesIO()
     result = client.exec_stream("x", stdout=out, stderr=err)

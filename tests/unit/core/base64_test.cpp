@@ -27,6 +27,15 @@ TEST_CASE("base64_round_trips_every_byte_value", "[base64]") {
   CHECK(base64::encode(all).find_first_of("-_") == std::string::npos);
 }
 
+TEST_CASE("base64_encode_append_adds_to_what_is_there", "[base64]") {
+  std::string line = "x:";
+  base64::encode_append(line, "foob");
+  CHECK(line == "x:Zm9vYg==");
+  for (size_t n : {0, 1, 2, 3, 4, 1000}) {
+    CHECK(base64::encoded_size(n) == base64::encode(std::string(n, 'a')).size());
+  }
+}
+
 TEST_CASE("base64_decode_rejects_invalid_input", "[base64]") {
   CHECK_FALSE(base64::decode("Zg").has_value());         // missing padding
   CHECK_FALSE(base64::decode("Zg=").has_value());        // short

@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -9,6 +10,7 @@
 
 #include "core/base64.h"
 #include "rpc/file_wire.h"
+#include "rpc/output_budget.h"
 #include "rpc/server.h"
 
 using namespace matchlock;
@@ -165,16 +167,35 @@ TEST_CASE("write_file_errors", "[rpc][files]") {
 TEST_CASE("read_file_whole_and_ranges", "[rpc][files]") {
   Harness h;
   h.send(R"({"jsonrpc":"2.0","method":"read_file","params":{"path":"/f"},"id":2})");
-  CHECK(h.last() == R"({"jsonrpc":"2.0","result":{"content":")" + base64::encode("hello world") +
-                        R"(","size":11,"mode":416},"id":2})");
+  CHECK(h.last() == R"({"jsonrpc":"2.0","result":{"size":11,"mode":416,"content":")" +
+                        base64::encode("hello world") + R"("},"id":2})");
   CHECK(h.vm->reads.back() == std::make_pair(uint64_t{0}, kMaxReadFileBytes + 1));
   h.send(
       R"({"jsonrpc":"2.0","method":"read_file","params":{"path":"/f","offset":6,"limit":3},"id":3})");
-  CHECK(h.last() == R"({"jsonrpc":"2.0","result":{"content":")" + base64::encode("wor") +
-                        R"(","size":11,"mode":416},"id":3})");
+  CHECK(h.last() == R"({"jsonrpc":"2.0","result":{"size":11,"mode":416,"content":")" +
+                        base64::encode("wor") + R"("},"id":3})");
   h.send(
       R"({"jsonrpc":"2.0","method":"read_file","params":{"path":"/f","limit":999999999},"id":4})");
   CHECK(h.vm->reads.back().second == kMaxReadFileBytes);
+}
+
+TEST_CASE("read_file_waits_for_room_and_holds_it_until_the_reply_is_written", "[rpc][files]") {
+  auto& budget = reply_payload_budget();
+  REQUIRE(budget.used() == 0);
+  Harness h;
+  const size_t others = budget.take(SIZE_MAX);  // other replies hold the whole budget
+  h.send(R"({"jsonrpc":"2.0","method":"read_file","params":{"path":"/f"},"id":2})");
+  CHECK(h.vm->reads.empty());  // the guest is not asked while there is no room
+  CHECK(budget.waiting() == 1);
+  h.out->hold_writes = true;
+  budget.give_back(others);
+  REQUIRE(h.vm->reads.size() == 1);
+  CHECK(h.last().find(base64::encode("hello world")) != std::string::npos);
+  CHECK(budget.used() == 11);  // what was reserved beyond the file went back at once
+  for (auto& done : h.out->held) done(true);
+  CHECK(budget.used() == 0);
+  h.send(R"({"jsonrpc":"2.0","method":"read_file","params":{"path":"/missing"},"id":3})");
+  CHECK(budget.used() == 0);  // a failed read gives all of it back
 }
 
 TEST_CASE("read_file_errors", "[rpc][files]") {

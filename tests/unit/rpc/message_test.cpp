@@ -98,6 +98,26 @@ TEST_CASE("result_line_has_jsonrpc_result_object_and_integer_id", "[rpc][message
   CHECK(result_line(1, empty) == "{\"jsonrpc\":\"2.0\",\"result\":{},\"id\":1}\n");
 }
 
+TEST_CASE("result_line_with_payloads_appends_base64_members_to_the_small_ones", "[rpc][message]") {
+  rapidjson::Document d(rapidjson::kObjectType);
+  d.AddMember("exit_code", 3, d.GetAllocator());
+  const std::string bytes("\0\xff\"\\\n", 5);  // nothing a payload holds needs escaping
+  CHECK(result_line_with_payloads(9, d, {{"stdout", {bytes}}, {"stderr", {}}}) ==
+        "{\"jsonrpc\":\"2.0\",\"result\":{\"exit_code\":3,\"stdout\":\"AP8iXAo=\","
+        "\"stderr\":\"\"},\"id\":9}\n");
+  rapidjson::Value empty(rapidjson::kObjectType);
+  CHECK(result_line_with_payloads(std::nullopt, empty, {{"content", {"hi"}}}) ==
+        "{\"jsonrpc\":\"2.0\",\"result\":{\"content\":\"aGk=\"}}\n");
+  CHECK(result_line_with_payloads(2, empty, {}) == result_line(2, empty));
+  // Built at its final size: no reallocation left slack behind a large payload.
+  const std::string big(3 << 20, 'z');
+  std::string line = result_line_with_payloads(2, d, {{"stdout", {big}}});
+  CHECK(line.capacity() - line.size() < 64);
+  // Pieces (BlockBuffer's blocks) encode as one payload.
+  CHECK(result_line_with_payloads(1, empty, {{"content", {"foo", "ba", ""}}}) ==
+        result_line_with_payloads(1, empty, {{"content", {"fooba"}}}));
+}
+
 TEST_CASE("error_line_without_id_has_no_id_key", "[rpc][message]") {
   CHECK(error_line(std::nullopt, kParseError, "Parse error") ==
         "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32700,\"message\":\"Parse error\"}}\n");

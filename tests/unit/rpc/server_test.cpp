@@ -688,7 +688,7 @@ TEST_CASE("stdin_backlog_pauses_input_until_drained", "[rpc][server]") {
 TEST_CASE("buffered_output_beyond_the_process_wide_budget_is_dropped_and_flagged",
           "[rpc][server]") {
   // Another call already holds all but 4 bytes of the owner's budget.
-  auto& budget = rpc::buffered_output_budget();
+  auto& budget = rpc::reply_payload_budget();
   const size_t held = budget.take(SIZE_MAX);
   budget.give_back(4);
   Harness h;
@@ -707,6 +707,25 @@ TEST_CASE("buffered_output_beyond_the_process_wide_budget_is_dropped_and_flagged
   CHECK(budget.used() == 0);  // the finished call gave its bytes back
 }
 
+TEST_CASE("a_buffered_result_holds_its_budget_until_the_client_has_the_line", "[rpc][server]") {
+  auto& budget = rpc::reply_payload_budget();
+  REQUIRE(budget.used() == 0);
+  Harness h;
+  h.create_vm();
+  h.out->hold = true;  // a client that does not read its replies yet
+  h.send(R"({"jsonrpc":"2.0","method":"exec","params":{"command":"yes"},"id":2})");
+  auto& e = h.exec();
+  e.events.on_output(sandbox::OutputStream::kStdout, "abcdefgh", [] {});
+  e.events.on_output(sandbox::OutputStream::kStderr, "xy", [] {});
+  e.events.on_exit(0);
+  auto d = h.json(h.out->lines.size() - 1);
+  CHECK(d["result"]["stdout"] == base64::encode("abcdefgh").c_str());
+  CHECK(d["result"]["stderr"] == base64::encode("xy").c_str());
+  CHECK(budget.used() == 10);  // the call is gone, its unwritten line still counts
+  h.out->release();
+  CHECK(budget.used() == 0);
+}
+
 TEST_CASE("output_budget_grants_at_most_its_limit_and_takes_back", "[rpc]") {
   rpc::OutputBudget b(10);
   CHECK(b.take(6) == 6);
@@ -716,4 +735,32 @@ TEST_CASE("output_budget_grants_at_most_its_limit_and_takes_back", "[rpc]") {
   CHECK(b.take(7) == 5);
   b.give_back(100);  // never below zero
   CHECK(b.used() == 0);
+}
+
+TEST_CASE("output_budget_acquire_waits_in_order_and_take_never_jumps_the_queue", "[rpc]") {
+  rpc::OutputBudget b(10);
+  std::vector<int> granted;
+  CHECK(b.take(8) == 8);
+  b.acquire(5, [&] { granted.push_back(1); });
+  b.acquire(1, [&] { granted.push_back(2); });  // fits now, but waits behind the first
+  CHECK(granted.empty());
+  CHECK(b.waiting() == 2);
+  CHECK(b.take(1) == 0);  // a waiting acquire comes first
+  b.give_back(4);         // 4 in use: both fit
+  CHECK(granted == std::vector<int>{1, 2});
+  CHECK(b.used() == 10);
+  b.acquire(50, [&] { granted.push_back(3); });  // capped at the limit, not refused forever
+  b.give_back(10);
+  CHECK(granted.back() == 3);
+  CHECK(b.used() == 10);
+  // A grant that gives back at once lets the next waiter in within the same give_back.
+  b.acquire(10, [&] {
+    granted.push_back(4);
+    b.give_back(10);
+  });
+  b.acquire(10, [&] { granted.push_back(5); });
+  b.give_back(10);
+  CHECK(granted == std::vector<int>{1, 2, 3, 4, 5});
+  CHECK(b.used() == 10);
+  CHECK(b.waiting() == 0);
 }
