@@ -2,7 +2,8 @@
 // Dead owners are recorded as crashed, a QEMU that outlived its owner is killed (only if its
 // recorded pid and start time still match), leftover sockets and disks of non-running
 // sandboxes are deleted (logs stay for inspect/rm), and folders under vms/ without a state row
-// are removed. Running sandboxes are left alone unless --force-running.
+// are removed. Running sandboxes are left alone unless --force-running. Without an ID, what
+// killed builds and disk makers left in the cache goes too.
 #include <cstdio>
 #include <set>
 
@@ -13,6 +14,7 @@
 #include "core/paths.h"
 #include "core/remove_tree.h"
 #include "dockerbuild/build_leftovers.h"
+#include "sandbox/empty_upper_disk.h"
 #include "state/reconcile.h"
 
 namespace matchlock::cli {
@@ -168,6 +170,14 @@ int cmd_gc(Args args) {
     };
     if (dockerbuild::remove_dead_build_scratch(dockerbuild::scratch_root(), removed) > 0) {
       code = fail("gc: could not remove every dead build's scratch directory", 1);
+    }
+    // Half-made empty writable disks of boots that were killed while making one.
+    auto removed_disk = [](const std::filesystem::path& file) {
+      std::printf("disk cache %s: removed (its maker is gone)\n", file.filename().c_str());
+    };
+    if (sandbox::remove_dead_makers_leftovers(matchlock_home() / "cache" / "upper", removed_disk) >
+        0) {
+      code = fail("gc: could not remove every half-made cached disk", 1);
     }
   }
   std::printf("Reconciled %zu sandbox%s\n", rows.size(), rows.size() == 1 ? "" : "es");

@@ -1,15 +1,13 @@
 #include "sandbox/empty_upper_disk.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
 #include <fstream>
 #include <string>
 #include <system_error>
 #include <utility>
 #include <vector>
 
+#include "core/pid_named.h"
 #include "sandbox/sparse_file.h"
 #include "vm/bundle.h"
 
@@ -35,12 +33,8 @@ CachedDisk cached_disk(const fs::path& dir, uint64_t size_mib) {
   return {dir / (stem + ".img"), dir / (stem + ".sha256")};
 }
 
-// Unique among the processes and the threads of this one that may make a disk at once.
-fs::path temporary_name(const fs::path& dir, const std::string& what) {
-  static std::atomic<uint64_t> counter{0};
-  return dir / ("." + what + "." + std::to_string(::getpid()) + "." +
-                std::to_string(counter.fetch_add(1)) + ".tmp");
-}
+// What a maker writes before renaming it into place: ".making-<pid>-<n>.img" / ".sha256".
+constexpr std::string_view kMakingPrefix = ".making-";
 
 std::string read_digest(const fs::path& file) {
   std::ifstream in(file);
@@ -81,8 +75,11 @@ Status make_disk_and_cache_it(const CachedDisk& cached, const fs::path& to, uint
   std::error_code ec;
   fs::create_directories(cached.disk.parent_path(), ec);
   if (ec) return io_error("create " + cached.disk.parent_path().string() + ": " + ec.message());
-  const fs::path disk_tmp = temporary_name(cached.disk.parent_path(), "upper");
-  const fs::path digest_tmp = temporary_name(cached.disk.parent_path(), "digest");
+  const fs::path dir = cached.disk.parent_path();
+  remove_dead_makers_leftovers(dir);  // a maker killed mid-way left its files
+  const std::string stem = pid_named::unique_name(kMakingPrefix);
+  const fs::path disk_tmp = dir / (stem + ".img");
+  const fs::path digest_tmp = dir / (stem + ".sha256");
   auto cleanup = [&] {
     fs::remove(disk_tmp, ec);
     fs::remove(digest_tmp, ec);
@@ -102,7 +99,7 @@ Status make_disk_and_cache_it(const CachedDisk& cached, const fs::path& to, uint
   fs::rename(digest_tmp, cached.digest, ec);
   if (!ec) fs::rename(disk_tmp, cached.disk, ec);
   cleanup();  // what a failed rename left
-  evict_old_cached_disks(cached.disk.parent_path());
+  evict_old_cached_disks(dir);
   return Status();
 }
 
@@ -122,6 +119,11 @@ bool copy_cached_disk(const CachedDisk& cached, const fs::path& to, uint64_t siz
 }
 
 }  // namespace
+
+int remove_dead_makers_leftovers(const fs::path& cache_dir,
+                                 const std::function<void(const fs::path&)>& removed) {
+  return pid_named::remove_dead_makers_leftovers(cache_dir, kMakingPrefix, removed);
+}
 
 Status create_empty_upper_disk(const fs::path& cache_dir, const fs::path& to, uint64_t size_mib) {
   // Checked first: a failed copy removes its target, which must then be one it made.

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 
 #include "core/result.h"
 
@@ -17,5 +18,11 @@ namespace matchlock::sandbox {
 // read-only or full cache directory), mkfs.ext4 makes `to` directly (blocking).
 Status create_empty_upper_disk(const std::filesystem::path& cache_dir,
                                const std::filesystem::path& to, uint64_t size_mib);
+
+// Removes what makers that were killed mid-way left in `cache_dir` (done before each new disk is
+// made, and by `gc`); `removed` is told each file. Returns how many could not be removed.
+int remove_dead_makers_leftovers(
+    const std::filesystem::path& cache_dir,
+    const std::function<void(const std::filesystem::path&)>& removed = {});
 
 }  // namespace matchlock::sandbox

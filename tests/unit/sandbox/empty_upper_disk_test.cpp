@@ -1,6 +1,8 @@
 #include "sandbox/empty_upper_disk.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
@@ -136,4 +138,28 @@ TEST_CASE("an existing target is never overwritten", "[sandbox]") {
   std::string text;
   in >> text;
   CHECK(text == "keep");
+}
+
+TEST_CASE("half-made disks of killed makers are removed, a live maker's are not", "[sandbox]") {
+  TempDir tmp;
+  const fs::path cache = tmp.path / "cache";
+  fs::create_directories(cache);
+  pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  REQUIRE(::waitpid(dead, nullptr, 0) == dead);  // reaped: no process has that pid now
+  const std::string dead_stem = ".making-" + std::to_string(dead) + "-0";
+  const std::string live_stem = ".making-" + std::to_string(::getpid()) + "-999";
+  for (const auto& stem : {dead_stem, live_stem}) {
+    std::ofstream(cache / (stem + ".img")) << "half";
+    std::ofstream(cache / (stem + ".sha256")) << "half";
+  }
+  REQUIRE(create_empty_upper_disk(cache, tmp.path / "a.ext4", kSizeMib).ok());
+  CHECK_FALSE(fs::exists(cache / (dead_stem + ".img")));
+  CHECK_FALSE(fs::exists(cache / (dead_stem + ".sha256")));
+  CHECK(fs::exists(cache / (live_stem + ".img")));  // still being written, as far as we know
+  std::vector<fs::path> told;
+  fs::remove(cache / (live_stem + ".img"));
+  std::ofstream(cache / (dead_stem + ".img")) << "half";
+  CHECK(remove_dead_makers_leftovers(cache, [&](const fs::path& p) { told.push_back(p); }) == 0);
+  CHECK(told == std::vector<fs::path>{cache / (dead_stem + ".img")});
 }
