@@ -114,8 +114,8 @@ TEST_CASE("result_line_with_payloads_appends_base64_members_to_the_small_ones", 
   std::string line = result_line_with_payloads(2, d, {{"stdout", {big}}});
   CHECK(line.capacity() - line.size() < 64);
   // Pieces (BlockBuffer's blocks) encode as one payload.
-  CHECK(result_line_with_payloads(1, empty, {{"content", {"foo", "ba", ""}}}) ==
-        result_line_with_payloads(1, empty, {{"content", {"fooba"}}}));
+  CHECK(result_line_with_payloads(1, empty, {{"content", {"foo", "bar", "ba"}}}) ==
+        result_line_with_payloads(1, empty, {{"content", {"foobarba"}}}));
 }
 
 TEST_CASE("error_line_without_id_has_no_id_key", "[rpc][message]") {
