@@ -125,7 +125,7 @@ bool FileHandle::parse_info(const std::string& payload) {
     read_.file_size = size->value.GetUint64();
     read_.mode = mode->value.GetUint();
     // One allocation instead of doubling copies; never more than the read's limit, whatever
-    // size the guest claims (the caller has reserved that much already).
+    // size the guest claims.
     read_.data.reserve(static_cast<size_t>(std::min<uint64_t>(read_.file_size, limit_)));
     return true;
   }

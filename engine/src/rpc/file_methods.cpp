@@ -96,37 +96,38 @@ void Session::on_read_file(const Request& req) {
   const bool whole = *limit == 0;
   // One byte more than allowed tells a too-large file without reading all of it.
   const uint64_t ask = whole ? kMaxReadFileBytes + 1 : std::min(*limit, kMaxReadFileBytes);
-  // The reply's bytes are reserved before the guest is asked, so concurrent reads wait for room
-  // instead of each holding up to 16 MiB (and its base64 line) at once.
+  // At most file_reads_in_flight() reads hold guest data at once; each one's content then waits
+  // for room in the reply budget, which it holds until its line has been written.
   std::weak_ptr<Session> weak = shared_from_this();
   auto id = req.id;
-  auto& budget = reply_payload_budget();
-  budget.acquire(ask, [weak, id, whole, ask, off = *offset, p = *path, &budget] {
+  file_reads_in_flight().acquire(1, [weak, id, whole, ask, off = *offset, p = *path] {
     auto self = weak.lock();
-    if (!self || !self->host_->ready()) return budget.give_back(ask);
-    self->host_->vm().read_file(p, off, ask, [weak, id, whole, ask, p, &budget](auto r) {
+    if (!self || !self->host_->ready()) return file_reads_in_flight().give_back(1);
+    self->host_->vm().read_file(p, off, ask, [weak, id, whole, p](auto r) {
       auto self = weak.lock();
-      if (!self) return budget.give_back(ask);
-      if (!r.ok()) {
-        budget.give_back(ask);
-        return self->reply_error(id, file_error_code(r.error()), r.error().message);
-      }
+      if (!self || !r.ok()) file_reads_in_flight().give_back(1);
+      if (!self) return;
+      if (!r.ok()) return self->reply_error(id, file_error_code(r.error()), r.error().message);
       if (whole && (r->file_size > kMaxReadFileBytes || r->data.size() > kMaxReadFileBytes)) {
-        budget.give_back(ask);
+        file_reads_in_flight().give_back(1);
         return self->reply_error(
             id, kFileFailed,
             "read_file exceeds " + std::to_string(kMaxReadFileBytes) + " bytes: " + p);
       }
-      const size_t held = std::min<size_t>(ask, r->data.size());
-      budget.give_back(ask - held);
-      if (!id) return budget.give_back(held);
-      rapidjson::Document d(rapidjson::kObjectType);
-      auto& a = d.GetAllocator();
-      d.AddMember("size", r->file_size, a);
-      d.AddMember("mode", r->mode & 07777, a);
-      std::string line = result_line_with_payloads(id, d, {{"content", {r->data}}});
-      r->data = std::string();
-      self->send(std::move(line), [held, &budget] { budget.give_back(held); });
+      auto chunk = std::make_shared<sandbox::GuestFileChunk>(std::move(*r));
+      const size_t held = chunk->data.size();
+      reply_payload_budget().acquire(held, [weak, id, chunk, held] {
+        file_reads_in_flight().give_back(1);  // its bytes are in the reply budget now
+        auto self = weak.lock();
+        if (!self || !id) return reply_payload_budget().give_back(held);
+        rapidjson::Document d(rapidjson::kObjectType);
+        auto& a = d.GetAllocator();
+        d.AddMember("size", chunk->file_size, a);
+        d.AddMember("mode", chunk->mode & 07777, a);
+        std::string line = result_line_with_payloads(id, d, {{"content", {chunk->data}}});
+        chunk->data = std::string();
+        self->send(std::move(line), [held] { reply_payload_budget().give_back(held); });
+      });
     });
   });
 }

@@ -6,7 +6,6 @@
 namespace matchlock::rpc {
 
 size_t OutputBudget::take(size_t want) {
-  if (!waiters_.empty()) return 0;  // what is freed goes to the waiting reads first
   size_t granted = std::min(want, limit_ - used_);
   used_ += granted;
   return granted;
@@ -37,6 +36,11 @@ void OutputBudget::grant_waiters() {
 OutputBudget& reply_payload_budget() {
   static OutputBudget budget(128u * 1024 * 1024);
   return budget;
+}
+
+OutputBudget& file_reads_in_flight() {
+  static OutputBudget reads(4);
+  return reads;
 }
 
 }  // namespace matchlock::rpc

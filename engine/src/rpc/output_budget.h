@@ -3,7 +3,9 @@
 // arrive from the guest until its line has been written to the client, so neither many
 // concurrent calls nor a client that does not read its replies can grow the engine without
 // bound. Buffered exec output that does not fit is dropped and its result says so
-// (stdout_truncated); a read_file waits for room before it asks the guest.
+// (stdout_truncated); a read_file's content waits for room before its line is built. The same
+// class counts the reads in flight: what a read holds before it knows its size is bounded by
+// how many may run at once, not reserved up front (which would starve small execs' output).
 #pragma once
 
 #include <cstddef>
@@ -16,8 +18,8 @@ class OutputBudget {
  public:
   explicit OutputBudget(size_t limit) : limit_(limit) {}
 
-  // Grants up to `want` bytes at once (possibly 0); the caller gives them back when it lets
-  // them go. Never waits, never jumps ahead of an acquire() that is waiting.
+  // Grants up to `want` bytes at once (possibly 0) from what is free, waiting acquire()s or
+  // not; the caller gives them back when it lets them go. Never waits.
   size_t take(size_t want);
   // Runs `granted` once `bytes` (capped at the limit) are free, in request order: at once when
   // nothing waits and they fit. The caller then holds them until it gives them back.
@@ -44,5 +46,8 @@ class OutputBudget {
 // The owner process's budget (all on the loop thread). 128 MiB: two full buffered streams; with
 // base64 on the wire, the replies it covers hold at most ~171 MiB of lines.
 OutputBudget& reply_payload_budget();
+// How many read_file calls may be reading from the guest at once (each up to 16 MiB not yet
+// counted in the budget above): 4.
+OutputBudget& file_reads_in_flight();
 
 }  // namespace matchlock::rpc

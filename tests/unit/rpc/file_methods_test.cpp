@@ -181,21 +181,32 @@ TEST_CASE("read_file_whole_and_ranges", "[rpc][files]") {
 
 TEST_CASE("read_file_waits_for_room_and_holds_it_until_the_reply_is_written", "[rpc][files]") {
   auto& budget = reply_payload_budget();
+  auto& reads = file_reads_in_flight();
   REQUIRE(budget.used() == 0);
+  REQUIRE(reads.used() == 0);
   Harness h;
   const size_t others = budget.take(SIZE_MAX);  // other replies hold the whole budget
-  h.send(R"({"jsonrpc":"2.0","method":"read_file","params":{"path":"/f"},"id":2})");
-  CHECK(h.vm->reads.empty());  // the guest is not asked while there is no room
-  CHECK(budget.waiting() == 1);
+  for (int i = 0; i < 6; ++i) {
+    h.send(R"({"jsonrpc":"2.0","method":"read_file","params":{"path":"/f"},"id":)" +
+           std::to_string(10 + i) + "}");
+  }
+  // Four reads got their data and wait for room; the other two wait to start.
+  CHECK(h.vm->reads.size() == reads.limit());
+  CHECK(budget.waiting() == reads.limit());
+  CHECK(reads.waiting() == 2);
+  const size_t lines = h.out->lines.size();
   h.out->hold_writes = true;
   budget.give_back(others);
-  REQUIRE(h.vm->reads.size() == 1);
+  CHECK(h.vm->reads.size() == 6);
+  CHECK(h.out->lines.size() == lines + 6);
   CHECK(h.last().find(base64::encode("hello world")) != std::string::npos);
-  CHECK(budget.used() == 11);  // what was reserved beyond the file went back at once
+  CHECK(budget.used() == 6 * 11);  // each reply's content, until its line is written
+  CHECK(reads.used() == 0);
   for (auto& done : h.out->held) done(true);
   CHECK(budget.used() == 0);
   h.send(R"({"jsonrpc":"2.0","method":"read_file","params":{"path":"/missing"},"id":3})");
-  CHECK(budget.used() == 0);  // a failed read gives all of it back
+  CHECK(budget.used() == 0);  // a failed read holds nothing
+  CHECK(reads.used() == 0);
 }
 
 TEST_CASE("read_file_errors", "[rpc][files]") {
