@@ -12,6 +12,7 @@ PACKAGES=(
   clang libclang-rt-dev llvm
   # engine libraries
   libuv1-dev libssl-dev rapidjson-dev catch2 node-llhttp libnghttp2-dev libcurl4-openssl-dev
+  libxxhash-dev
   libarchive-dev libsqlite3-dev
   # guest bundle and images (QEMU itself: below)
   e2fsprogs busybox-static cpio xz-utils zstd python3

@@ -257,7 +257,7 @@ def test_a_corrupt_save_falls_back_to_a_cold_boot_and_is_rebuilt(home):
     assert out == "still-works\n"
     assert "could not be restored" in err and "booting cold" in err, err
     new_key, new_meta, _ = only_save(home)
-    assert new_key == key and new_meta["state_sha256"] != meta["state_sha256"]
+    assert new_key == key and new_meta["state_digest"] != meta["state_digest"]
     rc, out, err = run(home, "true")
     assert rc == 0 and restored(err), err
 
@@ -273,7 +273,7 @@ def test_a_corrupt_saved_writable_disk_falls_back_to_a_cold_boot(home):
     assert "could not be restored" in err and "writable disk" in err, err
     assert "booting cold" in err and "restored saved guest" not in err, err
     new_key, new_meta, _ = only_save(home)
-    assert new_key == key and new_meta["upper_sha256"] != meta["upper_sha256"]  # a new mkfs
+    assert new_key == key and new_meta["upper_digest"] != meta["upper_digest"]  # a new mkfs
     rc, out, err = run(home, "sh", "-c", "touch /root/x && echo ok")
     assert rc == 0 and out == "ok\n" and restored(err), err
     home.assert_nothing_left()

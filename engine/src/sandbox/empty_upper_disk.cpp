@@ -30,10 +30,10 @@ struct CachedDisk {
 
 CachedDisk cached_disk(const fs::path& dir, uint64_t size_mib) {
   const std::string stem = std::string("upper-") + kFormat + "-" + std::to_string(size_mib) + "MiB";
-  return {dir / (stem + ".img"), dir / (stem + ".sha256")};
+  return {dir / (stem + ".img"), dir / (stem + ".digest")};
 }
 
-// What a maker writes before renaming it into place: ".making-<pid>-<n>.img" / ".sha256".
+// What a maker writes before renaming it into place: ".making-<pid>-<n>.img" / ".digest".
 constexpr std::string_view kMakingPrefix = ".making-";
 
 std::string read_digest(const fs::path& file) {
@@ -47,6 +47,8 @@ void drop(const CachedDisk& cached) {
   std::error_code ec;
   fs::remove(cached.disk, ec);
   fs::remove(cached.digest, ec);
+  // Engines before XXH3 digests wrote SHA-256 ones beside the disk as ".sha256".
+  fs::remove(fs::path(cached.digest).replace_extension(".sha256"), ec);
 }
 
 // Keeps the kMaxCachedDisks newest cached filesystems (by modification time) and their digests.
@@ -63,7 +65,7 @@ void evict_old_cached_disks(const fs::path& dir) {
             [](const auto& a, const auto& b) { return a.first > b.first; });
   for (size_t i = kMaxCachedDisks; i < disks.size(); ++i) {
     fs::path digest = disks[i].second;
-    drop({disks[i].second, digest.replace_extension(".sha256")});
+    drop({disks[i].second, digest.replace_extension(".digest")});
   }
 }
 
@@ -79,7 +81,7 @@ Status make_disk_and_cache_it(const CachedDisk& cached, const fs::path& to, uint
   remove_dead_makers_leftovers(dir);  // a maker killed mid-way left its files
   const std::string stem = pid_named::unique_name(kMakingPrefix);
   const fs::path disk_tmp = dir / (stem + ".img");
-  const fs::path digest_tmp = dir / (stem + ".sha256");
+  const fs::path digest_tmp = dir / (stem + ".digest");
   auto cleanup = [&] {
     fs::remove(disk_tmp, ec);
     fs::remove(digest_tmp, ec);

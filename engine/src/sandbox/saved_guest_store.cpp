@@ -31,8 +31,9 @@ constexpr const char* kMetaFile = "meta.json";
 constexpr const char* kUpperFile = "upper.disk";
 constexpr const char* kTemporaryPrefix = "guest.state.tmp-";
 constexpr const char* kUpperTemporaryPrefix = "upper.disk.tmp-";
-// 2: the writable disk is part of the save (a format-1 save is never restored).
-constexpr int kMetaFormat = 2;
+// 2: the writable disk is part of the save; 3: XXH3 digests (sparse_file.h), not SHA-256. A save
+// of another format is never restored.
+constexpr int kMetaFormat = 3;
 constexpr uint64_t kDefaultBudgetMib = 4096;
 
 bool valid_key(const std::string& key) {
@@ -53,9 +54,9 @@ std::string meta_json(const SavedGuestInfo& m) {
   d.AddMember("network", m.network, a);
   d.AddMember("qemu", json::str(m.qemu, a), a);
   d.AddMember("state_bytes", m.state_bytes, a);
-  d.AddMember("state_sha256", json::str(m.state_sha256, a), a);
+  d.AddMember("state_digest", json::str(m.state_digest, a), a);
   d.AddMember("upper_bytes", m.upper_bytes, a);
-  d.AddMember("upper_sha256", json::str(m.upper_sha256, a), a);
+  d.AddMember("upper_digest", json::str(m.upper_digest, a), a);
   d.AddMember("created_unix", m.created_unix, a);
   return json::to_string(d);
 }
@@ -79,12 +80,12 @@ std::optional<SavedGuestInfo> read_meta(const fs::path& dir) {
   if (auto* n = json::member(d, "network"); n && n->IsBool()) m.network = n->GetBool();
   m.qemu = json::get_string(d, "qemu");
   m.state_bytes = static_cast<uint64_t>(json::get_int(d, "state_bytes"));
-  m.state_sha256 = json::get_string(d, "state_sha256");
+  m.state_digest = json::get_string(d, "state_digest");
   m.upper_bytes = static_cast<uint64_t>(json::get_int(d, "upper_bytes"));
-  m.upper_sha256 = json::get_string(d, "upper_sha256");
+  m.upper_digest = json::get_string(d, "upper_digest");
   m.created_unix = json::get_int(d, "created_unix");
-  if (m.key != dir.filename().string() || !image::is_sha256_digest(m.state_sha256) ||
-      !image::is_sha256_digest(m.upper_sha256)) {
+  if (m.key != dir.filename().string() || !is_file_digest(m.state_digest) ||
+      !is_file_digest(m.upper_digest)) {
     return std::nullopt;
   }
   std::error_code ec;
@@ -155,7 +156,7 @@ Status SaveSlot::commit(SavedGuestInfo info, const fs::path& upper_disk) {
   auto upper_digest = copy_sparse_file(upper_disk, upper_temporary);
   if (!upper_digest.ok()) return upper_digest.error().with_context("copy the writable disk");
   uint64_t bytes = 0;
-  auto digest = sha256_of_file(temporary_, &bytes);
+  auto digest = digest_of_file(temporary_, &bytes);
   if (!digest.ok()) return digest.error();
   if (bytes == 0) return Error(ErrorCode::kIo, "the saved guest state is empty");
   // Both files are complete on disk before meta.json names them: a crash in between leaves
@@ -164,10 +165,10 @@ Status SaveSlot::commit(SavedGuestInfo info, const fs::path& upper_disk) {
   MATCHLOCK_TRY(fsync_file(temporary_));
   info.key = dir_.filename().string();
   info.state_bytes = bytes;
-  info.state_sha256 = digest.value();
+  info.state_digest = digest.value();
   info.upper_bytes = fs::file_size(upper_temporary, ec);
   if (ec) return io_error("stat " + upper_temporary.string() + ": " + ec.message());
-  info.upper_sha256 = upper_digest.value();
+  info.upper_digest = upper_digest.value();
   info.created_unix = static_cast<int64_t>(::time(nullptr));
   fs::remove(dir_ / kMetaFile, ec);  // an older save's meta must never describe the new files
   fs::rename(upper_temporary, dir_ / kUpperFile, ec);

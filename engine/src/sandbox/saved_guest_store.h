@@ -35,9 +35,9 @@ struct SavedGuestInfo {
   bool network = false;
   std::string qemu;          // QEMU's version line
   uint64_t state_bytes = 0;  // size of guest.state
-  std::string state_sha256;  // "sha256:..." of guest.state (sparse_file.h)
+  std::string state_digest;  // sparse_file.h's digest of guest.state
   uint64_t upper_bytes = 0;  // size of upper.disk (the sandbox's --disk-size)
-  std::string upper_sha256;  // "sha256:..." of upper.disk
+  std::string upper_digest;  // sparse_file.h's digest of upper.disk
   uint64_t disk_bytes = 0;   // list() only: what the save takes on disk (allocated blocks)
   int64_t created_unix = 0;
   int64_t last_used_unix = 0;

@@ -7,21 +7,54 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <vector>
 
+#include <xxhash.h>
+
 #include "core/unique_fd.h"
-#include "image/digest.h"
 
 namespace matchlock::sandbox {
 namespace fs = std::filesystem;
 
 namespace {
 
+constexpr std::string_view kDigestPrefix = "xxh3-128:";
+
+struct FreeXxh3State {
+  void operator()(XXH3_state_t* state) const { XXH3_freeState(state); }
+};
+
+// An XXH3-128 hash being computed.
+class Xxh3 {
+ public:
+  Xxh3() : state_(XXH3_createState()) {
+    if (!state_) throw std::bad_alloc();
+    XXH3_128bits_reset(state_.get());
+  }
+  void update(const void* data, size_t length) { XXH3_128bits_update(state_.get(), data, length); }
+  std::string finish() {
+    XXH128_canonical_t canonical;
+    XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(state_.get()));
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out(kDigestPrefix);
+    for (unsigned char byte : canonical.digest) {
+      out += kHex[byte >> 4];
+      out += kHex[byte & 15];
+    }
+    return out;
+  }
+
+ private:
+  std::unique_ptr<XXH3_state_t, FreeXxh3State> state_;
+};
+
 // Walks the data extents of `fd` (SEEK_DATA / SEEK_HOLE), hashing each with its offset and
 // handing its bytes to `chunk(offset, data, length)`.
 template <class Chunk>
 Result<std::string> walk_data(int fd, off_t size, const fs::path& name, Chunk chunk) {
-  image::Sha256 hash;
+  Xxh3 hash;
   std::vector<char> buf(1 << 20);
   off_t pos = 0;
   while (pos < size) {
@@ -48,7 +81,12 @@ Result<std::string> walk_data(int fd, off_t size, const fs::path& name, Chunk ch
 
 }  // namespace
 
-Result<std::string> sha256_of_file(const fs::path& file, uint64_t* bytes) {
+bool is_file_digest(std::string_view text) {
+  if (!text.starts_with(kDigestPrefix) || text.size() != kDigestPrefix.size() + 32) return false;
+  return text.find_first_not_of("0123456789abcdef", kDigestPrefix.size()) == std::string_view::npos;
+}
+
+Result<std::string> digest_of_file(const fs::path& file, uint64_t* bytes) {
   UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return io_error("open " + file.string() + ": " + std::strerror(errno));
   struct stat st {};

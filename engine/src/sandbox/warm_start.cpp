@@ -78,7 +78,7 @@ Status copy_saved_upper_disk(const SavedGuest& saved, int out_fd, const std::fil
   auto digest = copy_sparse_file_into(saved.upper_file, out_fd, to);
   if (!digest.ok()) return digest.error().with_context("copy the saved writable disk");
   struct stat st {};
-  if (digest.value() != saved.info.upper_sha256 || ::fstat(out_fd, &st) != 0 ||
+  if (digest.value() != saved.info.upper_digest || ::fstat(out_fd, &st) != 0 ||
       static_cast<uint64_t>(st.st_size) != saved.info.upper_bytes) {
     return Error(ErrorCode::kIo, "the saved writable disk " + saved.upper_file.string() +
                                      " does not match its checksum (corrupt)");
@@ -88,9 +88,9 @@ Status copy_saved_upper_disk(const SavedGuest& saved, int out_fd, const std::fil
 
 Status verify_saved_state(const SavedGuest& saved) {
   uint64_t bytes = 0;
-  auto got = sha256_of_file(saved.state_file, &bytes);
+  auto got = digest_of_file(saved.state_file, &bytes);
   if (!got.ok()) return got.error();
-  if (got.value() != saved.info.state_sha256 || bytes != saved.info.state_bytes) {
+  if (got.value() != saved.info.state_digest || bytes != saved.info.state_bytes) {
     return Error(ErrorCode::kIo, "the saved guest " + saved.state_file.string() +
                                      " does not match its checksum (corrupt)");
   }

@@ -59,7 +59,7 @@ TEST_CASE("a cold boot's writable disk is copied from one cached empty filesyste
   REQUIRE(create_empty_upper_disk(cache, tmp.path / "a.ext4", kSizeMib).ok());
   CHECK(is_ext4_of_size(tmp.path / "a.ext4", kSizeMib));
   const fs::path cached = only_file_with_extension(cache, ".img");
-  only_file_with_extension(cache, ".sha256");
+  only_file_with_extension(cache, ".digest");
   const ino_t made = inode_of(cached);
 
   REQUIRE(create_empty_upper_disk(cache, tmp.path / "b.ext4", kSizeMib).ok());
@@ -86,10 +86,10 @@ TEST_CASE("a cold boot's writable disk is copied from one cached empty filesyste
     CHECK(is_ext4_of_size(only_file_with_extension(cache, ".img"), kSizeMib));
   }
   SECTION("a missing digest drops the cached filesystem") {
-    fs::remove(only_file_with_extension(cache, ".sha256"));
+    fs::remove(only_file_with_extension(cache, ".digest"));
     REQUIRE(create_empty_upper_disk(cache, tmp.path / "e.ext4", kSizeMib).ok());
     CHECK(is_ext4_of_size(tmp.path / "e.ext4", kSizeMib));
-    only_file_with_extension(cache, ".sha256");
+    only_file_with_extension(cache, ".digest");
   }
 }
 
@@ -113,7 +113,7 @@ TEST_CASE("the cache keeps the filesystems of the four sizes made last", "[sandb
   int digests = 0;
   for (const auto& e : fs::directory_iterator(cache)) {
     if (e.path().extension() == ".img") kept.push_back(e.path().filename().string());
-    digests += e.path().extension() == ".sha256";
+    digests += e.path().extension() == ".digest";
   }
   std::sort(kept.begin(), kept.end());
   CHECK(kept == std::vector<std::string>{"upper-ext4-v1-48MiB.img", "upper-ext4-v1-64MiB.img",
@@ -151,11 +151,11 @@ TEST_CASE("half-made disks of killed makers are removed, a live maker's are not"
   const std::string live_stem = ".making-" + std::to_string(::getpid()) + "-999";
   for (const auto& stem : {dead_stem, live_stem}) {
     std::ofstream(cache / (stem + ".img")) << "half";
-    std::ofstream(cache / (stem + ".sha256")) << "half";
+    std::ofstream(cache / (stem + ".digest")) << "half";
   }
   REQUIRE(create_empty_upper_disk(cache, tmp.path / "a.ext4", kSizeMib).ok());
   CHECK_FALSE(fs::exists(cache / (dead_stem + ".img")));
-  CHECK_FALSE(fs::exists(cache / (dead_stem + ".sha256")));
+  CHECK_FALSE(fs::exists(cache / (dead_stem + ".digest")));
   CHECK(fs::exists(cache / (live_stem + ".img")));  // still being written, as far as we know
   std::vector<fs::path> told;
   fs::remove(cache / (live_stem + ".img"));

@@ -128,13 +128,31 @@ TEST_CASE("a committed save is found with its checksum; nothing else is", "[sand
   CHECK(found->info.key == key);
   CHECK(found->info.state_bytes == 20);
   uint64_t bytes = 0;
-  auto digest = sha256_of_file(found->state_file, &bytes);
+  auto digest = digest_of_file(found->state_file, &bytes);
   REQUIRE(digest.ok());
-  CHECK(found->info.state_sha256 == digest.value());
+  CHECK(found->info.state_digest == digest.value());
   CHECK(store.list().size() == 1);
   // Not a key: never a path outside the store.
   CHECK_FALSE(store.find("../../etc").has_value());
   CHECK_FALSE(store.try_begin_save("../x").ok());
+}
+
+TEST_CASE("a file's digest is XXH3-128 over its data extents and their offsets",
+          "[sandbox][warm]") {
+  TempDir dir;
+  uint64_t bytes = 0;
+  write_file(dir.path / "a", "abc");
+  auto a = digest_of_file(dir.path / "a", &bytes);
+  REQUIRE(a.ok());
+  CHECK(bytes == 3);
+  CHECK(is_file_digest(a.value()));
+  CHECK(a.value().rfind("xxh3-128:", 0) == 0);
+  CHECK(a.value().size() == 9 + 32);
+  write_file(dir.path / "b", "abd");
+  CHECK(digest_of_file(dir.path / "b", &bytes).value() != a.value());
+  CHECK_FALSE(is_file_digest("sha256:" + std::string(64, 'a')));  // an older engine's
+  CHECK_FALSE(is_file_digest("xxh3-128:" + std::string(31, 'a')));
+  CHECK_FALSE(is_file_digest("xxh3-128:" + std::string(31, 'a') + "G"));
 }
 
 TEST_CASE("a truncated or replaced state file is not a save", "[sandbox][warm]") {
@@ -283,7 +301,7 @@ TEST_CASE("a save keeps the writable disk as it was, and each restore gets a che
   CHECK(allocated_bytes(found->upper_file) < (1 << 20));  // holes stay holes
   CHECK(read_at(found->upper_file, kDiskBytes / 2, 10) == "superblock");
   uint64_t bytes = 0;
-  CHECK(sha256_of_file(found->upper_file, &bytes).value() == found->info.upper_sha256);
+  CHECK(digest_of_file(found->upper_file, &bytes).value() == found->info.upper_digest);
 
   auto restored = dir.path / "restored.ext4";
   // As a restoring boot does it: the file made first, the copy written through a descriptor.
