@@ -80,6 +80,8 @@ Agent::Agent(Channel channel, std::string modules_dir, SandboxDisks disks, Statu
   ::signal(SIGPIPE, SIG_IGN);
   reconnect_timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
   if (!reconnect_timer_) fatal("timerfd_create: " + std::to_string(errno));
+  // Before the HELLO, so a saved guest keeps it: most execs run as the default user.
+  if (root_.ok()) (void)users_.resolve("");
 }
 
 void Agent::run() {
@@ -380,7 +382,7 @@ void Agent::on_exec_open(const Frame& frame) {
     storage = std::move(*prepared);
   }
   auto spawned = spawn_process(*request, storage ? &*storage : nullptr,
-                               workload_view_ ? workload_view_->fd() : -1);
+                               workload_view_ ? workload_view_->fd() : -1, users_);
   if (auto* failure = std::get_if<SpawnFailure>(&spawned)) {
     channel_.send(FrameType::kError, frame.stream,
                   error_message(failure->message, failure->exit_code));

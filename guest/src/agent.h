@@ -17,6 +17,7 @@
 #include "file_session.h"
 #include "port_session.h"
 #include "step_clock.h"
+#include "user_cache.h"
 #include "vfs_mount.h"
 #include "workload_view.h"
 
@@ -67,6 +68,7 @@ class Agent {
   StepClock config_clock_;  // the steps of applying the last CONFIG, reported in READY
   Status root_;             // entering the sandbox's root at boot
   std::optional<WorkloadView> workload_view_;
+  UserCache users_;           // exec requests' users, resolved once per /etc/passwd and /etc/group
   bool disks_ready_ = false;  // the first CONFIG re-probed a restored guest's data disks
   // From CONFIG (the CA bundle variables): added to every exec that does not set them.
   std::vector<std::string> exec_env_defaults_;

@@ -299,7 +299,7 @@ bool set_nonblocking(int fd) {
 
 std::variant<SpawnedProcess, SpawnFailure> spawn_process(const ExecRequest& request,
                                                          const BuildStorage* build_storage,
-                                                         int workload_view) {
+                                                         int workload_view, UserCache& users) {
   ChildPlan plan;
   plan.request = &request;
   // A build step's view is made inside its own namespaces (the shared one would leave them).
@@ -309,9 +309,7 @@ std::variant<SpawnedProcess, SpawnFailure> spawn_process(const ExecRequest& requ
   if (request.build_root && !build_storage) return SpawnFailure{"no build storage", 126};
   // A build root's user and program are looked up inside it, by its pid 1; builtins run as root.
   if (!request.build_root) {
-    auto passwd = read_file("/etc/passwd").value_or("");
-    auto group = read_file("/etc/group").value_or("");
-    auto user = resolve_user(request.user, passwd, group);
+    auto user = users.resolve(request.user);
     if (!user.ok()) return SpawnFailure{user.error().message, 126};
     plan.user = *user;
     if (!find_env(plan.env, "HOME")) plan.env.push_back("HOME=" + plan.user.home);

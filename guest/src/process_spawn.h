@@ -9,6 +9,7 @@
 #include "build_root.h"
 #include "core/unique_fd.h"
 #include "exec_request.h"
+#include "user_cache.h"
 
 namespace matchlock::guest_agent {
 
@@ -32,9 +33,10 @@ struct SpawnFailure {
 // A request with build_root needs `build_storage` (see build_root.h): its process runs in new
 // namespaces, a builtin runs in the child instead of argv. An unprivileged process joins
 // `workload_view` (WorkloadView::fd, workload_view.h), or gets a view of its own when it is -1
-// or the process is a build step's.
-std::variant<SpawnedProcess, SpawnFailure> spawn_process(
-    const ExecRequest& request, const BuildStorage* build_storage = nullptr,
-    int workload_view = -1);
+// or the process is a build step's. The user is resolved through `users` (a build step's inside
+// its root, without it).
+std::variant<SpawnedProcess, SpawnFailure> spawn_process(const ExecRequest& request,
+                                                         const BuildStorage* build_storage,
+                                                         int workload_view, UserCache& users);
 
 }  // namespace matchlock::guest_agent

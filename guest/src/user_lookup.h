@@ -32,8 +32,8 @@ std::vector<GroupEntry> parse_group(std::string_view text);
 struct ResolvedUser {
   uint32_t uid = 0;
   uint32_t gid = 0;
-  // Every group the process gets via setgroups: supplementary groups first, then the primary
-  // gid; no duplicates.
+  // Every group the process gets via setgroups: the primary gid first (as `id` lists them),
+  // then the supplementary groups; no duplicates.
   std::vector<uint32_t> groups;
   std::string home = "/";
 };

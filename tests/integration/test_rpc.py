@@ -31,6 +31,24 @@ def test_exec_working_dir_and_user(sandbox):
     assert sandbox.exec("id -u", user="agent")[1] == b"1000\n"
 
 
+def test_a_user_added_or_changed_by_the_workload_is_seen_by_the_next_exec(sandbox):
+    # The agent keeps resolved users while /etc/passwd and /etc/group stay the same files.
+    name = "u" + uuid.uuid4().hex[:8]
+    with pytest.raises(RpcError) as refused:
+        sandbox.exec("id -u", user=name)
+    assert name in refused.value.message
+    sandbox.exec(f"cp /etc/passwd /tmp/passwd.{name}")
+    assert sandbox.exec(f"echo '{name}:x:1234:1234::/tmp:/bin/sh' >> /etc/passwd")[0] == 0
+    assert sandbox.exec("id -u", user=name)[1] == b"1234\n"
+    # Replaced by rename, as adduser and vipw do.
+    assert sandbox.exec(f"sed 's/^{name}:x:1234:/{name}:x:4321:/' /etc/passwd > /etc/passwd.new"
+                        " && mv /etc/passwd.new /etc/passwd")[0] == 0
+    assert sandbox.exec("id -u", user=name)[1] == b"4321\n"
+    assert sandbox.exec(f"cat /tmp/passwd.{name} > /etc/passwd")[0] == 0  # as it was
+    with pytest.raises(RpcError):
+        sandbox.exec("id -u", user=name)
+
+
 def test_default_working_dir_is_root(sandbox):
     assert sandbox.exec("pwd")[1] == b"/\n"
 

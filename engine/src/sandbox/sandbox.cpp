@@ -97,7 +97,14 @@ std::shared_ptr<ExecHandle> Sandbox::exec(const ExecSpec& spec, ExecEvents event
     return h;
   }
   guest_client::ExecEvents ev;
-  ev.on_started = std::move(events.on_started);
+  // Debug lines mark where a command's time goes between the host's milestones (boot.cpp's
+  // and stop's below).
+  const bool debug = log::enabled(log::Level::kDebug);
+  ev.on_started = [debug, id = id_, fn = std::move(events.on_started)](int pid) {
+    if (debug)
+      log::debug("sandbox " + id + ": command started (guest pid " + std::to_string(pid) + ")");
+    if (fn) fn(pid);
+  };
   // The guest numbers output streams by fd; callers see OutputStream. Anything but stderr is
   // stdout (the host client already refuses fds a process cannot write).
   auto stream_of = [](guest_protocol::StreamFd fd) {
@@ -115,7 +122,10 @@ std::shared_ptr<ExecHandle> Sandbox::exec(const ExecSpec& spec, ExecEvents event
       fn(stream_of(fd));
     };
   }
-  ev.on_exit = std::move(events.on_exit);
+  ev.on_exit = [debug, id = id_, fn = std::move(events.on_exit)](int code) {
+    if (debug) log::debug("sandbox " + id + ": command exited (" + std::to_string(code) + ")");
+    if (fn) fn(code);
+  };
   if (events.on_error) {
     ev.on_error = [weak = weak_from_this(), fn = std::move(events.on_error)](const Error& e,
                                                                              int code) {
@@ -142,6 +152,7 @@ void Sandbox::close(uint64_t graceful_ms, std::function<void(Status)> done) {
     warn_if_failed(res_->state->append_lifecycle(id_, "stopping", stop_reason_));
   }
   if (!res_->qemu || !res_->qemu->running()) return finish_close(Status());
+  log::debug("sandbox " + id_ + ": stopping the VM");
   // A crashed guest cannot shut down cleanly: stop what is left of it at once.
   stop_vm(crash_error_ ? 0 : graceful_ms);
 }
@@ -173,7 +184,10 @@ void Sandbox::stop_vm(uint64_t graceful_ms) {
 }
 
 void Sandbox::on_vm_exit(const vm::ExitInfo& info) {
-  if (lifecycle_ == Lifecycle::kClosing) return finish_close(Status());
+  if (lifecycle_ == Lifecycle::kClosing) {
+    log::debug("sandbox " + id_ + ": QEMU exited");
+    return finish_close(Status());
+  }
   crash(vm_exit_reason(info, console_tail(100)));
 }
 
@@ -245,6 +259,7 @@ void Sandbox::finish_close(Status st) {
   r.files.reset();
   r.vfs_hooks.reset();
   remove_files_and_state();
+  log::debug("sandbox " + id_ + ": closed (files and state removed)");
   auto waiters = std::move(close_waiters_);
   for (auto& w : waiters) w(st);
 }

@@ -315,7 +315,8 @@ std::string drain(int fd) {
 
 RunResult run(const ExecRequest& request, const BuildStorage& storage) {
   RunResult result;
-  auto spawned = spawn_process(request, &storage);
+  UserCache users;
+  auto spawned = spawn_process(request, &storage, -1, users);
   if (auto* failure = std::get_if<SpawnFailure>(&spawned)) {
     result.failure = failure->message;
     result.exit_code = failure->exit_code;
