@@ -59,7 +59,7 @@ void FuseServer::readdir(Ctx& c) {
   op.offset = in->offset;
   with_hooks(c, {op}, {},
              [this, u = c.unique, fh = in->fh, offset = in->offset,
-              limit = std::min<size_t>(in->size, kMaxWrite)](auto&) -> Ran {
+              limit = std::min<size_t>(in->size, kMaxRead)](auto&) -> Ran {
                OpenFile* d = handle_of(fh);
                if (!d || d->file) {
                  reply_error(u, EBADF);

@@ -132,7 +132,7 @@ void FuseServer::read(Ctx& c) {
   if (!in) return reply_error(c.unique, EINVAL);
   OpenFile* f = handle_of(in->fh);
   if (!f || !f->file) return reply_error(c.unique, EBADF);
-  size_t size = std::min<size_t>(in->size, kMaxWrite);  // the guest's size is only a wish
+  size_t size = std::min<size_t>(in->size, kMaxRead);  // the guest's size is only a wish
   FileOperation op = make_op(FileOp::kRead, nodes_.path_of(f->node).value_or(f->ws), c.caller);
   op.offset = in->offset;
   op.size = size;

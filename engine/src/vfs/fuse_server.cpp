@@ -15,7 +15,7 @@ namespace {
 // The oldest protocol minor whose request layouts this server decodes (fuse_getattr_in,
 // fuse_write_in with lock_owner, fuse_mknod_in with umask, fuse_create_in with umask).
 constexpr uint32_t kMinMinor = 12;
-constexpr uint32_t kMaxPages = kMaxWrite / 4096;
+constexpr uint32_t kMaxPages = kMaxRead / 4096;
 
 // Features asked of the kernel (see the VFS design): parallel and large I/O, O_TRUNC handled
 // by open, cached symlinks, page cache dropped when a file changes under it.

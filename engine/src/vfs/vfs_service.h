@@ -23,10 +23,14 @@
 
 namespace matchlock::vfs {
 
-// FUSE_INIT's max_write is 1 MiB; a WRITE request is that plus its headers (the bound on one
-// chain's readable bytes).
-inline constexpr size_t kMaxWrite = 1024 * 1024;
-inline constexpr size_t kMaxVfsMessage = kMaxWrite + 4096;
+// A READ (or READDIR) moves at most 1 MiB (FUSE_INIT's max_pages); a WRITE at most 512 KiB
+// (its max_write): each WRITE's payload is copied into fresh host page-cache pages before the
+// guest gets its reply, and on a host that has to fault those pages in, 512 KiB requests wrote
+// 1 GiB 1.45x faster than 1 MiB ones (docs/performance.md, "Files"). A message is at most the
+// larger of the two plus its headers (the bound on one chain's readable bytes).
+inline constexpr size_t kMaxRead = 1024 * 1024;
+inline constexpr size_t kMaxWrite = 512 * 1024;
+inline constexpr size_t kMaxVfsMessage = kMaxRead + 4096;
 // virtio-fs request queues (QEMU's num-request-queues; the hiprio queue comes first).
 inline constexpr uint32_t kVirtioFsRequestQueues = 1;
 

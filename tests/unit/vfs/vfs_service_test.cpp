@@ -88,7 +88,8 @@ TEST_CASE("vfs_service_speaks_vhost_user_and_answers_fuse_over_the_rings", "[vfs
   CHECK(r.unique == 1);
   CHECK(r.error == 0);
   CHECK(r.as<fuse_init_out>().max_write == kMaxWrite);
-  CHECK(qemu.called(1));  // the guest was interrupted
+  CHECK(r.as<fuse_init_out>().max_pages == kMaxRead / 4096);  // reads stay 1 MiB
+  CHECK(qemu.called(1));                                      // the guest was interrupted
   auto found = qemu.call(1, fuse_request(FUSE_LOOKUP, FUSE_ROOT_ID, cstr("hello"), 2));
   REQUIRE(found);
   r = parse_reply(*found);
@@ -239,7 +240,7 @@ TEST_CASE("vfs_service_moves_a_mebibyte_each_way", "[vfs][virtio]") {
   fuse_read_in rd{};
   rd.fh = o.fh;
   rd.size = kMaxWrite;
-  auto read = qemu.call(1, fuse_request(FUSE_READ, node, bytes_of(rd), 4), kMaxWrite + 16);
+  auto read = qemu.call(1, fuse_request(FUSE_READ, node, bytes_of(rd), 4), kMaxRead + 16);
   REQUIRE(read);
   Reply r = parse_reply(*read);
   CHECK(r.error == 0);
