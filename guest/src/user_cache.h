@@ -1,14 +1,13 @@
 // The users exec requests name, resolved from /etc/passwd and /etc/group once and kept while
-// both files stay as they were (the same file, size, modification and change time). On a
+// both files keep their identity (core/file_identity.h: the same file, size and modification
+// time). On a
 // restored guest under TCG every kernel path runs for the first time again, and reading and
 // parsing both files cost the first exec 30-40 ms; a stat of each costs a fraction of that. The
 // agent resolves the default user before the save, so a restored guest's first exec finds it.
 #pragma once
 
-#include <sys/types.h>
-
-#include <ctime>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "core/result.h"
@@ -28,22 +27,13 @@ class UserCache {
   size_t reads() const { return reads_; }
 
  private:
-  // What identifies a file's contents without reading them; a missing file is all zeros.
-  struct Stamp {
-    dev_t dev = 0;
-    ino_t ino = 0;
-    off_t size = 0;
-    timespec mtime{};
-    timespec ctime{};
-    bool operator==(const Stamp& other) const;
-  };
-  static Stamp stamp_of(const std::string& path);
+  // Both files' identities, "" for a missing one.
+  std::string identities() const;
 
   static constexpr size_t kMaxUsers = 64;  // specs come from the host; keep the map small
   std::string passwd_path_, group_path_;
-  Stamp passwd_{}, group_{};
+  std::optional<std::string> identities_;  // of the files users_ was resolved from
   size_t reads_ = 0;
-  bool stamped_ = false;
   std::map<std::string, ResolvedUser> users_;
 };
 

@@ -207,6 +207,27 @@ def test_gc_removes_old_folders_without_a_row(ml):
     ml.assert_nothing_left()
 
 
+def test_gc_removes_half_made_cached_disks_of_dead_makers(ml):
+    # A cold boot killed while making the cached empty writable disk leaves ".making-PID-N.*".
+    cache = os.path.join(ml.home, "cache", "upper")
+    os.makedirs(cache, exist_ok=True)
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # reaped: nothing runs with that pid now
+    dead_files = [os.path.join(cache, f".making-{dead.pid}-0{ext}") for ext in (".img", ".digest")]
+    live_file = os.path.join(cache, f".making-{os.getpid()}-0.img")  # a maker still at work
+    for path in dead_files + [live_file]:
+        open(path, "w").close()
+    try:
+        r = ml.run("gc")
+        assert r.returncode == 0, r.stderr
+        for path in dead_files:
+            assert not os.path.exists(path)
+            assert f"disk cache {os.path.basename(path)}: removed" in r.stdout.decode()
+        assert os.path.exists(live_file)
+    finally:
+        os.remove(live_file)
+
+
 @pytest.mark.parametrize("args,code,named", [
     (["get", "vm-nope0000"], 1, "no such sandbox: vm-nope0000"),
     (["inspect", "vm-nope0000"], 1, "no such sandbox: vm-nope0000"),

@@ -175,7 +175,7 @@ int cmd_gc(Args args) {
     auto removed_disk = [](const std::filesystem::path& file) {
       std::printf("disk cache %s: removed (its maker is gone)\n", file.filename().c_str());
     };
-    if (sandbox::remove_dead_makers_leftovers(matchlock_home() / "cache" / "upper", removed_disk) >
+    if (sandbox::remove_dead_makers_leftovers(sandbox::empty_upper_disk_cache(), removed_disk) >
         0) {
       code = fail("gc: could not remove every half-made cached disk", 1);
     }

@@ -97,27 +97,27 @@ void Session::on_read_file(const Request& req) {
   // One byte more than allowed tells a too-large file without reading all of it.
   const uint64_t ask = whole ? kMaxReadFileBytes + 1 : std::min(*limit, kMaxReadFileBytes);
   // At most file_reads_in_flight() reads hold guest data at once; each one's content then waits
-  // for room in the reply budget, which it holds until its line has been written.
+  // for room in the reply budget, which it holds until its line has been written. The read's
+  // slot goes back when the last copy of `slot` goes, whichever way the read ends.
   std::weak_ptr<Session> weak = shared_from_this();
   auto id = req.id;
   file_reads_in_flight().acquire(1, [weak, id, whole, ask, off = *offset, p = *path] {
+    std::shared_ptr<void> slot(nullptr, [](void*) { file_reads_in_flight().give_back(1); });
     auto self = weak.lock();
-    if (!self || !self->host_->ready()) return file_reads_in_flight().give_back(1);
-    self->host_->vm().read_file(p, off, ask, [weak, id, whole, p](auto r) {
+    if (!self || !self->host_->ready()) return;
+    self->host_->vm().read_file(p, off, ask, [weak, id, whole, p, slot](auto r) {
       auto self = weak.lock();
-      if (!self || !r.ok()) file_reads_in_flight().give_back(1);
       if (!self) return;
       if (!r.ok()) return self->reply_error(id, file_error_code(r.error()), r.error().message);
       if (whole && (r->file_size > kMaxReadFileBytes || r->data.size() > kMaxReadFileBytes)) {
-        file_reads_in_flight().give_back(1);
         return self->reply_error(
             id, kFileFailed,
             "read_file exceeds " + std::to_string(kMaxReadFileBytes) + " bytes: " + p);
       }
       auto chunk = std::make_shared<sandbox::GuestFileChunk>(std::move(*r));
       const size_t held = chunk->data.size();
-      reply_payload_budget().acquire(held, [weak, id, chunk, held] {
-        file_reads_in_flight().give_back(1);  // its bytes are in the reply budget now
+      reply_payload_budget().acquire(held, [weak, id, chunk, held, slot]() mutable {
+        slot.reset();  // its bytes are in the reply budget now
         auto self = weak.lock();
         if (!self || !id) return reply_payload_budget().give_back(held);
         rapidjson::Document d(rapidjson::kObjectType);

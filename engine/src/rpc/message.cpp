@@ -136,8 +136,7 @@ std::string result_line_with_payloads(std::optional<uint64_t> id, const rapidjso
                                       std::initializer_list<Base64Member> payloads) {
   // The small members through the writer, then the payloads spliced in before the result's
   // closing brace.
-  const rapidjson::Value empty(rapidjson::kObjectType);
-  std::string head = result_line(std::nullopt, small.IsObject() ? small : empty);
+  std::string head = result_line(std::nullopt, small);
   // head is {"jsonrpc":"2.0","result":{...}}\n: keep it up to the result's closing brace.
   head.resize(head.size() - 3);
   bool first = head.back() == '{';

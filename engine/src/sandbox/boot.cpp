@@ -270,7 +270,7 @@ void Boot::create_upper_disk(StepDone done) {
   auto created = std::make_shared<Status>();
   uv::queue_work(
       sandbox_->loop_,
-      [created, path, size, cache = matchlock_home() / "cache" / "upper"] {
+      [created, path, size, cache = empty_upper_disk_cache()] {
         *created = create_empty_upper_disk(cache, path, size);
       },
       [self = shared_from_this(), created, done = std::move(done)] {

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/paths.h"
 #include "core/pid_named.h"
 #include "sandbox/sparse_file.h"
 #include "vm/bundle.h"
@@ -121,6 +122,10 @@ bool copy_cached_disk(const CachedDisk& cached, const fs::path& to, uint64_t siz
 }
 
 }  // namespace
+
+fs::path empty_upper_disk_cache() {
+  return matchlock_home() / "cache" / "upper";
+}
 
 int remove_dead_makers_leftovers(const fs::path& cache_dir,
                                  const std::function<void(const fs::path&)>& removed) {

@@ -13,6 +13,9 @@
 
 namespace matchlock::sandbox {
 
+// $MATCHLOCK_HOME/cache/upper: where a cold boot's empty disks are cached.
+std::filesystem::path empty_upper_disk_cache();
+
 // Makes the file `to` (which must not exist): an empty ext4 filesystem of `size_mib`, from the
 // cache in `cache_dir` (made there first when missing). If the cache cannot be used (a
 // read-only or full cache directory), mkfs.ext4 makes `to` directly (blocking).
