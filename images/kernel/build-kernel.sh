@@ -69,12 +69,13 @@ dpkg-deb --fsys-tarfile "$source_deb" \
 dpkg-deb --fsys-tarfile "$image_deb" | tar -x -O --wildcards './boot/config-*' >"$tree/.config" \
   || die "$image_deb has no boot/config-*"
 cat "$fragment" >>"$tree/.config"
+: >"$out/build.log"  # this build's log alone: the patches' output, then the compiler's
 for p in ${patches[@]+"${patches[@]}"}; do
   echo "build-kernel: applying $(basename "$p")"
   patch -p1 --forward --batch --quiet -d "$tree" <"$p" >>"$out/build.log" 2>&1 \
     || { tail -n 20 "$out/build.log" >&2; die "$(basename "$p") does not apply to Linux $ver"; }
 done
-make -s -C "$tree" olddefconfig >/dev/null 2>"$out/build.log" \
+make -s -C "$tree" olddefconfig >/dev/null 2>>"$out/build.log" \
   || { cat "$out/build.log" >&2; die "make olddefconfig failed"; }
 # Every option of the fragment must have stuck; an option kconfig dropped (renamed, or a
 # dependency missing) would otherwise boot a kernel without it.

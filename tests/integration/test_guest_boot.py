@@ -71,3 +71,28 @@ def test_a_data_disk_mounts_after_the_root_switch(ml):
     finally:
         ml.run("volume", "rm", name)
     ml.assert_nothing_left()
+
+
+def test_the_guest_kernel_is_sized_for_a_sandbox(ml):
+    # QEMU's virtio-mmio offers every queue 1024 entries; the engine's command line sizes the
+    # rings per device type (images/kernel/patches/0002-*): 256 for block, so 256 requests per
+    # disk. The disks have no partition table scan, no I/O scheduler and no writeback
+    # throttling (images/kernel/matchlock.config). Under TCG, BPF programs (every exec's
+    # seccomp filter) are interpreted, not compiled for TCG to translate anew.
+    r = ml.run("run", "--image", IMAGE, "--", "sh", "-c",
+               "cat /sys/module/virtio_mmio/parameters/ring_max "
+               "/sys/block/vda/queue/nr_requests /sys/block/vdb/queue/nr_requests "
+               "/sys/block/vda/queue/scheduler /sys/block/vda/queue/wbt_lat_usec "
+               "/proc/sys/net/core/bpf_jit_enable 2>&1; exit 0",
+               env={"MATCHLOCK_LOG": "debug"})
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.decode().splitlines()
+    assert lines[0].startswith("0,256,256,"), lines
+    assert lines[1:3] == ["256", "256"], lines
+    assert lines[3] == "[none] ", lines
+    # No writeback throttling: the kernel has no latency target to show.
+    assert lines[4].startswith("cat:"), lines
+    assert lines[4].endswith(("Invalid argument", "No such file or directory")), lines
+    accel = "tcg" if b"accelerator: tcg" in r.stderr else "kvm"
+    assert lines[5] == ("0" if accel == "tcg" else "1"), (accel, lines)
+    ml.assert_nothing_left()
