@@ -54,7 +54,7 @@ def engine_fallback_argv(kernel):
                 args.append("tsc_early_khz=%d" % round(float(line.split(":")[1]) * 1000))
                 break
     args += ["fuse.direct_read_min_kib=128", "virtio_mmio.ring_max=0,256,256,64",
-             "sysctl.net.core.bpf_jit_enable=0"]
+             "ipv6.disable_ipv6=1", "sysctl.net.core.bpf_jit_enable=0"]
     # The run's workspace is virtio-fs, so the guest RAM is a shared memfd named by -M.
     return ["qemu-system-x86_64", "-M", "microvm,x-option-roms=off,memory-backend=ram",
             "-bios", "qboot.rom", "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",

@@ -103,6 +103,10 @@ std::string kernel_cmdline(const VmSpec& spec) {
   }
   args.push_back("fuse.direct_read_min_kib=" + std::to_string(direct_read_min_kib(spec.accel)));
   args.push_back(kVirtioRingSizes);
+  // The sandbox's network is IPv4 (the agent also turns IPv6 off on every interface): with
+  // IPv6 off from the start, lo and eth0 come up without their IPv6 setup and teardown (lo and
+  // eth0 up: 27 -> 24 ms under TCG). IPv6 sockets still open; they have no address to use.
+  args.push_back("ipv6.disable_ipv6=1");
   // Every exec installs the sandbox's seccomp filter, which the kernel would compile to x86 code
   // at a new address each time; TCG then translates that code anew before it runs. Interpreted,
   // the filter runs the one interpreter TCG has translated already (and the kernel's per-syscall

@@ -46,11 +46,13 @@ TEST_CASE("large reads skip the guest's page cache from 128 KiB under tcg, 1 MiB
   CHECK(kernel_cmdline(s).find(" fuse.direct_read_min_kib=1024") != std::string::npos);
 }
 
-TEST_CASE("rings are sized per device type; bpf is interpreted under tcg only", "[vm]") {
+TEST_CASE("rings are sized per device type, ipv6 starts off; bpf is interpreted under tcg only",
+          "[vm]") {
   auto s = sample();
   s.accel = Accel::kTcg;
   CHECK(kernel_cmdline(s).find(" virtio_mmio.ring_max=0,256,256,64") != std::string::npos);
   CHECK(kernel_cmdline(s).find(" sysctl.net.core.bpf_jit_enable=0") != std::string::npos);
+  CHECK(kernel_cmdline(s).find(" ipv6.disable_ipv6=1") != std::string::npos);
   s.accel = Accel::kKvm;
   CHECK(kernel_cmdline(s).find(" virtio_mmio.ring_max=0,256,256,64") != std::string::npos);
   CHECK(kernel_cmdline(s).find("bpf_jit_enable") == std::string::npos);
