@@ -89,6 +89,29 @@ def image_names(m):
     return [l.split()[0] for l in r.stdout.decode().splitlines()[1:]]
 
 
+# ---------------------------------------------------------------- libcurl on demand
+
+
+def test_only_registry_transfers_load_libcurl(home):
+    # Linked, libcurl and its two dozen libraries cost every matchlock process (run and exec
+    # too) some 340 page faults at start (image/registry/curl_library.h): it is opened by the
+    # first transfer instead.
+    rpc = home.popen("rpc", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                     stderr=subprocess.DEVNULL)
+    try:
+        rpc.stdin.write(b'{"jsonrpc":"2.0","id":1,"method":"version"}\n')
+        rpc.stdin.flush()
+        assert b'"result"' in rpc.stdout.readline()
+        with open(f"/proc/{rpc.pid}/maps") as f:
+            maps = f.read()
+        assert "libcurl" not in maps and "libgnutls" not in maps
+    finally:
+        rpc.kill()
+        rpc.wait()
+    rc, out, err = pull(home, f"{PLAIN}/busybox:latest", "-q")
+    assert rc == 0, err
+
+
 # ---------------------------------------------------------------- manifests and platforms
 
 def test_multiarch_index_picks_amd64_and_second_pull_transfers_nothing(home):

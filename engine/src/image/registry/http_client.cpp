@@ -5,24 +5,25 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
-#include <mutex>
+
+#include "image/registry/curl_library.h"
 
 namespace matchlock::image::registry {
 namespace {
 
+// An HttpClient exists only once curl_library() succeeded: these deleters reach it directly.
+const CurlLibrary& curl() {
+  return **curl_library();
+}
+
 struct EasyFree {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+  void operator()(CURL* c) const { curl().easy_cleanup(c); }
 };
 struct SlistFree {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+  void operator()(curl_slist* l) const { curl().slist_free_all(l); }
 };
 using EasyHandle = std::unique_ptr<CURL, EasyFree>;
 using Slist = std::unique_ptr<curl_slist, SlistFree>;
-
-void global_init() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 std::string trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -65,7 +66,7 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
     // Only 2xx bodies go to the sink: an error page must never land in a blob file. The
     // status line is known before the first body byte.
     long code = 0;
-    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+    curl().easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
     t->streaming = t->request->sink != nullptr && code >= 200 && code <= 299;
     t->decided = true;
   }
@@ -111,8 +112,9 @@ HttpClient& HttpClient::operator=(HttpClient&&) noexcept = default;
 HttpClient::~HttpClient() = default;
 
 Result<HttpClient> HttpClient::create(HttpOptions options) {
-  global_init();
-  EasyHandle easy(curl_easy_init());
+  auto library = curl_library();
+  if (!library.ok()) return library.error();
+  EasyHandle easy((*library)->easy_init());
   if (!easy) return io_error("curl_easy_init failed");
   // libcurl does not read these itself (the curl tool does); honour them like other clients.
   if (options.ca_file.empty()) {
@@ -128,8 +130,9 @@ Result<HttpClient> HttpClient::create(HttpOptions options) {
 }
 
 Result<HttpResponse> HttpClient::perform(const HttpRequest& request) {
+  const CurlLibrary& lib = curl();
   CURL* c = impl_->easy.get();
-  curl_easy_reset(c);
+  lib.easy_reset(c);
   const HttpOptions& o = impl_->options;
   HttpResponse response;
   Transfer t;
@@ -139,38 +142,38 @@ Result<HttpResponse> HttpClient::perform(const HttpRequest& request) {
 
   Slist headers;
   for (const auto& h : request.headers) {
-    curl_slist* next = curl_slist_append(headers.get(), h.c_str());
+    curl_slist* next = lib.slist_append(headers.get(), h.c_str());
     if (!next) return io_error("out of memory building request headers");
     (void)headers.release();
     headers.reset(next);
   }
-  curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // safe on worker threads
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, o.connect_timeout_s);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, o.stall_timeout_s);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "matchlock/" MATCHLOCK_VERSION);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
-  if (!o.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, o.ca_file.c_str());
-  if (!o.ca_dir.empty()) curl_easy_setopt(c, CURLOPT_CAPATH, o.ca_dir.c_str());
-  if (request.timeout_s > 0) curl_easy_setopt(c, CURLOPT_TIMEOUT, request.timeout_s);
-  if (request.method == "HEAD") curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  lib.easy_setopt(c, CURLOPT_URL, request.url.c_str());
+  lib.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  lib.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  lib.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // safe on worker threads
+  lib.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, o.connect_timeout_s);
+  lib.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  lib.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, o.stall_timeout_s);
+  lib.easy_setopt(c, CURLOPT_USERAGENT, "matchlock/" MATCHLOCK_VERSION);
+  lib.easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
+  lib.easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  lib.easy_setopt(c, CURLOPT_HEADERDATA, &t);
+  lib.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  lib.easy_setopt(c, CURLOPT_WRITEDATA, &t);
+  if (!o.ca_file.empty()) lib.easy_setopt(c, CURLOPT_CAINFO, o.ca_file.c_str());
+  if (!o.ca_dir.empty()) lib.easy_setopt(c, CURLOPT_CAPATH, o.ca_dir.c_str());
+  if (request.timeout_s > 0) lib.easy_setopt(c, CURLOPT_TIMEOUT, request.timeout_s);
+  if (request.method == "HEAD") lib.easy_setopt(c, CURLOPT_NOBODY, 1L);
 
-  CURLcode rc = curl_easy_perform(c);
+  CURLcode rc = lib.easy_perform(c);
   impl_->last = rc;
   if (!t.sink_error.ok()) return t.sink_error.error();
   if (rc != CURLE_OK) {
-    std::string what = curl_easy_strerror(rc);
+    std::string what = lib.easy_strerror(rc);
     if (rc == CURLE_OPERATION_TIMEDOUT) return Error(ErrorCode::kTimeout, what);
     return io_error(what);
   }
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
+  lib.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
   return response;
 }
 
