@@ -9,11 +9,11 @@ namespace {
 
 constexpr const char* kSoname = "libcurl.so.4";
 
+// Sets `out` to the library's `name`; the first name not found is kept in `missing`.
 template <typename Fn>
-bool resolve(void* handle, const char* name, Fn& out, std::string& missing) {
+void resolve(void* handle, const char* name, Fn& out, std::string& missing) {
   out = reinterpret_cast<Fn>(::dlsym(handle, name));
   if (!out && missing.empty()) missing = name;
-  return out != nullptr;
 }
 
 Result<CurlLibrary> open_library() {
