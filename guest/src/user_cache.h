@@ -1,9 +1,9 @@
 // The users exec requests name, resolved from /etc/passwd and /etc/group once and kept while
 // both files keep their identity (core/file_identity.h: the same file, size and modification
-// time). On a
-// restored guest under TCG every kernel path runs for the first time again, and reading and
-// parsing both files cost the first exec 30-40 ms; a stat of each costs a fraction of that. The
-// agent resolves the default user before the save, so a restored guest's first exec finds it.
+// time). On a restored guest under TCG every kernel path runs for the first time again, and
+// reading and parsing both files cost the first exec 30-40 ms; a stat of each costs a fraction
+// of that. The agent resolves the default user before the save, so a restored guest's first
+// exec finds it.
 #pragma once
 
 #include <map>

@@ -94,7 +94,7 @@ def image_names(m):
 
 def test_only_registry_transfers_load_libcurl(home):
     # Linked, libcurl and its two dozen libraries cost every matchlock process (run and exec
-    # too) some 340 page faults at start (image/registry/curl_library.h): it is opened by the
+    # too) some 260 page faults at start (image/registry/curl_library.h): it is opened by the
     # first transfer instead.
     rpc = home.popen("rpc", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                      stderr=subprocess.DEVNULL)

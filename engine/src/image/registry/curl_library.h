@@ -1,6 +1,6 @@
 // libcurl, opened on the first registry transfer instead of linked. Linked, libcurl and the
 // two dozen libraries it pulls in (GnuTLS, Kerberos, LDAP, libssh2, libpsl, ...) cost every
-// matchlock process, `run` and `exec` included, some 340 page faults at start: 3-6 ms on a
+// matchlock process, `run` and `exec` included, some 260 page faults at start: 3-6 ms on a
 // nested-virtualization host, where a fault is expensive. Only pulls and pushes use it.
 #pragma once
 
